@@ -1,0 +1,69 @@
+// baton: nginx-style zero-downtime upgrades for multi-core Node.js servers.
+//
+//   const baton = require('baton');
+//   baton.listen({ port: 8080 }, (req, res) => res.end('hello'));
+//
+// The same file runs as the master (`node app.js`) and as every worker. In the master,
+// listen() returns a Master (events, upgrade(), reload(), stop()); in a worker, a
+// BatonWorker (the server, ready(), the drain signal). See docs/architecture.md.
+import cluster from 'node:cluster';
+import { Master } from './master';
+import { resolveApp, resolveOptions, type AppHandler, type ListenOptions } from './options';
+import { BatonWorker } from './worker';
+import { HANDOFF_ENV } from './handoff';
+import { msg } from './messages';
+import type { ListenerSpec } from './listeners';
+
+export { Master, type MasterEvents, type MasterState, type Outcome } from './master';
+export { BatonWorker, type WorkerEvents } from './worker';
+export { BatonOptionError, DEFAULTS, DEFAULT_PORT } from './options';
+export type { ListenOptions, AppHandler, ServerFactory, LogLevel, LogFormat } from './options';
+export type { LogRecord } from './log';
+export { ListenError } from './listeners';
+
+let current: Master | BatonWorker | undefined;
+
+// A master spawned by an upgrade reports errors thrown by the app's code to the old
+// master (which logs them as the reason the upgrade failed), from the moment baton loads.
+if (process.env[HANDOFF_ENV] && cluster.isPrimary && typeof process.send === 'function') {
+  process.on('uncaughtExceptionMonitor', (err) => {
+    try {
+      process.send?.(msg({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+    } catch {
+      // parent gone
+    }
+  });
+}
+
+/**
+ * Serves `handler` on every core with zero-downtime upgrades.
+ * Options are checked before anything is forked; a mistake throws BatonOptionError.
+ */
+export function listen(options: ListenOptions, handler: AppHandler): Master | BatonWorker {
+  const opts = resolveOptions(options);
+  const app = resolveApp(handler);
+  if (current) throw new Error('baton: listen() was already called in this process; call it once per program');
+  if (cluster.isPrimary) {
+    const spec: ListenerSpec = opts.path !== undefined
+      ? { name: 'default', path: opts.path }
+      : { name: 'default', port: opts.port, host: opts.host };
+    const master = new Master(opts, [spec]);
+    current = master;
+    master.run();
+    return master;
+  }
+  const worker = new BatonWorker(opts, app);
+  current = worker;
+  worker.start();
+  return worker;
+}
+
+/** With `manualReady: true`: tells the master this worker may receive connections. No-op in the master. */
+export function ready(): void {
+  current?.ready();
+}
+
+/** The object listen() returned in this process, if it was called. */
+export function instance(): Master | BatonWorker | undefined {
+  return current;
+}

@@ -1,0 +1,182 @@
+// The listening sockets, held by the master. The master accepts each connection
+// (paused, no byte read) and hands it to a worker of the serving generation
+// (dispatch.ts); workers never listen themselves. The same socket is shared with the
+// next master through its stdio, so there is never a moment when nobody accepts.
+//
+// UNIX sockets: libuv unlinks the path a server bound when that server is closed,
+// which would break the path for every later generation. baton binds to a private
+// temporary name and renames it into place: the close() of an old master then unlinks
+// a name that no longer exists, and the path is removed only at the final stop.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { listeningFd } from './internals';
+
+export interface ListenerSpec {
+  name: string;
+  port?: number;
+  host?: string;
+  path?: string;
+}
+
+/** What identifies a listener across masters: a release with the same spec reuses the socket. */
+export function specKey(spec: ListenerSpec): string {
+  return JSON.stringify([spec.name, spec.path ?? null, spec.host ?? null, spec.port ?? null]);
+}
+
+export function describeSpec(spec: ListenerSpec): string {
+  if (spec.path !== undefined) return `unix:${spec.path}`;
+  const host = spec.host ?? '*';
+  return `${host.includes(':') ? `[${host}]` : host}:${spec.port}`;
+}
+
+export class ListenError extends Error {
+  constructor(readonly spec: ListenerSpec, readonly code: string, detail: string) {
+    super(`baton: cannot listen on ${describeSpec(spec)}: ${code} (${detail})`);
+    this.name = 'ListenError';
+  }
+}
+
+const HINTS: Record<string, string> = {
+  EADDRINUSE: 'another process already listens there; stop it or choose another port/path',
+  EACCES: 'permission denied; ports below 1024 need privileges, a socket path needs a writable directory',
+  EADDRNOTAVAIL: 'this machine has no such address; check "host"',
+  ENOENT: 'the directory of the socket path does not exist',
+};
+
+type OnConnection = (listener: Listener, socket: net.Socket) => void;
+
+export class Listener {
+  readonly server: net.Server;
+  private accepting = false;
+  private closed = false;
+
+  private constructor(readonly spec: ListenerSpec, readonly fd: number | undefined, onConnection: OnConnection) {
+    this.server = net.createServer({ pauseOnConnect: true });
+    this.server.on('connection', (socket) => onConnection(this, socket));
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** The address clients use: for TCP the bound port (useful with port 0). */
+  address(): string {
+    const a = this.server.address();
+    if (a && typeof a === 'object') return describeSpec({ name: this.name, host: a.address, port: a.port });
+    return describeSpec(this.spec);
+  }
+
+  port(): number | undefined {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? a.port : this.spec.port;
+  }
+
+  /** The fd to pass to the next master. */
+  handoffFd(): number {
+    return this.fd ?? listeningFd(this.server);
+  }
+
+  /** Binds a new socket and starts accepting. */
+  static async bind(spec: ListenerSpec, backlog: number, onConnection: OnConnection): Promise<Listener> {
+    const l = new Listener(spec, undefined, onConnection);
+    if (spec.path !== undefined) await l.bindUnix(spec.path, backlog);
+    else await l.listenOn({ port: spec.port, host: spec.host, backlog });
+    l.accepting = true;
+    return l;
+  }
+
+  /** Wraps a socket inherited from the previous master; accept() starts accepting on it. */
+  static adopt(spec: ListenerSpec, fd: number, onConnection: OnConnection): Listener {
+    let stat: fs.Stats;
+    try {
+      stat = fs.fstatSync(fd);
+    } catch (err) {
+      throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not open (${(err as NodeJS.ErrnoException).code})`);
+    }
+    if (!stat.isSocket()) throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a socket`);
+    return new Listener(spec, fd, onConnection);
+  }
+
+  async accept(): Promise<void> {
+    if (this.accepting || this.fd === undefined) return;
+    await this.listenOn({ fd: this.fd });
+    this.accepting = true;
+  }
+
+  /** Stops accepting. Connections waiting in the backlog stay there for the next master. */
+  stopAccepting(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.accepting = false;
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      // The callback waits for connections sent to workers; we only need the handle closed.
+      this.server.close();
+      resolve();
+    });
+  }
+
+  /** At the final stop: the UNIX socket file goes too. */
+  removePath(): void {
+    if (this.spec.path === undefined) return;
+    try {
+      if (fs.statSync(this.spec.path).isSocket()) fs.unlinkSync(this.spec.path);
+    } catch {
+      // already gone
+    }
+  }
+
+  private listenOn(opts: net.ListenOptions | { fd: number }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const code = err.code ?? 'error';
+        reject(new ListenError(this.spec, code, HINTS[code] ?? err.message));
+      };
+      this.server.once('error', onError);
+      this.server.listen(opts as net.ListenOptions, () => {
+        this.server.removeListener('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  private async bindUnix(target: string, backlog: number): Promise<void> {
+    await refuseLiveSocket(this.spec, target);
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.baton`);
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // normal: no leftover
+    }
+    await this.listenOn({ path: tmp, backlog });
+    try {
+      fs.renameSync(tmp, target); // atomically replaces a stale socket file
+    } catch (err) {
+      this.server.close();
+      throw new ListenError(this.spec, (err as NodeJS.ErrnoException).code ?? 'error', `could not move the socket into place: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** A socket file another server answers on is in use; a dead one is stale and replaced. */
+async function refuseLiveSocket(spec: ListenerSpec, target: string): Promise<void> {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(target);
+  } catch {
+    return; // nothing there
+  }
+  if (!stat.isSocket()) {
+    throw new ListenError(spec, 'EEXIST', 'the path exists and is not a socket; remove it or choose another path');
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const c = net.connect(target);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (live) throw new ListenError(spec, 'EADDRINUSE', HINTS.EADDRINUSE);
+}

@@ -1,0 +1,119 @@
+// How to start this program again, *as the user started it*, so that an upgrade picks up
+// whatever the user's words point at now: a `node` that a symlink or PATH now resolves to
+// a new release, and a `current -> releases/42` directory switched since the last start.
+//
+// Node resolves most of this away (see docs/architecture.md, "What the new master runs"):
+// process.execPath is the real binary, process.cwd() and require.main.filename are real
+// paths. What survives: process.argv0 (the binary as typed), $PWD (the directory as the
+// shell named it) and /proc/self/cmdline (the script path as typed).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface Relaunch {
+  /** The binary to spawn: argv0 looked up again at upgrade time. */
+  command: string;
+  /** argv[0] the new master sees (as the user typed it). */
+  argv0: string;
+  execArgv: string[];
+  /** The script, absolute, through the user's symlinks. */
+  script: string;
+  args: string[];
+  /** The working directory, through the user's symlinks. */
+  cwd: string;
+}
+
+function realpathOr(p: string): string | undefined {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The working directory as the user gave it: $PWD when it still names process.cwd(). */
+export function userCwd(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  const pwd = env.PWD;
+  if (pwd && path.isAbsolute(pwd) && realpathOr(pwd) === cwd) return pwd;
+  return cwd;
+}
+
+/** The script argument as typed, read from /proc/self/cmdline when available. */
+export function typedScript(cmdline: string[] | undefined, execArgv: string[], argv1: string, cwd: string): string {
+  const typed = cmdline?.[1 + execArgv.length];
+  if (typed !== undefined && typed !== '') {
+    // Only trust it when it names the same file Node resolved.
+    const a = realpathOr(path.resolve(cwd, typed));
+    const b = realpathOr(argv1);
+    if (a !== undefined && a === b) return typed;
+  }
+  return argv1;
+}
+
+export function readCmdline(): string[] | undefined {
+  try {
+    const raw = fs.readFileSync('/proc/self/cmdline', 'utf8');
+    return raw.split('\0').slice(0, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Finds `argv0` as a shell would now: a path relative to cwd, or a name on PATH. */
+export function lookupBinary(argv0: string, cwd: string, env: NodeJS.ProcessEnv, fallback: string): string {
+  if (argv0.includes('/')) {
+    const p = path.resolve(cwd, argv0);
+    return isExecutable(p) ? p : fallback;
+  }
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const p = path.join(path.resolve(cwd, dir), argv0);
+    if (isExecutable(p)) return p;
+  }
+  return fallback;
+}
+
+/** Captured once at start-up, before the app could chdir(). */
+export interface StartContext {
+  argv0: string;
+  execArgv: string[];
+  argv: string[];
+  cwd: string;
+  typedScript: string;
+}
+
+export function captureStart(): StartContext {
+  const cwd = userCwd();
+  const argv1 = process.argv[1];
+  if (argv1 === undefined) {
+    throw new Error('baton: listen() must run from a script file (node app.js), not from -e or the REPL: upgrades re-run that file.');
+  }
+  return {
+    argv0: process.argv0,
+    execArgv: [...process.execArgv],
+    argv: [...process.argv],
+    cwd,
+    typedScript: typedScript(readCmdline(), process.execArgv, argv1, process.cwd()),
+  };
+}
+
+/** The command that starts the next master, resolved now. */
+export function relaunch(start: StartContext, env: NodeJS.ProcessEnv = process.env): Relaunch {
+  const script = path.resolve(start.cwd, start.typedScript);
+  return {
+    command: lookupBinary(start.argv0, start.cwd, env, process.execPath),
+    argv0: start.argv0,
+    execArgv: start.execArgv,
+    script,
+    args: start.argv.slice(2),
+    cwd: start.cwd,
+  };
+}

@@ -1,0 +1,162 @@
+// The old master's side of an upgrade (SIGUSR2).
+//
+//   old master                                   new master (spawned, sockets at fd 4..)
+//   spawn ------------------------------------->  runs the app, builds its pool on the
+//                                                 inherited sockets (accepting nothing yet)
+//        <--------------- forked {pid} (each worker, so a failure can kill the tree)
+//        <--------------- ready                   every worker is ready
+//   pid -> <pidFile>.oldbin
+//   go ---------------------------------------->  starts accepting, writes <pidFile>
+//        <--------------- serving
+//   stops accepting, release, disconnect -------> the new master serves alone
+//   drains its generations, exits 0
+//
+// Failure (exit, error, readyTimeout before 'serving'): the new master and every
+// worker it forked are SIGKILLed, the old master goes on serving and the pid file
+// names it again. The old master never stopped accepting, so nothing was lost.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
+import type { Listener } from './listeners';
+import type { Logger } from './log';
+import { isBaton, msg, type FromSuccessor, type ToSuccessor } from './messages';
+import { oldbinPath, removePidFileIf, writePidFile } from './pidfile';
+import { killTree } from './proctree';
+import type { Relaunch } from './relaunch';
+
+export interface UpgradeEvents {
+  started: [pid: number];
+  /** The new master serves: the old one must stop accepting and drain. */
+  serving: [pid: number];
+  failed: [reason: string];
+}
+
+export interface UpgradeOptions {
+  relaunch: Relaunch;
+  listeners: Listener[];
+  generation: number;
+  readyTimeout: number;
+  pidFile: string | undefined;
+  log: Logger;
+}
+
+export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
+  child: ChildProcess | undefined;
+  private phase: 'spawning' | 'starting' | 'go' | 'serving' | 'failed' = 'spawning';
+  private forked = new Set<number>();
+  private errors: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private o: UpgradeOptions) {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get finished(): boolean {
+    return this.phase === 'serving' || this.phase === 'failed';
+  }
+
+  start(): void {
+    const { relaunch, listeners, generation } = this.o;
+    const handoff: Handoff = {
+      v: 1,
+      parent: process.pid,
+      generation,
+      listeners: listeners.map((l, i) => ({ spec: l.spec, fd: FIRST_FD + i })),
+    };
+    const fds = listeners.map((l) => l.handoffFd());
+    const env = { ...process.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
+    let child: ChildProcess;
+    try {
+      child = spawn(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
+        argv0: relaunch.argv0,
+        cwd: relaunch.cwd,
+        env,
+        stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...fds],
+      });
+    } catch (err) {
+      this.fail(`could not spawn ${relaunch.command}: ${(err as Error).message}`);
+      return;
+    }
+    this.child = child;
+    this.phase = 'starting';
+    child.on('error', (err) => {
+      // ENOENT / EACCES on spawn, or EPIPE on a dying channel
+      if (!this.finished) this.errors.push(err.message);
+      if (child.pid === undefined) this.fail(`could not start ${relaunch.command}: ${err.message}`);
+    });
+    child.on('message', (m: unknown) => this.onMessage(m));
+    child.on('exit', (code, signal) => {
+      if (this.finished) return;
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      this.fail(`the new master ${child.pid} ${how} before it was serving`);
+    });
+    this.timer = setTimeout(() => {
+      this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)`);
+    }, this.o.readyTimeout);
+    if (child.pid !== undefined) {
+      this.o.log.info('upgrade-spawned', `spawned new master ${child.pid}: ${relaunch.command} ${[...relaunch.execArgv, relaunch.script, ...relaunch.args].join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
+      this.emit('started', child.pid);
+    }
+  }
+
+  private send(m: ToSuccessor): void {
+    try {
+      this.child?.send(msg(m));
+    } catch {
+      // its exit follows
+    }
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isBaton(m) || this.finished) return;
+    const message = m as FromSuccessor;
+    const pid = this.child?.pid as number;
+    switch (message.type) {
+      case 'forked':
+        this.forked.add(message.pid);
+        return;
+      case 'error':
+        this.errors.push(message.message);
+        return;
+      case 'ready':
+        if (this.phase !== 'starting') return;
+        this.phase = 'go';
+        if (this.o.pidFile !== undefined) writePidFile(oldbinPath(this.o.pidFile), process.pid);
+        this.send({ type: 'go' });
+        return;
+      case 'serving': {
+        if (this.phase !== 'go') return;
+        this.phase = 'serving';
+        if (this.timer) clearTimeout(this.timer);
+        this.emit('serving', pid);
+        this.send({ type: 'release' });
+        const child = this.child as ChildProcess;
+        if (child.connected) child.disconnect();
+        child.unref();
+        return;
+      }
+    }
+  }
+
+  /** Gives up: kills the new master's whole tree and restores the pid file. */
+  fail(reason: string): void {
+    if (this.finished) return;
+    this.phase = 'failed';
+    if (this.timer) clearTimeout(this.timer);
+    const pid = this.child?.pid;
+    if (pid !== undefined) {
+      const killed = killTree(pid, this.forked);
+      if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
+    }
+    if (this.o.pidFile !== undefined) {
+      writePidFile(this.o.pidFile, process.pid);
+      removePidFileIf(oldbinPath(this.o.pidFile), process.pid);
+    }
+    const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
+    this.emit('failed', `${reason}${detail}`);
+  }
+}

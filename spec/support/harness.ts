@@ -1,0 +1,227 @@
+// Integration-test harness: real processes, real sockets, real signals.
+// Every process a test starts is remembered by pid and killed in afterEach, even when
+// the test failed. Waits are conditions with deadlines, never bare sleeps.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const DIST = path.resolve(__dirname, '../../dist/index.js');
+const FIXTURE = path.resolve(__dirname, '../fixtures/app.js');
+
+export interface Release {
+  version: string;
+  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws';
+}
+
+export interface Event {
+  ev: string;
+  master: number;
+  [k: string]: unknown;
+}
+
+/** Running, i.e. alive and not a zombie waiting for a parent that may never reap it. */
+export function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A temporary app directory holding a copy of the fixture and its release.json. */
+export class AppDir {
+  readonly dir: string;
+  constructor() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-spec-'));
+    fs.copyFileSync(FIXTURE, this.app);
+  }
+  get app(): string {
+    return path.join(this.dir, 'app.js');
+  }
+  file(name: string): string {
+    return path.join(this.dir, name);
+  }
+  release(r: Release): void {
+    fs.writeFileSync(this.file('release.json'), JSON.stringify({ mode: 'ok', ...r }));
+  }
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The processes of one baton server under test, seen through the fixture's event lines. */
+export class Server {
+  readonly events: Event[] = [];
+  readonly pids = new Set<number>();
+  stderr = '';
+  readonly proc: ChildProcess;
+  exitCode: number | null | undefined;
+
+  constructor(readonly appDir: AppDir, env: Record<string, string> = {}) {
+    this.proc = spawn(process.execPath, [appDir.app], {
+      cwd: appDir.dir,
+      env: { ...process.env, BATON_DIST: DIST, PWD: appDir.dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.pids.add(this.proc.pid as number);
+    let buf = '';
+    this.proc.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const e = JSON.parse(line) as Event;
+          this.events.push(e);
+          this.pids.add(e.master);
+          if (typeof e.pid === 'number') this.pids.add(e.pid);
+        } catch {
+          // not an event line
+        }
+      }
+    });
+    this.proc.stderr?.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.proc.on('exit', (code) => {
+      this.exitCode = code;
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid as number;
+  }
+
+  count(ev: string): number {
+    return this.events.filter((e) => e.ev === ev).length;
+  }
+
+  async waitEvent(ev: string, n = 1, timeoutMs = 10_000, match: (e: Event) => boolean = () => true): Promise<Event> {
+    return waitFor(`event ${ev} #${n}\n--- stderr ---\n${this.stderr.slice(-3000)}`, () => {
+      const all = this.events.filter((e) => e.ev === ev && match(e));
+      return all.length >= n ? all[n - 1] : undefined;
+    }, timeoutMs);
+  }
+
+  /** The master currently serving: the last one that announced 'serving'. */
+  servingMaster(): number {
+    const s = this.events.filter((e) => e.ev === 'serving');
+    return (s[s.length - 1] as Event).master;
+  }
+
+  async port(): Promise<number> {
+    const e = await this.waitEvent('listening');
+    return e.port as number;
+  }
+
+  /** Kills every process this server ever had, by pid. */
+  kill(): void {
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+  json?: { version: string; pid: number; generation: number };
+}
+
+export function request(target: { port?: number; socketPath?: string }, pathname = '/', agent?: http.Agent, timeoutMs = 5000): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', ...target, path: pathname, agent: agent ?? false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        let json: Reply['json'];
+        try {
+          json = JSON.parse(body);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('request timeout')));
+    req.on('error', reject);
+  });
+}
+
+export interface LoadStats {
+  sent: number;
+  ok: number;
+  errors: string[];
+  non2xx: number;
+  versions: Map<string, number>;
+}
+
+/**
+ * Keep-alive and non-keep-alive clients in a loop until stop() (bounded by maxMs and
+ * maxRequests). Every request is accounted for: answered 2xx, answered otherwise, or failed.
+ */
+export class Load {
+  readonly stats: LoadStats = { sent: 0, ok: 0, errors: [], non2xx: 0, versions: new Map() };
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  private agent: http.Agent;
+  private started = Date.now();
+
+  constructor(private target: { port?: number; socketPath?: string }, opts: { keepAlive?: number; fresh?: number; maxMs?: number; maxRequests?: number } = {}) {
+    const keepAlive = opts.keepAlive ?? 4;
+    const fresh = opts.fresh ?? 2;
+    const maxMs = opts.maxMs ?? 60_000;
+    const maxRequests = opts.maxRequests ?? 200_000;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: keepAlive });
+    const loop = async (agent: http.Agent | undefined): Promise<void> => {
+      while (!this.stopped && Date.now() - this.started < maxMs && this.stats.sent < maxRequests) {
+        this.stats.sent++;
+        try {
+          const r = await request(this.target, '/', agent);
+          if (r.status >= 200 && r.status < 300) this.stats.ok++;
+          else this.stats.non2xx++;
+          const v = r.json?.version ?? '?';
+          this.stats.versions.set(v, (this.stats.versions.get(v) ?? 0) + 1);
+        } catch (err) {
+          this.stats.errors.push(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+        }
+      }
+    };
+    for (let i = 0; i < keepAlive; i++) this.loops.push(loop(this.agent));
+    for (let i = 0; i < fresh; i++) this.loops.push(loop(undefined));
+  }
+
+  /** Waits until `n` more requests were answered. */
+  async progress(n: number, timeoutMs = 10_000): Promise<void> {
+    const target = this.stats.ok + this.stats.non2xx + n;
+    await waitFor(`${n} more responses`, () => this.stats.ok + this.stats.non2xx >= target, timeoutMs);
+  }
+
+  async stop(): Promise<LoadStats> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+    this.agent.destroy();
+    return this.stats;
+  }
+}
