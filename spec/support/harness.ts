@@ -71,10 +71,16 @@ export class Server {
   readonly proc: ChildProcess;
   exitCode: number | null | undefined;
 
-  constructor(readonly appDir: AppDir, env: Record<string, string> = {}) {
-    this.proc = spawn(process.execPath, [appDir.app], {
-      cwd: appDir.dir,
-      env: { ...process.env, BATON_DIST: DIST, PWD: appDir.dir, ...env },
+  /**
+   * Starts `node app.js` in the app directory, or as `how` says: another command (a
+   * `node` found on PATH), script argument as typed, and working directory (whose
+   * symlinked name is passed in $PWD, as a shell does).
+   */
+  constructor(readonly appDir: AppDir, env: Record<string, string> = {}, how: { command?: string; script?: string; cwd?: string } = {}) {
+    const cwd = how.cwd ?? appDir.dir;
+    this.proc = spawn(how.command ?? process.execPath, [how.script ?? appDir.app], {
+      cwd,
+      env: { ...process.env, BATON_DIST: DIST, PWD: cwd, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.pids.add(this.proc.pid as number);
@@ -88,8 +94,7 @@ export class Server {
         try {
           const e = JSON.parse(line) as Event;
           this.events.push(e);
-          this.pids.add(e.master);
-          if (typeof e.pid === 'number') this.pids.add(e.pid);
+          for (const p of [e.master, e.pid, e.worker]) if (typeof p === 'number' && p > 0) this.pids.add(p);
         } catch {
           // not an event line
         }
@@ -144,7 +149,7 @@ export class Server {
 export interface Reply {
   status: number;
   body: string;
-  json?: { version: string; pid: number; generation: number };
+  json?: { version: string; pid: number; generation: number; dir: string; cwd: string; mark?: string };
 }
 
 export function request(target: { port?: number; socketPath?: string }, pathname = '/', agent?: http.Agent, timeoutMs = 5000): Promise<Reply> {
