@@ -76,12 +76,13 @@ export class Server {
    * `node` found on PATH), script argument as typed, and working directory (whose
    * symlinked name is passed in $PWD, as a shell does).
    */
-  constructor(readonly appDir: AppDir, env: Record<string, string> = {}, how: { command?: string; script?: string; cwd?: string } = {}) {
+  constructor(readonly appDir: AppDir, env: Record<string, string> = {}, how: { command?: string; script?: string; cwd?: string; ownGroup?: boolean } = {}) {
     const cwd = how.cwd ?? appDir.dir;
     this.proc = spawn(how.command ?? process.execPath, [how.script ?? appDir.app], {
       cwd,
       env: { ...process.env, BATON_DIST: DIST, PWD: cwd, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: how.ownGroup === true, // its own process group, as a shell job has
     });
     this.pids.add(this.proc.pid as number);
     let buf = '';
