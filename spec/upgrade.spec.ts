@@ -114,6 +114,16 @@ describe('upgrade and reload under load (integration)', function () {
       expect(stuck).to.deep.equal([]);
       await load.progress(30);
 
+      // a syntax error in the entry file: it dies before baton loads; its error is on stderr
+      const good = fs.readFileSync(dir.app, 'utf8');
+      fs.writeFileSync(dir.app, `${good}\n}}} syntax error (`);
+      process.kill(server.pid, 'SIGUSR2');
+      const f3 = await server.waitEvent('upgrade-failed', 3, 10_000);
+      expect(f3.reason).to.match(/exited with code 1 before it was serving/);
+      expect(server.stderr).to.match(/SyntaxError/);
+      fs.writeFileSync(dir.app, good);
+      await load.progress(30);
+
       dir.release({ version: 'good' });
       process.kill(server.pid, 'SIGUSR2');
       await server.waitEvent('upgrade-succeeded', 1, 15_000);
