@@ -27,6 +27,8 @@ describe('signals (integration)', function () {
     expect((await slow).status).to.equal(200);
     await waitFor('master exit', () => server?.exitCode !== undefined, 10_000);
     expect(server.exitCode).to.equal(0);
+    // the workers got the SIGINT too: none was replaced during the stop
+    expect(server.count('worker-ready')).to.equal(2);
   });
 
   it('a second SIGTERM stops at once, without waiting for the drain', async () => {
