@@ -3,7 +3,10 @@
 //   starting --all workers ready--> serving --drain()--> draining --last worker gone--> done
 //       \--a worker failed / readyTimeout (the caller decides)--> abort() --> done
 //
-// Each generation drains on its own timer, so several may drain at once.
+// Each generation drains on its own timer, so several may drain at once. While it
+// serves, the generation keeps `target` workers alive: it replaces workers that die
+// (with back-off), hang (no heartbeat for workerTimeout) or outgrow their limits
+// (maxMemory, maxRequests: the replacement first, then the old worker drains).
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -20,12 +23,24 @@ export interface WorkerSlot {
   /** Connections handed over and not yet acknowledged by the IPC channel. */
   inflight: number;
   startedAt: number;
+  lastBeat: number;
+  connections: number;
+  requests: number;
+  rss: number;
+  /** Being replaced (recycled or hung): not counted towards the target. */
+  leaving: boolean;
   lastError?: string;
 }
 
 export interface GenerationOptions {
   workers: number;
   drainTimeout: number;
+  /** ms without a heartbeat after which a serving worker is replaced; 0 disables. */
+  workerTimeout: number;
+  /** bytes of RSS after which a worker is recycled; 0 disables. */
+  maxMemory: number;
+  /** requests after which a worker is recycled; 0 disables. */
+  maxRequests: number;
   /** Extra time after drainTimeout before a worker that did not exit is SIGKILLed. */
   killGrace?: number;
 }
@@ -37,6 +52,7 @@ export interface GenerationEvents {
   'worker-forked': [slot: WorkerSlot];
   'worker-ready': [slot: WorkerSlot];
   'worker-exit': [slot: WorkerSlot, code: number | null, signal: string | null, expected: boolean];
+  'worker-replaced': [slot: WorkerSlot, why: string];
   drained: [forced: number];
 }
 
@@ -47,23 +63,37 @@ const STABLE_AFTER = 30_000;
 // to the whole process group (Ctrl-C) reaches the master before it forks anything.
 const REPLACE_DELAY = 50;
 
+/** How often workers send a heartbeat (with their counters) for a given workerTimeout. */
+export function heartbeatInterval(workerTimeout: number): number {
+  if (workerTimeout <= 0) return 1_000;
+  return Math.max(50, Math.min(1_000, Math.floor(workerTimeout / 4)));
+}
+
 export class Generation extends EventEmitter<GenerationEvents> {
   state: GenerationState = 'starting';
   readonly slots = new Map<number, WorkerSlot>();
   readonly startedAt = Date.now();
+  restarts = 0;
+  target: number;
   private rr = 0;
   private crashes = 0;
   private lastCrash = 0;
   private respawnTimers = new Set<NodeJS.Timeout>();
   private killTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
 
   constructor(readonly id: number, private opts: GenerationOptions, private log: Logger) {
     super();
+    this.target = opts.workers;
   }
 
   start(): void {
-    for (let i = 0; i < this.opts.workers; i++) this.fork();
+    for (let i = 0; i < this.target; i++) this.fork();
+    if (this.opts.workerTimeout > 0 || this.opts.maxMemory > 0 || this.opts.maxRequests > 0) {
+      this.watchTimer = setInterval(() => this.watch(), heartbeatInterval(this.opts.workerTimeout));
+      this.watchTimer.unref();
+    }
   }
 
   pids(): number[] {
@@ -72,8 +102,15 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   readyCount(): number {
     let n = 0;
-    for (const s of this.slots.values()) if (s.state === 'ready') n++;
+    for (const s of this.slots.values()) if (s.state === 'ready' && !s.leaving) n++;
     return n;
+  }
+
+  /** Workers that count towards the target: alive, not draining, not being replaced. */
+  private staying(): number {
+    let n = 0;
+    for (const s of this.slots.values()) if (s.state !== 'draining' && !s.leaving) n++;
+    return n + this.respawnTimers.size;
   }
 
   /** Picks the ready worker with the fewest connections in transit (round robin on ties). */
@@ -107,12 +144,28 @@ export class Generation extends EventEmitter<GenerationEvents> {
     this.state = 'serving';
   }
 
+  /** Changes the number of workers: new ones are forked, extra ones drain gracefully. */
+  scale(n: number): void {
+    this.target = n;
+    if (this.state === 'draining' || this.state === 'done') return;
+    while (this.staying() < n) this.fork();
+    const extra = this.staying() - n;
+    if (extra <= 0) return;
+    // the youngest not-yet-ready workers go first, then the newest ready ones
+    const candidates = [...this.slots.values()]
+      .filter((s) => s.state !== 'draining' && !s.leaving)
+      .sort((a, b) => (a.state === b.state ? b.startedAt - a.startedAt : a.state === 'starting' ? -1 : 1));
+    for (const slot of candidates.slice(0, extra)) {
+      this.log.info('worker-removed', `scaling down: worker ${slot.pid} drains`, { workerPid: slot.pid });
+      this.drainWorker(slot, 'scaled down');
+    }
+  }
+
   /** Tells every worker to drain; workers exit on their own, stragglers are killed. */
   drain(reason: string): void {
     if (this.state === 'draining' || this.state === 'done') return;
     this.state = 'draining';
-    for (const t of this.respawnTimers) clearTimeout(t);
-    this.respawnTimers.clear();
+    this.stopTimers();
     for (const slot of this.slots.values()) this.drainWorker(slot, reason);
     this.killTimer = setTimeout(() => {
       for (const slot of this.slots.values()) {
@@ -126,6 +179,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   }
 
   drainWorker(slot: WorkerSlot, reason: string): void {
+    if (slot.state === 'draining') return;
     slot.state = 'draining';
     if (slot.worker.isConnected()) {
       try {
@@ -134,21 +188,53 @@ export class Generation extends EventEmitter<GenerationEvents> {
         // channel gone: the exit handler takes over
       }
     }
+    // a draining worker that never leaves (busy loop) is killed at drainTimeout
+    const t = setTimeout(() => {
+      if (this.slots.has(slot.worker.id)) {
+        this.log.warn('worker-killed', `worker ${slot.pid} did not finish draining within drainTimeout; killing it`, { workerPid: slot.pid });
+        slot.worker.process.kill('SIGKILL');
+      }
+    }, this.opts.drainTimeout + (this.opts.killGrace ?? 2_000));
+    t.unref();
+  }
+
+  /** Sends a message to every live worker (SIGUSR1 is passed on this way). */
+  broadcast(m: { type: string; [k: string]: unknown }): void {
+    for (const slot of this.slots.values()) {
+      if (!slot.worker.isConnected()) continue;
+      try {
+        slot.worker.send(msg(m));
+      } catch {
+        // gone
+      }
+    }
   }
 
   /** Kills every worker at once (a generation that failed to start, or a forced stop). */
   abort(): void {
     this.state = 'draining';
-    for (const t of this.respawnTimers) clearTimeout(t);
-    this.respawnTimers.clear();
+    this.stopTimers();
     for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL');
     this.checkDone();
   }
 
+  private stopTimers(): void {
+    for (const t of this.respawnTimers) clearTimeout(t);
+    this.respawnTimers.clear();
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+  }
+
   private fork(): void {
-    const worker = cluster.fork({ BATON_GENERATION: String(this.id) });
+    const worker = cluster.fork({
+      BATON_GENERATION: String(this.id),
+      BATON_HEARTBEAT: String(heartbeatInterval(this.opts.workerTimeout)),
+    });
     const pid = worker.process.pid ?? -1;
-    const slot: WorkerSlot = { worker, pid, state: 'starting', inflight: 0, startedAt: Date.now() };
+    const now = Date.now();
+    const slot: WorkerSlot = {
+      worker, pid, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
+    };
     this.slots.set(worker.id, slot);
     this.log.debug('worker-forked', `forked worker ${pid}`, { workerPid: pid });
     this.emit('worker-forked', slot);
@@ -166,10 +252,18 @@ export class Generation extends EventEmitter<GenerationEvents> {
       case 'ready':
         if (slot.state !== 'starting') return;
         slot.state = 'ready';
+        slot.lastBeat = Date.now();
         this.emit('worker-ready', slot);
-        if (this.state === 'starting' && this.readyCount() === this.slots.size && this.slots.size === this.opts.workers) {
+        this.retireReplaced();
+        if (this.state === 'starting' && this.readyCount() >= this.target && this.slots.size >= this.target) {
           this.emit('ready');
         }
+        return;
+      case 'beat':
+        slot.lastBeat = Date.now();
+        slot.connections = message.connections;
+        slot.requests = message.requests;
+        slot.rss = message.rss;
         return;
       case 'draining':
         // The worker got a signal of its own (SIGTERM to the cgroup, say) and is leaving.
@@ -184,9 +278,49 @@ export class Generation extends EventEmitter<GenerationEvents> {
     }
   }
 
+  /** Heartbeats and limits of serving workers. */
+  private watch(): void {
+    if (this.state !== 'serving') return;
+    const now = Date.now();
+    for (const slot of this.slots.values()) {
+      if (slot.state !== 'ready' || slot.leaving) continue;
+      const timeout = this.opts.workerTimeout;
+      if (timeout > 0 && now - slot.lastBeat > timeout) {
+        this.replace(slot, `no heartbeat for ${now - slot.lastBeat} ms (workerTimeout ${timeout} ms): its event loop is blocked`, true);
+      } else if (this.opts.maxMemory > 0 && slot.rss > this.opts.maxMemory) {
+        this.replace(slot, `RSS ${Math.round(slot.rss / 1048576)} MiB is over maxMemory (${Math.round(this.opts.maxMemory / 1048576)} MiB)`, false);
+      } else if (this.opts.maxRequests > 0 && slot.requests >= this.opts.maxRequests) {
+        this.replace(slot, `served ${slot.requests} requests (maxRequests ${this.opts.maxRequests})`, false);
+      }
+    }
+  }
+
+  /**
+   * Replaces a worker: a new one is forked first. A hung worker is killed at once (it
+   * cannot drain); a recycled one drains once its replacement is ready.
+   */
+  private replace(slot: WorkerSlot, why: string, hung: boolean): void {
+    slot.leaving = true;
+    this.log.warn(hung ? 'worker-hung' : 'worker-recycled', `worker ${slot.pid} is replaced: ${why}`, { workerPid: slot.pid });
+    this.emit('worker-replaced', slot, why);
+    this.restarts++;
+    this.fork();
+    if (hung) {
+      slot.state = 'draining';
+      slot.worker.process.kill('SIGKILL');
+    }
+  }
+
+  /** Once a replacement is ready, recycled workers drain. */
+  private retireReplaced(): void {
+    for (const slot of this.slots.values()) {
+      if (slot.leaving && slot.state === 'ready' && this.readyCount() >= this.target) this.drainWorker(slot, 'recycled');
+    }
+  }
+
   private onExit(slot: WorkerSlot, code: number | null, signal: string | null): void {
     this.slots.delete(slot.worker.id);
-    const expected = slot.state === 'draining' || this.state === 'draining' || this.state === 'done';
+    const expected = slot.state === 'draining' || slot.leaving || this.state === 'draining' || this.state === 'done';
     this.emit('worker-exit', slot, code, signal, expected);
     if (this.state === 'starting') {
       const why = slot.lastError ?? `worker ${slot.pid} exited (${signal ?? `code ${code}`}) before it was ready`;
@@ -202,7 +336,8 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Forks a replacement, with exponential back-off after repeated crashes. */
   respawn(immediate = false): void {
-    if (this.state !== 'serving') return;
+    if (this.state !== 'serving' || this.staying() >= this.target) return;
+    this.restarts++;
     const now = Date.now();
     if (!immediate) {
       if (now - this.lastCrash > STABLE_AFTER) this.crashes = 0;
@@ -210,9 +345,10 @@ export class Generation extends EventEmitter<GenerationEvents> {
       this.crashes++;
     }
     const delay = immediate ? REPLACE_DELAY : Math.min(BACKOFF_MIN * 2 ** (this.crashes - 1), BACKOFF_MAX);
+    if (delay > 1_000) this.log.warn('worker-backoff', `workers keep dying: next one in ${delay} ms`);
     const t = setTimeout(() => {
       this.respawnTimers.delete(t);
-      if (this.state === 'serving') this.fork();
+      if (this.state === 'serving' && this.staying() < this.target) this.fork();
     }, delay);
     this.respawnTimers.add(t);
   }

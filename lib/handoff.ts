@@ -13,7 +13,10 @@ export interface Handoff {
   parent: number;
   /** The id the new master's first generation takes. */
   generation: number;
-  listeners: Array<{ spec: ListenerSpec; fd: number }>;
+  /** `external`: systemd's socket (socket activation), whose path baton never removes. */
+  listeners: Array<{ spec: ListenerSpec; fd: number; external?: boolean }>;
+  /** Workers per generation, when the old master was scaled at run time. */
+  workers?: number;
 }
 
 export function encodeHandoff(h: Handoff): string {
@@ -39,13 +42,17 @@ export function readHandoff(env: NodeJS.ProcessEnv = process.env): Handoff | und
   if (!Number.isInteger(o.parent) || (o.parent as number) <= 0) fail('no parent pid');
   if (!Number.isInteger(o.generation) || (o.generation as number) <= 0) fail('no generation');
   if (!Array.isArray(o.listeners)) fail('no listener list');
+  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 1)) fail('workers is not a positive integer');
   const seen = new Set<string>();
+  const fds = new Set<number>();
   for (const l of o.listeners) {
     if (typeof l !== 'object' || l === null || typeof l.spec !== 'object' || l.spec === null) fail('a listener without a spec');
     if (!Number.isInteger(l.fd) || l.fd < FIRST_FD) fail(`listener fd ${String(l.fd)} is not a number from ${FIRST_FD} up`);
     if (typeof l.spec.name !== 'string' || l.spec.name === '') fail('a listener without a name');
     if (seen.has(l.spec.name)) fail(`listener name "${l.spec.name}" appears twice`);
     seen.add(l.spec.name);
+    if (fds.has(l.fd)) fail(`fd ${l.fd} appears twice`);
+    fds.add(l.fd);
   }
   return o as Handoff;
 }

@@ -8,16 +8,16 @@
 // BatonWorker (the server, ready(), the drain signal). See docs/architecture.md.
 import cluster from 'node:cluster';
 import { Master } from './master';
-import { resolveApp, resolveOptions, type AppHandler, type ListenOptions } from './options';
+import { resolveListeners, resolveMainApp, resolveOptions, type AppHandler, type ListenOptions } from './options';
 import { BatonWorker } from './worker';
 import { HANDOFF_ENV } from './handoff';
 import { msg } from './messages';
-import type { ListenerSpec } from './listeners';
 
 export { Master, type MasterEvents, type MasterState, type Outcome } from './master';
 export { BatonWorker, type WorkerEvents } from './worker';
 export { BatonOptionError, DEFAULTS, DEFAULT_PORT } from './options';
-export type { ListenOptions, AppHandler, ServerFactory, LogLevel, LogFormat } from './options';
+export type { ListenOptions, ListenerOption, AppHandler, ServerFactory, LogLevel, LogFormat } from './options';
+export { listenerOf } from './tags';
 export type { LogRecord } from './log';
 export { ListenError } from './listeners';
 
@@ -38,21 +38,20 @@ if (process.env[HANDOFF_ENV] && cluster.isPrimary && typeof process.send === 'fu
 /**
  * Serves `handler` on every core with zero-downtime upgrades.
  * Options are checked before anything is forked; a mistake throws BatonOptionError.
+ * `handler` may be left out when every entry of `options.listeners` has its own.
  */
-export function listen(options: ListenOptions, handler: AppHandler): Master | BatonWorker {
+export function listen(options: ListenOptions, handler?: AppHandler): Master | BatonWorker {
   const opts = resolveOptions(options);
-  const app = resolveApp(handler);
+  const listeners = resolveListeners(options, opts);
+  const app = resolveMainApp(handler, listeners);
   if (current) throw new Error('baton: listen() was already called in this process; call it once per program');
   if (cluster.isPrimary) {
-    const spec: ListenerSpec = opts.path !== undefined
-      ? { name: 'default', path: opts.path }
-      : { name: 'default', port: opts.port, host: opts.host };
-    const master = new Master(opts, [spec]);
+    const master = new Master(opts, listeners.map((l) => l.spec));
     current = master;
     master.run();
     return master;
   }
-  const worker = new BatonWorker(opts, app);
+  const worker = new BatonWorker(opts, app, listeners);
   current = worker;
   worker.start();
   return worker;

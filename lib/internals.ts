@@ -7,7 +7,11 @@
 // 2. cluster's worker-side 'disconnect' handler exits at once (code 0) when the master
 //    vanishes unless `worker.exitedAfterDisconnect` is true. baton sets it so that a
 //    worker whose master was SIGKILLed finishes its in-flight requests first.
-import type { Server } from 'node:net';
+// 3. The handle of a listening net.Server, for the `baton run` supervisor to hold.
+// 4. net.Server applies its per-connection options (noDelay, which http.Server turns on
+//    by default, and keepAlive) when *it* accepts; baton hands connections over with
+//    server.emit('connection'), so it applies them itself, read from the server.
+import type { Server, Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
 
 export function listeningFd(server: Server): number {
@@ -21,4 +25,33 @@ export function listeningFd(server: Server): number {
 
 export function surviveMasterDisconnect(worker: Worker): void {
   (worker as unknown as { exitedAfterDisconnect: boolean }).exitedAfterDisconnect = true;
+}
+
+/**
+ * 3. The handle of a listening net.Server, sent to the `baton run` supervisor over IPC so
+ *    that it holds a duplicate of the socket without accepting on it (a net.Server sent
+ *    the public way is listened on by the receiver).
+ */
+export function listeningHandle(server: Server): object {
+  const handle = (server as unknown as { _handle?: unknown })._handle;
+  if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
+    throw new Error(`baton: cannot read the handle of a listening server; this Node version (${process.version}) is not supported`);
+  }
+  return handle;
+}
+
+/** What net.Server would have applied to a connection it accepted itself (see 4. above). */
+export function connectionOptions(server: Server): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number } {
+  const s = server as unknown as { noDelay?: unknown; keepAlive?: unknown; keepAliveInitialDelay?: unknown };
+  return {
+    noDelay: s.noDelay === true,
+    keepAlive: s.keepAlive === true,
+    keepAliveInitialDelay: typeof s.keepAliveInitialDelay === 'number' ? s.keepAliveInitialDelay * 1000 : 0,
+  };
+}
+
+export function applyConnectionOptions(server: Server, socket: Socket): void {
+  const o = connectionOptions(server);
+  if (o.noDelay) socket.setNoDelay(true);
+  if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay);
 }

@@ -17,11 +17,18 @@ export interface ListenerSpec {
   port?: number;
   host?: string;
   path?: string;
+  /** Permission bits of a UNIX socket file (not part of the identity: a release may change it). */
+  mode?: number;
 }
 
 /** What identifies a listener across masters: a release with the same spec reuses the socket. */
 export function specKey(spec: ListenerSpec): string {
   return JSON.stringify([spec.name, spec.path ?? null, spec.host ?? null, spec.port ?? null]);
+}
+
+/** The address alone, without the name: a release that renames a listener still reuses its socket. */
+export function addressKey(spec: ListenerSpec): string {
+  return JSON.stringify([spec.path ?? null, spec.host ?? null, spec.port ?? null]);
 }
 
 export function describeSpec(spec: ListenerSpec): string {
@@ -48,6 +55,10 @@ type OnConnection = (listener: Listener, socket: net.Socket) => void;
 
 export class Listener {
   readonly server: net.Server;
+  /** The socket belongs to someone else (systemd socket activation): its path is never removed. */
+  external = false;
+  /** Announced with a 'listening' event. */
+  announced = false;
   private accepting = false;
   private closed = false;
 
@@ -117,9 +128,20 @@ export class Listener {
     });
   }
 
-  /** At the final stop: the UNIX socket file goes too. */
+  /** An adopted UNIX socket takes this release's `mode`; returns why it could not. */
+  applyMode(): string | undefined {
+    if (this.spec.path === undefined || this.spec.mode === undefined || this.external) return undefined;
+    try {
+      fs.chmodSync(this.spec.path, this.spec.mode);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  /** At the final stop: the UNIX socket file goes too (unless systemd owns it). */
   removePath(): void {
-    if (this.spec.path === undefined) return;
+    if (this.spec.path === undefined || this.external) return;
     try {
       if (fs.statSync(this.spec.path).isSocket()) fs.unlinkSync(this.spec.path);
     } catch {
@@ -151,10 +173,12 @@ export class Listener {
     }
     await this.listenOn({ path: tmp, backlog });
     try {
+      // permissions first, under the private name: nobody ever sees the path with the wrong mode
+      if (this.spec.mode !== undefined) fs.chmodSync(tmp, this.spec.mode);
       fs.renameSync(tmp, target); // atomically replaces a stale socket file
     } catch (err) {
       this.server.close();
-      throw new ListenError(this.spec, (err as NodeJS.ErrnoException).code ?? 'error', `could not move the socket into place: ${(err as Error).message}`);
+      throw new ListenError(this.spec, (err as NodeJS.ErrnoException).code ?? 'error', `could not set the mode of the socket or move it into place: ${(err as Error).message}`);
     }
   }
 }
@@ -179,4 +203,47 @@ async function refuseLiveSocket(spec: ListenerSpec, target: string): Promise<voi
     c.once('error', () => resolve(false));
   });
   if (live) throw new ListenError(spec, 'EADDRINUSE', HINTS.EADDRINUSE);
+}
+
+/** A socket this master did not bind: from the previous master (hand-off) or from systemd. */
+export interface Inherited {
+  spec: ListenerSpec;
+  fd: number;
+  /** systemd's socket (socket activation): baton never removes its path. */
+  external?: boolean;
+}
+
+/**
+ * Which inherited socket each configured listener takes: the one with the same name and
+ * address; failing that, the one with the same address under another name (a renamed
+ * listener), when that address is unambiguous on both sides. The rest is unused: a release
+ * that dropped a listener.
+ */
+export function matchInherited(specs: ListenerSpec[], given: Inherited[]): { adopt: Map<string, Inherited>; unused: Inherited[] } {
+  const adopt = new Map<string, Inherited>();
+  const left = [...given];
+  for (const spec of specs) {
+    const i = left.findIndex((g) => specKey(g.spec) === specKey(spec));
+    if (i >= 0) adopt.set(spec.name, left.splice(i, 1)[0] as Inherited);
+  }
+  for (const spec of specs) {
+    if (adopt.has(spec.name) || spec.port === 0) continue;
+    const same = left.filter((g) => addressKey(g.spec) === addressKey(spec));
+    const rivals = specs.filter((s) => !adopt.has(s.name) && addressKey(s) === addressKey(spec));
+    if (same.length === 1 && rivals.length === 1) {
+      adopt.set(spec.name, same[0] as Inherited);
+      left.splice(left.indexOf(same[0] as Inherited), 1);
+    }
+  }
+  return { adopt, unused: left };
+}
+
+/** Closes an inherited fd nobody adopts; false when it was not open. */
+export function closeFd(fd: number): boolean {
+  try {
+    fs.closeSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -2,7 +2,7 @@
 // errors only); `logLevel: 'info'` or 'debug' (or BATON_LOG_LEVEL) shows more.
 import type { LogFormat, LogLevel } from './options';
 
-export type Role = 'master' | 'worker';
+export type Role = 'master' | 'worker' | 'supervisor';
 export type Severity = Exclude<LogLevel, 'silent'>;
 
 export interface LogRecord {

@@ -11,14 +11,17 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Generation } from './generation';
 import { HANDOFF_ENV, readHandoff, type Handoff } from './handoff';
-import { Listener, specKey, type ListenerSpec } from './listeners';
+import { takeActivatedSockets } from './activation';
+import { closeFd, describeSpec, Listener, matchInherited, type ListenerSpec } from './listeners';
 import { Logger, type LogRecord } from './log';
 import { isBaton, msg, type FromSuccessor, type ToSuccessor } from './messages';
 import type { ResolvedOptions } from './options';
 import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
 import { captureStart, relaunch, type StartContext } from './relaunch';
+import { ControlServer, type Progress, type Reply, type Request } from './control';
 import { setTitle } from './title';
 import { UpgradeAttempt } from './upgrade';
+import { RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from './supervised';
 
 export type MasterState = 'starting' | 'serving' | 'handed-over' | 'stopping';
 
@@ -36,6 +39,7 @@ export interface MasterEvents {
   'worker-ready': [info: { pid: number; generation: number }];
   'worker-exit': [info: { pid: number; generation: number; code: number | null; signal: string | null; expected: boolean }];
   'upgrade-started': [info: { pid: number }];
+  'upgrade-worker-ready': [info: { pid: number; ready: number; total: number }];
   'upgrade-succeeded': [info: { pid: number }];
   'upgrade-failed': [info: { reason: string }];
   'reload-started': [info: { generation: number }];
@@ -43,7 +47,13 @@ export interface MasterEvents {
   'reload-failed': [info: { generation: number; reason: string }];
   'generation-draining': [info: { generation: number; reason: string }];
   'generation-drained': [info: { generation: number; forced: number }];
+  /** A draining worker closed connections by force at drainTimeout (`upgraded`: how many were WebSockets or other upgrades). */
+  'drain-forced': [info: { generation: number; pid: number; connections: number; upgraded: number }];
   stopping: [info: { reason: string }];
+  scaled: [info: { workers: number }];
+  /** Every generation drained; the process exits right after. */
+  exiting: [];
+  'worker-replaced': [info: { pid: number; generation: number; reason: string }];
   log: [record: LogRecord];
 }
 
@@ -57,7 +67,9 @@ export class Master extends EventEmitter<MasterEvents> {
   readonly generations = new Map<number, Generation>();
   serving: Generation | undefined;
   private reloading: Generation | undefined;
-  private upgrading: UpgradeAttempt | undefined;
+  private upgrading: UpgradeAttempt | RemoteUpgrade | undefined;
+  /** Set when this master runs under `baton run`: the supervisor performs upgrades. */
+  private readonly link: SupervisorLink | undefined;
   private queued = new Set<'upgrade' | 'reload'>();
   private pending: Array<[Listener, Socket]> = [];
   private nextGeneration: number;
@@ -66,6 +78,13 @@ export class Master extends EventEmitter<MasterEvents> {
   private readonly handoff: Handoff | undefined;
   private startTimer: NodeJS.Timeout | undefined;
   private signalCount = 0;
+  /** Inherited listeners this release does not have (told to the old master). */
+  private droppedListeners: string[] = [];
+  /** Workers per generation: the option, or what scaling made of it (kept across upgrades). */
+  workers: number;
+  private scaled = false;
+  private controlServer: ControlServer | undefined;
+  readonly startedAt = Date.now();
 
   constructor(private opts: ResolvedOptions, private specs: ListenerSpec[]) {
     super();
@@ -73,8 +92,20 @@ export class Master extends EventEmitter<MasterEvents> {
     this.handoff = readHandoff();
     delete process.env[HANDOFF_ENV];
     this.nextGeneration = this.handoff?.generation ?? 1;
+    this.workers = this.handoff?.workers ?? opts.workers;
+    this.scaled = this.handoff?.workers !== undefined;
     this.log = new Logger('master', this.nextGeneration, opts.logLevel, opts.logFormat);
     this.log.sink = (r) => this.emit('log', r);
+    if (takeSupervisedMarker()) {
+      this.link = new SupervisorLink(
+        (u) => {
+          if (this.state === 'serving' && !this.upgrading) this.followUpgrade(u, () => undefined);
+        },
+        () => {
+          if (this.state !== 'stopping') this.stop('stop requested by the supervisor');
+        },
+      );
+    }
     if (opts.pidFile !== undefined) checkPidFileWritable(opts.pidFile);
   }
 
@@ -97,21 +128,44 @@ export class Master extends EventEmitter<MasterEvents> {
   // ---- start-up ---------------------------------------------------------------
 
   private async open(): Promise<void> {
-    const inherited = new Map((this.handoff?.listeners ?? []).map((l) => [specKey(l.spec), l.fd]));
     const onConnection = (l: Listener, s: Socket): void => this.dispatch(l, s, 0);
+    // Sockets this master does not bind: the previous master's, or systemd's at a first start.
+    const given = this.handoff?.listeners ?? takeActivatedSockets(this.specs, this.log);
+    const { adopt, unused } = matchInherited(this.specs, given);
+    for (const u of unused) {
+      // a release that dropped this listener: only the old master holds it now; it closes it when it hands over
+      closeFd(u.fd);
+      this.droppedListeners.push(u.spec.name);
+      this.log.info('listener-dropped', `listener "${u.spec.name}" (${describeSpec(u.spec)}) is not in this release: closed the inherited fd ${u.fd}`, { listener: u.spec.name });
+    }
     for (const spec of this.specs) {
-      const fd = inherited.get(specKey(spec));
-      const l = fd !== undefined
-        ? Listener.adopt(spec, fd, onConnection)
+      const from = adopt.get(spec.name);
+      const l = from !== undefined
+        ? Listener.adopt(spec, from.fd, onConnection)
         : await Listener.bind(spec, this.opts.backlog, onConnection);
       l.server.on('error', (err) => this.log.warn('accept-error', `${l.address()}: ${err.message}`));
       this.sockets.push(l);
-      if (fd !== undefined) this.log.debug('listener-adopted', `${l.address()} inherited at fd ${fd}`);
+      if (from !== undefined) {
+        l.external = from.external === true;
+        const why = l.applyMode();
+        if (why !== undefined) this.log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
+        this.log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
+      } else if (this.handoff) this.log.info('listener-added', `${l.address()} (listener "${l.name}") is new in this release: bound`, { listener: l.name });
       else this.announce(l);
     }
+    // the old master re-emits what its workers report about forced closes
+    cluster.on('message', (worker, m: unknown) => {
+      if (!isBaton(m) || m.type !== 'drain-forced') return;
+      const f = m as unknown as { connections: number; upgraded: number };
+      for (const g of this.generations.values()) {
+        if (![...g.slots.values()].some((s) => s.worker === worker)) continue;
+        this.emit('drain-forced', { generation: g.id, pid: worker.process.pid ?? -1, connections: f.connections, upgraded: f.upgraded });
+      }
+    });
   }
 
   private announce(l: Listener): void {
+    l.announced = true;
     this.log.info('listening', `listening on ${l.address()}`, { listener: l.name });
     this.emit('listening', { name: l.name, address: l.address(), port: l.port() });
   }
@@ -133,12 +187,22 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private newGeneration(): Generation {
     const id = this.nextGeneration++;
-    const gen = new Generation(id, { workers: this.opts.workers, drainTimeout: this.opts.drainTimeout }, this.log);
+    const gen = new Generation(id, {
+      workers: this.workers,
+      drainTimeout: this.opts.drainTimeout,
+      workerTimeout: this.opts.workerTimeout,
+      maxMemory: this.opts.maxMemory,
+      maxRequests: this.opts.maxRequests,
+    }, this.log);
     this.generations.set(id, gen);
     gen.on('worker-ready', (slot) => {
       this.emit('worker-ready', { pid: slot.pid, generation: id });
+      if (this.handoff && this.state === 'starting') {
+        this.toParent({ type: 'worker-ready', pid: slot.pid, ready: gen.readyCount(), total: gen.target });
+      }
       this.flushPending();
     });
+    gen.on('worker-replaced', (slot, reason) => this.emit('worker-replaced', { pid: slot.pid, generation: id, reason }));
     gen.on('worker-exit', (slot, code, signal, expected) => {
       this.emit('worker-exit', { pid: slot.pid, generation: id, code, signal, expected });
       this.log.debug('worker-exit', `worker ${slot.pid} of generation ${id} exited (${signal ?? `code ${code}`})`, { workerPid: slot.pid });
@@ -163,20 +227,45 @@ export class Master extends EventEmitter<MasterEvents> {
     this.state = 'serving';
     this.log.generation = gen.id;
     if (this.opts.pidFile !== undefined) writePidFile(this.opts.pidFile, process.pid);
+    await this.openControl();
     setTitle('master', gen.id, 'serving');
     this.log.info('serving', `generation ${gen.id} serving with ${gen.readyCount()} worker(s)`);
     this.emit('serving', { generation: gen.id });
     this.flushPending();
-    if (this.handoff) {
-      for (const l of this.sockets) this.announce(l);
-      this.toParent({ type: 'serving', pid: process.pid });
-    }
+    for (const l of this.sockets) if (!l.announced) this.announce(l);
+    if (this.handoff) this.toParent({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
+    if (this.link && !this.handoff) this.link.hold(this.sockets);
+    this.reportState();
     const next = [...this.queued];
     this.queued.clear();
     for (const what of next) {
       this.log.info('signal-replayed', `carrying out the ${what} requested during start-up`);
       if (what === 'reload') void this.reload();
       else void this.upgrade();
+    }
+  }
+
+  /** Tells the supervisor (`baton run`) what it needs to start the next master. */
+  private reportState(): void {
+    this.link?.send({
+      type: 'state',
+      pidFile: this.opts.pidFile,
+      readyTimeout: this.opts.readyTimeout,
+      nextGeneration: this.nextGeneration,
+      workers: this.workers,
+      scaled: this.scaled,
+    });
+  }
+
+  private async openControl(): Promise<void> {
+    if (this.opts.controlSocket === undefined || this.controlServer) return;
+    const control = new ControlServer(this.opts.controlSocket, this);
+    try {
+      await control.open(this.handoff !== undefined);
+      this.controlServer = control;
+      this.log.debug('control-listening', `control socket ${control.path}`);
+    } catch (err) {
+      this.log.error('control-failed', `cannot open the control socket ${this.opts.controlSocket}: ${(err as Error).message}; the baton CLI cannot reach this master (signals still work)`);
     }
   }
 
@@ -261,6 +350,14 @@ export class Master extends EventEmitter<MasterEvents> {
     process.on('SIGUSR2', () => void this.upgrade());
     process.on('SIGHUP', () => void this.reload());
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => this.stop(sig));
+    process.on('SIGTTIN', () => void this.scale(this.workers + 1));
+    process.on('SIGTTOU', () => void this.scale(this.workers - 1));
+    // nginx reopens its logs on USR1; baton passes it to the workers as a 'signal' event.
+    // (A listener on SIGUSR1 also keeps Node from starting its inspector on it.)
+    process.on('SIGUSR1', () => {
+      this.log.info('signal-passed', 'SIGUSR1 passed to the workers');
+      for (const g of this.generations.values()) g.broadcast({ type: 'signal', signal: 'SIGUSR1' });
+    });
   }
 
   private refuse(what: string, why: string): Outcome {
@@ -279,23 +376,40 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.state === 'stopping') return Promise.resolve(this.refuse('upgrade', 'the server is stopping'));
     if (this.upgrading) return Promise.resolve(this.refuse('upgrade', `an upgrade is in progress (new master ${this.upgrading.pid})`));
     if (this.reloading) return Promise.resolve(this.refuse('upgrade', `a reload is in progress (generation ${this.reloading.id})`));
+    if (this.link) {
+      const remote = this.link.request();
+      return new Promise((resolve) => {
+        this.followUpgrade(remote, resolve);
+        remote.start();
+      });
+    }
     if (process.pid === 1) {
-      return Promise.resolve(this.refuse('upgrade', 'this master is PID 1: its exit would end the container with the new master in it. Run it under an init (docker run --init) or a supervisor'));
+      return Promise.resolve(this.refuse('upgrade', 'this master is PID 1: its exit would end the container with the new master in it. Run it with `baton run` (a supervisor that stays), or under an init (docker run --init)'));
     }
     const attempt = new UpgradeAttempt({
       relaunch: relaunch(this.start),
       listeners: this.sockets,
       generation: this.nextGeneration,
+      workers: this.scaled ? this.workers : undefined,
       readyTimeout: this.opts.readyTimeout,
       pidFile: this.opts.pidFile,
       log: this.log,
     });
-    this.upgrading = attempt;
     return new Promise((resolve) => {
+      this.followUpgrade(attempt, resolve);
+      attempt.start();
+    });
+  }
+
+  /** Mirrors an upgrade (run here, or by the supervisor) into this master's state and events. */
+  private followUpgrade(attempt: UpgradeAttempt | RemoteUpgrade, resolve: (o: Outcome) => void): void {
+    this.upgrading = attempt;
+    {
       attempt.on('started', (pid) => {
         this.log.info('upgrade-started', `upgrade started: new master ${pid}`, { newPid: pid });
         this.emit('upgrade-started', { pid });
       });
+      attempt.on('worker-ready', (pid, ready, total) => this.emit('upgrade-worker-ready', { pid, ready, total }));
       attempt.on('failed', (reason) => {
         this.upgrading = undefined;
         this.log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
@@ -305,15 +419,25 @@ export class Master extends EventEmitter<MasterEvents> {
       attempt.on('serving', (pid) => {
         this.upgrading = undefined;
         this.handOver(pid);
+        this.closeDropped(attempt.dropped);
         resolve({ ok: true, pid });
       });
-      attempt.start();
-    });
+    }
+  }
+
+  /** Listeners the new release does not have: nobody accepts on them any more; their socket files go. */
+  private closeDropped(names: string[]): void {
+    for (const l of this.sockets) {
+      if (!names.includes(l.name)) continue;
+      l.removePath();
+      this.log.info('listener-closed', `${l.address()} (listener "${l.name}") is not in the new release: closed`, { listener: l.name });
+    }
   }
 
   private handOver(pid: number): void {
     this.state = 'handed-over';
     for (const l of this.sockets) void l.stopAccepting();
+    this.controlServer?.stopListening(); // the new master has the path now
     this.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
     this.emit('upgrade-succeeded', { pid });
     this.drainAll('upgraded');
@@ -359,6 +483,7 @@ export class Master extends EventEmitter<MasterEvents> {
         setTitle('master', gen.id, 'serving');
         this.log.info('reload-succeeded', `generation ${gen.id} serves${old ? `; generation ${old.id} drains` : ''}`);
         this.emit('reload-succeeded', { generation: gen.id });
+        this.reportState();
         this.flushPending();
         if (old) this.drainGeneration(old, 'reloaded');
         resolve({ ok: true, generation: gen.id });
@@ -369,16 +494,19 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** SIGTERM / SIGINT / SIGQUIT: stop accepting, drain everything, exit 0. */
   stop(reason = 'stop requested'): void {
-    this.signalCount++;
-    if (this.state === 'stopping' || (this.state === 'handed-over' && this.signalCount > 1)) {
+    // Only a second *signal* stops at once: a stop asked for otherwise (the control
+    // socket, the supervisor after Ctrl-C, which also reached us as SIGINT) is not one.
+    const bySignal = reason === 'SIGTERM' || reason === 'SIGINT' || reason === 'SIGQUIT';
+    if (bySignal) this.signalCount++;
+    if (this.state === 'stopping' || this.state === 'handed-over') {
+      if (!bySignal || this.signalCount < 2) {
+        this.log.info('stopping', `${reason}: already ${this.state === 'stopping' ? 'stopping' : 'draining (handed over)'}`);
+        return;
+      }
       if (reason === 'SIGQUIT') return;
       this.log.warn('forced-stop', `${reason} again: stopping now`);
       for (const g of this.generations.values()) g.abort();
       process.exit(1);
-    }
-    if (this.state === 'handed-over') {
-      this.log.info('stopping', `${reason}: this old master is already draining`);
-      return;
     }
     const wasServing = this.state === 'serving';
     this.state = 'stopping';
@@ -388,10 +516,176 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.startTimer) clearTimeout(this.startTimer);
     this.upgrading?.fail(`stopped by ${reason}`);
     for (const l of this.sockets) void l.stopAccepting();
-    if (wasServing || !this.handoff) for (const l of this.sockets) l.removePath();
+    if (wasServing || !this.handoff) {
+      for (const l of this.sockets) l.removePath();
+      this.controlServer?.remove();
+    } else this.controlServer?.stopListening();
     for (const [, s] of this.pending.splice(0)) s.destroy();
     this.drainAll(reason);
     this.maybeExit();
+  }
+
+  /** SIGTTIN / SIGTTOU / `baton scale N`: workers per generation, at least 1. */
+  scale(n: number): Promise<Outcome> {
+    if (this.state === 'stopping' || this.state === 'handed-over') return Promise.resolve(this.refuse('scale', `this master is ${this.state}`));
+    if (!Number.isInteger(n) || n < 1) return Promise.resolve(this.refuse('scale', `${n} workers: at least 1 worker is needed`));
+    if (n > 1024) return Promise.resolve(this.refuse('scale', `${n} workers: at most 1024`));
+    this.workers = n;
+    this.scaled = true;
+    this.log.info('scaled', `workers per generation: ${n}`);
+    this.emit('scaled', { workers: n });
+    this.reportState();
+    this.serving?.scale(n);
+    this.reloading?.scale(n);
+    return Promise.resolve({ ok: true, generation: this.generation });
+  }
+
+  /** What `baton status` shows. */
+  status(): Record<string, unknown> {
+    const now = Date.now();
+    return {
+      master: {
+        pid: process.pid,
+        generation: this.generation,
+        state: this.state,
+        startedAt: new Date(this.startedAt).toISOString(),
+        uptime: now - this.startedAt,
+        workers: this.workers,
+        rss: process.memoryUsage.rss(),
+      },
+      listeners: this.sockets.map((l) => ({ name: l.name, address: l.address() })),
+      upgrade: this.upgrading ? { pid: this.upgrading.pid ?? null } : null,
+      generations: [...this.generations.values()].map((g) => ({
+        id: g.id,
+        state: g.state,
+        startedAt: new Date(g.startedAt).toISOString(),
+        restarts: g.restarts,
+        workers: [...g.slots.values()].map((w) => ({
+          pid: w.pid,
+          state: w.leaving && w.state !== 'draining' ? 'replacing' : w.state,
+          connections: w.connections,
+          requests: w.requests,
+          rss: w.rss,
+          uptime: now - w.startedAt,
+        })),
+      })),
+    };
+  }
+
+  /** Connections still open in this master's draining generations (from heartbeats). */
+  private drainingConnections(): number {
+    let n = 0;
+    for (const g of this.generations.values()) {
+      if (g.state !== 'draining') continue;
+      for (const w of g.slots.values()) n += w.connections;
+    }
+    return n;
+  }
+
+  /** A request from the control socket (the `baton` CLI), with progress lines. */
+  control(req: Request, progress: Progress): Promise<Reply> {
+    switch (req.cmd) {
+      case 'status':
+        return Promise.resolve({ ok: true, status: this.status() });
+      case 'scale':
+        return this.controlScale(req.workers, progress);
+      case 'stop':
+        return this.controlStop(progress);
+      case 'upgrade':
+      case 'reload':
+        return this.controlChange(req.cmd, req.waitDrain, progress);
+    }
+  }
+
+  /** Follows master events while `body` runs; every listener is removed afterwards. */
+  private follow<T>(body: (on: <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void) => void) => Promise<T>): Promise<T> {
+    const added: Array<[keyof MasterEvents, (...a: never[]) => void]> = [];
+    const on = <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void): void => {
+      this.on(ev, fn as never);
+      added.push([ev, fn as never]);
+    };
+    return body(on).finally(() => {
+      for (const [ev, fn] of added) this.removeListener(ev, fn as never);
+    });
+  }
+
+  /** Reports connections left in draining generations until they are gone. */
+  private waitDrained(progress: Progress): Promise<void> {
+    return new Promise((resolve) => {
+      const tick = (): void => {
+        const draining = [...this.generations.values()].filter((g) => g.state === 'draining');
+        if (draining.length === 0) {
+          clearInterval(t);
+          progress('drained', 'the old generation is gone');
+          resolve();
+          return;
+        }
+        progress('draining', `draining: ${this.drainingConnections()} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections: this.drainingConnections() });
+      };
+      const t = setInterval(tick, 500);
+      this.once('exiting', () => {
+        clearInterval(t);
+        progress('drained', 'the old generation is gone');
+        resolve();
+      });
+      tick();
+    });
+  }
+
+  private controlChange(what: 'upgrade' | 'reload', waitDrain: boolean, progress: Progress): Promise<Reply> {
+    return this.follow(async (on) => {
+      if (what === 'upgrade') {
+        on('upgrade-started', ({ pid }) => progress('started', `new master ${pid} started`, { pid }));
+        on('upgrade-worker-ready', ({ ready, total }) => progress('worker-ready', `workers ready ${ready}/${total}`, { ready, total }));
+      } else {
+        on('reload-started', ({ generation }) => progress('started', `generation ${generation} starting`, { generation }));
+        on('worker-ready', ({ generation }) => {
+          const g = this.generations.get(generation);
+          if (g && g.state === 'starting') progress('worker-ready', `workers ready ${g.readyCount()}/${g.target}`, { ready: g.readyCount(), total: g.target });
+        });
+      }
+      const outcome = what === 'upgrade' ? await this.upgrade() : await this.reload();
+      if (!outcome.ok) return { ok: false, error: outcome.reason ?? `${what} failed` };
+      progress('serving', what === 'upgrade'
+        ? `new master ${outcome.pid} serves; the old generation stopped accepting`
+        : `generation ${outcome.generation} serves; the old generation stopped accepting`, { pid: outcome.pid, generation: outcome.generation });
+      if (waitDrain) await this.waitDrained(progress);
+      return { ok: true, pid: outcome.pid ?? process.pid, generation: outcome.generation };
+    });
+  }
+
+  private controlStop(progress: Progress): Promise<Reply> {
+    return this.follow(async () => {
+      this.stop('stop requested by the control socket');
+      progress('stopping', 'stopped accepting; draining');
+      await this.waitDrained(progress);
+      return { ok: true };
+    });
+  }
+
+  private controlScale(n: number, progress: Progress): Promise<Reply> {
+    return this.follow(async (on) => {
+      const outcome = await this.scale(n);
+      if (!outcome.ok) return { ok: false, error: outcome.reason };
+      const gen = this.serving;
+      if (!gen) return { ok: true, workers: n };
+      const done = (): boolean => gen.readyCount() === n && [...gen.slots.values()].filter((s) => s.state !== 'draining').length === n;
+      if (!done()) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`not ${n} ready workers within readyTimeout (${this.opts.readyTimeout} ms)`)), this.opts.readyTimeout);
+          const check = (): void => {
+            progress('workers', `workers ready ${gen.readyCount()}/${n}`, { ready: gen.readyCount(), total: n });
+            if (done()) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          on('worker-ready', check);
+          on('worker-exit', check);
+        });
+      }
+      return { ok: true, workers: n };
+    });
   }
 
   private drainAll(reason: string): void {
@@ -417,7 +711,12 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this.state === 'stopping') removePidFileIf(this.opts.pidFile, process.pid);
     }
     this.log.info('exit', 'all generations drained; exiting');
-    setImmediate(() => process.exit(0));
+    this.emit('exiting');
+    const control = this.controlServer;
+    setImmediate(() => {
+      if (control) void control.flush().then(() => process.exit(0));
+      else process.exit(0);
+    });
   }
 
   private fatal(reason: string): void {

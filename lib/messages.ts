@@ -3,32 +3,58 @@
 // master <-> worker  (the cluster channel): connections arrive with a 'conn' message
 //   carrying the accepted socket; the worker says 'ready', 'draining' or 'error'.
 // old master <-> new master (the spawn channel, fd 3): see handoff.ts and upgrade.ts.
+// master <-> supervisor (`baton run`): see supervisor.ts.
 //
 // Every message carries `baton: PROTOCOL`, so a newer baton in a worker (a reload
 // loads the app's current node_modules) can still talk to an older master.
+
+import type { ListenerSpec } from './listeners';
 
 export const PROTOCOL = 1;
 
 export type ToWorker =
   | { type: 'conn'; listener: string }
-  | { type: 'drain'; reason: string };
+  | { type: 'drain'; reason: string }
+  | { type: 'signal'; signal: string };
 
 export type FromWorker =
   | { type: 'ready' }
+  | { type: 'beat'; connections: number; requests: number; rss: number }
   | { type: 'draining'; reason: string }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** Draining ended at drainTimeout with connections still open: they were closed by force. */
+  | { type: 'drain-forced'; connections: number; upgraded: number };
 
 /** new master -> old master */
 export type FromSuccessor =
   | { type: 'forked'; pid: number }
+  | { type: 'worker-ready'; pid: number; ready: number; total: number }
   | { type: 'ready'; pid: number }
-  | { type: 'serving'; pid: number }
+  /** `dropped`: the listeners this master did not adopt (the old master removes their socket files). */
+  | { type: 'serving'; pid: number; dropped?: string[] }
   | { type: 'error'; message: string };
 
 /** old master -> new master */
 export type ToSuccessor =
   | { type: 'go' }
   | { type: 'release' };
+
+/** master -> supervisor (`baton run`) */
+export type FromMaster =
+  /** A duplicate of a listening socket (the handle travels with the message) for the supervisor to hold. */
+  | { type: 'hold'; spec: ListenerSpec; external?: boolean }
+  /** What the supervisor needs to start the next master. */
+  | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean }
+  | { type: 'upgrade-request' };
+
+/** supervisor -> master: the progress of an upgrade the supervisor runs, and stop. */
+export type ToMaster =
+  | { type: 'upgrade-started'; pid: number }
+  | { type: 'upgrade-worker-ready'; pid: number; ready: number; total: number }
+  | { type: 'upgrade-serving'; pid: number; dropped?: string[] }
+  | { type: 'upgrade-failed'; reason: string }
+  | { type: 'upgrade-refused'; reason: string }
+  | { type: 'stop' };
 
 export function isBaton(msg: unknown): msg is { type: string } {
   return typeof msg === 'object' && msg !== null && typeof (msg as { baton?: unknown }).baton === 'number'

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
+import type { ListenerSpec } from './listeners';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
@@ -18,6 +19,13 @@ export interface ListenOptions {
   host?: string;
   /** UNIX socket path, instead of port/host. */
   path?: string;
+  /**
+   * Several named sockets instead of port/host/path, e.g.
+   * `[{ name: 'web', port: 8080 }, { name: 'admin', path: '/run/app/admin.sock', mode: 0o660 }]`.
+   * An entry may carry its own `handler` or `createServer`; otherwise the second argument of
+   * listen() serves it.
+   */
+  listeners?: ListenerOption[];
   /** Worker processes per generation. Default os.availableParallelism(). */
   workers?: number;
   /** ms a draining generation may take before its connections are closed and its workers killed. */
@@ -36,10 +44,36 @@ export interface ListenOptions {
   logLevel?: LogLevel;
   /** 'text' (default) or 'json', one line per event; env BATON_LOG_FORMAT overrides. */
   logFormat?: LogFormat;
+  /** ms without a heartbeat after which a serving worker is deemed hung and replaced; 0 disables. */
+  workerTimeout?: number;
+  /** RSS above which a worker is recycled (replacement first, then drain): bytes, or '512M', '1G'; 0 disables. */
+  maxMemory?: number | string;
+  /** Requests after which a worker is recycled; 0 disables. */
+  maxRequests?: number;
+  /** Control socket for the `baton` CLI: a path, or false for none. Default `<pidFile>.sock` when pidFile is set. */
+  controlSocket?: string | false;
 }
 
 export type ServerFactory = () => Server | Promise<Server>;
 export type AppHandler = RequestListener | { createServer: ServerFactory };
+
+/** One entry of the `listeners` option: a TCP address or a UNIX socket, with a unique name. */
+export interface ListenerOption {
+  /** Unique, non-empty; tells the app which socket a connection came in on (listenerOf()). */
+  name: string;
+  /** TCP port (0 picks a free one, kept across upgrades). */
+  port?: number;
+  /** Address to bind with `port`. Default: every interface, as Node does. */
+  host?: string;
+  /** UNIX socket path, instead of port/host. */
+  path?: string;
+  /** Permission bits of the UNIX socket file, e.g. 0o660. */
+  mode?: number;
+  /** This listener's own request listener (instead of the one given to listen()). */
+  handler?: RequestListener;
+  /** This listener's own server factory (instead of the one given to listen()). */
+  createServer?: ServerFactory;
+}
 
 export interface ResolvedOptions {
   port: number | undefined;
@@ -54,6 +88,10 @@ export interface ResolvedOptions {
   backlog: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  workerTimeout: number;
+  maxMemory: number;
+  maxRequests: number;
+  controlSocket: string | undefined;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -64,14 +102,17 @@ export const DEFAULTS = {
   backlog: 2_048,
   logLevel: 'warn' as LogLevel,
   logFormat: 'text' as LogFormat,
+  workerTimeout: 30_000,
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['silent', 'error', 'warn', 'info', 'debug'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 const KNOWN = [
   'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
-  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat',
+  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket',
+  'listeners',
 ] as const;
+const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'] as const;
 
 export class BatonOptionError extends TypeError {
   readonly option: string;
@@ -111,9 +152,33 @@ function oneOf<T extends string>(opts: Record<string, unknown>, name: string, al
   return v as T;
 }
 
+/** Edit distance (insertions, deletions, substitutions) between two words. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/** The known option a typo most likely meant: the nearest by edit distance, else a shared prefix. */
 function closest(word: string): string | undefined {
   const lower = word.toLowerCase();
-  return KNOWN.find((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower.slice(0, 4)));
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of KNOWN) {
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+    }
+  }
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3))) return best;
+  return KNOWN.find((k) => k.toLowerCase().startsWith(lower.slice(0, 4)) || lower.startsWith(k.toLowerCase()));
 }
 
 /** Checks the options object and fills in defaults. Throws BatonOptionError. */
@@ -128,6 +193,14 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       const hint = closest(key);
       throw new BatonOptionError(key, `is not a baton option${hint ? ` (did you mean "${hint}"?)` : ''}; known options: ${KNOWN.join(', ')}.`);
     }
+  }
+
+  if (opts.listeners !== undefined) {
+    const given = (['port', 'host', 'path'] as const).filter((k) => opts[k] !== undefined);
+    if (given.length > 0) {
+      throw new BatonOptionError('listeners', `cannot be combined with ${given.map((k) => `"${k}"`).join(', ')}: give each listener its own port/host or path.`);
+    }
+    checkListeners(opts.listeners);
   }
 
   let sockPath: string | undefined;
@@ -150,7 +223,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     }
     host = opts.host;
   }
-  const port = sockPath === undefined ? integer(opts, 'port', 0, 65535, DEFAULT_PORT) : undefined;
+  const port = sockPath === undefined && opts.listeners === undefined ? integer(opts, 'port', 0, 65535, DEFAULT_PORT) : undefined;
 
   let pidFile: string | undefined;
   if (opts.pidFile !== undefined) {
@@ -161,6 +234,19 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   if (opts.manualReady !== undefined && typeof opts.manualReady !== 'boolean') {
     throw new BatonOptionError('manualReady', `must be true or false, got ${show(opts.manualReady)}.`);
+  }
+
+  let controlSocket: string | undefined;
+  if (opts.controlSocket !== undefined && opts.controlSocket !== false) {
+    if (typeof opts.controlSocket !== 'string' || opts.controlSocket === '') {
+      throw new BatonOptionError('controlSocket', `must be a socket file path or false, got ${show(opts.controlSocket)}.`);
+    }
+    controlSocket = path.resolve(opts.controlSocket);
+  } else if (opts.controlSocket === undefined && pidFile !== undefined) {
+    controlSocket = `${pidFile}.sock`;
+  }
+  if (controlSocket !== undefined && Buffer.byteLength(controlSocket) > 107) {
+    throw new BatonOptionError('controlSocket', `resolves to ${controlSocket}, longer than the 107 bytes a UNIX socket path may have; set a shorter controlSocket.`);
   }
 
   return {
@@ -176,10 +262,142 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     backlog: integer(opts, 'backlog', 1, 65_535, DEFAULTS.backlog),
     logLevel: oneOf(opts, 'logLevel', LOG_LEVELS, DEFAULTS.logLevel, 'BATON_LOG_LEVEL'),
     logFormat: oneOf(opts, 'logFormat', LOG_FORMATS, DEFAULTS.logFormat, 'BATON_LOG_FORMAT'),
+    workerTimeout: integer(opts, 'workerTimeout', 0, 86_400_000, DEFAULTS.workerTimeout, ' (milliseconds, 0 disables)'),
+    maxMemory: memory(opts.maxMemory),
+    maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),
+    controlSocket,
   };
 }
 
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** maxMemory: bytes, or a string such as '512M' / '1.5G' / '300MB'. */
+export function memory(v: unknown): number {
+  if (v === undefined || v === 0) return 0;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1_048_576) return v;
+  if (typeof v === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B)?\s*$/i.exec(v);
+    if (m) {
+      const bytes = Math.round(Number(m[1]) * (UNITS[(m[2] ?? '').toUpperCase()] ?? 1));
+      if (bytes >= 1_048_576) return bytes;
+    }
+  }
+  throw new BatonOptionError('maxMemory', `must be a number of bytes of at least 1 MiB, or a string such as "512M" or "1G", or 0 to disable, got ${show(v)}.`);
+}
+
 export type App = { kind: 'handler'; handler: RequestListener } | { kind: 'factory'; factory: ServerFactory };
+
+/** A listener as baton uses it: what to bind (the spec) and, when it has one, its own app. */
+export interface ListenerConfig {
+  spec: ListenerSpec;
+  app: App | undefined;
+}
+
+const NAME_MAX = 255; // systemd's limit for FileDescriptorName=
+
+/** Checks the `listeners` option; returns the listeners with resolved paths. Throws BatonOptionError. */
+function checkListeners(input: unknown): ListenerConfig[] {
+  if (!Array.isArray(input) || input.length === 0) {
+    throw new BatonOptionError('listeners', `must be a non-empty array such as [{ name: 'web', port: 8080 }], got ${Array.isArray(input) ? 'an empty array' : show(input)}.`);
+  }
+  const out: ListenerConfig[] = [];
+  const names = new Map<string, number>();
+  const addresses = new Map<string, number>();
+  input.forEach((entry: unknown, i: number) => {
+    const at = `listeners[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new BatonOptionError(at, `must be an object such as { name: 'web', port: 8080 } or { name: 'admin', path: '/run/app.sock' }, got ${show(entry)}.`);
+    }
+    const e = entry as Record<string, unknown>;
+    for (const key of Object.keys(e)) {
+      if (!(LISTENER_KEYS as readonly string[]).includes(key)) {
+        throw new BatonOptionError(`${at}.${key}`, `is not a listener field; known fields: ${LISTENER_KEYS.join(', ')}.`);
+      }
+    }
+    const name = e.name;
+    if (typeof name !== 'string' || name === '' || name.length > NAME_MAX || /[:\s\x00-\x1f]/.test(name)) {
+      throw new BatonOptionError(`${at}.name`, `must be a non-empty string of at most ${NAME_MAX} characters without ":", spaces or control characters, got ${show(name)}.`);
+    }
+    const dup = names.get(name);
+    if (dup !== undefined) throw new BatonOptionError(`${at}.name`, `${show(name)} is already the name of listeners[${dup}]; names must be unique.`);
+    names.set(name, i);
+    let spec: ListenerSpec;
+    if (e.path !== undefined) {
+      if (typeof e.path !== 'string' || e.path === '') {
+        throw new BatonOptionError(`${at}.path`, `must be a non-empty string naming a UNIX socket file, got ${show(e.path)}.`);
+      }
+      if (e.port !== undefined || e.host !== undefined) {
+        throw new BatonOptionError(`${at}.path`, 'cannot be combined with "port" or "host": a listener is either a UNIX socket or a TCP address.');
+      }
+      const resolved = path.resolve(e.path);
+      if (Buffer.byteLength(resolved) > 107) {
+        throw new BatonOptionError(`${at}.path`, `resolves to ${resolved}, longer than the 107 bytes a UNIX socket path may have; choose a shorter path.`);
+      }
+      spec = { name, path: resolved };
+      if (e.mode !== undefined) {
+        if (typeof e.mode !== 'number' || !Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o777) {
+          throw new BatonOptionError(`${at}.mode`, `must be an integer from 0 to 0o777 (permission bits such as 0o660), got ${show(e.mode)}.`);
+        }
+        spec.mode = e.mode;
+      }
+    } else {
+      if (e.mode !== undefined) throw new BatonOptionError(`${at}.mode`, 'applies to a UNIX socket only: give a "path" or remove "mode".');
+      if (e.port === undefined) throw new BatonOptionError(`${at}.port`, 'is required: give a TCP "port" (0 picks a free one) or a UNIX socket "path".');
+      if (typeof e.port !== 'number' || !Number.isInteger(e.port) || e.port < 0 || e.port > 65535) {
+        throw new BatonOptionError(`${at}.port`, `must be an integer from 0 to 65535, got ${show(e.port)}.`);
+      }
+      spec = { name, port: e.port };
+      if (e.host !== undefined) {
+        if (typeof e.host !== 'string' || e.host === '') {
+          throw new BatonOptionError(`${at}.host`, `must be a non-empty string such as "127.0.0.1" or "::", got ${show(e.host)}.`);
+        }
+        spec.host = e.host;
+      }
+    }
+    if (spec.port !== 0) {
+      const where = spec.path ?? `${spec.host ?? '*'} ${spec.port}`;
+      const other = addresses.get(where);
+      if (other !== undefined) {
+        throw new BatonOptionError(`${at}.${spec.path !== undefined ? 'path' : 'port'}`, `is the same address as listeners[${other}]; each listener needs its own.`);
+      }
+      addresses.set(where, i);
+    }
+    if (e.handler !== undefined && e.createServer !== undefined) {
+      throw new BatonOptionError(`${at}.handler`, 'cannot be combined with "createServer": give one or the other.');
+    }
+    let app: App | undefined;
+    if (e.handler !== undefined) {
+      if (typeof e.handler !== 'function') throw new BatonOptionError(`${at}.handler`, `must be a request listener (req, res) => {...}, got ${show(e.handler)}.`);
+      app = { kind: 'handler', handler: e.handler as RequestListener };
+    } else if (e.createServer !== undefined) {
+      if (typeof e.createServer !== 'function') throw new BatonOptionError(`${at}.createServer`, `must be a function returning a server, got ${show(e.createServer)}.`);
+      app = { kind: 'factory', factory: e.createServer as ServerFactory };
+    }
+    out.push({ spec, app });
+  });
+  return out;
+}
+
+/**
+ * The listeners of checked options: the `listeners` option, or the single listener named
+ * "default" that port/host/path describe.
+ */
+export function resolveListeners(input: ListenOptions | undefined, resolved: ResolvedOptions): ListenerConfig[] {
+  if (input?.listeners !== undefined) return checkListeners(input.listeners);
+  const spec: ListenerSpec = resolved.path !== undefined
+    ? { name: 'default', path: resolved.path }
+    : { name: 'default', port: resolved.port, host: resolved.host };
+  return [{ spec, app: undefined }];
+}
+
+/**
+ * The second argument of listen() with the listeners it serves: it may be left out when every
+ * listener has its own handler or createServer.
+ */
+export function resolveMainApp(handler: unknown, listeners: ListenerConfig[]): App | undefined {
+  if (handler === undefined && listeners.length > 0 && listeners.every((l) => l.app !== undefined)) return undefined;
+  return resolveApp(handler);
+}
 
 /** Checks the second argument of listen(): a request listener or { createServer }. */
 export function resolveApp(handler: unknown): App {

@@ -36,6 +36,9 @@ export function removePidFileIf(file: string, pid: number): void {
 export function checkPidFileWritable(file: string): void {
   const dir = path.dirname(file);
   try {
+    if (!fs.statSync(dir).isDirectory()) {
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';

@@ -45,6 +45,17 @@ export function descendants(root: number): number[] {
   return out;
 }
 
+/** Running: alive and not a zombie (an orphan re-parented to an init that never reaps it). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return fs.existsSync('/proc/self') ? false : isAlive(pid);
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -15,9 +15,10 @@
 // worker it forked are SIGKILLed, the old master goes on serving and the pid file
 // names it again. The old master never stopped accepting, so nothing was lost.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
-import type { Listener } from './listeners';
+import type { ListenerSpec } from './listeners';
 import type { Logger } from './log';
 import { isBaton, msg, type FromSuccessor, type ToSuccessor } from './messages';
 import { oldbinPath, removePidFileIf, writePidFile } from './pidfile';
@@ -26,17 +27,33 @@ import type { Relaunch } from './relaunch';
 
 export interface UpgradeEvents {
   started: [pid: number];
+  'worker-ready': [pid: number, ready: number, total: number];
   /** The new master serves: the old one must stop accepting and drain. */
   serving: [pid: number];
   failed: [reason: string];
 }
 
+/** A listening socket to hand to the new master: a Listener, or a handle a supervisor holds. */
+export interface HandoffSocket {
+  spec: ListenerSpec;
+  external?: boolean;
+  /** An fd number or a handle object, as spawn() takes them in stdio. */
+  handoffFd(): number | object;
+}
+
 export interface UpgradeOptions {
   relaunch: Relaunch;
-  listeners: Listener[];
+  listeners: HandoffSocket[];
   generation: number;
+  workers: number | undefined;
   readyTimeout: number;
   pidFile: string | undefined;
+  /** The master being replaced (default: this process); undefined when there is none. */
+  oldPid?: number | undefined;
+  /** A supervisor keeps talking to the new master: the channel stays open. */
+  keepChannel?: boolean;
+  /** Extra environment for the new master. */
+  env?: Record<string, string>;
   log: Logger;
 }
 
@@ -44,11 +61,17 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   child: ChildProcess | undefined;
   private phase: 'spawning' | 'starting' | 'go' | 'serving' | 'failed' = 'spawning';
   private forked = new Set<number>();
+  /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
+  dropped: string[] = [];
   private errors: string[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private o: UpgradeOptions) {
     super();
+  }
+
+  private get oldPid(): number | undefined {
+    return 'oldPid' in this.o ? this.o.oldPid : process.pid;
   }
 
   get pid(): number | undefined {
@@ -65,17 +88,19 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       v: 1,
       parent: process.pid,
       generation,
-      listeners: listeners.map((l, i) => ({ spec: l.spec, fd: FIRST_FD + i })),
+      listeners: listeners.map((l, i) => ({ spec: l.spec, fd: FIRST_FD + i, ...(l.external ? { external: true } : {}) })),
+      workers: this.o.workers,
     };
     const fds = listeners.map((l) => l.handoffFd());
-    const env = { ...process.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
+    const env = { ...process.env, ...this.o.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
       child = spawn(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
         argv0: relaunch.argv0,
         cwd: relaunch.cwd,
         env,
-        stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...fds],
+        // a raw handle (held by a supervisor) is accepted by spawn like a stream's
+        stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...(fds as Array<number | Stream>)],
       });
     } catch (err) {
       this.fail(`could not spawn ${relaunch.command}: ${(err as Error).message}`);
@@ -122,17 +147,22 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       case 'error':
         this.errors.push(message.message);
         return;
+      case 'worker-ready':
+        this.emit('worker-ready', message.pid, message.ready, message.total);
+        return;
       case 'ready':
         if (this.phase !== 'starting') return;
         this.phase = 'go';
-        if (this.o.pidFile !== undefined) writePidFile(oldbinPath(this.o.pidFile), process.pid);
+        if (this.o.pidFile !== undefined && this.oldPid !== undefined) writePidFile(oldbinPath(this.o.pidFile), this.oldPid);
         this.send({ type: 'go' });
         return;
       case 'serving': {
         if (this.phase !== 'go') return;
         this.phase = 'serving';
         if (this.timer) clearTimeout(this.timer);
+        this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
         this.emit('serving', pid);
+        if (this.o.keepChannel) return;
         this.send({ type: 'release' });
         const child = this.child as ChildProcess;
         if (child.connected) child.disconnect();
@@ -152,9 +182,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       const killed = killTree(pid, this.forked);
       if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
     }
-    if (this.o.pidFile !== undefined) {
-      writePidFile(this.o.pidFile, process.pid);
-      removePidFileIf(oldbinPath(this.o.pidFile), process.pid);
+    if (this.o.pidFile !== undefined && this.oldPid !== undefined) {
+      writePidFile(this.o.pidFile, this.oldPid);
+      removePidFileIf(oldbinPath(this.o.pidFile), this.oldPid);
     }
     const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
     this.emit('failed', `${reason}${detail}`);

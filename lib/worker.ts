@@ -8,7 +8,7 @@ import { ConnectionTracker } from './drain';
 import { surviveMasterDisconnect } from './internals';
 import { Logger } from './log';
 import { isBaton, msg, type FromWorker, type ToWorker } from './messages';
-import type { App, ResolvedOptions } from './options';
+import type { App, ListenerConfig, ResolvedOptions } from './options';
 import { setTitle } from './title';
 
 export interface WorkerEvents {
@@ -16,20 +16,30 @@ export interface WorkerEvents {
   listening: [server: net.Server];
   /** Draining started: close long-lived connections (WebSockets, streams) politely. */
   drain: [reason: string];
+  /** A signal the master passes on to its workers: 'SIGUSR1' (reopen your log files). */
+  signal: [signal: string];
 }
 
 export class BatonWorker extends EventEmitter<WorkerEvents> {
   readonly role = 'worker' as const;
   readonly generation: number;
+  /** The app's server (the one listen()'s second argument builds; else the first listener's). */
   server: net.Server | undefined;
+  /** The server of each listener, by name, once built. */
+  readonly servers = new Map<string, net.Server>();
   private readonly abort = new AbortController();
   private readySent = false;
   private readyAsked = false;
   private tracker: ConnectionTracker | undefined;
   private queue: Array<[string, net.Socket]> = [];
   private readonly log: Logger;
+  /** Requests served (HTTP 'request' events), reported in heartbeats. */
+  requests = 0;
+  private ownSignals = 0;
 
-  constructor(private opts: ResolvedOptions, private app: App) {
+  private unknownListeners = new Set<string>();
+
+  constructor(private opts: ResolvedOptions, private app: App | undefined, private listenerConfigs: ListenerConfig[] = []) {
     super();
     this.generation = Number(process.env.BATON_GENERATION ?? '1') || 1;
     this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat);
@@ -62,7 +72,10 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     }
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
       process.on(sig, () => {
-        if (this.draining && sig !== 'SIGQUIT') {
+        // Count this process's own signals: the master's drain message may arrive first
+        // (Ctrl-C reaches the master and its workers at once) and is not a second signal.
+        this.ownSignals++;
+        if (this.ownSignals > 1 && sig !== 'SIGQUIT') {
           this.log.warn('forced-exit', `second ${sig}: exiting now`);
           process.exit(1);
         }
@@ -70,6 +83,12 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
         this.drain(sig);
       });
     }
+    // Heartbeats tell the master this event loop is alive (workerTimeout) and carry the
+    // counters it shows in `baton status` and checks against maxMemory / maxRequests.
+    const every = Number(process.env.BATON_HEARTBEAT) || 1_000;
+    setInterval(() => this.tell({
+      type: 'beat', connections: this.tracker?.size ?? 0, requests: this.requests, rss: process.memoryUsage.rss(),
+    }), every).unref();
     const early = (err: unknown): void => this.failStart(err);
     process.on('uncaughtException', early);
     this.build()
@@ -78,26 +97,50 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   }
 
   private async build(): Promise<void> {
+    // One server per app: listeners without an app of their own share the main one.
+    const built = new Map<App, net.Server>();
+    const make = async (app: App): Promise<net.Server> => {
+      const existing = built.get(app);
+      if (existing) return existing;
+      const server = await this.makeServer(app);
+      built.set(app, server);
+      return server;
+    };
+    const main = this.app && (this.listenerConfigs.length === 0 || this.listenerConfigs.some((l) => l.app === undefined)) ? await make(this.app) : undefined;
+    for (const l of this.listenerConfigs) this.servers.set(l.spec.name, l.app ? await make(l.app) : (main as net.Server));
+    const first = main ?? [...built.values()][0];
+    if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
+    this.server = first;
+    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace);
+    this.tracker = tracker;
+    for (const server of built.values()) {
+      tracker.watch(server);
+      server.on('request', () => {
+        this.requests++; // reported in heartbeats (status, maxRequests)
+      });
+      // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
+      // 'listening'; baton feeds connections instead of listening, so it says so itself.
+      server.emit('listening');
+      this.emit('listening', server);
+    }
+    for (const [listener, socket] of this.queue.splice(0)) this.accept(listener, socket);
+    setTitle('worker', this.generation, this.draining ? 'draining' : 'serving');
+    if (!this.opts.manualReady) this.readyAsked = true;
+    this.sendReady();
+    if (this.draining) this.drain('drain requested during start-up');
+  }
+
+  private async makeServer(app: App): Promise<net.Server> {
     let server: unknown;
-    if (this.app.kind === 'handler') server = http.createServer(this.app.handler);
-    else server = await this.app.factory();
+    if (app.kind === 'handler') server = http.createServer(app.handler);
+    else server = await app.factory();
     if (!(server instanceof net.Server)) {
       throw new TypeError(`baton: createServer() must return a net.Server (http, https, http2 or net), got ${server === null ? 'null' : typeof server}`);
     }
     if (server.listening) {
       throw new Error('baton: the server returned by createServer() is already listening; return it without calling listen(): baton feeds it the connections');
     }
-    this.server = server;
-    this.tracker = new ConnectionTracker(server, this.opts.keepAliveGrace);
-    // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
-    // 'listening'; baton feeds connections instead of listening, so it says so itself.
-    server.emit('listening');
-    this.emit('listening', server);
-    for (const [listener, socket] of this.queue.splice(0)) this.accept(listener, socket);
-    setTitle('worker', this.generation, this.draining ? 'draining' : 'serving');
-    if (!this.opts.manualReady) this.readyAsked = true;
-    this.sendReady();
-    if (this.draining) this.drain('drain requested during start-up');
+    return server;
   }
 
   private sendReady(): void {
@@ -123,6 +166,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     const message = m as ToWorker;
     if (message.type === 'conn' && handle instanceof net.Socket) this.accept(message.listener, handle);
     else if (message.type === 'drain') this.drain(message.reason);
+    else if (message.type === 'signal') this.emit('signal', message.signal);
   }
 
   private accept(listener: string, socket: net.Socket): void {
@@ -130,8 +174,16 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.queue.push([listener, socket]);
       return;
     }
-    this.tracker.add(socket);
-    this.server.emit('connection', socket);
+    let server = this.servers.get(listener);
+    if (server === undefined) {
+      // a listener this code does not declare (changing listeners needs an upgrade, not a reload)
+      server = this.server;
+      if (!this.unknownListeners.has(listener)) {
+        this.unknownListeners.add(listener);
+        this.log.warn('unknown-listener', `a connection came in on listener "${listener}", which this code does not declare; the main server serves it (change listeners with an upgrade, SIGUSR2, not a reload)`);
+      }
+    }
+    this.tracker.feed(socket, server, listener);
   }
 
   private drain(reason: string): void {
@@ -146,9 +198,12 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.exit(0);
       return;
     }
-    this.tracker.drain(this.opts.drainTimeout).then(({ forced }) => {
-      if (forced > 0) this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force`, { forced });
-      this.exit(0);
+    this.tracker.drain(this.opts.drainTimeout).then(({ forced, upgraded }) => {
+      if (forced === 0) return this.exit(0);
+      const which = upgraded > 0 ? ` (${upgraded} of them upgraded, e.g. WebSockets)` : '';
+      this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force${which}`, { forced, upgraded });
+      // the master reports it (event 'drain-forced'); exit once the message is on its way
+      this.tell({ type: 'drain-forced', connections: forced, upgraded }, () => this.exit(0));
     });
   }
 
@@ -157,12 +212,22 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     setImmediate(() => process.exit(code));
   }
 
-  private tell(m: FromWorker): void {
-    if (!process.connected) return;
+  private tell(m: FromWorker, then?: () => void): void {
+    if (!process.connected) {
+      then?.();
+      return;
+    }
     try {
-      process.send?.(msg(m));
+      if (then) {
+        const timer = setTimeout(then, 1000);
+        process.send?.(msg(m), undefined, {}, () => {
+          clearTimeout(timer);
+          then();
+        });
+      } else process.send?.(msg(m));
     } catch {
       // the master is gone
+      then?.();
     }
   }
 }

@@ -6,13 +6,16 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+export { isRunning as running } from '../../lib/proctree';
 
 export const DIST = path.resolve(__dirname, '../../dist/index.js');
 const FIXTURE = path.resolve(__dirname, '../fixtures/app.js');
+/** The multi-listener fixture (spec/listeners.spec.ts). */
+export const MULTI_FIXTURE = path.resolve(__dirname, '../fixtures/multi.js');
 
 export interface Release {
   version: string;
-  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws';
+  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready';
 }
 
 export interface Event {
@@ -21,16 +24,6 @@ export interface Event {
   [k: string]: unknown;
 }
 
-/** Running, i.e. alive and not a zombie waiting for a parent that may never reap it. */
-export function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -45,9 +38,9 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 /** A temporary app directory holding a copy of the fixture and its release.json. */
 export class AppDir {
   readonly dir: string;
-  constructor() {
+  constructor(fixture: string = FIXTURE) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-spec-'));
-    fs.copyFileSync(FIXTURE, this.app);
+    fs.copyFileSync(fixture, this.app);
   }
   get app(): string {
     return path.join(this.dir, 'app.js');
@@ -76,12 +69,17 @@ export class Server {
    * `node` found on PATH), script argument as typed, and working directory (whose
    * symlinked name is passed in $PWD, as a shell does).
    */
-  constructor(readonly appDir: AppDir, env: Record<string, string> = {}, how: { command?: string; script?: string; cwd?: string; ownGroup?: boolean } = {}) {
+  constructor(
+    readonly appDir: AppDir,
+    env: Record<string, string> = {},
+    how: { command?: string; script?: string; args?: string[]; cwd?: string; ownGroup?: boolean; fds?: number[] } = {},
+  ) {
     const cwd = how.cwd ?? appDir.dir;
-    this.proc = spawn(how.command ?? process.execPath, [how.script ?? appDir.app], {
+    // `args` replaces the script argument (e.g. `sh -c '...'`); `fds` land at fd 3, 4, ...
+    this.proc = spawn(how.command ?? process.execPath, how.args ?? [how.script ?? appDir.app], {
       cwd,
       env: { ...process.env, BATON_DIST: DIST, PWD: cwd, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', ...(how.fds ?? [])],
       detached: how.ownGroup === true, // its own process group, as a shell job has
     });
     this.pids.add(this.proc.pid as number);

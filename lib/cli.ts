@@ -1,0 +1,237 @@
+// The `baton` command: talks to a running master over its control socket and waits
+// for the outcome, so that a deploy script (or systemd's ExecReload=) knows whether an
+// upgrade worked.
+//
+//   baton upgrade [--wait-drain]   baton reload [--wait-drain]   baton stop
+//   baton status [--json]          baton scale N
+// addressed by --pid-file FILE (socket FILE.sock) or --socket PATH
+// (or $BATON_PID_FILE / $BATON_SOCKET).
+//
+// Exit codes: 0 done, 1 the master answered that it failed, 2 usage error,
+// 3 no master could be reached, 4 timed out waiting.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { userCwd, type StartContext } from './relaunch';
+import { Supervisor } from './supervisor';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
+
+const USAGE = `usage: baton <command> [--pid-file FILE | --socket PATH] [options]
+
+commands:
+  upgrade [--wait-drain]  start a new master from the files on disk; wait until it serves
+                          (and, with --wait-drain, until the old generation is gone)
+  reload [--wait-drain]   new workers with fresh app code in the same master
+  stop                    graceful stop; waits for the drain
+  status [--json]         generations, masters and workers
+  scale N                 N workers per generation; waits until N are ready
+  run [node options] app.js [args]
+                          start app.js under a supervisor with a stable pid that owns the
+                          sockets and starts every master (containers, systemd, Ctrl-C)
+
+options:
+  --pid-file FILE   the master's pid file; its control socket is FILE.sock
+  --socket PATH     the control socket (the listen() option controlSocket)
+  --timeout MS      give up waiting after MS milliseconds (default 300000)
+  --json            print the master's JSON lines as they come
+`;
+
+export interface Args {
+  command: 'upgrade' | 'reload' | 'stop' | 'status' | 'scale';
+  socket: string;
+  waitDrain: boolean;
+  json: boolean;
+  timeout: number;
+  workers?: number;
+}
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Args {
+  const rest = [...argv];
+  let command: string | undefined;
+  let socket = env.BATON_SOCKET || (env.BATON_PID_FILE ? `${env.BATON_PID_FILE}.sock` : undefined);
+  let waitDrain = false;
+  let json = false;
+  let timeout = 300_000;
+  const positional: string[] = [];
+  while (rest.length > 0) {
+    const a = rest.shift() as string;
+    const value = (): string => {
+      const v = rest.shift();
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--pid-file') socket = `${value()}.sock`;
+    else if (a === '--socket') socket = value();
+    else if (a === '--wait-drain') waitDrain = true;
+    else if (a === '--json') json = true;
+    else if (a === '--timeout') {
+      timeout = Number(value());
+      if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError('--timeout takes a positive number of milliseconds');
+    } else if (a === '-h' || a === '--help') throw new UsageError('');
+    else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
+    else if (command === undefined) command = a;
+    else positional.push(a);
+  }
+  if (command === undefined) throw new UsageError('');
+  if (!['upgrade', 'reload', 'stop', 'status', 'scale'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (socket === undefined) throw new UsageError('say which server: --pid-file FILE or --socket PATH');
+  let workers: number | undefined;
+  if (command === 'scale') {
+    workers = Number(positional.shift());
+    if (!Number.isInteger(workers) || workers < 1) throw new UsageError('scale takes a number of workers, at least 1: baton scale 4');
+  }
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  return { command: command as Args['command'], socket, waitDrain, json, timeout, workers };
+}
+
+type Line = { done?: boolean; ok?: boolean; error?: string; event?: string; message?: string; [k: string]: unknown };
+
+function fmtBytes(n: unknown): string {
+  return typeof n === 'number' && n > 0 ? `${(n / 1048576).toFixed(1)} MiB` : '-';
+}
+
+function fmtAge(ms: unknown): string {
+  if (typeof ms !== 'number') return '-';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+}
+
+/** The `baton status` table. */
+export function statusTable(status: Record<string, unknown>): string {
+  const m = status.master as Record<string, unknown>;
+  const out = [`master ${m.pid}  generation ${m.generation}  ${m.state}  up ${fmtAge(m.uptime)}  workers ${m.workers}  rss ${fmtBytes(m.rss)}`];
+  for (const l of (status.listeners as Array<Record<string, unknown>>) ?? []) out.push(`listener ${l.name}  ${l.address}`);
+  const up = status.upgrade as Record<string, unknown> | null;
+  if (up) out.push(`upgrade in progress: new master ${up.pid}`);
+  const rows: string[][] = [['GEN', 'STATE', 'RESTARTS', 'WORKER', 'WORKER-STATE', 'CONNS', 'REQUESTS', 'RSS', 'UPTIME']];
+  for (const g of (status.generations as Array<Record<string, unknown>>) ?? []) {
+    const workers = (g.workers as Array<Record<string, unknown>>) ?? [];
+    if (workers.length === 0) rows.push([String(g.id), String(g.state), String(g.restarts), '-', '-', '-', '-', '-', '-']);
+    for (const w of workers) {
+      rows.push([String(g.id), String(g.state), String(g.restarts), String(w.pid), String(w.state), String(w.connections), String(w.requests), fmtBytes(w.rss), fmtAge(w.uptime)]);
+    }
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const r of rows) out.push(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  return out.join('\n');
+}
+
+/** Sends one request and streams the answer; resolves with the exit code. */
+export function run(args: Args, out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  const request: Record<string, unknown> = { cmd: args.command };
+  if (args.command === 'upgrade' || args.command === 'reload') request.waitDrain = args.waitDrain;
+  if (args.command === 'scale') request.workers = args.workers;
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (code: number): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(code);
+    };
+    const timer = setTimeout(() => {
+      err(`baton: no answer within ${args.timeout} ms; the ${args.command} may still complete: check \`baton status\`\n`);
+      finish(EXIT.timeout);
+    }, args.timeout);
+    const sock = net.connect(args.socket);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(`${JSON.stringify(request)}\n`));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      const hint = e.code === 'ENOENT' ? 'no such socket: is the server running, with a pidFile or controlSocket?'
+        : e.code === 'ECONNREFUSED' ? 'nobody listens there: the server is not running'
+          : e.code === 'EACCES' ? 'permission denied: the control socket belongs to another user'
+            : e.message;
+      err(`baton: cannot reach the master at ${args.socket}: ${hint}\n`);
+      finish(EXIT.unreachable);
+    });
+    let buf = '';
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const raw = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let line: Line;
+        try {
+          line = JSON.parse(raw) as Line;
+        } catch {
+          continue;
+        }
+        if (args.json) out(`${raw}\n`);
+        if (!line.done) {
+          if (!args.json && line.message) out(`baton: ${line.message}\n`);
+          continue;
+        }
+        if (!line.ok) {
+          err(`baton: ${args.command} failed: ${line.error ?? 'unknown error'}\n`);
+          finish(EXIT.failed);
+          return;
+        }
+        if (!args.json) {
+          if (args.command === 'status') out(`${statusTable(line.status as Record<string, unknown>)}\n`);
+          else if (args.command === 'upgrade') out(`baton: upgrade done: new master ${line.pid}\n${line.pid}\n`);
+          else if (args.command === 'reload') out(`baton: reload done: generation ${line.generation} serves\n`);
+          else if (args.command === 'scale') out(`baton: ${line.workers} worker(s) ready\n`);
+          else out('baton: stopped\n');
+        }
+        finish(EXIT.ok);
+        return;
+      }
+    });
+    sock.on('close', () => {
+      if (!settled) {
+        err(`baton: the master closed the connection before answering (it may have exited)\n`);
+        finish(EXIT.failed);
+      }
+    });
+  });
+}
+
+/**
+ * `baton run [node options] app.js [app args]`: the context the supervisor restarts
+ * masters from, as if the user had typed `node [node options] app.js [app args]`.
+ */
+export function runContext(argv: string[], env: NodeJS.ProcessEnv = process.env): StartContext {
+  const i = argv.findIndex((a) => !a.startsWith('-'));
+  if (i < 0) throw new UsageError('run needs the app to start: baton run app.js [args]');
+  const cwd = userCwd(env);
+  const script = argv[i] as string;
+  if (!fs.existsSync(path.resolve(cwd, script))) throw new UsageError(`run: no such file ${script}`);
+  return {
+    argv0: 'node',
+    execArgv: argv.slice(0, i),
+    argv: ['node', path.resolve(cwd, script), ...argv.slice(i + 1)],
+    cwd,
+    typedScript: script,
+  };
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  if (argv[0] === 'run') {
+    try {
+      new Supervisor(runContext(argv.slice(1))).run();
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      process.stderr.write(`baton: ${e.message}\n\n${USAGE}`);
+      process.exitCode = EXIT.usage;
+    }
+    return;
+  }
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message) process.stderr.write(`baton: ${e.message}\n\n`);
+    process.stderr.write(USAGE);
+    process.exitCode = e.message ? EXIT.usage : argv.includes('--help') || argv.includes('-h') ? EXIT.ok : EXIT.usage;
+    return;
+  }
+  process.exitCode = await run(args);
+}

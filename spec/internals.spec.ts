@@ -1,0 +1,151 @@
+// The Node internals baton depends on (lib/internals.ts). These tests exist to fail loudly
+// when a Node release changes them.
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { listeningFd } from '../lib/internals';
+import { Lines, Pids, holds, poll, removeDir, running, tempDir } from './support/unit';
+
+const DIST_INTERNALS = path.resolve(__dirname, '../dist/internals.js');
+
+describe('internals: listeningFd', () => {
+  let server: net.Server | undefined;
+  afterEach(async () => {
+    if (server?.listening) await new Promise((resolve) => server?.close(resolve));
+    server = undefined;
+  });
+
+  async function listen(): Promise<net.Server> {
+    const s = net.createServer();
+    server = s;
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return s;
+  }
+
+  it('returns the fd of a listening TCP server, and that fd is a socket', async () => {
+    const s = await listen();
+    const fd = listeningFd(s);
+    expect(fd).to.be.a('number');
+    expect(Number.isInteger(fd) && fd > 2).to.equal(true);
+    expect(fs.fstatSync(fd).isSocket()).to.equal(true);
+  });
+
+  it('returns the very socket that listens on the port (Linux: /proc/net/tcp inode)', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const s = await listen();
+    const fd = listeningFd(s);
+    const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    const inode = (link.match(/^socket:\[(\d+)\]$/) as RegExpMatchArray | null)?.[1];
+    expect(inode, `fd ${fd} links to ${link}`).to.be.a('string');
+    const port = (s.address() as net.AddressInfo).port.toString(16).toUpperCase().padStart(4, '0');
+    const row = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .find((cols) => cols[1] === `0100007F:${port}` && cols[3] === '0A'); // 127.0.0.1, LISTEN
+    expect(row, `a LISTEN row for 127.0.0.1:${port}`).not.to.equal(undefined);
+    expect((row as string[])[9]).to.equal(inode);
+  });
+
+  it('throws, naming the Node version, for a server that is not listening', async () => {
+    const s = net.createServer();
+    expect(() => listeningFd(s)).to.throw(`this Node version (${process.version}) is not supported`);
+    await listen().then((l) => new Promise((resolve) => l.close(resolve)));
+    expect(() => listeningFd(server as net.Server)).to.throw(/cannot read the file descriptor of a listening server/);
+  });
+});
+
+// A primary that forks one cluster worker; the worker (optionally) calls
+// surviveMasterDisconnect, reports its pid, and keeps an interval alive until SIGUSR2.
+const SCRIPT = `
+'use strict';
+const cluster = require('node:cluster');
+if (cluster.isPrimary) {
+  const w = cluster.fork();
+  w.on('message', (m) => { if (m && m.ready) process.stdout.write('worker ' + m.pid + '\\n'); });
+  setInterval(() => {}, 1000);
+} else {
+  if (process.env.SURVIVE === '1') require(process.env.INTERNALS).surviveMasterDisconnect(cluster.worker);
+  const keep = setInterval(() => {}, 1000);
+  process.on('disconnect', () => process.stdout.write('disconnected ' + process.pid + '\\n'));
+  process.on('SIGUSR2', () => { process.stdout.write('finishing ' + process.pid + '\\n'); clearInterval(keep); });
+  process.on('exit', (code) => process.stdout.write('exit ' + process.pid + ' ' + code + '\\n'));
+  process.send({ ready: true, pid: process.pid });
+}
+`;
+
+describe('internals: surviveMasterDisconnect (real cluster worker)', function () {
+  this.timeout(10_000);
+  const pids = new Pids();
+  let dir: string | undefined;
+
+  before(() => {
+    if (!fs.existsSync(DIST_INTERNALS)) throw new Error(`${DIST_INTERNALS} is missing: run npm run build first`);
+  });
+  afterEach(() => {
+    pids.killAll();
+    removeDir(dir);
+    dir = undefined;
+  });
+
+  /** Starts the primary, waits for its worker, then SIGKILLs the primary. */
+  async function orphanWorker(survive: boolean): Promise<{ worker: number; out: Lines; primaryDied: number }> {
+    dir = tempDir();
+    const script = path.join(dir, 'cluster.js');
+    fs.writeFileSync(script, SCRIPT);
+    const primary: ChildProcess = spawn(process.execPath, [script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, SURVIVE: survive ? '1' : '0', INTERNALS: DIST_INTERNALS },
+    });
+    const primaryPid = pids.add(primary.pid);
+    const out = new Lines(primary);
+    const worker = Number((await out.wait(/^worker (\d+)$/))[1]);
+    pids.add(worker);
+    expect(running(worker)).to.equal(true);
+    const dead = new Promise<NodeJS.Signals | null>((resolve) => primary.once('exit', (_c, sig) => resolve(sig)));
+    process.kill(primaryPid, 'SIGKILL');
+    expect(await dead).to.equal('SIGKILL');
+    return { worker, out, primaryDied: Date.now() };
+  }
+
+  it('without it, a worker whose primary was SIGKILLed exits at once with code 0 (Node behaviour)', async () => {
+    const { worker, out, primaryDied } = await orphanWorker(false);
+    await out.wait(new RegExp(`^exit ${worker} 0$`), 2_000);
+    await poll('the worker to be gone', () => !running(worker), 2_000);
+    expect(Date.now() - primaryDied).to.be.below(1_500);
+    expect(out.find(/^finishing /)).to.equal(undefined);
+  });
+
+  it('with it, the worker outlives its SIGKILLed primary and exits by itself when done', async () => {
+    const { worker, out } = await orphanWorker(true);
+    await out.wait(new RegExp(`^disconnected ${worker}$`), 2_000);
+    await holds('the orphaned worker running', () => running(worker), 300);
+    expect(out.find(/^exit /), 'the worker exited').to.equal(undefined);
+    process.kill(worker, 'SIGUSR2'); // "your requests are done": it clears its last timer
+    await out.wait(new RegExp(`^finishing ${worker}$`), 2_000);
+    await out.wait(new RegExp(`^exit ${worker} 0$`), 2_000);
+    await poll('the worker to be gone', () => !running(worker), 2_000);
+  });
+});
+
+describe('internals: the handle and per-connection options of a server', () => {
+  it('listeningHandle returns the listening handle, whose fd is the server socket', async () => {
+    const { listeningHandle } = await import('../lib/internals');
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const h = listeningHandle(srv) as { fd: number };
+      expect(h.fd).to.equal(listeningFd(srv));
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('connectionOptions reads what net.Server would apply: http turns noDelay on, keepAlive when asked', async () => {
+    const { connectionOptions } = await import('../lib/internals');
+    const http = await import('node:http');
+    expect(connectionOptions(http.createServer())).to.deep.equal({ noDelay: true, keepAlive: false, keepAliveInitialDelay: 0 });
+    expect(connectionOptions(http.createServer({ noDelay: false }))).to.include({ noDelay: false });
+    expect(connectionOptions(net.createServer({ keepAlive: true, keepAliveInitialDelay: 3000 }))).to.deep.equal({ noDelay: false, keepAlive: true, keepAliveInitialDelay: 3000 });
+  });
+});
