@@ -1,16 +1,17 @@
 // The listening sockets, held by the master. The master accepts each connection
 // (paused, no byte read) and hands it to a worker of the serving generation
-// (dispatch.ts); workers never listen themselves. The same socket is shared with the
+// (Master.dispatch in master.ts); workers never listen themselves. The same socket is shared with the
 // next master through its stdio, so there is never a moment when nobody accepts.
 //
 // UNIX sockets: libuv unlinks the path a server bound when that server is closed,
 // which would break the path for every later generation. baton binds to a private
 // temporary name and renames it into place: the close() of an old master then unlinks
-// a name that no longer exists, and the path is removed only at the final stop.
+// a name that no longer exists, and the path is removed only at the final stop
+// (lib/unixpath.ts, shared with the control socket).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { listeningFd } from './internals';
+import { listenUnixAtomically, unlinkSocket } from './unixpath';
 
 export interface ListenerSpec {
   name: string;
@@ -142,11 +143,7 @@ export class Listener {
   /** At the final stop: the UNIX socket file goes too (unless systemd owns it). */
   removePath(): void {
     if (this.spec.path === undefined || this.external) return;
-    try {
-      if (fs.statSync(this.spec.path).isSocket()) fs.unlinkSync(this.spec.path);
-    } catch {
-      // already gone
-    }
+    unlinkSocket(this.spec.path);
   }
 
   private listenOn(opts: net.ListenOptions | { fd: number }): Promise<void> {
@@ -164,45 +161,14 @@ export class Listener {
   }
 
   private async bindUnix(target: string, backlog: number): Promise<void> {
-    await refuseLiveSocket(this.spec, target);
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.baton`);
     try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // normal: no leftover
-    }
-    await this.listenOn({ path: tmp, backlog });
-    try {
-      // permissions first, under the private name: nobody ever sees the path with the wrong mode
-      if (this.spec.mode !== undefined) fs.chmodSync(tmp, this.spec.mode);
-      fs.renameSync(tmp, target); // atomically replaces a stale socket file
+      // permissions are set under the private name: nobody ever sees the path with the wrong mode
+      await listenUnixAtomically(this.server, target, { backlog, mode: this.spec.mode });
     } catch (err) {
-      this.server.close();
-      throw new ListenError(this.spec, (err as NodeJS.ErrnoException).code ?? 'error', `could not set the mode of the socket or move it into place: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new ListenError(this.spec, code, HINTS[code] ?? (err as Error).message);
     }
   }
-}
-
-/** A socket file another server answers on is in use; a dead one is stale and replaced. */
-async function refuseLiveSocket(spec: ListenerSpec, target: string): Promise<void> {
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(target);
-  } catch {
-    return; // nothing there
-  }
-  if (!stat.isSocket()) {
-    throw new ListenError(spec, 'EEXIST', 'the path exists and is not a socket; remove it or choose another path');
-  }
-  const live = await new Promise<boolean>((resolve) => {
-    const c = net.connect(target);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-  if (live) throw new ListenError(spec, 'EADDRINUSE', HINTS.EADDRINUSE);
 }
 
 /** A socket this master did not bind: from the previous master (hand-off) or from systemd. */
