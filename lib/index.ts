@@ -11,6 +11,7 @@ import { Master } from './master';
 import { resolveListeners, resolveMainApp, resolveOptions, type AppHandler, type ListenOptions } from './options';
 import { BatonWorker } from './worker';
 import { HANDOFF_ENV } from './handoff';
+import { EARLY_MARK } from './early';
 import { msg } from './messages';
 
 export { Master, type MasterEvents, type MasterState, type Outcome } from './master';
@@ -24,8 +25,10 @@ export { ListenError } from './listeners';
 let current: Master | BatonWorker | undefined;
 
 // A master spawned by an upgrade reports errors thrown by the app's code to the old
-// master (which logs them as the reason the upgrade failed), from the moment baton loads.
-if (process.env[HANDOFF_ENV] && cluster.isPrimary && typeof process.send === 'function') {
+// master (which logs them as the reason the upgrade failed), from the moment baton loads
+// (from the very start when the old master's preload, lib/early.ts, already does it).
+if (process.env[HANDOFF_ENV] && cluster.isPrimary && typeof process.send === 'function'
+  && !(globalThis as Record<symbol, unknown>)[EARLY_MARK]) {
   process.on('uncaughtExceptionMonitor', (err) => {
     try {
       process.send?.(msg({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));

@@ -17,6 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
+import { earlyReporter, type EarlyReporter } from './early';
 import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
 import type { ListenerSpec } from './listeners';
 import type { Logger } from './log';
@@ -65,6 +66,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   dropped: string[] = [];
   private errors: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private early: EarlyReporter | undefined;
 
   constructor(private o: UpgradeOptions) {
     super();
@@ -92,7 +94,8 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       workers: this.o.workers,
     };
     const fds = listeners.map((l) => l.handoffFd());
-    const env = { ...process.env, ...this.o.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
+    this.early = earlyReporter();
+    const env = { ...process.env, ...this.o.env, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
       child = spawn(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
@@ -161,6 +164,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.phase = 'serving';
         if (this.timer) clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
+        this.early?.remove();
         this.emit('serving', pid);
         if (this.o.keepChannel) return;
         this.send({ type: 'release' });
@@ -177,6 +181,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (this.finished) return;
     this.phase = 'failed';
     if (this.timer) clearTimeout(this.timer);
+    this.early?.remove();
     const pid = this.child?.pid;
     if (pid !== undefined) {
       const killed = killTree(pid, this.forked);

@@ -148,7 +148,7 @@ export class Server {
 export interface Reply {
   status: number;
   body: string;
-  json?: { version: string; pid: number; generation: number; dir: string; cwd: string; mark?: string };
+  json?: { version: string; pid: number; generation: number; dir: string; cwd: string; mark?: string; nodeOptions?: string };
 }
 
 export function request(target: { port?: number; socketPath?: string }, pathname = '/', agent?: http.Agent, timeoutMs = 5000): Promise<Reply> {
