@@ -42,6 +42,7 @@ export function checkPidFileWritable(file: string): void {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new Error(`baton: the pid file ${file} cannot be written: its directory ${dir} is not writable (${code}). Create it, or choose another pidFile.`);
+    const what = code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'is not a directory' : 'is not writable';
+    throw new Error(`baton: the pid file ${file} cannot be written: its directory ${dir} ${what} (${code}). Create it, or choose another pidFile.`);
   }
 }

@@ -116,7 +116,7 @@ describe('pidfile', () => {
     it('names the file, the directory and the code when the directory is missing', () => {
       const f = path.join(dir, 'missing', 'app.pid');
       expect(() => checkPidFileWritable(f)).to.throw(
-        `baton: the pid file ${f} cannot be written: its directory ${path.join(dir, 'missing')} is not writable (ENOENT). Create it, or choose another pidFile.`,
+        `baton: the pid file ${f} cannot be written: its directory ${path.join(dir, 'missing')} does not exist (ENOENT). Create it, or choose another pidFile.`,
       );
     });
 

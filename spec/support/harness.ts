@@ -72,7 +72,7 @@ export class Server {
   constructor(
     readonly appDir: AppDir,
     env: Record<string, string> = {},
-    how: { command?: string; script?: string; args?: string[]; cwd?: string; ownGroup?: boolean; fds?: number[] } = {},
+    how: { command?: string; script?: string; args?: string[]; cwd?: string; ownGroup?: boolean; fds?: Array<number | 'ignore'>; uid?: number; gid?: number } = {},
   ) {
     const cwd = how.cwd ?? appDir.dir;
     // `args` replaces the script argument (e.g. `sh -c '...'`); `fds` land at fd 3, 4, ...
@@ -81,6 +81,7 @@ export class Server {
       env: { ...process.env, BATON_DIST: DIST, PWD: cwd, ...env },
       stdio: ['ignore', 'pipe', 'pipe', ...(how.fds ?? [])],
       detached: how.ownGroup === true, // its own process group, as a shell job has
+      ...(how.uid !== undefined ? { uid: how.uid, gid: how.gid } : {}),
     });
     this.pids.add(this.proc.pid as number);
     let buf = '';
