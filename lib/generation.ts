@@ -10,6 +10,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { releasePendingHandle } from './internals';
 import { isBaton, msg, type FromWorker } from './messages';
 import type { Logger } from './log';
 
@@ -29,6 +30,8 @@ export interface WorkerSlot {
   rss: number;
   /** Being replaced (recycled or hung): not counted towards the target. */
   leaving: boolean;
+  /** Sockets handed to send() whose callback has not come yet. */
+  sending: Map<Socket, string>;
   lastError?: string;
 }
 
@@ -53,6 +56,8 @@ export interface GenerationEvents {
   'worker-ready': [slot: WorkerSlot];
   'worker-exit': [slot: WorkerSlot, code: number | null, signal: string | null, expected: boolean];
   'worker-replaced': [slot: WorkerSlot, why: string];
+  /** Sockets a worker died holding in its IPC queue: not delivered, still open; hand them on. */
+  orphans: [sockets: Array<[Socket, string]>];
   drained: [forced: number];
 }
 
@@ -75,6 +80,8 @@ export class Generation extends EventEmitter<GenerationEvents> {
   readonly startedAt = Date.now();
   restarts = 0;
   target: number;
+  /** Until this time (ms epoch) a worker that dies fails the generation instead of being replaced. */
+  probationUntil = 0;
   private rr = 0;
   private crashes = 0;
   private lastCrash = 0;
@@ -129,12 +136,15 @@ export class Generation extends EventEmitter<GenerationEvents> {
   /** Hands an accepted socket to a worker; calls back false when it could not be sent. */
   send(slot: WorkerSlot, listener: string, socket: Socket, done: (ok: boolean) => void): void {
     slot.inflight++;
+    slot.sending.set(socket, listener);
     try {
       slot.worker.send(msg({ type: 'conn', listener }), socket, { keepOpen: false }, (err: Error | null) => {
+        if (!slot.sending.delete(socket)) return; // already handed on as an orphan
         slot.inflight--;
         done(!err);
       });
     } catch {
+      slot.sending.delete(socket);
       slot.inflight--;
       done(false);
     }
@@ -234,6 +244,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
     const now = Date.now();
     const slot: WorkerSlot = {
       worker, pid, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
+      sending: new Map(),
     };
     this.slots.set(worker.id, slot);
     this.log.debug('worker-forked', `forked worker ${pid}`, { workerPid: pid });
@@ -320,11 +331,27 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   private onExit(slot: WorkerSlot, code: number | null, signal: string | null): void {
     this.slots.delete(slot.worker.id);
+    // A connection sent to the worker but never acknowledged stays open in this process
+    // when the worker dies: close it, so its client fails fast instead of hanging.
+    if (releasePendingHandle(slot.worker.process)) {
+      this.log.debug('pending-closed', `worker ${slot.pid} died before it took a connection: closed it`, { workerPid: slot.pid });
+    }
+    if (slot.sending.size > 0) {
+      // Node queues a handle behind the one awaiting the worker's acknowledgement; when the
+      // worker dies, queued sockets get no callback and would stay open, unserved.
+      const orphans = [...slot.sending];
+      slot.sending.clear();
+      this.emit('orphans', orphans);
+    }
     const expected = slot.state === 'draining' || slot.leaving || this.state === 'draining' || this.state === 'done';
     this.emit('worker-exit', slot, code, signal, expected);
     if (this.state === 'starting') {
       const why = slot.lastError ?? `worker ${slot.pid} exited (${signal ?? `code ${code}`}) before it was ready`;
       this.emit('failed', why);
+      return;
+    }
+    if (this.state === 'serving' && !expected && Date.now() < this.probationUntil) {
+      this.emit('failed', `worker ${slot.pid} exited (${signal ?? `code ${code}`}) during probation${slot.lastError ? `: ${slot.lastError}` : ''}`);
       return;
     }
     if (this.state === 'serving' && !expected) {

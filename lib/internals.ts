@@ -8,11 +8,15 @@
 //    vanishes unless `worker.exitedAfterDisconnect` is true. baton sets it so that a
 //    worker whose master was SIGKILLed finishes its in-flight requests first.
 // 3. The handle of a listening net.Server, for the `baton run` supervisor to hold.
+// 5. A socket sent to a child over IPC waits in `child._pendingMessage` until the child
+//    acknowledges it. When the child dies first, Node 20 leaves it there, open: its client
+//    would hang. baton closes it when a worker exits.
 // 4. net.Server applies its per-connection options (noDelay, which http.Server turns on
 //    by default, and keepAlive) when *it* accepts; baton hands connections over with
 //    server.emit('connection'), so it applies them itself, read from the server.
 import type { Server, Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
+import type { ChildProcess } from 'node:child_process';
 
 export function listeningFd(server: Server): number {
   const handle = (server as unknown as { _handle?: { fd?: unknown } })._handle;
@@ -54,4 +58,18 @@ export function applyConnectionOptions(server: Server, socket: Socket): void {
   const o = connectionOptions(server);
   if (o.noDelay) socket.setNoDelay(true);
   if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay);
+}
+
+/** Closes the handle a dead child never acknowledged (see 5. above); true when there was one. */
+export function releasePendingHandle(child: ChildProcess): boolean {
+  const c = child as unknown as { _pendingMessage?: { handle?: { close?: () => void } } | null };
+  const handle = c._pendingMessage?.handle;
+  if (!handle || typeof handle.close !== 'function') return false;
+  try {
+    handle.close();
+  } catch {
+    // already closed
+  }
+  c._pendingMessage = null;
+  return true;
 }

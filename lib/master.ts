@@ -202,6 +202,13 @@ export class Master extends EventEmitter<MasterEvents> {
       }
       this.flushPending();
     });
+    gen.on('orphans', (sockets) => {
+      this.log.debug('orphans', `${sockets.length} connection(s) queued for a worker that died: handed on`);
+      for (const [socket, name] of sockets) {
+        const l = this.sockets.find((x) => x.name === name);
+        if (l && !socket.destroyed) this.dispatch(l, socket, 1);
+      }
+    });
     gen.on('worker-replaced', (slot, reason) => this.emit('worker-replaced', { pid: slot.pid, generation: id, reason }));
     gen.on('worker-exit', (slot, code, signal, expected) => {
       this.emit('worker-exit', { pid: slot.pid, generation: id, code, signal, expected });
@@ -223,6 +230,9 @@ export class Master extends EventEmitter<MasterEvents> {
   private async becomeServing(gen: Generation): Promise<void> {
     for (const l of this.sockets) await l.accept();
     gen.markServing();
+    // Spawned by an upgrade: the old master still accepts and waits `probation` ms before it
+    // hands over; a worker lost in that time fails this master, and the old one goes on.
+    if (this.handoff) gen.probationUntil = Date.now() + this.opts.probation;
     this.serving = gen;
     this.state = 'serving';
     this.log.generation = gen.id;
@@ -254,6 +264,7 @@ export class Master extends EventEmitter<MasterEvents> {
       nextGeneration: this.nextGeneration,
       workers: this.workers,
       scaled: this.scaled,
+      probation: this.opts.probation,
     });
   }
 
@@ -277,10 +288,13 @@ export class Master extends EventEmitter<MasterEvents> {
       const message = m as ToSuccessor;
       const gen = this.generations.get(this.handoff?.generation ?? 0);
       if (message.type === 'go' && gen && this.state === 'starting') void this.becomeServing(gen);
+      if (message.type === 'release' && gen) gen.probationUntil = 0; // the old master has handed over
     });
     process.on('disconnect', () => {
-      // The old master left (released us, or died). If we are ready, serve alone.
+      // The old master left (released us, or died). If we are ready, serve alone; with
+      // nobody to roll back to, a probation makes no sense any more.
       const gen = this.generations.get(this.handoff?.generation ?? 0);
+      if (gen) gen.probationUntil = 0;
       if (this.state === 'starting' && gen && gen.readyCount() === this.opts.workers) void this.becomeServing(gen);
     });
   }
@@ -330,6 +344,7 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     target.send(slot, l.name, socket, (ok) => {
       if (ok) return;
+      this.log.debug('send-failed', `a connection could not be sent to worker ${slot.pid}: ${socket.destroyed ? 'closed' : 'retrying'}`);
       if (attempt + 1 < SEND_RETRIES && !socket.destroyed) this.dispatch(l, socket, attempt + 1);
       else socket.destroy();
     });
@@ -392,6 +407,7 @@ export class Master extends EventEmitter<MasterEvents> {
       generation: this.nextGeneration,
       workers: this.scaled ? this.workers : undefined,
       readyTimeout: this.opts.readyTimeout,
+      probation: this.opts.probation,
       pidFile: this.opts.pidFile,
       log: this.log,
     });
@@ -467,6 +483,7 @@ export class Master extends EventEmitter<MasterEvents> {
         clearTimeout(timer);
         this.reloading = undefined;
         gen.abort();
+        this.flushPending();
         this.log.error('reload-failed', `reload to generation ${gen.id} failed, generation ${this.serving?.id} keeps serving: ${reason}`);
         this.emit('reload-failed', { generation: gen.id, reason });
         resolve({ ok: false, generation: gen.id, reason });
@@ -475,18 +492,34 @@ export class Master extends EventEmitter<MasterEvents> {
       gen.on('ready', () => {
         if (this.reloading !== gen) return;
         clearTimeout(timer);
-        this.reloading = undefined;
         const old = this.serving;
+        // New connections go to the new generation; the old one stays, untouched, until the
+        // new one has served `probation` ms without losing a worker.
         gen.markServing();
+        gen.probationUntil = Date.now() + this.opts.probation;
         this.serving = gen;
-        this.log.generation = gen.id;
-        setTitle('master', gen.id, 'serving');
-        this.log.info('reload-succeeded', `generation ${gen.id} serves${old ? `; generation ${old.id} drains` : ''}`);
-        this.emit('reload-succeeded', { generation: gen.id });
-        this.reportState();
         this.flushPending();
-        if (old) this.drainGeneration(old, 'reloaded');
-        resolve({ ok: true, generation: gen.id });
+        const revert = (reason: string): void => {
+          if (this.reloading !== gen) return;
+          clearTimeout(settle);
+          if (old && old.state === 'serving') this.serving = old;
+          fail(reason);
+        };
+        gen.removeListener('failed', fail);
+        gen.on('failed', revert);
+        const settle = setTimeout(() => {
+          if (this.reloading !== gen) return;
+          this.reloading = undefined;
+          gen.removeListener('failed', revert);
+          gen.probationUntil = 0;
+          this.log.generation = gen.id;
+          setTitle('master', gen.id, 'serving');
+          this.log.info('reload-succeeded', `generation ${gen.id} serves${old ? `; generation ${old.id} drains` : ''}`);
+          this.emit('reload-succeeded', { generation: gen.id });
+          this.reportState();
+          if (old) this.drainGeneration(old, 'reloaded');
+          resolve({ ok: true, generation: gen.id });
+        }, this.opts.probation);
       });
       gen.start();
     });

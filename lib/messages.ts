@@ -44,7 +44,7 @@ export type FromMaster =
   /** A duplicate of a listening socket (the handle travels with the message) for the supervisor to hold. */
   | { type: 'hold'; spec: ListenerSpec; external?: boolean }
   /** What the supervisor needs to start the next master. */
-  | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean }
+  | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean; probation?: number }
   | { type: 'upgrade-request' };
 
 /** supervisor -> master: the progress of an upgrade the supervisor runs, and stop. */

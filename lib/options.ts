@@ -52,6 +52,11 @@ export interface ListenOptions {
   maxRequests?: number;
   /** Control socket for the `baton` CLI: a path, or false for none. Default `<pidFile>.sock` when pidFile is set. */
   controlSocket?: string | false;
+  /**
+   * ms a new generation (reload, upgrade) serves on probation: a worker of it that dies in that
+   * time rolls the change back while the old generation is still there. 0 disables.
+   */
+  probation?: number;
 }
 
 export type ServerFactory = () => Server | Promise<Server>;
@@ -92,6 +97,7 @@ export interface ResolvedOptions {
   maxMemory: number;
   maxRequests: number;
   controlSocket: string | undefined;
+  probation: number;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -103,13 +109,14 @@ export const DEFAULTS = {
   logLevel: 'warn' as LogLevel,
   logFormat: 'text' as LogFormat,
   workerTimeout: 30_000,
+  probation: 1_000,
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['silent', 'error', 'warn', 'info', 'debug'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 const KNOWN = [
   'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
-  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket',
+  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
   'listeners',
 ] as const;
 const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'] as const;
@@ -266,6 +273,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxMemory: memory(opts.maxMemory),
     maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),
     controlSocket,
+    probation: integer(opts, 'probation', 0, 600_000, DEFAULTS.probation, ' (milliseconds, 0 disables)'),
   };
 }
 

@@ -46,7 +46,7 @@ export class Supervisor {
   private everServed = false;
   private crashes = 0;
   private lastCrash = 0;
-  private info = { pidFile: undefined as string | undefined, readyTimeout: 60_000, nextGeneration: 2, workers: undefined as number | undefined, scaled: false };
+  private info = { pidFile: undefined as string | undefined, readyTimeout: 60_000, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0 };
 
   constructor(private start: StartContext) {}
 
@@ -125,7 +125,14 @@ export class Supervisor {
       case 'state':
         if (child !== this.serving) return;
         this.everServed = true;
-        this.info = { pidFile: message.pidFile, readyTimeout: message.readyTimeout, nextGeneration: message.nextGeneration, workers: message.workers, scaled: message.scaled };
+        this.info = {
+          pidFile: message.pidFile,
+          readyTimeout: message.readyTimeout,
+          nextGeneration: message.nextGeneration,
+          workers: message.workers,
+          scaled: message.scaled,
+          probation: message.probation ?? 0,
+        };
         return;
       case 'upgrade-request':
         this.upgrade(`requested by master ${child.pid}`);
@@ -162,6 +169,8 @@ export class Supervisor {
       generation: this.info.nextGeneration,
       workers: this.info.scaled ? this.info.workers : undefined,
       readyTimeout: this.info.readyTimeout,
+      // a master that replaces a dead one has nobody to roll back to
+      probation: replacing ? this.info.probation : 0,
       pidFile: this.info.pidFile,
       oldPid: old?.pid,
       keepChannel: true,

@@ -48,6 +48,8 @@ export interface UpgradeOptions {
   generation: number;
   workers: number | undefined;
   readyTimeout: number;
+  /** ms the new master serves beside the old one before the old one hands over. */
+  probation?: number;
   pidFile: string | undefined;
   /** The master being replaced (default: this process); undefined when there is none. */
   oldPid?: number | undefined;
@@ -60,7 +62,7 @@ export interface UpgradeOptions {
 
 export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   child: ChildProcess | undefined;
-  private phase: 'spawning' | 'starting' | 'go' | 'serving' | 'failed' = 'spawning';
+  private phase: 'spawning' | 'starting' | 'go' | 'probation' | 'serving' | 'failed' = 'spawning';
   private forked = new Set<number>();
   /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
   dropped: string[] = [];
@@ -120,7 +122,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     child.on('exit', (code, signal) => {
       if (this.finished) return;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      this.fail(`the new master ${child.pid} ${how} before it was serving`);
+      this.fail(this.phase === 'probation'
+        ? `the new master ${child.pid} ${how} during its probation (this master kept accepting all along)`
+        : `the new master ${child.pid} ${how} before it was serving`);
     });
     this.timer = setTimeout(() => {
       this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)`);
@@ -161,19 +165,34 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         return;
       case 'serving': {
         if (this.phase !== 'go') return;
-        this.phase = 'serving';
         if (this.timer) clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
-        this.early?.remove();
-        this.emit('serving', pid);
-        if (this.o.keepChannel) return;
-        this.send({ type: 'release' });
-        const child = this.child as ChildProcess;
-        if (child.connected) child.disconnect();
-        child.unref();
+        const probation = this.o.probation ?? 0;
+        if (probation <= 0) {
+          this.settle(pid);
+          return;
+        }
+        // Both masters accept; a worker the new one loses now fails the upgrade (it exits).
+        this.phase = 'probation';
+        this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${probation} ms (probation)`, { newPid: pid });
+        this.timer = setTimeout(() => this.settle(pid), probation);
         return;
       }
     }
+  }
+
+  /** Probation passed: the new master takes over alone. */
+  private settle(pid: number): void {
+    if (this.finished) return;
+    this.phase = 'serving';
+    if (this.timer) clearTimeout(this.timer);
+    this.early?.remove();
+    this.emit('serving', pid);
+    if (this.o.keepChannel) return;
+    this.send({ type: 'release' });
+    const child = this.child as ChildProcess;
+    if (child.connected) child.disconnect();
+    child.unref();
   }
 
   /** Gives up: kills the new master's whole tree and restores the pid file. */

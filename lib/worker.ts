@@ -92,7 +92,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     const early = (err: unknown): void => this.failStart(err);
     process.on('uncaughtException', early);
     this.build()
-      .then(() => process.removeListener('uncaughtException', early))
+      .then(() => {
+        process.removeListener('uncaughtException', early);
+        // From now on the app's errors take Node's usual course; the master learns why.
+        process.on('uncaughtExceptionMonitor', (err) => this.tell({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+      })
       .catch(early);
   }
 

@@ -1,7 +1,8 @@
 // Faults during an upgrade, under load: each asserts the number of failed requests.
 import { expect } from 'chai';
 import * as path from 'node:path';
-import { AppDir, Load, running, Server, waitFor } from './support/harness';
+import * as fs from 'node:fs';
+import { AppDir, Load, request, running, Server, waitFor } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 
@@ -20,7 +21,11 @@ describe('faults during upgrades (integration)', function () {
     dir.remove();
   });
 
-  async function underLoad(port: number, body: (load: Load) => Promise<void>): Promise<void> {
+  /**
+   * `inTransit`: connections the killed master had accepted but not yet handed to a worker
+   * are lost with it (reset), a handful at most; any other failure fails the test.
+   */
+  async function underLoad(port: number, body: (load: Load) => Promise<void>, inTransit = 0): Promise<void> {
     const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
     try {
       await load.progress(30);
@@ -29,7 +34,12 @@ describe('faults during upgrades (integration)', function () {
     } finally {
       await load.stop();
     }
-    expect(load.stats.errors, load.stats.errors.slice(0, 3).join('\n')).to.deep.equal([]);
+    const errors = load.stats.errors;
+    if (inTransit === 0) expect(errors, errors.slice(0, 3).join('\n')).to.deep.equal([]);
+    else {
+      expect(errors.length, errors.join('\n')).to.be.at.most(inTransit);
+      for (const e of errors) expect(e).to.match(/ECONNRESET|socket hang up/);
+    }
     expect(load.stats.non2xx).to.equal(0);
   }
 
@@ -65,7 +75,7 @@ describe('faults during upgrades (integration)', function () {
     });
   });
 
-  it('old master SIGKILLed while it drains: its workers finish their requests, nothing fails', async () => {
+  it('old master SIGKILLed while it drains: its workers finish their requests; only connections in transit fail', async () => {
     server = new Server(dir);
     const port = await server.port();
     await server.waitEvent('serving');
@@ -76,10 +86,10 @@ describe('faults during upgrades (integration)', function () {
       process.kill(server!.pid, 'SIGKILL');
       await waitFor('old workers gone', () => oldWorkers.every((p) => !running(p)), 10_000);
       await load.progress(30);
-    });
+    }, 5);
   });
 
-  it('under baton run, a new master SIGKILLed right after it took over is replaced; nothing fails', async () => {
+  it('under baton run, a new master SIGKILLed right after it took over is replaced; only connections in transit fail', async () => {
     server = new Server(dir, {}, { args: [CLI, 'run', 'app.js'] });
     const port = await server.port();
     await server.waitEvent('serving');
@@ -88,7 +98,77 @@ describe('faults during upgrades (integration)', function () {
       const ok = await server!.waitEvent('upgrade-succeeded', 1, 15_000);
       process.kill(ok.pid as number, 'SIGKILL');
       await server!.waitEvent('serving', 3, 15_000);
-    });
+    }, 5);
     expect(running(server.pid)).to.equal(true);
+  });
+});
+
+describe('probation: new code whose workers crash right after becoming ready (integration)', function () {
+  this.timeout(60_000);
+  let dir: AppDir;
+  let server: Server | undefined;
+
+  beforeEach(() => {
+    dir = new AppDir();
+    dir.release({ version: 'v0' });
+  });
+  afterEach(() => {
+    server?.kill();
+    server = undefined;
+    dir.remove();
+  });
+
+  /** Only requests in flight on a crashing worker may fail, and only by a reset. */
+  function onlyResets(errors: string[]): void {
+    for (const e of errors) expect(e).to.match(/ECONNRESET|socket hang up/);
+  }
+
+  it('an upgrade is rolled back: the old master never stopped accepting and keeps serving', async () => {
+    const pidFile = dir.file('app.pid');
+    server = new Server(dir, { PROBATION: '1500', PID_FILE: pidFile });
+    const port = await server.port();
+    await server.waitEvent('serving');
+    const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
+    try {
+      await load.progress(30);
+      dir.release({ version: 'crashy', mode: 'crash-after-ready' });
+      process.kill(server.pid, 'SIGUSR2');
+      const failed = await server.waitEvent('upgrade-failed', 1, 15_000);
+      expect(failed.reason).to.match(/during its probation \(this master kept accepting all along\)/);
+      expect(failed.reason).to.match(/release crashy crashes/);
+      expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(server.pid));
+      expect(fs.existsSync(`${pidFile}.oldbin`)).to.equal(false);
+      await load.progress(30);
+      dir.release({ version: 'good' });
+      process.kill(server.pid, 'SIGUSR2');
+      await server.waitEvent('upgrade-succeeded', 1, 15_000);
+      await waitFor('good served', () => (load.stats.versions.get('good') ?? 0) > 10, 10_000);
+    } finally {
+      await load.stop();
+    }
+    onlyResets(load.stats.errors);
+    expect(load.stats.non2xx).to.equal(0);
+  });
+
+  it('a reload is rolled back: the old generation, never drained, takes the connections back', async () => {
+    server = new Server(dir, { PROBATION: '1500' });
+    const port = await server.port();
+    await server.waitEvent('serving');
+    const oldWorkers = server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
+    const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
+    try {
+      await load.progress(30);
+      dir.release({ version: 'crashy', mode: 'crash-after-ready' });
+      process.kill(server.pid, 'SIGHUP');
+      const failed = await server.waitEvent('reload-failed', 1, 15_000);
+      expect(failed.reason).to.match(/during probation/);
+      await load.progress(50);
+      expect(server.count('generation-draining')).to.equal(0);
+      for (const p of oldWorkers) expect(running(p), `old worker ${p}`).to.equal(true);
+    } finally {
+      await load.stop();
+    }
+    onlyResets(load.stats.errors);
+    expect((await request({ port })).json?.version).to.equal('v0');
   });
 });

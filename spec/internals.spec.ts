@@ -149,3 +149,35 @@ describe('internals: the handle and per-connection options of a server', () => {
     expect(connectionOptions(net.createServer({ keepAlive: true, keepAliveInitialDelay: 3000 }))).to.deep.equal({ noDelay: false, keepAlive: true, keepAliveInitialDelay: 3000 });
   });
 });
+
+describe('internals: a socket a dead child never acknowledged', () => {
+  it('stays open in _pendingMessage after the child dies (Node 20), and releasePendingHandle closes it', async function () {
+    this.timeout(15_000);
+    const { releasePendingHandle } = await import('../lib/internals');
+    const { fork } = await import('node:child_process');
+    // a child whose event loop never runs again: it cannot acknowledge a handle
+    const child = fork('-e', ['process.send("up"); setTimeout(() => { for (;;); }, 50);'], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    try {
+      await new Promise((r) => child.once('message', r));
+      await new Promise((r) => setTimeout(r, 200)); // it spins now
+      const srv = net.createServer({ pauseOnConnect: true });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      const client = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+      const closed = new Promise<void>((r) => client.on('close', () => r()).on('error', () => undefined));
+      const accepted = await new Promise<net.Socket>((r) => srv.once('connection', r));
+      await new Promise<void>((r) => child.send('conn', accepted, { keepOpen: false }, () => r()));
+      const pending = (child as unknown as { _pendingMessage: unknown })._pendingMessage;
+      expect(pending, 'Node keeps a sent handle until the child acknowledges it').to.not.equal(null);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await new Promise((r) => setImmediate(r));
+      expect((child as unknown as { _pendingMessage: unknown })._pendingMessage, 'still there after the child died').to.not.equal(null);
+      expect(releasePendingHandle(child)).to.equal(true);
+      await closed; // the client sees its connection closed instead of hanging
+      expect(releasePendingHandle(child)).to.equal(false);
+      srv.close();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/options';
 
-const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, workerTimeout, maxMemory, maxRequests, controlSocket, listeners.';
+const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners.';
 
 /** Calls fn, asserts it threw a BatonOptionError naming `option`, returns the error. */
 function optionError(fn: () => unknown, option: string): BatonOptionError {
@@ -61,12 +61,13 @@ describe('options: resolveOptions', () => {
         maxMemory: 0,
         maxRequests: 0,
         controlSocket: undefined,
+        probation: 1_000,
       };
       expect(resolveOptions(undefined)).to.deep.equal(expected);
       expect(resolveOptions({})).to.deep.equal(expected);
       expect(DEFAULT_PORT).to.equal(8080);
       expect(DEFAULTS).to.deep.equal({
-        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000,
+        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 1_000,
       });
     });
 
@@ -133,6 +134,7 @@ describe('options: resolveOptions', () => {
       ['maxMem', 'maxMemory'],
       ['maxRequest', 'maxRequests'],
       ['control', 'controlSocket'],
+      ['probaton', 'probation'],
       ['listener', 'listeners'],
     ]) {
       it(`rejects "${typo}" and suggests "${hint}"`, () => {
