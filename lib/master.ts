@@ -18,7 +18,8 @@ import { isBaton, msg, type FromSuccessor, type ToSuccessor } from './messages';
 import type { ResolvedOptions } from './options';
 import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
 import { captureStart, relaunch, type StartContext } from './relaunch';
-import { ControlServer, type Progress, type Reply, type Request } from './control';
+import { ControlServer } from './control';
+import { Commands } from './commands';
 import { setTitle } from './title';
 import { UpgradeAttempt } from './upgrade';
 import { RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from './supervised';
@@ -270,7 +271,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private async openControl(): Promise<void> {
     if (this.opts.controlSocket === undefined || this.controlServer) return;
-    const control = new ControlServer(this.opts.controlSocket, this);
+    const control = new ControlServer(this.opts.controlSocket, new Commands(this));
     try {
       await control.open(this.handoff !== undefined);
       this.controlServer = control;
@@ -573,6 +574,10 @@ export class Master extends EventEmitter<MasterEvents> {
     return Promise.resolve({ ok: true, generation: this.generation });
   }
 
+  get readyTimeout(): number {
+    return this.opts.readyTimeout;
+  }
+
   /** What `baton status` shows. */
   status(): Record<string, unknown> {
     const now = Date.now();
@@ -603,122 +608,6 @@ export class Master extends EventEmitter<MasterEvents> {
         })),
       })),
     };
-  }
-
-  /** Connections still open in this master's draining generations (from heartbeats). */
-  private drainingConnections(): number {
-    let n = 0;
-    for (const g of this.generations.values()) {
-      if (g.state !== 'draining') continue;
-      for (const w of g.slots.values()) n += w.connections;
-    }
-    return n;
-  }
-
-  /** A request from the control socket (the `baton` CLI), with progress lines. */
-  control(req: Request, progress: Progress): Promise<Reply> {
-    switch (req.cmd) {
-      case 'status':
-        return Promise.resolve({ ok: true, status: this.status() });
-      case 'scale':
-        return this.controlScale(req.workers, progress);
-      case 'stop':
-        return this.controlStop(progress);
-      case 'upgrade':
-      case 'reload':
-        return this.controlChange(req.cmd, req.waitDrain, progress);
-    }
-  }
-
-  /** Follows master events while `body` runs; every listener is removed afterwards. */
-  private follow<T>(body: (on: <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void) => void) => Promise<T>): Promise<T> {
-    const added: Array<[keyof MasterEvents, (...a: never[]) => void]> = [];
-    const on = <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void): void => {
-      this.on(ev, fn as never);
-      added.push([ev, fn as never]);
-    };
-    return body(on).finally(() => {
-      for (const [ev, fn] of added) this.removeListener(ev, fn as never);
-    });
-  }
-
-  /** Reports connections left in draining generations until they are gone. */
-  private waitDrained(progress: Progress): Promise<void> {
-    return new Promise((resolve) => {
-      const tick = (): void => {
-        const draining = [...this.generations.values()].filter((g) => g.state === 'draining');
-        if (draining.length === 0) {
-          clearInterval(t);
-          progress('drained', 'the old generation is gone');
-          resolve();
-          return;
-        }
-        progress('draining', `draining: ${this.drainingConnections()} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections: this.drainingConnections() });
-      };
-      const t = setInterval(tick, 500);
-      this.once('exiting', () => {
-        clearInterval(t);
-        progress('drained', 'the old generation is gone');
-        resolve();
-      });
-      tick();
-    });
-  }
-
-  private controlChange(what: 'upgrade' | 'reload', waitDrain: boolean, progress: Progress): Promise<Reply> {
-    return this.follow(async (on) => {
-      if (what === 'upgrade') {
-        on('upgrade-started', ({ pid }) => progress('started', `new master ${pid} started`, { pid }));
-        on('upgrade-worker-ready', ({ ready, total }) => progress('worker-ready', `workers ready ${ready}/${total}`, { ready, total }));
-      } else {
-        on('reload-started', ({ generation }) => progress('started', `generation ${generation} starting`, { generation }));
-        on('worker-ready', ({ generation }) => {
-          const g = this.generations.get(generation);
-          if (g && g.state === 'starting') progress('worker-ready', `workers ready ${g.readyCount()}/${g.target}`, { ready: g.readyCount(), total: g.target });
-        });
-      }
-      const outcome = what === 'upgrade' ? await this.upgrade() : await this.reload();
-      if (!outcome.ok) return { ok: false, error: outcome.reason ?? `${what} failed` };
-      progress('serving', what === 'upgrade'
-        ? `new master ${outcome.pid} serves; the old generation stopped accepting`
-        : `generation ${outcome.generation} serves; the old generation stopped accepting`, { pid: outcome.pid, generation: outcome.generation });
-      if (waitDrain) await this.waitDrained(progress);
-      return { ok: true, pid: outcome.pid ?? process.pid, generation: outcome.generation };
-    });
-  }
-
-  private controlStop(progress: Progress): Promise<Reply> {
-    return this.follow(async () => {
-      this.stop('stop requested by the control socket');
-      progress('stopping', 'stopped accepting; draining');
-      await this.waitDrained(progress);
-      return { ok: true };
-    });
-  }
-
-  private controlScale(n: number, progress: Progress): Promise<Reply> {
-    return this.follow(async (on) => {
-      const outcome = await this.scale(n);
-      if (!outcome.ok) return { ok: false, error: outcome.reason };
-      const gen = this.serving;
-      if (!gen) return { ok: true, workers: n };
-      const done = (): boolean => gen.readyCount() === n && [...gen.slots.values()].filter((s) => s.state !== 'draining').length === n;
-      if (!done()) {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`not ${n} ready workers within readyTimeout (${this.opts.readyTimeout} ms)`)), this.opts.readyTimeout);
-          const check = (): void => {
-            progress('workers', `workers ready ${gen.readyCount()}/${n}`, { ready: gen.readyCount(), total: n });
-            if (done()) {
-              clearTimeout(timer);
-              resolve();
-            }
-          };
-          on('worker-ready', check);
-          on('worker-exit', check);
-        });
-      }
-      return { ok: true, workers: n };
-    });
   }
 
   private drainAll(reason: string): void {
