@@ -20,6 +20,7 @@ import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePi
 import { captureStart, relaunch, type StartContext } from './relaunch';
 import { ControlServer } from './control';
 import { Commands } from './commands';
+import { Notifier } from './notify';
 import { setTitle } from './title';
 import { UpgradeAttempt } from './upgrade';
 import { RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from './supervised';
@@ -71,6 +72,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private upgrading: UpgradeAttempt | RemoteUpgrade | undefined;
   /** Set when this master runs under `baton run`: the supervisor performs upgrades. */
   private readonly link: SupervisorLink | undefined;
+  /** systemd notifications (Type=notify); under `baton run` the supervisor sends them. */
+  private readonly notifier: Notifier;
   private queued = new Set<'upgrade' | 'reload'>();
   private pending: Array<[Listener, Socket]> = [];
   private nextGeneration: number;
@@ -107,6 +110,7 @@ export class Master extends EventEmitter<MasterEvents> {
         },
       );
     }
+    this.notifier = new Notifier(this.log, this.link === undefined);
     if (opts.pidFile !== undefined) checkPidFileWritable(opts.pidFile);
   }
 
@@ -239,6 +243,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.log.generation = gen.id;
     if (this.opts.pidFile !== undefined) writePidFile(this.opts.pidFile, process.pid);
     await this.openControl();
+    this.notifier.ready(process.pid, `generation ${gen.id} serving`);
     setTitle('master', gen.id, 'serving');
     this.log.info('serving', `generation ${gen.id} serving with ${gen.readyCount()} worker(s)`);
     this.emit('serving', { generation: gen.id });
@@ -423,6 +428,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.upgrading = attempt;
     {
       attempt.on('started', (pid) => {
+        this.notifier.reloading(`upgrading: new master ${pid} starting`);
         this.log.info('upgrade-started', `upgrade started: new master ${pid}`, { newPid: pid });
         this.emit('upgrade-started', { pid });
       });
@@ -431,6 +437,7 @@ export class Master extends EventEmitter<MasterEvents> {
         this.upgrading = undefined;
         this.log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
         this.emit('upgrade-failed', { reason });
+        this.notifier.ready(process.pid, `upgrade failed; generation ${this.generation} serving`);
         resolve({ ok: false, reason });
       });
       attempt.on('serving', (pid) => {
@@ -476,6 +483,7 @@ export class Master extends EventEmitter<MasterEvents> {
     const gen = this.newGeneration();
     this.reloading = gen;
     this.log.info('reload-started', `reload started: generation ${gen.id}`);
+    this.notifier.reloading(`reloading: generation ${gen.id} starting`);
     this.emit('reload-started', { generation: gen.id });
     return new Promise((resolve) => {
       const timer = setTimeout(() => fail(`not ready within readyTimeout (${this.opts.readyTimeout} ms)`), this.opts.readyTimeout);
@@ -487,6 +495,7 @@ export class Master extends EventEmitter<MasterEvents> {
         this.flushPending();
         this.log.error('reload-failed', `reload to generation ${gen.id} failed, generation ${this.serving?.id} keeps serving: ${reason}`);
         this.emit('reload-failed', { generation: gen.id, reason });
+        this.notifier.ready(process.pid, `reload failed; generation ${this.generation} serving`);
         resolve({ ok: false, generation: gen.id, reason });
       };
       gen.on('failed', fail);
@@ -517,6 +526,7 @@ export class Master extends EventEmitter<MasterEvents> {
           setTitle('master', gen.id, 'serving');
           this.log.info('reload-succeeded', `generation ${gen.id} serves${old ? `; generation ${old.id} drains` : ''}`);
           this.emit('reload-succeeded', { generation: gen.id });
+          this.notifier.ready(process.pid, `generation ${gen.id} serving`);
           this.reportState();
           if (old) this.drainGeneration(old, 'reloaded');
           resolve({ ok: true, generation: gen.id });
@@ -546,6 +556,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.state = 'stopping';
     this.log.info('stopping', `${reason}: stopping gracefully`);
     this.emit('stopping', { reason });
+    this.notifier.stopping();
     setTitle('master', this.generation, 'stopping');
     if (this.startTimer) clearTimeout(this.startTimer);
     this.upgrading?.fail(`stopped by ${reason}`);
@@ -636,8 +647,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.emit('exiting');
     const control = this.controlServer;
     setImmediate(() => {
-      if (control) void control.flush().then(() => process.exit(0));
-      else process.exit(0);
+      void Promise.all([control?.flush(), this.notifier.flush()]).then(() => process.exit(0));
     });
   }
 

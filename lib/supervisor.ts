@@ -25,6 +25,7 @@ import { relaunch, type StartContext } from './relaunch';
 import { UpgradeAttempt, type HandoffSocket } from './upgrade';
 import { killTree } from './proctree';
 import { SUPERVISOR_ENV } from './supervised';
+import { Notifier } from './notify';
 
 interface Held extends HandoffSocket {
   spec: ListenerSpec;
@@ -38,6 +39,7 @@ const RESPAWN_MAX = 10_000;
 export class Supervisor {
   private readonly log = new Logger('supervisor', 0, (process.env.BATON_LOG_LEVEL as 'warn') || 'warn', (process.env.BATON_LOG_FORMAT as 'text') || 'text');
   private held: Held[] = [];
+  private readonly notifier = new Notifier(this.log);
   private serving: ChildProcess | undefined;
   private masters = new Set<ChildProcess>();
   private attempt: UpgradeAttempt | undefined;
@@ -124,6 +126,7 @@ export class Supervisor {
         return;
       case 'state':
         if (child !== this.serving) return;
+        if (!this.everServed) this.notifier.ready(process.pid, `master ${child.pid} serving`);
         this.everServed = true;
         this.info = {
           pidFile: message.pidFile,
@@ -179,6 +182,7 @@ export class Supervisor {
     });
     this.attempt = attempt;
     attempt.on('started', (pid) => {
+      this.notifier.reloading(`upgrading: new master ${pid} starting`);
       this.log.info('upgrade-started', `upgrade (${why}): new master ${pid}`);
       this.tell(old, { type: 'upgrade-started', pid });
       if (attempt.child) this.adopt(attempt.child);
@@ -188,6 +192,7 @@ export class Supervisor {
       this.attempt = undefined;
       this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
       this.tell(old, { type: 'upgrade-failed', reason });
+      this.notifier.ready(process.pid, 'upgrade failed');
       if (!replacing) this.respawn();
     });
     attempt.on('serving', (pid) => {
@@ -196,6 +201,7 @@ export class Supervisor {
       this.crashes = 0;
       this.log.info('upgrade-succeeded', `master ${pid} serves`);
       this.tell(old, { type: 'upgrade-serving', pid, dropped: attempt.dropped });
+      this.notifier.ready(process.pid, `master ${pid} serving`);
     });
     attempt.start();
   }
@@ -219,6 +225,7 @@ export class Supervisor {
       return;
     }
     this.stopping = true;
+    this.notifier.stopping();
     this.log.info('stopping', `${sig}: stopping every master gracefully`);
     this.attempt?.fail(`stopped by ${sig}`);
     // A message, not a signal: after Ctrl-C the masters got SIGINT from the terminal
@@ -237,6 +244,6 @@ export class Supervisor {
   }
 
   private exit(code: number): void {
-    setImmediate(() => process.exit(code));
+    void this.notifier.flush().then(() => process.exit(code));
   }
 }
