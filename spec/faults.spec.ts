@@ -172,3 +172,56 @@ describe('probation: new code whose workers crash right after becoming ready (in
     expect((await request({ port })).json?.version).to.equal('v0');
   });
 });
+
+describe('more faults and awkward signals (integration)', function () {
+  this.timeout(60_000);
+  let dir: AppDir;
+  let server: Server | undefined;
+
+  beforeEach(() => {
+    dir = new AppDir();
+    dir.release({ version: 'v0' });
+  });
+  afterEach(() => {
+    server?.kill();
+    server = undefined;
+    dir.remove();
+  });
+
+  it('SIGKILL of a worker under load: it is replaced; only requests in flight on it fail, by a reset, none hangs', async () => {
+    server = new Server(dir);
+    const port = await server.port();
+    await server.waitEvent('serving');
+    const victim = (await server.waitEvent('worker-ready')).pid as number;
+    const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 30_000 });
+    try {
+      await load.progress(50);
+      process.kill(victim, 'SIGKILL');
+      await server.waitEvent('worker-ready', 3, 10_000);
+      await load.progress(50);
+    } finally {
+      await load.stop();
+    }
+    // at most the 5 load loops had a request on it; a hang would show as a timeout
+    expect(load.stats.errors.length, load.stats.errors.join('\n')).to.be.at.most(5);
+    for (const e of load.stats.errors) expect(e).to.match(/ECONNRESET|socket hang up/);
+  });
+
+  it('SIGUSR2 and SIGHUP during a stop are refused; the stop completes', async () => {
+    server = new Server(dir);
+    const port = await server.port();
+    await server.waitEvent('serving');
+    const slow = request({ port }, '/?delay=500');
+    await server.waitEvent('slow-request');
+    process.kill(server.pid, 'SIGTERM');
+    await server.waitEvent('stopping');
+    process.kill(server.pid, 'SIGUSR2');
+    process.kill(server.pid, 'SIGHUP');
+    expect((await slow).status).to.equal(200);
+    await waitFor('master exit', () => server?.exitCode !== undefined, 10_000);
+    expect(server.exitCode).to.equal(0);
+    expect(server.stderr).to.match(/upgrade refused: the server is stopping/);
+    expect(server.stderr).to.match(/reload refused: this master is stopping/);
+    expect(server.count('upgrade-started')).to.equal(0);
+  });
+});
