@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { AppDir, Load, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
 function cmdline(pid: number): string {
   try {
@@ -30,64 +30,53 @@ function refused(port: number): Promise<string> {
 
 describe('life cycle (integration)', function () {
   this.timeout(60_000);
-  let dir: AppDir;
-  let server: Server | undefined;
-
-  beforeEach(() => {
-    dir = new AppDir();
-    dir.release({ version: 'v0' });
-  });
-  afterEach(() => {
-    server?.kill();
-    server = undefined;
-    dir.remove();
-  });
+  const t = perTest();
 
   it('graceful stop: a slow request in flight completes with 200, then the master exits 0 and new connections are refused', async () => {
-    const pidFile = dir.file('app.pid');
-    server = new Server(dir, { PID_FILE: pidFile });
-    const port = await server.port();
-    await server.waitEvent('serving');
+    const pidFile = t.dir.file('app.pid');
+    t.server = new Server(t.dir, { PID_FILE: pidFile });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
     const slow = request({ port }, '/?delay=700');
-    await server.waitEvent('slow-request');
-    process.kill(server.pid, 'SIGTERM');
-    await server.waitEvent('stopping');
+    await t.server.waitEvent('slow-request');
+    process.kill(t.server.pid, 'SIGTERM');
+    await t.server.waitEvent('stopping');
     expect(await refused(port)).to.equal('ECONNREFUSED');
     const reply = await slow;
     expect(reply.status).to.equal(200);
-    await waitFor('master exit', () => server?.exitCode !== undefined, 10_000);
-    expect(server.exitCode).to.equal(0);
+    await waitFor('master exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(0);
     expect(fs.existsSync(pidFile)).to.equal(false);
-    for (const e of server.events.filter((x) => x.ev === 'worker-ready')) expect(running(e.pid as number)).to.equal(false);
+    for (const e of t.server.events.filter((x) => x.ev === 'worker-ready')) expect(running(e.pid as number)).to.equal(false);
   });
 
   it('master SIGKILLed: its workers finish their in-flight requests and exit on their own', async () => {
-    server = new Server(dir);
-    const port = await server.port();
-    await server.waitEvent('serving');
-    const workers = server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
+    t.server = new Server(t.dir);
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const workers = t.server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
     expect(workers).to.have.length(2);
     const slow = [request({ port }, '/?delay=600'), request({ port }, '/?delay=600')];
-    await server.waitEvent('slow-request', 2);
-    process.kill(server.pid, 'SIGKILL');
+    await t.server.waitEvent('slow-request', 2);
+    process.kill(t.server.pid, 'SIGKILL');
     const replies = await Promise.all(slow);
     expect(replies.map((r) => r.status)).to.deep.equal([200, 200]);
     await waitFor('orphaned workers exit', () => workers.every((p) => !running(p)), 8_000);
   });
 
   it('a UNIX socket listener survives 3 upgrades under load and is removed at the final stop', async () => {
-    const sock = dir.file('app.sock');
-    server = new Server(dir, { SOCK_PATH: sock });
-    await server.waitEvent('serving');
+    const sock = t.dir.file('app.sock');
+    t.server = new Server(t.dir, { SOCK_PATH: sock });
+    await t.server.waitEvent('serving');
     expect(fs.statSync(sock).isSocket()).to.equal(true);
     const load = new Load({ socketPath: sock }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
-    let master = server.pid;
+    let master = t.server.pid;
     try {
       await load.progress(30);
       for (let i = 1; i <= 3; i++) {
-        dir.release({ version: `u${i}` });
+        t.dir.release({ version: `u${i}` });
         process.kill(master, 'SIGUSR2');
-        const ok = await server.waitEvent('upgrade-succeeded', i, 15_000);
+        const ok = await t.server.waitEvent('upgrade-succeeded', i, 15_000);
         await waitFor(`u${i} served`, () => (load.stats.versions.get(`u${i}`) ?? 0) > 10, 10_000);
         await waitFor('old master gone', () => !running(master), 10_000);
         expect(fs.statSync(sock).isSocket(), 'socket path after upgrade').to.equal(true);
@@ -97,27 +86,27 @@ describe('life cycle (integration)', function () {
       await load.stop();
     }
     expect(load.stats.errors, load.stats.errors.slice(0, 5).join('\n')).to.deep.equal([]);
-    expect(fs.readdirSync(dir.dir).filter((f) => f.endsWith('.baton'))).to.deep.equal([]);
+    expect(fs.readdirSync(t.dir.dir).filter((f) => f.endsWith('.baton'))).to.deep.equal([]);
     process.kill(master, 'SIGTERM');
     await waitFor('last master gone', () => !running(master), 10_000);
     expect(fs.existsSync(sock)).to.equal(false);
   });
 
   it('a stale socket file from a crashed run is replaced; a live one is refused like EADDRINUSE', async () => {
-    const sock = dir.file('app.sock');
+    const sock = t.dir.file('app.sock');
     // stale: a socket file nobody listens on
     const stale = net.createServer().listen(sock);
     await new Promise((r) => stale.once('listening', r));
     fs.renameSync(sock, `${sock}.keep`); // the close below would unlink it otherwise
     await new Promise((r) => stale.close(r));
     fs.renameSync(`${sock}.keep`, sock);
-    server = new Server(dir, { SOCK_PATH: sock });
-    await server.waitEvent('serving');
+    t.server = new Server(t.dir, { SOCK_PATH: sock });
+    await t.server.waitEvent('serving');
     expect((await request({ socketPath: sock })).status).to.equal(200);
-    // live: a second server on the same path fails before forking anything
-    const second = new Server(dir, { SOCK_PATH: sock });
+    // live: a second t.server on the same path fails before forking anything
+    const second = new Server(t.dir, { SOCK_PATH: sock });
     try {
-      await waitFor('second server exits', () => second.exitCode !== undefined, 10_000);
+      await waitFor('second t.server exits', () => second.exitCode !== undefined, 10_000);
       expect(second.exitCode).to.equal(1);
       expect(second.stderr).to.match(/cannot listen on unix:.*app\.sock: EADDRINUSE/);
       expect(second.count('worker-ready')).to.equal(0);
@@ -128,41 +117,41 @@ describe('life cycle (integration)', function () {
   });
 
   it('a SIGUSR2 during start-up is carried out once ready; a storm of 10 gives exactly one upgrade', async () => {
-    server = new Server(dir, { START_DELAY: '600' });
+    t.server = new Server(t.dir, { START_DELAY: '600' });
     // as soon as the master exists, before its workers are ready
-    await waitFor('master started', () => cmdline(server?.pid ?? 0).startsWith('baton master'), 5_000);
-    expect(server.count('serving')).to.equal(0);
-    process.kill(server.pid, 'SIGUSR2');
-    const first = await server.waitEvent('upgrade-succeeded', 1, 15_000);
+    await waitFor('master started', () => cmdline(t.server?.pid ?? 0).startsWith('baton master'), 5_000);
+    expect(t.server.count('serving')).to.equal(0);
+    process.kill(t.server.pid, 'SIGUSR2');
+    const first = await t.server.waitEvent('upgrade-succeeded', 1, 15_000);
     const m2 = first.pid as number;
-    await server.waitEvent('serving', 2, 10_000);
+    await t.server.waitEvent('serving', 2, 10_000);
     for (let i = 0; i < 10; i++) process.kill(m2, 'SIGUSR2');
-    await server.waitEvent('upgrade-started', 2, 5_000);
+    await t.server.waitEvent('upgrade-started', 2, 5_000);
     process.kill(m2, 'SIGUSR2'); // while the upgrade is in progress: refused, logged
-    await server.waitEvent('upgrade-succeeded', 2, 15_000);
+    await t.server.waitEvent('upgrade-succeeded', 2, 15_000);
     await waitFor('second master gone', () => !running(m2), 10_000);
-    expect(server.count('upgrade-started')).to.equal(2);
-    expect(server.stderr).to.match(/upgrade refused: an upgrade is in progress/);
+    expect(t.server.count('upgrade-started')).to.equal(2);
+    expect(t.server.stderr).to.match(/upgrade refused: an upgrade is in progress/);
   });
 
   it('ps tells the roles apart: master and worker titles show generation and state', async () => {
-    server = new Server(dir);
-    await server.waitEvent('serving');
-    const worker = (await server.waitEvent('worker-ready')).pid as number;
-    expect(cmdline(server.pid)).to.match(/^baton master gen=1 serving/);
+    t.server = new Server(t.dir);
+    await t.server.waitEvent('serving');
+    const worker = (await t.server.waitEvent('worker-ready')).pid as number;
+    expect(cmdline(t.server.pid)).to.match(/^baton master gen=1 serving/);
     expect(cmdline(worker)).to.match(/^baton worker gen=1 serving/);
   });
 
   it('no fd leak: after 50 upgrades the serving master holds as many fds as after one', async function () {
-    server = new Server(dir, { WORKERS: '1' });
-    const port = await server.port();
-    await server.waitEvent('serving');
-    let master = server.pid;
+    t.server = new Server(t.dir, { WORKERS: '1' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    let master = t.server.pid;
     let after1 = 0;
     for (let i = 1; i <= 50; i++) {
       process.kill(master, 'SIGUSR2');
-      master = (await server.waitEvent('upgrade-succeeded', i, 15_000)).pid as number;
-      await server.waitEvent('generation-drained', i, 10_000);
+      master = (await t.server.waitEvent('upgrade-succeeded', i, 15_000)).pid as number;
+      await t.server.waitEvent('generation-drained', i, 10_000);
       expect((await request({ port })).status).to.equal(200);
       if (i === 1) after1 = fdCount(master);
     }
@@ -173,7 +162,7 @@ describe('life cycle (integration)', function () {
     function release(root: string, name: string, version: string): void {
       const d = path.join(root, name);
       fs.mkdirSync(d);
-      fs.copyFileSync(dir.app, path.join(d, 'app.js'));
+      fs.copyFileSync(t.dir.app, path.join(d, 'app.js'));
       fs.writeFileSync(path.join(d, 'release.json'), JSON.stringify({ version, mode: 'ok' }));
     }
     function switchCurrent(root: string, to: string): void {
@@ -183,21 +172,21 @@ describe('life cycle (integration)', function () {
 
     for (const how of ['cd current && node app.js', 'node current/app.js'] as const) {
       it(`a switched current -> releases symlink takes effect (started as \`${how}\`)`, async () => {
-        const root = dir.dir;
+        const root = t.dir.dir;
         release(root, 'rel1', 'one');
         release(root, 'rel2', 'two');
         switchCurrent(root, 'rel1');
         const current = path.join(root, 'current');
-        server = how === 'node current/app.js'
-          ? new Server(dir, {}, { script: 'current/app.js', cwd: root })
-          : new Server(dir, {}, { script: 'app.js', cwd: current });
-        const port = await server.port();
-        await server.waitEvent('serving');
+        t.server = how === 'node current/app.js'
+          ? new Server(t.dir, {}, { script: 'current/app.js', cwd: root })
+          : new Server(t.dir, {}, { script: 'app.js', cwd: current });
+        const port = await t.server.port();
+        await t.server.waitEvent('serving');
         const before = await request({ port });
         expect(before.json?.version).to.equal('one');
         switchCurrent(root, 'rel2');
-        process.kill(server.pid, 'SIGUSR2');
-        await server.waitEvent('upgrade-succeeded', 1, 15_000);
+        process.kill(t.server.pid, 'SIGUSR2');
+        await t.server.waitEvent('upgrade-succeeded', 1, 15_000);
         const after = await request({ port });
         expect(after.json?.version).to.equal('two');
         expect(after.json?.dir).to.equal(fs.realpathSync(path.join(root, 'rel2')));
@@ -206,20 +195,20 @@ describe('life cycle (integration)', function () {
     }
 
     it('the Node binary is looked up again: a `node` on PATH switched to another build takes effect', async () => {
-      const bin = dir.file('bin');
+      const bin = t.dir.file('bin');
       fs.mkdirSync(bin);
       // build "b" of node: the same binary behind a wrapper that marks its processes
-      const wrapper = dir.file('node-b');
+      const wrapper = t.dir.file('node-b');
       fs.writeFileSync(wrapper, `#!/bin/sh\nNODE_MARK=b exec ${JSON.stringify(process.execPath)} "$@"\n`, { mode: 0o755 });
       fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-      server = new Server(dir, { PATH: `${bin}:${process.env.PATH ?? ''}` }, { command: 'node' });
-      const port = await server.port();
-      await server.waitEvent('serving');
+      t.server = new Server(t.dir, { PATH: `${bin}:${process.env.PATH ?? ''}` }, { command: 'node' });
+      const port = await t.server.port();
+      await t.server.waitEvent('serving');
       expect((await request({ port })).json?.mark).to.equal(undefined);
       fs.symlinkSync(wrapper, path.join(bin, 'node.new'));
       fs.renameSync(path.join(bin, 'node.new'), path.join(bin, 'node'));
-      process.kill(server.pid, 'SIGUSR2');
-      await server.waitEvent('upgrade-succeeded', 1, 15_000);
+      process.kill(t.server.pid, 'SIGUSR2');
+      await t.server.waitEvent('upgrade-succeeded', 1, 15_000);
       expect((await request({ port })).json?.mark).to.equal('b');
     });
   });

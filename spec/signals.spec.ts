@@ -1,84 +1,73 @@
 // Signals at the master and at awkward moments, with real processes.
 import { expect } from 'chai';
-import { AppDir, Load, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
 describe('signals (integration)', function () {
   this.timeout(60_000);
-  let dir: AppDir;
-  let server: Server | undefined;
-
-  beforeEach(() => {
-    dir = new AppDir();
-    dir.release({ version: 'v0' });
-  });
-  afterEach(() => {
-    server?.kill();
-    server = undefined;
-    dir.remove();
-  });
+  const t = perTest();
 
   it('Ctrl-C (SIGINT to the whole process group) is a graceful stop: the in-flight request finishes', async () => {
-    server = new Server(dir, {}, { ownGroup: true });
-    const port = await server.port();
-    await server.waitEvent('serving');
+    t.server = new Server(t.dir, {}, { ownGroup: true });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
     const slow = request({ port }, '/?delay=600');
-    await server.waitEvent('slow-request');
-    process.kill(-server.pid, 'SIGINT');
+    await t.server.waitEvent('slow-request');
+    process.kill(-t.server.pid, 'SIGINT');
     expect((await slow).status).to.equal(200);
-    await waitFor('master exit', () => server?.exitCode !== undefined, 10_000);
-    expect(server.exitCode).to.equal(0);
+    await waitFor('master exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(0);
     // the workers got the SIGINT too: none was replaced during the stop
-    expect(server.count('worker-ready')).to.equal(2);
+    expect(t.server.count('worker-ready')).to.equal(2);
   });
 
   it('a second SIGTERM stops at once, without waiting for the drain', async () => {
-    server = new Server(dir, { DRAIN_TIMEOUT: '20000' });
-    const port = await server.port();
-    await server.waitEvent('serving');
-    const workers = server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
+    t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const workers = t.server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
     const slow = request({ port }, '/?delay=15000').catch((err: Error) => err);
-    await server.waitEvent('slow-request');
-    process.kill(server.pid, 'SIGTERM');
-    await server.waitEvent('stopping');
+    await t.server.waitEvent('slow-request');
+    process.kill(t.server.pid, 'SIGTERM');
+    await t.server.waitEvent('stopping');
     const t0 = Date.now();
-    process.kill(server.pid, 'SIGTERM');
-    await waitFor('master exit', () => server?.exitCode !== undefined, 5_000);
+    process.kill(t.server.pid, 'SIGTERM');
+    await waitFor('master exit', () => t.server?.exitCode !== undefined, 5_000);
     expect(Date.now() - t0).to.be.lessThan(3_000);
-    expect(server.exitCode).to.equal(1);
+    expect(t.server.exitCode).to.equal(1);
     await waitFor('workers gone', () => workers.every((p) => !running(p)), 5_000);
     expect(await slow).to.be.instanceOf(Error);
   });
 
   it('a worker that dies is replaced in its generation while the others serve', async () => {
-    server = new Server(dir);
-    const port = await server.port();
-    await server.waitEvent('serving');
-    const victim = (await server.waitEvent('worker-ready')).pid as number;
+    t.server = new Server(t.dir);
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const victim = (await t.server.waitEvent('worker-ready')).pid as number;
     process.kill(victim, 'SIGKILL');
-    const exit = await server.waitEvent('worker-exit', 1, 5_000);
+    const exit = await t.server.waitEvent('worker-exit', 1, 5_000);
     expect(exit.pid).to.equal(victim);
     expect(exit.expected).to.equal(false);
-    const replacement = await server.waitEvent('worker-ready', 3, 5_000);
+    const replacement = await t.server.waitEvent('worker-ready', 3, 5_000);
     expect(replacement.generation).to.equal(1);
     const replies = await Promise.all(Array.from({ length: 10 }, () => request({ port })));
     expect(replies.map((r) => r.status)).to.deep.equal(Array(10).fill(200));
   });
 
   it('a reload whose workers cannot start is rolled back: the old generation serves throughout', async () => {
-    server = new Server(dir);
-    const port = await server.port();
-    await server.waitEvent('serving');
+    t.server = new Server(t.dir);
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
     const load = new Load({ port }, { keepAlive: 2, fresh: 1, maxMs: 20_000 });
     try {
       await load.progress(20);
-      dir.release({ version: 'broken', mode: 'worker-throws' });
-      process.kill(server.pid, 'SIGHUP');
-      const failed = await server.waitEvent('reload-failed', 1, 10_000);
+      t.dir.release({ version: 'broken', mode: 'worker-throws' });
+      process.kill(t.server.pid, 'SIGHUP');
+      const failed = await t.server.waitEvent('reload-failed', 1, 10_000);
       expect(failed.reason).to.match(/release broken: worker cannot start/);
       await load.progress(20);
-      dir.release({ version: 'fixed' });
-      process.kill(server.pid, 'SIGHUP');
-      await server.waitEvent('reload-succeeded', 1, 10_000);
+      t.dir.release({ version: 'fixed' });
+      process.kill(t.server.pid, 'SIGHUP');
+      await t.server.waitEvent('reload-succeeded', 1, 10_000);
       await waitFor('fixed served', () => (load.stats.versions.get('fixed') ?? 0) > 5, 10_000);
     } finally {
       await load.stop();
@@ -88,36 +77,36 @@ describe('signals (integration)', function () {
   });
 
   it('SIGHUP during an upgrade and SIGUSR2 during a reload are refused with a log line', async () => {
-    server = new Server(dir, { START_DELAY: '500' });
-    await server.waitEvent('serving');
-    process.kill(server.pid, 'SIGUSR2');
-    await server.waitEvent('upgrade-started');
-    process.kill(server.pid, 'SIGHUP');
-    await waitFor('reload refused', () => /reload refused: an upgrade is in progress/.test(server?.stderr ?? ''), 5_000);
-    const up = await server.waitEvent('upgrade-succeeded', 1, 10_000);
+    t.server = new Server(t.dir, { START_DELAY: '500' });
+    await t.server.waitEvent('serving');
+    process.kill(t.server.pid, 'SIGUSR2');
+    await t.server.waitEvent('upgrade-started');
+    process.kill(t.server.pid, 'SIGHUP');
+    await waitFor('reload refused', () => /reload refused: an upgrade is in progress/.test(t.server?.stderr ?? ''), 5_000);
+    const up = await t.server.waitEvent('upgrade-succeeded', 1, 10_000);
     const m2 = up.pid as number;
-    await waitFor('m2 serving', () => server?.events.some((e) => e.ev === 'serving' && e.master === m2), 5_000);
+    await waitFor('m2 serving', () => t.server?.events.some((e) => e.ev === 'serving' && e.master === m2), 5_000);
     process.kill(m2, 'SIGHUP');
-    await server.waitEvent('reload-started');
+    await t.server.waitEvent('reload-started');
     process.kill(m2, 'SIGUSR2');
-    await waitFor('upgrade refused', () => /upgrade refused: a reload is in progress/.test(server?.stderr ?? ''), 5_000);
-    await server.waitEvent('reload-succeeded', 1, 10_000);
-    expect(server.count('upgrade-started')).to.equal(1);
+    await waitFor('upgrade refused', () => /upgrade refused: a reload is in progress/.test(t.server?.stderr ?? ''), 5_000);
+    await t.server.waitEvent('reload-succeeded', 1, 10_000);
+    expect(t.server.count('upgrade-started')).to.equal(1);
   });
 
   it('SIGTERM during an upgrade: the new master is stopped, the old one drains, nothing is left running', async () => {
-    server = new Server(dir, { START_DELAY: '1500' });
-    const port = await server.port();
-    await server.waitEvent('serving');
-    process.kill(server.pid, 'SIGUSR2');
-    const started = await server.waitEvent('upgrade-started');
+    t.server = new Server(t.dir, { START_DELAY: '1500' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    process.kill(t.server.pid, 'SIGUSR2');
+    const started = await t.server.waitEvent('upgrade-started');
     const slow = request({ port }, '/?delay=400');
-    await server.waitEvent('slow-request');
-    process.kill(server.pid, 'SIGTERM');
+    await t.server.waitEvent('slow-request');
+    process.kill(t.server.pid, 'SIGTERM');
     expect((await slow).status).to.equal(200);
-    await waitFor('master exit', () => server?.exitCode !== undefined, 10_000);
-    expect(server.exitCode).to.equal(0);
-    await waitFor('everything gone', () => [...(server?.pids ?? [])].every((p) => !running(p)), 5_000);
+    await waitFor('master exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(0);
+    await waitFor('everything gone', () => [...(t.server?.pids ?? [])].every((p) => !running(p)), 5_000);
     expect(running(started.pid as number)).to.equal(false);
   });
 });

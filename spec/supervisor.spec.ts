@@ -2,42 +2,31 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AppDir, Load, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 
 describe('supervisor mode: baton run (integration)', function () {
   this.timeout(60_000);
-  let dir: AppDir;
-  let server: Server | undefined;
-
-  beforeEach(() => {
-    dir = new AppDir();
-    dir.release({ version: 'v0' });
-  });
-  afterEach(() => {
-    server?.kill();
-    server = undefined;
-    dir.remove();
-  });
+  const t = perTest();
 
   it('upgrades under load while the supervisor pid never changes; Ctrl-C still stops everything gracefully', async () => {
-    const pidFile = dir.file('app.pid');
-    server = new Server(dir, { PID_FILE: pidFile }, { args: [CLI, 'run', 'app.js'], ownGroup: true });
-    const supervisor = server.pid;
-    const port = await server.port();
-    await server.waitEvent('serving');
-    const first = server.servingMaster();
+    const pidFile = t.dir.file('app.pid');
+    t.server = new Server(t.dir, { PID_FILE: pidFile }, { args: [CLI, 'run', 'app.js'], ownGroup: true });
+    const supervisor = t.server.pid;
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const first = t.server.servingMaster();
     expect(first).to.not.equal(supervisor);
     const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
     try {
       await load.progress(30);
       let master = first;
       for (let i = 1; i <= 3; i++) {
-        dir.release({ version: `v${i}` });
+        t.dir.release({ version: `v${i}` });
         // the supervisor takes SIGUSR2 itself, or a master forwards it
         process.kill(i % 2 === 1 ? supervisor : master, 'SIGUSR2');
-        const ok = await server.waitEvent('upgrade-succeeded', i, 15_000);
+        const ok = await t.server.waitEvent('upgrade-succeeded', i, 15_000);
         expect(ok.master).to.equal(master);
         await waitFor(`v${i} served`, () => (load.stats.versions.get(`v${i}`) ?? 0) > 10, 10_000);
         await waitFor('old master gone', () => !running(master), 10_000);
@@ -53,33 +42,33 @@ describe('supervisor mode: baton run (integration)', function () {
     expect(load.stats.errors, load.stats.errors.slice(0, 3).join('\n')).to.deep.equal([]);
 
     const slow = request({ port }, '/?delay=600');
-    await server.waitEvent('slow-request');
+    await t.server.waitEvent('slow-request');
     process.kill(-supervisor, 'SIGINT');
     expect((await slow).status).to.equal(200);
-    await waitFor('supervisor exit', () => server?.exitCode !== undefined, 10_000);
-    expect(server.exitCode).to.equal(0);
-    await waitFor('everything gone', () => [...(server?.pids ?? [])].every((p) => !running(p)), 5_000);
+    await waitFor('supervisor exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(0);
+    await waitFor('everything gone', () => [...(t.server?.pids ?? [])].every((p) => !running(p)), 5_000);
   });
 
   it('a serving master that dies is replaced on the sockets the supervisor holds', async () => {
-    server = new Server(dir, {}, { args: [CLI, 'run', 'app.js'] });
-    const port = await server.port();
-    await server.waitEvent('serving');
-    const master = server.servingMaster();
+    t.server = new Server(t.dir, {}, { args: [CLI, 'run', 'app.js'] });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const master = t.server.servingMaster();
     process.kill(master, 'SIGKILL');
     // connections made meanwhile wait in the backlog and are served by the next master
     const during = request({ port }, '/', undefined, 15_000);
-    await server.waitEvent('serving', 2, 15_000);
+    await t.server.waitEvent('serving', 2, 15_000);
     expect((await during).status).to.equal(200);
-    expect(server.servingMaster()).to.not.equal(master);
-    expect(running(server.pid)).to.equal(true);
+    expect(t.server.servingMaster()).to.not.equal(master);
+    expect(running(t.server.pid)).to.equal(true);
   });
 
   it('a first master that cannot start makes `baton run` exit non-zero', async () => {
-    dir.release({ version: 'bad', mode: 'throw' });
-    server = new Server(dir, {}, { args: [CLI, 'run', 'app.js'] });
-    await waitFor('supervisor exit', () => server?.exitCode !== undefined, 10_000);
-    expect(server.exitCode).to.equal(1);
-    expect(server.stderr).to.match(/release bad is broken/);
+    t.dir.release({ version: 'bad', mode: 'throw' });
+    t.server = new Server(t.dir, {}, { args: [CLI, 'run', 'app.js'] });
+    await waitFor('supervisor exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(1);
+    expect(t.server.stderr).to.match(/release bad is broken/);
   });
 });

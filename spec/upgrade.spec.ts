@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { AppDir, Load, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
 /** The early-error preloads of upgrades (lib/early.ts) present in the temp directory. */
 function earlyDirs(): string[] {
@@ -11,34 +11,23 @@ function earlyDirs(): string[] {
 
 describe('upgrade and reload under load (integration)', function () {
   this.timeout(60_000);
-  let dir: AppDir;
-  let server: Server | undefined;
-
-  beforeEach(() => {
-    dir = new AppDir();
-    dir.release({ version: 'v0' });
-  });
-  afterEach(() => {
-    server?.kill();
-    server = undefined;
-    dir.remove();
-  });
+  const t = perTest();
 
   it('5 consecutive SIGUSR2 upgrades, each with new code: every request succeeds, old masters go, the pid file follows', async () => {
     const earlyBefore = earlyDirs();
-    const pidFile = dir.file('app.pid');
-    server = new Server(dir, { PID_FILE: pidFile });
-    const port = await server.port();
-    await server.waitEvent('serving');
-    expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(server.pid));
+    const pidFile = t.dir.file('app.pid');
+    t.server = new Server(t.dir, { PID_FILE: pidFile });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(t.server.pid));
     const load = new Load({ port }, { keepAlive: 4, fresh: 2, maxMs: 50_000 });
     try {
       await load.progress(50);
-      let master = server.pid;
+      let master = t.server.pid;
       for (let i = 1; i <= 5; i++) {
-        dir.release({ version: `v${i}` });
+        t.dir.release({ version: `v${i}` });
         process.kill(master, 'SIGUSR2');
-        const ok = await server.waitEvent('upgrade-succeeded', i, 15_000);
+        const ok = await t.server.waitEvent('upgrade-succeeded', i, 15_000);
         expect(ok.master).to.equal(master);
         const next = ok.pid as number;
         // the new code serves
@@ -64,27 +53,27 @@ describe('upgrade and reload under load (integration)', function () {
     expect(s.non2xx).to.equal(0);
     expect(s.ok).to.be.greaterThan(200);
     // every worker of every old generation exited
-    const drained = server.events.filter((e) => e.ev === 'generation-drained').map((e) => e.generation);
+    const drained = t.server.events.filter((e) => e.ev === 'generation-drained').map((e) => e.generation);
     expect(drained).to.have.members([1, 2, 3, 4, 5]);
-    for (const e of server.events.filter((x) => x.ev === 'worker-ready' && (x.generation as number) < 6)) {
+    for (const e of t.server.events.filter((x) => x.ev === 'worker-ready' && (x.generation as number) < 6)) {
       expect(running(e.pid as number), `worker ${e.pid} of generation ${e.generation}`).to.equal(false);
     }
   });
 
   it('5 consecutive SIGHUP reloads load the new code in the same master with no failed request', async () => {
-    server = new Server(dir);
-    const port = await server.port();
-    await server.waitEvent('serving');
+    t.server = new Server(t.dir);
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
     const load = new Load({ port }, { keepAlive: 4, fresh: 2, maxMs: 50_000 });
     try {
       await load.progress(50);
       for (let i = 1; i <= 5; i++) {
-        dir.release({ version: `r${i}` });
-        process.kill(server.pid, 'SIGHUP');
-        const ok = await server.waitEvent('reload-succeeded', i, 15_000);
+        t.dir.release({ version: `r${i}` });
+        process.kill(t.server.pid, 'SIGHUP');
+        const ok = await t.server.waitEvent('reload-succeeded', i, 15_000);
         expect(ok.generation).to.equal(i + 1);
         await waitFor(`r${i} served`, () => (load.stats.versions.get(`r${i}`) ?? 0) > 20, 10_000);
-        await server.waitEvent('generation-drained', i, 10_000);
+        await t.server.waitEvent('generation-drained', i, 10_000);
       }
     } finally {
       await load.stop();
@@ -92,52 +81,52 @@ describe('upgrade and reload under load (integration)', function () {
     const s = load.stats;
     expect(s.errors, s.errors.slice(0, 5).join('\n')).to.deep.equal([]);
     expect(s.non2xx).to.equal(0);
-    expect(running(server.pid)).to.equal(true);
-    expect(server.events.filter((e) => e.ev === 'serving').map((e) => e.master)).to.deep.equal([server.pid]);
+    expect(running(t.server.pid)).to.equal(true);
+    expect(t.server.events.filter((e) => e.ev === 'serving').map((e) => e.master)).to.deep.equal([t.server.pid]);
   });
 
   it('a failed upgrade (new code throws; never ready) leaves the old generation serving; a corrected one succeeds', async () => {
-    const pidFile = dir.file('app.pid');
-    server = new Server(dir, { PID_FILE: pidFile, READY_TIMEOUT: '1500' });
-    const port = await server.port();
-    await server.waitEvent('serving');
+    const pidFile = t.dir.file('app.pid');
+    t.server = new Server(t.dir, { PID_FILE: pidFile, READY_TIMEOUT: '1500' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
     const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
     try {
       await load.progress(30);
 
-      dir.release({ version: 'bad1', mode: 'throw' });
-      process.kill(server.pid, 'SIGUSR2');
-      const f1 = await server.waitEvent('upgrade-failed', 1, 10_000);
+      t.dir.release({ version: 'bad1', mode: 'throw' });
+      process.kill(t.server.pid, 'SIGUSR2');
+      const f1 = await t.server.waitEvent('upgrade-failed', 1, 10_000);
       expect(f1.reason).to.match(/exited with code 1/).and.to.match(/release bad1 is broken: thrown at start-up/);
-      expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(server.pid));
+      expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(t.server.pid));
       expect(fs.existsSync(`${pidFile}.oldbin`)).to.equal(false);
       await load.progress(30);
 
-      dir.release({ version: 'bad2', mode: 'never-ready' });
-      process.kill(server.pid, 'SIGUSR2');
-      const started = await server.waitEvent('upgrade-started', 2, 5_000);
-      const f2 = await server.waitEvent('upgrade-failed', 2, 10_000);
+      t.dir.release({ version: 'bad2', mode: 'never-ready' });
+      process.kill(t.server.pid, 'SIGUSR2');
+      const started = await t.server.waitEvent('upgrade-started', 2, 5_000);
+      const f2 = await t.server.waitEvent('upgrade-failed', 2, 10_000);
       expect(f2.reason).to.match(/not serving within readyTimeout \(1500 ms\)/);
       // the new master and its workers were killed
       await waitFor('failed new master gone', () => !running(started.pid as number), 5_000);
-      const stuck = server.events.filter((e) => e.ev === 'worker-ready' && e.master === started.pid);
+      const stuck = t.server.events.filter((e) => e.ev === 'worker-ready' && e.master === started.pid);
       expect(stuck).to.deep.equal([]);
       await load.progress(30);
 
       // a syntax error in the entry file: it dies before baton loads; its error is on stderr
-      const good = fs.readFileSync(dir.app, 'utf8');
-      fs.writeFileSync(dir.app, `${good}\n}}} syntax error (`);
-      process.kill(server.pid, 'SIGUSR2');
-      const f3 = await server.waitEvent('upgrade-failed', 3, 10_000);
+      const good = fs.readFileSync(t.dir.app, 'utf8');
+      fs.writeFileSync(t.dir.app, `${good}\n}}} syntax error (`);
+      process.kill(t.server.pid, 'SIGUSR2');
+      const f3 = await t.server.waitEvent('upgrade-failed', 3, 10_000);
       expect(f3.reason).to.match(/exited with code 1 before it was serving/);
       // reported by the preload the old master gave it, though baton never loaded
       expect(f3.reason).to.match(/SyntaxError: Unexpected token/);
-      fs.writeFileSync(dir.app, good);
+      fs.writeFileSync(t.dir.app, good);
       await load.progress(30);
 
-      dir.release({ version: 'good' });
-      process.kill(server.pid, 'SIGUSR2');
-      await server.waitEvent('upgrade-succeeded', 1, 15_000);
+      t.dir.release({ version: 'good' });
+      process.kill(t.server.pid, 'SIGUSR2');
+      await t.server.waitEvent('upgrade-succeeded', 1, 15_000);
       await waitFor('good served', () => (load.stats.versions.get('good') ?? 0) > 10, 10_000);
     } finally {
       await load.stop();

@@ -230,3 +230,22 @@ export class Load {
     return this.stats;
   }
 }
+
+/**
+ * The per-test fixture of an integration suite: a fresh app directory (release v0) before
+ * each test; after it, every process of `t.server` killed by pid and the directory removed.
+ */
+export function perTest(): { dir: AppDir; server: Server | undefined } {
+  const t = { server: undefined } as { dir: AppDir; server: Server | undefined };
+  beforeEach(() => {
+    t.dir = new AppDir();
+    t.dir.release({ version: 'v0' });
+    t.server = undefined;
+  });
+  afterEach(() => {
+    t.server?.kill();
+    t.server = undefined;
+    t.dir.remove();
+  });
+  return t;
+}
