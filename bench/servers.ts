@@ -2,6 +2,7 @@
 // Every pid any of them reports is remembered, so that all can be killed at the end.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { descendants, now, running, sleep } from './common';
+import { onLines } from '../lib/lines';
 
 export interface AppEvent {
   ev: string;
@@ -23,7 +24,6 @@ export class ServerProc {
   readonly proc: ChildProcess;
   readonly spawnedAt: number;
   exited = false;
-  private stderrBuf = '';
   private stderrTail = '';
   private waiters = new Set<Waiter>();
 
@@ -35,18 +35,13 @@ export class ServerProc {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (this.proc.pid !== undefined) this.pids.add(this.proc.pid);
-    let buf = '';
-    this.proc.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
+    if (this.proc.stdout) {
+      onLines(this.proc.stdout, (line) => {
         let e: AppEvent;
         try {
           e = { ...JSON.parse(line), receivedAt: now() } as AppEvent;
         } catch {
-          continue;
+          return;
         }
         this.events.push(e);
         if (typeof e.master === 'number') this.pids.add(e.master);
@@ -57,19 +52,16 @@ export class ServerProc {
             w.resolve(e);
           }
         }
-      }
-    });
-    this.proc.stderr?.on('data', (d: Buffer) => {
-      const s = d.toString();
-      this.stderrTail = (this.stderrTail + s).slice(-4000);
-      this.stderrBuf += s;
-      let i: number;
-      while ((i = this.stderrBuf.indexOf('\n')) >= 0) {
-        const line = this.stderrBuf.slice(0, i);
-        this.stderrBuf = this.stderrBuf.slice(i + 1);
+      });
+    }
+    if (this.proc.stderr) {
+      this.proc.stderr.on('data', (d: Buffer) => {
+        this.stderrTail = (this.stderrTail + d.toString()).slice(-4000);
+      });
+      onLines(this.proc.stderr, (line) => {
         if (line.trim() !== '' && this.warnings.length < 200) this.warnings.push(line);
-      }
-    });
+      });
+    }
     this.proc.on('exit', () => {
       this.exited = true;
     });

@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { onLines } from './lines';
 import { userCwd, type StartContext } from './relaunch';
 import { Supervisor } from './supervisor';
 
@@ -150,39 +151,32 @@ export function run(args: Args, out: (s: string) => void = (s) => process.stdout
       err(`baton: cannot reach the master at ${args.socket}: ${hint}\n`);
       finish(EXIT.unreachable);
     });
-    let buf = '';
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const raw = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let line: Line;
-        try {
-          line = JSON.parse(raw) as Line;
-        } catch {
-          continue;
-        }
-        if (args.json) out(`${raw}\n`);
-        if (!line.done) {
-          if (!args.json && line.message) out(`baton: ${line.message}\n`);
-          continue;
-        }
-        if (!line.ok) {
-          err(`baton: ${args.command} failed: ${line.error ?? 'unknown error'}\n`);
-          finish(EXIT.failed);
-          return;
-        }
-        if (!args.json) {
-          if (args.command === 'status') out(`${statusTable(line.status as Record<string, unknown>)}\n`);
-          else if (args.command === 'upgrade') out(`baton: upgrade done: new master ${line.pid}\n${line.pid}\n`);
-          else if (args.command === 'reload') out(`baton: reload done: generation ${line.generation} serves\n`);
-          else if (args.command === 'scale') out(`baton: ${line.workers} worker(s) ready\n`);
-          else out('baton: stopped\n');
-        }
-        finish(EXIT.ok);
+    onLines(sock, (raw) => {
+      if (settled) return;
+      let line: Line;
+      try {
+        line = JSON.parse(raw) as Line;
+      } catch {
         return;
       }
+      if (args.json) out(`${raw}\n`);
+      if (!line.done) {
+        if (!args.json && line.message) out(`baton: ${line.message}\n`);
+        return;
+      }
+      if (!line.ok) {
+        err(`baton: ${args.command} failed: ${line.error ?? 'unknown error'}\n`);
+        finish(EXIT.failed);
+        return;
+      }
+      if (!args.json) {
+        if (args.command === 'status') out(`${statusTable(line.status as Record<string, unknown>)}\n`);
+        else if (args.command === 'upgrade') out(`baton: upgrade done: new master ${line.pid}\n${line.pid}\n`);
+        else if (args.command === 'reload') out(`baton: reload done: generation ${line.generation} serves\n`);
+        else if (args.command === 'scale') out(`baton: ${line.workers} worker(s) ready\n`);
+        else out('baton: stopped\n');
+      }
+      finish(EXIT.ok);
     });
     sock.on('close', () => {
       if (!settled) {

@@ -103,10 +103,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
     }
   }
 
-  pids(): number[] {
-    return [...this.slots.values()].map((s) => s.pid);
-  }
-
   readyCount(): number {
     let n = 0;
     for (const s of this.slots.values()) if (s.state === 'ready' && !s.leaving) n++;

@@ -117,16 +117,12 @@ export class Listener {
   }
 
   /** Stops accepting. Connections waiting in the backlog stay there for the next master. */
-  stopAccepting(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  stopAccepting(): void {
+    if (this.closed) return;
     this.closed = true;
     this.accepting = false;
-    return new Promise((resolve) => {
-      if (!this.server.listening) return resolve();
-      // The callback waits for connections sent to workers; we only need the handle closed.
-      this.server.close();
-      resolve();
-    });
+    // close()'s callback would wait for the connections sent to workers; only the handle matters
+    if (this.server.listening) this.server.close();
   }
 
   /** An adopted UNIX socket takes this release's `mode`; returns why it could not. */

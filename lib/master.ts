@@ -325,7 +325,7 @@ export class Master extends EventEmitter<MasterEvents> {
   // ---- connections ----------------------------------------------------------------
 
   private dispatch(l: Listener, socket: Socket, attempt: number): void {
-    const gen = this.serving ?? undefined;
+    const gen = this.serving;
     let slot = gen?.state === 'serving' ? gen.pick() : undefined;
     let target = gen;
     if (slot === undefined && this.state === 'handed-over') {
@@ -460,7 +460,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private handOver(pid: number): void {
     this.state = 'handed-over';
-    for (const l of this.sockets) void l.stopAccepting();
+    for (const l of this.sockets) l.stopAccepting();
     this.controlServer?.stopListening(); // the new master has the path now
     this.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
     this.emit('upgrade-succeeded', { pid });
@@ -560,7 +560,7 @@ export class Master extends EventEmitter<MasterEvents> {
     setTitle('master', this.generation, 'stopping');
     if (this.startTimer) clearTimeout(this.startTimer);
     this.upgrading?.fail(`stopped by ${reason}`);
-    for (const l of this.sockets) void l.stopAccepting();
+    for (const l of this.sockets) l.stopAccepting();
     if (wasServing || !this.handoff) {
       for (const l of this.sockets) l.removePath();
       this.controlServer?.remove();

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { onLines } from '../lib/lines';
 import { AppDir, Server, waitFor } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
@@ -13,15 +14,7 @@ class FakeSystemd {
   readonly proc: ChildProcess;
   constructor(readonly socket: string) {
     this.proc = spawn('python3', [RECV, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    this.proc.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
+    if (this.proc.stdout) onLines(this.proc.stdout, (line) => this.lines.push(line));
   }
   async started(): Promise<void> {
     await waitFor('the fake notify socket', () => this.lines.includes('listening'), 5_000);

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 export { isRunning as running } from '../../lib/proctree';
+import { onLines } from '../../lib/lines';
 
 export const DIST = path.resolve(__dirname, '../../dist/index.js');
 const FIXTURE = path.resolve(__dirname, '../fixtures/app.js');
@@ -84,13 +85,8 @@ export class Server {
       ...(how.uid !== undefined ? { uid: how.uid, gid: how.gid } : {}),
     });
     this.pids.add(this.proc.pid as number);
-    let buf = '';
-    this.proc.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
+    if (this.proc.stdout) {
+      onLines(this.proc.stdout, (line) => {
         try {
           const e = JSON.parse(line) as Event;
           this.events.push(e);
@@ -98,8 +94,8 @@ export class Server {
         } catch {
           // not an event line
         }
-      }
-    });
+      });
+    }
     this.proc.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
     });

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 export { isRunning as running } from '../../lib/proctree';
+import { onLines } from '../../lib/lines';
 
 // Captured at load time, before any test installs fake timers.
 const realSetTimeout = globalThis.setTimeout;
@@ -81,17 +82,8 @@ export class Pids {
 /** Collects a child's stdout as lines; wait for one matching a pattern. */
 export class Lines {
   readonly all: string[] = [];
-  private buf = '';
   constructor(child: ChildProcess) {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (d: string) => {
-      this.buf += d;
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        this.all.push(this.buf.slice(0, i));
-        this.buf = this.buf.slice(i + 1);
-      }
-    });
+    if (child.stdout) onLines(child.stdout, (line) => this.all.push(line));
   }
   find(re: RegExp): RegExpMatchArray | undefined {
     for (const l of this.all) {
