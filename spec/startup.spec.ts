@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { AppDir, Server, waitFor } from './support/harness';
+import { AppDir, nobodyCanLoadBaton, Server, waitFor } from './support/harness';
 
 describe('start-up failures (integration)', function () {
   this.timeout(30_000);
@@ -40,7 +40,7 @@ describe('start-up failures (integration)', function () {
   });
 
   it('EACCES: a privileged port as an unprivileged user exits 1 naming the error and the address', async function () {
-    if (process.getuid?.() !== 0) this.skip(); // needs root to switch to another user
+    if (!nobodyCanLoadBaton()) this.skip(); // needs root, and a checkout other users can read
     fs.chmodSync(dir.dir, 0o755);
     server = new Server(dir, { PORT: '80' }, { uid: 65534, gid: 65534 });
     expect(await exits(server)).to.equal(1);

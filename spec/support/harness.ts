@@ -1,7 +1,7 @@
 // Integration-test harness: real processes, real sockets, real signals.
 // Every process a test starts is remembered by pid and killed in afterEach, even when
 // the test failed. Waits are conditions with deadlines, never bare sleeps.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -244,4 +244,17 @@ export function perTest(): { dir: AppDir; server: Server | undefined } {
     t.dir.remove();
   });
   return t;
+}
+
+/**
+ * Whether the built package can be loaded by the unprivileged user 65534 (nobody): only root
+ * can start processes as another user, and a checkout in a private directory (mode 0700) is
+ * unreadable to them. Tests that run baton as another user skip otherwise.
+ */
+export function nobodyCanLoadBaton(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(DIST)}); require(${JSON.stringify(path.resolve(__dirname, '../../dist/cli.js'))})`], {
+    uid: 65534, gid: 65534, stdio: 'ignore', timeout: 10_000,
+  });
+  return r.status === 0;
 }
