@@ -11,6 +11,10 @@
 // 5. A socket sent to a child over IPC waits in `child._pendingMessage` until the child
 //    acknowledges it. When the child dies first, Node 20 leaves it there, open: its client
 //    would hang. baton closes it when a worker exits.
+// 6. The raw handle of a net.Socket opened on a listening fd, and closing such a handle.
+//    A raw handle sent over IPC arrives as a plain handle, held without reading or
+//    accepting; a net.Socket sent the public way is read from by the receiver, which
+//    fails (and closes the fd) on a listening socket. See lib/keep.ts.
 // 4. net.Server applies its per-connection options (noDelay, which http.Server turns on
 //    by default, and keepAlive) when *it* accepts; baton hands connections over with
 //    server.emit('connection'), so it applies them itself, read from the server.
@@ -42,6 +46,32 @@ export function listeningHandle(server: Server): object {
     throw new Error(`baton: cannot read the handle of a listening server; this Node version (${process.version}) is not supported`);
   }
   return handle;
+}
+
+/** 6. The raw handle under a net.Socket (opened with `{ fd }`), to send over IPC as such. */
+export function socketHandle(socket: Socket): object {
+  const handle = (socket as unknown as { _handle?: unknown })._handle;
+  if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
+    throw new Error(`baton: cannot read the handle of a socket; this Node version (${process.version}) is not supported`);
+  }
+  return handle;
+}
+
+/** 6. The fd of a raw handle received over IPC (-1 when closed or not a handle). */
+export function handleFd(handle: object): number {
+  const fd = (handle as { fd?: unknown }).fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+/** 6. Closes a raw handle received over IPC (its duplicate of the fd). */
+export function closeHandle(handle: object): void {
+  const h = handle as { close?: () => void };
+  if (typeof h.close !== 'function') return;
+  try {
+    h.close();
+  } catch {
+    // already closed
+  }
 }
 
 /** What net.Server would have applied to a connection it accepted itself (see 4. above). */

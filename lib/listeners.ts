@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { listeningFd } from './internals';
+import { socketState } from './sockstate';
 import { listenUnixAtomically, unlinkSocket } from './unixpath';
 
 export interface ListenerSpec {
@@ -55,17 +56,28 @@ const HINTS: Record<string, string> = {
 type OnConnection = (listener: Listener, socket: net.Socket) => void;
 
 export class Listener {
-  readonly server: net.Server;
+  /** Replaced when an old master takes service back (resume()). */
+  server: net.Server;
   /** The socket belongs to someone else (systemd socket activation): its path is never removed. */
   external = false;
   /** Announced with a 'listening' event. */
   announced = false;
+  /** Accept errors (EMFILE...): the master logs them; they never stop it. */
+  onAcceptError: ((err: Error) => void) | undefined;
   private accepting = false;
   private closed = false;
+  /** listen(2)'s backlog for an adopted socket (a bound one gets it at bind time). */
+  private backlog: number | undefined;
 
-  private constructor(readonly spec: ListenerSpec, readonly fd: number | undefined, onConnection: OnConnection) {
-    this.server = net.createServer({ pauseOnConnect: true });
-    this.server.on('connection', (socket) => onConnection(this, socket));
+  private constructor(readonly spec: ListenerSpec, private fd: number | undefined, private readonly onConnection: OnConnection) {
+    this.server = this.makeServer();
+  }
+
+  private makeServer(): net.Server {
+    const server = net.createServer({ pauseOnConnect: true });
+    server.on('connection', (socket) => this.onConnection(this, socket));
+    server.on('error', (err) => this.onAcceptError?.(err));
+    return server;
   }
 
   get name(): string {
@@ -99,7 +111,7 @@ export class Listener {
   }
 
   /** Wraps a socket inherited from the previous master; accept() starts accepting on it. */
-  static adopt(spec: ListenerSpec, fd: number, onConnection: OnConnection): Listener {
+  static adopt(spec: ListenerSpec, fd: number, backlog: number | undefined, onConnection: OnConnection): Listener {
     let stat: fs.Stats;
     try {
       stat = fs.fstatSync(fd);
@@ -107,12 +119,18 @@ export class Listener {
       throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not open (${(err as NodeJS.ErrnoException).code})`);
     }
     if (!stat.isSocket()) throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a socket`);
-    return new Listener(spec, fd, onConnection);
+    const state = socketState(fd);
+    if (state !== undefined && !state.listening) {
+      throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a listening socket: ${state.why}. Pass listening sockets only (or start without the inherited-socket environment)`);
+    }
+    const l = new Listener(spec, fd, onConnection);
+    l.backlog = backlog;
+    return l;
   }
 
   async accept(): Promise<void> {
     if (this.accepting || this.fd === undefined) return;
-    await this.listenOn({ fd: this.fd });
+    await this.listenOn({ fd: this.fd }, this.backlog);
     this.accepting = true;
   }
 
@@ -123,6 +141,20 @@ export class Listener {
     this.accepting = false;
     // close()'s callback would wait for the connections sent to workers; only the handle matters
     if (this.server.listening) this.server.close();
+  }
+
+  /**
+   * Accepts again, after stopAccepting(), on a duplicate of the socket that was kept
+   * meanwhile (lib/keep.ts): an old master taking service back.
+   */
+  async resume(kept: object, backlog: number | undefined): Promise<void> {
+    if (!this.closed) return;
+    this.server = this.makeServer();
+    this.fd = undefined; // the kept duplicate has a number of its own
+    // a TCP handle is listened on as it is; a UNIX one through its fd (see lib/keep.ts)
+    await this.listenOn(kept, backlog);
+    this.closed = false;
+    this.accepting = true;
   }
 
   /** An adopted UNIX socket takes this release's `mode`; returns why it could not. */
@@ -142,17 +174,24 @@ export class Listener {
     unlinkSocket(this.spec.path);
   }
 
-  private listenOn(opts: net.ListenOptions | { fd: number }): Promise<void> {
+  /**
+   * `backlog` as a separate argument: Node reads it from there, not from the options, for
+   * an fd or a handle; and listen(2) on a socket that already listens sets the backlog
+   * anew, so an adopted socket must get this release's backlog, not Node's default 511.
+   */
+  private listenOn(opts: net.ListenOptions | { fd: number } | object, backlog?: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const code = err.code ?? 'error';
         reject(new ListenError(this.spec, code, HINTS[code] ?? err.message));
       };
       this.server.once('error', onError);
-      this.server.listen(opts as net.ListenOptions, () => {
+      const done = (): void => {
         this.server.removeListener('error', onError);
         resolve();
-      });
+      };
+      if (backlog === undefined) this.server.listen(opts as net.ListenOptions, done);
+      else this.server.listen(opts as net.ListenOptions, backlog, done);
     });
   }
 

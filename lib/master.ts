@@ -6,6 +6,8 @@
 //   SIGTERM/INT/QUIT graceful stop; a second SIGTERM/SIGINT stops at once
 //
 // States: starting -> serving -> (handed-over | stopping) -> exit.
+// handed-over -> starting -> serving: the new master died while this one still drained,
+// and this one takes service back on the sockets it kept (lib/keep.ts).
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -15,6 +17,7 @@ import { takeActivatedSockets } from './activation';
 import { closeFd, describeSpec, Listener, matchInherited, type ListenerSpec } from './listeners';
 import { Logger, type LogRecord } from './log';
 import { isBaton, msg, type FromSuccessor, type ToSuccessor } from './messages';
+import { KeptSockets } from './keep';
 import type { ResolvedOptions } from './options';
 import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
 import { captureStart, relaunch, type StartContext } from './relaunch';
@@ -56,6 +59,10 @@ export interface MasterEvents {
   /** Every generation drained; the process exits right after. */
   exiting: [];
   'worker-replaced': [info: { pid: number; generation: number; reason: string }];
+  /** The new master died after it took over, while this one still drained: this one serves again. */
+  'taking-back': [info: { pid: number; reason: string }];
+  /** Taking service back failed (the fresh generation could not start): this one drains and exits. */
+  'take-back-failed': [info: { reason: string }];
   log: [record: LogRecord];
 }
 
@@ -70,6 +77,10 @@ export class Master extends EventEmitter<MasterEvents> {
   serving: Generation | undefined;
   private reloading: Generation | undefined;
   private upgrading: UpgradeAttempt | RemoteUpgrade | undefined;
+  /** The upgrade this master handed over to, followed while it drains (nginx mode). */
+  private successor: UpgradeAttempt | undefined;
+  /** Duplicates of the listening sockets, kept after the hand-over to take service back. */
+  private kept: KeptSockets | undefined;
   /** Set when this master runs under `baton run`: the supervisor performs upgrades. */
   private readonly link: SupervisorLink | undefined;
   /** systemd notifications (Type=notify); under `baton run` the supervisor sends them. */
@@ -146,9 +157,10 @@ export class Master extends EventEmitter<MasterEvents> {
     for (const spec of this.specs) {
       const from = adopt.get(spec.name);
       const l = from !== undefined
-        ? Listener.adopt(spec, from.fd, onConnection)
+        // systemd's socket keeps the Backlog= of its .socket unit
+        ? Listener.adopt(spec, from.fd, from.external === true ? undefined : this.opts.backlog, onConnection)
         : await Listener.bind(spec, this.opts.backlog, onConnection);
-      l.server.on('error', (err) => this.log.warn('accept-error', `${l.address()}: ${err.message}`));
+      l.onAcceptError = (err) => this.log.warn('accept-error', `${l.address()}: ${err.message}`);
       this.sockets.push(l);
       if (from !== undefined) {
         l.external = from.external === true;
@@ -232,24 +244,27 @@ export class Master extends EventEmitter<MasterEvents> {
     return gen;
   }
 
-  private async becomeServing(gen: Generation): Promise<void> {
+  private async becomeServing(gen: Generation, takenBack = false): Promise<void> {
     for (const l of this.sockets) await l.accept();
     gen.markServing();
     // Spawned by an upgrade: the old master still accepts and waits `probation` ms before it
     // hands over; a worker lost in that time fails this master, and the old one goes on.
-    if (this.handoff) gen.probationUntil = Date.now() + this.opts.probation;
+    if (this.handoff && !takenBack) gen.probationUntil = Date.now() + this.opts.probation;
     this.serving = gen;
     this.state = 'serving';
     this.log.generation = gen.id;
-    if (this.opts.pidFile !== undefined) writePidFile(this.opts.pidFile, process.pid);
-    await this.openControl();
+    if (this.opts.pidFile !== undefined) {
+      writePidFile(this.opts.pidFile, process.pid);
+      if (takenBack) removePidFileIf(oldbinPath(this.opts.pidFile), process.pid);
+    }
+    await this.openControl(takenBack);
     this.notifier.ready(process.pid, `generation ${gen.id} serving`);
     setTitle('master', gen.id, 'serving');
     this.log.info('serving', `generation ${gen.id} serving with ${gen.readyCount()} worker(s)`);
     this.emit('serving', { generation: gen.id });
     this.flushPending();
     for (const l of this.sockets) if (!l.announced) this.announce(l);
-    if (this.handoff) this.toParent({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
+    if (this.handoff && !takenBack) this.toParent({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
     if (this.link && !this.handoff) this.link.hold(this.sockets);
     this.reportState();
     const next = [...this.queued];
@@ -274,11 +289,11 @@ export class Master extends EventEmitter<MasterEvents> {
     });
   }
 
-  private async openControl(): Promise<void> {
-    if (this.opts.controlSocket === undefined || this.controlServer) return;
-    const control = new ControlServer(this.opts.controlSocket, new Commands(this));
+  private async openControl(again = false): Promise<void> {
+    if (this.opts.controlSocket === undefined || (this.controlServer && !again)) return;
+    const control = this.controlServer ?? new ControlServer(this.opts.controlSocket, new Commands(this));
     try {
-      await control.open(this.handoff !== undefined);
+      await control.open(this.handoff !== undefined || again);
       this.controlServer = control;
       this.log.debug('control-listening', `control socket ${control.path}`);
     } catch (err) {
@@ -442,6 +457,12 @@ export class Master extends EventEmitter<MasterEvents> {
       });
       attempt.on('serving', (pid) => {
         this.upgrading = undefined;
+        // the new master's first generation took this number; one taken back gets the next
+        this.nextGeneration++;
+        if (attempt instanceof UpgradeAttempt) {
+          this.successor = attempt;
+          attempt.on('lost', (reason) => void this.takeBack(pid, reason));
+        }
         this.handOver(pid);
         this.closeDropped(attempt.dropped);
         resolve({ ok: true, pid });
@@ -460,13 +481,77 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private handOver(pid: number): void {
     this.state = 'handed-over';
+    // Before the servers close their fds: duplicates to take service back with (not under
+    // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
+    if (!this.link) this.kept = new KeptSockets(this.sockets);
     for (const l of this.sockets) l.stopAccepting();
+    // the master that handed over to this one need not watch over it any more
+    this.toParent({ type: 'handed-over', pid });
     this.controlServer?.stopListening(); // the new master has the path now
     this.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
     this.emit('upgrade-succeeded', { pid });
     this.drainAll('upgraded');
     setTitle('master', this.generation, 'old, draining');
     this.flushPending();
+    this.maybeExit();
+  }
+
+  /**
+   * The new master died after it took over, while this master still drains (nginx mode):
+   * listen again on the kept duplicates and start a fresh generation from the files on disk
+   * now, as a reload would. Connections wait in `pending` (and the backlog) meanwhile.
+   */
+  private async takeBack(pid: number, reason: string): Promise<void> {
+    const kept = this.kept;
+    this.successor = undefined;
+    this.kept = undefined;
+    if (this.state !== 'handed-over' || kept === undefined) {
+      this.log.warn('successor-lost', `${reason}; this master is ${this.state} and does not take service back`, { newPid: pid });
+      kept?.close();
+      return;
+    }
+    this.state = 'starting';
+    this.log.error('taking-back', `${reason}; this master takes service back on the sockets it kept`, { newPid: pid });
+    this.emit('taking-back', { pid, reason });
+    setTitle('master', this.generation, 'taking back');
+    try {
+      const handles = await kept.ready;
+      for (const l of this.sockets) {
+        const h = handles.get(l.name);
+        if (h === undefined) continue;
+        kept.use(h);
+        await l.resume(h, l.external ? undefined : this.opts.backlog);
+      }
+    } catch (err) {
+      kept.close();
+      this.takeBackFailed(`cannot listen again: ${(err as Error).message}`);
+      return;
+    }
+    kept.close();
+    if (this.state !== 'starting') return; // stopped meanwhile
+    const gen = this.newGeneration();
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      if (this.state !== 'starting') return;
+      gen.abort();
+      this.takeBackFailed(`generation ${gen.id} could not start: ${why}`);
+    };
+    const timer = setTimeout(() => fail(`not ready within readyTimeout (${this.opts.readyTimeout} ms)`), this.opts.readyTimeout);
+    gen.on('failed', fail);
+    gen.on('ready', () => {
+      clearTimeout(timer);
+      gen.removeListener('failed', fail);
+      if (this.state === 'starting') void this.becomeServing(gen, true);
+    });
+    gen.start();
+  }
+
+  private takeBackFailed(reason: string): void {
+    this.state = 'handed-over';
+    for (const l of this.sockets) l.stopAccepting();
+    this.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${reason}`);
+    this.emit('take-back-failed', { reason });
+    this.flushPending(); // to a draining worker, while one is left
     this.maybeExit();
   }
 
@@ -542,6 +627,12 @@ export class Master extends EventEmitter<MasterEvents> {
     // socket, the supervisor after Ctrl-C, which also reached us as SIGINT) is not one.
     const bySignal = reason === 'SIGTERM' || reason === 'SIGINT' || reason === 'SIGQUIT';
     if (bySignal) this.signalCount++;
+    // a master asked to stop does not take service back
+    this.successor?.release();
+    this.successor = undefined;
+    this.kept?.close();
+    this.kept = undefined;
+    this.toParent({ type: 'stopping' });
     if (this.state === 'stopping' || this.state === 'handed-over') {
       if (!bySignal || this.signalCount < 2) {
         this.log.info('stopping', `${reason}: already ${this.state === 'stopping' ? 'stopping' : 'draining (handed over)'}`);

@@ -32,7 +32,10 @@ export type FromSuccessor =
   | { type: 'ready'; pid: number }
   /** `dropped`: the listeners this master did not adopt (the old master removes their socket files). */
   | { type: 'serving'; pid: number; dropped?: string[] }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** After it took over: it handed over to a master of its own, or it stops. */
+  | { type: 'handed-over'; pid: number }
+  | { type: 'stopping' };
 
 /** old master -> new master */
 export type ToSuccessor =

@@ -8,8 +8,14 @@
 //   pid -> <pidFile>.oldbin
 //   go ---------------------------------------->  starts accepting, writes <pidFile>
 //        <--------------- serving
-//   stops accepting, release, disconnect -------> the new master serves alone
-//   drains its generations, exits 0
+//   stops accepting, release -------------------> the new master serves alone
+//   drains its generations, exits 0              (the channel stays open meanwhile:
+//        <--------------- handed-over | stopping   the new master says when it is no
+//                                                  longer the one serving)
+//
+// After the hand-over: if the new master dies while this one still drains, without
+// having said that it handed over or stops, 'lost' tells the old master, which takes
+// service back (master.ts, lib/keep.ts).
 //
 // Failure (exit, error, readyTimeout before 'serving'): the new master and every
 // worker it forked are SIGKILLed, the old master goes on serving and the pid file
@@ -32,6 +38,8 @@ export interface UpgradeEvents {
   /** The new master serves: the old one must stop accepting and drain. */
   serving: [pid: number];
   failed: [reason: string];
+  /** After 'serving': the new master died while it was the one serving. */
+  lost: [reason: string];
 }
 
 /** A listening socket to hand to the new master: a Listener, or a handle a supervisor holds. */
@@ -63,6 +71,8 @@ export interface UpgradeOptions {
 export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   child: ChildProcess | undefined;
   private phase: 'spawning' | 'starting' | 'go' | 'probation' | 'serving' | 'failed' = 'spawning';
+  /** After 'serving': the new master said it handed over in turn, or stops. */
+  private succeeded: 'handed-over' | 'stopping' | undefined;
   private forked = new Set<number>();
   /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
   dropped: string[] = [];
@@ -120,8 +130,16 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     });
     child.on('message', (m: unknown) => this.onMessage(m));
     child.on('exit', (code, signal) => {
-      if (this.finished) return;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      if (this.phase === 'serving') {
+        // A master that exits 0 on its own stopped or handed over (and said so, if it could).
+        if (!this.o.keepChannel && this.succeeded === undefined && (signal !== null || code !== 0)) {
+          const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
+          this.emit('lost', `the new master ${child.pid} ${how} after it took over${detail}`);
+        }
+        return;
+      }
+      if (this.finished) return;
       this.fail(this.phase === 'probation'
         ? `the new master ${child.pid} ${how} during its probation (this master kept accepting all along)`
         : `the new master ${child.pid} ${how} before it was serving`);
@@ -144,8 +162,18 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   }
 
   private onMessage(m: unknown): void {
-    if (!isBaton(m) || this.finished) return;
+    if (!isBaton(m)) return;
     const message = m as FromSuccessor;
+    if (this.phase === 'serving') {
+      // a supervisor follows its masters itself (supervisor.ts)
+      if (this.o.keepChannel) return;
+      if (message.type === 'handed-over' || message.type === 'stopping') {
+        this.succeeded = message.type;
+        this.release();
+      } else if (message.type === 'error') this.errors.push(message.message);
+      return;
+    }
+    if (this.finished) return;
     const pid = this.child?.pid as number;
     switch (message.type) {
       case 'forked':
@@ -190,9 +218,25 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     this.emit('serving', pid);
     if (this.o.keepChannel) return;
     this.send({ type: 'release' });
+    this.errors = [];
+    // The channel stays open, but keeps nobody alive: the new master says on it when it is
+    // no longer the one serving; an error it throws arrives as the reason it died.
     const child = this.child as ChildProcess;
-    if (child.connected) child.disconnect();
+    child.channel?.unref();
     child.unref();
+  }
+
+  /** Whether the new master said it handed over in turn or stops. */
+  get done(): 'handed-over' | 'stopping' | undefined {
+    return this.succeeded;
+  }
+
+  /** The old master no longer follows the new one (it stops, or the new one moved on). */
+  release(): void {
+    const child = this.child;
+    if (this.phase !== 'serving' || child === undefined) return;
+    this.succeeded ??= 'stopping';
+    if (child.connected) child.disconnect();
   }
 
   /** Gives up: kills the new master's whole tree and restores the pid file. */

@@ -69,6 +69,9 @@ describe('faults during upgrades (integration)', function () {
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const oldWorkers = t.server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
+    // a slow request keeps the old generation draining (and its master alive) until we kill it
+    const slow = request({ port }, '/?delay=3000');
+    await t.server.waitEvent('slow-request');
     await underLoad(port, async (load) => {
       process.kill(t.server!.pid, 'SIGUSR2');
       await t.server!.waitEvent('generation-draining', 1, 15_000);
@@ -76,6 +79,114 @@ describe('faults during upgrades (integration)', function () {
       await waitFor('old workers gone', () => oldWorkers.every((p) => !running(p)), 10_000);
       await load.progress(30);
     }, 5);
+    // the killed master's worker finished the slow request before it exited
+    expect((await slow).json?.version).to.equal('v0');
+  });
+
+  /**
+   * nginx mode (no `baton run`): the new master dies after it took over, while the old one
+   * still drains (held by a slow request). The old master takes service back on the
+   * duplicates it kept: a fresh generation, the pid file names it again, no .oldbin.
+   */
+  async function takeBack(kill: (newPid: number) => Promise<void>): Promise<void> {
+    const pidFile = t.dir.file('app.pid');
+    t.server = new Server(t.dir, { PID_FILE: pidFile, DRAIN_TIMEOUT: '20000' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const oldPid = t.server.pid;
+    const slow = request({ port }, '/?delay=4000', undefined, 15_000);
+    await t.server.waitEvent('slow-request');
+    await underLoad(port, async (load) => {
+      t.dir.release({ version: 'v1' });
+      process.kill(oldPid, 'SIGUSR2');
+      const ok = await t.server!.waitEvent('upgrade-succeeded', 1, 15_000);
+      const newPid = ok.pid as number;
+      t.dir.release({ version: 'v2' });
+      await kill(newPid);
+      const back = await t.server!.waitEvent('taking-back', 1, 10_000);
+      expect(back.master).to.equal(oldPid);
+      expect(back.reason).to.match(new RegExp(`new master ${newPid} was killed by SIGKILL after it took over`));
+      await t.server!.waitEvent('serving', 2, 10_000, (e) => e.master === oldPid);
+      await waitFor('v2 served by the old master', () => (load.stats.versions.get('v2') ?? 0) > 10, 10_000);
+      await load.progress(30);
+    }, 5);
+    expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(oldPid));
+    expect(fs.existsSync(`${pidFile}.oldbin`)).to.equal(false);
+    const r = await request({ port });
+    expect(r.json?.version).to.equal('v2');
+    expect(t.server.events.find((e) => e.ev === 'worker-ready' && e.pid === r.json?.pid)?.master).to.equal(oldPid);
+    // the old generation went on draining all along: its slow request was answered
+    expect((await slow).json?.version).to.equal('v0');
+    // and this master goes on: another upgrade works from here
+    process.kill(oldPid, 'SIGUSR2');
+    await t.server.waitEvent('upgrade-succeeded', 2, 15_000);
+  }
+
+  it('new master SIGKILLed right after it took over (nginx mode): the old master takes service back', async () => {
+    await takeBack(async (newPid) => process.kill(newPid, 'SIGKILL'));
+  });
+
+  it('new master SIGKILLed while the old generation drains (nginx mode): the old master takes service back', async () => {
+    await takeBack(async (newPid) => {
+      await waitFor('old generation draining', () => t.server!.count('generation-draining') > 0, 10_000);
+      await t.server!.waitEvent('worker-ready', 2, 10_000, (e) => e.master === newPid);
+      await new Promise<void>((resolve, reject) => {
+        // requests answered by the new master first: it really served
+        const deadline = Date.now() + 5_000;
+        const check = (): void => {
+          request({ port: Number(t.server!.events.find((e) => e.ev === 'listening')?.port) }).then((r) => {
+            if (r.json?.version === 'v1') resolve();
+            else if (Date.now() > deadline) reject(new Error('the new master never answered'));
+            else setTimeout(check, 20);
+          }, reject);
+        };
+        check();
+      });
+      process.kill(newPid, 'SIGKILL');
+    });
+  });
+
+  it('a new master that handed over in turn and then died is not taken back by the first master', async () => {
+    t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const first = t.server.pid;
+    const slow1 = request({ port }, '/?delay=4000', undefined, 15_000);
+    await t.server.waitEvent('slow-request');
+    t.dir.release({ version: 'v1' });
+    process.kill(first, 'SIGUSR2');
+    const second = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
+    const slow2 = request({ port }, '/?delay=4000', undefined, 15_000).catch((e: Error) => e);
+    await t.server.waitEvent('slow-request', 2);
+    t.dir.release({ version: 'v2' });
+    process.kill(second, 'SIGUSR2');
+    const third = (await t.server.waitEvent('upgrade-succeeded', 2, 15_000)).pid as number;
+    expect(third).to.not.equal(second);
+    process.kill(second, 'SIGKILL');
+    await waitFor('second master gone', () => !running(second), 5_000);
+    // the first master keeps draining and exits; the third serves alone
+    expect((await slow1).json?.version).to.equal('v0');
+    await waitFor('first master exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(0);
+    expect(t.server.count('taking-back')).to.equal(0);
+    expect((await request({ port })).json?.version).to.equal('v2');
+    await slow2;
+  });
+
+  it('a new master that stops on its own (baton stop, exit 0) is not taken back', async () => {
+    t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const slow = request({ port }, '/?delay=1500');
+    await t.server.waitEvent('slow-request');
+    process.kill(t.server.pid, 'SIGUSR2');
+    const ok = await t.server.waitEvent('upgrade-succeeded', 1, 15_000);
+    process.kill(ok.pid as number, 'SIGTERM');
+    expect((await slow).status).to.equal(200);
+    await waitFor('old master exit', () => t.server?.exitCode !== undefined, 10_000);
+    await waitFor('new master exit', () => !running(ok.pid as number), 10_000);
+    expect(t.server.exitCode).to.equal(0);
+    expect(t.server.count('taking-back')).to.equal(0);
   });
 
   it('under baton run, a new master SIGKILLed right after it took over is replaced; only connections in transit fail', async () => {
@@ -126,6 +237,32 @@ describe('probation: new code whose workers crash right after becoming ready (in
     }
     onlyResets(load.stats.errors);
     expect(load.stats.non2xx).to.equal(0);
+  });
+
+  it('new code that leaks past maxMemory right after an upgrade: the leaking worker is recycled, the upgrade stands, nothing fails', async () => {
+    t.server = new Server(t.dir, { PROBATION: '1000', MAX_MEMORY: '120M', WORKER_TIMEOUT: '1000' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
+    try {
+      await load.progress(30);
+      t.dir.release({ version: 'leaky', mode: 'leak-after-ready' });
+      process.kill(t.server.pid, 'SIGUSR2');
+      const started = await t.server.waitEvent('upgrade-started');
+      const newPid = started.pid as number;
+      const rep = await t.server.waitEvent('worker-replaced', 1, 15_000, (e) => e.master === newPid);
+      expect(rep.reason).to.match(/RSS \d+ MiB is over maxMemory \(120 MiB\)/);
+      await t.server.waitEvent('upgrade-succeeded', 1, 15_000);
+      // the replacement is ready, the leaking worker drained and left
+      await waitFor('leaking worker gone', () => !running(rep.pid as number), 10_000);
+      await load.progress(30);
+    } finally {
+      await load.stop();
+    }
+    expect(t.server.count('upgrade-failed')).to.equal(0);
+    expect(load.stats.errors, load.stats.errors.slice(0, 3).join('\n')).to.deep.equal([]);
+    expect(load.stats.non2xx).to.equal(0);
+    expect((await request({ port })).json?.version).to.equal('leaky');
   });
 
   it('a reload is rolled back: the old generation, never drained, takes the connections back', async () => {

@@ -74,4 +74,23 @@ describe('start-up failures (integration)', function () {
       }
     });
   }
+
+  it('an inherited fd that is a socket but not listening (a connected TCP socket): exit 1 before anything is forked', async () => {
+    blocker = net.createServer();
+    await new Promise<void>((r) => blocker?.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    try {
+      const fd = (client as unknown as { _handle: { fd: number } })._handle.fd; // the test's own socket
+      const handoff = JSON.stringify({ v: 1, parent: 1, generation: 2, listeners: [{ spec: { name: 'default', port: 0, host: '127.0.0.1' }, fd: 4 }] });
+      server = new Server(dir, { BATON_HANDOFF: handoff }, { fds: ['ignore', fd] });
+      expect(await exits(server)).to.equal(1);
+      expect(server.stderr).to.match(/inherited listener "default" names fd 4, which is not a listening socket: a TCP socket in state ESTABLISHED/);
+      expect(server.count('worker-ready')).to.equal(0);
+      expect(server.count('listening')).to.equal(0);
+    } finally {
+      client.destroy();
+    }
+  });
 });

@@ -16,7 +16,7 @@ export const MULTI_FIXTURE = path.resolve(__dirname, '../fixtures/multi.js');
 
 export interface Release {
   version: string;
-  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready';
+  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready' | 'leak-after-ready';
 }
 
 export interface Event {

@@ -1,0 +1,107 @@
+// KeptSockets (lib/keep.ts) on real sockets: the duplicates a master keeps after it hands
+// over. This is also the check for lib/internals.ts (6): a raw handle sent over IPC arrives
+// unread, can be listened on again, and closes. It fails loudly if Node changes that.
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Listener } from '../lib/listeners';
+import { running } from './support/unit';
+
+// the built module: it spawns dist/dup-child.js beside it
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { KeptSockets } = require('../dist/keep') as typeof import('../lib/keep');
+
+function fdOf(s: net.Server): number {
+  return (s as unknown as { _handle: { fd: number } })._handle.fd;
+}
+
+function fake(name: string, server: net.Server): Listener {
+  return { name, handoffFd: () => fdOf(server) } as unknown as Listener;
+}
+
+function reply(target: { port: number; host: string } | { path: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(target as net.NetConnectOpts);
+    let got = '';
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => (got += d));
+    c.on('end', () => resolve(got));
+    c.on('error', reject);
+    c.setTimeout(5_000, () => c.destroy(new Error('no answer')));
+  });
+}
+
+/** The helper exits once it delivered the duplicates (it holds its own until then). */
+function gone(pid: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (running(pid) && Date.now() < deadline) return;
+      clearInterval(t);
+      if (running(pid)) reject(new Error(`helper ${pid} still running`));
+      else resolve();
+    }, 10);
+  });
+}
+
+describe('KeptSockets: duplicates of listening sockets, kept without accepting', function () {
+  this.timeout(15_000);
+  let dir: string;
+  const servers: net.Server[] = [];
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-keep-'));
+  });
+  afterEach(() => {
+    for (const s of servers.splice(0)) if (s.listening) s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function listen(s: net.Server, ...args: unknown[]): Promise<net.Server> {
+    servers.push(s);
+    await new Promise<void>((r) => (s.listen as (...a: unknown[]) => void)(...args, () => r()));
+    return s;
+  }
+
+  it('TCP and UNIX: survive the close of the original server, queue connections unaccepted, serve again when listened on', async () => {
+    const tcp = await listen(net.createServer((c) => c.end('old')), 0, '127.0.0.1');
+    const port = (tcp.address() as net.AddressInfo).port;
+    // bound at a private name and renamed, as baton does (lib/unixpath.ts), so close() does not unlink it
+    const tmp = path.join(dir, '.s.tmp');
+    const sock = path.join(dir, 's.sock');
+    const unix = await listen(net.createServer((c) => c.end('old')), tmp);
+    fs.renameSync(tmp, sock);
+
+    const kept = new KeptSockets([fake('tcp', tcp), fake('unix', unix)]);
+    const helper = kept.pid as number;
+    tcp.close();
+    unix.close();
+    const handles = await kept.ready;
+    expect([...handles.keys()]).to.deep.equal(['tcp', 'unix']);
+    await gone(helper);
+
+    // nobody accepts: the connections wait in the backlog until a server listens on the duplicate
+    const early = [reply({ port, host: '127.0.0.1' }), reply({ path: sock })];
+    for (const [name, h] of handles) {
+      kept.use(h);
+      await listen(net.createServer((c) => c.end(`back:${name}`)), h);
+    }
+    expect(await Promise.all(early)).to.deep.equal(['back:tcp', 'back:unix']);
+    expect(await reply({ port, host: '127.0.0.1' })).to.equal('back:tcp');
+    kept.close(); // leaves the handles in use alone
+    expect(await reply({ path: sock })).to.equal('back:unix');
+  });
+
+  it('close() lets the duplicates go: with no other holder the port refuses connections', async () => {
+    const tcp = await listen(net.createServer((c) => c.end('old')), 0, '127.0.0.1');
+    const port = (tcp.address() as net.AddressInfo).port;
+    const kept = new KeptSockets([fake('tcp', tcp)]);
+    tcp.close();
+    await kept.ready;
+    await gone(kept.pid as number);
+    kept.close();
+    const err = await reply({ port, host: '127.0.0.1' }).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+    expect(err).to.equal('ECONNREFUSED');
+  });
+});
