@@ -39,9 +39,10 @@ export class Notifier {
     if (!this.active) return;
     this.chain = this.chain.then(() => new Promise<void>((resolve) => {
       execFile('systemd-notify', vars, { timeout: 5_000, env: { ...process.env, NOTIFY_SOCKET: this.socket } }, (err) => {
-        if (err && !this.warned) {
+        const why = err ? notifyFailure(err, vars) : undefined;
+        if (why !== undefined && !this.warned) {
           this.warned = true;
-          this.log.warn('notify-failed', `cannot notify systemd (${vars.join(' ')}): ${err.message}; is systemd-notify installed?`);
+          this.log.warn('notify-failed', `cannot notify systemd (${vars.join(' ')}): ${why}`);
         }
         resolve();
       });
@@ -52,4 +53,20 @@ export class Notifier {
   flush(): Promise<void> {
     return this.chain;
   }
+}
+
+/**
+ * What to say about a failed systemd-notify, or undefined to say nothing: on `systemctl stop`
+ * systemd's SIGTERM to the whole control group may catch the `systemd-notify STOPPING=1` just
+ * started, after systemd has the message (seen under systemd 252, spec/systemd.spec.ts).
+ */
+export function notifyFailure(err: Error & { code?: unknown; signal?: unknown; killed?: unknown }, vars: string[]): string | undefined {
+  if (err.killed === true) return 'systemd-notify did not finish within 5 s';
+  if (err.code === 'ENOENT') return 'systemd-notify is not installed (it comes with systemd); install it, or unset NOTIFY_SOCKET';
+  if (typeof err.signal === 'string' && err.signal !== '') {
+    if (vars.includes('STOPPING=1') && err.signal === 'SIGTERM') return undefined;
+    return `systemd-notify was killed by ${err.signal}`;
+  }
+  if (typeof err.code === 'number') return `systemd-notify exited with code ${err.code}`;
+  return err.message;
 }

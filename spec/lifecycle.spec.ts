@@ -149,13 +149,26 @@ describe('life cycle (integration)', function () {
     let master = t.server.pid;
     let after1 = 0;
     for (let i = 1; i <= 50; i++) {
+      const previous = master;
       process.kill(master, 'SIGUSR2');
       master = (await t.server.waitEvent('upgrade-succeeded', i, 15_000)).pid as number;
       await t.server.waitEvent('generation-drained', i, 10_000);
+      // until the old master exits, the new one still has its channel to it open
+      await waitFor('old master gone', () => !running(previous), 10_000);
       expect((await request({ port })).status).to.equal(200);
-      if (i === 1) after1 = fdCount(master);
+      if (i === 1) {
+        // the same reading twice, 50 ms apart: the channel to the old master has closed
+        let last = -1;
+        after1 = await waitFor('a steady fd count', () => {
+          const n = fdCount(master);
+          const steady = n === last;
+          last = n;
+          return steady ? n : undefined;
+        }, 5_000, 50);
+      }
     }
-    expect(fdCount(master)).to.equal(after1);
+    const final = fdCount(master);
+    await waitFor(`the fd count back at ${after1} (now ${final})`, () => fdCount(master) === after1, 3_000);
   });
 
   describe('what an upgrade runs', () => {
