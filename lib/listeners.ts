@@ -111,7 +111,7 @@ export class Listener {
   }
 
   /** Wraps a socket inherited from the previous master; accept() starts accepting on it. */
-  static adopt(spec: ListenerSpec, fd: number, backlog: number | undefined, onConnection: OnConnection): Listener {
+  static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection): Listener {
     let stat: fs.Stats;
     try {
       stat = fs.fstatSync(fd);
@@ -147,7 +147,7 @@ export class Listener {
    * Accepts again, after stopAccepting(), on a duplicate of the socket that was kept
    * meanwhile (lib/keep.ts): an old master taking service back.
    */
-  async resume(kept: object, backlog: number | undefined): Promise<void> {
+  async resume(kept: object, backlog: number): Promise<void> {
     if (!this.closed) return;
     this.server = this.makeServer();
     this.fd = undefined; // the kept duplicate has a number of its own

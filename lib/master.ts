@@ -157,8 +157,8 @@ export class Master extends EventEmitter<MasterEvents> {
     for (const spec of this.specs) {
       const from = adopt.get(spec.name);
       const l = from !== undefined
-        // systemd's socket keeps the Backlog= of its .socket unit
-        ? Listener.adopt(spec, from.fd, from.external === true ? undefined : this.opts.backlog, onConnection)
+        // listen(2) on a listening socket sets its backlog anew: always baton's option (systemd's too)
+        ? Listener.adopt(spec, from.fd, this.opts.backlog, onConnection)
         : await Listener.bind(spec, this.opts.backlog, onConnection);
       l.onAcceptError = (err) => this.log.warn('accept-error', `${l.address()}: ${err.message}`);
       this.sockets.push(l);
@@ -520,7 +520,7 @@ export class Master extends EventEmitter<MasterEvents> {
         const h = handles.get(l.name);
         if (h === undefined) continue;
         kept.use(h);
-        await l.resume(h, l.external ? undefined : this.opts.backlog);
+        await l.resume(h, this.opts.backlog);
       }
     } catch (err) {
       kept.close();

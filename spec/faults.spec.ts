@@ -50,6 +50,25 @@ describe('faults during upgrades (integration)', function () {
     expect(running(t.server.pid)).to.equal(true);
   });
 
+  it('new master SIGKILLed right after it is ready (serving beside the old one, in probation): rollback; only connections in transit fail', async () => {
+    t.server = new Server(t.dir, { PROBATION: '1500' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    await underLoad(port, async (load) => {
+      process.kill(t.server!.pid, 'SIGUSR2');
+      const started = await t.server!.waitEvent('upgrade-started');
+      await t.server!.waitEvent('serving', 1, 10_000, (e) => e.master === started.pid);
+      await waitFor('the probation log line', () => /upgrade-probation/.test(t.server!.stderr), 5_000);
+      process.kill(started.pid as number, 'SIGKILL');
+      const failed = await t.server!.waitEvent('upgrade-failed', 1, 10_000);
+      expect(failed.reason).to.match(/was killed by SIGKILL during its probation/);
+      await load.progress(30);
+    }, 5);
+    expect(t.server.count('upgrade-succeeded')).to.equal(0);
+    expect(t.server.count('taking-back')).to.equal(0);
+    expect(running(t.server.pid)).to.equal(true);
+  });
+
   it('new master SIGSTOPped: rolled back at readyTimeout, the stopped master and its workers killed', async () => {
     t.server = new Server(t.dir, { READY_TIMEOUT: '1500', START_DELAY: '300' });
     const port = await t.server.port();
@@ -123,7 +142,9 @@ describe('faults during upgrades (integration)', function () {
   }
 
   it('new master SIGKILLed right after it took over (nginx mode): the old master takes service back', async () => {
-    await takeBack(async (newPid) => process.kill(newPid, 'SIGKILL'));
+    await takeBack(async (newPid) => {
+      process.kill(newPid, 'SIGKILL');
+    });
   });
 
   it('new master SIGKILLed while the old generation drains (nginx mode): the old master takes service back', async () => {
@@ -309,6 +330,48 @@ describe('more faults and awkward signals (integration)', function () {
     // at most the 5 load loops had a request on it; a hang would show as a timeout
     expect(load.stats.errors.length, load.stats.errors.join('\n')).to.be.at.most(5);
     for (const e of load.stats.errors) expect(e).to.match(/ECONNRESET|socket hang up/);
+  });
+
+  /** Connections waiting in the accept queue of 127.0.0.1:port (Linux: rx_queue of its LISTEN row). */
+  function acceptQueue(port: number): number | undefined {
+    const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    const row = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/))
+      .find((c) => c[1] === local && c[3] === '0A');
+    return row ? Number.parseInt((row[4] ?? '').split(':')[1] ?? '', 16) : undefined;
+  }
+
+  it('a full listen backlog after an upgrade: nothing fails, clients beyond it retry their SYN; the inherited socket keeps the backlog option', async function () {
+    if (process.platform !== 'linux') this.skip();
+    t.server = new Server(t.dir, { BACKLOG: '8', WORKERS: '1' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const first = t.server.pid;
+    process.kill(first, 'SIGUSR2');
+    const next = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
+    await waitFor('old master gone', () => !running(first), 10_000);
+    // nobody accepts while the new master is stopped: 30 clients for a backlog of 8
+    process.kill(next, 'SIGSTOP');
+    const t0 = Date.now();
+    try {
+      const replies = Array.from({ length: 30 }, () => request({ port }, '/', undefined, 15_000).then((r) => ({ status: r.status, ms: Date.now() - t0 })));
+      // Linux queues backlog + 1; with Node's default (511) all 30 would be queued
+      const queued = await waitFor('a full accept queue', () => {
+        const q = acceptQueue(port);
+        return q !== undefined && q >= 9 ? q : undefined;
+      }, 5_000);
+      expect(queued).to.equal(9);
+      process.kill(next, 'SIGCONT');
+      const done = await Promise.all(replies);
+      expect(done.map((r) => r.status)).to.deep.equal(Array(30).fill(200));
+      // the ones the full queue turned away got in on their SYN retry (about 1 s later)
+      expect(done.filter((r) => r.ms >= 900).length).to.be.greaterThan(0);
+    } finally {
+      try {
+        process.kill(next, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
   });
 
   it('SIGUSR2 and SIGHUP during a stop are refused; the stop completes', async () => {

@@ -1,8 +1,10 @@
 // `baton run`: a supervisor with a stable pid owns the sockets and starts every master.
 import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Load, perTest, request, running, Server, waitFor } from './support/harness';
+import { onLines } from '../lib/lines';
+import { AppDir, DIST, Load, perTest, request, running, Server, waitFor } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 
@@ -70,5 +72,68 @@ describe('supervisor mode: baton run (integration)', function () {
     await waitFor('supervisor exit', () => t.server?.exitCode !== undefined, 10_000);
     expect(t.server.exitCode).to.equal(1);
     expect(t.server.stderr).to.match(/release bad is broken/);
+  });
+});
+
+describe('a master that is PID 1 (a container without baton run) (integration)', function () {
+  this.timeout(30_000);
+  const started: number[] = [];
+  let dir: AppDir;
+  beforeEach(() => {
+    dir = new AppDir();
+    dir.release({ version: 'v0' });
+  });
+  afterEach(() => {
+    // by pid: the master (a host pid, found below) and unshare; its workers die with the namespace
+    for (const pid of started.splice(0).reverse()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    dir.remove();
+  });
+
+  it('refuses SIGUSR2 with a clear error instead of taking the container down, and keeps serving', async function () {
+    if (process.getuid?.() !== 0 || spawnSync('unshare', ['--version']).status !== 0) this.skip(); // needs root and util-linux
+    // a new pid namespace, as in a container: node is its PID 1 (the harness's Server is not used:
+    // it would take the "pid 1" the events report for a pid of this machine)
+    const proc = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, dir.app], {
+      cwd: dir.dir,
+      env: { ...process.env, BATON_DIST: DIST, PORT: '0', WORKERS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    started.push(proc.pid as number);
+    const events: Array<Record<string, unknown>> = [];
+    let stderr = '';
+    onLines(proc.stdout as NodeJS.ReadableStream, (line) => {
+      try {
+        events.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not an event
+      }
+    });
+    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const master = await waitFor('the master (host pid) under unshare', () => {
+      try {
+        const child = Number(fs.readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim().split(' ')[0]);
+        return child > 0 ? child : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 5_000);
+    started.push(master);
+    const serving = await waitFor('serving', () => events.find((e) => e.ev === 'serving'), 10_000);
+    expect(serving.master).to.equal(1);
+    const port = events.find((e) => e.ev === 'listening')?.port as number;
+    process.kill(master, 'SIGUSR2');
+    await waitFor(`the refusal in the log (${stderr})`, () => /upgrade refused: this master is PID 1: its exit would end the container .*baton run/.test(stderr), 5_000);
+    expect(events.filter((e) => e.ev === 'upgrade-started')).to.deep.equal([]);
+    expect((await request({ port })).json?.version).to.equal('v0');
+    // and it still stops gracefully
+    process.kill(master, 'SIGTERM');
+    await waitFor('the namespace exits', () => proc.exitCode !== null, 10_000);
+    expect(proc.exitCode).to.equal(0);
   });
 });
