@@ -86,6 +86,8 @@ export class KeptSockets {
     this.closed = true;
     for (const h of this.handles.values()) if (!this.inUse.has(h)) closeHandle(h);
     this.handles.clear();
-    if (this.child?.connected) this.child.disconnect();
+    // a helper that has not delivered yet still holds duplicates of its own
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }

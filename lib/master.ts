@@ -734,6 +734,7 @@ export class Master extends EventEmitter<MasterEvents> {
       removePidFileIf(oldbinPath(this.opts.pidFile), process.pid);
       if (this.state === 'stopping') removePidFileIf(this.opts.pidFile, process.pid);
     }
+    this.kept?.close();
     this.log.info('exit', 'all generations drained; exiting');
     this.emit('exiting');
     const control = this.controlServer;
