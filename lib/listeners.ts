@@ -123,6 +123,10 @@ export class Listener {
     if (state !== undefined && !state.listening) {
       throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a listening socket: ${state.why}. Pass listening sockets only (or start without the inherited-socket environment)`);
     }
+    // the environment says which socket is which: a socket on another port was mislabelled
+    if (state?.listening && state.port !== undefined && spec.port !== undefined && spec.port !== 0 && state.port !== spec.port) {
+      throw new Error(`baton: inherited listener "${spec.name}" (${describeSpec(spec)}) names fd ${fd}, which listens on port ${state.port}: the inherited-socket environment does not match its sockets`);
+    }
     const l = new Listener(spec, fd, onConnection);
     l.backlog = backlog;
     return l;

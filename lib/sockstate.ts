@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 
 export type SocketState =
-  | { listening: true }
+  /** `port`: the local port of a TCP socket. */
+  | { listening: true; port?: number }
   | { listening: false; why: string }
   /** Not Linux, or /proc unreadable: baton cannot tell, and does not refuse. */
   | undefined;
@@ -44,7 +45,8 @@ export function socketState(fd: number): SocketState {
     const row = rows(read(`/proc/self/net/${table}`)).find((c) => c[9] === inode);
     if (row === undefined) continue;
     const st = row[3] ?? '';
-    return st === '0A' ? { listening: true } : { listening: false, why: `a TCP socket in state ${TCP_STATES[st] ?? st}` };
+    const port = Number.parseInt((row[1] ?? '').split(':')[1] ?? '', 16);
+    return st === '0A' ? { listening: true, port } : { listening: false, why: `a TCP socket in state ${TCP_STATES[st] ?? st}` };
   }
   const unix = read('/proc/self/net/unix');
   if (unix === undefined) return undefined;

@@ -33,8 +33,10 @@ describe('socketState (Linux /proc)', function () {
   }
 
   it('a listening TCP socket (IPv4 and IPv6 loopback) is listening', async () => {
-    expect(socketState(fdOf(await tcpServer()))).to.deep.equal({ listening: true });
-    expect(socketState(fdOf(await tcpServer('::1')))).to.deep.equal({ listening: true });
+    const v4 = await tcpServer();
+    const v6 = await tcpServer('::1');
+    expect(socketState(fdOf(v4))).to.deep.equal({ listening: true, port: (v4.address() as net.AddressInfo).port });
+    expect(socketState(fdOf(v6))).to.deep.equal({ listening: true, port: (v6.address() as net.AddressInfo).port });
   });
 
   it('a connected TCP socket is not, and says its state', async () => {

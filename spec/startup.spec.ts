@@ -55,6 +55,18 @@ describe('start-up failures (integration)', function () {
     expect(server.count('listening')).to.equal(0);
   });
 
+  it('a pid file in a directory this user cannot write: exit 1 before anything is bound, the message names the path', async function () {
+    if (!nobodyCanLoadBaton()) this.skip(); // root writes anywhere: the check runs as another user
+    fs.chmodSync(dir.dir, 0o755);
+    const ro = dir.file('ro');
+    fs.mkdirSync(ro, { mode: 0o555 });
+    fs.chmodSync(ro, 0o555);
+    server = new Server(dir, { PID_FILE: `${ro}/app.pid` }, { uid: 65534, gid: 65534 });
+    expect(await exits(server)).to.equal(1);
+    expect(server.stderr).to.contain(`the pid file ${ro}/app.pid cannot be written: its directory ${ro} is not writable (EACCES)`);
+    expect(server.count('listening')).to.equal(0);
+  });
+
   for (const [what, handoff, pattern] of [
     ['not JSON', '{oops', /malformed BATON_HANDOFF from the previous master \(not JSON\)/],
     ['an fd that is not open', JSON.stringify({ v: 1, parent: 1, generation: 2, listeners: [{ spec: { name: 'default', port: 0, host: '127.0.0.1' }, fd: 99 }] }), /inherited listener "default" names fd 99, which is not open \(EBADF\)/],
@@ -92,5 +104,18 @@ describe('start-up failures (integration)', function () {
     } finally {
       client.destroy();
     }
+  });
+
+  it('an inherited socket that listens on another port than its listener says: exit 1, naming both', async () => {
+    blocker = net.createServer();
+    await new Promise<void>((r) => blocker?.listen(0, '127.0.0.1', r));
+    const actual = (blocker.address() as net.AddressInfo).port;
+    const claimed = actual === 65535 ? 65534 : actual + 1;
+    const fd = (blocker as unknown as { _handle: { fd: number } })._handle.fd; // the test's own socket
+    const handoff = JSON.stringify({ v: 1, parent: 1, generation: 2, listeners: [{ spec: { name: 'default', port: claimed, host: '127.0.0.1' }, fd: 4 }] });
+    server = new Server(dir, { BATON_HANDOFF: handoff, PORT: String(claimed) }, { fds: ['ignore', fd] });
+    expect(await exits(server)).to.equal(1);
+    expect(server.stderr).to.contain(`inherited listener "default" (127.0.0.1:${claimed}) names fd 4, which listens on port ${actual}: the inherited-socket environment does not match its sockets`);
+    expect(server.count('worker-ready')).to.equal(0);
   });
 });
