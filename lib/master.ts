@@ -16,7 +16,8 @@ import { HANDOFF_ENV, readHandoff, type Handoff } from './handoff';
 import { takeActivatedSockets } from './activation';
 import { closeFd, describeSpec, Listener, matchInherited, type ListenerSpec } from './listeners';
 import { Logger, type LogRecord } from './log';
-import { isBaton, msg, type FromSuccessor, type ToSuccessor } from './messages';
+import { isBaton, type FromSuccessor } from './messages';
+import { Predecessor } from './predecessor';
 import { KeptSockets } from './keep';
 import type { ResolvedOptions } from './options';
 import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
@@ -91,6 +92,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private readonly log: Logger;
   private readonly start: StartContext;
   private readonly handoff: Handoff | undefined;
+  /** The channel to whoever spawned this master (the old master after an upgrade). */
+  private readonly parent = new Predecessor();
   private startTimer: NodeJS.Timeout | undefined;
   private signalCount = 0;
   /** Inherited listeners this release does not have (told to the old master). */
@@ -304,24 +307,28 @@ export class Master extends EventEmitter<MasterEvents> {
   // ---- talking to the previous master (when this one was spawned by an upgrade) ----
 
   private watchParent(): void {
-    process.on('message', (m: unknown) => {
-      if (!isBaton(m)) return;
-      const message = m as ToSuccessor;
-      const gen = this.generations.get(this.handoff?.generation ?? 0);
-      if (message.type === 'go' && gen && this.state === 'starting') void this.becomeServing(gen);
-      if (message.type === 'release' && gen) gen.probationUntil = 0; // the old master has handed over
-    });
-    process.on('disconnect', () => {
-      // The old master left (released us, or died). If we are ready, serve alone; with
-      // nobody to roll back to, a probation makes no sense any more.
-      const gen = this.generations.get(this.handoff?.generation ?? 0);
-      if (gen) gen.probationUntil = 0;
-      if (this.state === 'starting' && gen && gen.readyCount() === this.opts.workers) void this.becomeServing(gen);
+    const first = (): Generation | undefined => this.generations.get(this.handoff?.generation ?? 0);
+    this.parent.watch({
+      go: () => {
+        const gen = first();
+        if (gen && this.state === 'starting') void this.becomeServing(gen);
+      },
+      release: () => {
+        const gen = first();
+        if (gen) gen.probationUntil = 0; // the old master has handed over
+      },
+      gone: () => {
+        // The old master left (released us, or died). If we are ready, serve alone; with
+        // nobody to roll back to, a probation makes no sense any more.
+        const gen = first();
+        if (gen) gen.probationUntil = 0;
+        if (this.state === 'starting' && gen && gen.readyCount() === this.opts.workers) void this.becomeServing(gen);
+      },
     });
   }
 
   private askParentToGo(): void {
-    if (process.connected) this.toParent({ type: 'ready', pid: process.pid });
+    if (this.parent.connected) this.toParent({ type: 'ready', pid: process.pid });
     else {
       const gen = this.generations.get(this.handoff?.generation ?? 0);
       if (gen) void this.becomeServing(gen);
@@ -329,12 +336,7 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   private toParent(m: FromSuccessor): void {
-    if (!process.connected) return;
-    try {
-      process.send?.(msg(m));
-    } catch {
-      // parent gone
-    }
+    this.parent.send(m);
   }
 
   // ---- connections ----------------------------------------------------------------
@@ -462,6 +464,13 @@ export class Master extends EventEmitter<MasterEvents> {
         if (attempt instanceof UpgradeAttempt) {
           this.successor = attempt;
           attempt.on('lost', (reason) => void this.takeBack(pid, reason));
+          attempt.on('moved-on', (what) => {
+            // the duplicates would keep queueing connections on a socket nobody accepts on
+            this.log.debug('successor-moved-on', `new master ${pid} ${what === 'stopping' ? 'stops' : 'handed over in turn'}: the kept sockets are closed`, { newPid: pid });
+            this.kept?.close();
+            this.kept = undefined;
+            this.successor = undefined;
+          });
         }
         this.handOver(pid);
         this.closeDropped(attempt.dropped);

@@ -2,7 +2,8 @@
 //
 // master <-> worker  (the cluster channel): connections arrive with a 'conn' message
 //   carrying the accepted socket; the worker says 'ready', 'draining' or 'error'.
-// old master <-> new master (the spawn channel, fd 3): see handoff.ts and upgrade.ts.
+// old master <-> new master (the spawn channel, fd 3): see handoff.ts, upgrade.ts (the old
+//   master's side) and predecessor.ts (the new master's side).
 // master <-> supervisor (`baton run`): see supervisor.ts.
 //
 // Every message carries `baton: PROTOCOL`, so a newer baton in a worker (a reload

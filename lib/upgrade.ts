@@ -40,6 +40,8 @@ export interface UpgradeEvents {
   failed: [reason: string];
   /** After 'serving': the new master died while it was the one serving. */
   lost: [reason: string];
+  /** After 'serving': the new master handed over in turn, or stops; nothing to watch any more. */
+  'moved-on': [what: 'handed-over' | 'stopping'];
 }
 
 /** A listening socket to hand to the new master: a Listener, or a handle a supervisor holds. */
@@ -170,6 +172,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       if (message.type === 'handed-over' || message.type === 'stopping') {
         this.succeeded = message.type;
         this.release();
+        this.emit('moved-on', message.type);
       } else if (message.type === 'error') this.errors.push(message.message);
       return;
     }
@@ -224,11 +227,6 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     const child = this.child as ChildProcess;
     child.channel?.unref();
     child.unref();
-  }
-
-  /** Whether the new master said it handed over in turn or stops. */
-  get done(): 'handed-over' | 'stopping' | undefined {
-    return this.succeeded;
   }
 
   /** The old master no longer follows the new one (it stops, or the new one moved on). */

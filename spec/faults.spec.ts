@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
@@ -198,14 +199,25 @@ describe('faults during upgrades (integration)', function () {
     t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
-    const slow = request({ port }, '/?delay=1500');
+    const slow = request({ port }, '/?delay=3000');
     await t.server.waitEvent('slow-request');
     process.kill(t.server.pid, 'SIGUSR2');
     const ok = await t.server.waitEvent('upgrade-succeeded', 1, 15_000);
     process.kill(ok.pid as number, 'SIGTERM');
+    await waitFor('new master exit', () => !running(ok.pid as number), 10_000);
+    // the old master, still draining, let its duplicates go: the port refuses, it does not queue
+    expect(running(t.server.pid), 'the old master still drains').to.equal(true);
+    const refused = await new Promise<string>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.on('connect', () => {
+        c.destroy();
+        resolve('connected');
+      });
+      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    expect(refused).to.equal('ECONNREFUSED');
     expect((await slow).status).to.equal(200);
     await waitFor('old master exit', () => t.server?.exitCode !== undefined, 10_000);
-    await waitFor('new master exit', () => !running(ok.pid as number), 10_000);
     expect(t.server.exitCode).to.equal(0);
     expect(t.server.count('taking-back')).to.equal(0);
   });
