@@ -36,12 +36,34 @@ function handler(req, res) {
   else reply();
 }
 
+// A self-check of the soak's goals (docs/benchmarks.md): BENCH_LEAK_FDS=N and BENCH_LEAK_KIB=K
+// make a baton master leak on purpose, N fds (/dev/null) and K KiB (written to) per generation
+// up to its own, as if each upgrade and reload left them behind in the master that serves next;
+// BENCH_LEAK_PROCS=1 leaves a detached process behind at each (it exits by itself after 60 s).
+const leakFds = Number(process.env.BENCH_LEAK_FDS || 0);
+const leakKiB = Number(process.env.BENCH_LEAK_KIB || 0);
+const leakProcs = process.env.BENCH_LEAK_PROCS === '1';
+const leaked = [];
+let leakedUpTo = 0;
+function leakUpTo(gen) {
+  for (; leakedUpTo < gen; leakedUpTo++) {
+    for (let i = 0; i < leakFds; i++) leaked.push(fs.openSync('/dev/null', 'r'));
+    if (leakKiB > 0) leaked.push(Buffer.alloc(leakKiB * 1024, 1));
+  }
+  if (leakProcs) {
+    require('child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { detached: true, stdio: 'ignore' }).unref();
+  }
+}
+
 if (mode === 'baton') {
   const baton = require(process.env.BATON_DIST);
   const b = baton.listen({ port: 0, host: '127.0.0.1', workers, logLevel: process.env.BENCH_LOG_LEVEL || 'warn' }, handler);
   generation = () => b.generation;
   if (cluster.isPrimary) {
     say('loaded', { version });
+    if (leakFds > 0 || leakKiB > 0 || leakProcs) {
+      for (const ev of ['serving', 'reload-succeeded']) b.on(ev, () => leakUpTo(b.generation));
+    }
     for (const ev of ['listening', 'serving', 'worker-ready', 'worker-exit', 'upgrade-started', 'upgrade-succeeded',
       'upgrade-failed', 'reload-started', 'reload-succeeded', 'reload-failed', 'generation-draining',
       'generation-drained', 'stopping']) {

@@ -6,7 +6,8 @@
 //   warm-up   bare cluster, then baton (during which a bare cluster boots under load)
 //   pairs     bare, baton, bare, baton, ... (--pairs, at least 3): steady-state ratio
 //   upgrades  baton under load while it gets --upgrades SIGUSR2 and --reloads SIGHUP,
-//             each with new code (version.json rewritten before the signal)
+//             each with new code (version.json rewritten before the signal); after each,
+//             the serving master's fd count and RSS (bench/soak.ts)
 //
 // The load generator is a separate process (bench/loadgen.ts). Every request it sends is
 // recorded and accounted for. Results: bench/results/<timestamp>.json and .svg.
@@ -17,6 +18,7 @@ import * as path from 'node:path';
 import { renderChart, type ChartEvent } from './chart';
 import { now, sleep, type FromLoadgen, type Progress, type RunCommand, type RunRecords } from './common';
 import { ServerProc, waitGone } from './servers';
+import { carries, sampleMaster, summarizeSoak, taggedProcesses, untilNone, type SoakSample, type SoakSummary } from './soak';
 import { median, round, summarize, timeSeries, type TargetStats } from './stats';
 import { renderReport } from './table';
 
@@ -408,6 +410,8 @@ export interface Goal {
   value: number | null;
   target: string;
   met: boolean;
+  /** Counted in the exit status (a missed asserted goal makes it 1); the others are reported only. */
+  asserted: boolean;
 }
 
 /** One request that did not get a complete 2xx response (the first 200 are listed). */
@@ -475,8 +479,11 @@ export interface BenchResult {
   timeline: Array<{ at: number; ev: string; master: number; pid?: number; generation?: number }>;
   eventSummary: { upgrades: { count: number; ok: number; toServingMedianMs: number | null; toServingMaxMs: number | null; toOldGoneMedianMs: number | null; toOldGoneMaxMs: number | null }; reloads: { count: number; ok: number; toServingMedianMs: number | null; toServingMaxMs: number | null; toOldGoneMedianMs: number | null; toOldGoneMaxMs: number | null } };
   goals: Goal[];
+  /** The serving master after each upgrade and reload (fds, RSS), and the processes left behind. */
+  soak: SoakSummary;
   series: ReturnType<typeof timeSeries>;
   serverStderr: string[];
+  /** The same as soak.leftoverPids. */
   leftoverPids: number[];
   files: { json: string; svg: string };
   exitCode: number;
@@ -527,12 +534,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${s}\n`);
   };
 
+  // every process of every server carries BENCH_RUN (inherited by masters and workers), so that
+  // processes the servers never named are found too (bench/soak.ts, taggedProcesses)
+  const tagged = (expected?: Set<number>): number[] => taggedProcesses('BENCH_RUN', dir, expected);
+  // a pid a server named that runs now and is still ours (not reused by another process)
+  const ours = (pid: number): boolean => carries(pid, 'BENCH_RUN', dir);
+
   let interrupted = false;
   const emergency = (sig: NodeJS.Signals): void => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\n${sig}: killing every process the bench started\n`);
     for (const s of servers) s.killNow();
+    for (const pid of tagged()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     try {
       lg.proc.kill('SIGKILL');
     } catch {
@@ -545,6 +565,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', emergency);
 
   const env = (mode: string): Record<string, string> => ({
+    BENCH_RUN: dir,
     BENCH_MODE: mode,
     BATON_DIST: cfg.dist,
     BENCH_WORKERS: String(cfg.workers),
@@ -662,6 +683,7 @@ export async function main(argv: string[]): Promise<number> {
     const base = now();
     const st: BatonState = { master: baton.s.servingMasterPid(), generation: baton.s.servingGeneration(), version: 'v0' };
     const events: BenchEvent[] = [];
+    const samples: SoakSample[] = [];
     await sleep(lead);
     let nu = 0;
     let nr = 0;
@@ -670,7 +692,11 @@ export async function main(argv: string[]): Promise<number> {
       const ev = kind === 'upgrade' ? await doUpgrade(baton.s, dir, st, ++nu, base) : await doReload(baton.s, dir, st, ++nr, base);
       events.push(ev);
       if (!ev.ok) log(`${kind} ${ev.index} did not complete: ${ev.reason ?? 'unknown'}`);
-      await sleep(gap);
+      // the event has completed (new generation serving, old one gone): the serving master now,
+      // during the pause before the next signal
+      const pauseStart = now();
+      samples.push(await sampleMaster(kind, ev.index, st.master, st.master === baton.s.pid, base));
+      await sleep(Math.max(0, gap - (now() - pauseStart)));
     }
     progress.note = '';
     const rest = cfg.durationS * 1000 - (now() - base);
@@ -681,6 +707,17 @@ export async function main(argv: string[]): Promise<number> {
     runLabel.set(upgradesRun, 'upgrades + reloads');
     progress.account(upgradesRun);
     progress.set('finishing');
+    // before the stop, only the serving master and its serving generation's workers may run
+    const expected = new Set([st.master, ...baton.s.workersOf(st.master, st.generation)]);
+    const strays = await untilNone(() => [...new Set([...[...baton.s.pids].filter((p) => !expected.has(p) && ours(p)), ...tagged(expected)])], 2_000);
+    if (strays.length > 0) log(`warning: still running besides the serving generation: ${strays.join(', ')}`);
+    for (const pid of strays) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     await stopServer(baton.s);
     progress.stop();
 
@@ -749,40 +786,39 @@ export async function main(argv: string[]): Promise<number> {
     const steadyRatio = round(median(ratios), 4);
     const duringP99 = (up.length > 0 ? windows.duringUpgrades : windows.duringReloads).p99;
     const goals: Goal[] = [
-      { what: 'failed requests (all phases)', value: failedRequests, target: '= 0', met: failedRequests === 0 },
-      { what: 'steady throughput baton / bare cluster (median of pairs)', value: steadyRatio, target: '>= 0.97', met: steadyRatio >= 0.97 },
+      { what: 'failed requests (all phases)', value: failedRequests, target: '= 0', met: failedRequests === 0, asserted: true },
+      { what: 'steady throughput baton / bare cluster (median of pairs)', value: steadyRatio, target: '>= 0.97', met: steadyRatio >= 0.97, asserted: false },
       {
         what: `p99 during ${up.length > 0 ? 'upgrades' : 'reloads'} / baton steady p99`,
         value: events.length ? round(duringP99 / targets.batonSteady.p99, 3) : null,
         target: '<= 2',
         met: events.length === 0 || duringP99 <= 2 * targets.batonSteady.p99,
+        asserted: false,
       },
       {
         what: 'upgrade signal -> serving (median) / bare cluster boot under load',
         value: eventSummary.upgrades.toServingMedianMs !== null ? round(eventSummary.upgrades.toServingMedianMs / bareUnderLoad, 3) : null,
         target: '<= 1.5',
         met: eventSummary.upgrades.toServingMedianMs === null || eventSummary.upgrades.toServingMedianMs <= 1.5 * bareUnderLoad,
+        asserted: false,
       },
       {
         what: 'upgrade signal -> serving (median) / bare cluster boot idle',
         value: eventSummary.upgrades.toServingMedianMs !== null ? round(eventSummary.upgrades.toServingMedianMs / bareIdleMedian, 3) : null,
         target: '<= 1.5',
         met: eventSummary.upgrades.toServingMedianMs === null || eventSummary.upgrades.toServingMedianMs <= 1.5 * bareIdleMedian,
+        asserted: false,
       },
-      { what: 'upgrades and reloads completed', value: events.filter((e) => e.ok).length, target: `= ${events.length}`, met: events.every((e) => e.ok) },
+      { what: 'upgrades and reloads completed', value: events.filter((e) => e.ok).length, target: `= ${events.length}`, met: events.every((e) => e.ok), asserted: true },
     ];
-    const exitCode = failedRequests > 0 || !events.every((e) => e.ok) ? 1 : 0;
+    // after the stop (every server SIGKILLed by pid): nothing of any server may run
+    const afterStop = [...new Set([...servers.flatMap((s) => [...s.pids].filter(ours)), ...tagged()])];
+    const soak = summarizeSoak(samples, { beforeStop: strays, afterStop }, cfg.connections);
+    for (const g of soak.goals) goals.push({ ...g, asserted: true });
+    const exitCode = goals.some((g) => g.asserted && !g.met) ? 1 : 0;
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     fs.mkdirSync(cfg.outDir, { recursive: true });
     const files = { json: path.join(cfg.outDir, `${stamp}.json`), svg: path.join(cfg.outDir, `${stamp}.svg`) };
-    const leftover = servers.flatMap((s) => [...s.pids].filter((p) => {
-      try {
-        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-        return !/\) [ZX] /.test(stat);
-      } catch {
-        return false;
-      }
-    }));
     mach.loadavgEnd = os.loadavg().map((x) => round(x));
     const { json: _json, outDir: _outDir, dist: _dist, ...config } = cfg;
     const series = timeSeries(upgradesRun);
@@ -823,9 +859,10 @@ export async function main(argv: string[]): Promise<number> {
       })),
       eventSummary,
       goals,
+      soak: soak.summary,
       series,
       serverStderr: servers.flatMap((s) => s.warnings.map((w) => `${s.name}: ${w}`)).slice(0, 200),
-      leftoverPids: leftover,
+      leftoverPids: soak.summary.leftoverPids,
       files,
       exitCode,
     };
@@ -853,6 +890,13 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     progress.stop();
     for (const s of servers) await s.kill();
+    for (const pid of tagged()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     lg.close();
     fs.rmSync(dir, { recursive: true, force: true });
     process.removeListener('SIGINT', emergency);

@@ -13,6 +13,10 @@ function ms(x: number | null | undefined): string {
   return x >= 100 ? x.toFixed(0) : x.toFixed(2);
 }
 
+function kib(x: number | null): string {
+  return x === null ? '-' : `${(x / 1024).toFixed(1)} MiB`;
+}
+
 function errs(t: TargetStats): string {
   const parts = Object.entries(t.errors).map(([k, v]) => `${k}:${v}`);
   if (t.inflight > 0) parts.push(`in-flight:${t.inflight}`);
@@ -67,8 +71,16 @@ export function renderReport(r: BenchResult): string {
     out.push(`reloads:  ${l.ok}/${l.count} ok, signal -> serving median ${ms(l.toServingMedianMs)} ms (max ${ms(l.toServingMaxMs)}), -> old gone median ${ms(l.toOldGoneMedianMs)} ms (max ${ms(l.toOldGoneMaxMs)})\n`);
   }
 
-  out.push('goals (reported, not asserted):');
-  for (const g of r.goals) out.push(`  ${g.value === null ? 'n/a    ' : g.met ? 'met    ' : 'MISSED '} ${g.what}: ${g.value === null ? '-' : g.value} (target ${g.target})`);
+  const k = r.soak;
+  if (k.samples.length > 0) {
+    out.push(`soak, the serving master after each of the ${k.samples.length} upgrades and reloads (compared from ${k.fds.baseline}):`);
+    out.push(`  fds  first ${k.fds.first ?? '-'}  last ${k.fds.last ?? '-'}  min ${k.fds.min ?? '-'}  max ${k.fds.max ?? '-'}  (without TCP connections; those held through a window: max ${k.connFds.max ?? '-'}, bound ${k.connFds.bound})`);
+    out.push(`  RSS  first ${kib(k.rssKiB.first)}  last ${kib(k.rssKiB.last)}  max ${kib(k.rssKiB.max)}  (bound ${kib(k.rssKiB.bound)}); trend ${k.rssKiB.slopePerUpgrade === null ? `n/a (${k.rssKiB.slopeSamples} upgrades)` : `${k.rssKiB.slopePerUpgrade} KiB per upgrade over ${k.rssKiB.slopeSamples}`} (bound ${k.rssKiB.slopeBound})`);
+  }
+  out.push(`leftover processes: ${k.leftoverPids.length}${k.leftoverPids.length ? ` (${k.leftover.beforeStop.length ? `besides the serving generation before the stop: ${k.leftover.beforeStop.join(', ')}; ` : ''}after the stop: ${k.leftover.afterStop.join(', ') || 'none'})` : ''}\n`);
+
+  out.push('goals (* = asserted: a missed one makes the exit status 1; the others are reported only):');
+  for (const g of r.goals) out.push(`  ${g.asserted ? '*' : ' '} ${g.value === null ? 'n/a    ' : g.met ? 'met    ' : 'MISSED '} ${g.what}: ${g.value === null ? '-' : g.value} (target ${g.target})`);
   out.push('');
   const a = r.accounting;
   out.push(`every request: ${a.requests} sent = ${a.answered2xx} answered 2xx + ${a.non2xx} non-2xx + ${a.errors} failed + ${a.inflight} still in flight at the end (warm-ups included)`);
@@ -79,9 +91,10 @@ export function renderReport(r: BenchResult): string {
   }
   if (r.failures.length > 10) out.push(`  ... (${r.failedRequests - 10} more; the JSON lists the first ${r.failures.length})`);
   if (r.serverStderr.length > 0) out.push(`server stderr (${r.serverStderr.length} line(s)), first: ${r.serverStderr.slice(0, 5).join(' | ')}`);
-  if (r.leftoverPids.length > 0) out.push(`WARNING: processes still running at the end: ${r.leftoverPids.join(', ')}`);
+  if (r.leftoverPids.length > 0) out.push(`WARNING: processes left running: ${r.leftoverPids.join(', ')}`);
   out.push(`results: ${r.files.json}`);
   out.push(`chart:   ${r.files.svg}`);
-  out.push(`exit status ${r.exitCode}${r.exitCode ? ' (a request failed or an upgrade/reload did not complete)' : ''}\n`);
+  const missed = r.goals.filter((g) => g.asserted && !g.met).map((g) => g.what);
+  out.push(`exit status ${r.exitCode}${missed.length ? ` (missed: ${missed.join('; ')})` : ''}\n`);
   return out.join('\n');
 }

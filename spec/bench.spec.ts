@@ -115,9 +115,54 @@ describe('npm run bench (tiny configuration)', function () {
     expect(r.eventSummary.reloads.count).to.equal(1);
     expect(r.goals.length).to.be.greaterThan(3);
 
-    // exit status says whether a request failed or an event did not complete
+    // the soak's samples: the serving master after each upgrade and reload, in the events' order
+    const k = r.soak;
+    expect(k.samples, 'a sample per upgrade and reload').to.have.length(r.config.upgrades + r.config.reloads);
+    k.samples.forEach((s, i) => {
+      const e = r.events[i];
+      expect([s.kind, s.index], `sample ${i}`).to.deep.equal([e?.kind, e?.index]);
+      expect(s.master, `sample ${i}: the master serving after ${s.kind} ${s.index}`).to.equal(e?.newMaster);
+      expect(s.cold, `sample ${i}: after an upgrade, not the first master`).to.equal(false);
+      expect(s.fds, `sample ${i}.fds`).to.be.a('number').greaterThan(3);
+      expect(s.connFds, `sample ${i}.connFds`).to.be.a('number').at.least(0);
+      expect(s.totalFds, `sample ${i}.totalFds`).to.be.a('number').at.least(s.fds as number);
+      expect(s.fdKinds, `sample ${i}.fdKinds`).to.have.property('tcp LISTEN', 1);
+      expect(s.rssKiB, `sample ${i}.rssKiB`).to.be.a('number').greaterThan(1024);
+      expect(s.at).to.be.at.least(e?.oldGoneAt as number);
+    });
+    const fds = k.samples.map((s) => s.fds as number);
+    const rss = k.samples.map((s) => s.rssKiB as number);
+    expect(k.fds).to.include({ first: fds[0], last: fds[fds.length - 1], min: Math.min(...fds), max: Math.max(...fds) });
+    expect(k.connFds).to.deep.equal({ max: Math.max(...k.samples.map((s) => s.connFds as number)), bound: r.config.connections });
+    expect(k.rssKiB).to.include({ first: rss[0], last: rss[rss.length - 1], max: Math.max(...rss), bound: Math.round((rss[0] as number) * 1.5) });
+    expect(k.rssKiB.slopePerUpgrade, 'no trend from one upgrade').to.equal(null);
+    expect(k.leftoverPids).to.deep.equal([...new Set([...k.leftover.beforeStop, ...k.leftover.afterStop])]);
+
+    // the soak's goals are among the goals, asserted, and agree with the samples
+    for (const g of r.goals) expect(g.asserted, g.what).to.be.a('boolean');
+    const goal = (what: RegExp) => {
+      const g = r.goals.find((x) => what.test(x.what));
+      expect(g, `a goal matching ${what}`).to.not.equal(undefined);
+      expect(g?.asserted, `${what} is asserted`).to.equal(true);
+      return g as BenchResult['goals'][number];
+    };
+    const fdGoal = goal(/fd count/);
+    expect(fdGoal.value).to.equal(fds.filter((n) => n !== fds[0]).length);
+    expect(fdGoal.met).to.equal(fds.every((n) => n === fds[0]));
+    expect(goal(/TCP connections held/).met).to.equal((k.connFds.max as number) <= r.config.connections);
+    const rssGoal = goal(/RSS .*max \/ first/);
+    expect(rssGoal.met).to.equal(Math.max(...rss) <= Math.round((rss[0] as number) * 1.5));
+    expect(goal(/RSS .*trend/)).to.include({ value: null, met: true });
+    expect(goal(/processes left running/)).to.include({ value: 0, met: true });
+    expect(stderr).to.match(/soak, the serving master after each of the 2 upgrades and reloads/);
+    expect(stderr).to.match(/ fds {2}first \d+ {2}last \d+ {2}min \d+ {2}max \d+/);
+    expect(stderr).to.match(/leftover processes: 0/);
+
+    // exit status: 1 when an asserted goal was missed (a request failed, an event did not
+    // complete, the fd count changed, RSS grew, a process was left behind)
     expect(code).to.equal(r.exitCode);
-    expect(r.exitCode).to.equal(r.failedRequests > 0 || r.events.some((e) => !e.ok) ? 1 : 0);
+    expect(r.exitCode).to.equal(r.goals.some((g) => g.asserted && !g.met) ? 1 : 0);
+    if (r.failedRequests > 0 || r.events.some((e) => !e.ok)) expect(r.exitCode).to.equal(1);
 
     // the files: the same JSON, and an SVG chart
     expect(path.dirname(r.files.json)).to.equal(out);
