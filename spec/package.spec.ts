@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
@@ -41,5 +42,30 @@ describe('package', () => {
     `]);
     expect(out).to.match(/^BatonOptionError: baton: option "workers" must be an integer from 1 to 1024, got "many"\./);
     expect(out).to.match(/forked=0$/);
+  });
+
+  it('bad options leave nothing behind: no pid file, no control or listening socket file, no process', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-badopts-'));
+    try {
+      for (const [bad, pattern] of [
+        ["{ workers: 'many' }", /option "workers" must be an integer/],
+        ['{ port: 8080 }', /cannot be combined|port/], // a UNIX path with a port: a bad combination
+        ['{ drainTimeout: -1 }', /option "drainTimeout"/],
+      ] as const) {
+        const out = node(['-e', `
+          const cluster = require('cluster');
+          let forked = 0; cluster.on('fork', () => forked++);
+          const opts = Object.assign({ path: ${JSON.stringify(path.join(dir, 'app.sock'))}, pidFile: ${JSON.stringify(path.join(dir, 'app.pid'))} }, ${bad});
+          try { require('baton').listen(opts, () => {}); } catch (e) { console.log(e.name + ': ' + e.message); }
+          setTimeout(() => console.log('forked=' + forked), 100);
+        `]);
+        expect(out).to.match(/^BatonOptionError: /);
+        expect(out).to.match(pattern);
+        expect(out).to.match(/forked=0$/);
+        expect(fs.readdirSync(dir), `left behind by ${bad}`).to.deep.equal([]);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
