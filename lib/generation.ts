@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { releasePendingHandle } from './internals';
 import { isBaton, msg, type FromWorker } from './messages';
 import type { Logger } from './log';
+import { pinnedExec, type WorkerExec } from './relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
 export type WorkerState = 'starting' | 'ready' | 'draining';
@@ -37,6 +38,8 @@ export interface WorkerSlot {
 
 export interface GenerationOptions {
   workers: number;
+  /** What its workers run (every fork, respawns included: cluster's settings are global). */
+  exec: WorkerExec;
   drainTimeout: number;
   /** ms without a heartbeat after which a serving worker is replaced; 0 disables. */
   workerTimeout: number;
@@ -90,9 +93,13 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private watchTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
 
+  /** The release its workers load: `exec` with the symlinks resolved when it was created. */
+  readonly loaded: WorkerExec | undefined;
+
   constructor(readonly id: number, private opts: GenerationOptions, private log: Logger) {
     super();
     this.target = opts.workers;
+    this.loaded = pinnedExec(opts.exec);
   }
 
   start(): void {
@@ -232,6 +239,8 @@ export class Generation extends EventEmitter<GenerationEvents> {
   }
 
   private fork(): void {
+    const { script, args, cwd } = this.opts.exec;
+    cluster.setupPrimary({ exec: script, args, cwd });
     const worker = cluster.fork({
       BATON_GENERATION: String(this.id),
       BATON_HEARTBEAT: String(heartbeatInterval(this.opts.workerTimeout)),

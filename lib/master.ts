@@ -21,7 +21,7 @@ import { Predecessor } from './predecessor';
 import { KeptSockets } from './keep';
 import type { ResolvedOptions } from './options';
 import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
-import { captureStart, relaunch, type StartContext } from './relaunch';
+import { captureStart, relaunch, workerExec, type StartContext, type WorkerExec } from './relaunch';
 import { ControlServer } from './control';
 import { Commands } from './commands';
 import { Notifier } from './notify';
@@ -191,9 +191,6 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   private startFirstGeneration(): void {
-    // Workers run the script through the user's symlinks, so a reload loads the current release.
-    const { script, args, cwd } = relaunch(this.start);
-    cluster.setupPrimary({ exec: script, args, cwd });
     const gen = this.newGeneration();
     gen.on('failed', (reason) => this.fatal(`generation ${gen.id} failed to start: ${reason}`));
     gen.on('ready', () => {
@@ -205,10 +202,12 @@ export class Master extends EventEmitter<MasterEvents> {
     gen.start();
   }
 
-  private newGeneration(): Generation {
+  /** By default its workers run the script through the user's symlinks: the current release. */
+  private newGeneration(exec: WorkerExec = workerExec(this.start)): Generation {
     const id = this.nextGeneration++;
     const gen = new Generation(id, {
       workers: this.workers,
+      exec,
       drainTimeout: this.opts.drainTimeout,
       workerTimeout: this.opts.workerTimeout,
       maxMemory: this.opts.maxMemory,
@@ -507,8 +506,8 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /**
    * The new master died after it took over, while this master still drains (nginx mode):
-   * listen again on the kept duplicates and start a fresh generation from the files on disk
-   * now, as a reload would. Connections wait in `pending` (and the backlog) meanwhile.
+   * listen again on the kept duplicates and start a fresh generation of the release this
+   * master's workers ran. Connections wait in `pending` (and the backlog) meanwhile.
    */
   private async takeBack(pid: number, reason: string): Promise<void> {
     const kept = this.kept;
@@ -538,7 +537,11 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     kept.close();
     if (this.state !== 'starting') return; // stopped meanwhile
-    const gen = this.newGeneration();
+    // The release this master's own generation ran, even if `current` points elsewhere now
+    // (the new release may be why the new master died); what is on disk, if that is gone.
+    const pinned = this.serving?.loaded;
+    const gen = this.newGeneration(pinned);
+    this.log.info('taking-back', `generation ${gen.id} starts from ${pinned ? `${pinned.script} (the release generation ${this.serving?.id} ran)` : `${workerExec(this.start).script} (the files of generation ${this.serving?.id} are gone)`}`);
     const fail = (why: string): void => {
       clearTimeout(timer);
       if (this.state !== 'starting') return;

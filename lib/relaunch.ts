@@ -117,3 +117,26 @@ export function relaunch(start: StartContext, env: NodeJS.ProcessEnv = process.e
     cwd: start.cwd,
   };
 }
+
+/** What cluster workers run: the script, its arguments and working directory. */
+export interface WorkerExec {
+  script: string;
+  args: string[];
+  cwd: string;
+}
+
+/** What workers run through the user's symlinks now, so that a reload loads the current release. */
+export function workerExec(start: StartContext): WorkerExec {
+  const { script, args, cwd } = relaunch(start);
+  return { script, args, cwd };
+}
+
+/**
+ * The same with the symlinks resolved now: the release these workers load, still that one
+ * after `current` is switched (undefined when the files are gone).
+ */
+export function pinnedExec(e: WorkerExec): WorkerExec | undefined {
+  const script = realpathOr(e.script);
+  const cwd = realpathOr(e.cwd);
+  return script !== undefined && cwd !== undefined ? { script, args: e.args, cwd } : undefined;
+}
