@@ -12,6 +12,7 @@ import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Generation } from './generation';
+import { Dispatcher } from './dispatch';
 import { HANDOFF_ENV, readHandoff, type Handoff } from './handoff';
 import { takeActivatedSockets } from './activation';
 import { closeFd, describeSpec, Listener, matchInherited, type ListenerSpec } from './listeners';
@@ -67,8 +68,6 @@ export interface MasterEvents {
   log: [record: LogRecord];
 }
 
-const PENDING_LIMIT = 10_000;
-const SEND_RETRIES = 3;
 
 export class Master extends EventEmitter<MasterEvents> {
   readonly role = 'master' as const;
@@ -87,7 +86,8 @@ export class Master extends EventEmitter<MasterEvents> {
   /** systemd notifications (Type=notify); under `baton run` the supervisor sends them. */
   private readonly notifier: Notifier;
   private queued = new Set<'upgrade' | 'reload'>();
-  private pending: Array<[Listener, Socket]> = [];
+  /** Hands each accepted connection to a worker (dispatch.ts). */
+  private readonly connections: Dispatcher;
   private nextGeneration: number;
   private readonly log: Logger;
   private readonly start: StartContext;
@@ -114,6 +114,11 @@ export class Master extends EventEmitter<MasterEvents> {
     this.scaled = this.handoff?.workers !== undefined;
     this.log = new Logger('master', this.nextGeneration, opts.logLevel, opts.logFormat);
     this.log.sink = (r) => this.emit('log', r);
+    this.connections = new Dispatcher({
+      serving: () => this.serving,
+      handedOver: () => this.state === 'handed-over',
+      generations: () => this.generations.values(),
+    }, this.log);
     if (takeSupervisedMarker()) {
       this.link = new SupervisorLink(
         (u) => {
@@ -147,7 +152,7 @@ export class Master extends EventEmitter<MasterEvents> {
   // ---- start-up ---------------------------------------------------------------
 
   private async open(): Promise<void> {
-    const onConnection = (l: Listener, s: Socket): void => this.dispatch(l, s, 0);
+    const onConnection = (l: Listener, s: Socket): void => this.connections.dispatch(l, s);
     // Sockets this master does not bind: the previous master's, or systemd's at a first start.
     const given = this.handoff?.listeners ?? takeActivatedSockets(this.specs, this.log);
     const { adopt, unused } = matchInherited(this.specs, given);
@@ -219,13 +224,13 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this.handoff && this.state === 'starting') {
         this.toParent({ type: 'worker-ready', pid: slot.pid, ready: gen.readyCount(), total: gen.target });
       }
-      this.flushPending();
+      this.connections.flush();
     });
     gen.on('orphans', (sockets) => {
       this.log.debug('orphans', `${sockets.length} connection(s) queued for a worker that died: handed on`);
       for (const [socket, name] of sockets) {
         const l = this.sockets.find((x) => x.name === name);
-        if (l && !socket.destroyed) this.dispatch(l, socket, 1);
+        if (l && !socket.destroyed) this.connections.dispatch(l, socket, 1);
       }
     });
     gen.on('worker-replaced', (slot, reason) => this.emit('worker-replaced', { pid: slot.pid, generation: id, reason }));
@@ -264,7 +269,7 @@ export class Master extends EventEmitter<MasterEvents> {
     setTitle('master', gen.id, 'serving');
     this.log.info('serving', `generation ${gen.id} serving with ${gen.readyCount()} worker(s)`);
     this.emit('serving', { generation: gen.id });
-    this.flushPending();
+    this.connections.flush();
     for (const l of this.sockets) if (!l.announced) this.announce(l);
     if (this.handoff && !takenBack) this.toParent({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
     if (this.link && !this.handoff) this.link.hold(this.sockets);
@@ -336,49 +341,6 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private toParent(m: FromSuccessor): void {
     this.parent.send(m);
-  }
-
-  // ---- connections ----------------------------------------------------------------
-
-  private dispatch(l: Listener, socket: Socket, attempt: number): void {
-    const gen = this.serving;
-    let slot = gen?.state === 'serving' ? gen.pick() : undefined;
-    let target = gen;
-    if (slot === undefined && this.state === 'handed-over') {
-      // accepted just before we stopped accepting: a draining worker still serves it
-      for (const g of this.generations.values()) {
-        const any = [...g.slots.values()].find((s) => s.worker.isConnected());
-        if (any) {
-          slot = any;
-          target = g;
-          break;
-        }
-      }
-    }
-    if (slot === undefined || target === undefined) {
-      if (this.pending.length >= PENDING_LIMIT) {
-        this.log.warn('overload', `no worker ready and ${PENDING_LIMIT} connections waiting: closing one`);
-        socket.destroy();
-        return;
-      }
-      this.pending.push([l, socket]);
-      return;
-    }
-    target.send(slot, l.name, socket, (ok) => {
-      if (ok) return;
-      this.log.debug('send-failed', `a connection could not be sent to worker ${slot.pid}: ${socket.destroyed ? 'closed' : 'retrying'}`);
-      if (attempt + 1 < SEND_RETRIES && !socket.destroyed) this.dispatch(l, socket, attempt + 1);
-      else socket.destroy();
-    });
-  }
-
-  private flushPending(): void {
-    if (this.pending.length === 0) return;
-    const ready = this.serving?.state === 'serving' && this.serving.readyCount() > 0;
-    if (!ready && this.state !== 'handed-over') return;
-    for (const [l, s] of this.pending.splice(0)) {
-      if (!s.destroyed) this.dispatch(l, s, 0);
-    }
   }
 
   // ---- signals ----------------------------------------------------------------------
@@ -491,7 +453,13 @@ export class Master extends EventEmitter<MasterEvents> {
     this.state = 'handed-over';
     // Before the servers close their fds: duplicates to take service back with (not under
     // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
-    if (!this.link) this.kept = new KeptSockets(this.sockets);
+    if (!this.link) {
+      const kept = new KeptSockets(this.sockets);
+      this.kept = kept;
+      kept.ready.catch((err: Error) => {
+        if (this.kept === kept) this.log.warn('keep-failed', `${err.message}: if the new master dies while this one drains, this one cannot take service back`);
+      });
+    }
     for (const l of this.sockets) l.stopAccepting();
     // the master that handed over to this one need not watch over it any more
     this.toParent({ type: 'handed-over', pid });
@@ -500,14 +468,14 @@ export class Master extends EventEmitter<MasterEvents> {
     this.emit('upgrade-succeeded', { pid });
     this.drainAll('upgraded');
     setTitle('master', this.generation, 'old, draining');
-    this.flushPending();
+    this.connections.flush();
     this.maybeExit();
   }
 
   /**
    * The new master died after it took over, while this master still drains (nginx mode):
    * listen again on the kept duplicates and start a fresh generation of the release this
-   * master's workers ran. Connections wait in `pending` (and the backlog) meanwhile.
+   * master's workers ran. Connections wait in the dispatcher (and the backlog) meanwhile.
    */
   private async takeBack(pid: number, reason: string): Promise<void> {
     const kept = this.kept;
@@ -563,7 +531,7 @@ export class Master extends EventEmitter<MasterEvents> {
     for (const l of this.sockets) l.stopAccepting();
     this.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${reason}`);
     this.emit('take-back-failed', { reason });
-    this.flushPending(); // to a draining worker, while one is left
+    this.connections.flush(); // to a draining worker, while one is left
     this.maybeExit();
   }
 
@@ -589,7 +557,7 @@ export class Master extends EventEmitter<MasterEvents> {
         clearTimeout(timer);
         this.reloading = undefined;
         gen.abort();
-        this.flushPending();
+        this.connections.flush();
         this.log.error('reload-failed', `reload to generation ${gen.id} failed, generation ${this.serving?.id} keeps serving: ${reason}`);
         this.emit('reload-failed', { generation: gen.id, reason });
         this.notifier.ready(process.pid, `reload failed; generation ${this.generation} serving`);
@@ -605,7 +573,7 @@ export class Master extends EventEmitter<MasterEvents> {
         gen.markServing();
         gen.probationUntil = Date.now() + this.opts.probation;
         this.serving = gen;
-        this.flushPending();
+        this.connections.flush();
         const revert = (reason: string): void => {
           if (this.reloading !== gen) return;
           clearTimeout(settle);
@@ -668,7 +636,7 @@ export class Master extends EventEmitter<MasterEvents> {
       for (const l of this.sockets) l.removePath();
       this.controlServer?.remove();
     } else this.controlServer?.stopListening();
-    for (const [, s] of this.pending.splice(0)) s.destroy();
+    this.connections.dropPending();
     this.drainAll(reason);
     this.maybeExit();
   }
@@ -747,6 +715,7 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this.state === 'stopping') removePidFileIf(this.opts.pidFile, process.pid);
     }
     this.kept?.close();
+    this.kept = undefined;
     this.log.info('exit', 'all generations drained; exiting');
     this.emit('exiting');
     const control = this.controlServer;
