@@ -96,6 +96,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private readonly parent = new Predecessor();
   private startTimer: NodeJS.Timeout | undefined;
   private signalCount = 0;
+  /** 1 once a take-back failed: the service ended with this master, not by a stop. */
+  private exitCode = 0;
   /** Inherited listeners this release does not have (told to the old master). */
   private droppedListeners: string[] = [];
   /** Workers per generation: the option, or what scaling made of it (kept across upgrades). */
@@ -528,6 +530,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private takeBackFailed(reason: string): void {
     this.state = 'handed-over';
+    this.exitCode = 1;
     for (const l of this.sockets) l.stopAccepting();
     this.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${reason}`);
     this.emit('take-back-failed', { reason });
@@ -720,7 +723,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.emit('exiting');
     const control = this.controlServer;
     setImmediate(() => {
-      void Promise.all([control?.flush(), this.notifier.flush()]).then(() => process.exit(0));
+      void Promise.all([control?.flush(), this.notifier.flush()]).then(() => process.exit(this.exitCode));
     });
   }
 

@@ -198,6 +198,25 @@ describe('faults during upgrades (integration)', function () {
     expect((await slow).json?.version).to.equal('one');
   });
 
+  it('a take-back whose generation cannot start: logged with the reason, the old master drains and exits 1', async () => {
+    t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const slow = request({ port }, '/?delay=2000', undefined, 15_000);
+    await t.server.waitEvent('slow-request');
+    t.dir.release({ version: 'v1' });
+    process.kill(t.server.pid, 'SIGUSR2');
+    const newPid = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
+    t.dir.release({ version: 'v2', mode: 'worker-throws' }); // in place: what the old release's files say now
+    process.kill(newPid, 'SIGKILL');
+    const failed = await t.server.waitEvent('take-back-failed', 1, 10_000);
+    expect(failed.reason).to.match(/generation \d+ could not start: .*worker cannot start/);
+    expect((await slow).json?.version).to.equal('v0');
+    await waitFor('old master exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(1);
+    expect(t.server.stderr).to.match(/take-back-failed: taking service back failed, nothing serves new connections/);
+  });
+
   it('a new master that handed over in turn and then died is not taken back by the first master', async () => {
     t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' });
     const port = await t.server.port();
