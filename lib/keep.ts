@@ -34,9 +34,11 @@ export class KeptSockets {
     const names = listeners.map((l) => l.name);
     let child: ChildProcess;
     try {
+      // the user's NODE_OPTIONS (preloads) have no business in this helper
+      const env = { ...process.env };
+      delete env.NODE_OPTIONS;
       child = spawn(process.execPath, [path.join(__dirname, 'dup-child.js'), String(names.length)], {
-        // the user's NODE_OPTIONS (preloads) have no business in this helper
-        env: { PATH: process.env.PATH ?? '' },
+        env,
         stdio: ['ignore', 'ignore', 'inherit', 'ipc', ...listeners.map((l) => l.handoffFd())],
       });
     } catch (err) {
