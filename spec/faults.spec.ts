@@ -168,6 +168,35 @@ describe('faults during upgrades (integration)', function () {
     });
   });
 
+  it('take-back on a UNIX socket: served again at the same path, and the next upgrade hands it on', async () => {
+    const sock = t.dir.file('app.sock');
+    t.server = new Server(t.dir, { SOCK_PATH: sock, DRAIN_TIMEOUT: '20000' });
+    await t.server.waitEvent('serving');
+    const oldPid = t.server.pid;
+    const slow = request({ socketPath: sock }, '/?delay=4000', undefined, 15_000);
+    await t.server.waitEvent('slow-request');
+    const load = new Load({ socketPath: sock }, { keepAlive: 2, fresh: 2, maxMs: 30_000 });
+    try {
+      await load.progress(30);
+      t.dir.release({ version: 'v1' });
+      process.kill(oldPid, 'SIGUSR2');
+      const newPid = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
+      process.kill(newPid, 'SIGKILL');
+      await t.server.waitEvent('serving', 2, 10_000, (e) => e.master === oldPid);
+      await load.progress(30);
+      process.kill(oldPid, 'SIGUSR2');
+      const third = (await t.server.waitEvent('upgrade-succeeded', 2, 15_000)).pid as number;
+      const r = await request({ socketPath: sock });
+      expect(t.server.events.find((e) => e.ev === 'worker-ready' && e.pid === r.json?.pid)?.master).to.equal(third);
+      await load.progress(30);
+    } finally {
+      await load.stop();
+    }
+    expect(load.stats.errors.length, load.stats.errors.join('\n')).to.be.at.most(5);
+    for (const e of load.stats.errors) expect(e).to.match(/ECONNRESET|socket hang up/);
+    expect((await slow).json?.version).to.equal('v0');
+  });
+
   it('a taken-back generation runs the release the old master ran, though `current` now names the new one', async () => {
     const root = t.dir.dir;
     for (const [name, version] of [['rel1', 'one'], ['rel2', 'two']]) {
