@@ -1,7 +1,7 @@
 // A generation: one pool of cluster workers running one version of the app.
 //
 //   starting --all workers ready--> serving --drain()--> draining --last worker gone--> done
-//       \--a worker failed / readyTimeout (the caller decides)--> abort() --> done
+//       \--'failed': a worker died, or not ready within readyTimeout (the caller decides)--> abort() --> done
 //
 // Each generation drains on its own timer, so several may drain at once. While it
 // serves, the generation keeps `target` workers alive: it replaces workers that die
@@ -40,6 +40,8 @@ export interface GenerationOptions {
   workers: number;
   /** What its workers run (every fork, respawns included: cluster's settings are global). */
   exec: WorkerExec;
+  /** ms from start() to every worker ready; later, 'failed'. */
+  readyTimeout: number;
   drainTimeout: number;
   /** ms without a heartbeat after which a serving worker is replaced; 0 disables. */
   workerTimeout: number;
@@ -91,6 +93,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private respawnTimers = new Set<NodeJS.Timeout>();
   private killTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
+  private readyTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
 
   /** The release its workers load: `exec` with the symlinks resolved when it was created. */
@@ -103,6 +106,9 @@ export class Generation extends EventEmitter<GenerationEvents> {
   }
 
   start(): void {
+    this.readyTimer = setTimeout(() => {
+      if (this.state === 'starting') this.emit('failed', `not ready within readyTimeout (${this.opts.readyTimeout} ms)`);
+    }, this.opts.readyTimeout);
     for (let i = 0; i < this.target; i++) this.fork();
     if (this.opts.workerTimeout > 0 || this.opts.maxMemory > 0 || this.opts.maxRequests > 0) {
       this.watchTimer = setInterval(() => this.watch(), heartbeatInterval(this.opts.workerTimeout));
@@ -236,6 +242,8 @@ export class Generation extends EventEmitter<GenerationEvents> {
     this.respawnTimers.clear();
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.watchTimer = undefined;
+    if (this.readyTimer) clearTimeout(this.readyTimer);
+    this.readyTimer = undefined;
   }
 
   private fork(): void {
@@ -272,6 +280,8 @@ export class Generation extends EventEmitter<GenerationEvents> {
         this.emit('worker-ready', slot);
         this.retireReplaced();
         if (this.state === 'starting' && this.readyCount() >= this.target && this.slots.size >= this.target) {
+          if (this.readyTimer) clearTimeout(this.readyTimer);
+          this.readyTimer = undefined;
           this.emit('ready');
         }
         return;

@@ -94,7 +94,6 @@ export class Master extends EventEmitter<MasterEvents> {
   private readonly handoff: Handoff | undefined;
   /** The channel to whoever spawned this master (the old master after an upgrade). */
   private readonly parent = new Predecessor();
-  private startTimer: NodeJS.Timeout | undefined;
   private signalCount = 0;
   /** 1 once a take-back failed: the service ended with this master, not by a stop. */
   private exitCode = 0;
@@ -201,11 +200,9 @@ export class Master extends EventEmitter<MasterEvents> {
     const gen = this.newGeneration();
     gen.on('failed', (reason) => this.fatal(`generation ${gen.id} failed to start: ${reason}`));
     gen.on('ready', () => {
-      if (this.startTimer) clearTimeout(this.startTimer);
       if (this.handoff) this.askParentToGo();
       else void this.becomeServing(gen);
     });
-    this.startTimer = setTimeout(() => this.fatal(`generation ${gen.id} was not ready within readyTimeout (${this.opts.readyTimeout} ms)`), this.opts.readyTimeout);
     gen.start();
   }
 
@@ -215,6 +212,7 @@ export class Master extends EventEmitter<MasterEvents> {
     const gen = new Generation(id, {
       workers: this.workers,
       exec,
+      readyTimeout: this.opts.readyTimeout,
       drainTimeout: this.opts.drainTimeout,
       workerTimeout: this.opts.workerTimeout,
       maxMemory: this.opts.maxMemory,
@@ -513,15 +511,12 @@ export class Master extends EventEmitter<MasterEvents> {
     const gen = this.newGeneration(pinned);
     this.log.info('taking-back', `generation ${gen.id} starts from ${pinned ? `${pinned.script} (the release generation ${this.serving?.id} ran)` : `${workerExec(this.start).script} (the files of generation ${this.serving?.id} are gone)`}`);
     const fail = (why: string): void => {
-      clearTimeout(timer);
       if (this.state !== 'starting') return;
       gen.abort();
       this.takeBackFailed(`generation ${gen.id} could not start: ${why}`);
     };
-    const timer = setTimeout(() => fail(`not ready within readyTimeout (${this.opts.readyTimeout} ms)`), this.opts.readyTimeout);
     gen.on('failed', fail);
     gen.on('ready', () => {
-      clearTimeout(timer);
       gen.removeListener('failed', fail);
       if (this.state === 'starting') void this.becomeServing(gen, true);
     });
@@ -554,10 +549,8 @@ export class Master extends EventEmitter<MasterEvents> {
     this.notifier.reloading(`reloading: generation ${gen.id} starting`);
     this.emit('reload-started', { generation: gen.id });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => fail(`not ready within readyTimeout (${this.opts.readyTimeout} ms)`), this.opts.readyTimeout);
       const fail = (reason: string): void => {
         if (this.reloading !== gen) return;
-        clearTimeout(timer);
         this.reloading = undefined;
         gen.abort();
         this.connections.flush();
@@ -569,7 +562,6 @@ export class Master extends EventEmitter<MasterEvents> {
       gen.on('failed', fail);
       gen.on('ready', () => {
         if (this.reloading !== gen) return;
-        clearTimeout(timer);
         const old = this.serving;
         // New connections go to the new generation; the old one stays, untouched, until the
         // new one has served `probation` ms without losing a worker.
@@ -632,7 +624,6 @@ export class Master extends EventEmitter<MasterEvents> {
     this.emit('stopping', { reason });
     this.notifier.stopping();
     setTitle('master', this.generation, 'stopping');
-    if (this.startTimer) clearTimeout(this.startTimer);
     this.upgrading?.fail(`stopped by ${reason}`);
     for (const l of this.sockets) l.stopAccepting();
     if (wasServing || !this.handoff) {

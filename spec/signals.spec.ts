@@ -76,6 +76,18 @@ describe('signals (integration)', function () {
     expect(load.stats.versions.get('broken') ?? 0).to.equal(0);
   });
 
+  it('a reload whose workers never become ready fails at readyTimeout; their workers are killed, the old generation serves', async () => {
+    t.server = new Server(t.dir, { READY_TIMEOUT: '1000' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    t.dir.release({ version: 'stuck', mode: 'never-ready' });
+    process.kill(t.server.pid, 'SIGHUP');
+    const failed = await t.server.waitEvent('reload-failed', 1, 10_000);
+    expect(failed.reason).to.equal('not ready within readyTimeout (1000 ms)');
+    await waitFor('its 2 workers killed', () => t.server!.events.filter((e) => e.ev === 'worker-exit' && e.generation === failed.generation).length === 2, 5_000);
+    expect((await request({ port })).json?.version).to.equal('v0');
+  });
+
   it('SIGHUP during an upgrade and SIGUSR2 during a reload are refused with a log line', async () => {
     t.server = new Server(t.dir, { START_DELAY: '500' });
     await t.server.waitEvent('serving');
