@@ -32,6 +32,10 @@ export class KeptSockets {
 
   constructor(listeners: Listener[]) {
     const names = listeners.map((l) => l.name);
+    if (names.length === 0) {
+      this.ready = Promise.resolve(this.handles);
+      return;
+    }
     let child: ChildProcess;
     try {
       // the user's NODE_OPTIONS (preloads) have no business in this helper
