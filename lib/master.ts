@@ -22,7 +22,7 @@ import { Predecessor } from './predecessor';
 import { KeptSockets } from './keep';
 import type { ResolvedOptions } from './options';
 import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
-import { captureStart, relaunch, workerExec, type StartContext, type WorkerExec } from './relaunch';
+import { captureStart, pinnedExec, relaunch, workerExec, type StartContext, type WorkerExec } from './relaunch';
 import { ControlServer } from './control';
 import { Commands } from './commands';
 import { Notifier } from './notify';
@@ -506,21 +506,31 @@ export class Master extends EventEmitter<MasterEvents> {
     kept.close();
     if (this.state !== 'starting') return; // stopped meanwhile
     // The release this master's own generation ran, even if `current` points elsewhere now
-    // (the new release may be why the new master died); what is on disk, if that is gone.
-    const pinned = this.serving?.loaded;
-    const gen = this.newGeneration(pinned);
-    this.log.info('taking-back', `generation ${gen.id} starts from ${pinned ? `${pinned.script} (the release generation ${this.serving?.id} ran)` : `${workerExec(this.start).script} (the files of generation ${this.serving?.id} are gone)`}`);
-    const fail = (why: string): void => {
-      if (this.state !== 'starting') return;
-      gen.abort();
-      this.takeBackFailed(`generation ${gen.id} could not start: ${why}`);
+    // (the new release may be why the new master died); failing that, the current release.
+    const old = this.serving;
+    const pinned = old?.loaded;
+    const current = workerExec(this.start);
+    const differs = pinned !== undefined && pinnedExec(current)?.script !== pinned.script;
+    const attempt = (exec: WorkerExec | undefined, what: string, last: boolean): void => {
+      const gen = this.newGeneration(exec);
+      this.log.info('taking-back', `generation ${gen.id} starts from ${(exec ?? current).script} (${what})`);
+      const fail = (why: string): void => {
+        if (this.state !== 'starting') return;
+        gen.abort();
+        if (!last) {
+          this.log.warn('take-back-retry', `generation ${gen.id} could not start: ${why}; trying the current release`);
+          attempt(undefined, 'the current release', true);
+        } else this.takeBackFailed(`generation ${gen.id} could not start: ${why}`);
+      };
+      gen.on('failed', fail);
+      gen.on('ready', () => {
+        gen.removeListener('failed', fail);
+        if (this.state === 'starting') void this.becomeServing(gen, true);
+      });
+      gen.start();
     };
-    gen.on('failed', fail);
-    gen.on('ready', () => {
-      gen.removeListener('failed', fail);
-      if (this.state === 'starting') void this.becomeServing(gen, true);
-    });
-    gen.start();
+    if (pinned === undefined) attempt(undefined, `the files of generation ${old?.id} are gone: the current release`, true);
+    else attempt(pinned, `the release generation ${old?.id} ran`, !differs);
   }
 
   private takeBackFailed(reason: string): void {
