@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { Load, perTest, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, request, running, Server, waitFor, type Reply } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 
@@ -197,7 +197,11 @@ describe('faults during upgrades (integration)', function () {
     expect((await slow).json?.version).to.equal('v0');
   });
 
-  it('a take-back whose old release no longer starts falls back to the current release', async () => {
+  /**
+   * Releases in their own directories, `current -> rel1` ("one"), served by `cd current && node app.js`
+   * and held draining by a slow request; then `current -> rel2` ("two") and an upgrade to it.
+   */
+  async function upgradedAcrossReleases(): Promise<{ root: string; port: number; newPid: number; slow: Promise<Reply> }> {
     const root = t.dir.dir;
     for (const [name, version] of [['rel1', 'one'], ['rel2', 'two']]) {
       fs.mkdirSync(path.join(root, name));
@@ -217,44 +221,31 @@ describe('faults during upgrades (integration)', function () {
     point('rel2');
     process.kill(t.server.pid, 'SIGUSR2');
     const newPid = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
-    // the old release is broken meanwhile (cleaned up, half overwritten, ...)
-    fs.writeFileSync(path.join(root, 'rel1', 'release.json'), JSON.stringify({ version: 'one', mode: 'worker-throws' }));
-    process.kill(newPid, 'SIGKILL');
-    await t.server.waitEvent('serving', 2, 10_000, (e) => e.master === t.server!.pid);
-    expect(t.server.stderr).to.match(/take-back-retry: generation \d+ could not start: .*worker cannot start.*; trying the current release/);
     expect((await request({ port })).json?.version).to.equal('two');
-    expect(t.server.count('take-back-failed')).to.equal(0);
-    expect((await slow).json?.version).to.equal('one');
-  });
+    return { root, port, newPid, slow };
+  }
 
   it('a taken-back generation runs the release the old master ran, though `current` now names the new one', async () => {
-    const root = t.dir.dir;
-    for (const [name, version] of [['rel1', 'one'], ['rel2', 'two']]) {
-      fs.mkdirSync(path.join(root, name));
-      fs.copyFileSync(t.dir.app, path.join(root, name, 'app.js'));
-      fs.writeFileSync(path.join(root, name, 'release.json'), JSON.stringify({ version, mode: 'ok' }));
-    }
-    const point = (to: string): void => {
-      fs.symlinkSync(to, path.join(root, 'current.new'));
-      fs.renameSync(path.join(root, 'current.new'), path.join(root, 'current'));
-    };
-    point('rel1');
-    t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' }, { script: 'app.js', cwd: path.join(root, 'current') });
-    const port = await t.server.port();
-    await t.server.waitEvent('serving');
-    const slow = request({ port }, '/?delay=4000', undefined, 15_000);
-    await t.server.waitEvent('slow-request');
-    point('rel2');
-    process.kill(t.server.pid, 'SIGUSR2');
-    const newPid = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
-    expect((await request({ port })).json?.version).to.equal('two');
+    const { root, port, newPid, slow } = await upgradedAcrossReleases();
     process.kill(newPid, 'SIGKILL');
-    await t.server.waitEvent('serving', 2, 10_000, (e) => e.master === t.server!.pid);
+    await t.server!.waitEvent('serving', 2, 10_000, (e) => e.master === t.server!.pid);
     const r = await request({ port });
     expect(r.json?.version).to.equal('one');
     expect(r.json?.dir).to.equal(fs.realpathSync(path.join(root, 'rel1')));
-    expect(t.server.stderr).to.match(/starts from \S+rel1\/app\.js \(the release generation 1 ran\)/);
-    expect(t.server.stderr).to.not.match(/take-back-retry/);
+    expect(t.server!.stderr).to.match(/starts from \S+rel1\/app\.js \(the release generation 1 ran\)/);
+    expect(t.server!.stderr).to.not.match(/take-back-retry/);
+    expect((await slow).json?.version).to.equal('one');
+  });
+
+  it('a take-back whose old release no longer starts falls back to the current release', async () => {
+    const { root, port, newPid, slow } = await upgradedAcrossReleases();
+    // the old release is broken meanwhile (cleaned up, half overwritten, ...)
+    fs.writeFileSync(path.join(root, 'rel1', 'release.json'), JSON.stringify({ version: 'one', mode: 'worker-throws' }));
+    process.kill(newPid, 'SIGKILL');
+    await t.server!.waitEvent('serving', 2, 10_000, (e) => e.master === t.server!.pid);
+    expect(t.server!.stderr).to.match(/take-back-retry: generation \d+ could not start: .*worker cannot start.*; trying the current release/);
+    expect((await request({ port })).json?.version).to.equal('two');
+    expect(t.server!.count('take-back-failed')).to.equal(0);
     expect((await slow).json?.version).to.equal('one');
   });
 
