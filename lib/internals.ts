@@ -41,26 +41,20 @@ export function surviveMasterDisconnect(worker: Worker): void {
  *    the public way is listened on by the receiver).
  */
 export function listeningHandle(server: Server): object {
-  const handle = (server as unknown as { _handle?: unknown })._handle;
-  if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
-    throw new Error(`baton: cannot read the handle of a listening server; this Node version (${process.version}) is not supported`);
-  }
-  return handle;
+  return rawHandle(server, 'a listening server');
 }
 
 /** 6. The raw handle under a net.Socket (opened with `{ fd }`), to send over IPC as such. */
 export function socketHandle(socket: Socket): object {
-  const handle = (socket as unknown as { _handle?: unknown })._handle;
-  if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
-    throw new Error(`baton: cannot read the handle of a socket; this Node version (${process.version}) is not supported`);
-  }
-  return handle;
+  return rawHandle(socket, 'a socket');
 }
 
-/** 6. The fd of a raw handle received over IPC (-1 when closed or not a handle). */
-export function handleFd(handle: object): number {
-  const fd = (handle as { fd?: unknown }).fd;
-  return typeof fd === 'number' ? fd : -1;
+function rawHandle(owner: Server | Socket, what: string): object {
+  const handle = (owner as unknown as { _handle?: unknown })._handle;
+  if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
+    throw new Error(`baton: cannot read the handle of ${what}; this Node version (${process.version}) is not supported`);
+  }
+  return handle;
 }
 
 /** 6. Closes a raw handle received over IPC (its duplicate of the fd). */

@@ -17,7 +17,7 @@ import { HANDOFF_ENV, readHandoff, type Handoff } from './handoff';
 import { takeActivatedSockets } from './activation';
 import { closeFd, describeSpec, Listener, matchInherited, type ListenerSpec } from './listeners';
 import { Logger, type LogRecord } from './log';
-import { isBaton, type FromSuccessor } from './messages';
+import { isBaton } from './messages';
 import { Predecessor } from './predecessor';
 import { KeptSockets } from './keep';
 import type { ResolvedOptions } from './options';
@@ -222,7 +222,7 @@ export class Master extends EventEmitter<MasterEvents> {
     gen.on('worker-ready', (slot) => {
       this.emit('worker-ready', { pid: slot.pid, generation: id });
       if (this.handoff && this.state === 'starting') {
-        this.toParent({ type: 'worker-ready', pid: slot.pid, ready: gen.readyCount(), total: gen.target });
+        this.parent.send({ type: 'worker-ready', pid: slot.pid, ready: gen.readyCount(), total: gen.target });
       }
       this.connections.flush();
     });
@@ -246,7 +246,7 @@ export class Master extends EventEmitter<MasterEvents> {
     });
     if (this.handoff && this.state === 'starting') {
       // the old master learns every pid, so that a failed upgrade can kill them all
-      gen.on('worker-forked', (slot) => this.toParent({ type: 'forked', pid: slot.pid }));
+      gen.on('worker-forked', (slot) => this.parent.send({ type: 'forked', pid: slot.pid }));
     }
     return gen;
   }
@@ -271,7 +271,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.emit('serving', { generation: gen.id });
     this.connections.flush();
     for (const l of this.sockets) if (!l.announced) this.announce(l);
-    if (this.handoff && !takenBack) this.toParent({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
+    if (this.handoff && !takenBack) this.parent.send({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
     if (this.link && !this.handoff) this.link.hold(this.sockets);
     this.reportState();
     const next = [...this.queued];
@@ -332,15 +332,11 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   private askParentToGo(): void {
-    if (this.parent.connected) this.toParent({ type: 'ready', pid: process.pid });
+    if (this.parent.connected) this.parent.send({ type: 'ready', pid: process.pid });
     else {
       const gen = this.generations.get(this.handoff?.generation ?? 0);
       if (gen) void this.becomeServing(gen);
     }
-  }
-
-  private toParent(m: FromSuccessor): void {
-    this.parent.send(m);
   }
 
   // ---- signals ----------------------------------------------------------------------
@@ -428,9 +424,7 @@ export class Master extends EventEmitter<MasterEvents> {
           attempt.on('moved-on', (what) => {
             // the duplicates would keep queueing connections on a socket nobody accepts on
             this.log.debug('successor-moved-on', `new master ${pid} ${what === 'stopping' ? 'stops' : 'handed over in turn'}: the kept sockets are closed`, { newPid: pid });
-            this.kept?.close();
-            this.kept = undefined;
-            this.successor = undefined;
+            this.letSuccessorGo();
           });
         }
         this.handOver(pid);
@@ -462,7 +456,7 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     for (const l of this.sockets) l.stopAccepting();
     // the master that handed over to this one need not watch over it any more
-    this.toParent({ type: 'handed-over', pid });
+    this.parent.send({ type: 'handed-over', pid });
     this.controlServer?.stopListening(); // the new master has the path now
     this.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
     this.emit('upgrade-succeeded', { pid });
@@ -531,6 +525,13 @@ export class Master extends EventEmitter<MasterEvents> {
     };
     if (pinned === undefined) attempt(undefined, `the files of generation ${old?.id} are gone: the current release`, true);
     else attempt(pinned, `the release generation ${old?.id} ran`, !differs);
+  }
+
+  /** No take-back any more: the duplicates go (they would queue connections nobody accepts). */
+  private letSuccessorGo(): void {
+    this.kept?.close();
+    this.kept = undefined;
+    this.successor = undefined;
   }
 
   private takeBackFailed(reason: string): void {
@@ -614,10 +615,8 @@ export class Master extends EventEmitter<MasterEvents> {
     if (bySignal) this.signalCount++;
     // a master asked to stop does not take service back
     this.successor?.release();
-    this.successor = undefined;
-    this.kept?.close();
-    this.kept = undefined;
-    this.toParent({ type: 'stopping' });
+    this.letSuccessorGo();
+    this.parent.send({ type: 'stopping' });
     if (this.state === 'stopping' || this.state === 'handed-over') {
       if (!bySignal || this.signalCount < 2) {
         this.log.info('stopping', `${reason}: already ${this.state === 'stopping' ? 'stopping' : 'draining (handed over)'}`);
@@ -718,8 +717,7 @@ export class Master extends EventEmitter<MasterEvents> {
       removePidFileIf(oldbinPath(this.opts.pidFile), process.pid);
       if (this.state === 'stopping') removePidFileIf(this.opts.pidFile, process.pid);
     }
-    this.kept?.close();
-    this.kept = undefined;
+    this.letSuccessorGo();
     this.log.info('exit', 'all generations drained; exiting');
     this.emit('exiting');
     const control = this.controlServer;
@@ -730,7 +728,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private fatal(reason: string): void {
     this.log.error('start-failed', reason);
-    this.toParent({ type: 'error', message: reason });
+    this.parent.send({ type: 'error', message: reason });
     for (const g of this.generations.values()) g.abort();
     if (this.opts.pidFile !== undefined && readPidFile(this.opts.pidFile) === process.pid) removePidFileIf(this.opts.pidFile, process.pid);
     setTimeout(() => process.exit(1), 50);
