@@ -7,15 +7,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Listener } from '../lib/listeners';
-import { running } from './support/unit';
+import { fdOf, running } from './support/unit';
 
 // the built module: it spawns dist/dup-child.js beside it
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { KeptSockets } = require('../dist/keep') as typeof import('../lib/keep');
-
-function fdOf(s: net.Server): number {
-  return (s as unknown as { _handle: { fd: number } })._handle.fd;
-}
 
 function fake(name: string, server: net.Server): Listener {
   return { name, handoffFd: () => fdOf(server) } as unknown as Listener;

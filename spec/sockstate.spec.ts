@@ -5,10 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { socketState } from '../lib/sockstate';
-
-function fdOf(x: net.Server | net.Socket): number {
-  return (x as unknown as { _handle: { fd: number } })._handle.fd;
-}
+import { fdOf } from './support/unit';
 
 describe('socketState (Linux /proc)', function () {
   const open: Array<net.Server | net.Socket> = [];

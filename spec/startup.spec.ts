@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { AppDir, nobodyCanLoadBaton, Server, waitFor } from './support/harness';
+import { fdOf } from './support/unit';
 
 describe('start-up failures (integration)', function () {
   this.timeout(30_000);
@@ -94,7 +95,7 @@ describe('start-up failures (integration)', function () {
     const client = net.connect(port, '127.0.0.1');
     await new Promise<void>((r) => client.once('connect', () => r()));
     try {
-      const fd = (client as unknown as { _handle: { fd: number } })._handle.fd; // the test's own socket
+      const fd = fdOf(client); // the test's own socket
       const handoff = JSON.stringify({ v: 1, parent: 1, generation: 2, listeners: [{ spec: { name: 'default', port: 0, host: '127.0.0.1' }, fd: 4 }] });
       server = new Server(dir, { BATON_HANDOFF: handoff }, { fds: ['ignore', fd] });
       expect(await exits(server)).to.equal(1);
@@ -111,7 +112,7 @@ describe('start-up failures (integration)', function () {
     await new Promise<void>((r) => blocker?.listen(0, '127.0.0.1', r));
     const actual = (blocker.address() as net.AddressInfo).port;
     const claimed = actual === 65535 ? 65534 : actual + 1;
-    const fd = (blocker as unknown as { _handle: { fd: number } })._handle.fd; // the test's own socket
+    const fd = fdOf(blocker); // the test's own socket
     const handoff = JSON.stringify({ v: 1, parent: 1, generation: 2, listeners: [{ spec: { name: 'default', port: claimed, host: '127.0.0.1' }, fd: 4 }] });
     server = new Server(dir, { BATON_HANDOFF: handoff, PORT: String(claimed) }, { fds: ['ignore', fd] });
     expect(await exits(server)).to.equal(1);

@@ -2,10 +2,12 @@
 // global timers, temp dirs, and processes remembered by pid so afterEach can kill them.
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 export { isRunning as running } from '../../lib/proctree';
 import { onLines } from '../../lib/lines';
+import { listeningFd, socketHandle } from '../../lib/internals';
 
 // Captured at load time, before any test installs fake timers.
 const realSetTimeout = globalThis.setTimeout;
@@ -95,4 +97,9 @@ export class Lines {
   wait(re: RegExp, timeoutMs = 5_000): Promise<RegExpMatchArray> {
     return poll(() => `a line matching ${re} (got ${JSON.stringify(this.all)})`, () => this.find(re), timeoutMs);
   }
+}
+
+/** The fd of a test's own listening server or connected socket (through lib/internals.ts). */
+export function fdOf(x: net.Server | net.Socket): number {
+  return x instanceof net.Server ? listeningFd(x) : (socketHandle(x) as { fd: number }).fd;
 }
