@@ -2,11 +2,15 @@
 // version.json beside it, and runs it three ways, chosen by BENCH_MODE:
 //   baton    under baton (BATON_DIST names dist/index.js): upgrades and reloads rewrite
 //            version.json, and the code loaded afterwards serves the new version
-//   cluster  bare node:cluster, the same handler in BENCH_WORKERS workers, nothing else
+//   cluster  bare node:cluster, the same handler in BENCH_WORKERS workers, nothing else; its
+//            scheduling policy is Node's, from NODE_CLUSTER_SCHED_POLICY (the bench sets rr for
+//            `cluster`, none for `cluster-none`: each worker accepts for itself), and said in
+//            its serving line
 //   single   one process, node:http
 // The handler is the same everywhere: optional simulated work (BENCH_DELAY ms, a timer,
-// not CPU), then a tiny text body; the headers name the code version and the generation
-// that answered. The master (or the single process) prints one JSON line per event on
+// not CPU), then a tiny text body; the headers name the code version, the generation and
+// the pid of the process that answered (x-bench-pid: the bench counts the share of each
+// worker). The master (or the single process) prints one JSON line per event on
 // stdout: {"ev", "t" (epoch ms, sub-ms precision), "master" (its pid), ...}.
 'use strict';
 const fs = require('fs');
@@ -30,6 +34,7 @@ function handler(req, res) {
     res.setHeader('content-type', 'text/plain');
     res.setHeader('x-bench-version', version);
     res.setHeader('x-bench-generation', String(generation()));
+    res.setHeader('x-bench-pid', String(process.pid));
     res.end('ok\n');
   };
   if (delay > 0) setTimeout(reply, delay);
@@ -77,7 +82,8 @@ if (mode === 'baton') {
     let listening = 0;
     cluster.on('listening', (w, address) => {
       say('worker-ready', { pid: w.process.pid, generation: 1 });
-      if (++listening === workers) say('serving', { generation: 1, port: address.port });
+      const policy = cluster.schedulingPolicy === cluster.SCHED_NONE ? 'none' : 'rr';
+      if (++listening === workers) say('serving', { generation: 1, port: address.port, policy });
     });
     cluster.on('exit', (w, code, signal) => say('worker-exit', { pid: w.process.pid, code, signal }));
     for (let i = 0; i < workers; i++) cluster.fork();

@@ -1,6 +1,7 @@
 // The SVG chart of the run with upgrades and reloads: throughput, p99 latency and failed
 // requests over time, the moments of every upgrade (U) and reload (R), and which code
-// version answered. Plain SVG 1.1, no script, no external resources.
+// version answered; one per segment of the upgrade phase (a load each), stacked in one file.
+// Plain SVG 1.1, no script, no external resources.
 import type { Series } from './stats';
 
 export interface ChartEvent {
@@ -18,7 +19,7 @@ export interface ChartInput {
   subtitle: string;
   series: Series;
   events: ChartEvent[];
-  /** Reference lines: steady throughput of the bare cluster, steady p99 of baton. */
+  /** Reference lines: steady throughput of the better bare cluster, steady p99 of baton. */
   bareRps?: number;
   steadyP99?: number;
 }
@@ -154,7 +155,7 @@ export function renderChart(c: ChartInput): string {
         const color = p.key === 'rps' ? '#1f77b4' : '#2ca02c';
         out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.4" points="${pts.join(' ')}"/>`);
         if (ref !== undefined && Number.isFinite(ref)) {
-          const label = p.key === 'rps' ? `bare cluster steady ${fmt(ref)}/s` : `baton steady p99 ${fmt(ref)} ms`;
+          const label = p.key === 'rps' ? `better bare cluster steady ${fmt(ref)}/s` : `baton steady p99 ${fmt(ref)} ms`;
           out.push(`<line x1="${LEFT}" y1="${y(ref).toFixed(1)}" x2="${LEFT + PLOT_W}" y2="${y(ref).toFixed(1)}" stroke="#888" stroke-dasharray="6,3"/><text x="${W - RIGHT + 12}" y="${(y(ref) + 4).toFixed(1)}" fill="#555">${esc(label)}</text>`);
         }
         if (ref2 !== undefined && Number.isFinite(ref2)) {
@@ -185,4 +186,21 @@ export function renderChart(c: ChartInput): string {
   out.push(`<text x="${LEFT + PLOT_W / 2}" y="${yAxis + 16}" text-anchor="middle">seconds since the load started (buckets of ${s.bucketMs} ms, by response time)</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** Several charts one above the other in one SVG document (nested <svg> elements, SVG 1.1). */
+export function stackCharts(charts: string[]): string {
+  if (charts.length === 1) return charts[0] as string;
+  const size = (svg: string): [number, number] => {
+    const m = /^<svg [^>]*width="(\d+)" height="(\d+)"/.exec(svg);
+    return m ? [Number(m[1]), Number(m[2])] : [W, 0];
+  };
+  let y = 0;
+  const inner: string[] = [];
+  for (const c of charts) {
+    const [, h] = size(c);
+    inner.push(c.trimEnd().replace(/^<svg /, `<svg x="0" y="${y}" `));
+    y += h;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Math.max(y, 1)}" viewBox="0 0 ${W} ${Math.max(y, 1)}">\n${inner.join('\n')}\n</svg>\n`;
 }

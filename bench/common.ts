@@ -26,8 +26,11 @@ export interface RunCommand {
   durationMs: number;
   /** Sending stops after this many requests. */
   maxRequests: number;
+  /** Closed loops in all. */
   connections: number;
-  /** Share of requests sent on the keep-alive connections; the rest each open a new connection. */
+  /** Of those, loops that open a new connection (no agent, `Connection: close`) for every request. */
+  freshLoops: number;
+  /** The other loops: share of their requests sent on the keep-alive agent; the rest each open a new connection. */
   keepAliveShare: number;
   /** A request not answered within this many ms is failed (code ETIMEDOUT). */
   requestTimeoutMs: number;
@@ -73,6 +76,8 @@ export interface RunRecords {
   version: Int16Array;
   /** x-bench-generation, 0 when unknown. */
   generation: Uint16Array;
+  /** Index into `workerPids` (x-bench-pid: the process that answered), -1 when unknown. */
+  worker: Int16Array;
   /** Index into `errorCodes`, -1 when none. */
   error: Int16Array;
   /** 1 when sent on a keep-alive connection, 0 on a connection of its own. */
@@ -80,6 +85,8 @@ export interface RunRecords {
   /** Keep-alive only: ms the reused socket had been idle before this request; NaN on a new socket. */
   socketIdle: Float32Array;
   versions: string[];
+  /** The pids that answered, in the order first seen. */
+  workerPids: number[];
   errorCodes: string[];
   /** One error message per code, to tell what the code meant. */
   errorSamples: Record<string, string>;

@@ -2,58 +2,17 @@
 // IPC channel with 'advanced' serialization (typed arrays travel as they are).
 //
 // One run = `connections` closed loops. Each loop sends a request, waits for its outcome,
-// sends the next. A share (1 - keepAliveShare) of the requests goes out on a connection of
-// its own (no agent: `Connection: close`); the rest use a keep-alive agent with at most
-// `connections` sockets. Every request is recorded when sent and its outcome when known:
-// answered (status, version and generation that answered), failed (error code), or still
-// in flight when the run is frozen. Nothing is ever retried.
+// sends the next. `freshLoops` of them open a connection of their own for every request (no
+// agent: `Connection: close`); the others use a keep-alive agent with at most `connections`
+// sockets, except a share (1 - keepAliveShare) of their requests, each on a connection of its
+// own. Every request is recorded when sent and its outcome when known: answered (status,
+// version, generation and pid that answered), failed (error code), or still in flight when
+// the run is frozen. Nothing is ever retried.
 import * as http from 'node:http';
 import {
   ANSWERED, FAILED, now, PENDING, type FromLoadgen, type RunCommand, type RunRecords, type ToLoadgen,
 } from './common';
-
-class Store {
-  cap = 0;
-  n = 0;
-  sendAt = new Float64Array(0);
-  latency = new Float32Array(0);
-  outcome = new Uint8Array(0);
-  status = new Uint16Array(0);
-  version = new Int16Array(0);
-  generation = new Uint16Array(0);
-  error = new Int16Array(0);
-  keepAlive = new Uint8Array(0);
-  socketIdle = new Float32Array(0);
-
-  constructor(initial: number) {
-    this.grow(initial);
-  }
-
-  grow(cap: number): void {
-    const copy = <T extends Float64Array | Float32Array | Uint8Array | Uint16Array | Int16Array>(old: T, make: (n: number) => T, fill?: number): T => {
-      const a = make(cap);
-      if (fill !== undefined) a.fill(fill);
-      a.set(old);
-      return a;
-    };
-    this.sendAt = copy(this.sendAt, (k) => new Float64Array(k));
-    this.latency = copy(this.latency, (k) => new Float32Array(k), NaN);
-    this.outcome = copy(this.outcome, (k) => new Uint8Array(k));
-    this.status = copy(this.status, (k) => new Uint16Array(k));
-    this.version = copy(this.version, (k) => new Int16Array(k), -1);
-    this.generation = copy(this.generation, (k) => new Uint16Array(k));
-    this.error = copy(this.error, (k) => new Int16Array(k), -1);
-    this.keepAlive = copy(this.keepAlive, (k) => new Uint8Array(k));
-    this.socketIdle = copy(this.socketIdle, (k) => new Float32Array(k), NaN);
-    this.cap = cap;
-  }
-
-  /** Index of a new request. */
-  add(): number {
-    if (this.n === this.cap) this.grow(this.cap * 2);
-    return this.n++;
-  }
-}
+import { Names, Store } from './store';
 
 function send(m: FromLoadgen): void {
   if (process.connected) process.send?.(m);
@@ -67,8 +26,9 @@ class Run {
   private live = new Set<http.ClientRequest>();
   /** When each keep-alive socket last finished a request. */
   private lastUsed = new WeakMap<object, number>();
-  private versions = new Map<string, number>();
-  private codes = new Map<string, number>();
+  private versions = new Names<string>();
+  private workers = new Names<number>();
+  private codes = new Names<string>();
   private samples: Record<string, string> = {};
   private sent = 0;
   private answered = 0;
@@ -90,24 +50,9 @@ class Run {
     this.stopRequested = true;
   }
 
-  private versionIndex(v: string | string[] | undefined): number {
-    if (typeof v !== 'string') return -1;
-    let i = this.versions.get(v);
-    if (i === undefined) {
-      i = this.versions.size;
-      this.versions.set(v, i);
-    }
-    return i;
-  }
-
   private codeIndex(code: string, message: string): number {
-    let i = this.codes.get(code);
-    if (i === undefined) {
-      i = this.codes.size;
-      this.codes.set(code, i);
-      this.samples[code] = message;
-    }
-    return i;
+    if (!this.codes.has(code)) this.samples[code] = message;
+    return this.codes.index(code);
   }
 
   private one(i: number, keepAlive: boolean): Promise<void> {
@@ -141,11 +86,15 @@ class Run {
         path: '/',
         method: 'GET',
         agent: keepAlive ? this.agent : false,
+        headers: keepAlive ? {} : { connection: 'close' },
         timeout: this.c.requestTimeoutMs,
       }, (res) => {
         s.status[i] = res.statusCode ?? 0;
-        s.version[i] = this.versionIndex(res.headers['x-bench-version']);
+        const v = res.headers['x-bench-version'];
+        const pid = Number(res.headers['x-bench-pid']);
+        s.version[i] = typeof v === 'string' ? this.versions.index(v) : -1;
         s.generation[i] = Number(res.headers['x-bench-generation'] ?? 0) || 0;
+        s.worker[i] = Number.isInteger(pid) && pid > 0 ? this.workers.index(pid) : -1;
         res.on('data', () => {});
         res.on('end', () => finish(ANSWERED));
         res.on('error', (err: NodeJS.ErrnoException) => finish(FAILED, `response ${err.code ?? err.message}`, err.message));
@@ -173,7 +122,8 @@ class Run {
     });
   }
 
-  private async loop(): Promise<void> {
+  /** One closed loop; a fresh loop opens a connection of its own for every request. */
+  private async loop(fresh: boolean): Promise<void> {
     const deadline = this.startedAt + this.c.durationMs;
     const freshShare = 1 - this.c.keepAliveShare;
     while (!this.stopRequested) {
@@ -189,9 +139,9 @@ class Run {
       }
       this.sent++;
       // deterministic mix: exactly the asked share of requests on connections of their own
-      this.freshDebt += freshShare;
-      let keepAlive = true;
-      if (this.freshDebt >= 1 - 1e-9) {
+      let keepAlive = !fresh;
+      if (keepAlive) this.freshDebt += freshShare;
+      if (keepAlive && this.freshDebt >= 1 - 1e-9) {
         this.freshDebt -= 1;
         keepAlive = false;
       }
@@ -205,7 +155,7 @@ class Run {
       send({ type: 'progress', id: this.c.id, sent: this.sent, answered: this.answered, failed: this.failed, non2xx: this.non2xx });
     }, 250);
     const loops: Promise<void>[] = [];
-    for (let k = 0; k < this.c.connections; k++) loops.push(this.loop());
+    for (let k = 0; k < this.c.connections; k++) loops.push(this.loop(k < this.c.freshLoops));
     // stoppedAt: when the first loop saw the stop condition (then no request is sent any more)
     const stopped = new Promise<void>((resolve) => {
       const t = setInterval(() => {
@@ -250,11 +200,13 @@ class Run {
       status: s.status.slice(0, n),
       version: s.version.slice(0, n),
       generation: s.generation.slice(0, n),
+      worker: s.worker.slice(0, n),
       error: s.error.slice(0, n),
       keepAlive: s.keepAlive.slice(0, n),
       socketIdle: s.socketIdle.slice(0, n),
-      versions: [...this.versions.keys()],
-      errorCodes: [...this.codes.keys()],
+      versions: this.versions.keys(),
+      workerPids: this.workers.keys(),
+      errorCodes: this.codes.keys(),
       errorSamples: this.samples,
     };
   }

@@ -1,83 +1,67 @@
-// The human-readable report printed at the end of a bench run.
-import type { BenchResult } from './run';
+// The human-readable report printed at the end of a bench run (stdout, or stderr with --json).
+import { renderMatrix } from './matrix-table';
+import type { BenchResult } from './result';
 import type { TargetStats } from './stats';
+import { errs, kib, ms, pad } from './text';
 
-function pad(cells: string[][]): string {
-  const widths: number[] = [];
-  for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return cells.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd()).join('\n') + '\n';
-}
-
-function ms(x: number | null | undefined): string {
-  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
-  return x >= 100 ? x.toFixed(0) : x.toFixed(2);
-}
-
-function kib(x: number | null): string {
-  return x === null ? '-' : `${(x / 1024).toFixed(1)} MiB`;
-}
-
-function errs(t: TargetStats): string {
-  const parts = Object.entries(t.errors).map(([k, v]) => `${k}:${v}`);
-  if (t.inflight > 0) parts.push(`in-flight:${t.inflight}`);
-  return parts.length ? parts.join(' ') : '0';
-}
-
-export function renderReport(r: BenchResult): string {
-  const out: string[] = [];
-  const c = r.config;
-  out.push(`\nbaton bench, ${r.startedAt} (${r.wallS} s): ${c.workers} workers, ${c.connections} connections, keep-alive share ${c.keepAliveShare}, delay ${c.delayMs} ms, ${c.durationS} s per steady run`);
-  out.push(`machine: ${r.machine.nproc} cores (${r.machine.cpu}), node ${r.machine.node}, ${r.machine.uname}`);
-  out.push(`load average at start ${r.machine.loadavgStart.join(' ')}, at end ${r.machine.loadavgEnd.join(' ')}\n`);
+function targets(r: BenchResult): string {
   const rows: string[][] = [['target', 'requests', 'rps', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'errors', 'non2xx', 'stall ms']];
   const add = (name: string, t: TargetStats): void => {
     rows.push([name, String(t.requests), t.rps.toFixed(0), ms(t.p50), ms(t.p99), ms(t.p999), ms(t.max), errs(t), String(t.non2xx), ms(t.maxGapMs)]);
   };
-  add('single', r.targets.single);
-  add(`bare (${r.targets.bare.runs} runs)`, r.targets.bare);
-  add(`batonSteady (${r.targets.batonSteady.runs} runs)`, r.targets.batonSteady);
-  add('batonUpgrades', r.targets.batonUpgrades);
-  add('  during upgrades', r.windows.duringUpgrades);
-  add('  during reloads', r.windows.duringReloads);
-  out.push(pad(rows));
-  out.push('(rps: answered requests per second of sending; latencies of answered requests; stall: longest time with no response completed;\n "during": requests sent between a signal and its old generation gone)\n');
-
-  const b = r.ratios;
-  out.push(`ratios baton/bare, steady, ${b.pairs.length} alternating pairs (bare, baton, bare, baton, ...):`);
-  out.push(`  throughput  median ${b.batonOverBare.toFixed(3)}  (pairs ${b.pairs.map((p) => p.ratio.toFixed(3)).join(' ')}; min ${b.min.toFixed(3)}, max ${b.max.toFixed(3)}, spread ${b.spread.toFixed(3)})`);
-  out.push(`  p99         median ${b.p99BatonOverBare.toFixed(3)}  (pairs ${b.pairs.map((p) => p.p99Ratio.toFixed(3)).join(' ')})`);
-  out.push(`  baton/single throughput ${(r.targets.batonSteady.rps / r.targets.single.rps).toFixed(3)}, bare/single ${(r.targets.bare.rps / r.targets.single.rps).toFixed(3)}\n`);
-
-  out.push(`boot to serving: bare cluster idle ${r.boot.bareIdleMs.join(', ')} ms (median ${ms(r.boot.bareIdleMedianMs)}), bare cluster under load ${ms(r.boot.bareUnderLoadMs)} ms, baton cold ${ms(r.boot.batonColdMs)} ms\n`);
-
-  if (r.events.length > 0) {
-    const er: string[][] = [['event', 'from -> to', 'signal at s', 'to serving ms', 'to first new response ms', 'to old gone ms', 'ok']];
-    for (const e of r.events) {
-      er.push([
-        `${e.kind} ${e.index}`,
-        `${e.fromVersion} -> ${e.toVersion}`,
-        (e.signalAt / 1000).toFixed(2),
-        ms(e.toServingMs),
-        e.firstNewResponseAt === null ? '-' : ms(e.firstNewResponseAt - e.signalAt),
-        ms(e.toOldGoneMs),
-        e.ok ? 'yes' : `NO: ${e.reason ?? ''}`,
-      ]);
-    }
-    const shown = er.length > 41 ? [...er.slice(0, 21), ['...', '', '', '', '', '', ''], ...er.slice(-20)] : er;
-    out.push(pad(shown));
-    const u = r.eventSummary.upgrades;
-    const l = r.eventSummary.reloads;
-    out.push(`upgrades: ${u.ok}/${u.count} ok, signal -> serving median ${ms(u.toServingMedianMs)} ms (max ${ms(u.toServingMaxMs)}), -> old gone median ${ms(u.toOldGoneMedianMs)} ms (max ${ms(u.toOldGoneMaxMs)})`);
-    out.push(`reloads:  ${l.ok}/${l.count} ok, signal -> serving median ${ms(l.toServingMedianMs)} ms (max ${ms(l.toServingMaxMs)}), -> old gone median ${ms(l.toOldGoneMedianMs)} ms (max ${ms(l.toOldGoneMaxMs)})\n`);
+  for (const c of r.steady.cells) add(`${c.target}${c.target === 'single' ? '' : ` x${c.workers}`} ${c.load} (${c.stats.runs} runs)`, c.stats);
+  for (const s of r.upgradePhase.segments) add(`upgrades under ${s.load}`, s.stats);
+  if (r.upgradePhase.segments.length > 0) {
+    add('  during upgrades', r.upgradePhase.windows.duringUpgrades);
+    add('  during reloads', r.upgradePhase.windows.duringReloads);
   }
+  return pad(rows) + '(rps: answered requests per second of sending, all rounds merged; latencies of answered requests; stall: longest time with no response'
+    + ' completed;\n "during": requests sent between a signal and its old generation gone, all segments)\n';
+}
 
+function events(r: BenchResult): string {
+  if (r.events.length === 0) return '';
+  const er: string[][] = [['event', 'load', 'from -> to', 'signal at s', 'to serving ms', 'to first new response ms', 'to old gone ms', 'after / steady', 'ok']];
+  for (const e of r.events) {
+    er.push([
+      `${e.kind} ${e.index}`, e.load, `${e.fromVersion} -> ${e.toVersion}`, (e.signalAt / 1000).toFixed(2), ms(e.toServingMs),
+      e.firstNewResponseAt === null ? '-' : ms(e.firstNewResponseAt - e.signalAt), ms(e.toOldGoneMs),
+      e.afterRatio === null ? '-' : e.afterRatio.toFixed(2), e.ok ? 'yes' : `NO: ${e.reason ?? ''}`,
+    ]);
+  }
+  const shown = er.length > 41 ? [...er.slice(0, 21), ['...', '', '', '', '', '', '', '', ''], ...er.slice(-20)] : er;
+  const u = r.eventSummary.upgrades;
+  const l = r.eventSummary.reloads;
+  return `${pad(shown)}(signal at: s since its segment's load started; after / steady: throughput from old gone to the next signal, / baton steady)\n`
+    + `upgrades: ${u.ok}/${u.count} ok, signal -> serving median ${ms(u.toServingMedianMs)} ms (max ${ms(u.toServingMaxMs)}), -> old gone median ${ms(u.toOldGoneMedianMs)} ms (max ${ms(u.toOldGoneMaxMs)})\n`
+    + `reloads:  ${l.ok}/${l.count} ok, signal -> serving median ${ms(l.toServingMedianMs)} ms (max ${ms(l.toServingMaxMs)}), -> old gone median ${ms(l.toOldGoneMedianMs)} ms (max ${ms(l.toOldGoneMaxMs)})\n`;
+}
+
+function soak(r: BenchResult): string {
   const k = r.soak;
+  const out: string[] = [];
   if (k.samples.length > 0) {
     out.push(`soak, the serving master after each of the ${k.samples.length} upgrades and reloads (compared from ${k.fds.baseline}):`);
     out.push(`  fds  first ${k.fds.first ?? '-'}  last ${k.fds.last ?? '-'}  min ${k.fds.min ?? '-'}  max ${k.fds.max ?? '-'}  (without TCP connections; those held through a window: max ${k.connFds.max ?? '-'}, bound ${k.connFds.bound})`);
     out.push(`  RSS  first ${kib(k.rssKiB.first)}  last ${kib(k.rssKiB.last)}  max ${kib(k.rssKiB.max)}  (bound ${kib(k.rssKiB.bound)}); trend ${k.rssKiB.slopePerUpgrade === null ? `n/a (${k.rssKiB.slopeSamples} upgrades)` : `${k.rssKiB.slopePerUpgrade} KiB per upgrade over ${k.rssKiB.slopeSamples}`} (bound ${k.rssKiB.slopeBound})`);
   }
   out.push(`leftover processes: ${k.leftoverPids.length}${k.leftoverPids.length ? ` (${k.leftover.beforeStop.length ? `besides the serving generation before the stop: ${k.leftover.beforeStop.join(', ')}; ` : ''}after the stop: ${k.leftover.afterStop.join(', ') || 'none'})` : ''}\n`);
+  return out.join('\n');
+}
+
+export function renderReport(r: BenchResult): string {
+  const out: string[] = [];
+  const c = r.config;
+  out.push(`\nbaton bench, ${r.startedAt} (${r.wallS} s): W = ${c.workersSet.join(', ')} (upgrade phase ${c.workers}), ${c.connections} connections, delay ${c.delayMs} ms, ${c.durationS} s per steady run`);
+  out.push(`command: ${r.command}`);
+  out.push(`machine: ${r.machine.nproc} cores (${r.machine.cpu}), node ${r.machine.node}, ${r.machine.uname}`);
+  out.push(`load average at start ${r.machine.loadavgStart.join(' ')}, at end ${r.machine.loadavgEnd.join(' ')}\n`);
+  out.push(renderMatrix(r));
+  out.push(targets(r));
+  const b = r.boot;
+  out.push(`boot to serving (W=${b.workers}): bare cluster idle ${b.bareIdleMs.join(', ')} ms (median ${ms(b.bareIdleMedianMs)}), bare cluster under load ${ms(b.bareUnderLoadMs)} ms, baton cold ${ms(b.batonColdMs)} ms\n`);
+  out.push(events(r));
+  out.push(soak(r));
 
   out.push('goals (* = asserted: a missed one makes the exit status 1; the others are reported only):');
   for (const g of r.goals) out.push(`  ${g.asserted ? '*' : ' '} ${g.value === null ? 'n/a    ' : g.met ? 'met    ' : 'MISSED '} ${g.what}: ${g.value === null ? '-' : g.value} (target ${g.target})`);
