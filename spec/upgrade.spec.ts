@@ -1,12 +1,11 @@
 // SIGUSR2 upgrades and SIGHUP reloads under load, with real processes and sockets.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
-/** The early-error preloads of upgrades (lib/early.ts) present in the temp directory. */
-function earlyDirs(): string[] {
-  return fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('baton-early-'));
+/** The early-error preloads of upgrades (lib/early.ts) in a test's own temp directory (its processes' TMPDIR). */
+function earlyDirs(tmp: string): string[] {
+  return fs.readdirSync(tmp).filter((f) => f.startsWith('baton-early-'));
 }
 
 describe('upgrade and reload under load (integration)', function () {
@@ -14,7 +13,6 @@ describe('upgrade and reload under load (integration)', function () {
   const t = perTest();
 
   it('5 consecutive SIGUSR2 upgrades, each with new code: every request succeeds, old masters go, the pid file follows', async () => {
-    const earlyBefore = earlyDirs();
     const pidFile = t.dir.file('app.pid');
     t.server = new Server(t.dir, { PID_FILE: pidFile });
     const port = await t.server.port();
@@ -44,7 +42,7 @@ describe('upgrade and reload under load (integration)', function () {
       expect(reply.json?.generation).to.equal(6);
       // the early-error preload never reaches the app's environment
       expect(reply.json?.nodeOptions).to.equal(undefined);
-      expect(earlyDirs().filter((d) => !earlyBefore.includes(d))).to.deep.equal([]);
+      expect(earlyDirs(t.dir.tmp)).to.deep.equal([]);
     } finally {
       await load.stop();
     }
