@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
 import type { ListenerSpec } from './listeners';
+import { handlerMistake } from './mistakes';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
@@ -387,7 +388,7 @@ function checkListeners(input: unknown): ListenerConfig[] {
     }
     let app: App | undefined;
     if (e.handler !== undefined) {
-      if (typeof e.handler !== 'function') throw new BatonOptionError(`${at}.handler`, `must be a request listener (req, res) => {...}, got ${show(e.handler)}.`);
+      if (typeof e.handler !== 'function') throw new BatonOptionError(`${at}.handler`, `must be a request listener (req, res) => {...}, ${handlerMistake(e.handler) ?? `got ${show(e.handler)}.`}`);
       app = { kind: 'handler', handler: e.handler as RequestListener };
     } else if (e.createServer !== undefined) {
       if (typeof e.createServer !== 'function') throw new BatonOptionError(`${at}.createServer`, `must be a function returning a server, got ${show(e.createServer)}.`);
@@ -430,6 +431,6 @@ export function resolveApp(handler: unknown): App {
   }
   throw new BatonOptionError(
     'handler',
-    `(the second argument of listen) must be a request listener (req, res) => {...} or { createServer: () => server }, got ${show(handler)}.`,
+    `(the second argument of listen) must be a request listener (req, res) => {...} or { createServer: () => server }, ${handlerMistake(handler) ?? `got ${show(handler)}.`}`,
   );
 }

@@ -16,7 +16,11 @@ export const MULTI_FIXTURE = path.resolve(__dirname, '../fixtures/multi.js');
 
 export interface Release {
   version: string;
-  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready' | 'leak-after-ready';
+  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready' | 'leak-after-ready'
+    // framework mistakes (spec/mistakes.spec.ts)
+    | 'factory-listens' | 'fastify-listens' | 'fastify-listens-later' | 'fastify-not-ready';
+  /** The port a 'fastify-listens' release listens on itself. */
+  port?: number;
 }
 
 export interface Event {
