@@ -58,6 +58,29 @@ describe('upgrade and reload under load (integration)', function () {
     }
   });
 
+  it('a master serves only once every worker of its generation is ready, at start and after an upgrade (one worker starts 800 ms later)', async () => {
+    t.server = new Server(t.dir, { START_DELAY: '50', STAGGER_MS: '800' });
+    const port = await t.server.port();
+    const server = t.server;
+    /** The events of `master` in the order it emitted them (one process writes them in order). */
+    const of = (master: number): string[] => server.events.filter((e) => e.master === master).map((e) => `${e.ev}${e.generation !== undefined ? ` ${e.generation}` : ''}`);
+    const servedAfterItsWorkers = (master: number, generation: number): void => {
+      const seq = of(master);
+      const serving = seq.indexOf(`serving ${generation}`);
+      expect(serving, seq.join(', ')).to.be.greaterThan(-1);
+      expect(seq.slice(0, serving).filter((e) => e === `worker-ready ${generation}`), seq.join(', ')).to.have.length(2);
+      expect(server.stderr).to.match(new RegExp(`master\\[${master}\\] gen=${generation} info serving: generation ${generation} serving with 2 worker\\(s\\)`));
+    };
+    await server.waitEvent('serving');
+    servedAfterItsWorkers(server.pid, 1);
+    // an upgrade: the new master says it is ready (and accepts) only once both are
+    t.dir.release({ version: 'v1' });
+    process.kill(server.pid, 'SIGUSR2');
+    const next = (await server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
+    servedAfterItsWorkers(next, 2);
+    expect((await request({ port })).json?.version).to.equal('v1');
+  });
+
   it('5 consecutive SIGHUP reloads load the new code in the same master with no failed request', async () => {
     t.server = new Server(t.dir);
     const port = await t.server.port();
