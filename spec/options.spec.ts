@@ -529,13 +529,14 @@ describe('options: resolveApp', () => {
     ['an array', [() => undefined], 'an array'],
     ['an object without createServer', {}, 'an object'],
     ['createServer that is not a function', { createServer: 'x' }, 'an object'],
-    ['createServer with other keys', { createServer: () => undefined, port: 1 }, 'an object'],
-    ['a server instead of a factory', http.createServer(), 'an object'],
+    // named as what they are (spec/mistakes.spec.ts)
+    ['createServer with other keys', { createServer: () => undefined, port: 1 }, 'an object with "createServer", "port": give { createServer } alone'],
+    ['a server instead of a factory', http.createServer(), 'an http.Server (or another net.Server): pass { createServer: () => server }'],
   ] as Array<[string, unknown, string]>) {
     it(`rejects ${label}`, () => {
       const e = optionError(() => resolveApp(value), 'handler');
       expect(e.message).to.contain('(the second argument of listen) must be a request listener');
-      expect(e.message).to.contain(`got ${shown}.`);
+      expect(e.message).to.contain(`got ${shown}`);
     });
   }
 });
