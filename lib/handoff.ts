@@ -42,7 +42,7 @@ export function readHandoff(env: NodeJS.ProcessEnv = process.env): Handoff | und
   if (!Number.isInteger(o.parent) || (o.parent as number) <= 0) fail('no parent pid');
   if (!Number.isInteger(o.generation) || (o.generation as number) <= 0) fail('no generation');
   if (!Array.isArray(o.listeners)) fail('no listener list');
-  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 1)) fail('workers is not a positive integer');
+  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 1024)) fail('workers is not an integer from 1 to 1024');
   const seen = new Set<string>();
   const fds = new Set<number>();
   for (const l of o.listeners) {

@@ -17,7 +17,7 @@ import { HANDOFF_ENV, readHandoff, type Handoff } from './handoff';
 import { takeActivatedSockets } from './activation';
 import { closeFd, describeSpec, Listener, matchInherited, type ListenerSpec } from './listeners';
 import { Logger, type LogRecord } from './log';
-import { isBaton } from './messages';
+import { isBaton, type FromMaster } from './messages';
 import { Predecessor } from './predecessor';
 import { KeptSockets } from './keep';
 import type { ResolvedOptions } from './options';
@@ -252,6 +252,9 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   private async becomeServing(gen: Generation, takenBack = false): Promise<void> {
+    // Under `baton run`, the supervisor holds the sockets and knows this master serves before
+    // it accepts anything: killed a moment later, it is still replaced (not given up on).
+    if (this.link && !this.handoff) await this.link.hold(this.sockets, this.stateMessage(true));
     for (const l of this.sockets) await l.accept();
     gen.markServing();
     // Spawned by an upgrade: the old master still accepts and waits `probation` ms before it
@@ -272,7 +275,6 @@ export class Master extends EventEmitter<MasterEvents> {
     this.connections.flush();
     for (const l of this.sockets) if (!l.announced) this.announce(l);
     if (this.handoff && !takenBack) this.parent.send({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
-    if (this.link && !this.handoff) this.link.hold(this.sockets);
     this.reportState();
     const next = [...this.queued];
     this.queued.clear();
@@ -285,7 +287,11 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** Tells the supervisor (`baton run`) what it needs to start the next master. */
   private reportState(): void {
-    this.link?.send({
+    this.link?.send(this.stateMessage(this.state !== 'starting'));
+  }
+
+  private stateMessage(serving: boolean): FromMaster {
+    return {
       type: 'state',
       pidFile: this.opts.pidFile,
       readyTimeout: this.opts.readyTimeout,
@@ -293,7 +299,8 @@ export class Master extends EventEmitter<MasterEvents> {
       workers: this.workers,
       scaled: this.scaled,
       probation: this.opts.probation,
-    });
+      serving,
+    };
   }
 
   private async openControl(again = false): Promise<void> {

@@ -47,8 +47,11 @@ export type ToSuccessor =
 export type FromMaster =
   /** A duplicate of a listening socket (the handle travels with the message) for the supervisor to hold. */
   | { type: 'hold'; spec: ListenerSpec; external?: boolean }
-  /** What the supervisor needs to start the next master. */
-  | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean; probation?: number }
+  /**
+   * What the supervisor needs to start the next master. `serving`: false while the first
+   * master is still starting (absent from older masters, which sent it only once serving).
+   */
+  | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean; probation?: number; serving?: boolean }
   | { type: 'upgrade-request' };
 
 /** supervisor -> master: the progress of an upgrade the supervisor runs, and stop. */

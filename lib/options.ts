@@ -8,13 +8,17 @@ import * as path from 'node:path';
 import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
 import type { ListenerSpec } from './listeners';
+import { handlerMistake } from './mistakes';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
 
 export interface ListenOptions {
-  /** TCP port (0 picks a free one, kept across upgrades). Default 8080 unless `path` is set. */
-  port?: number;
+  /**
+   * TCP port (0 picks a free one, kept across upgrades). Default 8080 unless `path` is set.
+   * A string of digits is read as a number: `port: process.env.PORT` works.
+   */
+  port?: number | string;
   /** Address to bind. Default: every interface, as Node does. */
   host?: string;
   /** UNIX socket path, instead of port/host. */
@@ -66,8 +70,8 @@ export type AppHandler = RequestListener | { createServer: ServerFactory };
 export interface ListenerOption {
   /** Unique, non-empty; tells the app which socket a connection came in on (listenerOf()). */
   name: string;
-  /** TCP port (0 picks a free one, kept across upgrades). */
-  port?: number;
+  /** TCP port (0 picks a free one, kept across upgrades); a string of digits is read as a number. */
+  port?: number | string;
   /** Address to bind with `port`. Default: every interface, as Node does. */
   host?: string;
   /** UNIX socket path, instead of port/host. */
@@ -146,6 +150,18 @@ function integer(opts: Record<string, unknown>, name: string, min: number, max: 
     throw new BatonOptionError(name, `must be an integer from ${min} to ${max}${unit}, got ${show(v)}.`);
   }
   return v;
+}
+
+const PORT_RULE = 'must be an integer from 0 to 65535, or a string of digits such as "8080" (as environment variables are)';
+
+/** A TCP port: an integer, or a string of digits (`port: process.env.PORT`). Throws BatonOptionError. */
+export function portOption(name: string, v: unknown): number {
+  const n = typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
+  let hint = '';
+  if (typeof v === 'number' && Number.isNaN(v)) hint = ' Number() of an unset or non-numeric environment variable is NaN: pass the variable itself (port: process.env.PORT), or check it.';
+  else if (v === '') hint = ' An empty string: is the environment variable set but empty?';
+  throw new BatonOptionError(name, `${PORT_RULE}, got ${show(v)}.${hint}`);
 }
 
 function oneOf<T extends string>(opts: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T, env?: string): T {
@@ -230,7 +246,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     }
     host = opts.host;
   }
-  const port = sockPath === undefined && opts.listeners === undefined ? integer(opts, 'port', 0, 65535, DEFAULT_PORT) : undefined;
+  const port = sockPath === undefined && opts.listeners === undefined ? (opts.port === undefined ? DEFAULT_PORT : portOption('port', opts.port)) : undefined;
 
   let pidFile: string | undefined;
   if (opts.pidFile !== undefined) {
@@ -351,10 +367,7 @@ function checkListeners(input: unknown): ListenerConfig[] {
     } else {
       if (e.mode !== undefined) throw new BatonOptionError(`${at}.mode`, 'applies to a UNIX socket only: give a "path" or remove "mode".');
       if (e.port === undefined) throw new BatonOptionError(`${at}.port`, 'is required: give a TCP "port" (0 picks a free one) or a UNIX socket "path".');
-      if (typeof e.port !== 'number' || !Number.isInteger(e.port) || e.port < 0 || e.port > 65535) {
-        throw new BatonOptionError(`${at}.port`, `must be an integer from 0 to 65535, got ${show(e.port)}.`);
-      }
-      spec = { name, port: e.port };
+      spec = { name, port: portOption(`${at}.port`, e.port) };
       if (e.host !== undefined) {
         if (typeof e.host !== 'string' || e.host === '') {
           throw new BatonOptionError(`${at}.host`, `must be a non-empty string such as "127.0.0.1" or "::", got ${show(e.host)}.`);
@@ -375,7 +388,7 @@ function checkListeners(input: unknown): ListenerConfig[] {
     }
     let app: App | undefined;
     if (e.handler !== undefined) {
-      if (typeof e.handler !== 'function') throw new BatonOptionError(`${at}.handler`, `must be a request listener (req, res) => {...}, got ${show(e.handler)}.`);
+      if (typeof e.handler !== 'function') throw new BatonOptionError(`${at}.handler`, `must be a request listener (req, res) => {...}, ${handlerMistake(e.handler) ?? `got ${show(e.handler)}.`}`);
       app = { kind: 'handler', handler: e.handler as RequestListener };
     } else if (e.createServer !== undefined) {
       if (typeof e.createServer !== 'function') throw new BatonOptionError(`${at}.createServer`, `must be a function returning a server, got ${show(e.createServer)}.`);
@@ -418,6 +431,6 @@ export function resolveApp(handler: unknown): App {
   }
   throw new BatonOptionError(
     'handler',
-    `(the second argument of listen) must be a request listener (req, res) => {...} or { createServer: () => server }, got ${show(handler)}.`,
+    `(the second argument of listen) must be a request listener (req, res) => {...} or { createServer: () => server }, ${handlerMistake(handler) ?? `got ${show(handler)}.`}`,
   );
 }

@@ -1,7 +1,9 @@
 // The master's side of `baton run`: a master whose parent is the supervisor.
 //
 // It hands the supervisor a duplicate of each listening socket (once, when the first
-// master serves) and keeps it informed of what the next master needs. Upgrades are
+// master is about to serve: before it accepts its first connection, so that the
+// supervisor never lacks the sockets or the news that this master served, however soon
+// it dies) and keeps it informed of what the next master needs. Upgrades are
 // run by the supervisor, which is the new master's parent: this master asks for one
 // (SIGUSR2, `baton upgrade`) and follows its progress through RemoteUpgrade, which
 // behaves like a local UpgradeAttempt.
@@ -54,21 +56,39 @@ export class SupervisorLink {
     process.on('message', (m: unknown) => this.onMessage(m));
   }
 
-  send(m: FromMaster, handle?: object): void {
-    if (!process.connected) return;
+  /** Sends `m`; `written` is called once it is in the channel (or could not be sent). */
+  send(m: FromMaster, handle?: object, written?: () => void): void {
+    if (!process.connected) {
+      written?.();
+      return;
+    }
     try {
-      if (handle) process.send?.(msg(m), handle as never, { keepOpen: true });
-      else process.send?.(msg(m));
+      if (handle) process.send?.(msg(m), handle as never, { keepOpen: true }, written);
+      else process.send?.(msg(m), undefined, {}, written);
     } catch {
       // the supervisor is gone: this master goes on alone
+      written?.();
     }
   }
 
-  /** Hands the supervisor a duplicate of every listening socket (once). */
-  hold(listeners: Listener[]): void {
-    if (this.held) return;
+  /**
+   * Hands the supervisor a duplicate of every listening socket (once), then `state` (which
+   * tells it this master serves); resolves when all of it is in the channel, where it stays
+   * readable after this process dies (the supervisor acts on a master's death only once
+   * it has read its channel to the end). A handle waits for the supervisor's
+   * acknowledgement before anything after it is written: at most `timeoutMs`.
+   */
+  hold(listeners: Listener[], state: FromMaster, timeoutMs = 5_000): Promise<void> {
+    if (this.held) return Promise.resolve();
     this.held = true;
-    for (const l of listeners) this.send({ type: 'hold', spec: l.spec, external: l.external || undefined }, listeningHandle(l.server));
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      for (const l of listeners) this.send({ type: 'hold', spec: l.spec, external: l.external || undefined }, listeningHandle(l.server));
+      this.send(state, undefined, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   request(): RemoteUpgrade {

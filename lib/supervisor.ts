@@ -87,7 +87,9 @@ export class Supervisor {
     this.masters.add(child);
     child.on('message', (m: unknown, handle: unknown) => this.onMessage(child, m, handle));
     child.on('error', () => undefined);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': it comes once the channel was read to the end, so what a master
+    // said just before it died (its sockets, that it serves) is known when its death is handled.
+    child.on('close', (code, signal) => {
       this.masters.delete(child);
       if (this.stopping) {
         if (this.masters.size === 0) this.exit(0);
@@ -126,8 +128,10 @@ export class Supervisor {
         return;
       case 'state':
         if (child !== this.serving) return;
-        if (!this.everServed) this.notifier.ready(process.pid, `master ${child.pid} serving`);
-        this.everServed = true;
+        if (message.serving !== false) {
+          if (!this.everServed) this.notifier.ready(process.pid, `master ${child.pid} serving`);
+          this.everServed = true;
+        }
         this.info = {
           pidFile: message.pidFile,
           readyTimeout: message.readyTimeout,
@@ -159,6 +163,12 @@ export class Supervisor {
     if (this.attempt) {
       this.log.warn('upgrade-refused', `upgrade refused (${why}): an upgrade is in progress (new master ${this.attempt.pid})`);
       this.tell(old, { type: 'upgrade-refused', reason: `an upgrade is in progress (new master ${this.attempt.pid})` });
+      return;
+    }
+    if (this.held.length === 0 && !replacing) {
+      // a master that died before its sockets reached this supervisor: start one that binds them
+      this.log.warn('master-restarted', 'the supervisor holds no sockets: the new master binds them itself');
+      this.spawnFirst();
       return;
     }
     if (this.held.length === 0) {

@@ -8,6 +8,7 @@ import { ConnectionTracker } from './drain';
 import { surviveMasterDisconnect } from './internals';
 import { Logger } from './log';
 import { isBaton, msg, type FromWorker, type ToWorker } from './messages';
+import { explainCrash, factoryResultMistake, runFactory } from './mistakes';
 import type { App, ListenerConfig, ResolvedOptions } from './options';
 import { setTitle } from './title';
 
@@ -38,6 +39,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private ownSignals = 0;
 
   private unknownListeners = new Set<string>();
+  private failed = false;
 
   constructor(private opts: ResolvedOptions, private app: App | undefined, private listenerConfigs: ListenerConfig[] = []) {
     super();
@@ -95,7 +97,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       .then(() => {
         process.removeListener('uncaughtException', early);
         // From now on the app's errors take Node's usual course; the master learns why.
-        process.on('uncaughtExceptionMonitor', (err) => this.tell({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+        process.on('uncaughtExceptionMonitor', (err) => this.tell({ type: 'error', message: explainCrash(err, this.servers.values()) }));
       })
       .catch(early);
   }
@@ -137,12 +139,10 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private async makeServer(app: App): Promise<net.Server> {
     let server: unknown;
     if (app.kind === 'handler') server = http.createServer(app.handler);
-    else server = await app.factory();
+    else server = await runFactory(app.factory); // a listen() call on it throws, naming the mistake
     if (!(server instanceof net.Server)) {
-      throw new TypeError(`baton: createServer() must return a net.Server (http, https, http2 or net), got ${server === null ? 'null' : typeof server}`);
-    }
-    if (server.listening) {
-      throw new Error('baton: the server returned by createServer() is already listening; return it without calling listen(): baton feeds it the connections');
+      const mistake = factoryResultMistake(server);
+      throw new TypeError(`baton: createServer() must return a net.Server (http, https, http2 or net)${mistake ? `; it ${mistake}` : `, got ${server === null ? 'null' : typeof server}`}`);
     }
     return server;
   }
@@ -155,6 +155,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   }
 
   private failStart(err: unknown): void {
+    if (this.failed) return; // one reason is enough (a listen() mistake may be followed by its EADDRINUSE)
+    this.failed = true;
     const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`${text}\n`);
     this.log.error('start-failed', `the app failed to start: ${text}`);

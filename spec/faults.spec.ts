@@ -70,6 +70,29 @@ describe('faults during upgrades (integration)', function () {
     expect(running(t.server.pid)).to.equal(true);
   });
 
+  it('new master SIGKILLed in probation while a pid file is set: the pid file names the old master again, .oldbin is gone', async () => {
+    const pidFile = t.dir.file('app.pid');
+    t.server = new Server(t.dir, { PID_FILE: pidFile, PROBATION: '3000' });
+    await t.server.waitEvent('serving');
+    const old = t.server.pid;
+    expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(old));
+    process.kill(old, 'SIGUSR2');
+    const started = await t.server.waitEvent('upgrade-started');
+    const next = started.pid as number;
+    await t.server.waitEvent('serving', 1, 10_000, (e) => e.master === next);
+    await waitFor('the probation log line', () => /upgrade-probation/.test(t.server!.stderr), 5_000);
+    // in probation, the serving new master is named, the old one in .oldbin
+    expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(next));
+    expect(fs.readFileSync(`${pidFile}.oldbin`, 'utf8').trim()).to.equal(String(old));
+    process.kill(next, 'SIGKILL');
+    const failed = await t.server.waitEvent('upgrade-failed', 1, 10_000);
+    expect(failed.reason).to.match(/was killed by SIGKILL during its probation/);
+    expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(old));
+    expect(fs.existsSync(`${pidFile}.oldbin`)).to.equal(false);
+    expect(t.server.count('upgrade-succeeded')).to.equal(0);
+    expect(running(old)).to.equal(true);
+  });
+
   it('new master SIGSTOPped: rolled back at readyTimeout, the stopped master and its workers killed', async () => {
     t.server = new Server(t.dir, { READY_TIMEOUT: '1500', START_DELAY: '300' });
     const port = await t.server.port();

@@ -646,7 +646,7 @@ describe('listeners option', () => {
     ['a name with ":"', { listeners: [{ name: 'a:b', port: 1 }] }, 'listeners[0].name', 'without ":"'],
     ['a duplicate name', { listeners: [{ name: 'a', port: 1 }, { name: 'a', port: 2 }] }, 'listeners[1].name', 'is already the name of listeners[0]'],
     ['no port or path', { listeners: [{ name: 'a', port: 1 }, { name: 'b' }] }, 'listeners[1].port', 'is required'],
-    ['a bad port', { listeners: [{ name: 'a', port: 1 }, { name: 'b', port: 70000 }] }, 'listeners[1].port', 'from 0 to 65535, got 70000'],
+    ['a bad port', { listeners: [{ name: 'a', port: 1 }, { name: 'b', port: 70000 }] }, 'listeners[1].port', 'from 0 to 65535, or a string of digits such as "8080" (as environment variables are), got 70000.'],
     ['a bad host', { listeners: [{ name: 'a', port: 1, host: '' }] }, 'listeners[0].host', 'non-empty string'],
     ['path with port', { listeners: [{ name: 'a', path: '/tmp/a.sock', port: 1 }] }, 'listeners[0].path', 'cannot be combined with "port"'],
     ['a long path', { listeners: [{ name: 'a', path: `/tmp/${'x'.repeat(120)}` }] }, 'listeners[0].path', 'longer than the 107 bytes'],

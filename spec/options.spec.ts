@@ -164,7 +164,7 @@ describe('options: resolveOptions', () => {
   describe('integer options', () => {
     const MS = ' (milliseconds)';
     const cases: Array<{ name: string; min: number; max: number; unit: string }> = [
-      { name: 'port', min: 0, max: 65535, unit: '' },
+      { name: 'port', min: 0, max: 65535, unit: ', or a string of digits such as "8080" (as environment variables are)' },
       { name: 'workers', min: 1, max: 1024, unit: '' },
       { name: 'drainTimeout', min: 1, max: 86_400_000, unit: MS },
       { name: 'readyTimeout', min: 1, max: 86_400_000, unit: MS },
@@ -179,13 +179,18 @@ describe('options: resolveOptions', () => {
           expect((resolveOptions({ [c.name]: c.min }) as unknown as Record<string, number>)[c.name]).to.equal(c.min);
           expect((resolveOptions({ [c.name]: c.max }) as unknown as Record<string, number>)[c.name]).to.equal(c.max);
         });
+        // well below min too: a check written as `v === min - 1` must not pass
+        const below = [...new Set([c.min - 1, c.min - 2, -1, c.min - 1000, Number.MIN_SAFE_INTEGER])].filter((v) => v < c.min);
         for (const [bad, shown] of [
-          [c.min - 1, String(c.min - 1)],
+          ...below.map((v) => [v, String(v)]),
+          [Number.NEGATIVE_INFINITY, '-Infinity'],
           [c.max + 1, String(c.max + 1)],
+          [c.max * 2, String(c.max * 2)],
           [c.min + 0.5, String(c.min + 0.5)],
           [Number.NaN, 'NaN'],
           [Number.POSITIVE_INFINITY, 'Infinity'],
-          [String(c.min + 1), JSON.stringify(String(c.min + 1))],
+          // a string of digits is a port (below); for every other option it is a mistake
+          ...(c.name === 'port' ? [] : [[String(c.min + 1), JSON.stringify(String(c.min + 1))]]),
           [null, 'null'],
           [true, 'true'],
           [{}, 'an object'],
@@ -197,6 +202,41 @@ describe('options: resolveOptions', () => {
         }
       });
     }
+  });
+
+  describe('port given as a string (port: process.env.PORT)', () => {
+    it('reads a string of digits as the port, as the environment holds it', () => {
+      expect(resolveOptions({ port: '8080' }).port).to.equal(8080);
+      expect(resolveOptions({ port: '0' }).port).to.equal(0);
+      expect(resolveOptions({ port: '65535' }).port).to.equal(65535);
+      expect(resolveOptions({ port: '080' }).port).to.equal(80);
+      const input = { listeners: [{ name: 'web', port: '8081' }] };
+      expect(resolveListeners(input, resolveOptions(input))[0]?.spec).to.deep.equal({ name: 'web', port: 8081 });
+    });
+
+    for (const [bad, shown] of [
+      ['65536', '"65536"'], ['-1', '"-1"'], ['80.5', '"80.5"'], ['8080 ', '"8080 "'], [' 8080', '" 8080"'], ['0x50', '"0x50"'],
+      ['1e3', '"1e3"'], ['http', '"http"'], ['123456', '"123456"'], ['８０', '"８０"'],
+    ] as Array<[string, string]>) {
+      it(`rejects ${shown}, saying what a port may be`, () => {
+        const e = optionError(() => resolveOptions({ port: bad }), 'port');
+        expect(e.message).to.equal(`baton: option "port" must be an integer from 0 to 65535, or a string of digits such as "8080" (as environment variables are), got ${shown}.`);
+      });
+    }
+
+    it('rejects an empty string, asking whether the variable is set but empty', () => {
+      const e = optionError(() => resolveOptions({ port: '' }), 'port');
+      expect(e.message).to.contain('got "". An empty string: is the environment variable set but empty?');
+    });
+
+    it('rejects NaN (Number(process.env.PORT) of an unset variable), saying so', () => {
+      const e = optionError(() => resolveOptions({ port: Number(undefined) }), 'port');
+      expect(e.message).to.contain('got NaN. Number() of an unset or non-numeric environment variable is NaN: pass the variable itself (port: process.env.PORT), or check it.');
+    });
+
+    it('takes an unset variable (undefined) as no port: the default', () => {
+      expect(resolveOptions({ port: process.env.BATON_SPEC_SURELY_UNSET }).port).to.equal(DEFAULT_PORT);
+    });
   });
 
   describe('host', () => {
@@ -386,7 +426,8 @@ describe('options: resolveOptions', () => {
       ['a string mode', [{ name: 'a', path: '/tmp/a.sock', mode: '660' }], 'listeners[0].mode', 'got "660".'],
       ['a mode without a path', [{ ...web, mode: 0o660 }], 'listeners[0].mode', 'applies to a UNIX socket only'],
       ['neither port nor path', [{ name: 'a', host: '::' }], 'listeners[0].port', 'is required'],
-      ['a port out of range', [{ name: 'a', port: 65536 }], 'listeners[0].port', 'must be an integer from 0 to 65535, got 65536.'],
+      ['a port out of range', [{ name: 'a', port: 65536 }], 'listeners[0].port', 'must be an integer from 0 to 65535, or a string of digits such as "8080" (as environment variables are), got 65536.'],
+      ['a port string that is not digits', [{ name: 'a', port: '80a' }], 'listeners[0].port', 'or a string of digits such as "8080" (as environment variables are), got "80a".'],
       ['an empty host', [{ ...web, host: '' }], 'listeners[0].host', 'must be a non-empty string'],
       ['the same port twice', [web, { name: 'b', port: 8080 }], 'listeners[1].port', 'is the same address as listeners[0]'],
       ['the same host and port twice', [{ ...web, host: '::' }, { name: 'b', port: 8080, host: '::' }], 'listeners[1].port', 'is the same address as listeners[0]'],
@@ -488,13 +529,14 @@ describe('options: resolveApp', () => {
     ['an array', [() => undefined], 'an array'],
     ['an object without createServer', {}, 'an object'],
     ['createServer that is not a function', { createServer: 'x' }, 'an object'],
-    ['createServer with other keys', { createServer: () => undefined, port: 1 }, 'an object'],
-    ['a server instead of a factory', http.createServer(), 'an object'],
+    // named as what they are (spec/mistakes.spec.ts)
+    ['createServer with other keys', { createServer: () => undefined, port: 1 }, 'an object with "createServer", "port": give { createServer } alone'],
+    ['a server instead of a factory', http.createServer(), 'an http.Server (or another net.Server): pass { createServer: () => server }'],
   ] as Array<[string, unknown, string]>) {
     it(`rejects ${label}`, () => {
       const e = optionError(() => resolveApp(value), 'handler');
       expect(e.message).to.contain('(the second argument of listen) must be a request listener');
-      expect(e.message).to.contain(`got ${shown}.`);
+      expect(e.message).to.contain(`got ${shown}`);
     });
   }
 });

@@ -66,6 +66,34 @@ describe('supervisor mode: baton run (integration)', function () {
     expect(running(t.server.pid)).to.equal(true);
   });
 
+  it('a master killed the moment it serves is replaced: the supervisor had its sockets and knew it served before it accepted', async () => {
+    // the first master SIGKILLs itself in its own 'serving' event, before anything after it runs
+    const marker = t.dir.file('killed-at-serving');
+    t.server = new Server(t.dir, { KILL_AT_SERVING: marker }, { args: [CLI, 'run', 'app.js'] });
+    const port = await t.server.port();
+    const first = (await t.server.waitEvent('serving')).master;
+    expect(fs.existsSync(marker)).to.equal(true);
+    await t.server.waitEvent('serving', 2, 15_000);
+    expect(t.server.servingMaster()).to.not.equal(first);
+    expect(running(first)).to.equal(false);
+    expect((await request({ port })).status).to.equal(200);
+    expect(running(t.server.pid)).to.equal(true);
+    expect(t.server.stderr).to.match(new RegExp(`serving master ${first} killed by SIGKILL; starting a new one on the held sockets`));
+  });
+
+  it('a first master killed while it starts, even after it was scaled, makes `baton run` give up (it never served)', async () => {
+    t.server = new Server(t.dir, { START_DELAY: '4000' }, { args: [CLI, 'run', 'app.js'] });
+    const master = (await t.server.waitEvent('listening')).master;
+    // scaling sends the supervisor the master's state: not yet a sign that it serves
+    process.kill(master, 'SIGTTIN');
+    await t.server.waitEvent('scaled');
+    process.kill(master, 'SIGKILL');
+    await waitFor('supervisor exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(1);
+    expect(t.server.stderr).to.contain(`the first master killed by SIGKILL before it served; giving up`);
+    expect(t.server.count('serving')).to.equal(0);
+  });
+
   it('a first master that cannot start makes `baton run` exit non-zero', async () => {
     t.dir.release({ version: 'bad', mode: 'throw' });
     t.server = new Server(t.dir, {}, { args: [CLI, 'run', 'app.js'] });

@@ -1,12 +1,11 @@
 // SIGUSR2 upgrades and SIGHUP reloads under load, with real processes and sockets.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
-/** The early-error preloads of upgrades (lib/early.ts) present in the temp directory. */
-function earlyDirs(): string[] {
-  return fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('baton-early-'));
+/** The early-error preloads of upgrades (lib/early.ts) in a test's own temp directory (its processes' TMPDIR). */
+function earlyDirs(tmp: string): string[] {
+  return fs.readdirSync(tmp).filter((f) => f.startsWith('baton-early-'));
 }
 
 describe('upgrade and reload under load (integration)', function () {
@@ -14,7 +13,6 @@ describe('upgrade and reload under load (integration)', function () {
   const t = perTest();
 
   it('5 consecutive SIGUSR2 upgrades, each with new code: every request succeeds, old masters go, the pid file follows', async () => {
-    const earlyBefore = earlyDirs();
     const pidFile = t.dir.file('app.pid');
     t.server = new Server(t.dir, { PID_FILE: pidFile });
     const port = await t.server.port();
@@ -44,7 +42,7 @@ describe('upgrade and reload under load (integration)', function () {
       expect(reply.json?.generation).to.equal(6);
       // the early-error preload never reaches the app's environment
       expect(reply.json?.nodeOptions).to.equal(undefined);
-      expect(earlyDirs().filter((d) => !earlyBefore.includes(d))).to.deep.equal([]);
+      expect(earlyDirs(t.dir.tmp)).to.deep.equal([]);
     } finally {
       await load.stop();
     }
@@ -58,6 +56,29 @@ describe('upgrade and reload under load (integration)', function () {
     for (const e of t.server.events.filter((x) => x.ev === 'worker-ready' && (x.generation as number) < 6)) {
       expect(running(e.pid as number), `worker ${e.pid} of generation ${e.generation}`).to.equal(false);
     }
+  });
+
+  it('a master serves only once every worker of its generation is ready, at start and after an upgrade (one worker starts 800 ms later)', async () => {
+    t.server = new Server(t.dir, { START_DELAY: '50', STAGGER_MS: '800' });
+    const port = await t.server.port();
+    const server = t.server;
+    /** The events of `master` in the order it emitted them (one process writes them in order). */
+    const of = (master: number): string[] => server.events.filter((e) => e.master === master).map((e) => `${e.ev}${e.generation !== undefined ? ` ${e.generation}` : ''}`);
+    const servedAfterItsWorkers = (master: number, generation: number): void => {
+      const seq = of(master);
+      const serving = seq.indexOf(`serving ${generation}`);
+      expect(serving, seq.join(', ')).to.be.greaterThan(-1);
+      expect(seq.slice(0, serving).filter((e) => e === `worker-ready ${generation}`), seq.join(', ')).to.have.length(2);
+      expect(server.stderr).to.match(new RegExp(`master\\[${master}\\] gen=${generation} info serving: generation ${generation} serving with 2 worker\\(s\\)`));
+    };
+    await server.waitEvent('serving');
+    servedAfterItsWorkers(server.pid, 1);
+    // an upgrade: the new master says it is ready (and accepts) only once both are
+    t.dir.release({ version: 'v1' });
+    process.kill(server.pid, 'SIGUSR2');
+    const next = (await server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
+    servedAfterItsWorkers(next, 2);
+    expect((await request({ port })).json?.version).to.equal('v1');
   });
 
   it('5 consecutive SIGHUP reloads load the new code in the same master with no failed request', async () => {

@@ -16,7 +16,11 @@ export const MULTI_FIXTURE = path.resolve(__dirname, '../fixtures/multi.js');
 
 export interface Release {
   version: string;
-  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready' | 'leak-after-ready';
+  mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready' | 'leak-after-ready'
+    // framework mistakes (spec/mistakes.spec.ts)
+    | 'factory-listens' | 'fastify-listens' | 'fastify-listens-later' | 'fastify-not-ready';
+  /** The port a 'fastify-listens' release listens on itself. */
+  port?: number;
 }
 
 export interface Event {
@@ -26,21 +30,30 @@ export interface Event {
 }
 
 
-export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+/** Waits until `check` returns a value; `what` may be a function, read when the wait times out. */
+export async function waitFor<T>(what: string | (() => string), check: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = check();
     if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
-/** A temporary app directory holding a copy of the fixture and its release.json. */
+/**
+ * A temporary app directory holding a copy of the fixture and its release.json, and `tmp`:
+ * the TMPDIR of every process a Server starts in it, so that what one test's processes leave
+ * in their temp directory is theirs alone (not another baton's on the same machine).
+ */
 export class AppDir {
   readonly dir: string;
+  readonly tmp: string;
   constructor(fixture: string = FIXTURE) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-spec-'));
+    this.tmp = path.join(this.dir, 'tmp');
+    fs.mkdirSync(this.tmp);
+    fs.chmodSync(this.tmp, 0o1777); // as /tmp: tests may run the app as another user
     fs.copyFileSync(fixture, this.app);
   }
   get app(): string {
@@ -79,7 +92,7 @@ export class Server {
     // `args` replaces the script argument (e.g. `sh -c '...'`); `fds` land at fd 3, 4, ...
     this.proc = spawn(how.command ?? process.execPath, how.args ?? [how.script ?? appDir.app], {
       cwd,
-      env: { ...process.env, BATON_DIST: DIST, PWD: cwd, ...env },
+      env: { ...process.env, BATON_DIST: DIST, PWD: cwd, TMPDIR: appDir.tmp, ...env },
       stdio: ['ignore', 'pipe', 'pipe', ...(how.fds ?? [])],
       detached: how.ownGroup === true, // its own process group, as a shell job has
       ...(how.uid !== undefined ? { uid: how.uid, gid: how.gid } : {}),
@@ -113,7 +126,8 @@ export class Server {
   }
 
   async waitEvent(ev: string, n = 1, timeoutMs = 10_000, match: (e: Event) => boolean = () => true): Promise<Event> {
-    return waitFor(`event ${ev} #${n}\n--- stderr ---\n${this.stderr.slice(-3000)}`, () => {
+    // stderr as it is when the wait times out (what happened meanwhile is the story)
+    return waitFor(() => `event ${ev} #${n}\n--- stderr ---\n${this.stderr.slice(-3000)}`, () => {
       const all = this.events.filter((e) => e.ev === ev && match(e));
       return all.length >= n ? all[n - 1] : undefined;
     }, timeoutMs);
@@ -228,8 +242,9 @@ export class Load {
 }
 
 /**
- * The per-test fixture of an integration suite: a fresh app directory (release v0) before
- * each test; after it, every process of `t.server` killed by pid and the directory removed.
+ * The per-test fixture of an integration suite: a fresh app directory (release v0, and its
+ * own TMPDIR) before each test; after it, every process of `t.server` killed by pid and the
+ * directory removed.
  */
 export function perTest(): { dir: AppDir; server: Server | undefined } {
   const t = { server: undefined } as { dir: AppDir; server: Server | undefined };
