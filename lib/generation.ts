@@ -51,6 +51,10 @@ export interface GenerationOptions {
   maxRequests: number;
   /** Extra time after drainTimeout before a worker that did not exit is SIGKILLed. */
   killGrace?: number;
+  /** ms a draining worker's beforeExit functions may take after its connections are done. */
+  exitTimeout?: number;
+  /** Environment of its workers over the master's (envFile; undefined removes a variable). */
+  env?: Record<string, string | undefined>;
 }
 
 export interface GenerationEvents {
@@ -188,11 +192,11 @@ export class Generation extends EventEmitter<GenerationEvents> {
     for (const slot of this.slots.values()) this.drainWorker(slot, reason);
     this.killTimer = setTimeout(() => {
       for (const slot of this.slots.values()) {
-        this.log.warn('worker-killed', `worker ${slot.pid} of generation ${this.id} did not exit within drainTimeout; killing it`, { workerPid: slot.pid });
+        this.log.warn('worker-killed', `worker ${slot.pid} of generation ${this.id} did not exit within drainTimeout + exitTimeout; killing it`, { workerPid: slot.pid });
         this.forcedKills++;
         slot.worker.process.kill('SIGKILL');
       }
-    }, this.opts.drainTimeout + (this.opts.killGrace ?? 2_000));
+    }, this.killAfter());
     this.killTimer.unref();
     this.checkDone();
   }
@@ -210,11 +214,16 @@ export class Generation extends EventEmitter<GenerationEvents> {
     // a draining worker that never leaves (busy loop) is killed at drainTimeout
     const t = setTimeout(() => {
       if (this.slots.has(slot.worker.id)) {
-        this.log.warn('worker-killed', `worker ${slot.pid} did not finish draining within drainTimeout; killing it`, { workerPid: slot.pid });
+        this.log.warn('worker-killed', `worker ${slot.pid} did not finish draining within drainTimeout + exitTimeout; killing it`, { workerPid: slot.pid });
         slot.worker.process.kill('SIGKILL');
       }
-    }, this.opts.drainTimeout + (this.opts.killGrace ?? 2_000));
+    }, this.killAfter());
     t.unref();
+  }
+
+  /** A draining worker has drainTimeout for its connections, then exitTimeout for its beforeExit functions. */
+  private killAfter(): number {
+    return this.opts.drainTimeout + (this.opts.exitTimeout ?? 0) + (this.opts.killGrace ?? 2_000);
   }
 
   /** Sends a message to every live worker (SIGUSR1 is passed on this way). */
@@ -250,6 +259,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
     const { script, args, cwd } = this.opts.exec;
     cluster.setupPrimary({ exec: script, args, cwd });
     const worker = cluster.fork({
+      ...this.opts.env,
       BATON_GENERATION: String(this.id),
       BATON_HEARTBEAT: String(heartbeatInterval(this.opts.workerTimeout)),
     });

@@ -20,6 +20,7 @@ export { BatonOptionError, DEFAULTS, DEFAULT_PORT } from './options';
 export type { ListenOptions, ListenerOption, AppHandler, ServerFactory, LogLevel, LogFormat } from './options';
 export { listenerOf } from './tags';
 export type { LogRecord } from './log';
+export type { ExitHook } from './exit-hooks';
 export { ListenError } from './listeners';
 
 let current: Master | BatonWorker | undefined;

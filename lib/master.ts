@@ -13,6 +13,8 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Generation } from './generation';
 import { Dispatcher } from './dispatch';
+import { EnvFile, type EnvOverlay } from './envfile';
+import { ExitHooks, type ExitHook } from './exit-hooks';
 import { HANDOFF_ENV, readHandoff, type Handoff } from './handoff';
 import { takeActivatedSockets } from './activation';
 import { closeFd, describeSpec, Listener, matchInherited, type ListenerSpec } from './listeners';
@@ -104,6 +106,13 @@ export class Master extends EventEmitter<MasterEvents> {
   private scaled = false;
   private controlServer: ControlServer | undefined;
   readonly startedAt = Date.now();
+  /** The envFile option: read at start, and again for each new generation. */
+  private readonly envFile: EnvFile;
+  /** The envFile variables the serving generation was started with (a take-back reuses them). */
+  private servingEnv: EnvOverlay = {};
+  private readonly exitHooks: ExitHooks;
+  /** What beforeExit functions are told: the stop's reason, or 'upgraded'. */
+  private exitReason = 'stopping';
 
   constructor(private opts: ResolvedOptions, private specs: ListenerSpec[]) {
     super();
@@ -132,6 +141,15 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     this.notifier = new Notifier(this.log, this.link === undefined);
     if (opts.pidFile !== undefined) checkPidFileWritable(opts.pidFile);
+    this.exitHooks = new ExitHooks(this.log);
+    this.envFile = new EnvFile(opts.envFile, this.start.cwd, this.log);
+    this.envFile.load();
+  }
+
+  /** Clean-up run when this master exits (after its generations are gone), bounded by exitTimeout. */
+  beforeExit(fn: ExitHook): this {
+    this.exitHooks.add(fn);
+    return this;
   }
 
   get generation(): number {
@@ -207,11 +225,13 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   /** By default its workers run the script through the user's symlinks: the current release. */
-  private newGeneration(exec: WorkerExec = workerExec(this.start)): Generation {
+  private newGeneration(exec: WorkerExec = workerExec(this.start), env: EnvOverlay = {}): Generation {
     const id = this.nextGeneration++;
     const gen = new Generation(id, {
       workers: this.workers,
       exec,
+      env,
+      exitTimeout: this.opts.exitTimeout,
       readyTimeout: this.opts.readyTimeout,
       drainTimeout: this.opts.drainTimeout,
       workerTimeout: this.opts.workerTimeout,
@@ -396,6 +416,7 @@ export class Master extends EventEmitter<MasterEvents> {
       readyTimeout: this.opts.readyTimeout,
       probation: this.opts.probation,
       pidFile: this.opts.pidFile,
+      env: this.envFile.forNextMaster(),
       log: this.log,
     });
     return new Promise((resolve) => {
@@ -452,6 +473,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private handOver(pid: number): void {
     this.state = 'handed-over';
+    this.exitReason = 'upgraded';
     // Before the servers close their fds: duplicates to take service back with (not under
     // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
     if (!this.link) {
@@ -513,7 +535,7 @@ export class Master extends EventEmitter<MasterEvents> {
     const current = workerExec(this.start);
     const differs = pinned !== undefined && pinnedExec(current)?.script !== pinned.script;
     const attempt = (exec: WorkerExec | undefined, what: string, last: boolean): void => {
-      const gen = this.newGeneration(exec);
+      const gen = this.newGeneration(exec, this.servingEnv);
       this.log.info('taking-back', `generation ${gen.id} starts from ${(exec ?? current).script} (${what})`);
       const fail = (why: string): void => {
         if (this.state !== 'starting') return;
@@ -561,7 +583,16 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.state !== 'serving') return Promise.resolve(this.refuse('reload', `this master is ${this.state}`));
     if (this.reloading) return Promise.resolve(this.refuse('reload', `a reload is in progress (generation ${this.reloading.id})`));
     if (this.upgrading) return Promise.resolve(this.refuse('reload', `an upgrade is in progress (new master ${this.upgrading.pid})`));
-    const gen = this.newGeneration();
+    let env: EnvOverlay;
+    try {
+      env = this.envFile.forGeneration();
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.log.error('reload-failed', `reload failed, generation ${this.serving?.id} keeps serving: ${reason}`);
+      this.emit('reload-failed', { generation: this.nextGeneration, reason });
+      return Promise.resolve({ ok: false, generation: this.nextGeneration, reason });
+    }
+    const gen = this.newGeneration(undefined, env);
     this.reloading = gen;
     this.log.info('reload-started', `reload started: generation ${gen.id}`);
     this.notifier.reloading(`reloading: generation ${gen.id} starting`);
@@ -600,6 +631,7 @@ export class Master extends EventEmitter<MasterEvents> {
           this.reloading = undefined;
           gen.removeListener('failed', revert);
           gen.probationUntil = 0;
+          this.servingEnv = env;
           this.log.generation = gen.id;
           setTitle('master', gen.id, 'serving');
           this.log.info('reload-succeeded', `generation ${gen.id} serves${old ? `; generation ${old.id} drains` : ''}`);
@@ -636,6 +668,7 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     const wasServing = this.state === 'serving';
     this.state = 'stopping';
+    this.exitReason = reason;
     this.log.info('stopping', `${reason}: stopping gracefully`);
     this.emit('stopping', { reason });
     this.notifier.stopping();
@@ -728,8 +761,9 @@ export class Master extends EventEmitter<MasterEvents> {
     this.log.info('exit', 'all generations drained; exiting');
     this.emit('exiting');
     const control = this.controlServer;
+    const hooks = this.exitHooks.run(this.exitReason, this.opts.exitTimeout);
     setImmediate(() => {
-      void Promise.all([control?.flush(), this.notifier.flush()]).then(() => process.exit(this.exitCode));
+      void Promise.all([control?.flush(), this.notifier.flush(), hooks]).then(() => process.exit(this.exitCode));
     });
   }
 

@@ -5,6 +5,7 @@
 // and what to do instead.
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as util from 'node:util';
 import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
 import type { ListenerSpec } from './listeners';
@@ -61,6 +62,17 @@ export interface ListenOptions {
    * time rolls the change back while the old generation is still there. 0 disables.
    */
   probation?: number;
+  /**
+   * ms the beforeExit functions may take once a worker's connections are done (or a master's
+   * generations are gone); then the process exits anyway. Default 10000.
+   */
+  exitTimeout?: number;
+  /**
+   * A file of NAME=value lines (Node's util.parseEnv) read by every new master and every new
+   * generation (reload, upgrade): its variables override the inherited environment. Relative
+   * to the master's working directory as the user named it ($PWD). See docs/options.md.
+   */
+  envFile?: string;
 }
 
 export type ServerFactory = () => Server | Promise<Server>;
@@ -102,6 +114,9 @@ export interface ResolvedOptions {
   maxRequests: number;
   controlSocket: string | undefined;
   probation: number;
+  exitTimeout: number;
+  /** As given (resolved by the master against its working directory, lib/envfile.ts). */
+  envFile: string | undefined;
 }
 
 export const DEFAULT_PORT = 8080;
@@ -114,6 +129,7 @@ export const DEFAULTS = {
   logFormat: 'text' as LogFormat,
   workerTimeout: 30_000,
   probation: 1_000,
+  exitTimeout: 10_000,
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['silent', 'error', 'warn', 'info', 'debug'];
@@ -121,7 +137,7 @@ const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 const KNOWN = [
   'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
   'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
-  'listeners',
+  'listeners', 'exitTimeout', 'envFile',
 ] as const;
 const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'] as const;
 
@@ -272,6 +288,15 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new BatonOptionError('controlSocket', `resolves to ${controlSocket}, longer than the 107 bytes a UNIX socket path may have; set a shorter controlSocket.`);
   }
 
+  if (opts.envFile !== undefined) {
+    if (typeof opts.envFile !== 'string' || opts.envFile === '') {
+      throw new BatonOptionError('envFile', `must be a non-empty string (a file path such as ".env"), got ${show(opts.envFile)}.`);
+    }
+    if (typeof (util as { parseEnv?: unknown }).parseEnv !== 'function') {
+      throw new BatonOptionError('envFile', `needs util.parseEnv, which this Node (${process.version}) does not have: use Node 20.12+ or 21.7+, or remove envFile and set the environment yourself.`);
+    }
+  }
+
   return {
     port,
     host,
@@ -290,6 +315,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),
     controlSocket,
     probation: integer(opts, 'probation', 0, 600_000, DEFAULTS.probation, ' (milliseconds, 0 disables)'),
+    exitTimeout: integer(opts, 'exitTimeout', 1, 86_400_000, DEFAULTS.exitTimeout, ' (milliseconds)'),
+    envFile: opts.envFile as string | undefined,
   };
 }
 

@@ -65,8 +65,8 @@ export interface UpgradeOptions {
   oldPid?: number | undefined;
   /** A supervisor keeps talking to the new master: the channel stays open. */
   keepChannel?: boolean;
-  /** Extra environment for the new master. */
-  env?: Record<string, string>;
+  /** Environment of the new master over this process's (undefined removes a variable). */
+  env?: Record<string, string | undefined>;
   log: Logger;
 }
 
@@ -108,8 +108,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       workers: this.o.workers,
     };
     const fds = listeners.map((l) => l.handoffFd());
-    this.early = earlyReporter();
-    const env = { ...process.env, ...this.o.env, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
+    const base = { ...process.env, ...this.o.env };
+    this.early = earlyReporter(base);
+    const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
       child = spawn(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { ConnectionTracker } from './drain';
+import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from './internals';
 import { Logger } from './log';
 import { isBaton, msg, type FromWorker, type ToWorker } from './messages';
@@ -34,6 +35,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private tracker: ConnectionTracker | undefined;
   private queue: Array<[string, net.Socket]> = [];
   private readonly log: Logger;
+  private readonly exitHooks: ExitHooks;
   /** Requests served (HTTP 'request' events), reported in heartbeats. */
   requests = 0;
   private ownSignals = 0;
@@ -45,6 +47,17 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     super();
     this.generation = Number(process.env.BATON_GENERATION ?? '1') || 1;
     this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat);
+    this.exitHooks = new ExitHooks(this.log);
+  }
+
+  /**
+   * Registers clean-up (close a pool, flush a queue): `fn(reason)` runs once this worker's
+   * connections are done after a drain; the worker exits when every such function settled,
+   * or `exitTimeout` ms after they were called (lib/exit-hooks.ts).
+   */
+  beforeExit(fn: ExitHook): this {
+    this.exitHooks.add(fn);
+    return this;
   }
 
   /** Aborted when this worker starts draining. */
@@ -201,16 +214,21 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (this.tracker === undefined) {
       // Not built yet: nothing was served; leave once any queued sockets are handed back.
       for (const [, socket] of this.queue.splice(0)) socket.destroy();
-      this.exit(0);
+      this.leave(reason);
       return;
     }
     this.tracker.drain(this.opts.drainTimeout).then(({ forced, upgraded }) => {
-      if (forced === 0) return this.exit(0);
+      if (forced === 0) return this.leave(reason);
       const which = upgraded > 0 ? ` (${upgraded} of them upgraded, e.g. WebSockets)` : '';
       this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force${which}`, { forced, upgraded });
       // the master reports it (event 'drain-forced'); exit once the message is on its way
-      this.tell({ type: 'drain-forced', connections: forced, upgraded }, () => this.exit(0));
+      this.tell({ type: 'drain-forced', connections: forced, upgraded }, () => this.leave(reason));
     });
+  }
+
+  /** Connections done: the app's beforeExit functions, then exit. */
+  private leave(reason: string): void {
+    void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => this.exit(0));
   }
 
   private exit(code: number): void {

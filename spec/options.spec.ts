@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/options';
 
-const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners.';
+const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile.';
 
 /** Calls fn, asserts it threw a BatonOptionError naming `option`, returns the error. */
 function optionError(fn: () => unknown, option: string): BatonOptionError {
@@ -62,12 +62,14 @@ describe('options: resolveOptions', () => {
         maxRequests: 0,
         controlSocket: undefined,
         probation: 1_000,
+        exitTimeout: 10_000,
+        envFile: undefined,
       };
       expect(resolveOptions(undefined)).to.deep.equal(expected);
       expect(resolveOptions({})).to.deep.equal(expected);
       expect(DEFAULT_PORT).to.equal(8080);
       expect(DEFAULTS).to.deep.equal({
-        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 1_000,
+        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 1_000, exitTimeout: 10_000,
       });
     });
 
@@ -172,6 +174,7 @@ describe('options: resolveOptions', () => {
       { name: 'backlog', min: 1, max: 65_535, unit: '' },
       { name: 'workerTimeout', min: 0, max: 86_400_000, unit: ' (milliseconds, 0 disables)' },
       { name: 'maxRequests', min: 0, max: Number.MAX_SAFE_INTEGER, unit: ' (0 disables)' },
+      { name: 'exitTimeout', min: 1, max: 86_400_000, unit: MS },
     ];
     for (const c of cases) {
       describe(c.name, () => {
@@ -297,6 +300,30 @@ describe('options: resolveOptions', () => {
         expect(e.message).to.contain(`must be a non-empty string (a file path), got ${shown}`);
       });
     }
+  });
+
+  describe('envFile', () => {
+    for (const [bad, shown] of [['', '""'], [1, '1'], [false, 'false'], [{}, 'an object']] as Array<[unknown, string]>) {
+      it(`rejects ${shown}`, () => {
+        const e = optionError(() => resolveOptions({ envFile: bad }), 'envFile');
+        expect(e.message).to.contain(`must be a non-empty string (a file path such as ".env"), got ${shown}`);
+      });
+    }
+    it('keeps the path as given (the master resolves it against its working directory)', () => {
+      expect(resolveOptions({ envFile: 'config/.env' }).envFile).to.equal('config/.env');
+    });
+    it('says which Node it needs when util.parseEnv is missing', () => {
+      const util = require('node:util') as { parseEnv?: unknown };
+      const saved = util.parseEnv;
+      delete util.parseEnv;
+      try {
+        const e = optionError(() => resolveOptions({ envFile: '.env' }), 'envFile');
+        expect(e.message).to.contain(`needs util.parseEnv, which this Node (${process.version}) does not have: use Node 20.12+ or 21.7+`);
+        expect(resolveOptions({}).envFile, 'no envFile, no need for it').to.equal(undefined);
+      } finally {
+        util.parseEnv = saved;
+      }
+    });
   });
 
   describe('manualReady', () => {

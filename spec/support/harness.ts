@@ -13,6 +13,8 @@ export const DIST = path.resolve(__dirname, '../../dist/index.js');
 const FIXTURE = path.resolve(__dirname, '../fixtures/app.js');
 /** The multi-listener fixture (spec/listeners.spec.ts). */
 export const MULTI_FIXTURE = path.resolve(__dirname, '../fixtures/multi.js');
+/** The beforeExit and envFile fixture (spec/exit-hooks.spec.ts, spec/envfile.spec.ts). */
+export const LIFE_FIXTURE = path.resolve(__dirname, '../fixtures/life.js');
 
 export interface Release {
   version: string;
@@ -246,10 +248,10 @@ export class Load {
  * own TMPDIR) before each test; after it, every process of `t.server` killed by pid and the
  * directory removed.
  */
-export function perTest(): { dir: AppDir; server: Server | undefined } {
+export function perTest(fixture?: string): { dir: AppDir; server: Server | undefined } {
   const t = { server: undefined } as { dir: AppDir; server: Server | undefined };
   beforeEach(() => {
-    t.dir = new AppDir();
+    t.dir = new AppDir(fixture);
     t.dir.release({ version: 'v0' });
     t.server = undefined;
   });
