@@ -1,6 +1,7 @@
 // beforeExit(fn): clean-up that finishes before a worker (or master) leaves, bounded by exitTimeout.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { ExitHooks } from '../lib/exit-hooks';
 import { Logger, type LogRecord } from '../lib/log';
@@ -222,5 +223,45 @@ describe('beforeExit (integration)', function () {
     expect([e.code, e.signal]).to.deep.equal([0, null]);
     const line = s.stderr.split('\n').find((l) => l.includes('before-exit-failed'));
     expect(line).to.match(new RegExp(`baton worker\\[${w}\\] gen=1 error before-exit-failed: beforeExit #1 \\(pool\\) failed: Error: the pool is already closed \\| +at `));
+  });
+});
+
+describe('examples/express-pool.js (integration)', function () {
+  this.timeout(60_000);
+  const t = perTest(LIFE_FIXTURE);
+
+  it('runs with or without express installed; its pool closes in beforeExit on reload and on stop', async () => {
+    const example = path.resolve(__dirname, '../examples/express-pool.js');
+    t.server = new Server(t.dir, { PORT: '0', HOST: '127.0.0.1', WORKERS: '1', BATON_LOG_LEVEL: 'debug' }, { script: example });
+    const s = t.server;
+    let out = '';
+    s.proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    // workers are named in the master's debug lines: remember them, so that they are killed too
+    s.proc.stderr?.on('data', () => {
+      for (const m of s.stderr.matchAll(/forked worker (\d+)/g)) s.pids.add(Number(m[1]));
+    });
+    const port = Number((await waitFor(`the example's banner\n${s.stderr}`, () => /127\.0\.0\.1:(\d+)\/users\/7/.exec(out)?.[1], 10_000)));
+    let express = true;
+    try {
+      require.resolve('express', { paths: [path.dirname(example)] });
+    } catch {
+      express = false;
+    }
+    expect(out).to.contain(express ? '; Express)' : '; node:http, Express is not installed)');
+    const r1 = await request({ port }, '/users/7');
+    expect(r1.status).to.equal(200);
+    const w1 = (r1.json as unknown as { worker: number }).worker;
+    expect(JSON.parse(r1.body)).to.deep.include({ id: 7, name: 'user 7' });
+    process.kill(s.pid, 'SIGHUP');
+    await waitFor('the old worker closed its pool', () => out.includes(`worker ${w1}: pool closed (reloaded)`), 10_000);
+    const r2 = await request({ port }, '/users/8');
+    const w2 = (r2.json as unknown as { worker: number }).worker;
+    expect(w2).to.not.equal(w1);
+    process.kill(s.pid, 'SIGTERM');
+    await waitFor('the master exits', () => s.exitCode !== undefined, 10_000);
+    expect(s.exitCode).to.equal(0);
+    expect(out).to.contain(`worker ${w2}: pool closed (SIGTERM)`);
   });
 });
