@@ -59,7 +59,7 @@ ExecStart=${BATON} run app.js
 ExecReload=${BATON} upgrade --pid-file ${PID_FILE}
 KillMode=mixed
 KillSignal=SIGTERM
-TimeoutStopSec=45
+TimeoutStopSec=50
 Restart=on-failure
 RuntimeDirectory=app
 ${env(port)}
