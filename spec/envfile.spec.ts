@@ -135,7 +135,7 @@ describe('envFile (integration)', function () {
     fs.writeFileSync(t.dir.file('.env'), 'APP_VALUE=two\n');
     process.kill(s.pid, 'SIGHUP');
     await s.waitEvent('reload-succeeded');
-    expect((await request({ port })).json?.env).to.deep.equal(second);
+    expect((await request({ port })).json).to.deep.include({ env: second });
   });
 
   it('a missing file fails an upgrade with the reason; the old master keeps serving', async () => {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as sinon from 'sinon';
-import { ExitHooks } from '../lib/exit-hooks';
+import { ExitHooks, type ExitOutcome } from '../lib/exit-hooks';
 import { Logger, type LogRecord } from '../lib/log';
 import { LIFE_FIXTURE, perTest, request, running, Server, waitFor, type Event } from './support/harness';
 
@@ -12,6 +12,22 @@ function quietLog(): { log: Logger; records: LogRecord[] } {
   const records: LogRecord[] = [];
   log.sink = (r) => records.push(r);
   return { log, records };
+}
+
+/** Runs the hooks; `endsAt(ms)` ticks the fake clock and says whether the run has ended right then. */
+function runUnder(clock: sinon.SinonFakeTimers, hooks: ExitHooks, reason: string, timeoutMs: number): { outcome: Promise<ExitOutcome>; endsAt: (ms: number) => Promise<void> } {
+  let done = false;
+  const outcome = hooks.run(reason, timeoutMs).then((o) => {
+    done = true;
+    return o;
+  });
+  const endsAt = async (ms: number): Promise<void> => {
+    await clock.tickAsync(ms - 1);
+    expect(done, `still running ${ms - 1} ms in`).to.equal(false);
+    await clock.tickAsync(1);
+    expect(done, `ended at ${ms} ms`).to.equal(true);
+  };
+  return { outcome, endsAt };
 }
 
 describe('beforeExit (unit, fake timers)', () => {
@@ -33,15 +49,9 @@ describe('beforeExit (unit, fake timers)', () => {
         resolve();
       }, 500));
     });
-    let done = false;
-    const run = hooks.run('reloaded', 10_000).then((o) => {
-      done = true;
-      return o;
-    });
-    await clock.tickAsync(499);
-    expect(done).to.equal(false);
-    await clock.tickAsync(1);
-    const outcome = await run;
+    const run = runUnder(clock, hooks, 'reloaded', 10_000);
+    await run.endsAt(500);
+    const outcome = await run.outcome;
     expect(finished).to.equal(true);
     expect(reason).to.equal('reloaded');
     expect(outcome).to.deep.equal({ ran: 1, failed: 0, timedOut: 0 });
@@ -55,15 +65,9 @@ describe('beforeExit (unit, fake timers)', () => {
       return new Promise(() => undefined);
     });
     hooks.add(() => undefined);
-    let done = false;
-    const run = hooks.run('SIGTERM', 1_000).then((o) => {
-      done = true;
-      return o;
-    });
-    await clock.tickAsync(999);
-    expect(done).to.equal(false);
-    await clock.tickAsync(1);
-    expect(await run).to.deep.equal({ ran: 2, failed: 0, timedOut: 1 });
+    const run = runUnder(clock, hooks, 'SIGTERM', 1_000);
+    await run.endsAt(1_000);
+    expect(await run.outcome).to.deep.equal({ ran: 2, failed: 0, timedOut: 1 });
     const timeouts = records.filter((r) => r.event === 'before-exit-timeout');
     expect(timeouts).to.have.length(1);
     expect(timeouts[0]?.level).to.equal('error');
