@@ -37,6 +37,13 @@ describe('package', () => {
     expect(lock.packages[''].engines).to.deep.equal(pkg.engines);
   });
 
+  it('engines names the Node lines .ci/run tests', () => {
+    const majors = (pkg.engines.node as string).split('||').map((r) => r.trim().replace(/^\^/, ''));
+    const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8').match(/^LINES=\$\{BATON_CI_NODE_LINES-([0-9 ]+)\}$/m);
+    expect(ci, '.ci/run sets LINES').to.not.equal(null);
+    expect(majors).to.deep.equal((ci as RegExpMatchArray)[1]?.trim().split(/\s+/));
+  });
+
   it('points main, types and exports at files that exist in dist/', () => {
     for (const f of [pkg.main, pkg.types, pkg.exports['.'].require, pkg.exports['.'].types]) {
       expect(fs.existsSync(path.join(root, f)), f).to.equal(true);
