@@ -2,7 +2,7 @@
 //   curl http://127.0.0.1:8080/        kill -USR2 <master pid>        kill -HUP <master pid>
 // Edit this file between upgrades to see the new code take over with nothing dropped.
 'use strict';
-const baton = require('..');
+const baton = require('baton-cluster');
 
 const port = Number(process.env.PORT || 8080);
 const started = new Date().toISOString();

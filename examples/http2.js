@@ -6,7 +6,7 @@
 'use strict';
 const fs = require('node:fs');
 const http2 = require('node:http2');
-const baton = require('..');
+const baton = require('baton-cluster');
 
 const b = baton.listen({ port: Number(process.env.PORT || 8443), host: process.env.HOST, logLevel: process.env.BATON_LOG_LEVEL || 'info' }, {
   createServer: () => http2.createSecureServer({

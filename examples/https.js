@@ -8,7 +8,7 @@
 'use strict';
 const fs = require('node:fs');
 const https = require('node:https');
-const baton = require('..');
+const baton = require('baton-cluster');
 
 const tls = () => ({ key: fs.readFileSync(process.env.TLS_KEY || 'key.pem'), cert: fs.readFileSync(process.env.TLS_CERT || 'cert.pem') });
 const port = Number(process.env.PORT || 8443);

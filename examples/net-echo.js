@@ -4,7 +4,7 @@
 // politely when its worker drains (here: after a goodbye line); drainTimeout is the bound.
 'use strict';
 const net = require('node:net');
-const baton = require('..');
+const baton = require('baton-cluster');
 
 const open = new Set();
 const b = baton.listen({ port: Number(process.env.PORT || 7000), host: process.env.HOST, drainTimeout: 10_000, logLevel: process.env.BATON_LOG_LEVEL || 'info' }, {

@@ -1,6 +1,6 @@
 // baton: nginx-style zero-downtime upgrades for multi-core Node.js servers.
 //
-//   const baton = require('baton');
+//   const baton = require('baton-cluster');
 //   baton.listen({ port: 8080 }, (req, res) => res.end('hello'));
 //
 // The same file runs as the master (`node app.js`) and as every worker. In the master,

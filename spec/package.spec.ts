@@ -1,21 +1,50 @@
-// The package contract: require('baton') and import { listen } from 'baton' both work,
-// through package.json's main/types/exports pointing at the compiled dist/.
+// The package contract: it is published as baton-cluster (the npm name `baton` belongs to another
+// project) with the command `baton`; require('baton-cluster') and import { listen } from
+// 'baton-cluster' both work, in this checkout (self-reference) and installed from the tarball that
+// `npm pack` makes; the tarball holds what a user needs (dist, bin, docs, README, LICENSE) and
+// nothing else.
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const NAME = 'baton-cluster';
 
-function node(args: string[]): string {
-  return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 10_000 }).trim();
+function node(args: string[], cwd = root): string {
+  return execFileSync(process.execPath, args, { cwd, encoding: 'utf8', timeout: 10_000 }).trim();
+}
+
+/** npm, run by the node under test (npm is a `#!/usr/bin/env node` script found on PATH). */
+function npm(args: string[], cwd: string): string {
+  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`npm ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.error ?? ''}${r.stderr}`);
+  return r.stdout;
 }
 
 describe('package', () => {
+  it(`is named ${NAME}, installs the command baton, and is MIT licensed with a LICENSE file`, () => {
+    expect(pkg.name).to.equal(NAME);
+    expect(pkg.bin).to.deep.equal({ baton: 'bin/baton.js' });
+    expect(pkg.license).to.equal('MIT');
+    const license = fs.readFileSync(path.join(root, 'LICENSE'), 'utf8');
+    expect(license).to.match(/^MIT License\n\nCopyright \(c\) \d{4} the baton authors\n/);
+    expect(license).to.include('THE SOFTWARE IS PROVIDED "AS IS"');
+    const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+    expect([lock.name, lock.packages[''].name]).to.deep.equal([NAME, NAME]);
+    expect(lock.packages[''].engines).to.deep.equal(pkg.engines);
+  });
+
+  it('engines names the Node lines .ci/run tests', () => {
+    const majors = (pkg.engines.node as string).split('||').map((r) => r.trim().replace(/^\^/, ''));
+    const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8').match(/^LINES=\$\{BATON_CI_NODE_LINES-([0-9 ]+)\}$/m);
+    expect(ci, '.ci/run sets LINES').to.not.equal(null);
+    expect(majors).to.deep.equal((ci as RegExpMatchArray)[1]?.trim().split(/\s+/));
+  });
+
   it('points main, types and exports at files that exist in dist/', () => {
-    expect(pkg.name).to.equal('baton');
     for (const f of [pkg.main, pkg.types, pkg.exports['.'].require, pkg.exports['.'].types]) {
       expect(fs.existsSync(path.join(root, f)), f).to.equal(true);
     }
@@ -23,21 +52,32 @@ describe('package', () => {
     expect(pkg.scripts.prepare).to.match(/build/);
   });
 
-  it("require('baton') gives listen() and ready()", () => {
-    expect(node(['-e', "const b = require('baton'); console.log(typeof b.listen, typeof b.ready, typeof b.BatonOptionError)"]))
+  it(`require('${NAME}') gives listen() and ready()`, () => {
+    expect(node(['-e', `const b = require('${NAME}'); console.log(typeof b.listen, typeof b.ready, typeof b.BatonOptionError)`]))
       .to.equal('function function function');
   });
 
-  it("import { listen } from 'baton' works from ES modules", () => {
-    expect(node(['--input-type=module', '-e', "import { listen, DEFAULTS } from 'baton'; console.log(typeof listen, DEFAULTS.drainTimeout)"]))
+  it(`import { listen } from '${NAME}' works from ES modules`, () => {
+    expect(node(['--input-type=module', '-e', `import { listen, DEFAULTS } from '${NAME}'; console.log(typeof listen, DEFAULTS.drainTimeout)`]))
       .to.equal('function 30000');
+  });
+
+  it(`the examples require('${NAME}'), as an app would, and it resolves to this checkout's dist/`, () => {
+    const examples = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.js'));
+    expect(examples).to.include('hello.js');
+    for (const f of examples) {
+      const text = fs.readFileSync(path.join(root, 'examples', f), 'utf8');
+      expect(text, f).to.include(`require('${NAME}')`);
+      expect(text, f).to.not.match(/require\('\.\.(\/[^']*)?'\)/);
+    }
+    expect(node(['-e', `console.log(require.resolve('${NAME}'))`], path.join(root, 'examples'))).to.equal(path.join(root, 'dist/index.js'));
   });
 
   it('bad options throw before anything is forked, naming the option', () => {
     const out = node(['-e', `
       const cluster = require('cluster');
       let forked = 0; cluster.on('fork', () => forked++);
-      try { require('baton').listen({ workers: 'many' }, () => {}); } catch (e) { console.log(e.name + ': ' + e.message); }
+      try { require('${NAME}').listen({ workers: 'many' }, () => {}); } catch (e) { console.log(e.name + ': ' + e.message); }
       console.log('forked=' + forked);
     `]);
     expect(out).to.match(/^BatonOptionError: baton: option "workers" must be an integer from 1 to 1024, got "many"\./);
@@ -56,7 +96,7 @@ describe('package', () => {
           const cluster = require('cluster');
           let forked = 0; cluster.on('fork', () => forked++);
           const opts = Object.assign({ path: ${JSON.stringify(path.join(dir, 'app.sock'))}, pidFile: ${JSON.stringify(path.join(dir, 'app.pid'))} }, ${bad});
-          try { require('baton').listen(opts, () => {}); } catch (e) { console.log(e.name + ': ' + e.message); }
+          try { require('${NAME}').listen(opts, () => {}); } catch (e) { console.log(e.name + ': ' + e.message); }
           setTimeout(() => console.log('forked=' + forked), 100);
         `]);
         expect(out).to.match(/^BatonOptionError: /);
@@ -67,5 +107,70 @@ describe('package', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('the tarball npm pack makes (of the dist/ this run built)', function () {
+    this.timeout(120_000);
+    let dir: string;
+    let tarball: string;
+    let files: string[];
+
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-pack-'));
+      // --ignore-scripts: `npm test` has just built dist/; prepack would delete it and prepare rebuild it
+      const [out] = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], root)) as { filename: string; files: { path: string }[] }[];
+      tarball = path.join(dir, path.basename((out as { filename: string }).filename));
+      files = (out as { files: { path: string }[] }).files.map((f) => f.path).sort();
+    });
+
+    after(() => {
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('holds dist, bin, docs, README.md, LICENSE and package.json, and nothing else', () => {
+      const outside = files.filter((f) => !/^(dist\/[^/]+\.(js|d\.ts|js\.map)|bin\/baton\.js|docs\/[^/]+\.(md|svg)|README\.md|LICENSE|package\.json)$/.test(f));
+      expect(outside, 'files that are not for users').to.deep.equal([]);
+      for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/baton.js', pkg.main, pkg.types, 'dist/cli.js']) expect(files, f).to.include(f);
+      // every module, compiled with its declarations (dist/ may hold more in a working tree; a
+      // published tarball does not: prepack empties dist/ before prepare builds it)
+      for (const f of fs.readdirSync(path.join(root, 'lib')).filter((n) => n.endsWith('.ts'))) {
+        const base = f.slice(0, -3);
+        for (const out of [`dist/${base}.js`, `dist/${base}.d.ts`, `dist/${base}.js.map`]) expect(files, out).to.include(out);
+      }
+      // every page the README links to is shipped with it
+      const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+      for (const [, link] of readme.matchAll(/\]\((docs\/[^)#]+)/g)) expect(files, `README links ${link}`).to.include(link);
+      expect(files.filter((f) => /(^|\/)(spec|bench|examples|lib|node_modules)\/|tsbuildinfo|\.log$/.test(f))).to.deep.equal([]);
+    });
+
+    it('ships each source map with its sources inside (the .ts files are not in the tarball)', () => {
+      const maps = files.filter((f) => f.endsWith('.js.map'));
+      expect(maps.length).to.be.greaterThan(10);
+      for (const m of maps) {
+        const map = JSON.parse(fs.readFileSync(path.join(root, m), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+        expect(map.sources.length, m).to.be.greaterThan(0);
+        expect(map.sourcesContent?.length, `${m} has sourcesContent`).to.equal(map.sources.length);
+        for (const [i, src] of map.sources.entries()) {
+          expect(map.sourcesContent?.[i], `${m}: ${src}`).to.equal(fs.readFileSync(path.resolve(root, path.dirname(m), src), 'utf8'));
+        }
+      }
+    });
+
+    it(`installed from it into a new project (no network): require('${NAME}'), import, and the baton command work`, () => {
+      const app = path.join(dir, 'app');
+      fs.mkdirSync(app);
+      fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
+      npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--engine-strict=false', tarball], app);
+      const installed = path.join(app, 'node_modules', NAME);
+      expect(node(['-e', `console.log(require.resolve('${NAME}'))`], app)).to.equal(path.join(installed, 'dist/index.js'));
+      expect(node(['-e', `const b = require('${NAME}'); console.log(typeof b.listen, typeof b.listenerOf)`], app)).to.equal('function function');
+      expect(node(['--input-type=module', '-e', `import { listen } from '${NAME}'; console.log(typeof listen)`], app)).to.equal('function');
+      expect(fs.existsSync(path.join(installed, 'LICENSE'))).to.equal(true);
+      const bin = path.join(app, 'node_modules/.bin/baton');
+      expect(fs.realpathSync(bin)).to.equal(path.join(installed, 'bin/baton.js'));
+      const help = spawnSync(bin, ['--help'], { cwd: app, encoding: 'utf8', timeout: 10_000 });
+      expect(help.status, help.stderr).to.equal(0);
+      expect(help.stdout + help.stderr).to.match(/usage: baton /);
+    });
   });
 });

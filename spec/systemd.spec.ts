@@ -6,9 +6,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { AppDir, DIST, Load, request, waitFor } from './support/harness';
-import { APP_IN, cannotBoot, REPO, Systemd } from './support/systemd';
+import { APP_IN, cannotBoot, NODE, REPO, Systemd } from './support/systemd';
 
-const NODE = process.execPath;
 const BATON = `${APP_IN}/node_modules/.bin/baton`;
 const PID_FILE = '/run/app/app.pid';
 const UNIT = 'app.service';
@@ -37,10 +36,13 @@ function setsid(): string {
   return ['/usr/bin/setsid', '/bin/setsid'].find((p) => fs.existsSync(p)) ?? 'setsid';
 }
 
+/** The units' PATH: the node under test first (the `baton` CLI is a `#!/usr/bin/env node` script). */
+const UNIT_PATH = `${path.dirname(NODE)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+
 /** The [Service] lines every unit shares: the fixture's environment (2 workers, the test's port). */
 function env(port: number): string {
   return [
-    `Environment=PATH=${path.dirname(NODE)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    `Environment=PATH=${UNIT_PATH}`,
     `Environment=BATON_DIST=${DIST}`,
     `Environment=PORT=${port} WORKERS=2 PID_FILE=${PID_FILE}`,
   ].join('\n');
@@ -211,6 +213,11 @@ describe('systemd: the unit files of docs/deployment.md under a real systemd (in
     expect(s().unitProcesses(UNIT)).to.deep.equal([]);
     expect([...seen].filter((p) => s().alive(p))).to.deep.equal([]);
   }
+
+  it('the units run the node under test: it is visible inside the namespace, first on their PATH', async () => {
+    const r = await s().exec(['env', `PATH=${UNIT_PATH}`, 'node', '-p', 'process.execPath + " " + process.version']);
+    expect(r.stdout.trim(), r.stderr).to.equal(`${NODE} ${process.version}`);
+  });
 
   it('baton run, Type=simple (the recommended unit): MainPID is the supervisor throughout', async () => {
     await s().install(UNIT, units.simple(port));

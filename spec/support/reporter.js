@@ -1,4 +1,4 @@
-// mocha's spec reporter, closed by the one line CI reads: "N passed, N failed".
+// mocha's spec reporter, closed by the one line CI reads: "N passed, N failed, N skipped".
 'use strict';
 const Mocha = require('mocha');
 
@@ -7,10 +7,12 @@ class CountingReporter extends Mocha.reporters.Spec {
     super(runner, options);
     let passed = 0;
     let failed = 0;
+    let skipped = 0;
     runner.on('pass', () => passed++);
     runner.on('fail', () => failed++);
+    runner.on('pending', () => skipped++);
     runner.once('end', () => {
-      process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+      process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
     });
   }
 }

@@ -6,8 +6,12 @@
 // /tmp, journald writes /var/log/journal, ...). So the root is an overlay of / whose upper layer
 // is a tmpfs, with fresh /run, /tmp and /dev (a few device nodes bound in), read-only /sys and
 // /proc/sys, a cgroup2 mount of its own cgroup namespace (a child cgroup made for it), and the old
-// root unmounted after pivot_root. Only two host directories are bound in: the repository,
-// read-only, at its own path, and the app directory at /srv/app. The network is the host's (the
+// root unmounted after pivot_root. Only three host directories are bound in: the repository and
+// the directory of the node binary under test (process.execPath), both read-only at their own
+// paths, and the app directory at /srv/app. The node binary's directory is bound because the
+// overlay alone does not show it wherever it is not on the root file system as the namespace sees
+// it: under /tmp or /run (fresh tmpfs there), or on another mount (an overlay of / has none of
+// /'s submounts); the units would then run another node from PATH, or none. The network is the host's (the
 // tests reach the service on 127.0.0.1). setpriv drops a few capabilities from the bounding set
 // (modules, clock, network configuration) and ties the namespace to this process: if the test
 // process dies, so does the namespace (pdeathsig, unshare --kill-child).
@@ -25,11 +29,14 @@ export const SYSTEMD = '/lib/systemd/systemd';
 export const REPO = path.resolve(__dirname, '../..');
 /** Where the app directory appears inside the namespace. */
 export const APP_IN = '/srv/app';
+/** The node binary under test, and its directory (bound into the namespace at its own path). */
+export const NODE = fs.realpathSync(process.execPath);
+const NODE_DIR = path.dirname(NODE);
 
 // Runs as PID 1 of the new namespaces: builds the root in $1/root, execs systemd.
 const BOOT = `#!/bin/sh
 set -eu
-LAB=$1 APP=$2 REPO=$3
+LAB=$1 APP=$2 REPO=$3 NODE_DIR=$4
 R=$LAB/root
 mount --make-rprivate /
 mount -t tmpfs -o mode=755 baton-lab "$LAB/ovl"
@@ -50,9 +57,11 @@ touch "$R/dev/console"
 mount --bind "$LAB/console.log" "$R/dev/console"
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$R/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"
-mkdir -p "$R/run/systemd/system" "$R$REPO" "$R${APP_IN}"
+mkdir -p "$R/run/systemd/system" "$R$REPO" "$R$NODE_DIR" "$R${APP_IN}"
 mount --bind "$REPO" "$R$REPO"
 mount -o remount,bind,ro "$R$REPO"
+mount --bind "$NODE_DIR" "$R$NODE_DIR"
+mount -o remount,bind,ro "$R$NODE_DIR"
 mount --bind "$APP" "$R${APP_IN}"
 # the target it boots into; the tests start their units themselves
 printf '[Unit]\\nDescription=baton tests\\n' > "$R/run/systemd/system/baton-test.target"
@@ -151,8 +160,8 @@ export class Systemd {
     }
     // into its own cgroup first: that becomes the root of its cgroup namespace
     const outer = 'echo $$ > "$1/cgroup.procs" && exec setpriv --pdeathsig KILL --bounding-set -sys_module,-sys_time,-net_admin,-sys_rawio,-syslog -- '
-      + 'unshare --pid --fork --kill-child --mount --uts --cgroup --propagation private "$2/boot.sh" "$2" "$3" "$4"';
-    const proc = spawn('sh', ['-c', outer, 'sh', cgroup, lab, appDir, REPO], { stdio: ['ignore', 'pipe', 'pipe'] });
+      + 'unshare --pid --fork --kill-child --mount --uts --cgroup --propagation private "$2/boot.sh" "$2" "$3" "$4" "$5"';
+    const proc = spawn('sh', ['-c', outer, 'sh', cgroup, lab, appDir, REPO, NODE_DIR], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
