@@ -46,6 +46,8 @@ interface Conn {
   long: boolean;
   /** HTTP/1 responses in progress: they get `Connection: close` when the drain starts. */
   responses: Set<http.ServerResponse>;
+  /** Shed for fairness: its next response closes it (lib/balance.ts). */
+  shed: boolean;
 }
 
 export interface DrainResult {
@@ -118,6 +120,7 @@ export class ConnectionTracker {
       idleSince: this.now(),
       bytesAtIdle: 0,
       long: false,
+      shed: false,
       responses: new Set(),
     };
     this.conns.set(socket, c);
@@ -213,9 +216,26 @@ export class ConnectionTracker {
     }
   }
 
+  /**
+   * Fairness (lib/balance.ts): up to `n` HTTP/1 keep-alive connections end after their
+   * current or next response (`Connection: close`), so that their clients reconnect to
+   * another worker. Nothing is cut: a request in progress is answered. Returns how many.
+   */
+  shed(n: number): number {
+    let done = 0;
+    for (const c of this.conns.values()) {
+      if (done >= n) break;
+      if (c.shed || c.long || (c.kind !== 'http' && c.kind !== 'https') || c.io === undefined) continue;
+      c.shed = true;
+      done++;
+      for (const res of c.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+    }
+    return done;
+  }
+
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (this.draining && res instanceof http.ServerResponse && !res.headersSent) res.setHeader('Connection', 'close');
     const c = this.byIo.get(req.socket as Socket);
+    if ((this.draining || c?.shed === true) && res instanceof http.ServerResponse && !res.headersSent) res.setHeader('Connection', 'close');
     if (c === undefined) return;
     c.active++;
     if (res instanceof http.ServerResponse) c.responses.add(res);

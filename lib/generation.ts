@@ -10,6 +10,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { Balancer, TICK } from './balance';
 import { releasePendingHandle } from './internals';
 import { isBaton, msg, type FromWorker } from './messages';
 import type { Logger } from './log';
@@ -34,7 +35,26 @@ export interface WorkerSlot {
   /** Sockets handed to send() whose callback has not come yet. */
   sending: Map<Socket, string>;
   lastError?: string;
+  /** Accepting itself: told to (`accepting`), paused by the fairness control (`paused`). */
+  accepting: boolean;
+  paused: boolean;
+  /** Listeners it has been given duplicates of, and those with one on its way. */
+  given: Set<string>;
+  spareInFlight: Set<string>;
+  /** Its last load report (lib/balance.ts). */
+  open: number;
+  accepted: number;
 }
+
+/** A TCP socket the workers accept on themselves (lib/acceptor.ts). */
+export interface SharedSocket {
+  listener: string;
+  handle: object;
+  backlog: number;
+}
+
+/** Duplicates each worker gets of a socket: one to listen on, one spare to resume with at once. */
+const HANDLES_PER_WORKER = 2;
 
 export interface GenerationOptions {
   workers: number;
@@ -99,6 +119,10 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private watchTimer: NodeJS.Timeout | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
+  /** While set, its ready workers accept on these sockets themselves. */
+  private shared: SharedSocket[] | undefined;
+  private readonly balancer = new Balancer();
+  private balanceTimer: NodeJS.Timeout | undefined;
 
   /** The release its workers load: `exec` with the symlinks resolved when it was created. */
   readonly loaded: WorkerExec | undefined;
@@ -167,6 +191,104 @@ export class Generation extends EventEmitter<GenerationEvents> {
     this.state = 'serving';
   }
 
+  /**
+   * Its workers accept new connections on these sockets themselves, each on duplicates of
+   * its own, kept fair by lib/balance.ts; a worker that becomes ready later joins in.
+   */
+  acceptOn(sockets: SharedSocket[]): void {
+    if (this.state === 'draining' || this.state === 'done') return;
+    this.shared = sockets;
+    if (sockets.length === 0) return;
+    for (const slot of this.slots.values()) this.letAccept(slot);
+    if (this.balanceTimer === undefined) {
+      this.balanceTimer = setInterval(() => this.balance(), TICK);
+      this.balanceTimer.unref();
+    }
+  }
+
+  /** Its workers stop taking new connections (for now: acceptOn() again resumes). */
+  stopAccepting(): void {
+    this.shared = undefined;
+    if (this.balanceTimer) clearInterval(this.balanceTimer);
+    this.balanceTimer = undefined;
+    for (const slot of this.slots.values()) {
+      this.balancer.forget(slot.worker.id);
+      if (!slot.accepting) continue;
+      slot.accepting = false;
+      slot.paused = false;
+      this.tellWorker(slot, { type: 'accept', on: false });
+    }
+  }
+
+  /** Whether its workers accept themselves now. */
+  get acceptsItself(): boolean {
+    return this.shared !== undefined && this.shared.length > 0;
+  }
+
+  private letAccept(slot: WorkerSlot): void {
+    const shared = this.shared;
+    if (shared === undefined || slot.state !== 'ready' || slot.accepting) return;
+    for (const s of shared) {
+      if (slot.given.has(s.listener)) continue;
+      slot.given.add(s.listener);
+      for (let i = 0; i < HANDLES_PER_WORKER; i++) this.sendHandle(slot, s);
+    }
+    slot.accepting = true;
+    slot.paused = false;
+    this.balancer.forget(slot.worker.id);
+    this.tellWorker(slot, { type: 'accept', on: true });
+  }
+
+  private sendHandle(slot: WorkerSlot, s: SharedSocket, done?: () => void): void {
+    if (!slot.worker.isConnected()) return;
+    try {
+      slot.worker.send(msg({ type: 'handle', listener: s.listener, backlog: s.backlog }), s.handle as never, {}, () => done?.());
+    } catch {
+      // gone: its 'exit' follows
+    }
+  }
+
+  private tellWorker(slot: WorkerSlot, m: { type: string; [k: string]: unknown }): void {
+    if (!slot.worker.isConnected()) return;
+    try {
+      slot.worker.send(msg(m));
+    } catch {
+      // gone
+    }
+  }
+
+  /** A worker used a spare duplicate: it gets another, one at a time. */
+  private topUp(slot: WorkerSlot, needs: string[]): void {
+    for (const name of needs) {
+      const s = this.shared?.find((x) => x.listener === name);
+      if (s === undefined || slot.spareInFlight.has(name) || slot.state === 'draining') continue;
+      slot.spareInFlight.add(name);
+      this.sendHandle(slot, s, () => slot.spareInFlight.delete(name));
+    }
+  }
+
+  /** One round of the fairness control (lib/balance.ts) over the workers that accept. */
+  private balance(): void {
+    const members = [...this.slots.values()].filter((s) => s.accepting && s.state === 'ready');
+    const decision = this.balancer.tick(members.map((s) => ({ id: s.worker.id, open: s.open, accepted: s.accepted })));
+    for (const id of decision.pause) {
+      const slot = this.slots.get(id);
+      if (slot === undefined) continue;
+      slot.paused = true;
+      this.tellWorker(slot, { type: 'accept', on: false });
+    }
+    for (const id of decision.resume) {
+      const slot = this.slots.get(id);
+      if (slot === undefined || !slot.accepting) continue;
+      slot.paused = false;
+      this.tellWorker(slot, { type: 'accept', on: true });
+    }
+    for (const [id, connections] of decision.shed) {
+      const slot = this.slots.get(id);
+      if (slot) this.tellWorker(slot, { type: 'shed', connections });
+    }
+  }
+
   /** Changes the number of workers: new ones are forked, extra ones drain gracefully. */
   scale(n: number): void {
     this.target = n;
@@ -204,6 +326,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   drainWorker(slot: WorkerSlot, reason: string): void {
     if (slot.state === 'draining') return;
     slot.state = 'draining';
+    slot.accepting = false; // the worker closes its duplicates when it starts draining
     if (slot.worker.isConnected()) {
       try {
         slot.worker.send(msg({ type: 'drain', reason }));
@@ -247,6 +370,9 @@ export class Generation extends EventEmitter<GenerationEvents> {
   }
 
   private stopTimers(): void {
+    this.shared = undefined;
+    if (this.balanceTimer) clearInterval(this.balanceTimer);
+    this.balanceTimer = undefined;
     for (const t of this.respawnTimers) clearTimeout(t);
     this.respawnTimers.clear();
     if (this.watchTimer) clearInterval(this.watchTimer);
@@ -267,7 +393,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
     const now = Date.now();
     const slot: WorkerSlot = {
       worker, pid, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
-      sending: new Map(),
+      sending: new Map(), accepting: false, paused: false, given: new Set(), spareInFlight: new Set(), open: 0, accepted: 0,
     };
     this.slots.set(worker.id, slot);
     this.log.debug('worker-forked', `forked worker ${pid}`, { workerPid: pid });
@@ -287,6 +413,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
         if (slot.state !== 'starting') return;
         slot.state = 'ready';
         slot.lastBeat = Date.now();
+        this.letAccept(slot);
         this.emit('worker-ready', slot);
         this.retireReplaced();
         if (this.state === 'starting' && this.readyCount() >= this.target && this.slots.size >= this.target) {
@@ -305,11 +432,17 @@ export class Generation extends EventEmitter<GenerationEvents> {
         // The worker got a signal of its own (SIGTERM to the cgroup, say) and is leaving.
         if (slot.state === 'draining') return;
         slot.state = 'draining';
+        slot.accepting = false;
         this.log.info('worker-leaving', `worker ${slot.pid} is draining on its own (${message.reason}); replacing it`, { workerPid: slot.pid });
         this.respawn(true);
         return;
       case 'error':
         slot.lastError = message.message;
+        return;
+      case 'load':
+        slot.open = message.open;
+        slot.accepted = message.accepted;
+        if (message.needs.length > 0 && slot.accepting) this.topUp(slot, message.needs);
         return;
     }
   }

@@ -57,6 +57,15 @@ function rawHandle(owner: Server | Socket, what: string): object {
   return handle;
 }
 
+/** 6. The fd of a raw handle (to put it in a new master's stdio). */
+export function handleFd(handle: object): number {
+  const fd = (handle as { fd?: unknown }).fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    throw new Error(`baton: cannot read the file descriptor of a socket handle (got ${String(fd)}); this Node version (${process.version}) is not supported`);
+  }
+  return fd;
+}
+
 /** 6. Closes a raw handle received over IPC (its duplicate of the fd). */
 export function closeHandle(handle: object): void {
   const h = handle as { close?: () => void };

@@ -1,7 +1,10 @@
-// The listening sockets, held by the master. The master accepts each connection
-// (paused, no byte read) and hands it to a worker of the serving generation
-// (Master.dispatch in master.ts); workers never listen themselves. The same socket is shared with the
-// next master through its stdio, so there is never a moment when nobody accepts.
+// The listening sockets, held by the master. A TCP socket is held as a raw handle that the
+// master never polls: its workers accept on duplicates of it (lib/acceptor.ts), so no
+// connection passes through the master. A UNIX socket is accepted on by the master, which
+// hands each connection (paused, no byte read) to a worker (lib/dispatch.ts): Node routes
+// a UNIX handle given to a cluster worker back through the primary, so a worker cannot
+// listen on it itself. The same socket is shared with the next master through its stdio,
+// so there is never a moment when nobody accepts.
 //
 // UNIX sockets: libuv unlinks the path a server bound when that server is closed,
 // which would break the path for every later generation. baton binds to a private
@@ -10,7 +13,7 @@
 // (lib/unixpath.ts, shared with the control socket).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { listeningFd } from './internals';
+import { closeHandle, handleFd, listeningFd, listeningHandle, socketHandle } from './internals';
 import { socketState } from './sockstate';
 import { listenUnixAtomically, unlinkSocket } from './unixpath';
 
@@ -68,6 +71,12 @@ export class Listener {
   private closed = false;
   /** listen(2)'s backlog for an adopted socket (a bound one gets it at bind time). */
   private backlog: number | undefined;
+  /** A TCP socket held without accepting: the workers accept on duplicates of it. */
+  private raw: object | undefined;
+  /** What owns `raw` when it was opened on an inherited fd (kept referenced). */
+  private rawOwner: net.Socket | undefined;
+  /** The address while `raw` is held (no server to ask). */
+  private bound: { address: string | undefined; port: number } | undefined;
 
   private constructor(readonly spec: ListenerSpec, private fd: number | undefined, private readonly onConnection: OnConnection) {
     this.server = this.makeServer();
@@ -86,19 +95,49 @@ export class Listener {
 
   /** The address clients use: for TCP the bound port (useful with port 0). */
   address(): string {
+    if (this.bound) return describeSpec({ name: this.name, host: this.bound.address, port: this.bound.port });
     const a = this.server.address();
     if (a && typeof a === 'object') return describeSpec({ name: this.name, host: a.address, port: a.port });
     return describeSpec(this.spec);
   }
 
   port(): number | undefined {
+    if (this.bound) return this.bound.port;
     const a = this.server.address();
     return a && typeof a === 'object' ? a.port : this.spec.port;
   }
 
   /** The fd to pass to the next master. */
   handoffFd(): number {
+    if (this.raw !== undefined) return handleFd(this.raw);
     return this.fd ?? listeningFd(this.server);
+  }
+
+  /** A handle of the socket to give away (a duplicate is made for the receiver): to the supervisor, to workers. */
+  handle(): object {
+    return this.raw ?? listeningHandle(this.server);
+  }
+
+  /** The socket's raw handle when the workers accept on it themselves (TCP), else undefined. */
+  workerHandle(): object | undefined {
+    return this.closed ? undefined : this.raw;
+  }
+
+  /** A TCP listener this master accepts on may be held raw instead (see detach() in master.ts). */
+  get detachable(): boolean {
+    return this.spec.path === undefined && this.raw === undefined && this.server.listening;
+  }
+
+  /**
+   * From now on hold `handle` (a duplicate of this socket) without accepting, and let the
+   * workers accept: the server this master accepted on closes (its fd; the socket stays).
+   */
+  holdRaw(handle: object): void {
+    const a = this.server.address();
+    if (a && typeof a === 'object') this.bound = { address: a.address, port: a.port };
+    this.raw = handle;
+    this.fd = undefined;
+    if (this.server.listening) this.server.close();
   }
 
   /** Binds a new socket and starts accepting. */
@@ -111,7 +150,8 @@ export class Listener {
   }
 
   /** Wraps a socket inherited from the previous master; accept() starts accepting on it. */
-  static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection): Listener {
+  /** `raw`: a TCP socket is held without accepting, for the workers to accept on (the `accept` option). */
+  static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection, raw = true): Listener {
     let stat: fs.Stats;
     try {
       stat = fs.fstatSync(fd);
@@ -129,10 +169,21 @@ export class Listener {
     }
     const l = new Listener(spec, fd, onConnection);
     l.backlog = backlog;
+    if (raw && spec.path === undefined) {
+      // TCP: held as it is, never polled here; the workers accept on duplicates (and set the backlog)
+      const owner = new net.Socket({ fd, readable: false, writable: false });
+      l.rawOwner = owner;
+      l.raw = socketHandle(owner);
+      l.bound = { address: spec.host, port: state?.listening && state.port !== undefined ? state.port : (spec.port ?? 0) };
+    }
     return l;
   }
 
   async accept(): Promise<void> {
+    if (this.raw !== undefined) {
+      this.accepting = true;
+      return;
+    }
     if (this.accepting || this.fd === undefined) return;
     await this.listenOn({ fd: this.fd }, this.backlog);
     this.accepting = true;
@@ -143,6 +194,12 @@ export class Listener {
     if (this.closed) return;
     this.closed = true;
     this.accepting = false;
+    if (this.raw !== undefined) {
+      if (this.rawOwner) this.rawOwner.destroy(); // closes the handle it owns
+      else closeHandle(this.raw);
+      this.rawOwner = undefined;
+      return;
+    }
     // close()'s callback would wait for the connections sent to workers; only the handle matters
     if (this.server.listening) this.server.close();
   }
@@ -153,8 +210,14 @@ export class Listener {
    */
   async resume(kept: object, backlog: number): Promise<void> {
     if (!this.closed) return;
-    this.server = this.makeServer();
     this.fd = undefined; // the kept duplicate has a number of its own
+    if (this.raw !== undefined) {
+      this.raw = kept;
+      this.closed = false;
+      this.accepting = true;
+      return;
+    }
+    this.server = this.makeServer();
     // a TCP handle is listened on as it is; a UNIX one through its fd (see lib/keep.ts)
     await this.listenOn(kept, backlog);
     this.closed = false;

@@ -11,7 +11,7 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Generation } from './generation';
+import { Generation, type SharedSocket } from './generation';
 import { Dispatcher } from './dispatch';
 import { EnvFile, type EnvOverlay } from './envfile';
 import { ExitHooks, type ExitHook } from './exit-hooks';
@@ -185,7 +185,7 @@ export class Master extends EventEmitter<MasterEvents> {
       const from = adopt.get(spec.name);
       const l = from !== undefined
         // listen(2) on a listening socket sets its backlog anew: always baton's option (systemd's too)
-        ? Listener.adopt(spec, from.fd, this.opts.backlog, onConnection)
+        ? Listener.adopt(spec, from.fd, this.opts.backlog, onConnection, this.opts.accept === 'workers')
         : await Listener.bind(spec, this.opts.backlog, onConnection);
       l.onAcceptError = (err) => this.log.warn('accept-error', `${l.address()}: ${err.message}`);
       this.sockets.push(l);
@@ -197,6 +197,7 @@ export class Master extends EventEmitter<MasterEvents> {
       } else if (this.handoff) this.log.info('listener-added', `${l.address()} (listener "${l.name}") is new in this release: bound`, { listener: l.name });
       else this.announce(l);
     }
+    await this.detach();
     // the old master re-emits what its workers report about forced closes
     cluster.on('message', (worker, m: unknown) => {
       if (!isBaton(m) || m.type !== 'drain-forced') return;
@@ -206,6 +207,42 @@ export class Master extends EventEmitter<MasterEvents> {
         this.emit('drain-forced', { generation: g.id, pid: worker.process.pid ?? -1, connections: f.connections, upgraded: f.upgraded });
       }
     });
+  }
+
+  /**
+   * The TCP sockets this master bound are accepted on by its workers, not by itself: it
+   * holds a duplicate of each that it never polls (from the helper of lib/keep.ts) and
+   * closes the server it bound with. Connections it accepted meanwhile wait in the
+   * dispatcher for the first worker. Sockets it adopted are held so from the start.
+   */
+  private async detach(): Promise<void> {
+    if (this.opts.accept !== 'workers') return;
+    const detachable = this.sockets.filter((l) => l.detachable);
+    if (detachable.length === 0) return;
+    const kept = new KeptSockets(detachable);
+    try {
+      const handles = await kept.ready;
+      for (const l of detachable) {
+        const h = handles.get(l.name);
+        if (h === undefined) continue;
+        kept.use(h);
+        l.holdRaw(h);
+      }
+    } catch (err) {
+      this.log.warn('detach-failed', `${(err as Error).message}: this master accepts the connections of ${detachable.map((l) => l.address()).join(', ')} itself and hands each to a worker`);
+    } finally {
+      kept.close();
+    }
+  }
+
+  /** The sockets the serving generation's workers accept on themselves. */
+  private shared(): SharedSocket[] {
+    const out: SharedSocket[] = [];
+    for (const l of this.sockets) {
+      const handle = l.workerHandle();
+      if (handle !== undefined) out.push({ listener: l.name, handle, backlog: this.opts.backlog });
+    }
+    return out;
   }
 
   private announce(l: Listener): void {
@@ -277,6 +314,7 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.link && !this.handoff) await this.link.hold(this.sockets, this.stateMessage(true));
     for (const l of this.sockets) await l.accept();
     gen.markServing();
+    gen.acceptOn(this.shared());
     // Spawned by an upgrade: the old master still accepts and waits `probation` ms before it
     // hands over; a worker lost in that time fails this master, and the old one goes on.
     if (this.handoff && !takenBack) gen.probationUntil = Date.now() + this.opts.probation;
@@ -617,11 +655,16 @@ export class Master extends EventEmitter<MasterEvents> {
         gen.markServing();
         gen.probationUntil = Date.now() + this.opts.probation;
         this.serving = gen;
+        gen.acceptOn(this.shared());
+        old?.stopAccepting();
         this.connections.flush();
         const revert = (reason: string): void => {
           if (this.reloading !== gen) return;
           clearTimeout(settle);
-          if (old && old.state === 'serving') this.serving = old;
+          if (old && old.state === 'serving') {
+            this.serving = old;
+            old.acceptOn(this.shared());
+          }
           fail(reason);
         };
         gen.removeListener('failed', fail);
@@ -726,6 +769,8 @@ export class Master extends EventEmitter<MasterEvents> {
         workers: [...g.slots.values()].map((w) => ({
           pid: w.pid,
           state: w.leaving && w.state !== 'draining' ? 'replacing' : w.state,
+          /** Accepts on the sockets itself now (not paused by the fairness control). */
+          accepting: w.accepting && !w.paused,
           connections: w.connections,
           requests: w.requests,
           rss: w.rss,

@@ -1,7 +1,9 @@
 // The messages baton's processes exchange over their IPC channels.
 //
-// master <-> worker  (the cluster channel): connections arrive with a 'conn' message
-//   carrying the accepted socket; the worker says 'ready', 'draining' or 'error'.
+// master <-> worker  (the cluster channel): a worker accepts on duplicates of the TCP
+//   sockets ('handle', then 'accept'), and reports its 'load'; connections the master
+//   accepted itself (UNIX sockets) arrive with a 'conn' message carrying the socket; the
+//   worker says 'ready', 'draining' or 'error'.
 // old master <-> new master (the spawn channel, fd 3): see handoff.ts, upgrade.ts (the old
 //   master's side) and predecessor.ts (the new master's side).
 // master <-> supervisor (`baton run`): see supervisor.ts.
@@ -15,12 +17,20 @@ export const PROTOCOL = 1;
 
 export type ToWorker =
   | { type: 'conn'; listener: string }
+  /** A duplicate of a TCP listening socket (the handle travels with it) to accept on (lib/acceptor.ts). */
+  | { type: 'handle'; listener: string; backlog: number }
+  /** Accept on the handles received (true) or stop for now (false): lib/balance.ts. */
+  | { type: 'accept'; on: boolean }
+  /** Close this many keep-alive connections after their current request (fairness). */
+  | { type: 'shed'; connections: number }
   | { type: 'drain'; reason: string }
   | { type: 'signal'; signal: string };
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'beat'; connections: number; requests: number; rss: number }
+  /** Every few ms while it accepts itself: for the fairness control, and which listeners need a spare handle. */
+  | { type: 'load'; open: number; accepted: number; needs: string[] }
   | { type: 'draining'; reason: string }
   | { type: 'error'; message: string }
   /** Draining ended at drainTimeout with connections still open: they were closed by force. */

@@ -45,6 +45,13 @@ export interface ListenOptions {
   keepAliveGrace?: number;
   /** Listen backlog of the sockets baton binds. */
   backlog?: number;
+  /**
+   * Who accepts TCP connections: 'workers' (default; each worker accepts on a duplicate of the
+   * socket, kept fair by the master) or 'master' (the master accepts and hands each connection
+   * to a worker, as cluster's round robin does). UNIX sockets are always accepted by the master.
+   * Env BATON_ACCEPT overrides.
+   */
+  accept?: AcceptMode;
   /** Which log lines are printed (to stderr). Default 'warn'; env BATON_LOG_LEVEL overrides. */
   logLevel?: LogLevel;
   /** 'text' (default) or 'json', one line per event; env BATON_LOG_FORMAT overrides. */
@@ -107,6 +114,7 @@ export interface ResolvedOptions {
   manualReady: boolean;
   keepAliveGrace: number;
   backlog: number;
+  accept: AcceptMode;
   logLevel: LogLevel;
   logFormat: LogFormat;
   workerTimeout: number;
@@ -125,6 +133,7 @@ export const DEFAULTS = {
   readyTimeout: 60_000,
   keepAliveGrace: 1_000,
   backlog: 2_048,
+  accept: 'workers' as AcceptMode,
   logLevel: 'warn' as LogLevel,
   logFormat: 'text' as LogFormat,
   workerTimeout: 30_000,
@@ -134,10 +143,12 @@ export const DEFAULTS = {
 
 const LOG_LEVELS: readonly LogLevel[] = ['silent', 'error', 'warn', 'info', 'debug'];
 const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+export type AcceptMode = 'workers' | 'master';
+const ACCEPT_MODES: readonly AcceptMode[] = ['workers', 'master'];
 const KNOWN = [
   'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
   'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
-  'listeners', 'exitTimeout', 'envFile',
+  'listeners', 'exitTimeout', 'envFile', 'accept',
 ] as const;
 const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'] as const;
 
@@ -310,6 +321,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     backlog: integer(opts, 'backlog', 1, 65_535, DEFAULTS.backlog),
     logLevel: oneOf(opts, 'logLevel', LOG_LEVELS, DEFAULTS.logLevel, 'BATON_LOG_LEVEL'),
     logFormat: oneOf(opts, 'logFormat', LOG_FORMATS, DEFAULTS.logFormat, 'BATON_LOG_FORMAT'),
+    accept: oneOf(opts, 'accept', ACCEPT_MODES, DEFAULTS.accept, 'BATON_ACCEPT'),
     workerTimeout: integer(opts, 'workerTimeout', 0, 86_400_000, DEFAULTS.workerTimeout, ' (milliseconds, 0 disables)'),
     maxMemory: memory(opts.maxMemory),
     maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),

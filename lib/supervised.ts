@@ -8,7 +8,6 @@
 // (SIGUSR2, `baton upgrade`) and follows its progress through RemoteUpgrade, which
 // behaves like a local UpgradeAttempt.
 import { EventEmitter } from 'node:events';
-import { listeningHandle } from './internals';
 import type { Listener } from './listeners';
 import { isBaton, msg, type FromMaster, type ToMaster } from './messages';
 import type { UpgradeEvents } from './upgrade';
@@ -83,7 +82,7 @@ export class SupervisorLink {
     this.held = true;
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
-      for (const l of listeners) this.send({ type: 'hold', spec: l.spec, external: l.external || undefined }, listeningHandle(l.server));
+      for (const l of listeners) this.send({ type: 'hold', spec: l.spec, external: l.external || undefined }, l.handle());
       this.send(state, undefined, () => {
         clearTimeout(timer);
         resolve();

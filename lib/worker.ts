@@ -4,6 +4,8 @@ import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { Acceptor } from './acceptor';
+import { TICK } from './balance';
 import { ConnectionTracker } from './drain';
 import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from './internals';
@@ -42,6 +44,13 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
 
   private unknownListeners = new Set<string>();
   private failed = false;
+  /** Accepting on the master's TCP sockets itself (lib/acceptor.ts). */
+  private readonly acceptor = new Acceptor({
+    connection: (listener, socket) => this.accept(listener, socket),
+    error: (listener, err) => this.log.warn('accept-error', `listener "${listener}": ${err.message}`),
+  });
+  private loadTimer: NodeJS.Timeout | undefined;
+  private lastLoad = '';
 
   constructor(private opts: ResolvedOptions, private app: App | undefined, private listenerConfigs: ListenerConfig[] = []) {
     super();
@@ -184,6 +193,14 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (!isBaton(m)) return;
     const message = m as ToWorker;
     if (message.type === 'conn' && handle instanceof net.Socket) this.accept(message.listener, handle);
+    else if (message.type === 'handle' && typeof handle === 'object' && handle !== null) {
+      this.acceptor.take(message.listener, handle, message.backlog);
+      this.reportLoad();
+    } else if (message.type === 'accept') {
+      if (message.on && !this.draining) this.acceptor.resume();
+      else this.acceptor.pause();
+      this.watchLoad();
+    } else if (message.type === 'shed') this.tracker?.shed(message.connections);
     else if (message.type === 'drain') this.drain(message.reason);
     else if (message.type === 'signal') this.emit('signal', message.signal);
   }
@@ -205,8 +222,27 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     this.tracker.feed(socket, server, listener);
   }
 
+  /** While it accepts itself, the master hears its load every TICK ms (when it changed). */
+  private watchLoad(): void {
+    if (this.loadTimer !== undefined || this.draining) return;
+    this.loadTimer = setInterval(() => this.reportLoad(), TICK);
+    this.loadTimer.unref();
+  }
+
+  private reportLoad(): void {
+    const open = this.tracker?.size ?? 0;
+    const needs = this.acceptor.needs();
+    const key = `${open}|${this.acceptor.accepted}|${needs.join(',')}`;
+    if (key === this.lastLoad) return;
+    this.lastLoad = key;
+    this.tell({ type: 'load', open, accepted: this.acceptor.accepted, needs });
+  }
+
   private drain(reason: string): void {
     if (this.draining) return;
+    // no new connections from now on: the socket's queue is for the other workers
+    this.acceptor.close();
+    if (this.loadTimer !== undefined) clearInterval(this.loadTimer);
     this.abort.abort(new Error(`baton: draining (${reason})`));
     setTitle('worker', this.generation, 'draining');
     this.log.info('worker-draining', `draining: ${reason}`);

@@ -484,8 +484,10 @@ describe('more faults and awkward signals (integration)', function () {
     process.kill(first, 'SIGUSR2');
     const next = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
     await waitFor('old master gone', () => !running(first), 10_000);
-    // nobody accepts while the new master is stopped: 30 clients for a backlog of 8
-    process.kill(next, 'SIGSTOP');
+    // nobody accepts while the new master and its worker are stopped: 30 clients for a backlog of 8
+    const stopped = [next, ...t.server.events.filter((e) => e.ev === 'worker-ready' && e.master === next).map((e) => e.pid as number)];
+    expect(stopped).to.have.length(2);
+    for (const p of stopped) process.kill(p, 'SIGSTOP');
     const t0 = Date.now();
     try {
       const replies = Array.from({ length: 30 }, () => request({ port }, '/', undefined, 15_000).then((r) => ({ status: r.status, ms: Date.now() - t0 })));
@@ -495,16 +497,18 @@ describe('more faults and awkward signals (integration)', function () {
         return q !== undefined && q >= 9 ? q : undefined;
       }, 5_000);
       expect(queued).to.equal(9);
-      process.kill(next, 'SIGCONT');
+      for (const p of stopped) process.kill(p, 'SIGCONT');
       const done = await Promise.all(replies);
       expect(done.map((r) => r.status)).to.deep.equal(Array(30).fill(200));
       // the ones the full queue turned away got in on their SYN retry (about 1 s later)
       expect(done.filter((r) => r.ms >= 900).length).to.be.greaterThan(0);
     } finally {
-      try {
-        process.kill(next, 'SIGCONT');
-      } catch {
-        // gone
+      for (const p of stopped) {
+        try {
+          process.kill(p, 'SIGCONT');
+        } catch {
+          // gone
+        }
       }
     }
   });

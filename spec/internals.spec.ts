@@ -181,3 +181,65 @@ describe('internals: a socket a dead child never acknowledged', () => {
     }
   });
 });
+
+// A primary that hands its cluster worker the raw handle of a listening TCP socket and then
+// closes its own server; the worker listens on the handle and answers with its pid.
+const ACCEPT_SCRIPT = `
+'use strict';
+const cluster = require('node:cluster');
+const net = require('node:net');
+if (cluster.isPrimary) {
+  cluster.on('listening', () => process.stdout.write('routed through the primary\\n'));
+  const server = net.createServer(() => process.stdout.write('the primary accepted\\n'));
+  server.listen(0, '127.0.0.1', () => {
+    const port = server.address().port;
+    const w = cluster.fork();
+    w.on('message', (m) => { if (m && m.listening) process.stdout.write('port ' + port + ' worker ' + w.process.pid + '\\n'); });
+    w.on('online', () => w.send({ handle: true }, require(process.env.INTERNALS).listeningHandle(server), {}, () => server.close()));
+  });
+} else {
+  process.on('message', (m, handle) => {
+    const s = net.createServer((c) => c.end(String(process.pid)));
+    s.listen(handle, 64, () => process.send({ listening: true }));
+  });
+}
+`;
+
+describe('internals: a cluster worker listens on a TCP handle itself (the data path, lib/acceptor.ts)', function () {
+  this.timeout(10_000);
+  const pids = new Pids();
+  let dir: string | undefined;
+  afterEach(() => {
+    pids.killAll();
+    removeDir(dir);
+    dir = undefined;
+  });
+
+  it('server.listen(handle) in a worker accepts in the worker, not through the primary, and outlives the primary\'s own server', async () => {
+    dir = tempDir();
+    const script = path.join(dir, 'accept.js');
+    fs.writeFileSync(script, ACCEPT_SCRIPT);
+    const primary: ChildProcess = spawn(process.execPath, [script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, INTERNALS: DIST_INTERNALS },
+    });
+    pids.add(primary.pid);
+    const out = new Lines(primary);
+    const m = await out.wait(/^port (\d+) worker (\d+)$/);
+    const port = Number(m[1]);
+    const worker = pids.add(Number(m[2]));
+    // the primary closed its server once the handle was sent: only the worker accepts
+    for (let i = 0; i < 3; i++) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const c = net.connect(port, '127.0.0.1');
+        let got = '';
+        c.on('data', (d: Buffer) => (got += d.toString()));
+        c.on('end', () => resolve(got));
+        c.on('error', reject);
+      });
+      expect(answer).to.equal(String(worker));
+    }
+    expect(out.find(/^routed through the primary$/), 'Node routed a worker\'s listen(handle) through the primary').to.equal(undefined);
+    expect(out.find(/^the primary accepted$/)).to.equal(undefined);
+  });
+});

@@ -50,7 +50,7 @@ describe('life cycle (integration)', function () {
     for (const e of t.server.events.filter((x) => x.ev === 'worker-ready')) expect(running(e.pid as number)).to.equal(false);
   });
 
-  it('master SIGKILLed: its workers finish their in-flight requests and exit on their own', async () => {
+  it('master SIGKILLed: its workers stop accepting at once (new connections are refused), finish their in-flight requests and exit on their own', async () => {
     t.server = new Server(t.dir);
     const port = await t.server.port();
     await t.server.waitEvent('serving');
@@ -59,6 +59,17 @@ describe('life cycle (integration)', function () {
     const slow = [request({ port }, '/?delay=600'), request({ port }, '/?delay=600')];
     await t.server.waitEvent('slow-request', 2);
     process.kill(t.server.pid, 'SIGKILL');
+    // the workers accept on duplicates of the socket: they close theirs as soon as the master
+    // is gone, so the port refuses while the slow requests are still being answered
+    const deadline = Date.now() + 400; // well before the slow requests end
+    let answer = await refused(port);
+    while (answer !== 'ECONNREFUSED' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      answer = await refused(port);
+    }
+    expect(answer).to.equal('ECONNREFUSED');
+    const busy = t.server.events.filter((e) => e.ev === 'slow-request').map((e) => e.worker as number);
+    expect(busy.every(running), 'the workers serving the slow requests still run').to.equal(true);
     const replies = await Promise.all(slow);
     expect(replies.map((r) => r.status)).to.deep.equal([200, 200]);
     await waitFor('orphaned workers exit', () => workers.every((p) => !running(p)), 8_000);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/options';
 
-const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile.';
+const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept.';
 
 /** Calls fn, asserts it threw a BatonOptionError naming `option`, returns the error. */
 function optionError(fn: () => unknown, option: string): BatonOptionError {
@@ -27,7 +27,7 @@ function optionError(fn: () => unknown, option: string): BatonOptionError {
 describe('options: resolveOptions', () => {
   const saved: Record<string, string | undefined> = {};
   beforeEach(() => {
-    for (const k of ['BATON_LOG_LEVEL', 'BATON_LOG_FORMAT']) {
+    for (const k of ['BATON_LOG_LEVEL', 'BATON_LOG_FORMAT', 'BATON_ACCEPT']) {
       saved[k] = process.env[k];
       delete process.env[k];
     }
@@ -55,6 +55,7 @@ describe('options: resolveOptions', () => {
         manualReady: false,
         keepAliveGrace: 1_000,
         backlog: 2_048,
+        accept: 'workers',
         logLevel: 'warn',
         logFormat: 'text',
         workerTimeout: 30_000,
@@ -69,7 +70,7 @@ describe('options: resolveOptions', () => {
       expect(resolveOptions({})).to.deep.equal(expected);
       expect(DEFAULT_PORT).to.equal(8080);
       expect(DEFAULTS).to.deep.equal({
-        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 1_000, exitTimeout: 10_000,
+        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, accept: 'workers', logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 1_000, exitTimeout: 10_000,
       });
     });
 
@@ -515,6 +516,17 @@ describe('options: resolveOptions', () => {
       process.env.BATON_LOG_LEVEL = 'loud';
       const e = optionError(() => resolveOptions({ logLevel: 'info' }), 'logLevel');
       expect(e.message).to.contain('(from the environment variable BATON_LOG_LEVEL), got "loud".');
+    });
+
+    it('accept: "workers" (default) or "master"; BATON_ACCEPT overrides; anything else throws, naming the choices', () => {
+      expect(resolveOptions({}).accept).to.equal('workers');
+      expect(resolveOptions({ accept: 'master' }).accept).to.equal('master');
+      const e = optionError(() => resolveOptions({ accept: 'kernel' }), 'accept');
+      expect(e.message).to.contain('must be one of "workers", "master", got "kernel".');
+      process.env.BATON_ACCEPT = 'master';
+      expect(resolveOptions({ accept: 'workers' }).accept).to.equal('master');
+      process.env.BATON_ACCEPT = 'both';
+      expect(optionError(() => resolveOptions({}), 'accept').message).to.contain('BATON_ACCEPT');
     });
 
     it('BATON_LOG_FORMAT overrides the option, and a wrong one throws', () => {
