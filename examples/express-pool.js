@@ -13,7 +13,7 @@
 // onClose hooks (the pool plugins' close) at that moment.
 'use strict';
 const http = require('node:http');
-const baton = require('..');
+const baton = require('baton-cluster');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -153,13 +153,15 @@ describe('life cycle (integration)', function () {
     expect(cmdline(worker)).to.match(/^baton worker gen=1 serving/);
   });
 
-  it('no fd leak: after 50 upgrades the serving master holds as many fds as after one', async function () {
+  // 50 upgrades; 10 on CI's secondary Node lines (.ci/run), where the first line already did 50
+  const upgrades = process.env.BATON_CI_SECONDARY === '1' ? 10 : 50;
+  it(`no fd leak: after ${upgrades} upgrades the serving master holds as many fds as after one`, async function () {
     t.server = new Server(t.dir, { WORKERS: '1' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     let master = t.server.pid;
     let after1 = 0;
-    for (let i = 1; i <= 50; i++) {
+    for (let i = 1; i <= upgrades; i++) {
       const previous = master;
       process.kill(master, 'SIGUSR2');
       master = (await t.server.waitEvent('upgrade-succeeded', i, 15_000)).pid as number;
