@@ -10,19 +10,24 @@
 // loads the app's current node_modules) can still talk to an older master.
 
 import type { ListenerSpec } from './listeners';
+import type { LogRecord } from './log';
 
 export const PROTOCOL = 1;
 
 export type ToWorker =
   | { type: 'conn'; listener: string }
   | { type: 'drain'; reason: string }
-  | { type: 'signal'; signal: string };
+  | { type: 'signal'; signal: string }
+  /** The master has a 'log' listener now: send your log records (worker-records.ts). */
+  | { type: 'log-forward' };
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'beat'; connections: number; requests: number; rss: number }
   | { type: 'draining'; reason: string }
   | { type: 'error'; message: string }
+  /** One of the worker's log records, for the master's 'log' event (worker-records.ts). */
+  | { type: 'log'; record: LogRecord }
   /** Draining ended at drainTimeout with connections still open: they were closed by force. */
   | { type: 'drain-forced'; connections: number; upgraded: number };
 

@@ -26,6 +26,7 @@ import { UpgradeAttempt, type HandoffSocket } from './upgrade';
 import { killTree } from './proctree';
 import { SUPERVISOR_ENV } from './supervised';
 import { Notifier } from './notify';
+import { setTitle } from './title';
 
 interface Held extends HandoffSocket {
   spec: ListenerSpec;
@@ -53,7 +54,7 @@ export class Supervisor {
   constructor(private start: StartContext) {}
 
   run(): void {
-    process.title = 'baton supervisor';
+    setTitle('supervisor', 0, 'running');
     process.on('SIGUSR2', () => this.upgrade('SIGUSR2'));
     for (const sig of ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1'] as const) {
       process.on(sig, () => {

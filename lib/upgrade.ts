@@ -109,7 +109,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     };
     const fds = listeners.map((l) => l.handoffFd());
     const base = { ...process.env, ...this.o.env };
-    this.early = earlyReporter(base);
+    this.early = earlyReporter({ role: 'master', generation, format: this.o.log.format }, base);
     const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
