@@ -147,6 +147,7 @@ export class Master extends EventEmitter<MasterEvents> {
         },
       );
     }
+    this.link?.send({ type: 'hello', readyTimeout: opts.readyTimeout });
     this.notifier = new Notifier(this.log, this.link === undefined);
     if (opts.pidFile !== undefined) checkPidFileWritable(opts.pidFile);
     this.exitHooks = new ExitHooks(this.log);

@@ -57,7 +57,9 @@ export type FromMaster =
    * master is still starting (absent from older masters, which sent it only once serving).
    */
   | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean; probation?: number; serving?: boolean }
-  | { type: 'upgrade-request' };
+  | { type: 'upgrade-request' }
+  /** The app called listen(): a baton master runs (the supervisor stops waiting for it). */
+  | { type: 'hello'; readyTimeout: number };
 
 /** supervisor -> master: the progress of an upgrade the supervisor runs, and stop. */
 export type ToMaster =
