@@ -237,7 +237,7 @@ export class Supervisor {
       if (replacing) this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
       else this.log.error('restart-failed', `restart failed: ${reason}; trying again`);
       this.tell(old, { type: 'upgrade-failed', reason });
-      this.notifier.ready(process.pid, 'upgrade failed');
+      this.notifier.ready(process.pid, replacing ? 'upgrade failed' : 'restart failed');
       if (!replacing) this.respawn();
     });
     attempt.on('serving', (pid) => {
