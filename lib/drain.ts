@@ -57,6 +57,11 @@ export interface DrainResult {
   upgraded: number;
 }
 
+/** The responses in progress on `c` that have not started yet end the connection when done. */
+function closeAfterResponse(c: Conn): void {
+  for (const res of c.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+}
+
 function peerOf(s: Socket): string | undefined {
   return s.remotePort === undefined ? undefined : `${s.remoteAddress}|${s.remotePort}|${s.localPort}`;
 }
@@ -228,7 +233,7 @@ export class ConnectionTracker {
       if (c.shed || c.long || (c.kind !== 'http' && c.kind !== 'https') || c.io === undefined) continue;
       c.shed = true;
       done++;
-      for (const res of c.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+      closeAfterResponse(c);
     }
     return done;
   }
@@ -256,7 +261,7 @@ export class ConnectionTracker {
       for (const s of this.sessions) this.goaway(s);
       // responses already in progress end their connection too
       for (const c of this.conns.values()) {
-        for (const res of c.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+        closeAfterResponse(c);
       }
       if ([...this.servers.values()].some((k) => k !== 'other')) {
         const every = Math.max(10, Math.min(100, Math.floor(this.grace / 4) || 10));

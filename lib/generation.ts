@@ -222,11 +222,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
     }
   }
 
-  /** Whether its workers accept themselves now. */
-  get acceptsItself(): boolean {
-    return this.shared !== undefined && this.shared.length > 0;
-  }
-
   private letAccept(slot: WorkerSlot): void {
     const shared = this.shared;
     if (shared === undefined || slot.state !== 'ready' || slot.accepting) return;
@@ -250,6 +245,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
     }
   }
 
+  /** Sends a message if the worker's channel is still open; a worker that is gone is its 'exit' handler's. */
   private tellWorker(slot: WorkerSlot, m: { type: string; [k: string]: unknown }): void {
     if (!slot.worker.isConnected()) return;
     try {
@@ -329,13 +325,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
     if (slot.state === 'draining') return;
     slot.state = 'draining';
     slot.accepting = false; // the worker closes its duplicates when it starts draining
-    if (slot.worker.isConnected()) {
-      try {
-        slot.worker.send(msg({ type: 'drain', reason }));
-      } catch {
-        // channel gone: the exit handler takes over
-      }
-    }
+    this.tellWorker(slot, { type: 'drain', reason }); // channel gone: the exit handler takes over
     // a draining worker that never leaves (busy loop) is killed at drainTimeout
     const t = setTimeout(() => {
       if (this.slots.has(slot.worker.id)) {
@@ -353,14 +343,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Sends a message to every live worker (SIGUSR1 is passed on this way). */
   broadcast(m: { type: string; [k: string]: unknown }): void {
-    for (const slot of this.slots.values()) {
-      if (!slot.worker.isConnected()) continue;
-      try {
-        slot.worker.send(msg(m));
-      } catch {
-        // gone
-      }
-    }
+    for (const slot of this.slots.values()) this.tellWorker(slot, m);
   }
 
   /** Kills every worker at once (a generation that failed to start, or a forced stop). */
