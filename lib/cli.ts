@@ -8,35 +8,18 @@
 // (or $BATON_PID_FILE / $BATON_SOCKET).
 //
 // Exit codes: 0 done, 1 the master answered that it failed, 2 usage error,
-// 3 no master could be reached, 4 timed out waiting.
+// 3 no master could be reached, 4 timed out waiting. Progress lines go to stderr and the
+// result (a pid, a generation, a number, the status) to stdout, for `NEW=$(baton upgrade)`.
+// The help texts are in help.ts.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { onLines } from './lines';
 import { userCwd, type StartContext } from './relaunch';
-import { Supervisor } from './supervisor';
+import { Supervisor, type SupervisorOptions } from './supervisor';
+import { helpText, isCommand, usageLine, version, type Command } from './help';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
-
-const USAGE = `usage: baton <command> [--pid-file FILE | --socket PATH] [options]
-
-commands:
-  upgrade [--wait-drain]  start a new master from the files on disk; wait until it serves
-                          (and, with --wait-drain, until the old generation is gone)
-  reload [--wait-drain]   new workers with fresh app code in the same master
-  stop                    graceful stop; waits for the drain
-  status [--json]         generations, masters and workers
-  scale N                 N workers per generation; waits until N are ready
-  run [node options] app.js [args]
-                          start app.js under a supervisor with a stable pid that owns the
-                          sockets and starts every master (containers, systemd, Ctrl-C)
-
-options:
-  --pid-file FILE   the master's pid file; its control socket is FILE.sock
-  --socket PATH     the control socket (the listen() option controlSocket)
-  --timeout MS      give up waiting after MS milliseconds (default 300000)
-  --json            print the master's JSON lines as they come
-`;
 
 export interface Args {
   command: 'upgrade' | 'reload' | 'stop' | 'status' | 'scale';
@@ -47,9 +30,34 @@ export interface Args {
   workers?: number;
 }
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  constructor(message: string, readonly command?: Command) {
+    super(message);
+  }
+}
+
+/** `--help` / `-h`: the help of `command` (or the overview) was asked for. */
+export class HelpRequest extends Error {
+  constructor(readonly command?: Command) {
+    super('help');
+  }
+}
+
+const TAKES_VALUE = new Set(['--pid-file', '--socket', '--timeout']);
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Args {
+  const named = argv.find((a, i) => !a.startsWith('-') && !TAKES_VALUE.has(argv[i - 1] ?? ''));
+  const known = isCommand(named) ? named : undefined;
+  if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequest(known);
+  try {
+    return parse(argv, env);
+  } catch (e) {
+    if (e instanceof UsageError && e.command === undefined) throw new UsageError(e.message, known);
+    throw e;
+  }
+}
+
+function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
   const rest = [...argv];
   let command: string | undefined;
   let socket = env.BATON_SOCKET || (env.BATON_PID_FILE ? `${env.BATON_PID_FILE}.sock` : undefined);
@@ -71,13 +79,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     else if (a === '--timeout') {
       timeout = Number(value());
       if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError('--timeout takes a positive number of milliseconds');
-    } else if (a === '-h' || a === '--help') throw new UsageError('');
-    else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
+    } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else if (command === undefined) command = a;
     else positional.push(a);
   }
   if (command === undefined) throw new UsageError('');
-  if (!['upgrade', 'reload', 'stop', 'status', 'scale'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!['upgrade', 'reload', 'stop', 'status', 'scale'].includes(command)) throw new UsageError(`unknown command "${command}": run baton help`);
   if (socket === undefined) throw new UsageError('say which server: --pid-file FILE or --socket PATH');
   let workers: number | undefined;
   if (command === 'scale') {
@@ -161,7 +168,7 @@ export function run(args: Args, out: (s: string) => void = (s) => process.stdout
       }
       if (args.json) out(`${raw}\n`);
       if (!line.done) {
-        if (!args.json && line.message) out(`baton: ${line.message}\n`);
+        if (!args.json && line.message) err(`baton: ${line.message}\n`);
         return;
       }
       if (!line.ok) {
@@ -170,11 +177,18 @@ export function run(args: Args, out: (s: string) => void = (s) => process.stdout
         return;
       }
       if (!args.json) {
+        // what was done on stderr, the result alone on stdout
         if (args.command === 'status') out(`${statusTable(line.status as Record<string, unknown>)}\n`);
-        else if (args.command === 'upgrade') out(`baton: upgrade done: new master ${line.pid}\n${line.pid}\n`);
-        else if (args.command === 'reload') out(`baton: reload done: generation ${line.generation} serves\n`);
-        else if (args.command === 'scale') out(`baton: ${line.workers} worker(s) ready\n`);
-        else out('baton: stopped\n');
+        else if (args.command === 'upgrade') {
+          err(`baton: upgrade done: new master ${line.pid}\n`);
+          out(`${line.pid}\n`);
+        } else if (args.command === 'reload') {
+          err(`baton: reload done: generation ${line.generation} serves\n`);
+          out(`${line.generation}\n`);
+        } else if (args.command === 'scale') {
+          err(`baton: ${line.workers} worker(s) ready\n`);
+          out(`${line.workers}\n`);
+        } else err('baton: stopped\n');
       }
       finish(EXIT.ok);
     });
@@ -188,44 +202,71 @@ export function run(args: Args, out: (s: string) => void = (s) => process.stdout
 }
 
 /**
- * `baton run [node options] app.js [app args]`: the context the supervisor restarts
- * masters from, as if the user had typed `node [node options] app.js [app args]`.
+ * `baton run [--ready-timeout MS] [node options] app.js [app args]`: the context the
+ * supervisor restarts masters from, as if the user had typed `node [node options] app.js
+ * [app args]`. Options before app.js that are baton's (and --help) are taken out; the
+ * others are Node's.
  */
-export function runContext(argv: string[], env: NodeJS.ProcessEnv = process.env): StartContext {
-  const i = argv.findIndex((a) => !a.startsWith('-'));
-  if (i < 0) throw new UsageError('run needs the app to start: baton run app.js [args]');
+export function runArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { context: StartContext; options: SupervisorOptions } {
+  const options: SupervisorOptions = {};
+  const node: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('-')) break;
+    if (a === '--help' || a === '-h') throw new HelpRequest('run');
+    const m = /^--ready-timeout(?:=(.*))?$/.exec(a);
+    if (m) {
+      const v = m[1] ?? argv[++i];
+      const ms = Number(v);
+      if (v === undefined || !Number.isInteger(ms) || ms <= 0) throw new UsageError('--ready-timeout takes a positive number of milliseconds', 'run');
+      options.readyTimeout = ms;
+    } else node.push(a);
+  }
+  if (i >= argv.length) throw new UsageError('run needs the app to start: baton run app.js [args]', 'run');
   const cwd = userCwd(env);
   const script = argv[i] as string;
-  if (!fs.existsSync(path.resolve(cwd, script))) throw new UsageError(`run: no such file ${script}`);
+  if (!fs.existsSync(path.resolve(cwd, script))) throw new UsageError(`run: no such file ${script}`, 'run');
   return {
-    argv0: 'node',
-    execArgv: argv.slice(0, i),
-    argv: ['node', path.resolve(cwd, script), ...argv.slice(i + 1)],
-    cwd,
-    typedScript: script,
+    context: {
+      argv0: 'node',
+      execArgv: node,
+      argv: ['node', path.resolve(cwd, script), ...argv.slice(i + 1)],
+      cwd,
+      typedScript: script,
+    },
+    options,
   };
 }
 
+/** Runs the `baton` command; sets process.exitCode. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  if (argv[0] === 'run') {
-    try {
-      new Supervisor(runContext(argv.slice(1))).run();
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      process.stderr.write(`baton: ${e.message}\n\n${USAGE}`);
-      process.exitCode = EXIT.usage;
-    }
-    return;
-  }
-  let args: Args;
+  const out = (s: string): boolean => process.stdout.write(s);
+  const err = (s: string): boolean => process.stderr.write(s);
+  const first = argv[0];
   try {
-    args = parseArgs(argv);
+    if (first === '--version' || first === '-v') {
+      out(`${version()}\n`);
+      return;
+    }
+    if (first === 'help' || first === '--help' || first === '-h') {
+      const topic = first === 'help' && (argv[1] === '--help' || argv[1] === '-h') ? 'help' : argv[1];
+      if (topic !== undefined && !isCommand(topic)) throw new UsageError(`no command "${topic}"`);
+      throw new HelpRequest(topic);
+    }
+    if (first === 'run') {
+      const { context, options } = runArgs(argv.slice(1));
+      new Supervisor(context, options).run();
+      return;
+    }
+    process.exitCode = await run(parseArgs(argv));
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    if (e.message) process.stderr.write(`baton: ${e.message}\n\n`);
-    process.stderr.write(USAGE);
-    process.exitCode = e.message ? EXIT.usage : argv.includes('--help') || argv.includes('-h') ? EXIT.ok : EXIT.usage;
-    return;
+    if (e instanceof HelpRequest) {
+      out(helpText(e.command));
+      process.exitCode = EXIT.ok;
+    } else if (e instanceof UsageError) {
+      err(e.message ? `baton: ${e.message}\n${usageLine(e.command)}\n(baton help${e.command && e.command !== 'help' ? ` ${e.command}` : ''} says more)\n` : helpText());
+      process.exitCode = EXIT.usage;
+    } else throw e;
   }
-  process.exitCode = await run(args);
 }

@@ -75,6 +75,8 @@ export interface GenerationOptions {
   exitTimeout?: number;
   /** Environment of its workers over the master's (envFile; undefined removes a variable). */
   env?: Record<string, string | undefined>;
+  /** More environment, asked at every fork (the master's: worker-records.ts, early.ts). */
+  forkEnv?: () => Record<string, string>;
 }
 
 export interface GenerationEvents {
@@ -371,6 +373,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
       ...this.opts.env,
       BATON_GENERATION: String(this.id),
       BATON_HEARTBEAT: String(heartbeatInterval(this.opts.workerTimeout)),
+      ...this.opts.forkEnv?.(),
     });
     const pid = worker.process.pid ?? -1;
     const now = Date.now();

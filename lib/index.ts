@@ -19,17 +19,19 @@ export { BatonWorker, type WorkerEvents } from './worker';
 export { BatonOptionError, DEFAULTS, DEFAULT_PORT } from './options';
 export type { ListenOptions, ListenerOption, AppHandler, ServerFactory, LogLevel, LogFormat } from './options';
 export { listenerOf } from './tags';
-export type { LogRecord } from './log';
+export type { LogRecord, ExternalLogger } from './log';
 export type { ExitHook } from './exit-hooks';
 export { ListenError } from './listeners';
 
 let current: Master | BatonWorker | undefined;
 
 // A master spawned by an upgrade reports errors thrown by the app's code to the old
-// master (which logs them as the reason the upgrade failed), from the moment baton loads
-// (from the very start when the old master's preload, lib/early.ts, already does it).
-if (process.env[HANDOFF_ENV] && cluster.isPrimary && typeof process.send === 'function'
+// master (which logs them as the reason the upgrade failed), and a worker to its master
+// (the reason a reload failed, or a worker died), from the moment baton loads (from the
+// very start when the parent's preload, lib/early.ts, already does it).
+if (((process.env[HANDOFF_ENV] && cluster.isPrimary) || cluster.isWorker) && typeof process.send === 'function'
   && !(globalThis as Record<symbol, unknown>)[EARLY_MARK]) {
+  (globalThis as Record<symbol, unknown>)[EARLY_MARK] = true;
   process.on('uncaughtExceptionMonitor', (err) => {
     try {
       process.send?.(msg({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));

@@ -29,6 +29,9 @@ import { ControlServer } from './control';
 import { Commands } from './commands';
 import { Notifier } from './notify';
 import { setTitle } from './title';
+import { takeOverUncaught } from './fatal';
+import { workerPreloads } from './early';
+import { WorkerRecords } from './worker-records';
 import { UpgradeAttempt } from './upgrade';
 import { RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from './supervised';
 
@@ -92,6 +95,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private readonly connections: Dispatcher;
   private nextGeneration: number;
   private readonly log: Logger;
+  /** Worker records for the 'log' event. */
+  private readonly workerRecords: WorkerRecords;
   private readonly start: StartContext;
   private readonly handoff: Handoff | undefined;
   /** The channel to whoever spawned this master (the old master after an upgrade). */
@@ -122,8 +127,11 @@ export class Master extends EventEmitter<MasterEvents> {
     this.nextGeneration = this.handoff?.generation ?? 1;
     this.workers = this.handoff?.workers ?? opts.workers;
     this.scaled = this.handoff?.workers !== undefined;
-    this.log = new Logger('master', this.nextGeneration, opts.logLevel, opts.logFormat);
+    this.log = new Logger('master', this.nextGeneration, opts.logLevel, opts.logFormat, opts.logger);
     this.log.sink = (r) => this.emit('log', r);
+    this.workerRecords = new WorkerRecords(this, (m) => {
+      for (const g of this.generations.values()) g.broadcast(m);
+    });
     this.connections = new Dispatcher({
       serving: () => this.serving,
       handedOver: () => this.state === 'handed-over',
@@ -139,6 +147,7 @@ export class Master extends EventEmitter<MasterEvents> {
         },
       );
     }
+    this.link?.send({ type: 'hello', readyTimeout: opts.readyTimeout });
     this.notifier = new Notifier(this.log, this.link === undefined);
     if (opts.pidFile !== undefined) checkPidFileWritable(opts.pidFile);
     this.exitHooks = new ExitHooks(this.log);
@@ -161,6 +170,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   run(): void {
     setTitle('master', this.generation, 'starting');
+    takeOverUncaught(this.log);
     this.installSignals();
     if (this.handoff) this.watchParent();
     this.open()
@@ -264,11 +274,14 @@ export class Master extends EventEmitter<MasterEvents> {
   /** By default its workers run the script through the user's symlinks: the current release. */
   private newGeneration(exec: WorkerExec = workerExec(this.start), env: EnvOverlay = {}): Generation {
     const id = this.nextGeneration++;
-    const gen = new Generation(id, {
+    // errors its workers throw before they load baton reach the reason it failed (early.ts)
+    const early = workerPreloads({ generation: id, format: this.opts.logFormat }, () => ({ ...process.env, ...env }));
+    const gen: Generation = new Generation(id, {
       workers: this.workers,
       exec,
       env,
       exitTimeout: this.opts.exitTimeout,
+      forkEnv: () => ({ ...this.workerRecords.env(), ...(gen.state === 'starting' ? early.env() : undefined) }),
       readyTimeout: this.opts.readyTimeout,
       drainTimeout: this.opts.drainTimeout,
       workerTimeout: this.opts.workerTimeout,
@@ -276,6 +289,7 @@ export class Master extends EventEmitter<MasterEvents> {
       maxRequests: this.opts.maxRequests,
     }, this.log);
     this.generations.set(id, gen);
+    for (const ev of ['ready', 'failed', 'drained'] as const) gen.once(ev, () => early.removeAll());
     gen.on('worker-ready', (slot) => {
       this.emit('worker-ready', { pid: slot.pid, generation: id });
       if (this.handoff && this.state === 'starting') {

@@ -12,6 +12,7 @@
 // loads the app's current node_modules) can still talk to an older master.
 
 import type { ListenerSpec } from './listeners';
+import type { LogRecord } from './log';
 
 export const PROTOCOL = 1;
 
@@ -24,7 +25,9 @@ export type ToWorker =
   /** Close this many keep-alive connections after their current request (fairness). */
   | { type: 'shed'; connections: number }
   | { type: 'drain'; reason: string }
-  | { type: 'signal'; signal: string };
+  | { type: 'signal'; signal: string }
+  /** The master has a 'log' listener now: send your log records (worker-records.ts). */
+  | { type: 'log-forward' };
 
 export type FromWorker =
   | { type: 'ready' }
@@ -33,6 +36,8 @@ export type FromWorker =
   | { type: 'load'; open: number; accepted: number; needs: string[] }
   | { type: 'draining'; reason: string }
   | { type: 'error'; message: string }
+  /** One of the worker's log records, for the master's 'log' event (worker-records.ts). */
+  | { type: 'log'; record: LogRecord }
   /** Draining ended at drainTimeout with connections still open: they were closed by force. */
   | { type: 'drain-forced'; connections: number; upgraded: number };
 
@@ -62,7 +67,9 @@ export type FromMaster =
    * master is still starting (absent from older masters, which sent it only once serving).
    */
   | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean; probation?: number; serving?: boolean }
-  | { type: 'upgrade-request' };
+  | { type: 'upgrade-request' }
+  /** The app called listen(): a baton master runs (the supervisor stops waiting for it). */
+  | { type: 'hello'; readyTimeout: number };
 
 /** supervisor -> master: the progress of an upgrade the supervisor runs, and stop. */
 export type ToMaster =

@@ -10,6 +10,7 @@ import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
 import type { ListenerSpec } from './listeners';
 import { handlerMistake } from './mistakes';
+import { LOGGER_METHODS, type ExternalLogger } from './log';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
@@ -56,6 +57,12 @@ export interface ListenOptions {
   logLevel?: LogLevel;
   /** 'text' (default) or 'json', one line per event; env BATON_LOG_FORMAT overrides. */
   logFormat?: LogFormat;
+  /**
+   * The app's logger (pino, bunyan, console, ...): baton calls `logger.info(fields, message)`
+   * (error, warn, info, debug) instead of printing its own lines. Create it in every process:
+   * the same file runs in the master and in each worker.
+   */
+  logger?: ExternalLogger;
   /** ms without a heartbeat after which a serving worker is deemed hung and replaced; 0 disables. */
   workerTimeout?: number;
   /** RSS above which a worker is recycled (replacement first, then drain): bytes, or '512M', '1G'; 0 disables. */
@@ -117,6 +124,7 @@ export interface ResolvedOptions {
   accept: AcceptMode;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  logger: ExternalLogger | undefined;
   workerTimeout: number;
   maxMemory: number;
   maxRequests: number;
@@ -147,7 +155,7 @@ export type AcceptMode = 'workers' | 'master';
 const ACCEPT_MODES: readonly AcceptMode[] = ['workers', 'master'];
 const KNOWN = [
   'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
-  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
+  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'logger', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
   'listeners', 'exitTimeout', 'envFile', 'accept',
 ] as const;
 const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'] as const;
@@ -322,6 +330,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     logLevel: oneOf(opts, 'logLevel', LOG_LEVELS, DEFAULTS.logLevel, 'BATON_LOG_LEVEL'),
     logFormat: oneOf(opts, 'logFormat', LOG_FORMATS, DEFAULTS.logFormat, 'BATON_LOG_FORMAT'),
     accept: oneOf(opts, 'accept', ACCEPT_MODES, DEFAULTS.accept, 'BATON_ACCEPT'),
+    logger: checkLogger(opts),
     workerTimeout: integer(opts, 'workerTimeout', 0, 86_400_000, DEFAULTS.workerTimeout, ' (milliseconds, 0 disables)'),
     maxMemory: memory(opts.maxMemory),
     maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),
@@ -330,6 +339,23 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     exitTimeout: integer(opts, 'exitTimeout', 1, 86_400_000, DEFAULTS.exitTimeout, ' (milliseconds)'),
     envFile: opts.envFile as string | undefined,
   };
+}
+
+/** The `logger` option: an object with error, warn, info and debug methods. */
+function checkLogger(opts: Record<string, unknown>): ExternalLogger | undefined {
+  const l = opts.logger;
+  if (l === undefined) return undefined;
+  if ((typeof l !== 'object' && typeof l !== 'function') || l === null) {
+    throw new BatonOptionError('logger', `must be a logger object with error, warn, info and debug methods (pino, bunyan, winston or console), got ${show(l)}.`);
+  }
+  const missing = LOGGER_METHODS.filter((m) => typeof (l as Record<string, unknown>)[m] !== 'function');
+  if (missing.length > 0) {
+    throw new BatonOptionError('logger', `has no ${missing.map((m) => `"${m}"`).join(', ')} method${missing.length > 1 ? 's' : ''}: baton calls logger.error/warn/info/debug(fields, message), as pino, bunyan, winston and console have them.`);
+  }
+  if (opts.logFormat !== undefined) {
+    throw new BatonOptionError('logFormat', 'cannot be combined with "logger": the logger formats its own lines; remove one of them.');
+  }
+  return l as ExternalLogger;
 }
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };

@@ -17,6 +17,10 @@
 //
 // Signals: USR2 upgrade; HUP, TTIN, TTOU, USR1 go to the serving master; TERM, INT, QUIT
 // stop every master gracefully and exit 0 once they are gone (a second TERM/INT kills).
+//
+// A first master that does not call baton's listen() within readyTimeout (the wrong file,
+// or an app that never gets there) is killed and the supervisor exits 1, saying so: a
+// master says 'hello' to its supervisor from listen().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Logger } from './log';
 import { isBaton, msg, type FromMaster, type ToMaster } from './messages';
@@ -26,6 +30,8 @@ import { UpgradeAttempt, type HandoffSocket } from './upgrade';
 import { killTree } from './proctree';
 import { SUPERVISOR_ENV } from './supervised';
 import { Notifier } from './notify';
+import { DEFAULTS } from './options';
+import { setTitle } from './title';
 
 interface Held extends HandoffSocket {
   spec: ListenerSpec;
@@ -35,6 +41,11 @@ interface Held extends HandoffSocket {
 
 const RESPAWN_MIN = 100;
 const RESPAWN_MAX = 10_000;
+
+export interface SupervisorOptions {
+  /** ms the first master may take to call listen() (default: listen()'s readyTimeout default). */
+  readyTimeout?: number;
+}
 
 export class Supervisor {
   private readonly log = new Logger('supervisor', 0, (process.env.BATON_LOG_LEVEL as 'warn') || 'warn', (process.env.BATON_LOG_FORMAT as 'text') || 'text');
@@ -48,12 +59,15 @@ export class Supervisor {
   private everServed = false;
   private crashes = 0;
   private lastCrash = 0;
-  private info = { pidFile: undefined as string | undefined, readyTimeout: 60_000, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0 };
+  private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0 };
+  /** Whether the first master called listen() (it said 'hello'). */
+  private greeted = false;
+  private exitCode = 0;
 
-  constructor(private start: StartContext) {}
+  constructor(private start: StartContext, private options: SupervisorOptions = {}) {}
 
   run(): void {
-    process.title = 'baton supervisor';
+    setTitle('supervisor', 0, 'running');
     process.on('SIGUSR2', () => this.upgrade('SIGUSR2'));
     for (const sig of ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1'] as const) {
       process.on(sig, () => {
@@ -80,6 +94,15 @@ export class Supervisor {
     this.adopt(child);
     this.serving = child;
     this.log.info('master-started', `started master ${child.pid}`);
+    const readyTimeout = this.options.readyTimeout ?? DEFAULTS.readyTimeout;
+    const timer = setTimeout(() => {
+      if (this.greeted || this.stopping || child.exitCode !== null || child.signalCode !== null) return;
+      this.log.error('no-listen', `${this.start.typedScript} (master ${child.pid}) did not call baton's listen() within ${readyTimeout} ms: is it the file that calls require('baton').listen(...)? Stopping it; give it longer with baton run --ready-timeout MS`);
+      this.stopping = true;
+      this.exitCode = 1;
+      if (child.pid) killTree(child.pid);
+    }, readyTimeout);
+    timer.unref();
   }
 
   /** Follows a master for its whole life. */
@@ -92,14 +115,15 @@ export class Supervisor {
     child.on('close', (code, signal) => {
       this.masters.delete(child);
       if (this.stopping) {
-        if (this.masters.size === 0) this.exit(0);
+        if (this.masters.size === 0) this.exit(this.exitCode);
         return;
       }
       if (child !== this.serving) return;
       this.serving = undefined;
       const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
       if (!this.everServed) {
-        this.log.error('start-failed', `the first master ${how} before it served; giving up`);
+        const where = this.greeted ? 'before it served' : `before it called baton's listen() (is ${this.start.typedScript} the file that calls require('baton').listen(...)?)`;
+        this.log.error('start-failed', `the first master ${how} ${where}; giving up`);
         this.exit(typeof code === 'number' && code !== 0 ? code : 1);
         return;
       }
@@ -118,7 +142,11 @@ export class Supervisor {
   private onMessage(child: ChildProcess, m: unknown, handle: unknown): void {
     if (!isBaton(m)) return;
     const message = m as FromMaster;
+    // 'hello' comes from listen(); a master of an older baton says nothing before it serves
+    if (child === this.serving) this.greeted = true;
     switch (message.type) {
+      case 'hello':
+        return;
       case 'hold':
         if (handle && typeof handle === 'object' && !this.held.some((h) => h.spec.name === message.spec.name)) {
           const h = handle as object;
@@ -189,27 +217,35 @@ export class Supervisor {
       keepChannel: true,
       env: { [SUPERVISOR_ENV]: '1' },
       log: this.log,
+      what: replacing ? 'upgrade' : 'restart',
     });
     this.attempt = attempt;
     attempt.on('started', (pid) => {
-      this.notifier.reloading(`upgrading: new master ${pid} starting`);
-      this.log.info('upgrade-started', `upgrade (${why}): new master ${pid}`);
+      if (replacing) {
+        this.notifier.reloading(`upgrading: new master ${pid} starting`);
+        this.log.info('upgrade-started', `upgrade (${why}): new master ${pid}`);
+      } else {
+        this.notifier.send([`STATUS=restarting: new master ${pid} starting`]);
+        this.log.info('restart-started', `restarting (${why}): new master ${pid}`);
+      }
       this.tell(old, { type: 'upgrade-started', pid });
       if (attempt.child) this.adopt(attempt.child);
     });
     attempt.on('worker-ready', (pid, ready, total) => this.tell(old, { type: 'upgrade-worker-ready', pid, ready, total }));
     attempt.on('failed', (reason) => {
       this.attempt = undefined;
-      this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
+      if (replacing) this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
+      else this.log.error('restart-failed', `restart failed: ${reason}; trying again`);
       this.tell(old, { type: 'upgrade-failed', reason });
-      this.notifier.ready(process.pid, 'upgrade failed');
+      this.notifier.ready(process.pid, replacing ? 'upgrade failed' : 'restart failed');
       if (!replacing) this.respawn();
     });
     attempt.on('serving', (pid) => {
       this.attempt = undefined;
       this.serving = attempt.child;
       this.crashes = 0;
-      this.log.info('upgrade-succeeded', `master ${pid} serves`);
+      if (replacing) this.log.info('upgrade-succeeded', `master ${pid} serves`);
+      else this.log.info('restarted', `master ${pid} serves (restarted: ${why})`);
       this.tell(old, { type: 'upgrade-serving', pid, dropped: attempt.dropped });
       this.notifier.ready(process.pid, `master ${pid} serving`);
     });

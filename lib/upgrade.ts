@@ -68,6 +68,8 @@ export interface UpgradeOptions {
   /** Environment of the new master over this process's (undefined removes a variable). */
   env?: Record<string, string | undefined>;
   log: Logger;
+  /** What the log calls it: a supervisor replacing a master that died restarts it (default 'upgrade'). */
+  what?: 'upgrade' | 'restart';
 }
 
 export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
@@ -79,6 +81,8 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
   dropped: string[] = [];
   private errors: string[] = [];
+  /** Whether the new master ever said anything (it does from listen() on). */
+  private heard = false;
   private timer: NodeJS.Timeout | undefined;
   private early: EarlyReporter | undefined;
 
@@ -109,7 +113,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     };
     const fds = listeners.map((l) => l.handoffFd());
     const base = { ...process.env, ...this.o.env };
-    this.early = earlyReporter(base);
+    this.early = earlyReporter({ role: 'master', generation, format: this.o.log.format }, base);
     const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
@@ -148,10 +152,11 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         : `the new master ${child.pid} ${how} before it was serving`);
     });
     this.timer = setTimeout(() => {
-      this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)`);
+      const hint = this.heard ? '' : `: it said nothing, as a program that does not call baton's listen() (or is stuck before it) would`;
+      this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)${hint}`);
     }, this.o.readyTimeout);
     if (child.pid !== undefined) {
-      this.o.log.info('upgrade-spawned', `spawned new master ${child.pid}: ${relaunch.command} ${[...relaunch.execArgv, relaunch.script, ...relaunch.args].join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
+      this.o.log.info(`${this.o.what ?? 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${[...relaunch.execArgv, relaunch.script, ...relaunch.args].join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
       this.emit('started', child.pid);
     }
   }
@@ -166,6 +171,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
 
   private onMessage(m: unknown): void {
     if (!isBaton(m)) return;
+    this.heard = true;
     const message = m as FromSuccessor;
     if (this.phase === 'serving') {
       // a supervisor follows its masters itself (supervisor.ts)

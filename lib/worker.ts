@@ -14,6 +14,8 @@ import { isBaton, msg, type FromWorker, type ToWorker } from './messages';
 import { explainCrash, factoryResultMistake, runFactory } from './mistakes';
 import type { App, ListenerConfig, ResolvedOptions } from './options';
 import { setTitle } from './title';
+import { takeOverUncaught } from './fatal';
+import { recordForwarder } from './worker-records';
 
 export interface WorkerEvents {
   /** The server is built and receives connections. */
@@ -55,7 +57,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   constructor(private opts: ResolvedOptions, private app: App | undefined, private listenerConfigs: ListenerConfig[] = []) {
     super();
     this.generation = Number(process.env.BATON_GENERATION ?? '1') || 1;
-    this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat);
+    this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat, opts.logger);
+    this.log.sink = recordForwarder((m) => this.tell(m));
     this.exitHooks = new ExitHooks(this.log);
   }
 
@@ -88,6 +91,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     const worker = cluster.worker;
     if (worker) surviveMasterDisconnect(worker);
     setTitle('worker', this.generation, 'starting');
+    takeOverUncaught(this.log);
     process.on('message', (m: unknown, handle: unknown) => this.onMessage(m, handle));
     process.on('disconnect', () => this.drain('the master is gone'));
     for (const sig of ['SIGHUP', 'SIGUSR2'] as const) {
@@ -180,8 +184,9 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (this.failed) return; // one reason is enough (a listen() mistake may be followed by its EADDRINUSE)
     this.failed = true;
     const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`${text}\n`);
-    this.log.error('start-failed', `the app failed to start: ${text}`);
+    // as text, the stack as Node prints it too; JSON and a logger get it inside the record only
+    if (this.log.format === 'text' && this.log.logger === undefined) process.stderr.write(`${text}\n`);
+    this.log.error('start-failed', 'the app failed to start', { err });
     const exit = (): never => process.exit(1);
     if (process.connected) {
       process.send?.(msg<FromWorker>({ type: 'error', message: text }), undefined, {}, exit);

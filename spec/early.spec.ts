@@ -14,7 +14,7 @@ const EARLY = path.resolve(__dirname, '../dist/early.js');
  * stdout once it exited 0 (or was killed by `signal`).
  */
 function run(tmp: string, code: string, signal: NodeJS.Signals | null = null): string {
-  const r = spawnSync(process.execPath, ['-e', `const early = require(${JSON.stringify(EARLY)});\n${code}`], {
+  const r = spawnSync(process.execPath, ['-e', `const early = require(${JSON.stringify(EARLY)});\nconst O = { role: 'master', generation: 2, format: 'text' };\n${code}`], {
     env: { ...process.env, TMPDIR: tmp },
     encoding: 'utf8',
     timeout: 10_000,
@@ -32,7 +32,7 @@ describe('early-error preload directories (lib/early.ts)', () => {
 
   it('is written in $TMPDIR, and remove() removes it', () => {
     const out = run(tmp, `
-      const r = early.earlyReporter({});
+      const r = early.earlyReporter(O, {});
       const file = r.env.NODE_OPTIONS.replace('--require=', '');
       console.log(JSON.stringify({ file, there: require('fs').existsSync(file) }));
       r.remove();
@@ -48,8 +48,8 @@ describe('early-error preload directories (lib/early.ts)', () => {
 
   it('is removed when the process that wrote it exits without removing it (an old master that stops mid-upgrade)', () => {
     run(tmp, `
-      early.earlyReporter({});
-      early.earlyReporter({});
+      early.earlyReporter(O, {});
+      early.earlyReporter(O, {});
       if (require('fs').readdirSync(process.env.TMPDIR).length !== 2) process.exit(3);
     `);
     expect(fs.readdirSync(tmp)).to.deep.equal([]);
@@ -57,7 +57,7 @@ describe('early-error preload directories (lib/early.ts)', () => {
 
   it('removes its own directory once loaded, and gives the app its NODE_OPTIONS back (an old master killed before it could)', () => {
     const out = run(tmp, `
-      const r = early.earlyReporter({ NODE_OPTIONS: '--max-old-space-size=100' });
+      const r = early.earlyReporter(O, { NODE_OPTIONS: '--max-old-space-size=100' });
       const child = require('child_process').spawnSync(process.execPath, ['-e', 'console.log(JSON.stringify([process.env.NODE_OPTIONS, require("fs").readdirSync(process.env.TMPDIR)]))'], {
         env: { ...process.env, ...r.env }, encoding: 'utf8',
       });
@@ -66,5 +66,23 @@ describe('early-error preload directories (lib/early.ts)', () => {
     `, 'SIGKILL');
     expect(JSON.parse(out.trim())).to.deep.equal(['--max-old-space-size=100', []]);
     expect(fs.readdirSync(tmp)).to.deep.equal([]);
+  });
+
+  it("a starting generation's workers get a preload each (each removes its own); removeAll() takes the ones never loaded", () => {
+    const out = run(tmp, `
+      const p = early.workerPreloads({ generation: 3, format: 'text' }, () => ({ NODE_OPTIONS: '--no-warnings' }));
+      const a = p.env();
+      const b = p.env();
+      const files = [a, b].map((e) => e.NODE_OPTIONS.replace('--no-warnings --require=', ''));
+      console.log(JSON.stringify({ files, original: [a.BATON_ORIGINAL_NODE_OPTIONS, b.BATON_ORIGINAL_NODE_OPTIONS], count: require('fs').readdirSync(process.env.TMPDIR).length }));
+      p.removeAll();
+      console.log(require('fs').readdirSync(process.env.TMPDIR).length);
+    `);
+    const [first, after] = out.trim().split('\n');
+    const seen = JSON.parse(first as string) as { files: string[]; original: string[]; count: number };
+    expect(new Set(seen.files).size).to.equal(2);
+    expect(seen.original).to.deep.equal(['--no-warnings', '--no-warnings']);
+    expect(seen.count).to.equal(2);
+    expect(after).to.equal('0');
   });
 });

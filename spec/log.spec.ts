@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import * as sinon from 'sinon';
-import { Logger, type LogRecord } from '../lib/log';
+import * as os from 'node:os';
+import { Logger, type ExternalLogger, type LogRecord } from '../lib/log';
+import { shortTitleFor, titleFor, COMM_MAX } from '../lib/title';
 
 describe('log: Logger', () => {
   let written: string[];
@@ -52,16 +54,30 @@ describe('log: Logger', () => {
   });
 
   describe('json format', () => {
-    it('prints one JSON object per line with the record and its extra fields', () => {
+    it("prints one JSON object per line with pino's field names, baton's, and the record's own", () => {
       const log = new Logger('worker', 2, 'info', 'json');
       const r = log.warn('drain-forced', 'closed 2 connection(s)\nby force', { forced: 2, nested: { a: 1 } });
       const out = lines();
       expect(out).to.have.length(1);
       const parsed = JSON.parse(out[0] as string);
       expect(parsed).to.deep.equal({
-        time: r.time, level: 'warn', role: 'worker', pid: process.pid, generation: 2,
-        event: 'drain-forced', message: 'closed 2 connection(s)\nby force', forced: 2, nested: { a: 1 },
+        level: 40, time: Date.parse(r.time), pid: process.pid, hostname: os.hostname(), role: 'worker', generation: 2,
+        event: 'drain-forced', forced: 2, nested: { a: 1 }, msg: 'closed 2 connection(s)\nby force',
       });
+      expect(Object.keys(parsed)).to.deep.equal(['level', 'time', 'pid', 'hostname', 'role', 'generation', 'event', 'forced', 'nested', 'msg']);
+    });
+
+    it("uses pino's numeric levels, and writes an error's type, message and stack inside the record", () => {
+      const log = new Logger('master', 1, 'debug', 'json');
+      log.debug('d', 'm');
+      log.info('i', 'm');
+      log.warn('w', 'm');
+      log.error('e', 'm');
+      const err = new TypeError('bad\nthing');
+      log.fatal('uncaught-exception', 'uncaught exception: bad', { err });
+      const parsed = lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(parsed.map((p) => p.level)).to.deep.equal([20, 30, 40, 50, 60]);
+      expect(parsed[4]?.err).to.deep.equal({ type: 'TypeError', message: 'bad\nthing', stack: err.stack });
     });
 
     it('follows a format changed after construction', () => {
@@ -69,6 +85,70 @@ describe('log: Logger', () => {
       log.format = 'json';
       log.info('e', 'm');
       expect(JSON.parse(lines()[0] as string).event).to.equal('e');
+    });
+  });
+
+  describe('text format: an error field', () => {
+    it("appends the error's stack, folded, to the message", () => {
+      const log = new Logger('worker', 1, 'warn', 'text');
+      const err = new Error('boom');
+      log.error('start-failed', 'the app failed to start', { err });
+      log.error('start-failed', 'the app failed to start', { err: 'not an error' });
+      const [first, second] = lines();
+      expect(first).to.contain(`error start-failed: the app failed to start: Error: boom | ${(err.stack as string).split('\n')[1]}`);
+      expect(second).to.match(/start-failed: the app failed to start: not an error$/);
+    });
+  });
+
+  describe('the logger option', () => {
+    type Call = [string, ...unknown[]];
+    function fake(extra: Record<string, unknown> = {}): { logger: ExternalLogger; calls: Call[] } {
+      const calls: Call[] = [];
+      const method = (name: string) => (...args: unknown[]) => calls.push([name, ...args]);
+      return { calls, logger: { error: method('error'), warn: method('warn'), info: method('info'), debug: method('debug'), ...extra } as ExternalLogger };
+    }
+
+    it('is called with (fields, message) at its level instead of printing, above logLevel only', () => {
+      const { logger, calls } = fake();
+      const log = new Logger('master', 3, 'info', 'text', logger);
+      log.info('upgrade-started', 'upgrade started: new master 42', { newPid: 42 });
+      log.debug('worker-forked', 'not at info');
+      log.error('e', 'an error');
+      expect(written).to.deep.equal([]);
+      expect(calls).to.deep.equal([
+        ['info', { role: 'master', generation: 3, event: 'upgrade-started', newPid: 42 }, 'upgrade started: new master 42'],
+        ['error', { role: 'master', generation: 3, event: 'e' }, 'an error'],
+      ]);
+    });
+
+    it('keeps `this` (pino and bunyan methods need it), and takes fatal when it has one, else error', () => {
+      const seen: unknown[] = [];
+      const obj = {
+        error(this: unknown) { seen.push(['error', this === obj]); },
+        warn() {}, info() {}, debug() {},
+        fatal(this: unknown) { seen.push(['fatal', this === obj]); },
+      };
+      new Logger('worker', 1, 'warn', 'text', obj).fatal('uncaught-exception', 'x');
+      const { logger, calls } = fake();
+      new Logger('worker', 1, 'warn', 'text', logger).fatal('uncaught-exception', 'x', { err: new Error('y') });
+      expect(seen).to.deep.equal([['fatal', true]]);
+      expect(calls[0]?.[0]).to.equal('error');
+      expect((calls[0]?.[1] as { err: unknown }).err).to.include({ type: 'Error', message: 'y' });
+    });
+
+    it('winston (recognized by its transports) is called message first', () => {
+      const { logger, calls } = fake({ transports: [], add() {}, log() {} });
+      new Logger('master', 1, 'warn', 'text', logger).warn('w', 'a warning', { k: 1 });
+      expect(calls).to.deep.equal([['warn', 'a warning', { role: 'master', generation: 1, event: 'w', k: 1 }]]);
+    });
+
+    it('a logger that throws does not lose the record: it goes to stderr', () => {
+      const boom = (): never => {
+        throw new Error('logger broken');
+      };
+      const log = new Logger('master', 1, 'warn', 'text', { error: boom, warn: boom, info: boom, debug: boom });
+      expect(() => log.error('e', 'still here')).not.to.throw();
+      expect(lines()[0]).to.match(/ error e: still here$/);
     });
   });
 
@@ -130,5 +210,26 @@ describe('log: Logger', () => {
       expect(() => log.error('e', 'm')).not.to.throw();
       expect(lines()).to.have.length(1);
     });
+  });
+});
+
+describe('title: process titles', () => {
+  it('the comm (15 bytes) says role, generation and stage for every state; the long form stays whole', () => {
+    for (const role of ['master', 'worker'] as const) {
+      for (const state of ['starting', 'serving', 'draining', 'stopping', 'old, draining', 'taking back']) {
+        for (const gen of [1, 42, 12345, 2 ** 31]) {
+          const short = shortTitleFor(role, gen, state);
+          expect(Buffer.byteLength(short), short).to.be.at.most(COMM_MAX);
+          expect(short).to.match(role === 'master' ? /^baton:m/ : /^baton:w/);
+          expect(short).to.match(/ (start|serve|drain|stop|old|back)$/);
+        }
+        expect(titleFor(role, 3, state)).to.equal(`baton ${role} gen=3 ${state}`);
+      }
+    }
+    expect(shortTitleFor('worker', 3, 'serving')).to.equal('baton:w3 serve');
+    expect(shortTitleFor('master', 12, 'old, draining')).to.equal('baton:m12 old');
+    // no room for a long generation: the stage wins
+    expect(shortTitleFor('worker', 123456, 'draining')).to.equal('baton:w drain');
+    expect(shortTitleFor('supervisor', 0, 'running')).to.equal('baton:sup');
   });
 });

@@ -1,29 +1,9 @@
 // Operations: the `baton` CLI over the control socket, self-healing and scaling.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { AppDir, Load, nobodyCanLoadBaton, request, running, Server, waitFor } from './support/harness';
-
-const CLI = path.resolve(__dirname, '../bin/baton.js');
-
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[], opts: { uid?: number; gid?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const kill = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { cli } from './support/cli';
 
 /** Sends raw bytes to the control socket; resolves with what came back before it closed. */
 function raw(sock: string, payload: string | Buffer, timeoutMs = 8_000): Promise<string> {
@@ -64,7 +44,7 @@ describe('operations (integration)', function () {
   });
 
   describe('baton CLI', () => {
-    it('`baton upgrade` exits 0 and prints the new pid for a good release; 1 with the error for a broken one', async () => {
+    it('`baton upgrade` exits 0 with the new pid alone on stdout (progress on stderr) for a good release; 1 with the error for a broken one', async () => {
       server = new Server(dir, { PID_FILE: pidFile });
       const port = await server.port();
       await server.waitEvent('serving');
@@ -73,11 +53,14 @@ describe('operations (integration)', function () {
         dir.release({ version: 'v1' });
         const good = await cli(['upgrade', '--pid-file', pidFile, '--wait-drain']);
         expect(good.code, good.stderr).to.equal(0);
-        const newPid = Number(good.stdout.trim().split('\n').pop());
-        expect(good.stdout).to.match(/new master \d+ started/);
-        expect(good.stdout).to.match(/workers ready 2\/2/);
-        expect(good.stdout).to.match(/the old generation stopped accepting/);
-        expect(good.stdout).to.match(/the old generation is gone/);
+        // NEW=$(baton upgrade ...) gets the pid alone
+        expect(good.stdout).to.match(/^\d+\n$/);
+        const newPid = Number(good.stdout);
+        expect(good.stderr).to.match(/new master \d+ started/);
+        expect(good.stderr).to.match(/workers ready 2\/2/);
+        expect(good.stderr).to.match(/the old generation stopped accepting/);
+        expect(good.stderr).to.match(/the old generation is gone/);
+        expect(good.stderr).to.contain(`upgrade done: new master ${newPid}`);
         expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(newPid));
         // the old generation is gone when the CLI returns; its master exits right after
         await waitFor('the old master exit', () => !running(server!.pid), 3_000);
@@ -86,6 +69,7 @@ describe('operations (integration)', function () {
         dir.release({ version: 'v2', mode: 'throw' });
         const bad = await cli(['upgrade', '--pid-file', pidFile]);
         expect(bad.code).to.equal(1);
+        expect(bad.stdout).to.equal('');
         expect(bad.stderr).to.match(/upgrade failed: the new master \d+ exited with code 1 before it was serving/);
         expect(bad.stderr).to.match(/release v2 is broken: thrown at start-up/);
         expect(fs.readFileSync(pidFile, 'utf8').trim()).to.equal(String(newPid));
@@ -102,13 +86,16 @@ describe('operations (integration)', function () {
       dir.release({ version: 'r1' });
       const reload = await cli(['reload', '--pid-file', pidFile]);
       expect(reload.code, reload.stderr).to.equal(0);
-      expect(reload.stdout).to.match(/reload done: generation 2 serves/);
+      expect(reload.stdout).to.equal('2\n');
+      expect(reload.stderr).to.match(/reload done: generation 2 serves/);
       const scale = await cli(['scale', '3', '--pid-file', pidFile]);
       expect(scale.code, scale.stderr).to.equal(0);
-      expect(scale.stdout).to.match(/3 worker\(s\) ready/);
+      expect(scale.stdout).to.equal('3\n');
+      expect(scale.stderr).to.match(/3 worker\(s\) ready/);
       const stop = await cli(['stop', '--pid-file', pidFile]);
       expect(stop.code, stop.stderr).to.equal(0);
-      expect(stop.stdout).to.match(/stopped/);
+      expect(stop.stdout).to.equal('');
+      expect(stop.stderr).to.match(/stopped/);
       await waitFor('master exit', () => server?.exitCode !== undefined, 10_000);
       expect(server.exitCode).to.equal(0);
       expect(fs.existsSync(sock)).to.equal(false);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/options';
 
-const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept.';
+const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept.';
 
 /** Calls fn, asserts it threw a BatonOptionError naming `option`, returns the error. */
 function optionError(fn: () => unknown, option: string): BatonOptionError {
@@ -58,6 +58,7 @@ describe('options: resolveOptions', () => {
         accept: 'workers',
         logLevel: 'warn',
         logFormat: 'text',
+        logger: undefined,
         workerTimeout: 30_000,
         maxMemory: 0,
         maxRequests: 0,
@@ -535,6 +536,35 @@ describe('options: resolveOptions', () => {
       process.env.BATON_LOG_FORMAT = 'xml';
       const e = optionError(() => resolveOptions({}), 'logFormat');
       expect(e.message).to.contain('BATON_LOG_FORMAT');
+    });
+
+    it('logger: any object with error, warn, info and debug methods (console, pino-like), kept as given', () => {
+      expect(resolveOptions({ logger: console }).logger).to.equal(console);
+      class Pinoish {
+        error(): void {}
+        warn(): void {}
+        info(): void {}
+        debug(): void {}
+      }
+      const p = new Pinoish();
+      expect(resolveOptions({ logger: p as never }).logger).to.equal(p);
+    });
+
+    it('logger: a missing method, or no object, is named', () => {
+      const e = optionError(() => resolveOptions({ logger: { error() {}, warn() {}, info() {} } as never }), 'logger');
+      expect(e.message).to.contain('has no "debug" method');
+      const two = optionError(() => resolveOptions({ logger: { error() {}, info: 'yes' } as never }), 'logger');
+      expect(two.message).to.contain('has no "warn", "info", "debug" methods');
+      const none = optionError(() => resolveOptions({ logger: 'pino' as never }), 'logger');
+      expect(none.message).to.contain('must be a logger object with error, warn, info and debug methods');
+      optionError(() => resolveOptions({ logger: null as never }), 'logger');
+    });
+
+    it('logger and logFormat together are a mistake; BATON_LOG_FORMAT with a logger is not', () => {
+      const e = optionError(() => resolveOptions({ logger: console, logFormat: 'json' }), 'logFormat');
+      expect(e.message).to.contain('cannot be combined with "logger"');
+      process.env.BATON_LOG_FORMAT = 'json';
+      expect(resolveOptions({ logger: console }).logger).to.equal(console);
     });
 
     it('BATON_LOG_LEVEL does not change logFormat, nor BATON_LOG_FORMAT logLevel', () => {

@@ -52,8 +52,8 @@ describe('supervisor mode: baton run (integration)', function () {
     await waitFor('everything gone', () => [...(t.server?.pids ?? [])].every((p) => !running(p)), 5_000);
   });
 
-  it('a serving master that dies is replaced on the sockets the supervisor holds', async () => {
-    t.server = new Server(t.dir, {}, { args: [CLI, 'run', 'app.js'] });
+  it('a serving master that dies is replaced on the sockets the supervisor holds, and the log calls it a restart', async () => {
+    t.server = new Server(t.dir, { BATON_LOG_LEVEL: 'info' }, { args: [CLI, 'run', 'app.js'] });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const master = t.server.servingMaster();
@@ -64,6 +64,32 @@ describe('supervisor mode: baton run (integration)', function () {
     expect((await during).status).to.equal(200);
     expect(t.server.servingMaster()).to.not.equal(master);
     expect(running(t.server.pid)).to.equal(true);
+    const next = t.server.servingMaster();
+    // the supervisor logs it once the new master told it (after the master's own 'serving' line)
+    await waitFor('the restarted line', () => t.server!.stderr.includes(`restarted: master ${next} serves`), 5_000);
+    const supervisor = t.server.stderr.split('\n').filter((l) => l.includes(` baton supervisor[${t.server!.pid}] `));
+    const after = supervisor.slice(supervisor.findIndex((l) => l.includes('master-died')));
+    expect(after[0]).to.match(new RegExp(`error master-died: serving master ${master} killed by SIGKILL`));
+    expect(after.join('\n')).to.match(new RegExp(`info restart-started: restarting \\(the serving master died\\): new master ${next}`));
+    expect(after.join('\n')).to.match(new RegExp(`info restarted: master ${next} serves \\(restarted: the serving master died\\)`));
+    expect(after.join('\n')).not.to.match(/upgrade/);
+  });
+
+  it('an app that never calls listen() is stopped after --ready-timeout, saying so; one that exits without it too', async () => {
+    fs.writeFileSync(t.dir.file('plain.js'), `process.stdout.write(JSON.stringify({ ev: 'started', pid: process.pid }) + '\\n'); setInterval(() => {}, 1000);`);
+    t.server = new Server(t.dir, {}, { args: [CLI, 'run', '--ready-timeout', '1000', 'plain.js'] });
+    const app = (await t.server.waitEvent('started')).pid as number;
+    await waitFor('supervisor exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(1);
+    expect(t.server.stderr).to.match(new RegExp(`error no-listen: plain.js \\(master ${app}\\) did not call baton's listen\\(\\) within 1000 ms: .*--ready-timeout MS`));
+    expect(running(app)).to.equal(false);
+    t.server.kill();
+
+    fs.writeFileSync(t.dir.file('quits.js'), '');
+    t.server = new Server(t.dir, {}, { args: [CLI, 'run', 'quits.js'] });
+    await waitFor('supervisor exit', () => t.server?.exitCode !== undefined, 10_000);
+    expect(t.server.exitCode).to.equal(1);
+    expect(t.server.stderr).to.match(/the first master exited with code 0 before it called baton's listen\(\) \(is quits.js the file that calls/);
   });
 
   it('a master killed the moment it serves is replaced: the supervisor had its sockets and knew it served before it accepted', async () => {
