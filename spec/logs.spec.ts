@@ -91,7 +91,8 @@ describe('logs (integration)', function () {
   });
 
   it("logFormat 'json': every stderr line is one pino-shaped record, uncaught errors (before and after baton loads) included", async () => {
-    t.server = new Server(t.dir, { BATON_LOG_FORMAT: 'json', LOG_LEVEL: 'info' });
+    // probation longer than the crash-after-ready fixture's 1.5 s (it gets no connection here)
+    t.server = new Server(t.dir, { BATON_LOG_FORMAT: 'json', LOG_LEVEL: 'info', PROBATION: '3000' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     // a factory that throws (the worker's start-up handler), a module that throws before listen()
