@@ -31,6 +31,45 @@ function rows(text: string | undefined): string[][] {
   return (text ?? '').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((c) => c.length > 1);
 }
 
+function tcpState(row: string[]): SocketState {
+  const st = row[3] ?? '';
+  const port = Number.parseInt((row[1] ?? '').split(':')[1] ?? '', 16);
+  return st === '0A' ? { listening: true, port } : { listening: false, why: `a TCP socket in state ${TCP_STATES[st] ?? st}` };
+}
+
+/** The row of `inode` among the LISTEN rows at the head of a /proc/net/tcp table, reading no further. */
+function listeningRow(file: string, inode: string): string[] | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    let rest = '';
+    let header = true;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      const lines = (rest + buf.toString('latin1', 0, n)).split('\n');
+      rest = n === 0 ? '' : (lines.pop() ?? '');
+      for (const line of lines) {
+        if (header) {
+          header = false;
+          continue;
+        }
+        const c = line.trim().split(/\s+/);
+        if (c.length < 10) continue;
+        if (c[3] !== '0A') return undefined; // past the listening sockets
+        if (c[9] === inode) return c;
+      }
+      if (n === 0) return undefined;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The state of the socket at `fd`, or undefined when this system cannot tell. */
 export function socketState(fd: number): SocketState {
   let link: string;
@@ -41,20 +80,25 @@ export function socketState(fd: number): SocketState {
   }
   const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
   if (inode === undefined) return undefined;
+  // A listening TCP socket is in the first rows (the kernel lists its listening sockets
+  // first): read no further, since the whole table of a busy host (tens of thousands of
+  // TIME_WAIT rows) takes seconds to read and parse.
   for (const table of ['tcp', 'tcp6']) {
-    const row = rows(read(`/proc/self/net/${table}`)).find((c) => c[9] === inode);
-    if (row === undefined) continue;
-    const st = row[3] ?? '';
-    const port = Number.parseInt((row[1] ?? '').split(':')[1] ?? '', 16);
-    return st === '0A' ? { listening: true, port } : { listening: false, why: `a TCP socket in state ${TCP_STATES[st] ?? st}` };
+    const row = listeningRow(`/proc/self/net/${table}`, inode);
+    if (row !== undefined) return tcpState(row);
   }
+  // not a listening TCP socket: a UNIX one (a short table), or the error case, read in full
   const unix = read('/proc/self/net/unix');
-  if (unix === undefined) return undefined;
-  const row = rows(unix).find((c) => c[6] === inode);
-  if (row !== undefined) {
-    const flags = Number.parseInt(row[3] ?? '0', 16);
-    if (row[4] !== '0001') return { listening: false, why: 'a UNIX socket that is not a stream socket' };
+  const urow = unix === undefined ? undefined : rows(unix).find((c) => c[6] === inode);
+  if (urow !== undefined) {
+    const flags = Number.parseInt(urow[3] ?? '0', 16);
+    if (urow[4] !== '0001') return { listening: false, why: 'a UNIX socket that is not a stream socket' };
     return (flags & SO_ACCEPTCON) !== 0 ? { listening: true } : { listening: false, why: 'a UNIX socket that is not listening (connected, or only bound)' };
   }
+  for (const table of ['tcp', 'tcp6']) {
+    const row = rows(read(`/proc/self/net/${table}`)).find((c) => c[9] === inode);
+    if (row !== undefined) return tcpState(row);
+  }
+  if (unix === undefined) return undefined;
   return { listening: false, why: 'neither a TCP nor a UNIX stream socket of this network namespace (UDP? another namespace?)' };
 }
