@@ -1,6 +1,6 @@
 // Types and helpers shared by the bench's processes (orchestrator and load generator).
 import { performance } from 'node:perf_hooks';
-export { descendants, isRunning as running } from '../lib/proctree';
+export { descendants, isRunning as running } from '../lib/os/proctree';
 
 /** Wall-clock epoch ms with sub-ms precision: comparable across processes on one machine. */
 export function now(): number {

@@ -2,7 +2,7 @@
 // Every pid any of them reports is remembered, so that all can be killed at the end.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { descendants, now, running, sleep } from './common';
-import { onLines } from '../lib/lines';
+import { onLines } from '../lib/log/lines';
 
 export interface AppEvent {
   ev: string;

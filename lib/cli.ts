@@ -14,10 +14,10 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { onLines } from './lines';
-import { userCwd, type StartContext } from './relaunch';
-import { Supervisor, type SupervisorOptions } from './supervisor';
-import { helpText, isCommand, usageLine, version, type Command } from './help';
+import { onLines } from './log/lines';
+import { userCwd, type StartContext } from './upgrade/relaunch';
+import { Supervisor, type SupervisorOptions } from './supervisor/supervisor';
+import { helpText, isCommand, usageLine, version, type Command } from './control/help';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
 

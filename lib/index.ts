@@ -7,28 +7,28 @@
 // listen() returns a Master (events, upgrade(), reload(), stop()); in a worker, a
 // BatonWorker (the server, ready(), the drain signal). See docs/architecture.md.
 import cluster from 'node:cluster';
-import { Master } from './master';
-import { resolveListeners, resolveMainApp, resolveOptions, type AppHandler, type ListenOptions } from './options';
-import { BatonWorker } from './worker';
-import { HANDOFF_ENV } from './handoff';
-import { EARLY_MARK } from './early';
+import { Master } from './master/master';
+import { resolveListeners, resolveMainApp, resolveOptions, type AppHandler, type ListenOptions } from './config/options';
+import { BatonWorker } from './worker/worker';
+import { HANDOFF_ENV } from './upgrade/handoff';
+import { EARLY_MARK } from './upgrade/early';
 import { msg } from './messages';
 
-export { Master, type MasterEvents, type MasterState, type Outcome } from './master';
-export { BatonWorker, type WorkerEvents } from './worker';
-export { BatonOptionError, DEFAULTS, DEFAULT_PORT } from './options';
-export type { ListenOptions, ListenerOption, AppHandler, ServerFactory, LogLevel, LogFormat } from './options';
-export { listenerOf } from './tags';
-export type { LogRecord, ExternalLogger } from './log';
-export type { ExitHook } from './exit-hooks';
-export { ListenError } from './listeners';
+export { Master, type MasterEvents, type MasterState, type Outcome } from './master/master';
+export { BatonWorker, type WorkerEvents } from './worker/worker';
+export { BatonOptionError, DEFAULTS, DEFAULT_PORT } from './config/options';
+export type { ListenOptions, ListenerOption, AppHandler, ServerFactory, LogLevel, LogFormat } from './config/options';
+export { listenerOf } from './worker/tags';
+export type { LogRecord, ExternalLogger } from './log/log';
+export type { ExitHook } from './worker/exit-hooks';
+export { ListenError } from './sockets/listeners';
 
 let current: Master | BatonWorker | undefined;
 
 // A master spawned by an upgrade reports errors thrown by the app's code to the old
 // master (which logs them as the reason the upgrade failed), and a worker to its master
 // (the reason a reload failed, or a worker died), from the moment baton loads (from the
-// very start when the parent's preload, lib/early.ts, already does it).
+// very start when the parent's preload, lib/upgrade/early.ts, already does it).
 if (((process.env[HANDOFF_ENV] && cluster.isPrimary) || cluster.isWorker) && typeof process.send === 'function'
   && !(globalThis as Record<symbol, unknown>)[EARLY_MARK]) {
   (globalThis as Record<symbol, unknown>)[EARLY_MARK] = true;

@@ -11,16 +11,16 @@
 // Every message carries `baton: PROTOCOL`, so a newer baton in a worker (a reload
 // loads the app's current node_modules) can still talk to an older master.
 
-import type { ListenerSpec } from './listeners';
-import type { LogRecord } from './log';
+import type { ListenerSpec } from './sockets/listeners';
+import type { LogRecord } from './log/log';
 
 export const PROTOCOL = 1;
 
 export type ToWorker =
   | { type: 'conn'; listener: string }
-  /** A duplicate of a TCP listening socket (the handle travels with it) to accept on (lib/acceptor.ts). */
+  /** A duplicate of a TCP listening socket (the handle travels with it) to accept on (lib/worker/acceptor.ts). */
   | { type: 'handle'; listener: string; backlog: number }
-  /** Accept on the handles received (true) or stop for now (false): lib/balance.ts. */
+  /** Accept on the handles received (true) or stop for now (false): lib/pool/balance.ts. */
   | { type: 'accept'; on: boolean }
   /** Close this many keep-alive connections after their current request (fairness). */
   | { type: 'shed'; connections: number }

@@ -1,16 +1,16 @@
-// A worker accepting on duplicates of its master's TCP socket (lib/acceptor.ts), on real
+// A worker accepting on duplicates of its master's TCP socket (lib/worker/acceptor.ts), on real
 // sockets: it accepts once resumed, accepts nothing while paused (connections wait in the
 // socket's queue, unharmed, and are taken on resume, from a spare duplicate), and close()
 // lets every duplicate go (the port then refuses).
 import { expect } from 'chai';
 import * as net from 'node:net';
-import { Acceptor } from '../lib/acceptor';
-import type { Listener } from '../lib/listeners';
+import { Acceptor } from '../lib/worker/acceptor';
+import type { Listener } from '../lib/sockets/listeners';
 import { fdOf, holds, poll } from './support/unit';
 
-// the built module: it spawns dist/dup-child.js beside it
+// the built module: it spawns dist/sockets/dup-child.js beside it
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { KeptSockets } = require('../dist/keep') as typeof import('../lib/keep');
+const { KeptSockets } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
 
 /** `n` raw duplicates of a fresh TCP socket on loopback, and its port; the original server is closed. */
 async function duplicates(n: number): Promise<{ port: number; handles: object[] }> {

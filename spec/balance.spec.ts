@@ -1,7 +1,7 @@
-// The fairness control of workers that accept for themselves (lib/balance.ts): pure
+// The fairness control of workers that accept for themselves (lib/pool/balance.ts): pure
 // decisions from load reports, with an injected clock.
 import { expect } from 'chai';
-import { Balancer, EPSILON, SHED_EVERY, SHED_PERSIST, TICK, WINDOW, type Report } from '../lib/balance';
+import { Balancer, EPSILON, SHED_EVERY, SHED_PERSIST, TICK, WINDOW, type Report } from '../lib/pool/balance';
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000_000;

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HelpRequest, parseArgs, runArgs, UsageError } from '../lib/cli';
-import { COMMANDS } from '../lib/help';
+import { COMMANDS } from '../lib/control/help';
 import { cli } from './support/cli';
 import { perTest, request, Server } from './support/harness';
 
@@ -105,7 +105,7 @@ describe('cli: the baton command (integration)', function () {
       const failed = await t.server.waitEvent('reload-failed');
       expect(failed.reason).to.match(/release r1 is broken/);
 
-      // before the app gets to require baton: reported by the preload (lib/early.ts)
+      // before the app gets to require baton: reported by the preload (lib/upgrade/early.ts)
       t.dir.release({ version: 'r2' });
       const good = fs.readFileSync(t.dir.app, 'utf8');
       fs.writeFileSync(t.dir.app, `const broken = ;\n${good}`);

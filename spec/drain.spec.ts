@@ -6,8 +6,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as sinon from 'sinon';
-import { ConnectionTracker, type DrainResult } from '../lib/drain';
-import { listenerOf } from '../lib/tags';
+import { ConnectionTracker, type DrainResult } from '../lib/worker/drain';
+import { listenerOf } from '../lib/worker/tags';
 import { poll, within } from './support/unit';
 
 const GRACE = 1_000;

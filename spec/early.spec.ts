@@ -1,4 +1,4 @@
-// The early-error preload (lib/early.ts): where it is written, and that its directory never
+// The early-error preload (lib/upgrade/early.ts): where it is written, and that its directory never
 // outlives its use, whoever stops first. Each test runs in a child process with its own
 // TMPDIR, so another baton on this machine cannot disturb what is counted.
 import { expect } from 'chai';
@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeDir, tempDir } from './support/unit';
 
-const EARLY = path.resolve(__dirname, '../dist/early.js');
+const EARLY = path.resolve(__dirname, '../dist/upgrade/early.js');
 
 /**
- * Runs `code` (with `early` = dist/early.js) in a fresh node whose TMPDIR is `tmp`; returns its
+ * Runs `code` (with `early` = dist/upgrade/early.js) in a fresh node whose TMPDIR is `tmp`; returns its
  * stdout once it exited 0 (or was killed by `signal`).
  */
 function run(tmp: string, code: string, signal: NodeJS.Signals | null = null): string {
@@ -23,7 +23,7 @@ function run(tmp: string, code: string, signal: NodeJS.Signals | null = null): s
   return r.stdout;
 }
 
-describe('early-error preload directories (lib/early.ts)', () => {
+describe('early-error preload directories (lib/upgrade/early.ts)', () => {
   let tmp: string;
   beforeEach(() => {
     tmp = tempDir('baton-early-spec-');

@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EnvFile, lineProblem, parseEnvText, readEnvFile } from '../lib/envfile';
-import { Logger } from '../lib/log';
+import { EnvFile, lineProblem, parseEnvText, readEnvFile } from '../lib/config/envfile';
+import { Logger } from '../lib/log/log';
 import { LIFE_FIXTURE, perTest, request, running, Server, waitFor, type Reply } from './support/harness';
 
 describe('envFile (unit)', () => {

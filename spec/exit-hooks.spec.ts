@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as sinon from 'sinon';
-import { ExitHooks, type ExitOutcome } from '../lib/exit-hooks';
-import { Logger, type LogRecord } from '../lib/log';
+import { ExitHooks, type ExitOutcome } from '../lib/worker/exit-hooks';
+import { Logger, type LogRecord } from '../lib/log/log';
 import { LIFE_FIXTURE, perTest, request, running, Server, waitFor, type Event } from './support/harness';
 
 function quietLog(): { log: Logger; records: LogRecord[] } {
@@ -96,7 +96,7 @@ describe('beforeExit (unit, fake timers)', () => {
       'beforeExit #1 (closePool) failed: Error: pool already closed',
       'beforeExit #2 failed: Error: flush failed',
     ]);
-    // printed, a stack stays one line (lib/log.ts folds it)
+    // printed, a stack stays one line (lib/log/log.ts folds it)
     expect(log.render(failed[0] as LogRecord)).to.not.contain('\n');
   });
 

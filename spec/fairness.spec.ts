@@ -1,4 +1,4 @@
-// Workers that accept for themselves, kept fair (lib/balance.ts), with real processes:
+// Workers that accept for themselves, kept fair (lib/pool/balance.ts), with real processes:
 // keep-alive connections that all sit on one worker are spread by shedding (the overloaded
 // worker answers some requests with `Connection: close`; their clients reconnect to another
 // worker), and not one request fails on the way.

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FIRST_FD, HANDOFF_ENV, encodeHandoff, readHandoff, type Handoff } from '../lib/handoff';
+import { FIRST_FD, HANDOFF_ENV, encodeHandoff, readHandoff, type Handoff } from '../lib/upgrade/handoff';
 
 const GOOD: Handoff = {
   v: 1,

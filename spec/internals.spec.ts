@@ -1,14 +1,14 @@
-// The Node internals baton depends on (lib/internals.ts). These tests exist to fail loudly
+// The Node internals baton depends on (lib/os/internals.ts). These tests exist to fail loudly
 // when a Node release changes them.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { listeningFd } from '../lib/internals';
+import { listeningFd } from '../lib/os/internals';
 import { Lines, Pids, holds, poll, removeDir, running, tempDir } from './support/unit';
 
-const DIST_INTERNALS = path.resolve(__dirname, '../dist/internals.js');
+const DIST_INTERNALS = path.resolve(__dirname, '../dist/os/internals.js');
 
 describe('internals: listeningFd', () => {
   let server: net.Server | undefined;
@@ -130,7 +130,7 @@ describe('internals: surviveMasterDisconnect (real cluster worker)', function ()
 
 describe('internals: the handle and per-connection options of a server', () => {
   it('listeningHandle returns the listening handle, whose fd is the server socket', async () => {
-    const { listeningHandle } = await import('../lib/internals');
+    const { listeningHandle } = await import('../lib/os/internals');
     const srv = net.createServer();
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
@@ -142,7 +142,7 @@ describe('internals: the handle and per-connection options of a server', () => {
   });
 
   it('connectionOptions reads what net.Server would apply: http turns noDelay on, keepAlive when asked', async () => {
-    const { connectionOptions } = await import('../lib/internals');
+    const { connectionOptions } = await import('../lib/os/internals');
     const http = await import('node:http');
     expect(connectionOptions(http.createServer())).to.deep.equal({ noDelay: true, keepAlive: false, keepAliveInitialDelay: 0 });
     expect(connectionOptions(http.createServer({ noDelay: false }))).to.include({ noDelay: false });
@@ -153,7 +153,7 @@ describe('internals: the handle and per-connection options of a server', () => {
 describe('internals: a socket a dead child never acknowledged', () => {
   it('stays open in _pendingMessage after the child dies (Node 20), and releasePendingHandle closes it', async function () {
     this.timeout(15_000);
-    const { releasePendingHandle } = await import('../lib/internals');
+    const { releasePendingHandle } = await import('../lib/os/internals');
     const { fork } = await import('node:child_process');
     // a child whose event loop never runs again: it cannot acknowledge a handle
     const child = fork('-e', ['process.send("up"); setTimeout(() => { for (;;); }, 50);'], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
@@ -205,7 +205,7 @@ if (cluster.isPrimary) {
 }
 `;
 
-describe('internals: a cluster worker listens on a TCP handle itself (the data path, lib/acceptor.ts)', function () {
+describe('internals: a cluster worker listens on a TCP handle itself (the data path, lib/worker/acceptor.ts)', function () {
   this.timeout(10_000);
   const pids = new Pids();
   let dir: string | undefined;

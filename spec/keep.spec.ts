@@ -1,17 +1,17 @@
-// KeptSockets (lib/keep.ts) on real sockets: the duplicates a master keeps after it hands
-// over. This is also the check for lib/internals.ts (6): a raw handle sent over IPC arrives
+// KeptSockets (lib/sockets/keep.ts) on real sockets: the duplicates a master keeps after it hands
+// over. This is also the check for lib/os/internals.ts (6): a raw handle sent over IPC arrives
 // unread, can be listened on again, and closes. It fails loudly if Node changes that.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Listener } from '../lib/listeners';
+import type { Listener } from '../lib/sockets/listeners';
 import { fdOf, running } from './support/unit';
 
-// the built module: it spawns dist/dup-child.js beside it
+// the built module: it spawns dist/sockets/dup-child.js beside it
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { KeptSockets } = require('../dist/keep') as typeof import('../lib/keep');
+const { KeptSockets } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
 
 function fake(name: string, server: net.Server): Listener {
   return { name, handoffFd: () => fdOf(server) } as unknown as Listener;
@@ -63,7 +63,7 @@ describe('KeptSockets: duplicates of listening sockets, kept without accepting',
   it('TCP and UNIX: survive the close of the original server, queue connections unaccepted, serve again when listened on', async () => {
     const tcp = await listen(net.createServer((c) => c.end('old')), 0, '127.0.0.1');
     const port = (tcp.address() as net.AddressInfo).port;
-    // bound at a private name and renamed, as baton does (lib/unixpath.ts), so close() does not unlink it
+    // bound at a private name and renamed, as baton does (lib/sockets/unixpath.ts), so close() does not unlink it
     const tmp = path.join(dir, '.s.tmp');
     const sock = path.join(dir, 's.sock');
     const unix = await listen(net.createServer((c) => c.end('old')), tmp);

@@ -13,12 +13,12 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { takeActivatedSockets } from '../lib/activation';
-import { listeningFd } from '../lib/internals';
-import { matchInherited, type ListenerSpec } from '../lib/listeners';
-import { Logger } from '../lib/log';
-import { BatonOptionError, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/options';
-import { listenerOf, tag } from '../lib/tags';
+import { takeActivatedSockets } from '../lib/sockets/activation';
+import { listeningFd } from '../lib/os/internals';
+import { matchInherited, type ListenerSpec } from '../lib/sockets/listeners';
+import { Logger } from '../lib/log/log';
+import { BatonOptionError, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
+import { listenerOf, tag } from '../lib/worker/tags';
 import { AppDir, MULTI_FIXTURE, running, Server, waitFor } from './support/harness';
 
 type Kind = 'http' | 'https' | 'h2' | 'net';

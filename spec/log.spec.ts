@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import * as sinon from 'sinon';
 import * as os from 'node:os';
-import { Logger, type ExternalLogger, type LogRecord } from '../lib/log';
-import { shortTitleFor, titleFor, COMM_MAX } from '../lib/title';
+import { Logger, type ExternalLogger, type LogRecord } from '../lib/log/log';
+import { shortTitleFor, titleFor, COMM_MAX } from '../lib/os/title';
 
 describe('log: Logger', () => {
   let written: string[];

@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { Logger } from '../lib/log';
-import { FORWARD_ENV, recordForwarder, WorkerRecords } from '../lib/worker-records';
+import { Logger } from '../lib/log/log';
+import { FORWARD_ENV, recordForwarder, WorkerRecords } from '../lib/log/worker-records';
 import { CLI } from './support/cli';
 import { perTest, request, running, Server, waitFor, type Event } from './support/harness';
 

@@ -1,4 +1,4 @@
-// Framework mistakes named (lib/mistakes.ts): Koa, Fastify and http.Server passed where a
+// Framework mistakes named (lib/worker/mistakes.ts): Koa, Fastify and http.Server passed where a
 // handler goes, factories that listen themselves or return the wrong thing, a Fastify that
 // serves before it is ready, a port from the environment. Frameworks are recognised by shape,
 // so the unit tests use small fakes of those shapes; the integration tests run the fixture's
@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { explainCrash, factoryResultMistake, forbidListen, handlerMistake, ListenMistake, runFactory } from '../lib/mistakes';
-import { BatonOptionError, resolveApp, resolveOptions } from '../lib/options';
+import { explainCrash, factoryResultMistake, forbidListen, handlerMistake, ListenMistake, runFactory } from '../lib/worker/mistakes';
+import { BatonOptionError, resolveApp, resolveOptions } from '../lib/config/options';
 import { perTest, request, running, Server, waitFor } from './support/harness';
 
 const fakeKoa = (): Record<string, unknown> => ({ middleware: [], use() { return this; }, callback: () => () => undefined, context: {} });
@@ -82,7 +82,7 @@ describe('framework mistakes: the second argument of listen() (checked in the ma
   });
 });
 
-describe('framework mistakes: what a factory does (lib/mistakes.ts, in this process)', () => {
+describe('framework mistakes: what a factory does (lib/worker/mistakes.ts, in this process)', () => {
   const opened: net.Server[] = [];
   afterEach(() => closeAll(opened));
 

@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { onLines } from '../lib/lines';
-import { notifyFailure } from '../lib/notify';
+import { onLines } from '../lib/log/lines';
+import { notifyFailure } from '../lib/os/notify';
 import { AppDir, Server, waitFor } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');

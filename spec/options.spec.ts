@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as sinon from 'sinon';
-import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/options';
+import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
 
 const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept.';
 
@@ -42,7 +42,7 @@ describe('options: resolveOptions', () => {
 
   describe('defaults', () => {
     it('fills every documented default when called with nothing or {}', () => {
-      // lib/options.ts reads the property from the real module object at call time.
+      // lib/config/options.ts reads the property from the real module object at call time.
       sinon.stub(require('node:os') as typeof os, 'availableParallelism').returns(7);
       const expected = {
         port: DEFAULT_PORT,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as sinon from 'sinon';
-import { descendants, isAlive, killTree } from '../lib/proctree';
+import { descendants, isAlive, killTree } from '../lib/os/proctree';
 import { Lines, Pids, poll, running } from './support/unit';
 
 // root (node) -> child (node, titled with parentheses and spaces) -> grandchild (node), all sleeping.

@@ -1,10 +1,10 @@
-// socketState (lib/sockstate.ts): listening or not, read from /proc, on real sockets.
+// socketState (lib/sockets/sockstate.ts): listening or not, read from /proc, on real sockets.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { socketState } from '../lib/sockstate';
+import { socketState } from '../lib/sockets/sockstate';
 import { fdOf } from './support/unit';
 
 describe('socketState (Linux /proc)', function () {

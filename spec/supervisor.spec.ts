@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onLines } from '../lib/lines';
+import { onLines } from '../lib/log/lines';
 import { AppDir, DIST, Load, perTest, request, running, Server, waitFor } from './support/harness';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');

@@ -223,7 +223,7 @@ describe('systemd: the unit files of docs/deployment.md under a real systemd (in
     await s().install(UNIT, units.simple(port));
     await start('soon');
     const supervisor = await main();
-    expect(comm(supervisor)).to.equal('baton:sup'); // the 15-byte comm (lib/title.ts)
+    expect(comm(supervisor)).to.equal('baton:sup'); // the 15-byte comm (lib/os/title.ts)
     expect(pidFile()).to.not.equal(supervisor);
 
     const { after } = await reload('v1');
@@ -237,7 +237,7 @@ describe('systemd: the unit files of docs/deployment.md under a real systemd (in
     await s().install(UNIT, units.notifyRun(port));
     await start('on return');
     const supervisor = await main();
-    expect(comm(supervisor)).to.equal('baton:sup'); // the 15-byte comm (lib/title.ts)
+    expect(comm(supervisor)).to.equal('baton:sup'); // the 15-byte comm (lib/os/title.ts)
 
     await reload('v1');
     expect(await main()).to.equal(supervisor);

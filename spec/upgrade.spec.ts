@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { Load, perTest, request, running, Server, waitFor } from './support/harness';
 
-/** The early-error preloads of upgrades (lib/early.ts) in a test's own temp directory (its processes' TMPDIR). */
+/** The early-error preloads of upgrades (lib/upgrade/early.ts) in a test's own temp directory (its processes' TMPDIR). */
 function earlyDirs(tmp: string): string[] {
   return fs.readdirSync(tmp).filter((f) => f.startsWith('baton-early-'));
 }

@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-export { isRunning as running } from '../../lib/proctree';
-import { onLines } from '../../lib/lines';
+export { isRunning as running } from '../../lib/os/proctree';
+import { onLines } from '../../lib/log/lines';
 
 export const DIST = path.resolve(__dirname, '../../dist/index.js');
 const FIXTURE = path.resolve(__dirname, '../fixtures/app.js');

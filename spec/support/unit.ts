@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-export { isRunning as running } from '../../lib/proctree';
-import { onLines } from '../../lib/lines';
-import { listeningFd, socketHandle } from '../../lib/internals';
+export { isRunning as running } from '../../lib/os/proctree';
+import { onLines } from '../../lib/log/lines';
+import { listeningFd, socketHandle } from '../../lib/os/internals';
 
 // Captured at load time, before any test installs fake timers.
 const realSetTimeout = globalThis.setTimeout;
@@ -99,7 +99,7 @@ export class Lines {
   }
 }
 
-/** The fd of a test's own listening server or connected socket (through lib/internals.ts). */
+/** The fd of a test's own listening server or connected socket (through lib/os/internals.ts). */
 export function fdOf(x: net.Server | net.Socket): number {
   return x instanceof net.Server ? listeningFd(x) : (socketHandle(x) as { fd: number }).fd;
 }

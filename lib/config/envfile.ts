@@ -1,0 +1,166 @@
+// envFile: the environment each new master and each new generation starts with.
+//
+// Upgrades and reloads would otherwise inherit the first master's process.env forever:
+// a changed `.env` (or systemd EnvironmentFile) needed a full restart. With `envFile`
+// the master reads the file (Node's util.parseEnv) when it starts, and again for every
+// new generation (reload); its variables override the inherited ones.
+//
+// The file is the truth for the variables it sets: the master remembers what each
+// variable it overrode was before (its inherited value, or unset), so a variable removed
+// from the file goes back to that in the next generation, and the next master (upgrade)
+// is started with the inherited environment, not with this file's variables, before it
+// reads the file itself.
+//
+// A file that cannot be read or parsed fails that start, reload or upgrade with the
+// reason; the running generation keeps serving.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as util from 'node:util';
+import type { Logger } from '../log/log';
+
+/** Variables over a process's environment; undefined removes the variable. */
+export type EnvOverlay = Record<string, string | undefined>;
+
+const MAX_BYTES = 1024 * 1024;
+const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+/** Variables baton and Node's cluster set themselves: a file must not override them. */
+const RESERVED = /^(BATON_|NODE_UNIQUE_ID$|NODE_CHANNEL_)/;
+
+function shown(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
+
+/**
+ * Lines that are not `NAME=value` (util.parseEnv would skip them, or run them into the next
+ * variable's name). Values in quotes may span lines. Returns the first problem, if any.
+ */
+export function lineProblem(text: string): string | undefined {
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const m = /^\s*(?:export\s+)?([^=]*?)\s*=(.*)$/.exec(line);
+    if (!m) return `line ${i + 1} is not NAME=value`;
+    const name = m[1] as string;
+    if (!NAME.test(name)) return `line ${i + 1}: ${shown(name)} is not a valid variable name (letters, digits, "_", "." and "-", not starting with a digit)`;
+    const value = (m[2] as string).trimStart();
+    const quote = value[0];
+    if (quote === '"' || quote === "'" || quote === '`') {
+      if (value.indexOf(quote, 1) !== -1) continue;
+      // a quoted value spanning lines: skip to the line that closes it (if none does, the
+      // opening quote is part of a one-line value)
+      for (let j = i + 1; j < lines.length; j++) {
+        if ((lines[j] as string).includes(quote)) {
+          i = j;
+          break;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Parses an env file's text; throws an Error saying what is wrong. */
+export function parseEnvText(text: string): Record<string, string> {
+  const parseEnv = (util as { parseEnv?: (content: string) => Record<string, string> }).parseEnv;
+  if (typeof parseEnv !== 'function') {
+    throw new Error(`util.parseEnv is not in this Node (${process.version}): envFile needs Node 20.12+ or 21.7+`);
+  }
+  if (text.includes('\0')) throw new Error('it contains a NUL byte: not a text file');
+  const problem = lineProblem(text);
+  if (problem !== undefined) throw new Error(problem);
+  const vars = parseEnv(text);
+  for (const name of Object.keys(vars)) {
+    if (!NAME.test(name)) {
+      throw new Error(`util.parseEnv reads a variable named ${shown(name)}, not a valid name: check the lines around it (on Node 20 a comment must start at the beginning of its line)`);
+    }
+    if (RESERVED.test(name)) {
+      throw new Error(`it sets ${name}, which baton or Node's cluster sets itself; set it in the service's environment, not in envFile`);
+    }
+  }
+  return vars;
+}
+
+/** Reads and parses an env file; throws an Error whose message says what is wrong. */
+export function readEnvFile(file: string): Record<string, string> {
+  let text: string;
+  try {
+    const st = fs.statSync(file);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (st.size > MAX_BYTES) throw new Error(`it is larger than ${MAX_BYTES / 1024 / 1024} MiB (${st.size} bytes): not an env file?`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'it does not exist'
+      : e.code === 'EACCES' ? `it is not readable by this user (uid ${process.getuid?.() ?? '?'})`
+        : e.code === 'EISDIR' ? 'it is a directory'
+          : e.message;
+    throw new Error(`envFile ${file}: ${why}`);
+  }
+  try {
+    return parseEnvText(text);
+  } catch (err) {
+    throw new Error(`envFile ${file}: ${(err as Error).message}`);
+  }
+}
+
+export class EnvFile {
+  /** The file, absolute; undefined without the option. */
+  readonly path: string | undefined;
+  /** What each variable the file changed in this process was before (undefined: unset). */
+  private readonly inherited = new Map<string, string | undefined>();
+  /** The variables of the last read, to log what changed. */
+  private last: Record<string, string> = {};
+
+  /**
+   * `file` as the option gave it; a relative path is resolved against `cwd`, the master's
+   * working directory as the user named it (through symlinks: `current/.env` follows a
+   * switched `current`).
+   */
+  constructor(private readonly file: string | undefined, private readonly cwd: string, private readonly log: Logger, private readonly env: NodeJS.ProcessEnv = process.env) {
+    this.path = file === undefined ? undefined : path.resolve(cwd, file);
+  }
+
+  /** At master start: reads the file into this process's environment. Throws an Error that says what to do. */
+  load(): void {
+    if (this.path === undefined) return;
+    let vars: Record<string, string>;
+    try {
+      vars = readEnvFile(this.path);
+    } catch (err) {
+      const where = path.isAbsolute(this.file as string) ? '' : ` (a relative path is resolved against ${this.cwd})`;
+      throw new Error(`baton: ${(err as Error).message}. Fix the file or the envFile option${where}; nothing was started.`);
+    }
+    for (const [name, value] of Object.entries(vars)) {
+      if (!this.inherited.has(name)) this.inherited.set(name, this.env[name]);
+      this.env[name] = value;
+    }
+    this.last = vars;
+    const names = Object.keys(vars);
+    this.log.info('env-file', `${this.path}: ${names.length} variable(s)${names.length ? `: ${names.join(', ')}` : ''}`);
+  }
+
+  /**
+   * For a new generation: reads the file again. The variables its workers get over this
+   * master's environment: the file's, and the inherited value back for one the file no
+   * longer sets. Throws an Error with the reason (the reload fails).
+   */
+  forGeneration(): EnvOverlay {
+    if (this.path === undefined) return {};
+    const vars = readEnvFile(this.path);
+    const changed = Object.keys(vars).filter((k) => this.last[k] !== vars[k]);
+    const removed = Object.keys(this.last).filter((k) => !(k in vars));
+    this.last = vars;
+    if (changed.length > 0 || removed.length > 0) {
+      const what = [changed.length ? `changed: ${changed.join(', ')}` : '', removed.length ? `removed: ${removed.join(', ')}` : ''].filter(Boolean).join('; ');
+      this.log.info('env-file', `${this.path}: ${Object.keys(vars).length} variable(s); ${what}`);
+    }
+    return { ...Object.fromEntries(this.inherited), ...vars };
+  }
+
+  /** The next master (upgrade) starts from the inherited environment and reads its own file. */
+  forNextMaster(): EnvOverlay {
+    return Object.fromEntries(this.inherited);
+  }
+}

@@ -1,0 +1,125 @@
+// What the control socket's commands do in a master: `baton upgrade | reload | stop |
+// scale N | status`, each followed through the master's events to its outcome, with
+// progress lines for the CLI. The socket and its protocol are in control.ts.
+import type { ControlTarget, Progress, Reply, Request } from './socket';
+import type { Master, MasterEvents } from '../master/master';
+
+export class Commands implements ControlTarget {
+  constructor(private m: Master) {}
+
+  /** Connections still open in this master's draining generations (from heartbeats). */
+  private drainingConnections(): number {
+    let n = 0;
+    for (const g of this.m.generations.values()) {
+      if (g.state !== 'draining') continue;
+      for (const w of g.slots.values()) n += w.connections;
+    }
+    return n;
+  }
+
+  /** A request from the control socket (the `baton` CLI), with progress lines. */
+  control(req: Request, progress: Progress): Promise<Reply> {
+    switch (req.cmd) {
+      case 'status':
+        return Promise.resolve({ ok: true, status: this.m.status() });
+      case 'scale':
+        return this.controlScale(req.workers, progress);
+      case 'stop':
+        return this.controlStop(progress);
+      case 'upgrade':
+      case 'reload':
+        return this.controlChange(req.cmd, req.waitDrain, progress);
+    }
+  }
+
+  /** Follows master events while `body` runs; every listener is removed afterwards. */
+  private follow<T>(body: (on: <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void) => void) => Promise<T>): Promise<T> {
+    const added: Array<[keyof MasterEvents, (...a: never[]) => void]> = [];
+    const on = <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void): void => {
+      this.m.on(ev, fn as never);
+      added.push([ev, fn as never]);
+    };
+    return body(on).finally(() => {
+      for (const [ev, fn] of added) this.m.removeListener(ev, fn as never);
+    });
+  }
+
+  /** Reports connections left in draining generations until they are gone. */
+  private waitDrained(progress: Progress): Promise<void> {
+    return new Promise((resolve) => {
+      const tick = (): void => {
+        const draining = [...this.m.generations.values()].filter((g) => g.state === 'draining');
+        if (draining.length === 0) {
+          clearInterval(t);
+          progress('drained', 'the old generation is gone');
+          resolve();
+          return;
+        }
+        progress('draining', `draining: ${this.drainingConnections()} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections: this.drainingConnections() });
+      };
+      const t = setInterval(tick, 500);
+      this.m.once('exiting', () => {
+        clearInterval(t);
+        progress('drained', 'the old generation is gone');
+        resolve();
+      });
+      tick();
+    });
+  }
+
+  private controlChange(what: 'upgrade' | 'reload', waitDrain: boolean, progress: Progress): Promise<Reply> {
+    return this.follow(async (on) => {
+      if (what === 'upgrade') {
+        on('upgrade-started', ({ pid }) => progress('started', `new master ${pid} started`, { pid }));
+        on('upgrade-worker-ready', ({ ready, total }) => progress('worker-ready', `workers ready ${ready}/${total}`, { ready, total }));
+      } else {
+        on('reload-started', ({ generation }) => progress('started', `generation ${generation} starting`, { generation }));
+        on('worker-ready', ({ generation }) => {
+          const g = this.m.generations.get(generation);
+          if (g && g.state === 'starting') progress('worker-ready', `workers ready ${g.readyCount()}/${g.target}`, { ready: g.readyCount(), total: g.target });
+        });
+      }
+      const outcome = what === 'upgrade' ? await this.m.upgrade() : await this.m.reload();
+      if (!outcome.ok) return { ok: false, error: outcome.reason ?? `${what} failed` };
+      progress('serving', what === 'upgrade'
+        ? `new master ${outcome.pid} serves; the old generation stopped accepting`
+        : `generation ${outcome.generation} serves; the old generation stopped accepting`, { pid: outcome.pid, generation: outcome.generation });
+      if (waitDrain) await this.waitDrained(progress);
+      return { ok: true, pid: outcome.pid ?? process.pid, generation: outcome.generation };
+    });
+  }
+
+  private controlStop(progress: Progress): Promise<Reply> {
+    return this.follow(async () => {
+      this.m.stop('stop requested by the control socket');
+      progress('stopping', 'stopped accepting; draining');
+      await this.waitDrained(progress);
+      return { ok: true };
+    });
+  }
+
+  private controlScale(n: number, progress: Progress): Promise<Reply> {
+    return this.follow(async (on) => {
+      const outcome = await this.m.scale(n);
+      if (!outcome.ok) return { ok: false, error: outcome.reason };
+      const gen = this.m.serving;
+      if (!gen) return { ok: true, workers: n };
+      const done = (): boolean => gen.readyCount() === n && [...gen.slots.values()].filter((s) => s.state !== 'draining').length === n;
+      if (!done()) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`not ${n} ready workers within readyTimeout (${this.m.readyTimeout} ms)`)), this.m.readyTimeout);
+          const check = (): void => {
+            progress('workers', `workers ready ${gen.readyCount()}/${n}`, { ready: gen.readyCount(), total: n });
+            if (done()) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          on('worker-ready', check);
+          on('worker-exit', check);
+        });
+      }
+      return { ok: true, workers: n };
+    });
+  }
+}

@@ -1,0 +1,159 @@
+// The control socket: how the `baton` CLI talks to a running master.
+//
+// A UNIX socket (default `<pidFile>.sock`), mode 0600: only its owner (and root) can
+// connect. One request per connection, a line of JSON:
+//   {"cmd":"status"} | {"cmd":"upgrade","waitDrain":true} | {"cmd":"reload"} |
+//   {"cmd":"stop"} | {"cmd":"scale","workers":4}
+// The master answers with progress lines {"event":"...","message":"..."} and one final
+// line {"done":true,"ok":true|false,...}, then closes the connection. Malformed,
+// oversized or unknown requests get {"done":true,"ok":false,"error":"..."}; a client
+// that says nothing is dropped after a few seconds; neither stalls the master.
+//
+// During an upgrade the new master takes the path over (bound at a temporary name and
+// renamed into place), while the CLI that asked for the upgrade stays connected to the
+// old master, which reports until the end.
+import * as net from 'node:net';
+import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
+
+export const MAX_LINE = 64 * 1024;
+export const IDLE_MS = 5_000;
+export const MAX_CLIENTS = 32;
+
+export type Progress = (event: string, message: string, fields?: Record<string, unknown>) => void;
+export type Reply = { ok: boolean; error?: string; [k: string]: unknown };
+
+export type Request =
+  | { cmd: 'status' }
+  | { cmd: 'upgrade'; waitDrain: boolean }
+  | { cmd: 'reload'; waitDrain: boolean }
+  | { cmd: 'stop' }
+  | { cmd: 'scale'; workers: number };
+
+export interface ControlTarget {
+  control(req: Request, progress: Progress): Promise<Reply>;
+}
+
+/** Checks one request line; returns the request or the error to answer with. */
+export function parseRequest(line: string): Request | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return 'malformed request: not JSON. Send one line such as {"cmd":"status"}';
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'malformed request: expected a JSON object such as {"cmd":"status"}';
+  const o = v as Record<string, unknown>;
+  switch (o.cmd) {
+    case 'status':
+    case 'stop':
+      return { cmd: o.cmd };
+    case 'upgrade':
+    case 'reload':
+      return { cmd: o.cmd, waitDrain: o.waitDrain === true };
+    case 'scale': {
+      const n = o.workers;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) return 'scale needs "workers": an integer from 1 to 1024';
+      return { cmd: 'scale', workers: n };
+    }
+    default:
+      return `unknown command ${JSON.stringify(o.cmd)}: use status, upgrade, reload, stop or scale`;
+  }
+}
+
+export class ControlServer {
+  private readonly server = net.createServer();
+  private readonly clients = new Set<net.Socket>();
+  private listening = false;
+
+  constructor(readonly path: string, private target: ControlTarget) {
+    this.server.on('connection', (s) => this.onClient(s));
+    this.server.on('error', () => {
+      // accept errors (EMFILE) must not take the master down
+    });
+  }
+
+  /** Binds the socket, mode 0600; `takeOver` replaces the previous master's at the same path. */
+  async open(takeOver = false): Promise<void> {
+    // connect(2) on a UNIX socket needs write permission on its file: 0600 keeps others out
+    const old = process.umask(0o177);
+    try {
+      await listenUnixAtomically(this.server, this.path, { mode: 0o600, replaceLive: takeOver });
+    } finally {
+      process.umask(old);
+    }
+    this.listening = true;
+  }
+
+  /** Stops taking new clients; the ones connected are answered to the end. */
+  stopListening(): void {
+    if (!this.listening) return;
+    this.listening = false;
+    this.server.close();
+  }
+
+  /** At the final stop: the socket file goes too. */
+  remove(): void {
+    this.stopListening();
+    unlinkSocket(this.path);
+  }
+
+  /** Resolves when every client's last line is written (bounded). */
+  flush(timeoutMs = 1_000): Promise<void> {
+    if (this.clients.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      const check = (): void => {
+        if (this.clients.size === 0) {
+          clearTimeout(t);
+          resolve();
+        }
+      };
+      for (const c of this.clients) c.once('close', check);
+    });
+  }
+
+  private onClient(socket: net.Socket): void {
+    if (this.clients.size >= MAX_CLIENTS) {
+      socket.end(`${JSON.stringify({ done: true, ok: false, error: `busy: ${MAX_CLIENTS} control clients already connected` })}\n`);
+      return;
+    }
+    this.clients.add(socket);
+    socket.on('close', () => this.clients.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setEncoding('utf8');
+    socket.setTimeout(IDLE_MS, () => this.finish(socket, { ok: false, error: `no request within ${IDLE_MS} ms` }));
+    let buf = '';
+    let handled = false;
+    socket.on('data', (chunk: string) => {
+      if (handled) return;
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > MAX_LINE) {
+          handled = true;
+          this.finish(socket, { ok: false, error: `request too long: more than ${MAX_LINE} bytes without a newline` });
+        }
+        return;
+      }
+      handled = true;
+      socket.setTimeout(0);
+      const req = parseRequest(buf.slice(0, nl));
+      if (typeof req === 'string') {
+        this.finish(socket, { ok: false, error: req });
+        return;
+      }
+      const progress: Progress = (event, message, fields = {}) => {
+        if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify({ event, message, ...fields })}\n`);
+      };
+      this.target.control(req, progress).then(
+        (reply) => this.finish(socket, reply),
+        (err: Error) => this.finish(socket, { ok: false, error: err.message }),
+      );
+    });
+  }
+
+  private finish(socket: net.Socket, reply: Reply): void {
+    if (socket.destroyed) return;
+    socket.end(`${JSON.stringify({ done: true, ...reply })}\n`);
+  }
+}

@@ -1,0 +1,108 @@
+// The only place baton touches Node internals. Each use is checked by
+// spec/internals.spec.ts, which fails loudly if a Node release changes it.
+//
+// 1. The file descriptor of a listening net.Server. spawn() needs it as an integer to
+//    put the socket in the new master's stdio (passing the Server object itself throws
+//    after the child exists; see docs/architecture.md). Node has no public getter.
+// 2. cluster's worker-side 'disconnect' handler exits at once (code 0) when the master
+//    vanishes unless `worker.exitedAfterDisconnect` is true. baton sets it so that a
+//    worker whose master was SIGKILLed finishes its in-flight requests first.
+// 3. The handle of a listening net.Server, for the `baton run` supervisor to hold.
+// 5. A socket sent to a child over IPC waits in `child._pendingMessage` until the child
+//    acknowledges it. When the child dies first, Node 20 leaves it there, open: its client
+//    would hang. baton closes it when a worker exits.
+// 6. The raw handle of a net.Socket opened on a listening fd, and closing such a handle.
+//    A raw handle sent over IPC arrives as a plain handle, held without reading or
+//    accepting; a net.Socket sent the public way is read from by the receiver, which
+//    fails (and closes the fd) on a listening socket. See lib/sockets/keep.ts.
+// 4. net.Server applies its per-connection options (noDelay, which http.Server turns on
+//    by default, and keepAlive) when *it* accepts; baton hands connections over with
+//    server.emit('connection'), so it applies them itself, read from the server.
+import type { Server, Socket } from 'node:net';
+import type { Worker } from 'node:cluster';
+import type { ChildProcess } from 'node:child_process';
+
+export function listeningFd(server: Server): number {
+  const handle = (server as unknown as { _handle?: { fd?: unknown } })._handle;
+  const fd = handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    throw new Error(`baton: cannot read the file descriptor of a listening server (got ${String(fd)}); this Node version (${process.version}) is not supported`);
+  }
+  return fd;
+}
+
+export function surviveMasterDisconnect(worker: Worker): void {
+  (worker as unknown as { exitedAfterDisconnect: boolean }).exitedAfterDisconnect = true;
+}
+
+/**
+ * 3. The handle of a listening net.Server, sent to the `baton run` supervisor over IPC so
+ *    that it holds a duplicate of the socket without accepting on it (a net.Server sent
+ *    the public way is listened on by the receiver).
+ */
+export function listeningHandle(server: Server): object {
+  return rawHandle(server, 'a listening server');
+}
+
+/** 6. The raw handle under a net.Socket (opened with `{ fd }`), to send over IPC as such. */
+export function socketHandle(socket: Socket): object {
+  return rawHandle(socket, 'a socket');
+}
+
+function rawHandle(owner: Server | Socket, what: string): object {
+  const handle = (owner as unknown as { _handle?: unknown })._handle;
+  if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
+    throw new Error(`baton: cannot read the handle of ${what}; this Node version (${process.version}) is not supported`);
+  }
+  return handle;
+}
+
+/** 6. The fd of a raw handle (to put it in a new master's stdio). */
+export function handleFd(handle: object): number {
+  const fd = (handle as { fd?: unknown }).fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    throw new Error(`baton: cannot read the file descriptor of a socket handle (got ${String(fd)}); this Node version (${process.version}) is not supported`);
+  }
+  return fd;
+}
+
+/** 6. Closes a raw handle received over IPC (its duplicate of the fd). */
+export function closeHandle(handle: object): void {
+  const h = handle as { close?: () => void };
+  if (typeof h.close !== 'function') return;
+  try {
+    h.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** What net.Server would have applied to a connection it accepted itself (see 4. above). */
+export function connectionOptions(server: Server): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number } {
+  const s = server as unknown as { noDelay?: unknown; keepAlive?: unknown; keepAliveInitialDelay?: unknown };
+  return {
+    noDelay: s.noDelay === true,
+    keepAlive: s.keepAlive === true,
+    keepAliveInitialDelay: typeof s.keepAliveInitialDelay === 'number' ? s.keepAliveInitialDelay * 1000 : 0,
+  };
+}
+
+export function applyConnectionOptions(server: Server, socket: Socket): void {
+  const o = connectionOptions(server);
+  if (o.noDelay) socket.setNoDelay(true);
+  if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay);
+}
+
+/** Closes the handle a dead child never acknowledged (see 5. above); true when there was one. */
+export function releasePendingHandle(child: ChildProcess): boolean {
+  const c = child as unknown as { _pendingMessage?: { handle?: { close?: () => void } } | null };
+  const handle = c._pendingMessage?.handle;
+  if (!handle || typeof handle.close !== 'function') return false;
+  try {
+    handle.close();
+  } catch {
+    // already closed
+  }
+  c._pendingMessage = null;
+  return true;
+}

@@ -1,0 +1,75 @@
+// Which worker gets each connection the master accepted: one of the serving generation,
+// round robin among its ready workers (Generation.pick). With no worker ready (start-up,
+// a take-back, every worker just died), connections wait here, up to PENDING_LIMIT, and go
+// out as soon as one is. A master that handed over hands what it accepted just before to
+// any worker still connected, draining or not: it serves it to the end.
+import type { Socket } from 'node:net';
+import type { Generation } from './generation';
+import type { Listener } from '../sockets/listeners';
+import type { Logger } from '../log/log';
+
+export const PENDING_LIMIT = 10_000;
+/** A connection whose send to a worker fails (it died meanwhile) goes to another, this often. */
+const SEND_RETRIES = 3;
+
+export interface DispatchView {
+  /** The generation that receives new connections. */
+  serving(): Generation | undefined;
+  /** This master handed over: no generation serves any more, the draining ones still can. */
+  handedOver(): boolean;
+  generations(): Iterable<Generation>;
+}
+
+export class Dispatcher {
+  private pending: Array<[Listener, Socket]> = [];
+
+  constructor(private view: DispatchView, private log: Logger) {}
+
+  dispatch(l: Listener, socket: Socket, attempt = 0): void {
+    const gen = this.view.serving();
+    let slot = gen?.state === 'serving' ? gen.pick() : undefined;
+    let target = gen;
+    if (slot === undefined && this.view.handedOver()) {
+      for (const g of this.view.generations()) {
+        const any = [...g.slots.values()].find((s) => s.worker.isConnected());
+        if (any) {
+          slot = any;
+          target = g;
+          break;
+        }
+      }
+    }
+    if (slot === undefined || target === undefined) {
+      if (this.pending.length >= PENDING_LIMIT) {
+        this.log.warn('overload', `no worker ready and ${PENDING_LIMIT} connections waiting: closing one`);
+        socket.destroy();
+        return;
+      }
+      this.pending.push([l, socket]);
+      return;
+    }
+    const to = slot;
+    target.send(to, l.name, socket, (ok) => {
+      if (ok) return;
+      this.log.debug('send-failed', `a connection could not be sent to worker ${to.pid}: ${socket.destroyed ? 'closed' : 'retrying'}`);
+      if (attempt + 1 < SEND_RETRIES && !socket.destroyed) this.dispatch(l, socket, attempt + 1);
+      else socket.destroy();
+    });
+  }
+
+  /** Sends the waiting connections on, once a worker can take them. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const serving = this.view.serving();
+    const ready = serving?.state === 'serving' && serving.readyCount() > 0;
+    if (!ready && !this.view.handedOver()) return;
+    for (const [l, s] of this.pending.splice(0)) {
+      if (!s.destroyed) this.dispatch(l, s, 0);
+    }
+  }
+
+  /** A stop: the waiting connections are closed. */
+  dropPending(): void {
+    for (const [, s] of this.pending.splice(0)) s.destroy();
+  }
+}

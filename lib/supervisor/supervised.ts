@@ -1,0 +1,133 @@
+// The master's side of `baton run`: a master whose parent is the supervisor.
+//
+// It hands the supervisor a duplicate of each listening socket (once, when the first
+// master is about to serve: before it accepts its first connection, so that the
+// supervisor never lacks the sockets or the news that this master served, however soon
+// it dies) and keeps it informed of what the next master needs. Upgrades are
+// run by the supervisor, which is the new master's parent: this master asks for one
+// (SIGUSR2, `baton upgrade`) and follows its progress through RemoteUpgrade, which
+// behaves like a local UpgradeAttempt.
+import { EventEmitter } from 'node:events';
+import type { Listener } from '../sockets/listeners';
+import { isBaton, msg, type FromMaster, type ToMaster } from '../messages';
+import type { UpgradeEvents } from '../upgrade/attempt';
+
+export const SUPERVISOR_ENV = 'BATON_SUPERVISOR';
+
+/** Whether this process is a master started by `baton run` (reads and clears the marker). */
+export function takeSupervisedMarker(): boolean {
+  const on = process.env[SUPERVISOR_ENV] === '1' && typeof process.send === 'function';
+  delete process.env[SUPERVISOR_ENV];
+  return on;
+}
+
+/** An upgrade the supervisor runs, seen from the master being replaced. */
+export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
+  pid: number | undefined;
+  dropped: string[] = [];
+  finished = false;
+
+  constructor(private link: SupervisorLink) {
+    super();
+  }
+
+  start(): void {
+    this.link.send({ type: 'upgrade-request' });
+  }
+
+  /** This master gives up following it (it is stopping); the supervisor decides for the new master. */
+  fail(reason: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.emit('failed', reason);
+  }
+}
+
+export class SupervisorLink {
+  private current: RemoteUpgrade | undefined;
+  private held = false;
+
+  /**
+   * @param onUpgrade an upgrade the supervisor started on its own (SIGUSR2 sent to it)
+   * @param onStop the supervisor stops the service
+   */
+  constructor(private onUpgrade: (u: RemoteUpgrade) => void, private onStop: () => void) {
+    process.on('message', (m: unknown) => this.onMessage(m));
+  }
+
+  /** Sends `m`; `written` is called once it is in the channel (or could not be sent). */
+  send(m: FromMaster, handle?: object, written?: () => void): void {
+    if (!process.connected) {
+      written?.();
+      return;
+    }
+    try {
+      if (handle) process.send?.(msg(m), handle as never, { keepOpen: true }, written);
+      else process.send?.(msg(m), undefined, {}, written);
+    } catch {
+      // the supervisor is gone: this master goes on alone
+      written?.();
+    }
+  }
+
+  /**
+   * Hands the supervisor a duplicate of every listening socket (once), then `state` (which
+   * tells it this master serves); resolves when all of it is in the channel, where it stays
+   * readable after this process dies (the supervisor acts on a master's death only once
+   * it has read its channel to the end). A handle waits for the supervisor's
+   * acknowledgement before anything after it is written: at most `timeoutMs`.
+   */
+  hold(listeners: Listener[], state: FromMaster, timeoutMs = 5_000): Promise<void> {
+    if (this.held) return Promise.resolve();
+    this.held = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      for (const l of listeners) this.send({ type: 'hold', spec: l.spec, external: l.external || undefined }, l.handle());
+      this.send(state, undefined, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  request(): RemoteUpgrade {
+    const u = new RemoteUpgrade(this);
+    this.current = u;
+    return u;
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isBaton(m)) return;
+    const message = m as ToMaster;
+    if (message.type === 'stop') {
+      this.onStop();
+      return;
+    }
+    let u = this.current;
+    if (message.type === 'upgrade-started' && (u === undefined || u.finished)) {
+      u = new RemoteUpgrade(this);
+      this.current = u;
+      this.onUpgrade(u);
+    }
+    if (u === undefined || u.finished) return;
+    switch (message.type) {
+      case 'upgrade-started':
+        u.pid = message.pid;
+        u.emit('started', message.pid);
+        return;
+      case 'upgrade-worker-ready':
+        u.emit('worker-ready', message.pid, message.ready, message.total);
+        return;
+      case 'upgrade-serving':
+        u.finished = true;
+        u.dropped = message.dropped ?? [];
+        u.emit('serving', message.pid);
+        return;
+      case 'upgrade-failed':
+      case 'upgrade-refused':
+        u.finished = true;
+        u.emit('failed', message.reason);
+        return;
+    }
+  }
+}

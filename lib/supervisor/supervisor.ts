@@ -1,0 +1,295 @@
+// `baton run app.js`: a thin, long-lived supervisor with a stable PID.
+//
+// Where the process that started the server must stay (a container's PID 1, a systemd
+// Type=simple or Type=notify unit, a shell job whose Ctrl-C must keep working), the
+// nginx-style replacement of the master is not enough: the original master exits. The
+// supervisor stays instead, and every master is its child:
+//
+//   supervisor (stable pid) --spawn--> master 1 (binds the sockets, sends the supervisor
+//       |                               a duplicate of each: the supervisor holds them
+//       |                               without accepting)
+//       |  upgrade (SIGUSR2 to either, or `baton upgrade`)
+//       +--spawn, sockets in stdio--> master 2 ... ready -> go -> serving
+//       |                             then master 1 is told to hand over: it stops
+//       |                             accepting, drains and exits
+//       |  a master that dies unexpectedly
+//       +--spawn, sockets in stdio--> master 3 (connections wait in the backlog meanwhile)
+//
+// Signals: USR2 upgrade; HUP, TTIN, TTOU, USR1 go to the serving master; TERM, INT, QUIT
+// stop every master gracefully and exit 0 once they are gone (a second TERM/INT kills).
+//
+// A first master that does not call baton's listen() within readyTimeout (the wrong file,
+// or an app that never gets there) is killed and the supervisor exits 1, saying so: a
+// master says 'hello' to its supervisor from listen().
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Logger } from '../log/log';
+import { isBaton, msg, type FromMaster, type ToMaster } from '../messages';
+import type { ListenerSpec } from '../sockets/listeners';
+import { relaunch, type StartContext } from '../upgrade/relaunch';
+import { UpgradeAttempt, type HandoffSocket } from '../upgrade/attempt';
+import { killTree } from '../os/proctree';
+import { SUPERVISOR_ENV } from './supervised';
+import { Notifier } from '../os/notify';
+import { DEFAULTS } from '../config/options';
+import { setTitle } from '../os/title';
+
+interface Held extends HandoffSocket {
+  spec: ListenerSpec;
+  external?: boolean;
+  handle: object;
+}
+
+const RESPAWN_MIN = 100;
+const RESPAWN_MAX = 10_000;
+
+export interface SupervisorOptions {
+  /** ms the first master may take to call listen() (default: listen()'s readyTimeout default). */
+  readyTimeout?: number;
+}
+
+export class Supervisor {
+  private readonly log = new Logger('supervisor', 0, (process.env.BATON_LOG_LEVEL as 'warn') || 'warn', (process.env.BATON_LOG_FORMAT as 'text') || 'text');
+  private held: Held[] = [];
+  private readonly notifier = new Notifier(this.log);
+  private serving: ChildProcess | undefined;
+  private masters = new Set<ChildProcess>();
+  private attempt: UpgradeAttempt | undefined;
+  private stopping = false;
+  private signals = 0;
+  private everServed = false;
+  private crashes = 0;
+  private lastCrash = 0;
+  private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0 };
+  /** Whether the first master called listen() (it said 'hello'). */
+  private greeted = false;
+  private exitCode = 0;
+
+  constructor(private start: StartContext, private options: SupervisorOptions = {}) {}
+
+  run(): void {
+    setTitle('supervisor', 0, 'running');
+    process.on('SIGUSR2', () => this.upgrade('SIGUSR2'));
+    for (const sig of ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1'] as const) {
+      process.on(sig, () => {
+        if (this.serving?.pid) process.kill(this.serving.pid, sig);
+      });
+    }
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => this.stop(sig));
+    this.spawnFirst();
+  }
+
+  private command(): { command: string; args: string[]; argv0: string; cwd: string } {
+    const r = relaunch(this.start);
+    return { command: r.command, args: [...r.execArgv, r.script, ...r.args], argv0: r.argv0, cwd: r.cwd };
+  }
+
+  private spawnFirst(): void {
+    const c = this.command();
+    const child = spawn(c.command, c.args, {
+      argv0: c.argv0,
+      cwd: c.cwd,
+      env: { ...process.env, [SUPERVISOR_ENV]: '1', PWD: c.cwd },
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    });
+    this.adopt(child);
+    this.serving = child;
+    this.log.info('master-started', `started master ${child.pid}`);
+    const readyTimeout = this.options.readyTimeout ?? DEFAULTS.readyTimeout;
+    const timer = setTimeout(() => {
+      if (this.greeted || this.stopping || child.exitCode !== null || child.signalCode !== null) return;
+      this.log.error('no-listen', `${this.start.typedScript} (master ${child.pid}) did not call baton's listen() within ${readyTimeout} ms: is it the file that calls require('baton').listen(...)? Stopping it; give it longer with baton run --ready-timeout MS`);
+      this.stopping = true;
+      this.exitCode = 1;
+      if (child.pid) killTree(child.pid);
+    }, readyTimeout);
+    timer.unref();
+  }
+
+  /** Follows a master for its whole life. */
+  private adopt(child: ChildProcess): void {
+    this.masters.add(child);
+    child.on('message', (m: unknown, handle: unknown) => this.onMessage(child, m, handle));
+    child.on('error', () => undefined);
+    // 'close', not 'exit': it comes once the channel was read to the end, so what a master
+    // said just before it died (its sockets, that it serves) is known when its death is handled.
+    child.on('close', (code, signal) => {
+      this.masters.delete(child);
+      if (this.stopping) {
+        if (this.masters.size === 0) this.exit(this.exitCode);
+        return;
+      }
+      if (child !== this.serving) return;
+      this.serving = undefined;
+      const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      if (!this.everServed) {
+        const where = this.greeted ? 'before it served' : `before it called baton's listen() (is ${this.start.typedScript} the file that calls require('baton').listen(...)?)`;
+        this.log.error('start-failed', `the first master ${how} ${where}; giving up`);
+        this.exit(typeof code === 'number' && code !== 0 ? code : 1);
+        return;
+      }
+      if (code === 0 && signal === null) {
+        // a master stopped on its own request (baton stop): the service is over
+        this.log.info('master-stopped', `master ${child.pid} stopped; exiting`);
+        this.stopping = true;
+        if (this.masters.size === 0) this.exit(0);
+        return;
+      }
+      this.log.error('master-died', `serving master ${child.pid} ${how}; starting a new one on the held sockets`);
+      this.respawn();
+    });
+  }
+
+  private onMessage(child: ChildProcess, m: unknown, handle: unknown): void {
+    if (!isBaton(m)) return;
+    const message = m as FromMaster;
+    // 'hello' comes from listen(); a master of an older baton says nothing before it serves
+    if (child === this.serving) this.greeted = true;
+    switch (message.type) {
+      case 'hello':
+        return;
+      case 'hold':
+        if (handle && typeof handle === 'object' && !this.held.some((h) => h.spec.name === message.spec.name)) {
+          const h = handle as object;
+          this.held.push({ spec: message.spec, external: message.external, handle: h, handoffFd: () => h });
+          this.log.debug('holding', `holding listener ${message.spec.name}`);
+        }
+        return;
+      case 'state':
+        if (child !== this.serving) return;
+        if (message.serving !== false) {
+          if (!this.everServed) this.notifier.ready(process.pid, `master ${child.pid} serving`);
+          this.everServed = true;
+        }
+        this.info = {
+          pidFile: message.pidFile,
+          readyTimeout: message.readyTimeout,
+          nextGeneration: message.nextGeneration,
+          workers: message.workers,
+          scaled: message.scaled,
+          probation: message.probation ?? 0,
+        };
+        return;
+      case 'upgrade-request':
+        this.upgrade(`requested by master ${child.pid}`);
+        return;
+    }
+  }
+
+  private tell(child: ChildProcess | undefined, m: ToMaster): void {
+    if (!child?.connected) return;
+    try {
+      child.send(msg(m));
+    } catch {
+      // gone
+    }
+  }
+
+  /** Spawns the next master on the held sockets; the serving one hands over once it serves. */
+  private upgrade(why: string, replacing = true): void {
+    if (this.stopping) return;
+    const old = replacing ? this.serving : undefined;
+    if (this.attempt) {
+      this.log.warn('upgrade-refused', `upgrade refused (${why}): an upgrade is in progress (new master ${this.attempt.pid})`);
+      this.tell(old, { type: 'upgrade-refused', reason: `an upgrade is in progress (new master ${this.attempt.pid})` });
+      return;
+    }
+    if (this.held.length === 0 && !replacing) {
+      // a master that died before its sockets reached this supervisor: start one that binds them
+      this.log.warn('master-restarted', 'the supervisor holds no sockets: the new master binds them itself');
+      this.spawnFirst();
+      return;
+    }
+    if (this.held.length === 0) {
+      this.log.warn('upgrade-refused', `upgrade refused (${why}): the master has not handed its sockets to the supervisor yet`);
+      this.tell(old, { type: 'upgrade-refused', reason: 'the supervisor holds no sockets yet' });
+      return;
+    }
+    const attempt = new UpgradeAttempt({
+      relaunch: relaunch(this.start),
+      listeners: this.held,
+      generation: this.info.nextGeneration,
+      workers: this.info.scaled ? this.info.workers : undefined,
+      readyTimeout: this.info.readyTimeout,
+      // a master that replaces a dead one has nobody to roll back to
+      probation: replacing ? this.info.probation : 0,
+      pidFile: this.info.pidFile,
+      oldPid: old?.pid,
+      keepChannel: true,
+      env: { [SUPERVISOR_ENV]: '1' },
+      log: this.log,
+      what: replacing ? 'upgrade' : 'restart',
+    });
+    this.attempt = attempt;
+    attempt.on('started', (pid) => {
+      if (replacing) {
+        this.notifier.reloading(`upgrading: new master ${pid} starting`);
+        this.log.info('upgrade-started', `upgrade (${why}): new master ${pid}`);
+      } else {
+        this.notifier.send([`STATUS=restarting: new master ${pid} starting`]);
+        this.log.info('restart-started', `restarting (${why}): new master ${pid}`);
+      }
+      this.tell(old, { type: 'upgrade-started', pid });
+      if (attempt.child) this.adopt(attempt.child);
+    });
+    attempt.on('worker-ready', (pid, ready, total) => this.tell(old, { type: 'upgrade-worker-ready', pid, ready, total }));
+    attempt.on('failed', (reason) => {
+      this.attempt = undefined;
+      if (replacing) this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
+      else this.log.error('restart-failed', `restart failed: ${reason}; trying again`);
+      this.tell(old, { type: 'upgrade-failed', reason });
+      this.notifier.ready(process.pid, replacing ? 'upgrade failed' : 'restart failed');
+      if (!replacing) this.respawn();
+    });
+    attempt.on('serving', (pid) => {
+      this.attempt = undefined;
+      this.serving = attempt.child;
+      this.crashes = 0;
+      if (replacing) this.log.info('upgrade-succeeded', `master ${pid} serves`);
+      else this.log.info('restarted', `master ${pid} serves (restarted: ${why})`);
+      this.tell(old, { type: 'upgrade-serving', pid, dropped: attempt.dropped });
+      this.notifier.ready(process.pid, `master ${pid} serving`);
+    });
+    attempt.start();
+  }
+
+  /** The serving master died: a new one on the held sockets, with back-off. */
+  private respawn(): void {
+    const now = Date.now();
+    if (now - this.lastCrash > 30_000) this.crashes = 0;
+    this.lastCrash = now;
+    const delay = Math.min(RESPAWN_MIN * 2 ** this.crashes, RESPAWN_MAX);
+    this.crashes++;
+    setTimeout(() => this.upgrade('the serving master died', false), delay);
+  }
+
+  private stop(sig: NodeJS.Signals): void {
+    this.signals++;
+    if (this.stopping && this.signals > 1 && sig !== 'SIGQUIT') {
+      this.log.warn('forced-stop', `${sig} again: killing every master now`);
+      for (const m of this.masters) if (m.pid) killTree(m.pid);
+      this.exit(1);
+      return;
+    }
+    this.stopping = true;
+    this.notifier.stopping();
+    this.log.info('stopping', `${sig}: stopping every master gracefully`);
+    this.attempt?.fail(`stopped by ${sig}`);
+    // A message, not a signal: after Ctrl-C the masters got SIGINT from the terminal
+    // already, and a second signal would mean "stop at once" to them.
+    for (const m of this.masters) {
+      if (m.connected) this.tell(m, { type: 'stop' });
+      else if (m.pid) {
+        try {
+          process.kill(m.pid, 'SIGTERM');
+        } catch {
+          // gone
+        }
+      }
+    }
+    if (this.masters.size === 0) this.exit(0);
+  }
+
+  private exit(code: number): void {
+    void this.notifier.flush().then(() => process.exit(code));
+  }
+}

@@ -1,0 +1,265 @@
+// The old master's side of an upgrade (SIGUSR2).
+//
+//   old master                                   new master (spawned, sockets at fd 4..)
+//   spawn ------------------------------------->  runs the app, builds its pool on the
+//                                                 inherited sockets (accepting nothing yet)
+//        <--------------- forked {pid} (each worker, so a failure can kill the tree)
+//        <--------------- ready                   every worker is ready
+//   pid -> <pidFile>.oldbin
+//   go ---------------------------------------->  starts accepting, writes <pidFile>
+//        <--------------- serving
+//   stops accepting, release -------------------> the new master serves alone
+//   drains its generations, exits 0              (the channel stays open meanwhile:
+//        <--------------- handed-over | stopping   the new master says when it is no
+//                                                  longer the one serving)
+//
+// After the hand-over: if the new master dies while this one still drains, without
+// having said that it handed over or stops, 'lost' tells the old master, which takes
+// service back (master.ts, lib/sockets/keep.ts).
+//
+// Failure (exit, error, readyTimeout before 'serving'): the new master and every
+// worker it forked are SIGKILLed, the old master goes on serving and the pid file
+// names it again. The old master never stopped accepting, so nothing was lost.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Stream } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { earlyReporter, type EarlyReporter } from './early';
+import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
+import type { ListenerSpec } from '../sockets/listeners';
+import type { Logger } from '../log/log';
+import { isBaton, msg, type FromSuccessor, type ToSuccessor } from '../messages';
+import { oldbinPath, removePidFileIf, writePidFile } from '../master/pidfile';
+import { killTree } from '../os/proctree';
+import type { Relaunch } from './relaunch';
+
+export interface UpgradeEvents {
+  started: [pid: number];
+  'worker-ready': [pid: number, ready: number, total: number];
+  /** The new master serves: the old one must stop accepting and drain. */
+  serving: [pid: number];
+  failed: [reason: string];
+  /** After 'serving': the new master died while it was the one serving. */
+  lost: [reason: string];
+  /** After 'serving': the new master handed over in turn, or stops; nothing to watch any more. */
+  'moved-on': [what: 'handed-over' | 'stopping'];
+}
+
+/** A listening socket to hand to the new master: a Listener, or a handle a supervisor holds. */
+export interface HandoffSocket {
+  spec: ListenerSpec;
+  external?: boolean;
+  /** An fd number or a handle object, as spawn() takes them in stdio. */
+  handoffFd(): number | object;
+}
+
+export interface UpgradeOptions {
+  relaunch: Relaunch;
+  listeners: HandoffSocket[];
+  generation: number;
+  workers: number | undefined;
+  readyTimeout: number;
+  /** ms the new master serves beside the old one before the old one hands over. */
+  probation?: number;
+  pidFile: string | undefined;
+  /** The master being replaced (default: this process); undefined when there is none. */
+  oldPid?: number | undefined;
+  /** A supervisor keeps talking to the new master: the channel stays open. */
+  keepChannel?: boolean;
+  /** Environment of the new master over this process's (undefined removes a variable). */
+  env?: Record<string, string | undefined>;
+  log: Logger;
+  /** What the log calls it: a supervisor replacing a master that died restarts it (default 'upgrade'). */
+  what?: 'upgrade' | 'restart';
+}
+
+export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
+  child: ChildProcess | undefined;
+  private phase: 'spawning' | 'starting' | 'go' | 'probation' | 'serving' | 'failed' = 'spawning';
+  /** After 'serving': the new master said it handed over in turn, or stops. */
+  private succeeded: 'handed-over' | 'stopping' | undefined;
+  private forked = new Set<number>();
+  /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
+  dropped: string[] = [];
+  private errors: string[] = [];
+  /** Whether the new master ever said anything (it does from listen() on). */
+  private heard = false;
+  private timer: NodeJS.Timeout | undefined;
+  private early: EarlyReporter | undefined;
+
+  constructor(private o: UpgradeOptions) {
+    super();
+  }
+
+  private get oldPid(): number | undefined {
+    return 'oldPid' in this.o ? this.o.oldPid : process.pid;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get finished(): boolean {
+    return this.phase === 'serving' || this.phase === 'failed';
+  }
+
+  start(): void {
+    const { relaunch, listeners, generation } = this.o;
+    const handoff: Handoff = {
+      v: 1,
+      parent: process.pid,
+      generation,
+      listeners: listeners.map((l, i) => ({ spec: l.spec, fd: FIRST_FD + i, ...(l.external ? { external: true } : {}) })),
+      workers: this.o.workers,
+    };
+    const fds = listeners.map((l) => l.handoffFd());
+    const base = { ...process.env, ...this.o.env };
+    this.early = earlyReporter({ role: 'master', generation, format: this.o.log.format }, base);
+    const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
+    let child: ChildProcess;
+    try {
+      child = spawn(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
+        argv0: relaunch.argv0,
+        cwd: relaunch.cwd,
+        env,
+        // a raw handle (held by a supervisor) is accepted by spawn like a stream's
+        stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...(fds as Array<number | Stream>)],
+      });
+    } catch (err) {
+      this.fail(`could not spawn ${relaunch.command}: ${(err as Error).message}`);
+      return;
+    }
+    this.child = child;
+    this.phase = 'starting';
+    child.on('error', (err) => {
+      // ENOENT / EACCES on spawn, or EPIPE on a dying channel
+      if (!this.finished) this.errors.push(err.message);
+      if (child.pid === undefined) this.fail(`could not start ${relaunch.command}: ${err.message}`);
+    });
+    child.on('message', (m: unknown) => this.onMessage(m));
+    child.on('exit', (code, signal) => {
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      if (this.phase === 'serving') {
+        // A master that exits 0 on its own stopped or handed over (and said so, if it could).
+        if (!this.o.keepChannel && this.succeeded === undefined && (signal !== null || code !== 0)) {
+          const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
+          this.emit('lost', `the new master ${child.pid} ${how} after it took over${detail}`);
+        }
+        return;
+      }
+      if (this.finished) return;
+      this.fail(this.phase === 'probation'
+        ? `the new master ${child.pid} ${how} during its probation (this master kept accepting all along)`
+        : `the new master ${child.pid} ${how} before it was serving`);
+    });
+    this.timer = setTimeout(() => {
+      const hint = this.heard ? '' : `: it said nothing, as a program that does not call baton's listen() (or is stuck before it) would`;
+      this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)${hint}`);
+    }, this.o.readyTimeout);
+    if (child.pid !== undefined) {
+      this.o.log.info(`${this.o.what ?? 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${[...relaunch.execArgv, relaunch.script, ...relaunch.args].join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
+      this.emit('started', child.pid);
+    }
+  }
+
+  private send(m: ToSuccessor): void {
+    try {
+      this.child?.send(msg(m));
+    } catch {
+      // its exit follows
+    }
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isBaton(m)) return;
+    this.heard = true;
+    const message = m as FromSuccessor;
+    if (this.phase === 'serving') {
+      // a supervisor follows its masters itself (supervisor.ts)
+      if (this.o.keepChannel) return;
+      if (message.type === 'handed-over' || message.type === 'stopping') {
+        this.succeeded = message.type;
+        this.release();
+        this.emit('moved-on', message.type);
+      } else if (message.type === 'error') this.errors.push(message.message);
+      return;
+    }
+    if (this.finished) return;
+    const pid = this.child?.pid as number;
+    switch (message.type) {
+      case 'forked':
+        this.forked.add(message.pid);
+        return;
+      case 'error':
+        this.errors.push(message.message);
+        return;
+      case 'worker-ready':
+        this.emit('worker-ready', message.pid, message.ready, message.total);
+        return;
+      case 'ready':
+        if (this.phase !== 'starting') return;
+        this.phase = 'go';
+        if (this.o.pidFile !== undefined && this.oldPid !== undefined) writePidFile(oldbinPath(this.o.pidFile), this.oldPid);
+        this.send({ type: 'go' });
+        return;
+      case 'serving': {
+        if (this.phase !== 'go') return;
+        if (this.timer) clearTimeout(this.timer);
+        this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
+        const probation = this.o.probation ?? 0;
+        if (probation <= 0) {
+          this.settle(pid);
+          return;
+        }
+        // Both masters accept; a worker the new one loses now fails the upgrade (it exits).
+        this.phase = 'probation';
+        this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${probation} ms (probation)`, { newPid: pid });
+        this.timer = setTimeout(() => this.settle(pid), probation);
+        return;
+      }
+    }
+  }
+
+  /** Probation passed: the new master takes over alone. */
+  private settle(pid: number): void {
+    if (this.finished) return;
+    this.phase = 'serving';
+    if (this.timer) clearTimeout(this.timer);
+    this.early?.remove();
+    this.emit('serving', pid);
+    if (this.o.keepChannel) return;
+    this.send({ type: 'release' });
+    this.errors = [];
+    // The channel stays open, but keeps nobody alive: the new master says on it when it is
+    // no longer the one serving; an error it throws arrives as the reason it died.
+    const child = this.child as ChildProcess;
+    child.channel?.unref();
+    child.unref();
+  }
+
+  /** The old master no longer follows the new one (it stops, or the new one moved on). */
+  release(): void {
+    const child = this.child;
+    if (this.phase !== 'serving' || child === undefined) return;
+    this.succeeded ??= 'stopping';
+    if (child.connected) child.disconnect();
+  }
+
+  /** Gives up: kills the new master's whole tree and restores the pid file. */
+  fail(reason: string): void {
+    if (this.finished) return;
+    this.phase = 'failed';
+    if (this.timer) clearTimeout(this.timer);
+    this.early?.remove();
+    const pid = this.child?.pid;
+    if (pid !== undefined) {
+      const killed = killTree(pid, this.forked);
+      if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
+    }
+    if (this.o.pidFile !== undefined && this.oldPid !== undefined) {
+      writePidFile(this.o.pidFile, this.oldPid);
+      removePidFileIf(oldbinPath(this.o.pidFile), this.oldPid);
+    }
+    const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
+    this.emit('failed', `${reason}${detail}`);
+  }
+}

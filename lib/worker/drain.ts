@@ -1,0 +1,326 @@
+// Worker-side drain: finish what was accepted, reset nothing.
+//
+// Once draining starts (the master stopped sending connections to this worker):
+// - every HTTP/1 response not yet started carries `Connection: close`, so busy
+//   keep-alive connections end after their current request (http and https);
+// - an HTTP/1 connection with no request in progress is closed once it has been idle
+//   for the server's keepAliveTimeout, or `keepAliveGrace` ms if that is longer (a socket
+//   that never sent a byte counts as idle since it arrived). Closing sooner would race
+//   clients that reuse their idle sockets: a request sent as the close goes out fails.
+//   Node's agent retires an idle socket a second before the server's announced
+//   `Keep-Alive: timeout`, so it never reuses one baton closes; other clients see what
+//   they see of any server's keep-alive timeout. A request already on the wire is
+//   served, not reset. For
+//   https the idle socket is the TLSSocket the server built on the raw one (found from
+//   the server's 'secureConnection' event), closed with a TLS close_notify; a TLS
+//   connection still in its handshake is left to finish it;
+// - every HTTP/2 session gets a GOAWAY (session.close()): streams already started
+//   finish, the client opens its next streams elsewhere;
+// - a connection the app took over (HTTP Upgrade such as WebSocket, CONNECT) and every
+//   connection of a raw net/tls server are the app's: it is told through the drain
+//   signal and closes them politely;
+// - at `drainTimeout` whatever remains is destroyed and counted as forced.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Http2Session } from 'node:http2';
+import type { Server, Socket } from 'node:net';
+import * as tls from 'node:tls';
+import { applyConnectionOptions } from '../os/internals';
+import { listenerOf, tag } from './tags';
+
+/** How baton can drain a server's connections. */
+type Kind = 'http' | 'https' | 'other';
+
+interface Conn {
+  raw: Socket;
+  server: Server;
+  kind: Kind;
+  /** Where requests arrive: the raw socket (http), its TLSSocket once the handshake is done (https). */
+  io: Socket | undefined;
+  /** The peer as seen at accept time, to find the raw socket under a TLSSocket. */
+  peer: string | undefined;
+  active: number;
+  idleSince: number;
+  bytesAtIdle: number;
+  /** Taken over by the app (Upgrade, CONNECT): never idle, closed by the app or at drainTimeout. */
+  long: boolean;
+  /** HTTP/1 responses in progress: they get `Connection: close` when the drain starts. */
+  responses: Set<http.ServerResponse>;
+  /** Shed for fairness: its next response closes it (lib/pool/balance.ts). */
+  shed: boolean;
+}
+
+export interface DrainResult {
+  /** Connections closed by force at drainTimeout. */
+  forced: number;
+  /** How many of those the app had taken over (WebSocket and other upgrades, CONNECT). */
+  upgraded: number;
+}
+
+/** The responses in progress on `c` that have not started yet end the connection when done. */
+function closeAfterResponse(c: Conn): void {
+  for (const res of c.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+}
+
+function peerOf(s: Socket): string | undefined {
+  return s.remotePort === undefined ? undefined : `${s.remoteAddress}|${s.remotePort}|${s.localPort}`;
+}
+
+export class ConnectionTracker {
+  private conns = new Map<Socket, Conn>();
+  private byIo = new WeakMap<Socket, Conn>();
+  private servers = new Map<Server, Kind>();
+  private sessions = new Set<Http2Session>();
+  private draining = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private finish: ((r: DrainResult) => void) | undefined;
+  /** The raw socket being fed, while server.emit('connection') runs (h2c builds its session then). */
+  private feeding: Conn | undefined;
+  /** The TLSSocket whose 'secureConnection' is being emitted (http2 builds its session then). */
+  private securing: Conn | undefined;
+
+  constructor(server: Server | undefined, private grace: number, private now: () => number = Date.now) {
+    if (server) this.watch(server);
+  }
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  /** Connections the app took over (upgrades), still open. */
+  get upgradedCount(): number {
+    let n = 0;
+    for (const c of this.conns.values()) if (c.long) n++;
+    return n;
+  }
+
+  /** Starts tracking what `server` does with the connections fed to it. */
+  watch(server: Server): void {
+    if (this.servers.has(server)) return;
+    const kind: Kind = server instanceof https.Server ? 'https' : server instanceof http.Server ? 'http' : 'other';
+    this.servers.set(server, kind);
+    // Registered first, so the app's own handler already sees `Connection: close`.
+    server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res));
+    if (server instanceof tls.Server) {
+      server.prependListener('secureConnection', (s: tls.TLSSocket) => this.onSecure(server, s));
+    }
+    server.on('session', (session: Http2Session) => this.onSession(session));
+    // Upgrade and CONNECT: listening changes what Node does (with no listener an Upgrade is
+    // an ordinary request, a CONNECT is refused), so baton listens only while the app does.
+    for (const ev of ['upgrade', 'connect'] as const) this.followTakeOver(server, ev);
+  }
+
+  /** A connection handed to this worker by the master, counted from now on. */
+  add(socket: Socket, server?: Server): Conn {
+    const srv = server ?? this.servers.keys().next().value;
+    const kind = (srv && this.servers.get(srv)) ?? 'other';
+    const c: Conn = {
+      raw: socket,
+      server: srv as Server,
+      kind,
+      io: kind === 'http' ? socket : undefined,
+      peer: kind === 'https' || (srv instanceof tls.Server) ? peerOf(socket) : undefined,
+      active: 0,
+      idleSince: this.now(),
+      bytesAtIdle: 0,
+      long: false,
+      shed: false,
+      responses: new Set(),
+    };
+    this.conns.set(socket, c);
+    if (c.io) this.byIo.set(c.io, c);
+    socket.once('close', () => {
+      this.conns.delete(socket);
+      this.check();
+    });
+    return c;
+  }
+
+  /** add() and hand the socket to the server, tagged with the listener it came in on. */
+  feed(socket: Socket, server: Server, listener: string): void {
+    tag(socket, listener);
+    this.watch(server);
+    applyConnectionOptions(server, socket);
+    const c = this.add(socket, server);
+    this.feeding = c;
+    try {
+      server.emit('connection', socket);
+    } finally {
+      this.feeding = undefined;
+    }
+  }
+
+  private followTakeOver(server: Server, ev: 'upgrade' | 'connect'): void {
+    const ours = (_req: http.IncomingMessage, socket: Socket): void => {
+      const c = this.byIo.get(socket) ?? this.conns.get(socket);
+      if (c) c.long = true;
+    };
+    let on = false;
+    const sync = (added: number): void => {
+      const theirs = server.listenerCount(ev) + added - (on ? 1 : 0);
+      if (theirs > 0 && !on) {
+        on = true;
+        server.prependListener(ev, ours);
+      } else if (theirs <= 0 && on) {
+        on = false;
+        server.removeListener(ev, ours);
+      }
+    };
+    // 'newListener' comes before the listener is added, 'removeListener' after it is removed
+    server.on('newListener', (name: string | symbol, fn: unknown) => {
+      if (name === ev && fn !== ours) sync(1);
+    });
+    server.on('removeListener', (name: string | symbol, fn: unknown) => {
+      if (name === ev && fn !== ours) sync(0);
+    });
+    sync(0);
+  }
+
+  private onSecure(server: Server, s: tls.TLSSocket): void {
+    // Find the raw socket this TLSSocket wraps: same peer (TCP); over a UNIX socket, which
+    // has no peer address, the oldest connection of this server still in its handshake.
+    const peer = peerOf(s);
+    let found: Conn | undefined;
+    for (const c of this.conns.values()) {
+      if (c.server !== server || c.io !== undefined) continue;
+      if (peer !== undefined ? c.peer === peer : c.peer === undefined) {
+        found = c;
+        break;
+      }
+    }
+    if (found === undefined) return;
+    found.io = s;
+    found.idleSince = this.now();
+    found.bytesAtIdle = found.raw.bytesRead;
+    this.byIo.set(s, found);
+    const name = listenerOf(found.raw);
+    if (name !== undefined) tag(s, name);
+    this.securing = found;
+    setImmediate(() => {
+      if (this.securing === found) this.securing = undefined;
+    });
+  }
+
+  private onSession(session: Http2Session): void {
+    const from = this.feeding ?? this.securing;
+    this.securing = undefined;
+    const name = from ? listenerOf(from.raw) : undefined;
+    if (name !== undefined) tag(session, name);
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    if (this.draining) this.goaway(session);
+  }
+
+  private goaway(session: Http2Session): void {
+    if (session.closed || session.destroyed) return;
+    try {
+      session.close();
+    } catch {
+      // already going away
+    }
+  }
+
+  /**
+   * Fairness (lib/pool/balance.ts): up to `n` HTTP/1 keep-alive connections end after their
+   * current or next response (`Connection: close`), so that their clients reconnect to
+   * another worker. Nothing is cut: a request in progress is answered. Returns how many.
+   */
+  shed(n: number): number {
+    let done = 0;
+    for (const c of this.conns.values()) {
+      if (done >= n) break;
+      if (c.shed || c.long || (c.kind !== 'http' && c.kind !== 'https') || c.io === undefined) continue;
+      c.shed = true;
+      done++;
+      closeAfterResponse(c);
+    }
+    return done;
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const c = this.byIo.get(req.socket as Socket);
+    if ((this.draining || c?.shed === true) && res instanceof http.ServerResponse && !res.headersSent) res.setHeader('Connection', 'close');
+    if (c === undefined) return;
+    c.active++;
+    if (res instanceof http.ServerResponse) c.responses.add(res);
+    res.once('close', () => {
+      c.responses.delete(res);
+      c.active--;
+      c.idleSince = this.now();
+      c.bytesAtIdle = c.raw.bytesRead;
+    });
+  }
+
+  /** Starts the drain; resolves when every connection is gone. */
+  drain(drainTimeout: number): Promise<DrainResult> {
+    if (this.draining) return new Promise((resolve) => this.chain(resolve));
+    this.draining = true;
+    return new Promise((resolve) => {
+      this.finish = resolve;
+      for (const s of this.sessions) this.goaway(s);
+      // responses already in progress end their connection too
+      for (const c of this.conns.values()) {
+        closeAfterResponse(c);
+      }
+      if ([...this.servers.values()].some((k) => k !== 'other')) {
+        const every = Math.max(10, Math.min(100, Math.floor(this.grace / 4) || 10));
+        this.sweepTimer = setInterval(() => this.sweep(), every);
+        this.sweep();
+      }
+      this.deadline = setTimeout(() => this.forceClose(), drainTimeout);
+      this.check();
+    });
+  }
+
+  private chain(resolve: (r: DrainResult) => void): void {
+    const prev = this.finish;
+    this.finish = (r) => {
+      prev?.(r);
+      resolve(r);
+    };
+  }
+
+  /** Closes HTTP/1 connections that are idle and have been for the grace period. */
+  sweep(): void {
+    const t = this.now();
+    for (const c of this.conns.values()) {
+      if (c.kind === 'other' || c.long || c.active > 0) continue;
+      if (c.raw.bytesRead > c.bytesAtIdle) continue; // a request (or a TLS handshake) is arriving
+      if (t - c.idleSince < this.idleLimit(c)) continue;
+      if (c.io) c.io.end();
+      else c.raw.destroy(); // a TLS connection that never sent a byte
+    }
+  }
+
+  /** How long a connection must be idle before the drain closes it. */
+  private idleLimit(c: Conn): number {
+    const kat = (c.server as http.Server | undefined)?.keepAliveTimeout;
+    return Math.max(this.grace, typeof kat === 'number' && kat > 0 ? kat : 0);
+  }
+
+  forceClose(): void {
+    const forced = this.conns.size;
+    const upgraded = this.upgradedCount;
+    for (const c of this.conns.values()) {
+      c.io?.destroy();
+      c.raw.destroy();
+    }
+    this.conns.clear();
+    this.done({ forced, upgraded });
+  }
+
+  private check(): void {
+    if (this.draining && this.conns.size === 0) this.done({ forced: 0, upgraded: 0 });
+  }
+
+  private done(r: DrainResult): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.deadline) clearTimeout(this.deadline);
+    this.sweepTimer = undefined;
+    this.deadline = undefined;
+    const f = this.finish;
+    this.finish = undefined;
+    f?.(r);
+  }
+}

@@ -1,0 +1,87 @@
+// beforeExit(fn): the app's clean-up before a baton process leaves.
+//
+// Closing a database pool, flushing a queue or a log shipper takes time, and 'drain'
+// comes too early for it (requests still run) while the worker used to exit as soon as
+// its connections were done. A worker runs these functions once its connections are
+// done, a master once its generations are gone; the process exits when every one has
+// settled, or `exitTimeout` ms after they were called, whichever comes first. A
+// function that throws, rejects or is still running at exitTimeout is logged (one
+// line each), and never keeps the process from leaving.
+import type { Logger } from '../log/log';
+
+/** A clean-up function: it may return a promise, which the process waits for. */
+export type ExitHook = (reason: string) => unknown;
+
+export interface ExitOutcome {
+  /** How many functions ran. */
+  ran: number;
+  failed: number;
+  /** Still running at exitTimeout. */
+  timedOut: number;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+export class ExitHooks {
+  private readonly fns: ExitHook[] = [];
+  private running: Promise<ExitOutcome> | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  get size(): number {
+    return this.fns.length;
+  }
+
+  add(fn: unknown): void {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`baton: beforeExit() takes a function (reason) => void | Promise<void>, got ${fn === null ? 'null' : typeof fn}`);
+    }
+    this.fns.push(fn as ExitHook);
+  }
+
+  /** Calls every function once with `reason`; resolves (never rejects) when all settled or at `timeoutMs`. */
+  run(reason: string, timeoutMs: number): Promise<ExitOutcome> {
+    if (this.running) return this.running;
+    this.running = this.runAll(reason, timeoutMs);
+    return this.running;
+  }
+
+  private async runAll(reason: string, timeoutMs: number): Promise<ExitOutcome> {
+    const fns = this.fns.slice();
+    const outcome: ExitOutcome = { ran: fns.length, failed: 0, timedOut: 0 };
+    if (fns.length === 0) return outcome;
+    const started = Date.now();
+    this.log.debug('before-exit', `running ${fns.length} beforeExit function(s) (${reason}); exitTimeout ${timeoutMs} ms`);
+    const pending = new Set<string>();
+    const calls = fns.map((fn, i) => {
+      const name = `beforeExit #${i + 1}${fn.name ? ` (${fn.name})` : ''}`;
+      pending.add(name);
+      // a synchronous throw becomes a rejection
+      return new Promise<unknown>((resolve) => resolve(fn(reason))).then(
+        () => {
+          pending.delete(name);
+        },
+        (err: unknown) => {
+          pending.delete(name);
+          outcome.failed++;
+          this.log.error('before-exit-failed', `${name} failed: ${describe(err)}`);
+        },
+      );
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const result = await Promise.race([Promise.all(calls), timeout]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      outcome.timedOut = pending.size;
+      this.log.error('before-exit-timeout', `${[...pending].join(', ')} still running at exitTimeout (${timeoutMs} ms): exiting without waiting for ${pending.size === 1 ? 'it' : 'them'}`);
+    } else {
+      this.log.debug('before-exit-done', `beforeExit function(s) done in ${Date.now() - started} ms`);
+    }
+    return outcome;
+  }
+}

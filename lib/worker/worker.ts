@@ -1,0 +1,298 @@
+// The worker role: builds the app's server, serves the connections the master hands
+// over, drains when told (or when its master vanishes) and exits.
+import cluster from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { Acceptor } from './acceptor';
+import { TICK } from '../pool/balance';
+import { ConnectionTracker } from './drain';
+import { ExitHooks, type ExitHook } from './exit-hooks';
+import { surviveMasterDisconnect } from '../os/internals';
+import { Logger } from '../log/log';
+import { isBaton, msg, type FromWorker, type ToWorker } from '../messages';
+import { explainCrash, factoryResultMistake, runFactory } from './mistakes';
+import type { App, ListenerConfig, ResolvedOptions } from '../config/options';
+import { setTitle } from '../os/title';
+import { takeOverUncaught } from '../os/fatal';
+import { recordForwarder } from '../log/worker-records';
+
+export interface WorkerEvents {
+  /** The server is built and receives connections. */
+  listening: [server: net.Server];
+  /** Draining started: close long-lived connections (WebSockets, streams) politely. */
+  drain: [reason: string];
+  /** A signal the master passes on to its workers: 'SIGUSR1' (reopen your log files). */
+  signal: [signal: string];
+}
+
+export class BatonWorker extends EventEmitter<WorkerEvents> {
+  readonly role = 'worker' as const;
+  readonly generation: number;
+  /** The app's server (the one listen()'s second argument builds; else the first listener's). */
+  server: net.Server | undefined;
+  /** The server of each listener, by name, once built. */
+  readonly servers = new Map<string, net.Server>();
+  private readonly abort = new AbortController();
+  private readySent = false;
+  private readyAsked = false;
+  private tracker: ConnectionTracker | undefined;
+  private queue: Array<[string, net.Socket]> = [];
+  private readonly log: Logger;
+  private readonly exitHooks: ExitHooks;
+  /** Requests served (HTTP 'request' events), reported in heartbeats. */
+  requests = 0;
+  private ownSignals = 0;
+
+  private unknownListeners = new Set<string>();
+  private failed = false;
+  /** Accepting on the master's TCP sockets itself (lib/worker/acceptor.ts). */
+  private readonly acceptor = new Acceptor({
+    connection: (listener, socket) => this.accept(listener, socket),
+    error: (listener, err) => this.log.warn('accept-error', `listener "${listener}": ${err.message}`),
+  });
+  private loadTimer: NodeJS.Timeout | undefined;
+  private lastLoad = '';
+
+  constructor(private opts: ResolvedOptions, private app: App | undefined, private listenerConfigs: ListenerConfig[] = []) {
+    super();
+    this.generation = Number(process.env.BATON_GENERATION ?? '1') || 1;
+    this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat, opts.logger);
+    this.log.sink = recordForwarder((m) => this.tell(m));
+    this.exitHooks = new ExitHooks(this.log);
+  }
+
+  /**
+   * Registers clean-up (close a pool, flush a queue): `fn(reason)` runs once this worker's
+   * connections are done after a drain; the worker exits when every such function settled,
+   * or `exitTimeout` ms after they were called (lib/worker/exit-hooks.ts).
+   */
+  beforeExit(fn: ExitHook): this {
+    this.exitHooks.add(fn);
+    return this;
+  }
+
+  /** Aborted when this worker starts draining. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get draining(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** With `manualReady`, tells the master this worker may receive connections. */
+  ready(): void {
+    this.readyAsked = true;
+    this.sendReady();
+  }
+
+  start(): void {
+    const worker = cluster.worker;
+    if (worker) surviveMasterDisconnect(worker);
+    setTitle('worker', this.generation, 'starting');
+    takeOverUncaught(this.log);
+    process.on('message', (m: unknown, handle: unknown) => this.onMessage(m, handle));
+    process.on('disconnect', () => this.drain('the master is gone'));
+    for (const sig of ['SIGHUP', 'SIGUSR2'] as const) {
+      // Meant for the master (`pkill -USR2 -f app.js` also hits workers): ignore.
+      process.on(sig, () => this.log.debug('signal-ignored', `${sig} is for the master; ignored`));
+    }
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
+      process.on(sig, () => {
+        // Count this process's own signals: the master's drain message may arrive first
+        // (Ctrl-C reaches the master and its workers at once) and is not a second signal.
+        this.ownSignals++;
+        if (this.ownSignals > 1 && sig !== 'SIGQUIT') {
+          this.log.warn('forced-exit', `second ${sig}: exiting now`);
+          process.exit(1);
+        }
+        this.tell({ type: 'draining', reason: sig });
+        this.drain(sig);
+      });
+    }
+    // Heartbeats tell the master this event loop is alive (workerTimeout) and carry the
+    // counters it shows in `baton status` and checks against maxMemory / maxRequests.
+    const every = Number(process.env.BATON_HEARTBEAT) || 1_000;
+    setInterval(() => this.tell({
+      type: 'beat', connections: this.tracker?.size ?? 0, requests: this.requests, rss: process.memoryUsage.rss(),
+    }), every).unref();
+    const early = (err: unknown): void => this.failStart(err);
+    process.on('uncaughtException', early);
+    this.build()
+      .then(() => {
+        process.removeListener('uncaughtException', early);
+        // From now on the app's errors take Node's usual course; the master learns why.
+        process.on('uncaughtExceptionMonitor', (err) => this.tell({ type: 'error', message: explainCrash(err, this.servers.values()) }));
+      })
+      .catch(early);
+  }
+
+  private async build(): Promise<void> {
+    // One server per app: listeners without an app of their own share the main one.
+    const built = new Map<App, net.Server>();
+    const make = async (app: App): Promise<net.Server> => {
+      const existing = built.get(app);
+      if (existing) return existing;
+      const server = await this.makeServer(app);
+      built.set(app, server);
+      return server;
+    };
+    const main = this.app && (this.listenerConfigs.length === 0 || this.listenerConfigs.some((l) => l.app === undefined)) ? await make(this.app) : undefined;
+    for (const l of this.listenerConfigs) this.servers.set(l.spec.name, l.app ? await make(l.app) : (main as net.Server));
+    const first = main ?? [...built.values()][0];
+    if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
+    this.server = first;
+    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace);
+    this.tracker = tracker;
+    for (const server of built.values()) {
+      tracker.watch(server);
+      server.on('request', () => {
+        this.requests++; // reported in heartbeats (status, maxRequests)
+      });
+      // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
+      // 'listening'; baton feeds connections instead of listening, so it says so itself.
+      server.emit('listening');
+      this.emit('listening', server);
+    }
+    for (const [listener, socket] of this.queue.splice(0)) this.accept(listener, socket);
+    setTitle('worker', this.generation, this.draining ? 'draining' : 'serving');
+    if (!this.opts.manualReady) this.readyAsked = true;
+    this.sendReady();
+    if (this.draining) this.drain('drain requested during start-up');
+  }
+
+  private async makeServer(app: App): Promise<net.Server> {
+    let server: unknown;
+    if (app.kind === 'handler') server = http.createServer(app.handler);
+    else server = await runFactory(app.factory); // a listen() call on it throws, naming the mistake
+    if (!(server instanceof net.Server)) {
+      const mistake = factoryResultMistake(server);
+      throw new TypeError(`baton: createServer() must return a net.Server (http, https, http2 or net)${mistake ? `; it ${mistake}` : `, got ${server === null ? 'null' : typeof server}`}`);
+    }
+    return server;
+  }
+
+  private sendReady(): void {
+    if (this.readySent || !this.readyAsked || this.server === undefined || this.draining) return;
+    this.readySent = true;
+    this.tell({ type: 'ready' });
+    this.log.debug('worker-ready', 'ready');
+  }
+
+  private failStart(err: unknown): void {
+    if (this.failed) return; // one reason is enough (a listen() mistake may be followed by its EADDRINUSE)
+    this.failed = true;
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    // as text, the stack as Node prints it too; JSON and a logger get it inside the record only
+    if (this.log.format === 'text' && this.log.logger === undefined) process.stderr.write(`${text}\n`);
+    this.log.error('start-failed', 'the app failed to start', { err });
+    const exit = (): never => process.exit(1);
+    if (process.connected) {
+      process.send?.(msg<FromWorker>({ type: 'error', message: text }), undefined, {}, exit);
+      setTimeout(exit, 1000).unref();
+    } else exit();
+  }
+
+  private onMessage(m: unknown, handle: unknown): void {
+    if (!isBaton(m)) return;
+    const message = m as ToWorker;
+    if (message.type === 'conn' && handle instanceof net.Socket) this.accept(message.listener, handle);
+    else if (message.type === 'handle' && typeof handle === 'object' && handle !== null) {
+      this.acceptor.take(message.listener, handle, message.backlog);
+      this.reportLoad();
+    } else if (message.type === 'accept') {
+      if (message.on && !this.draining) this.acceptor.resume();
+      else this.acceptor.pause();
+      this.watchLoad();
+    } else if (message.type === 'shed') this.tracker?.shed(message.connections);
+    else if (message.type === 'drain') this.drain(message.reason);
+    else if (message.type === 'signal') this.emit('signal', message.signal);
+  }
+
+  private accept(listener: string, socket: net.Socket): void {
+    if (this.server === undefined || this.tracker === undefined) {
+      this.queue.push([listener, socket]);
+      return;
+    }
+    let server = this.servers.get(listener);
+    if (server === undefined) {
+      // a listener this code does not declare (changing listeners needs an upgrade, not a reload)
+      server = this.server;
+      if (!this.unknownListeners.has(listener)) {
+        this.unknownListeners.add(listener);
+        this.log.warn('unknown-listener', `a connection came in on listener "${listener}", which this code does not declare; the main server serves it (change listeners with an upgrade, SIGUSR2, not a reload)`);
+      }
+    }
+    this.tracker.feed(socket, server, listener);
+  }
+
+  /** While it accepts itself, the master hears its load every TICK ms (when it changed). */
+  private watchLoad(): void {
+    if (this.loadTimer !== undefined || this.draining) return;
+    this.loadTimer = setInterval(() => this.reportLoad(), TICK);
+    this.loadTimer.unref();
+  }
+
+  private reportLoad(): void {
+    const open = this.tracker?.size ?? 0;
+    const needs = this.acceptor.needs();
+    const key = `${open}|${this.acceptor.accepted}|${needs.join(',')}`;
+    if (key === this.lastLoad) return;
+    this.lastLoad = key;
+    this.tell({ type: 'load', open, accepted: this.acceptor.accepted, needs });
+  }
+
+  private drain(reason: string): void {
+    if (this.draining) return;
+    // no new connections from now on: the socket's queue is for the other workers
+    this.acceptor.close();
+    if (this.loadTimer !== undefined) clearInterval(this.loadTimer);
+    this.abort.abort(new Error(`baton: draining (${reason})`));
+    setTitle('worker', this.generation, 'draining');
+    this.log.info('worker-draining', `draining: ${reason}`);
+    this.emit('drain', reason);
+    if (this.tracker === undefined) {
+      // Not built yet: nothing was served; leave once any queued sockets are handed back.
+      for (const [, socket] of this.queue.splice(0)) socket.destroy();
+      this.leave(reason);
+      return;
+    }
+    this.tracker.drain(this.opts.drainTimeout).then(({ forced, upgraded }) => {
+      if (forced === 0) return this.leave(reason);
+      const which = upgraded > 0 ? ` (${upgraded} of them upgraded, e.g. WebSockets)` : '';
+      this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force${which}`, { forced, upgraded });
+      // the master reports it (event 'drain-forced'); exit once the message is on its way
+      this.tell({ type: 'drain-forced', connections: forced, upgraded }, () => this.leave(reason));
+    });
+  }
+
+  /** Connections done: the app's beforeExit functions, then exit. */
+  private leave(reason: string): void {
+    void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => this.exit(0));
+  }
+
+  private exit(code: number): void {
+    this.log.debug('worker-exit', `exiting with code ${code}`);
+    setImmediate(() => process.exit(code));
+  }
+
+  private tell(m: FromWorker, then?: () => void): void {
+    if (!process.connected) {
+      then?.();
+      return;
+    }
+    try {
+      if (then) {
+        const timer = setTimeout(then, 1000);
+        process.send?.(msg(m), undefined, {}, () => {
+          clearTimeout(timer);
+          then();
+        });
+      } else process.send?.(msg(m));
+    } catch {
+      // the master is gone
+      then?.();
+    }
+  }
+}
