@@ -2,10 +2,46 @@
 // scale N | status`, each followed through the master's events to its outcome, with
 // progress lines for the CLI. The socket and its protocol are in control.ts.
 import type { ControlTarget, Progress, Reply, Request } from './socket';
-import type { Master, MasterEvents } from '../master/master';
+import type { Outcome } from '../master/states';
+
+/** A generation as the commands see it. */
+export interface PoolView {
+  readonly id: number;
+  readonly state: string;
+  readonly target: number;
+  readonly slots: ReadonlyMap<number, { readonly state: string; readonly connections: number }>;
+  readyCount(): number;
+}
+
+/** The events the commands follow. */
+export interface CommandEvents {
+  'upgrade-started': [info: { pid: number }];
+  'upgrade-worker-ready': [info: { pid: number; ready: number; total: number }];
+  'reload-started': [info: { generation: number }];
+  'worker-ready': [info: { pid: number; generation: number }];
+  'worker-exit': [info: { pid: number; generation: number }];
+  exiting: [];
+}
+
+
+/** What the commands need of a master: a narrow view, so that this file does not depend on the Master class. */
+export interface CommandTarget {
+  readonly generations: ReadonlyMap<number, PoolView>;
+  readonly serving: PoolView | undefined;
+  readonly readyTimeout: number;
+  status(): Record<string, unknown>;
+  upgrade(): Promise<Outcome>;
+  reload(): Promise<Outcome>;
+  stop(reason: string): void;
+  scale(n: number): Promise<Outcome>;
+  // methods (not properties), so that a typed EventEmitter of more events fits
+  on(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+  once(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+  removeListener(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
 
 export class Commands implements ControlTarget {
-  constructor(private m: Master) {}
+  constructor(private m: CommandTarget) {}
 
   /** Connections still open in this master's draining generations (from heartbeats). */
   private drainingConnections(): number {
@@ -33,9 +69,9 @@ export class Commands implements ControlTarget {
   }
 
   /** Follows master events while `body` runs; every listener is removed afterwards. */
-  private follow<T>(body: (on: <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void) => void) => Promise<T>): Promise<T> {
-    const added: Array<[keyof MasterEvents, (...a: never[]) => void]> = [];
-    const on = <K extends keyof MasterEvents>(ev: K, fn: (...a: MasterEvents[K]) => void): void => {
+  private follow<T>(body: (on: <K extends keyof CommandEvents>(ev: K, fn: (...a: CommandEvents[K]) => void) => void) => Promise<T>): Promise<T> {
+    const added: Array<[keyof CommandEvents, (...a: never[]) => void]> = [];
+    const on = <K extends keyof CommandEvents>(ev: K, fn: (...a: CommandEvents[K]) => void): void => {
       this.m.on(ev, fn as never);
       added.push([ev, fn as never]);
     };

@@ -5,6 +5,8 @@
 // any worker still connected, draining or not: it serves it to the end.
 import type { Socket } from 'node:net';
 import type { Generation } from './generation';
+import type { WorkerSlot } from './slot';
+import { msg } from '../messages';
 import type { Listener } from '../sockets/listeners';
 import type { Logger } from '../log/log';
 
@@ -18,6 +20,23 @@ export interface DispatchView {
   /** This master handed over: no generation serves any more, the draining ones still can. */
   handedOver(): boolean;
   generations(): Iterable<Generation>;
+}
+
+/** Hands an accepted socket to a worker; calls back false when it could not be sent. */
+export function handTo(slot: WorkerSlot, listener: string, socket: Socket, done: (ok: boolean) => void): void {
+  slot.inflight++;
+  slot.sending.set(socket, listener);
+  try {
+    slot.worker.send(msg({ type: 'conn', listener }), socket, { keepOpen: false }, (err: Error | null) => {
+      if (!slot.sending.delete(socket)) return; // already handed on as an orphan
+      slot.inflight--;
+      done(!err);
+    });
+  } catch {
+    slot.sending.delete(socket);
+    slot.inflight--;
+    done(false);
+  }
 }
 
 export class Dispatcher {
@@ -49,7 +68,7 @@ export class Dispatcher {
       return;
     }
     const to = slot;
-    target.send(to, l.name, socket, (ok) => {
+    handTo(to, l.name, socket, (ok) => {
       if (ok) return;
       this.log.debug('send-failed', `a connection could not be sent to worker ${to.pid}: ${socket.destroyed ? 'closed' : 'retrying'}`);
       if (attempt + 1 < SEND_RETRIES && !socket.destroyed) this.dispatch(l, socket, attempt + 1);

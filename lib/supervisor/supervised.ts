@@ -8,9 +8,11 @@
 // (SIGUSR2, `baton upgrade`) and follows its progress through RemoteUpgrade, which
 // behaves like a local UpgradeAttempt.
 import { EventEmitter } from 'node:events';
+import { sendIfConnected } from '../channel';
 import type { Listener } from '../sockets/listeners';
-import { isBaton, msg, type FromMaster, type ToMaster } from '../messages';
+import { isBaton, type FromMaster, type ToMaster } from '../messages';
 import type { UpgradeEvents } from '../upgrade/attempt';
+import { upgradeEvent } from './bridge';
 
 export const SUPERVISOR_ENV = 'BATON_SUPERVISOR';
 
@@ -21,14 +23,21 @@ export function takeSupervisedMarker(): boolean {
   return on;
 }
 
-/** An upgrade the supervisor runs, seen from the master being replaced. */
+/** An upgrade the supervisor runs, seen from the master being replaced (lib/supervisor/bridge.ts). */
 export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
   pid: number | undefined;
-  dropped: string[] = [];
   finished = false;
 
   constructor(private link: SupervisorLink) {
     super();
+    this.on('started', (pid) => {
+      this.pid = pid;
+    });
+    for (const end of ['serving', 'failed'] as const) {
+      this.on(end, () => {
+        this.finished = true;
+      });
+    }
   }
 
   start(): void {
@@ -38,7 +47,6 @@ export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
   /** This master gives up following it (it is stopping); the supervisor decides for the new master. */
   fail(reason: string): void {
     if (this.finished) return;
-    this.finished = true;
     this.emit('failed', reason);
   }
 }
@@ -57,17 +65,8 @@ export class SupervisorLink {
 
   /** Sends `m`; `written` is called once it is in the channel (or could not be sent). */
   send(m: FromMaster, handle?: object, written?: () => void): void {
-    if (!process.connected) {
-      written?.();
-      return;
-    }
-    try {
-      if (handle) process.send?.(msg(m), handle as never, { keepOpen: true }, written);
-      else process.send?.(msg(m), undefined, {}, written);
-    } catch {
-      // the supervisor is gone: this master goes on alone
-      written?.();
-    }
+    // the supervisor is gone: this master goes on alone
+    sendIfConnected(process, m, handle ? { handle, keepOpen: true, written } : { written });
   }
 
   /**
@@ -109,25 +108,8 @@ export class SupervisorLink {
       this.current = u;
       this.onUpgrade(u);
     }
-    if (u === undefined || u.finished) return;
-    switch (message.type) {
-      case 'upgrade-started':
-        u.pid = message.pid;
-        u.emit('started', message.pid);
-        return;
-      case 'upgrade-worker-ready':
-        u.emit('worker-ready', message.pid, message.ready, message.total);
-        return;
-      case 'upgrade-serving':
-        u.finished = true;
-        u.dropped = message.dropped ?? [];
-        u.emit('serving', message.pid);
-        return;
-      case 'upgrade-failed':
-      case 'upgrade-refused':
-        u.finished = true;
-        u.emit('failed', message.reason);
-        return;
-    }
+    const e = upgradeEvent(message);
+    if (u === undefined || u.finished || e === undefined) return;
+    (u.emit as (event: string, ...args: unknown[]) => boolean)(e.event, ...e.args);
   }
 }

@@ -23,7 +23,11 @@
 // master says 'hello' to its supervisor from listen().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Logger } from '../log/log';
-import { isBaton, msg, type FromMaster, type ToMaster } from '../messages';
+import { sendIfConnected } from '../channel';
+import { isBaton, type FromMaster, type ToMaster } from '../messages';
+import { Backoff } from '../pool/backoff';
+import { STOP_SIGNALS, StopSignals, type StopSignal } from '../os/signals';
+import { forwardUpgrade } from './bridge';
 import type { ListenerSpec } from '../sockets/listeners';
 import { relaunch, type StartContext } from '../upgrade/relaunch';
 import { UpgradeAttempt, type HandoffSocket } from '../upgrade/attempt';
@@ -39,9 +43,6 @@ interface Held extends HandoffSocket {
   handle: object;
 }
 
-const RESPAWN_MIN = 100;
-const RESPAWN_MAX = 10_000;
-
 export interface SupervisorOptions {
   /** ms the first master may take to call listen() (default: listen()'s readyTimeout default). */
   readyTimeout?: number;
@@ -55,10 +56,10 @@ export class Supervisor {
   private masters = new Set<ChildProcess>();
   private attempt: UpgradeAttempt | undefined;
   private stopping = false;
-  private signals = 0;
+  private readonly signals = new StopSignals();
   private everServed = false;
-  private crashes = 0;
-  private lastCrash = 0;
+  /** Masters that die are restarted with the crash back-off of lib/pool/backoff.ts. */
+  private readonly backoff = new Backoff();
   private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0 };
   /** Whether the first master called listen() (it said 'hello'). */
   private greeted = false;
@@ -74,7 +75,7 @@ export class Supervisor {
         if (this.serving?.pid) process.kill(this.serving.pid, sig);
       });
     }
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => this.stop(sig));
+    for (const sig of STOP_SIGNALS) process.on(sig, () => this.stop(sig));
     this.spawnFirst();
   }
 
@@ -176,12 +177,7 @@ export class Supervisor {
   }
 
   private tell(child: ChildProcess | undefined, m: ToMaster): void {
-    if (!child?.connected) return;
-    try {
-      child.send(msg(m));
-    } catch {
-      // gone
-    }
+    sendIfConnected(child, m); // gone: its 'close' follows
   }
 
   /** Spawns the next master on the held sockets; the serving one hands over once it serves. */
@@ -228,25 +224,23 @@ export class Supervisor {
         this.notifier.send([`STATUS=restarting: new master ${pid} starting`]);
         this.log.info('restart-started', `restarting (${why}): new master ${pid}`);
       }
-      this.tell(old, { type: 'upgrade-started', pid });
       if (attempt.child) this.adopt(attempt.child);
     });
-    attempt.on('worker-ready', (pid, ready, total) => this.tell(old, { type: 'upgrade-worker-ready', pid, ready, total }));
+    // the master being replaced follows the attempt through the bridge
+    forwardUpgrade(attempt, (m) => this.tell(old, m));
     attempt.on('failed', (reason) => {
       this.attempt = undefined;
       if (replacing) this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
       else this.log.error('restart-failed', `restart failed: ${reason}; trying again`);
-      this.tell(old, { type: 'upgrade-failed', reason });
       this.notifier.ready(process.pid, replacing ? 'upgrade failed' : 'restart failed');
       if (!replacing) this.respawn();
     });
     attempt.on('serving', (pid) => {
       this.attempt = undefined;
       this.serving = attempt.child;
-      this.crashes = 0;
+      this.backoff.reset();
       if (replacing) this.log.info('upgrade-succeeded', `master ${pid} serves`);
       else this.log.info('restarted', `master ${pid} serves (restarted: ${why})`);
-      this.tell(old, { type: 'upgrade-serving', pid, dropped: attempt.dropped });
       this.notifier.ready(process.pid, `master ${pid} serving`);
     });
     attempt.start();
@@ -254,17 +248,11 @@ export class Supervisor {
 
   /** The serving master died: a new one on the held sockets, with back-off. */
   private respawn(): void {
-    const now = Date.now();
-    if (now - this.lastCrash > 30_000) this.crashes = 0;
-    this.lastCrash = now;
-    const delay = Math.min(RESPAWN_MIN * 2 ** this.crashes, RESPAWN_MAX);
-    this.crashes++;
-    setTimeout(() => this.upgrade('the serving master died', false), delay);
+    setTimeout(() => this.upgrade('the serving master died', false), this.backoff.next());
   }
 
-  private stop(sig: NodeJS.Signals): void {
-    this.signals++;
-    if (this.stopping && this.signals > 1 && sig !== 'SIGQUIT') {
+  private stop(sig: StopSignal): void {
+    if (this.signals.note(sig) === 'force' && this.stopping) {
       this.log.warn('forced-stop', `${sig} again: killing every master now`);
       for (const m of this.masters) if (m.pid) killTree(m.pid);
       this.exit(1);

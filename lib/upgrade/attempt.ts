@@ -20,23 +20,25 @@
 // Failure (exit, error, readyTimeout before 'serving'): the new master and every
 // worker it forked are SIGKILLed, the old master goes on serving and the pid file
 // names it again. The old master never stopped accepting, so nothing was lost.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { earlyReporter, type EarlyReporter } from './early';
 import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
 import type { ListenerSpec } from '../sockets/listeners';
 import type { Logger } from '../log/log';
-import { isBaton, msg, type FromSuccessor, type ToSuccessor } from '../messages';
+import { sendIfConnected } from '../channel';
+import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { oldbinPath, removePidFileIf, writePidFile } from '../master/pidfile';
 import { killTree } from '../os/proctree';
+import { Probation } from './probation';
 import type { Relaunch } from './relaunch';
 
 export interface UpgradeEvents {
   started: [pid: number];
   'worker-ready': [pid: number, ready: number, total: number];
-  /** The new master serves: the old one must stop accepting and drain. */
-  serving: [pid: number];
+  /** The new master serves: the old one must stop accepting and drain. `dropped`: the listeners it did not adopt. */
+  serving: [pid: number, dropped: string[]];
   failed: [reason: string];
   /** After 'serving': the new master died while it was the one serving. */
   lost: [reason: string];
@@ -70,6 +72,9 @@ export interface UpgradeOptions {
   log: Logger;
   /** What the log calls it: a supervisor replacing a master that died restarts it (default 'upgrade'). */
   what?: 'upgrade' | 'restart';
+  /** Unit specs give fakes: how the new master is spawned, and its tree killed. */
+  spawn?: typeof spawnChild;
+  killTree?: typeof killTree;
 }
 
 export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
@@ -85,9 +90,12 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private heard = false;
   private timer: NodeJS.Timeout | undefined;
   private early: EarlyReporter | undefined;
+  /** Both masters accept meanwhile; the new one exiting fails the upgrade (lib/upgrade/probation.ts). */
+  private readonly probation: Probation;
 
   constructor(private o: UpgradeOptions) {
     super();
+    this.probation = new Probation(o.probation ?? 0);
   }
 
   private get oldPid(): number | undefined {
@@ -117,7 +125,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
-      child = spawn(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
+      child = (this.o.spawn ?? spawnChild)(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
         argv0: relaunch.argv0,
         cwd: relaunch.cwd,
         env,
@@ -162,11 +170,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   }
 
   private send(m: ToSuccessor): void {
-    try {
-      this.child?.send(msg(m));
-    } catch {
-      // its exit follows
-    }
+    sendIfConnected(this.child, m); // gone: its exit follows
   }
 
   private onMessage(m: unknown): void {
@@ -205,15 +209,14 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         if (this.phase !== 'go') return;
         if (this.timer) clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
-        const probation = this.o.probation ?? 0;
-        if (probation <= 0) {
+        if (this.probation.ms <= 0) {
           this.settle(pid);
           return;
         }
         // Both masters accept; a worker the new one loses now fails the upgrade (it exits).
         this.phase = 'probation';
-        this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${probation} ms (probation)`, { newPid: pid });
-        this.timer = setTimeout(() => this.settle(pid), probation);
+        this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${this.probation.ms} ms (probation)`, { newPid: pid });
+        this.probation.begin(() => this.settle(pid));
         return;
       }
     }
@@ -224,8 +227,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (this.finished) return;
     this.phase = 'serving';
     if (this.timer) clearTimeout(this.timer);
+    this.probation.end();
     this.early?.remove();
-    this.emit('serving', pid);
+    this.emit('serving', pid, this.dropped);
     if (this.o.keepChannel) return;
     this.send({ type: 'release' });
     this.errors = [];
@@ -249,10 +253,11 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (this.finished) return;
     this.phase = 'failed';
     if (this.timer) clearTimeout(this.timer);
+    this.probation.end();
     this.early?.remove();
     const pid = this.child?.pid;
     if (pid !== undefined) {
-      const killed = killTree(pid, this.forked);
+      const killed = (this.o.killTree ?? killTree)(pid, this.forked);
       if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
     }
     if (this.o.pidFile !== undefined && this.oldPid !== undefined) {

@@ -1,5 +1,5 @@
 // The new master's side of an upgrade: the channel to the process that spawned it (the old
-// master; under `baton run`, the supervisor). upgrade.ts is the other side.
+// master; under `baton run`, the supervisor). lib/upgrade/attempt.ts is the other side.
 //
 //   -> forked {pid}, worker-ready   while its generation starts (so a failure can kill them all)
 //   -> ready                        every worker is ready
@@ -10,37 +10,57 @@
 //                                   still draining, would otherwise take service back if it died)
 //   disconnect                      the old master left (released this one, or died)
 //
-// Every message is a no-op once the channel is closed.
-import { isBaton, msg, type FromSuccessor, type ToSuccessor } from '../messages';
+// Its first generation serves on probation from 'serving' until the release (or until the
+// old master is gone: nobody to roll back to). Every message is a no-op once the channel is
+// closed. What the old master says arrives as events: 'go', 'gone'.
+import { EventEmitter } from 'node:events';
+import { sendIfConnected } from '../channel';
+import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
+import { Probation } from './probation';
 
 export interface PredecessorEvents {
-  go(): void;
-  release(): void;
-  gone(): void;
+  /** Start accepting. */
+  go: [];
+  /** The old master left (released this one, or died). */
+  gone: [];
 }
 
-export class Predecessor {
+export class Predecessor extends EventEmitter<PredecessorEvents> {
+  /** The first generation's probation (lib/upgrade/probation.ts). */
+  readonly probation: Probation;
+
+  constructor(probationMs: number) {
+    super();
+    this.probation = new Probation(probationMs);
+  }
+
   get connected(): boolean {
     return process.connected === true;
   }
 
   /** Follows what the old master says; only in a master spawned by an upgrade. */
-  watch(on: PredecessorEvents): void {
+  watch(): void {
     process.on('message', (m: unknown) => {
       if (!isBaton(m)) return;
       const message = m as ToSuccessor;
-      if (message.type === 'go') on.go();
-      if (message.type === 'release') on.release();
+      if (message.type === 'go') this.emit('go');
+      if (message.type === 'release') this.probation.end(); // the old master has handed over
     });
-    process.on('disconnect', () => on.gone());
+    process.on('disconnect', () => {
+      // with nobody to roll back to, a probation makes no sense any more
+      this.probation.end();
+      this.emit('gone');
+    });
+  }
+
+  /** Every worker is ready: asks the old master to say go; false when there is none to ask. */
+  askToGo(): boolean {
+    if (!this.connected) return false;
+    this.send({ type: 'ready', pid: process.pid });
+    return true;
   }
 
   send(m: FromSuccessor): void {
-    if (!this.connected) return;
-    try {
-      process.send?.(msg(m));
-    } catch {
-      // the old master is gone
-    }
+    sendIfConnected(process, m);
   }
 }

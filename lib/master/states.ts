@@ -1,0 +1,81 @@
+// The master's states, and what it does with each request in each of them: one table
+// instead of checks spread over the class (lib/master/master.ts).
+//
+//   starting ----first generation ready (or the old master says go)----> serving
+//   serving  ----the new master serves (upgrade)------------------------> handed-over
+//   handed-over --the new master died while this one drained-----------> starting (take-back)
+//   starting ----the take-back could not start a generation------------> handed-over
+//   starting | serving ----stop (signal, control socket, supervisor)----> stopping
+//   handed-over | stopping: a stop drains what is left and exits
+//
+// Besides its state, the master is busy with at most one change: a reload (a new
+// generation on probation) or an upgrade (a new master).
+export type MasterState = 'starting' | 'serving' | 'handed-over' | 'stopping';
+
+export interface Outcome {
+  ok: boolean;
+  /** The new master (upgrade) or generation (reload) when ok. */
+  pid?: number;
+  generation?: number;
+  reason?: string;
+}
+
+export const TRANSITIONS: Readonly<Record<MasterState, readonly MasterState[]>> = {
+  starting: ['serving', 'handed-over', 'stopping'],
+  serving: ['handed-over', 'stopping'],
+  'handed-over': ['starting'],
+  stopping: [],
+};
+
+/** The change in progress, if any. */
+export interface Busy {
+  /** The generation a reload is starting. */
+  reloading?: number;
+  /** An upgrade is running (`pid`: its new master, once spawned). */
+  upgrading?: { pid: number | undefined };
+}
+
+export type Request = 'reload' | 'upgrade' | 'scale';
+
+/** What to do with a request: run it, queue it until start-up completes, or refuse it and why. */
+export type Decision = { run: true } | { queue: true } | { refuse: string };
+
+const BY_STATE: Readonly<Record<Request, Partial<Record<MasterState, 'queue' | ((s: MasterState) => string)>>>> = {
+  reload: { starting: 'queue', 'handed-over': (s) => `this master is ${s}`, stopping: (s) => `this master is ${s}` },
+  upgrade: {
+    starting: 'queue',
+    'handed-over': () => 'this master already handed over to a new master; signal that one (see the pid file)',
+    stopping: () => 'the server is stopping',
+  },
+  scale: { 'handed-over': (s) => `this master is ${s}`, stopping: (s) => `this master is ${s}` },
+};
+
+export function decide(what: Request, state: MasterState, busy: Busy): Decision {
+  const rule = BY_STATE[what][state];
+  if (rule === 'queue') return { queue: true };
+  if (rule !== undefined) return { refuse: rule(state) };
+  if (what === 'scale') return { run: true };
+  const reload = busy.reloading !== undefined ? `a reload is in progress (generation ${busy.reloading})` : undefined;
+  const upgrade = busy.upgrading !== undefined ? `an upgrade is in progress (new master ${busy.upgrading.pid})` : undefined;
+  const refuse = what === 'reload' ? reload ?? upgrade : upgrade ?? reload;
+  return refuse !== undefined ? { refuse } : { run: true };
+}
+
+/** The master's state, moved only along TRANSITIONS (a move off the table is a bug in baton). */
+export class States {
+  private current: MasterState = 'starting';
+
+  get state(): MasterState {
+    return this.current;
+  }
+
+  to(next: MasterState): void {
+    if (!TRANSITIONS[this.current].includes(next)) throw new Error(`baton: internal error: master state ${this.current} -> ${next} is not a transition`);
+    this.current = next;
+  }
+
+  /** A master that handed over or stops is on its way out: it drains and exits. */
+  get leaving(): boolean {
+    return this.current === 'handed-over' || this.current === 'stopping';
+  }
+}

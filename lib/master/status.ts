@@ -1,0 +1,47 @@
+// What `baton status` shows: the master, its listeners, the upgrade in progress and every
+// generation with its workers, read from what the master and its pools hold.
+import type { Generation } from '../pool/generation';
+import type { Listener } from '../sockets/listeners';
+import type { MasterState } from './states';
+
+export interface StatusSource {
+  generation: number;
+  state: MasterState;
+  startedAt: number;
+  workers: number;
+  sockets: Listener[];
+  upgradePid: number | null | undefined;
+  generations: Iterable<Generation>;
+}
+
+export function renderStatus(m: StatusSource, now = Date.now()): Record<string, unknown> {
+  return {
+    master: {
+      pid: process.pid,
+      generation: m.generation,
+      state: m.state,
+      startedAt: new Date(m.startedAt).toISOString(),
+      uptime: now - m.startedAt,
+      workers: m.workers,
+      rss: process.memoryUsage.rss(),
+    },
+    listeners: m.sockets.map((l) => ({ name: l.name, address: l.address() })),
+    upgrade: m.upgradePid !== undefined ? { pid: m.upgradePid } : null,
+    generations: [...m.generations].map((g) => ({
+      id: g.id,
+      state: g.state,
+      startedAt: new Date(g.startedAt).toISOString(),
+      restarts: g.restarts,
+      workers: [...g.slots.values()].map((w) => ({
+        pid: w.pid,
+        state: w.leaving && w.state !== 'draining' ? 'replacing' : w.state,
+        /** Accepts on the sockets itself now (not paused by the fairness control). */
+        accepting: w.accepting && !w.paused,
+        connections: w.connections,
+        requests: w.requests,
+        rss: w.rss,
+        uptime: now - w.startedAt,
+      })),
+    })),
+  };
+}

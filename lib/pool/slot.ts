@@ -1,0 +1,105 @@
+// One worker of a generation, as the master sees it: its state, its counters (heartbeats,
+// load reports) and what it was given to accept on. Shared by the pool's files: the
+// generation (lib/pool/generation.ts), who accepts (lib/pool/accepting.ts), the dispatcher
+// (lib/pool/dispatch.ts) and `baton status`.
+import cluster, { type Worker } from 'node:cluster';
+import type { Socket } from 'node:net';
+import type { FromWorker } from '../messages';
+import type { WorkerExec } from '../upgrade/relaunch';
+
+export type WorkerState = 'starting' | 'ready' | 'draining';
+
+export interface WorkerSlot {
+  worker: Worker;
+  pid: number;
+  state: WorkerState;
+  /** Connections handed over and not yet acknowledged by the IPC channel. */
+  inflight: number;
+  startedAt: number;
+  lastBeat: number;
+  connections: number;
+  requests: number;
+  rss: number;
+  /** Being replaced (recycled or hung): not counted towards the target. */
+  leaving: boolean;
+  /** Sockets handed to send() whose callback has not come yet. */
+  sending: Map<Socket, string>;
+  lastError?: string;
+  /** Accepting itself: told to (`accepting`), paused by the fairness control (`paused`). */
+  accepting: boolean;
+  paused: boolean;
+  /** Listeners it has been given duplicates of, and those with one on its way. */
+  given: Set<string>;
+  spareInFlight: Set<string>;
+  /** Its last load report (lib/pool/balance.ts). */
+  open: number;
+  accepted: number;
+}
+
+/** A TCP socket the workers accept on themselves (lib/worker/acceptor.ts). */
+export interface SharedSocket {
+  listener: string;
+  handle: object;
+  backlog: number;
+}
+
+export function newSlot(worker: Worker, now: number): WorkerSlot {
+  return {
+    worker, pid: worker.process.pid ?? -1, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
+    sending: new Map(), accepting: false, paused: false, given: new Set(), spareInFlight: new Set(), open: 0, accepted: 0,
+  };
+}
+
+/** How often workers send a heartbeat (with their counters) for a given workerTimeout. */
+export function heartbeatInterval(workerTimeout: number): number {
+  if (workerTimeout <= 0) return 1_000;
+  return Math.max(50, Math.min(1_000, Math.floor(workerTimeout / 4)));
+}
+
+export interface Limits {
+  workerTimeout: number;
+  maxMemory: number;
+  maxRequests: number;
+}
+
+/** Why a serving worker must be replaced now (hung: no heartbeat; or over a limit), if it must. */
+export function overLimit(slot: WorkerSlot, o: Limits, now: number): { why: string; hung: boolean } | undefined {
+  const timeout = o.workerTimeout;
+  if (timeout > 0 && now - slot.lastBeat > timeout) {
+    return { why: `no heartbeat for ${now - slot.lastBeat} ms (workerTimeout ${timeout} ms): its event loop is blocked`, hung: true };
+  }
+  if (o.maxMemory > 0 && slot.rss > o.maxMemory) {
+    return { why: `RSS ${Math.round(slot.rss / 1048576)} MiB is over maxMemory (${Math.round(o.maxMemory / 1048576)} MiB)`, hung: false };
+  }
+  if (o.maxRequests > 0 && slot.requests >= o.maxRequests) return { why: `served ${slot.requests} requests (maxRequests ${o.maxRequests})`, hung: false };
+  return undefined;
+}
+
+/** Forks one worker running `exec` (cluster's settings are global: set at every fork). */
+export function clusterFork(exec: WorkerExec, env: Record<string, string | undefined>): Worker {
+  cluster.setupPrimary({ exec: exec.script, args: exec.args, cwd: exec.cwd });
+  return cluster.fork(env);
+}
+
+/** What a worker's heartbeat, load report or error tells about it. */
+export function record(slot: WorkerSlot, m: FromWorker): void {
+  if (m.type === 'beat') {
+    slot.lastBeat = Date.now();
+    slot.connections = m.connections;
+    slot.requests = m.requests;
+    slot.rss = m.rss;
+  } else if (m.type === 'load') {
+    slot.open = m.open;
+    slot.accepted = m.accepted;
+  } else if (m.type === 'error') slot.lastError = m.message;
+}
+
+/** Of `ready`, from index `from` on, the worker with the fewest connections in transit. */
+export function fewestInFlight(ready: WorkerSlot[], from: number): WorkerSlot | undefined {
+  let best: WorkerSlot | undefined;
+  for (let i = 0; i < ready.length; i++) {
+    const s = ready[(from + i) % ready.length] as WorkerSlot;
+    if (best === undefined || s.inflight < best.inflight) best = s;
+  }
+  return best;
+}

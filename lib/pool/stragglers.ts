@@ -1,0 +1,50 @@
+// A draining worker has drainTimeout for its connections, then exitTimeout for its
+// beforeExit functions, then a grace period; one still there after that (a busy loop, a
+// hook that never settles) is SIGKILLed. Per worker (a scale-down, a recycled worker) and
+// per generation (its drain: each worker killed then counts as forced).
+import type { WorkerSlot } from './slot';
+import type { Logger } from '../log/log';
+
+export interface StragglerTimes {
+  drainTimeout: number;
+  exitTimeout?: number;
+  killGrace?: number;
+}
+
+export class Stragglers {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly times: StragglerTimes, private readonly log: Logger) {}
+
+  /** ms from the drain message to SIGKILL. */
+  get after(): number {
+    return this.times.drainTimeout + (this.times.exitTimeout ?? 0) + (this.times.killGrace ?? 2_000);
+  }
+
+  /** One worker told to drain: killed if `alive()` still says so at the deadline. */
+  watchWorker(slot: WorkerSlot, alive: () => boolean): void {
+    const t = setTimeout(() => {
+      if (!alive()) return;
+      this.log.warn('worker-killed', `worker ${slot.pid} did not finish draining within drainTimeout + exitTimeout; killing it`, { workerPid: slot.pid });
+      slot.worker.process.kill('SIGKILL');
+    }, this.after);
+    t.unref();
+  }
+
+  /** A whole generation drains: whoever is left at the deadline is killed, and counted. */
+  watchAll(generation: number, slots: Map<number, WorkerSlot>, killed: () => void): void {
+    this.timer = setTimeout(() => {
+      for (const slot of slots.values()) {
+        this.log.warn('worker-killed', `worker ${slot.pid} of generation ${generation} did not exit within drainTimeout + exitTimeout; killing it`, { workerPid: slot.pid });
+        killed();
+        slot.worker.process.kill('SIGKILL');
+      }
+    }, this.after);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

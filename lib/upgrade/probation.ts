@@ -1,0 +1,36 @@
+// Probation: a change (a reload's new generation, an upgrade's new master) serves beside
+// what it replaces for `probation` ms; a worker it loses in that time rolls the change back
+// while the old code is still there to serve. One object for all three places that need it:
+// the reload (lib/pool/reload.ts), the old master's side of an upgrade (lib/upgrade/attempt.ts)
+// and the new master's first generation (lib/upgrade/predecessor.ts), which a generation
+// asks when a worker dies (lib/pool/generation.ts).
+export class Probation {
+  private until = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly ms: number, private readonly now: () => number = Date.now) {}
+
+  /** From now for `ms`; `passed` runs when it ends on its own (never after end()). */
+  begin(passed?: () => void): void {
+    this.end();
+    this.until = this.now() + this.ms;
+    if (passed === undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.until = 0;
+      passed();
+    }, this.ms);
+  }
+
+  /** Whether a worker lost now fails the change instead of being replaced. */
+  get active(): boolean {
+    return this.now() < this.until;
+  }
+
+  /** Over before its time: passed (the old master handed over), failed, or nobody to roll back to. */
+  end(): void {
+    this.until = 0;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

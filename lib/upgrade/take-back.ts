@@ -1,0 +1,94 @@
+// Taking service back (nginx mode): the new master died after it took over, while this
+// old master still drains. It listens again on the duplicates it kept (lib/sockets/keep.ts)
+// and starts a fresh generation of the release its own workers ran, even if `current`
+// points elsewhere now (the new release may be why the new master died); failing that, one
+// of the current release. Connections wait in the dispatcher (and the backlog) meanwhile.
+// The outcome is an event: 'ready' with the generation to serve, or 'failed'.
+import { EventEmitter } from 'node:events';
+import type { Generation } from '../pool/generation';
+import type { KeptSockets } from '../sockets/keep';
+import type { Listener } from '../sockets/listeners';
+import type { Logger } from '../log/log';
+import { pinnedExec, workerExec, type StartContext, type WorkerExec } from './relaunch';
+
+export interface TakeBackOptions {
+  kept: KeptSockets;
+  sockets: Listener[];
+  backlog: number;
+  start: StartContext;
+  /** The generation this master served with before it handed over. */
+  old: Generation | undefined;
+  /** Creates (not starts) a generation running `exec` (undefined: the current release). */
+  newGeneration: (exec: WorkerExec | undefined) => Generation;
+  log: Logger;
+}
+
+export interface TakeBackEvents {
+  ready: [gen: Generation];
+  failed: [reason: string];
+}
+
+export class TakeBack extends EventEmitter<TakeBackEvents> {
+  private over = false;
+
+  constructor(private readonly o: TakeBackOptions) {
+    super();
+  }
+
+  /** The master stopped meanwhile: whatever is starting is left to its drain. */
+  cancel(): void {
+    this.over = true;
+  }
+
+  async run(): Promise<void> {
+    const { kept } = this.o;
+    try {
+      const handles = await kept.ready;
+      for (const l of this.o.sockets) {
+        const h = handles.get(l.name);
+        if (h === undefined) continue;
+        kept.use(h);
+        await l.resume(h, this.o.backlog);
+      }
+    } catch (err) {
+      kept.close();
+      this.fail(`cannot listen again: ${(err as Error).message}`);
+      return;
+    }
+    kept.close();
+    if (this.over) return;
+    const old = this.o.old;
+    const pinned = old?.loaded;
+    const current = workerExec(this.o.start);
+    const differs = pinned !== undefined && pinnedExec(current)?.script !== pinned.script;
+    if (pinned === undefined) this.attempt(undefined, current, `the files of generation ${old?.id} are gone: the current release`, true);
+    else this.attempt(pinned, current, `the release generation ${old?.id} ran`, !differs);
+  }
+
+  private attempt(exec: WorkerExec | undefined, current: WorkerExec, what: string, last: boolean): void {
+    const gen = this.o.newGeneration(exec);
+    this.o.log.info('taking-back', `generation ${gen.id} starts from ${(exec ?? current).script} (${what})`);
+    const fail = (why: string): void => {
+      if (this.over) return;
+      gen.abort();
+      if (!last) {
+        this.o.log.warn('take-back-retry', `generation ${gen.id} could not start: ${why}; trying the current release`);
+        this.attempt(undefined, current, 'the current release', true);
+      } else this.fail(`generation ${gen.id} could not start: ${why}`);
+    };
+    gen.on('failed', fail);
+    gen.on('ready', () => {
+      gen.removeListener('failed', fail);
+      if (this.over) return;
+      this.over = true;
+      this.emit('ready', gen);
+    });
+    gen.start();
+  }
+
+  private fail(reason: string): void {
+    if (this.over) return;
+    this.over = true;
+    this.emit('failed', reason);
+  }
+}
