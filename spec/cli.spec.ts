@@ -15,8 +15,8 @@ const INTERNAL = ['BATON_HANDOFF', 'BATON_ORIGINAL_NODE_OPTIONS', 'BATON_GENERAT
 /** Every BATON_* name lib/ mentions, help.ts aside. */
 function envNamesInLib(): Set<string> {
   const names = new Set<string>();
-  for (const f of fs.readdirSync(path.join(ROOT, 'lib'))) {
-    if (!f.endsWith('.ts') || f === 'help.ts') continue;
+  for (const f of fs.readdirSync(path.join(ROOT, 'lib'), { recursive: true }) as string[]) {
+    if (!f.endsWith('.ts') || f === path.join('control', 'help.ts')) continue;
     for (const m of fs.readFileSync(path.join(ROOT, 'lib', f), 'utf8').matchAll(/\bBATON_[A-Z_]+\b/g)) names.add(m[0]);
   }
   return names;

@@ -7,10 +7,11 @@
 // `logger.info(fields, message)` in the process the record belongs to (winston, whose
 // methods take the message first, as `logger.info(message, fields)`).
 import * as os from 'node:os';
-import type { LogFormat, LogLevel } from '../config/options';
 
 export type Role = 'master' | 'worker' | 'supervisor';
 /** 'fatal' is for uncaught errors only (lib/os/fatal.ts); it is printed at every level but 'silent'. */
+export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'text' | 'json';
 export type Severity = Exclude<LogLevel, 'silent'> | 'fatal';
 
 export interface LogRecord {

@@ -7,133 +7,26 @@
 //   SIGTERM/INT/QUIT graceful stop; a second SIGTERM/SIGINT stops at once
 //
 // Each piece reports outcomes as events or return values; only this file changes the state.
-import { EventEmitter } from 'node:events';
-import { Generation } from '../pool/generation';
-import { Dispatcher } from '../pool/dispatch';
+import type { Generation } from '../pool/generation';
 import { ReloadAttempt } from '../pool/reload';
-import { EnvFile, type EnvOverlay } from '../config/envfile';
-import type { ResolvedOptions } from '../config/options';
-import { ExitHooks, type ExitHook } from '../worker/exit-hooks';
-import { HANDOFF_ENV, readHandoff, type Handoff } from '../upgrade/handoff';
-import { Predecessor } from '../upgrade/predecessor';
-import { workerPreloads } from '../upgrade/early';
+import type { EnvOverlay } from '../config/envfile';
 import { UpgradeAttempt } from '../upgrade/attempt';
 import { TakeBack } from '../upgrade/take-back';
-import { captureStart, relaunch, workerExec, type StartContext, type WorkerExec } from '../upgrade/relaunch';
+import { relaunch } from '../upgrade/relaunch';
 import { KeptSockets } from '../sockets/keep';
-import type { Listener, ListenerSpec } from '../sockets/listeners';
 import { openListeners, sharedSockets } from '../sockets/open';
-import { Logger } from '../log/log';
-import { WorkerRecords } from '../log/worker-records';
-import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
-import { ControlServer } from '../control/socket';
-import { Commands } from '../control/commands';
-import { Notifier } from '../os/notify';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
-import { isStopSignal, StopSignals } from '../os/signals';
-import { RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
-import type { FromMaster } from '../messages';
-import type { MasterEvents } from './events';
+import { isStopSignal } from '../os/signals';
+import type { RemoteUpgrade } from '../supervisor/supervised';
 import { installSignals } from './signals';
-import { renderStatus } from './status';
-import { decide, States, type MasterState, type Outcome, type Request } from './states';
+import type { Outcome } from './states';
+import { MasterCore } from './core';
 
 export type { MasterEvents } from './events';
 export type { MasterState, Outcome } from './states';
 
-export class Master extends EventEmitter<MasterEvents> {
-  readonly role = 'master' as const;
-  private readonly states = new States();
-  sockets: Listener[] = [];
-  readonly generations = new Map<number, Generation>();
-  serving: Generation | undefined;
-  private reloading: ReloadAttempt | undefined;
-  private upgrading: UpgradeAttempt | RemoteUpgrade | undefined;
-  /** Followed after the hand-over while this master drains (nginx mode): the new master, and duplicates of the sockets to take service back. */
-  private successor: { attempt: UpgradeAttempt; kept: KeptSockets | undefined } | undefined;
-  private takingBack: TakeBack | undefined;
-  /** Set when this master runs under `baton run`: the supervisor performs upgrades. */
-  private readonly link: SupervisorLink | undefined;
-  /** systemd notifications (Type=notify); under `baton run` the supervisor sends them. */
-  private readonly notifier: Notifier;
-  private queued = new Set<'upgrade' | 'reload'>();
-  /** Hands each connection this master accepted to a worker (lib/pool/dispatch.ts). */
-  private readonly connections: Dispatcher;
-  private nextGeneration: number;
-  private readonly log: Logger;
-  private readonly workerRecords: WorkerRecords;
-  private readonly start: StartContext;
-  private readonly handoff: Handoff | undefined;
-  /** The channel to whoever spawned this master (the old master after an upgrade). */
-  private readonly parent: Predecessor;
-  private readonly signals = new StopSignals();
-  /** 1 once a take-back failed: the service ended with this master, not by a stop. */
-  private exitCode = 0;
-  private droppedListeners: string[] = [];
-  /** Workers per generation: the option, or what scaling made of it (kept across upgrades). The one count: a generation's target is set from it. */
-  workers: number;
-  private scaled = false;
-  private controlServer: ControlServer | undefined;
-  readonly startedAt = Date.now();
-  private readonly envFile: EnvFile;
-  /** The envFile variables the serving generation was started with (a take-back reuses them). */
-  private servingEnv: EnvOverlay = {};
-  private readonly exitHooks: ExitHooks;
-  /** What beforeExit functions are told: the stop's reason, or 'upgraded'. */
-  private exitReason = 'stopping';
-
-  constructor(private opts: ResolvedOptions, private specs: ListenerSpec[]) {
-    super();
-    this.start = captureStart();
-    this.handoff = readHandoff();
-    delete process.env[HANDOFF_ENV];
-    this.nextGeneration = this.handoff?.generation ?? 1;
-    this.workers = this.handoff?.workers ?? opts.workers;
-    this.scaled = this.handoff?.workers !== undefined;
-    this.parent = new Predecessor(opts.probation);
-    this.log = new Logger('master', this.nextGeneration, opts.logLevel, opts.logFormat, opts.logger);
-    this.log.sink = (r) => this.emit('log', r);
-    this.workerRecords = new WorkerRecords(this, (m) => {
-      for (const g of this.generations.values()) g.broadcast(m);
-    });
-    this.connections = new Dispatcher({ serving: () => this.serving, handedOver: () => this.state === 'handed-over', generations: () => this.generations.values() }, this.log);
-    if (takeSupervisedMarker()) {
-      this.link = new SupervisorLink((u) => {
-        if (this.state === 'serving' && !this.upgrading) this.followUpgrade(u, () => undefined);
-      }, () => {
-        if (this.state !== 'stopping') this.stop('stop requested by the supervisor');
-      });
-    }
-    this.link?.send({ type: 'hello', readyTimeout: opts.readyTimeout });
-    this.notifier = new Notifier(this.log, this.link === undefined);
-    if (opts.pidFile !== undefined) checkPidFileWritable(opts.pidFile);
-    this.exitHooks = new ExitHooks(this.log);
-    this.envFile = new EnvFile(opts.envFile, this.start.cwd, this.log);
-    this.envFile.load();
-  }
-
-  get state(): MasterState {
-    return this.states.state;
-  }
-
-  /** Clean-up run when this master exits (after its generations are gone), bounded by exitTimeout. */
-  beforeExit(fn: ExitHook): this {
-    this.exitHooks.add(fn);
-    return this;
-  }
-
-  get generation(): number {
-    return this.serving?.id ?? this.nextGeneration;
-  }
-
-  /** In the master, readiness belongs to the workers: a no-op kept for symmetry. */
-  ready(): void {}
-
-  get readyTimeout(): number {
-    return this.opts.readyTimeout;
-  }
-
+export class Master extends MasterCore {
   run(): void {
     setTitle('master', this.generation, 'starting');
     takeOverUncaught(this.log);
@@ -159,13 +52,7 @@ export class Master extends EventEmitter<MasterEvents> {
     }).catch((err: Error) => this.fatal(err.message));
   }
 
-  private announce(l: Listener): void {
-    l.announced = true;
-    this.log.info('listening', `listening on ${l.address()}`, { listener: l.name });
-    this.emit('listening', { name: l.name, address: l.address(), port: l.port() });
-  }
-
-  private startFirstGeneration(): void {
+  protected startFirstGeneration(): void {
     const gen = this.newGeneration();
     gen.on('failed', (reason) => this.fatal(`generation ${gen.id} failed to start: ${reason}`));
     gen.on('ready', () => {
@@ -175,7 +62,7 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   /** The new master's side of an upgrade: the old master says go, or goes away. */
-  private followParent(): void {
+  protected followParent(): void {
     const first = (): Generation | undefined => this.generations.get(this.handoff?.generation ?? 0);
     this.parent.on('go', () => {
       const gen = first();
@@ -187,123 +74,6 @@ export class Master extends EventEmitter<MasterEvents> {
       if (this.state === 'starting' && gen?.complete() === true) void this.becomeServing(gen);
     });
     this.parent.watch();
-  }
-
-  /** By default its workers run the script through the user's symlinks: the current release. */
-  private newGeneration(exec: WorkerExec = workerExec(this.start), env: EnvOverlay = {}): Generation {
-    const id = this.nextGeneration++;
-    // errors its workers throw before they load baton reach the reason it failed (early.ts)
-    const early = workerPreloads({ generation: id, format: this.opts.logFormat }, () => ({ ...process.env, ...env }));
-    const o = this.opts;
-    const gen: Generation = new Generation(id, {
-      workers: this.workers, exec, env, exitTimeout: o.exitTimeout, readyTimeout: o.readyTimeout, drainTimeout: o.drainTimeout,
-      workerTimeout: o.workerTimeout, maxMemory: o.maxMemory, maxRequests: o.maxRequests,
-      forkEnv: () => ({ ...this.workerRecords.env(), ...(gen.state === 'starting' ? early.env() : undefined) }),
-    }, this.log);
-    this.generations.set(id, gen);
-    for (const ev of ['ready', 'failed', 'drained'] as const) gen.once(ev, () => early.removeAll());
-    const fromUpgrade = this.handoff !== undefined && this.state === 'starting';
-    gen.on('worker-ready', (slot) => {
-      this.emit('worker-ready', { pid: slot.pid, generation: id });
-      if (fromUpgrade && this.state === 'starting') this.parent.send({ type: 'worker-ready', pid: slot.pid, ready: gen.readyCount(), total: gen.target });
-      this.connections.flush();
-    });
-    gen.on('orphans', (sockets) => {
-      this.log.debug('orphans', `${sockets.length} connection(s) queued for a worker that died: handed on`);
-      for (const [socket, name] of sockets) {
-        const l = this.sockets.find((x) => x.name === name);
-        if (l && !socket.destroyed) this.connections.dispatch(l, socket, 1);
-      }
-    });
-    gen.on('worker-replaced', (slot, reason) => this.emit('worker-replaced', { pid: slot.pid, generation: id, reason }));
-    gen.on('worker-exit', (slot, code, signal, expected) => {
-      this.emit('worker-exit', { pid: slot.pid, generation: id, code, signal, expected });
-      this.log.debug('worker-exit', `worker ${slot.pid} of generation ${id} exited (${signal ?? `code ${code}`})`, { workerPid: slot.pid });
-    });
-    // the old master re-emits what its workers report about forced closes
-    gen.on('drain-forced', (slot, connections, upgraded) => this.emit('drain-forced', { generation: id, pid: slot.pid, connections, upgraded }));
-    gen.on('drained', (forced) => {
-      this.generations.delete(id);
-      this.log.info('generation-drained', `generation ${id} drained${forced ? ` (${forced} worker(s) killed at drainTimeout)` : ''}`);
-      this.emit('generation-drained', { generation: id, forced });
-      this.maybeExit();
-    });
-    // the old master learns every pid, so that a failed upgrade can kill them all
-    if (fromUpgrade) gen.on('worker-forked', (slot) => this.parent.send({ type: 'forked', pid: slot.pid }));
-    return gen;
-  }
-
-  private async becomeServing(gen: Generation, takenBack = false): Promise<void> {
-    // Under `baton run`, the supervisor holds the sockets and knows this master serves before
-    // it accepts anything: killed a moment later, it is still replaced (not given up on).
-    if (this.link && !this.handoff) await this.link.hold(this.sockets, this.stateMessage(true));
-    for (const l of this.sockets) await l.accept();
-    gen.markServing();
-    gen.acceptOn(sharedSockets(this.sockets, this.opts.backlog));
-    // Spawned by an upgrade: the old master still accepts and waits `probation` ms before it
-    // hands over; a worker lost in that time fails this master, and the old one goes on.
-    if (this.handoff && !takenBack) {
-      gen.probation = this.parent.probation;
-      this.parent.probation.begin();
-    }
-    this.serving = gen;
-    this.states.to('serving');
-    this.log.generation = gen.id;
-    if (this.opts.pidFile !== undefined) {
-      writePidFile(this.opts.pidFile, process.pid);
-      if (takenBack) removePidFileIf(oldbinPath(this.opts.pidFile), process.pid);
-    }
-    await this.openControl(takenBack);
-    this.notifier.ready(process.pid, `generation ${gen.id} serving`);
-    setTitle('master', gen.id, 'serving');
-    this.log.info('serving', `generation ${gen.id} serving with ${gen.readyCount()} worker(s)`);
-    this.emit('serving', { generation: gen.id });
-    this.connections.flush();
-    for (const l of this.sockets) if (!l.announced) this.announce(l);
-    if (this.handoff && !takenBack) this.parent.send({ type: 'serving', pid: process.pid, dropped: this.droppedListeners });
-    this.reportState();
-    const next = [...this.queued];
-    this.queued.clear();
-    for (const what of next) {
-      this.log.info('signal-replayed', `carrying out the ${what} requested during start-up`);
-      if (what === 'reload') void this.reload();
-      else void this.upgrade();
-    }
-  }
-
-  /** Tells the supervisor (`baton run`) what it needs to start the next master. */
-  private reportState(): void {
-    this.link?.send(this.stateMessage(this.state !== 'starting'));
-  }
-
-  private stateMessage(serving: boolean): FromMaster {
-    const o = this.opts;
-    return { type: 'state', pidFile: o.pidFile, readyTimeout: o.readyTimeout, nextGeneration: this.nextGeneration, workers: this.workers, scaled: this.scaled, probation: o.probation, serving };
-  }
-
-  private async openControl(again = false): Promise<void> {
-    if (this.opts.controlSocket === undefined || (this.controlServer && !again)) return;
-    const control = this.controlServer ?? new ControlServer(this.opts.controlSocket, new Commands(this));
-    try {
-      await control.open(this.handoff !== undefined || again);
-      this.controlServer = control;
-      this.log.debug('control-listening', `control socket ${control.path}`);
-    } catch (err) {
-      this.log.error('control-failed', `cannot open the control socket ${this.opts.controlSocket}: ${(err as Error).message}; the baton CLI cannot reach this master (signals still work)`);
-    }
-  }
-
-  /** Runs `what` now, queues it until start-up completes, or refuses it (lib/master/states.ts). */
-  private gate(what: Request): Outcome | undefined {
-    const d = decide(what, this.state, { reloading: this.reloading?.gen.id, upgrading: this.upgrading ? { pid: this.upgrading.pid } : undefined });
-    if ('run' in d) return undefined;
-    if ('refuse' in d) {
-      this.log.warn(`${what}-refused`, `${what} refused: ${d.refuse}`);
-      return { ok: false, reason: d.refuse };
-    }
-    this.queued.add(what as 'upgrade' | 'reload');
-    this.log.info(`${what}-queued`, `${what} requested while starting: it runs once this generation is ready`);
-    return { ok: false, reason: 'queued until start-up completes' };
   }
 
   /** SIGUSR2: replaces this master with a new one started from the current files. */
@@ -334,7 +104,7 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   /** Mirrors an upgrade (run here, or by the supervisor) into this master's state and events. */
-  private followUpgrade(attempt: UpgradeAttempt | RemoteUpgrade, resolve: (o: Outcome) => void): void {
+  protected followUpgrade(attempt: UpgradeAttempt | RemoteUpgrade, resolve: (o: Outcome) => void): void {
     this.upgrading = attempt;
     attempt.on('started', (pid) => {
       this.notifier.reloading(`upgrading: new master ${pid} starting`);
@@ -360,7 +130,7 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   /** Listeners the new release does not have: nobody accepts on them any more; their socket files go. */
-  private closeDropped(names: string[]): void {
+  protected closeDropped(names: string[]): void {
     for (const l of this.sockets) {
       if (!names.includes(l.name)) continue;
       l.removePath();
@@ -368,7 +138,7 @@ export class Master extends EventEmitter<MasterEvents> {
     }
   }
 
-  private handOver(pid: number, attempt: UpgradeAttempt | undefined): void {
+  protected handOver(pid: number, attempt: UpgradeAttempt | undefined): void {
     this.states.to('handed-over');
     this.exitReason = 'upgraded';
     if (attempt) {
@@ -400,7 +170,7 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   /** The new master died after it took over, while this master still drains (lib/upgrade/take-back.ts). */
-  private takeBack(pid: number, reason: string): void {
+  protected takeBack(pid: number, reason: string): void {
     const kept = this.successor?.kept;
     this.successor = undefined;
     if (this.state !== 'handed-over' || kept === undefined) {
@@ -428,12 +198,6 @@ export class Master extends EventEmitter<MasterEvents> {
       this.maybeExit();
     });
     void t.run();
-  }
-
-  /** No take-back any more: the duplicates go (they would queue connections nobody accepts). */
-  private letSuccessorGo(): void {
-    this.successor?.kept?.close();
-    this.successor = undefined;
   }
 
   /** SIGHUP: a new generation of workers with freshly loaded app code (lib/pool/reload.ts). */
@@ -522,69 +286,5 @@ export class Master extends EventEmitter<MasterEvents> {
     this.connections.dropPending();
     this.drainAll(reason);
     this.maybeExit();
-  }
-
-  /** SIGTTIN / SIGTTOU / `baton scale N`: workers per generation, at least 1. */
-  scale(n: number): Promise<Outcome> {
-    const gated = this.gate('scale');
-    if (gated) return Promise.resolve(gated);
-    const why = !Number.isInteger(n) || n < 1 ? `${n} workers: at least 1 worker is needed` : n > 1024 ? `${n} workers: at most 1024` : undefined;
-    if (why !== undefined) {
-      this.log.warn('scale-refused', `scale refused: ${why}`);
-      return Promise.resolve({ ok: false, reason: why });
-    }
-    this.workers = n;
-    this.scaled = true;
-    this.log.info('scaled', `workers per generation: ${n}`);
-    this.emit('scaled', { workers: n });
-    this.reportState();
-    this.serving?.scale(n);
-    this.reloading?.gen.scale(n);
-    return Promise.resolve({ ok: true, generation: this.generation });
-  }
-
-  /** What `baton status` shows. */
-  status(): Record<string, unknown> {
-    return renderStatus({
-      generation: this.generation, state: this.state, startedAt: this.startedAt, workers: this.workers, sockets: this.sockets,
-      upgradePid: this.upgrading ? this.upgrading.pid ?? null : undefined, generations: this.generations.values(),
-    });
-  }
-
-  private drainAll(reason: string): void {
-    this.reloading?.abort();
-    this.reloading = undefined;
-    for (const g of this.generations.values()) this.drainGeneration(g, reason);
-  }
-
-  private drainGeneration(gen: Generation, reason: string): void {
-    if (gen.state === 'draining' || gen.state === 'done') return;
-    this.log.info('generation-draining', `generation ${gen.id} drains (${reason})`);
-    this.emit('generation-draining', { generation: gen.id, reason });
-    gen.drain(reason);
-  }
-
-  private maybeExit(): void {
-    if (!this.states.leaving || this.generations.size > 0) return;
-    if (this.opts.pidFile !== undefined) {
-      removePidFileIf(oldbinPath(this.opts.pidFile), process.pid);
-      if (this.state === 'stopping') removePidFileIf(this.opts.pidFile, process.pid);
-    }
-    this.letSuccessorGo();
-    this.log.info('exit', 'all generations drained; exiting');
-    this.emit('exiting');
-    const control = this.controlServer;
-    const hooks = this.exitHooks.run(this.exitReason, this.opts.exitTimeout);
-    setImmediate(() => {
-      void Promise.all([control?.flush(), this.notifier.flush(), hooks]).then(() => process.exit(this.exitCode));
-    });
-  }
-
-  private fatal(reason: string): void {
-    this.log.error('start-failed', reason);
-    this.parent.send({ type: 'error', message: reason });
-    for (const g of this.generations.values()) g.abort();
-    if (this.opts.pidFile !== undefined && readPidFile(this.opts.pidFile) === process.pid) removePidFileIf(this.opts.pidFile, process.pid);
-    setTimeout(() => process.exit(1), 50);
   }
 }

@@ -5,7 +5,8 @@
 // .socket unit); a single listener takes a single socket whatever its name. The variables
 // are removed from the environment at once, so that workers and later masters never see
 // them: from here on the sockets travel like any other, through the hand-off.
-import { closeFd, describeSpec, type Inherited, type ListenerSpec } from './listeners';
+import { closeFd, type Inherited } from './inherit';
+import { describeSpec, type ListenerSpec } from './listeners';
 import type { Logger } from '../log/log';
 
 export const SD_LISTEN_FDS_START = 3;

@@ -6,7 +6,8 @@
 import type { Socket } from 'node:net';
 import { takeActivatedSockets } from './activation';
 import { KeptSockets } from './keep';
-import { closeFd, describeSpec, Listener, matchInherited, type Inherited, type ListenerSpec } from './listeners';
+import { closeFd, matchInherited, type Inherited } from './inherit';
+import { describeSpec, Listener, type ListenerSpec } from './listeners';
 import type { SharedSocket } from '../pool/slot';
 import type { Logger } from '../log/log';
 

@@ -27,44 +27,10 @@ import type { Server, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { applyConnectionOptions } from '../os/internals';
 import { listenerOf, tag } from './tags';
+import { followTakeOver } from './take-over';
+import { closeAfterResponse, peerOf, type Conn, type DrainResult, type Kind } from './connection';
 
-/** How baton can drain a server's connections. */
-type Kind = 'http' | 'https' | 'other';
-
-interface Conn {
-  raw: Socket;
-  server: Server;
-  kind: Kind;
-  /** Where requests arrive: the raw socket (http), its TLSSocket once the handshake is done (https). */
-  io: Socket | undefined;
-  /** The peer as seen at accept time, to find the raw socket under a TLSSocket. */
-  peer: string | undefined;
-  active: number;
-  idleSince: number;
-  bytesAtIdle: number;
-  /** Taken over by the app (Upgrade, CONNECT): never idle, closed by the app or at drainTimeout. */
-  long: boolean;
-  /** HTTP/1 responses in progress: they get `Connection: close` when the drain starts. */
-  responses: Set<http.ServerResponse>;
-  /** Shed for fairness: its next response closes it (lib/pool/balance.ts). */
-  shed: boolean;
-}
-
-export interface DrainResult {
-  /** Connections closed by force at drainTimeout. */
-  forced: number;
-  /** How many of those the app had taken over (WebSocket and other upgrades, CONNECT). */
-  upgraded: number;
-}
-
-/** The responses in progress on `c` that have not started yet end the connection when done. */
-function closeAfterResponse(c: Conn): void {
-  for (const res of c.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
-}
-
-function peerOf(s: Socket): string | undefined {
-  return s.remotePort === undefined ? undefined : `${s.remoteAddress}|${s.remotePort}|${s.localPort}`;
-}
+export type { DrainResult } from './connection';
 
 export class ConnectionTracker {
   private conns = new Map<Socket, Conn>();
@@ -108,7 +74,12 @@ export class ConnectionTracker {
     server.on('session', (session: Http2Session) => this.onSession(session));
     // Upgrade and CONNECT: listening changes what Node does (with no listener an Upgrade is
     // an ordinary request, a CONNECT is refused), so baton listens only while the app does.
-    for (const ev of ['upgrade', 'connect'] as const) this.followTakeOver(server, ev);
+    for (const ev of ['upgrade', 'connect'] as const) {
+      followTakeOver(server, ev, (socket) => {
+        const c = this.byIo.get(socket) ?? this.conns.get(socket);
+        if (c) c.long = true;
+      });
+    }
   }
 
   /** A connection handed to this worker by the master, counted from now on. */
@@ -149,32 +120,6 @@ export class ConnectionTracker {
     } finally {
       this.feeding = undefined;
     }
-  }
-
-  private followTakeOver(server: Server, ev: 'upgrade' | 'connect'): void {
-    const ours = (_req: http.IncomingMessage, socket: Socket): void => {
-      const c = this.byIo.get(socket) ?? this.conns.get(socket);
-      if (c) c.long = true;
-    };
-    let on = false;
-    const sync = (added: number): void => {
-      const theirs = server.listenerCount(ev) + added - (on ? 1 : 0);
-      if (theirs > 0 && !on) {
-        on = true;
-        server.prependListener(ev, ours);
-      } else if (theirs <= 0 && on) {
-        on = false;
-        server.removeListener(ev, ours);
-      }
-    };
-    // 'newListener' comes before the listener is added, 'removeListener' after it is removed
-    server.on('newListener', (name: string | symbol, fn: unknown) => {
-      if (name === ev && fn !== ours) sync(1);
-    });
-    server.on('removeListener', (name: string | symbol, fn: unknown) => {
-      if (name === ev && fn !== ours) sync(0);
-    });
-    sync(0);
   }
 
   private onSecure(server: Server, s: tls.TLSSocket): void {

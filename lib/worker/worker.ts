@@ -14,6 +14,8 @@ import { isBaton, msg, type FromWorker, type ToWorker } from '../messages';
 import { explainCrash, factoryResultMistake, runFactory } from './mistakes';
 import type { App, ListenerConfig, ResolvedOptions } from '../config/options';
 import { setTitle } from '../os/title';
+import { sendIfConnected } from '../channel';
+import { STOP_SIGNALS, StopSignals } from '../os/signals';
 import { takeOverUncaught } from '../os/fatal';
 import { recordForwarder } from '../log/worker-records';
 
@@ -42,7 +44,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private readonly exitHooks: ExitHooks;
   /** Requests served (HTTP 'request' events), reported in heartbeats. */
   requests = 0;
-  private ownSignals = 0;
+  private readonly ownSignals = new StopSignals();
 
   private unknownListeners = new Set<string>();
   private failed = false;
@@ -98,12 +100,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       // Meant for the master (`pkill -USR2 -f app.js` also hits workers): ignore.
       process.on(sig, () => this.log.debug('signal-ignored', `${sig} is for the master; ignored`));
     }
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) {
+    for (const sig of STOP_SIGNALS) {
       process.on(sig, () => {
         // Count this process's own signals: the master's drain message may arrive first
         // (Ctrl-C reaches the master and its workers at once) and is not a second signal.
-        this.ownSignals++;
-        if (this.ownSignals > 1 && sig !== 'SIGQUIT') {
+        if (this.ownSignals.note(sig) === 'force') {
           this.log.warn('forced-exit', `second ${sig}: exiting now`);
           process.exit(1);
         }
@@ -277,22 +278,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     setImmediate(() => process.exit(code));
   }
 
+  /** `then` runs once the message is in the channel, at once without a master, or after 1 s. */
   private tell(m: FromWorker, then?: () => void): void {
-    if (!process.connected) {
-      then?.();
-      return;
-    }
-    try {
-      if (then) {
-        const timer = setTimeout(then, 1000);
-        process.send?.(msg(m), undefined, {}, () => {
-          clearTimeout(timer);
-          then();
-        });
-      } else process.send?.(msg(m));
-    } catch {
-      // the master is gone
-      then?.();
-    }
+    sendIfConnected(process, m, { written: then, within: 1000 }); // the master is gone: nothing to tell
   }
 }

@@ -1,0 +1,108 @@
+// The checks every option goes through, written once: the error type that names the
+// option, what was given (shown as the user wrote it), integers in a range, one of a set
+// (with its environment variable), TCP ports, UNIX socket paths and hosts (for `port`,
+// `host`, `path` and each entry of `listeners`), and the option a typo most likely meant.
+import * as path from 'node:path';
+
+export const KNOWN = [
+  'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
+  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'logger', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
+  'listeners', 'exitTimeout', 'envFile', 'accept',
+] as const;
+
+export class BatonOptionError extends TypeError {
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super(`baton: option "${option}" ${message}`);
+    this.name = 'BatonOptionError';
+    this.option = option;
+  }
+}
+
+export function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return 'a function';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+export function integer(opts: Record<string, unknown>, name: string, min: number, max: number, fallback: number, unit = ''): number {
+  const v = opts[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new BatonOptionError(name, `must be an integer from ${min} to ${max}${unit}, got ${show(v)}.`);
+  }
+  return v;
+}
+
+const PORT_RULE = 'must be an integer from 0 to 65535, or a string of digits such as "8080" (as environment variables are)';
+
+/** A TCP port: an integer, or a string of digits (`port: process.env.PORT`). Throws BatonOptionError. */
+export function portOption(name: string, v: unknown): number {
+  const n = typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
+  let hint = '';
+  if (typeof v === 'number' && Number.isNaN(v)) hint = ' Number() of an unset or non-numeric environment variable is NaN: pass the variable itself (port: process.env.PORT), or check it.';
+  else if (v === '') hint = ' An empty string: is the environment variable set but empty?';
+  throw new BatonOptionError(name, `${PORT_RULE}, got ${show(v)}.${hint}`);
+}
+
+export function oneOf<T extends string>(opts: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T, env?: string): T {
+  const fromEnv = env !== undefined ? process.env[env] : undefined;
+  const v = fromEnv !== undefined && fromEnv !== '' ? fromEnv : opts[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    const where = fromEnv ? ` (from the environment variable ${env})` : '';
+    throw new BatonOptionError(name, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}${where}, got ${show(v)}.`);
+  }
+  return v as T;
+}
+
+/** Edit distance (insertions, deletions, substitutions) between two words. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/** The known option a typo most likely meant: the nearest by edit distance, else a shared prefix. */
+export function closest(word: string): string | undefined {
+  const lower = word.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of KNOWN) {
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+    }
+  }
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3))) return best;
+  return KNOWN.find((k) => k.toLowerCase().startsWith(lower.slice(0, 4)) || lower.startsWith(k.toLowerCase()));
+}
+
+
+/** A UNIX socket path option: a non-empty string, alone, short enough once resolved. Throws BatonOptionError. */
+export function socketPathOption(name: string, v: unknown, tcpToo: boolean): string {
+  if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `must be a non-empty string naming a UNIX socket file, got ${show(v)}.`);
+  if (tcpToo) throw new BatonOptionError(name, 'cannot be combined with "port" or "host": a listener is either a UNIX socket or a TCP address.');
+  const resolved = path.resolve(v);
+  if (Buffer.byteLength(resolved) > 107) {
+    throw new BatonOptionError(name, `resolves to ${resolved}, longer than the 107 bytes a UNIX socket path may have; choose a shorter path.`);
+  }
+  return resolved;
+}
+
+/** A host option: a non-empty string. Throws BatonOptionError. */
+export function hostOption(name: string, v: unknown): string {
+  if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `must be a non-empty string such as "127.0.0.1" or "::", got ${show(v)}.`);
+  return v;
+}

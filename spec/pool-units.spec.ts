@@ -1,0 +1,250 @@
+// The pool without processes: a generation whose workers are fake cluster workers (an
+// EventEmitter standing for each worker and its IPC channel), the reload attempt over it,
+// the crash back-off and the probation, all on sinon's fake clock.
+import { expect } from 'chai';
+import { EventEmitter } from 'node:events';
+import * as sinon from 'sinon';
+import type { Worker } from 'node:cluster';
+import { Generation } from '../lib/pool/generation';
+import { ReloadAttempt } from '../lib/pool/reload';
+import { Backoff } from '../lib/pool/backoff';
+import { Probation } from '../lib/upgrade/probation';
+import { Logger } from '../lib/log/log';
+import { msg } from '../lib/messages';
+
+let nextId = 1;
+
+/** A cluster worker and its channel: what the master sends is recorded, what it says is emitted. */
+class FakeWorker extends EventEmitter {
+  readonly id = nextId++;
+  readonly sent: Array<{ type: string; [k: string]: unknown }> = [];
+  connected = true;
+  readonly process = { pid: 10_000 + this.id, kill: sinon.stub() };
+  isConnected(): boolean {
+    return this.connected;
+  }
+  send(m: { type: string }): boolean {
+    this.sent.push(m);
+    return true;
+  }
+  say(m: { type: string; [k: string]: unknown }): void {
+    this.emit('message', msg(m));
+  }
+  exit(code: number | null, signal: string | null = null): void {
+    this.connected = false;
+    this.emit('exit', code, signal);
+  }
+}
+
+const log = new Logger('master', 1, 'silent');
+
+function pool(id: number, workers = 2, readyTimeout = 1_000): { gen: Generation; forked: FakeWorker[] } {
+  const forked: FakeWorker[] = [];
+  const gen = new Generation(id, {
+    workers, readyTimeout, drainTimeout: 1_000, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
+    exec: { script: __filename, args: [], cwd: __dirname },
+    fork: () => {
+      const w = new FakeWorker();
+      forked.push(w);
+      return w as unknown as Worker;
+    },
+  }, log);
+  return { gen, forked };
+}
+
+describe('pool units (fake workers, fake clock)', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: 1_000_000 });
+  });
+  afterEach(() => clock.restore());
+
+  describe('Generation', () => {
+    it('is ready once every worker said ready, and fails when one exits before', () => {
+      const { gen, forked } = pool(1);
+      const ready = sinon.spy();
+      gen.on('ready', ready);
+      gen.start();
+      expect(forked).to.have.length(2);
+      forked[0]?.say({ type: 'ready' });
+      expect(ready.called).to.equal(false);
+      expect(gen.complete()).to.equal(false);
+      forked[1]?.say({ type: 'ready' });
+      expect(ready.calledOnce).to.equal(true);
+      expect(gen.complete()).to.equal(true);
+
+      const other = pool(2);
+      const failed = sinon.spy();
+      other.gen.on('failed', failed);
+      other.gen.start();
+      other.forked[0]?.exit(1);
+      expect(failed.firstCall.args[0]).to.match(/exited \(code 1\) before it was ready/);
+    });
+
+    it('fails at readyTimeout when a worker never says ready', () => {
+      const { gen, forked } = pool(1, 2, 500);
+      const failed = sinon.spy();
+      gen.on('failed', failed);
+      gen.start();
+      forked[0]?.say({ type: 'ready' });
+      clock.tick(499);
+      expect(failed.called).to.equal(false);
+      clock.tick(1);
+      expect(failed.firstCall.args[0]).to.equal('not ready within readyTimeout (500 ms)');
+    });
+
+    it('replaces a serving worker that dies, with back-off; during probation it fails instead', () => {
+      const { gen, forked } = pool(1, 1);
+      gen.start();
+      forked[0]?.say({ type: 'ready' });
+      gen.markServing();
+      forked[0]?.exit(1);
+      expect(forked).to.have.length(1);
+      clock.tick(100);
+      expect(forked).to.have.length(2); // first crash: 100 ms
+      forked[1]?.say({ type: 'ready' });
+      forked[1]?.exit(1);
+      clock.tick(199);
+      expect(forked).to.have.length(2);
+      clock.tick(1);
+      expect(forked).to.have.length(3); // second in a row: 200 ms
+
+      const p = new Probation(1_000);
+      gen.probation = p;
+      p.begin();
+      const failed = sinon.spy();
+      gen.on('failed', failed);
+      forked[2]?.say({ type: 'ready' });
+      forked[2]?.exit(null, 'SIGKILL');
+      expect(failed.firstCall.args[0]).to.match(/exited \(SIGKILL\) during probation/);
+    });
+
+    it('tells its workers to accept on the shared sockets once ready, and to stop', () => {
+      const { gen, forked } = pool(1, 1);
+      gen.start();
+      gen.markServing();
+      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      const w = forked[0] as FakeWorker;
+      expect(w.sent).to.deep.equal([]); // not ready yet
+      w.say({ type: 'ready' });
+      expect(w.sent.filter((m) => m.type === 'handle')).to.have.length(2); // one to listen on, one spare
+      expect(w.sent.at(-1)).to.include({ type: 'accept', on: true });
+      gen.stopAccepting();
+      expect(w.sent.at(-1)).to.include({ type: 'accept', on: false });
+      w.connected = false;
+      gen.broadcast({ type: 'signal', signal: 'SIGUSR1' }); // a gone worker's channel: nothing sent, nothing thrown
+      expect(w.sent.at(-1)).to.include({ type: 'accept', on: false });
+    });
+  });
+
+  describe('ReloadAttempt', () => {
+    function serving(): { gen: Generation; forked: FakeWorker[] } {
+      const p = pool(1, 1);
+      p.gen.start();
+      p.forked[0]?.say({ type: 'ready' });
+      p.gen.markServing();
+      return p;
+    }
+
+    it('all ready -> promoted (the old generation stops accepting), then probation -> succeeded', () => {
+      const old = serving();
+      const next = pool(2, 2);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => []);
+      const events: string[] = [];
+      for (const e of ['promoted', 'rolled-back', 'succeeded'] as const) r.on(e, () => events.push(e));
+      const stop = sinon.spy(old.gen, 'stopAccepting');
+      r.start();
+      next.forked.forEach((w) => w.say({ type: 'ready' }));
+      expect(events).to.deep.equal(['promoted']);
+      expect(next.gen.state).to.equal('serving');
+      expect(stop.calledOnce).to.equal(true);
+      clock.tick(999);
+      expect(events).to.deep.equal(['promoted']);
+      clock.tick(1);
+      expect(events).to.deep.equal(['promoted', 'succeeded']);
+      expect(r.finished).to.equal(true);
+    });
+
+    it('a worker exits before ready -> rolled back, the new generation killed', () => {
+      const old = serving();
+      const next = pool(2, 2);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => []);
+      const rolled = sinon.spy();
+      r.on('rolled-back', rolled);
+      r.start();
+      next.forked[0]?.exit(1);
+      expect(rolled.calledOnce).to.equal(true);
+      expect(rolled.firstCall.args[1]).to.equal(undefined); // the old one never stopped accepting
+      expect(next.forked[1]?.process.kill.calledWith('SIGKILL')).to.equal(true);
+    });
+
+    it('readyTimeout -> rolled back', () => {
+      const old = serving();
+      const next = pool(2, 1, 300);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => []);
+      const rolled = sinon.spy();
+      r.on('rolled-back', rolled);
+      r.start();
+      clock.tick(300);
+      expect(rolled.firstCall.args[0]).to.equal('not ready within readyTimeout (300 ms)');
+    });
+
+    it('a worker lost during probation -> rolled back, the old generation accepts again', () => {
+      const old = serving();
+      const next = pool(2, 1);
+      const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets);
+      const rolled = sinon.spy();
+      const succeeded = sinon.spy();
+      r.on('rolled-back', rolled);
+      r.on('succeeded', succeeded);
+      const accept = sinon.spy(old.gen, 'acceptOn');
+      r.start();
+      next.forked[0]?.say({ type: 'ready' });
+      clock.tick(500);
+      next.forked[0]?.exit(1);
+      expect(rolled.firstCall.args[0]).to.match(/during probation/);
+      expect(rolled.firstCall.args[1]).to.equal(old.gen);
+      expect(accept.calledWith(sockets)).to.equal(true);
+      clock.tick(1_000);
+      expect(succeeded.called).to.equal(false);
+    });
+  });
+
+  describe('policies', () => {
+    it('back-off: 100 ms doubling to 10 s for crashes in a row; after 30 s quiet, or a reset, 100 ms again', () => {
+      const b = new Backoff();
+      const seen = Array.from({ length: 9 }, () => b.next());
+      expect(seen).to.deep.equal([100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+      clock.tick(30_001);
+      expect(b.next()).to.equal(100);
+      expect(b.next()).to.equal(200);
+      b.reset();
+      expect(b.next()).to.equal(100);
+    });
+
+    it('probation: active for its ms, passed once, never after end()', () => {
+      const p = new Probation(1_000);
+      const passed = sinon.spy();
+      expect(p.active).to.equal(false);
+      p.begin(passed);
+      expect(p.active).to.equal(true);
+      clock.tick(999);
+      expect(p.active).to.equal(true);
+      clock.tick(1);
+      expect(p.active).to.equal(false);
+      expect(passed.calledOnce).to.equal(true);
+      p.begin(passed);
+      p.end();
+      clock.tick(2_000);
+      expect(p.active).to.equal(false);
+      expect(passed.calledOnce).to.equal(true);
+      const bare = new Probation(500);
+      bare.begin(); // no timer: only a deadline (the new master's first generation)
+      clock.tick(499);
+      expect(bare.active).to.equal(true);
+      clock.tick(1);
+      expect(bare.active).to.equal(false);
+    });
+  });
+});
