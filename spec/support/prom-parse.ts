@@ -62,6 +62,7 @@ export function parsePrometheus(text: string): Map<string, MetricFamily> {
   if (text.length > 0 && !text.endsWith('\n')) throw new Error('the text does not end with a newline');
   const families = new Map<string, MetricFamily>();
   const done = new Set<string>();
+  const typed = new Set<string>();
   let current: MetricFamily | undefined;
   const seen = new Set<string>();
   const lines = text.split('\n');
@@ -84,17 +85,16 @@ export function parsePrometheus(text: string): Map<string, MetricFamily> {
         f = { name, type: 'untyped', samples: [] };
         families.set(name, f);
         current = f;
-        (f as { typed?: boolean }).typed = false;
       } else if (f !== current) throw new Error(`${where}: ${name} split by another family`);
       if (kind === 'HELP') {
         if (f.help !== undefined) throw new Error(`${where}: second HELP`);
         f.help = unescape(rest ?? '', false, where);
       } else {
-        if ((f as { typed?: boolean }).typed) throw new Error(`${where}: second TYPE`);
+        if (typed.has(name)) throw new Error(`${where}: second TYPE`);
         if (f.samples.length > 0) throw new Error(`${where}: TYPE after samples`);
         if (!TYPES.includes(rest ?? '')) throw new Error(`${where}: unknown type ${rest}`);
         f.type = rest as MetricFamily['type'];
-        (f as { typed?: boolean }).typed = true;
+        typed.add(name);
       }
       return;
     }
