@@ -41,7 +41,7 @@ function key(a: EndpointAddress): string {
   return `tcp:${a.host ?? '*'}:${a.port}`;
 }
 
-/** Whether a UNIX socket file has a listener behind it. */
+/** Whether a UNIX socket file has a listener behind it (lib/unixpath.ts's socketIsLive, which the wiring stage imports instead). */
 function alive(p: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(p);

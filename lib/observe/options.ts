@@ -39,6 +39,8 @@ export interface ProbationPolicy {
 /** A checked `metrics` or `health` address. */
 export type EndpointOption = { port: number; host?: string } | { path: string };
 
+// A copy of lib/options.ts's show() (and below, of its port rule): lib/observe/ imports nothing
+// from lib/ until the layout change lands; the wiring stage imports those instead.
 function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'function') return 'a function';
