@@ -1,0 +1,124 @@
+// The worker's side of the request metrics: each response counted by status class and timed.
+//
+// Why here and not in the master: no request passes through the master (workers accept for
+// themselves), so only the worker sees responses. It keeps what changed since the last
+// takeDelta() (a few numbers and the non-empty histogram buckets) for the worker to send
+// every 25-250 ms, and nothing when nothing changed. Per request it costs one 'request'
+// listener call, one 'close' listener on the response (a shared function, no closure), a
+// timestamp stored on the response, and a histogram increment.
+//
+// What counts: a response is counted when it closes, by its status code, if the app ended it
+// (`res.end()` was called: http, https, and http2's compatibility API); one that closed
+// before that (the client went away, the worker cut it) is counted as `aborted`, untimed.
+// Latency runs from the server's 'request' event (headers parsed) to the response's close
+// (its last byte handed to the kernel). Upgrades (WebSocket) and CONNECT are not requests.
+import type { Server } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Histogram, isHistogramData, type HistogramData } from './histogram';
+
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+/** Responses by status class; a class with none may be left out. */
+export type ClassCounts = Partial<Record<StatusClass, number>>;
+
+/** What a worker sends: the responses and their latency since its previous delta. */
+export interface RequestDelta {
+  codes: ClassCounts;
+  /** Requests whose response closed before the app ended it (not in `codes` nor `latency`). */
+  aborted: number;
+  latency: HistogramData;
+}
+
+/** The response objects of http, https and http2's compatibility API, as far as counting goes. */
+interface Res {
+  statusCode: number;
+  writableEnded: boolean;
+  on(event: 'close', fn: (this: Res) => void): unknown;
+  [START]?: number;
+}
+
+const START = Symbol('baton.requestStart');
+
+export class RequestStats {
+  private readonly byClass = new Float64Array(5);
+  private aborted = 0;
+  private readonly latency = new Histogram();
+  private readonly servers = new WeakSet<Server>();
+  private readonly now: () => number;
+  /** Bound once: the listeners every request shares. */
+  private readonly onRequest: (req: unknown, res: Res) => void;
+  private readonly onClose: (this: Res) => void;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.now = now;
+    const stats = this;
+    this.onRequest = (_req, res) => {
+      res[START] = stats.now();
+      res.on('close', stats.onClose);
+    };
+    this.onClose = function onClose(this: Res) {
+      stats.done(this);
+    };
+  }
+
+  /** Counts the requests of `server` (an http, https or http2 server; others never emit 'request'). */
+  watch(server: Server): void {
+    if (this.servers.has(server)) return;
+    this.servers.add(server);
+    server.prependListener('request', this.onRequest as (...args: unknown[]) => void);
+  }
+
+  /** One response closed: counted by class and timed, or counted as aborted. */
+  private done(res: Res): void {
+    const start = res[START];
+    if (start === undefined) return;
+    res[START] = undefined; // a second 'close' counts nothing
+    if (!res.writableEnded) {
+      this.aborted++;
+      return;
+    }
+    const cls = Math.floor(res.statusCode / 100) - 1;
+    if (cls < 0 || cls > 4) return; // Node allows 600-999; no class of ours
+    this.byClass[cls]++;
+    this.latency.record(this.now() - start);
+  }
+
+  /** Requests counted (responses and aborted ones) since the last takeDelta(). */
+  get counted(): number {
+    return this.latency.count + this.aborted;
+  }
+
+  /** Whether anything was counted since the last takeDelta(). */
+  get pending(): boolean {
+    return this.counted > 0;
+  }
+
+  /** What changed since the last call, as a small plain object, or undefined when nothing did. */
+  takeDelta(): RequestDelta | undefined {
+    if (!this.pending) return undefined;
+    const codes: ClassCounts = {};
+    for (let i = 0; i < 5; i++) {
+      const n = this.byClass[i];
+      if (n > 0) codes[STATUS_CLASSES[i] as StatusClass] = n;
+    }
+    const delta: RequestDelta = { codes, aborted: this.aborted, latency: this.latency.toData() };
+    this.byClass.fill(0);
+    this.aborted = 0;
+    this.latency.reset();
+    return delta;
+  }
+}
+
+/** Whether `x` is a well-formed RequestDelta (check what comes over IPC). */
+export function isRequestDelta(x: unknown): x is RequestDelta {
+  if (typeof x !== 'object' || x === null) return false;
+  const d = x as Record<string, unknown>;
+  if (typeof d.codes !== 'object' || d.codes === null || !isHistogramData(d.latency)) return false;
+  if (typeof d.aborted !== 'number' || !Number.isSafeInteger(d.aborted) || d.aborted < 0) return false;
+  let total = 0;
+  for (const [k, v] of Object.entries(d.codes)) {
+    if (!(STATUS_CLASSES as readonly string[]).includes(k) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return false;
+    total += v;
+  }
+  return total === (d.latency as HistogramData).n;
+}

@@ -1,0 +1,156 @@
+import { expect } from 'chai';
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { bucketOf } from '../lib/observe/histogram';
+import { RequestStats, isRequestDelta } from '../lib/observe/request-stats';
+import { poll } from './support/unit';
+
+/** A clock the handlers move by hand: latency is whatever they say it was. */
+class Clock {
+  t = 1_000;
+  now = (): number => this.t;
+}
+
+function get(port: number, p: string, agent: http.Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode as number));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}
+
+describe('observe: request stats (worker side)', () => {
+  let server: http.Server | http2.Http2Server | undefined;
+  let agent: http.Agent;
+  beforeEach(() => {
+    agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  });
+  afterEach(async () => {
+    agent.destroy();
+    if (server) {
+      (server as http.Server).closeAllConnections?.();
+      await new Promise((r) => server?.close(r));
+      server = undefined;
+    }
+  });
+
+  async function start(s: http.Server | http2.Http2Server): Promise<number> {
+    server = s;
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return (s.address() as AddressInfo).port;
+  }
+
+  it('counts each response by status class and times it, from request to close', async () => {
+    const clock = new Clock();
+    const stats = new RequestStats(clock.now);
+    const s = http.createServer((req, res) => {
+      const code = Number((req.url ?? '/').slice(1)) || 200;
+      clock.t += code >= 500 ? 40 : 3; // a 5xx takes 40 ms, the rest 3 ms
+      res.statusCode = code;
+      res.end('x');
+    });
+    stats.watch(s);
+    stats.watch(s); // twice: counted once
+    const port = await start(s);
+    expect(stats.takeDelta()).to.equal(undefined);
+    for (const p of ['/200', '/201', '/204', '/302', '/404', '/500', '/503', '/200']) await get(port, p, agent);
+    await poll('8 responses counted', () => stats.counted === 8);
+    const d = stats.takeDelta();
+    expect(isRequestDelta(d)).to.equal(true);
+    expect(d?.codes).to.deep.equal({ '2xx': 4, '3xx': 1, '4xx': 1, '5xx': 2 });
+    expect(d?.aborted).to.equal(0);
+    expect(d?.latency.n).to.equal(8);
+    expect(d?.latency.sum).to.equal(6 * 3 + 2 * 40);
+    expect(d?.latency.b).to.deep.equal([bucketOf(3), 6, bucketOf(40), 2]);
+    expect(stats.takeDelta(), 'nothing new: no delta').to.equal(undefined);
+    await get(port, '/200', agent);
+    await poll('one more', () => stats.pending);
+    expect(stats.takeDelta()?.codes).to.deep.equal({ '2xx': 1 });
+  });
+
+  it('counts a request whose connection closes before the app answers as aborted, untimed', async () => {
+    const stats = new RequestStats();
+    let arrived = 0;
+    const s = http.createServer((req, res) => {
+      arrived++;
+      if (req.url === '/hang') return; // never answered: the client gives up
+      res.end('ok');
+    });
+    stats.watch(s);
+    const port = await start(s);
+    await new Promise<void>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/hang' });
+      req.on('error', () => resolve());
+      const t = setInterval(() => {
+        if (arrived > 0) {
+          clearInterval(t);
+          req.destroy();
+        }
+      }, 5);
+    });
+    await poll('the aborted one counted', () => stats.pending);
+    expect(stats.takeDelta()).to.deep.equal({ codes: {}, aborted: 1, latency: { n: 0, sum: 0, b: [] } });
+  });
+
+  it('leaves the app its own request listeners and status codes', async () => {
+    const stats = new RequestStats();
+    const seen: string[] = [];
+    const s = http.createServer();
+    s.on('request', (req, res) => {
+      seen.push(req.url as string);
+      res.writeHead(418).end();
+    });
+    stats.watch(s);
+    const port = await start(s);
+    expect(await get(port, '/tea', agent)).to.equal(418);
+    expect(seen).to.deep.equal(['/tea']);
+    await poll('counted', () => stats.pending);
+    expect(stats.takeDelta()?.codes).to.deep.equal({ '4xx': 1 });
+  });
+
+  it('counts HTTP/2 requests (the compatibility API)', async () => {
+    const clock = new Clock();
+    const stats = new RequestStats(clock.now);
+    const s = http2.createServer((req, res) => {
+      clock.t += 7;
+      res.statusCode = req.url === '/fail' ? 502 : 200;
+      res.end('x');
+    });
+    stats.watch(s as unknown as import('node:net').Server);
+    const port = await start(s);
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      for (const p of ['/', '/fail', '/']) {
+        await new Promise<void>((resolve, reject) => {
+          const r = client.request({ ':path': p });
+          r.on('error', reject);
+          r.resume();
+          r.on('end', () => resolve());
+          r.end();
+        });
+      }
+    } finally {
+      client.close();
+    }
+    await poll('3 h2 responses counted', () => stats.counted === 3);
+    const d = stats.takeDelta();
+    expect(d?.codes).to.deep.equal({ '2xx': 2, '5xx': 1 });
+    expect(d?.latency.sum).to.equal(21);
+  });
+
+  for (const [label, d] of [
+    ['null', null],
+    ['an unknown class', { codes: { '6xx': 1 }, aborted: 0, latency: { n: 1, sum: 1, b: [0, 1] } }],
+    ['codes not matching the latency count', { codes: { '2xx': 2 }, aborted: 0, latency: { n: 1, sum: 1, b: [0, 1] } }],
+    ['a negative aborted', { codes: {}, aborted: -1, latency: { n: 0, sum: 0, b: [] } }],
+    ['bad histogram data', { codes: { '2xx': 1 }, aborted: 0, latency: { n: 1, sum: 1, b: [999, 1] } }],
+  ] as Array<[string, unknown]>) {
+    it(`rejects a delta with ${label}`, () => {
+      expect(isRequestDelta(d)).to.equal(false);
+    });
+  }
+});
