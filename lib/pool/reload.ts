@@ -2,7 +2,8 @@
 //
 //   start: the new generation forks     --a worker exits, or readyTimeout--> rolled-back
 //   every worker ready: promoted         (new connections go to it; the old generation
-//                                         stops accepting but stays, untouched)
+//                                         stops accepting and sheds half of its keep-alive
+//                                         connections, whose clients reconnect to the new one)
 //   probation ms without losing a worker: succeeded (the master drains the old one)
 //                                        --a worker exits--> rolled-back (the old
 //                                         generation accepts again)
@@ -12,6 +13,9 @@ import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
 import type { SharedSocket } from './slot';
 import { Probation } from '../upgrade/probation';
+
+/** The share of the old generation's keep-alive connections moved to the new one on probation. */
+export const PROBATION_SHARE = 0.5;
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */
@@ -49,6 +53,9 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
       this.probation.begin(() => this.succeed());
       gen.acceptOn(this.sockets());
       old?.stopAccepting();
+      // clients that keep their connections would never meet the new code before the drain:
+      // half of them move now, so it serves (and warms up) beside the old one on probation
+      if (this.probation.ms > 0) old?.shedShare(PROBATION_SHARE);
       gen.removeListener('failed', fail);
       gen.on('failed', (reason) => this.rollBack(reason, old && old.state === 'serving' ? old : undefined));
       this.emit('promoted');
