@@ -12,10 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
 import type { SharedSocket } from './slot';
-import { Probation } from '../upgrade/probation';
-
-/** The share of the old generation's keep-alive connections moved to the new one on probation. */
-export const PROBATION_SHARE = 0.5;
+import { Probation, PROBATION_SHARE } from '../upgrade/probation';
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */
