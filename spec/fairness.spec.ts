@@ -9,9 +9,9 @@ import { cli } from './support/cli';
 import { perTest, request, Server, waitFor } from './support/harness';
 
 /** `n` keep-alive loops (at most 20 s, 200,000 requests), each answer recorded with its time and pid. */
-function keepAliveLoad(port: number, n: number): { served: Array<{ at: number; pid: number }>; errors: string[]; stop(): Promise<void> } {
+function keepAliveLoad(port: number, n: number): { served: Array<{ at: number; pid: number; closed: boolean }>; errors: string[]; stop(): Promise<void> } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: n });
-  const served: Array<{ at: number; pid: number }> = [];
+  const served: Array<{ at: number; pid: number; closed: boolean }> = [];
   const errors: string[] = [];
   let stopped = false;
   const start = Date.now();
@@ -19,7 +19,7 @@ function keepAliveLoad(port: number, n: number): { served: Array<{ at: number; p
     while (!stopped && Date.now() - start < 20_000 && served.length < 200_000) {
       try {
         const r = await request({ port }, '/', agent);
-        served.push({ at: Date.now(), pid: Number(r.json?.pid) });
+        served.push({ at: Date.now(), pid: Number(r.json?.pid), closed: r.closed === true });
       } catch (err) {
         errors.push((err as Error).message);
       }
@@ -108,31 +108,32 @@ describe('fairness among workers that accept themselves (integration)', function
     expect(w.share, `the new generation served ${w.mine} of ${w.n}`).to.be.within(0.2, 0.8);
   });
 
-  it('an upgrade on probation: part of the keep-alive clients move to the new master, which serves them before the old one hands over; nothing fails', async () => {
+  it('an upgrade on probation: the old master sheds half its keep-alive connections to whichever master accepts; nothing fails', async () => {
     t.server = new Server(t.dir, { WORKERS: '1', PROBATION: '2500' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const load = keepAliveLoad(port, 8);
     let old: number;
     let from: number;
-    let until: number;
     try {
       await waitFor('8 connections busy', () => load.served.length > 300, 10_000);
       old = load.served[load.served.length - 1]?.pid as number;
+      // one worker: the fairness control has nobody to shed to; only the probation closes connections
+      from = Date.now();
       process.kill(t.server.pid, 'SIGUSR2');
       const started = await t.server.waitEvent('upgrade-started');
       await t.server.waitEvent('serving', 1, 10_000, (e) => e.master === started.pid);
-      // half the old master's connections reconnect, to either master (both accept): about a quarter
-      from = Date.now() + 300;
-      await waitFor('the probation has run a second', () => Date.now() > from + 1_000, 5_000, 50);
-      until = Date.now();
+      await waitFor('the probation log line', () => /upgrade-probation/.test(t.server!.stderr), 5_000);
+      // both masters accept during an upgrade's probation: the kernel gives each reconnecting
+      // client to one of them (a run on Node 24 gave all four back to the busy old worker), so
+      // what is certain is the old master's half: answers that close their connection
+      await waitFor('the old worker shed half its connections', () => load.served.filter((s) => s.at >= from && s.pid === old && s.closed).length >= 4, 3_000, 20);
       expect(t.server.count('upgrade-succeeded'), 'still on probation').to.equal(0);
+      await t.server.waitEvent('upgrade-succeeded', 1, 10_000);
+      await waitFor('the new master serves the pooled clients', () => load.served.slice(-100).every((s) => s.pid !== old), 10_000);
     } finally {
       await load.stop();
     }
     expect(load.errors).to.deep.equal([]);
-    const w = shareOf(load.served, from, until, (pid) => pid !== old);
-    expect(w.n, 'requests answered during the probation').to.be.greaterThan(100);
-    expect(w.share, `the new master's worker served ${w.mine} of ${w.n}`).to.be.within(0.08, 0.8);
   });
 });

@@ -161,6 +161,8 @@ export class Server {
 export interface Reply {
   status: number;
   body: string;
+  /** The response said `Connection: close` (a drain, or a connection shed for fairness). */
+  closed?: boolean;
   json?: { version: string; pid: number; generation: number; dir: string; cwd: string; mark?: string; nodeOptions?: string };
 }
 
@@ -177,7 +179,7 @@ export function request(target: { port?: number; socketPath?: string }, pathname
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, body, json });
+        resolve({ status: res.statusCode ?? 0, body, json, closed: res.headers.connection === 'close' });
       });
       res.on('error', reject);
     });
