@@ -39,7 +39,8 @@ export const HELP = `usage: npm run bench -- [flags]
   --connections C      concurrent closed loops (default 16); mixed = C-2 keep-alive + 2 fresh-connection loops
   --loads LIST         of keep-alive, mixed, fresh, share (default keep-alive,mixed,fresh; share is added
                        when --keepalive-share is given)
-  --targets LIST       of single, cluster, cluster-none, baton (default all)
+  --targets LIST       of single, cluster, cluster-none, baton, baton-uncounted (default all; baton-uncounted:
+                       baton with its per-response counting off, to show what the metrics cost)
   --workers-set LIST   worker counts of the matrix (default ${CORES},${2 * CORES}: cores and 2 x cores)
   --workers W          one worker count (the same as --workers-set W)
   --pairs P            rounds of each (workers, load): the targets in turn, P times (default 3; --rounds too)

@@ -8,7 +8,8 @@ export const LOAD_NAMES = ['keep-alive', 'mixed', 'fresh', 'share'] as const;
 export type LoadName = (typeof LOAD_NAMES)[number];
 export const DEFAULT_LOADS: LoadName[] = ['keep-alive', 'mixed', 'fresh'];
 
-export const TARGET_NAMES = ['single', 'cluster', 'cluster-none', 'baton'] as const;
+/** `baton-uncounted`: baton with its per-response counting off (BATON_REQUEST_STATS=off): what the metrics cost. */
+export const TARGET_NAMES = ['single', 'cluster', 'cluster-none', 'baton', 'baton-uncounted'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** Fresh-connection loops of the mixed load; the other connections - 2 loops keep their connection. */

@@ -26,6 +26,7 @@ export function renderMatrix(r: BenchResult): string {
         let vs = '-';
         if (t === 'baton') vs = marked(fixed(ratio?.overBest?.median), l.name === 'fresh' ? undefined : goal(`ratio:${l.name}:best:${w}`));
         else if (t === 'single') vs = fixed(ratio?.overSingle?.median);
+        else if (t === 'baton-uncounted') vs = marked(fixed(ratio?.overUncounted?.median), goal(`counting:${l.name}:${w}`));
         else if (t === 'cluster') vs = marked(fixed(ratio?.overCluster?.median), goal(`ratio:${l.name}:cluster:${w}`));
         else vs = marked(fixed(ratio?.overNone?.median), goal(`ratio:${l.name}:cluster-none:${w}`));
         const bal = t === 'baton' ? marked(fixed(c?.balance), goal(`balance:${l.name}:${w}`)) : fixed(c?.balance);
@@ -36,7 +37,7 @@ export function renderMatrix(r: BenchResult): string {
   }
   out.push(pad(rows).trimEnd());
   out.push(`(req/s: median of the rounds; vs: baton / this target under the same load and W, the median of per-round ratios (baton's row: / the better`
-    + ` bare cluster of each round; single's: baton at the W it ran beside); bal: busiest worker / mean share, median of the rounds.`
+    + ` bare cluster of each round; single's: baton at the W it ran beside; baton-uncounted's: baton / it, what counting costs); bal: busiest worker / mean share, median of the rounds.`
     + `\n goals: fresh vs cluster-none >= ${BOUNDS.freshOverNone}, vs cluster >= ${BOUNDS.freshOverCluster}; other loads baton vs the better bare cluster >= ${BOUNDS.overBest};`
     + ` baton's bal <= ${BOUNDS.balance}. cluster = node:cluster round robin, cluster-none = node:cluster SCHED_NONE (workers accept))\n`);
 

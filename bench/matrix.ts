@@ -90,6 +90,8 @@ export interface RatioRow {
   overBest: RatioSet | null;
   /** baton / one process (only in the rounds single ran in). */
   overSingle: RatioSet | null;
+  /** baton / baton with its per-response counting off: what the metrics cost (1 = nothing). */
+  overUncounted: RatioSet | null;
 }
 
 export function findCell(cells: Cell[], target: TargetName, load: LoadName, workers: number): Cell | undefined {
@@ -105,9 +107,10 @@ export function ratioRows(cells: Cell[], loads: LoadName[], workersSet: number[]
       const cl = rps('cluster');
       const none = rps('cluster-none');
       const single = rps('single');
+      const uncounted = rps('baton-uncounted');
       const over = (den: number[] | undefined): RatioSet | null => (baton && den ? ratioSet(baton, den) : null);
       const best = cl || none ? (baton ?? []).map((_, k) => Math.max(cl?.[k] ?? 0, none?.[k] ?? 0)) : undefined;
-      rows.push({ load, workers: w, overCluster: over(cl), overNone: over(none), overBest: over(best), overSingle: over(single) });
+      rows.push({ load, workers: w, overCluster: over(cl), overNone: over(none), overBest: over(best), overSingle: over(single), overUncounted: over(uncounted) });
     }
   }
   return rows;

@@ -72,13 +72,15 @@ export class Session {
   async start(name: string, target: TargetName, workers: number): Promise<Started> {
     const env: Record<string, string> = {
       BENCH_RUN: this.dir,
-      BENCH_MODE: target === 'cluster-none' ? 'cluster' : target,
+      BENCH_MODE: target === 'cluster-none' ? 'cluster' : target === 'baton-uncounted' ? 'baton' : target,
       BATON_DIST: this.cfg.dist,
       BENCH_WORKERS: String(workers),
       BENCH_DELAY: String(this.cfg.delayMs),
     };
     // Node's own switch for the bare clusters, set either way so that the caller's environment does not decide
     if (target === 'cluster' || target === 'cluster-none') env.NODE_CLUSTER_SCHED_POLICY = target === 'cluster' ? 'rr' : 'none';
+    // baton's switch for its per-response counting (metrics, canary): on unless this says off
+    env.BATON_REQUEST_STATS = target === 'baton-uncounted' ? 'off' : 'on';
     const s = new ServerProc(name, this.app, this.dir, env);
     this.servers.push(s);
     const { port, serving } = await s.ready(SERVING_TIMEOUT);

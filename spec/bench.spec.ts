@@ -50,7 +50,7 @@ describe('npm run bench (tiny configuration)', function () {
   it('runs the matrix (4 targets x 3 loads, 2 rounds) and baton with an upgrade and a reload under each load, and prints complete, consistent JSON', async function () {
     // the bench is a development tool: CI runs it on its first Node line only (.ci/run)
     if (process.env.BATON_CI_SECONDARY === '1') this.skip();
-    const args = ['--duration', '0.4', '--warmup', '0', '--pairs', '2', '--connections', '4', '--workers-set', '2',
+    const args = ['--targets', 'single,cluster,cluster-none,baton', '--duration', '0.4', '--warmup', '0', '--pairs', '2', '--connections', '4', '--workers-set', '2',
       '--loads', 'mixed,fresh,share', '--keepalive-share', '0.8', '--upgrades', '3', '--reloads', '3', '--json', '--out', out];
     bench = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'bench/run.ts'), ...args], {
       cwd: ROOT,

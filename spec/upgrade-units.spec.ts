@@ -173,7 +173,7 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
     });
 
     it('moves only along the table', () => {
-      const s = new States();
+      const s = new States(log, () => ({}));
       s.to('serving');
       s.to('handed-over');
       expect(s.leaving).to.equal(true);
@@ -181,7 +181,7 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       s.to('stopping');
       expect(() => s.to('serving')).to.throw(/stopping -> serving is not a transition/);
       expect(TRANSITIONS.stopping).to.deep.equal([]);
-      expect(() => new States().to('starting')).to.throw(/starting -> starting/);
+      expect(() => new States(log, () => ({})).to('starting')).to.throw(/starting -> starting/);
     });
 
     it('a second SIGTERM or SIGINT forces the stop; SIGQUIT never does', () => {
