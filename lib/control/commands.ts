@@ -1,5 +1,5 @@
 // What the control socket's commands do in a master: `baton upgrade | reload | stop |
-// scale N | status`, each followed through the master's events to its outcome, with
+// scale N | status | metrics`, each followed through the master's events to its outcome, with
 // progress lines for the CLI. The socket and its protocol are in control.ts.
 import type { ControlTarget, Progress, Reply, Request } from './socket';
 import type { Outcome } from '../master/states';
@@ -34,6 +34,10 @@ export interface CommandTarget {
   reload(): Promise<Outcome>;
   stop(reason: string): void;
   scale(n: number): Promise<Outcome>;
+  /** The Prometheus text of `baton metrics` (lib/observe/observer.ts). */
+  metrics?(): string;
+  /** Runs an upgrade() or reload() as asked by the CLI (recorded as such in `baton history`). */
+  triggeredBy?<T>(t: 'cli', fn: () => T): T;
   // methods (not properties), so that a typed EventEmitter of more events fits
   on(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
   once(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -58,6 +62,8 @@ export class Commands implements ControlTarget {
     switch (req.cmd) {
       case 'status':
         return Promise.resolve({ ok: true, status: this.m.status() });
+      case 'metrics':
+        return Promise.resolve(this.m.metrics ? { ok: true, text: this.m.metrics() } : { ok: false, error: 'this master has no metrics' });
       case 'scale':
         return this.controlScale(req.workers, progress);
       case 'stop':
@@ -115,7 +121,8 @@ export class Commands implements ControlTarget {
           if (g && g.state === 'starting') progress('worker-ready', `workers ready ${g.readyCount()}/${g.target}`, { ready: g.readyCount(), total: g.target });
         });
       }
-      const outcome = what === 'upgrade' ? await this.m.upgrade() : await this.m.reload();
+      const run = (): Promise<Outcome> => (what === 'upgrade' ? this.m.upgrade() : this.m.reload());
+      const outcome = await (this.m.triggeredBy ? this.m.triggeredBy('cli', run) : run());
       if (!outcome.ok) return { ok: false, error: outcome.reason ?? `${what} failed` };
       progress('serving', what === 'upgrade'
         ? `new master ${outcome.pid} serves; the old generation stopped accepting`

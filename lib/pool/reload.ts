@@ -1,23 +1,37 @@
 // A reload (SIGHUP) as one attempt, as lib/upgrade/attempt.ts is for an upgrade:
 //
 //   start: the new generation forks     --a worker exits, or readyTimeout--> rolled-back
-//   every worker ready: promoted         (new connections go to it; the old generation
-//                                         stops accepting but stays, untouched)
-//   probation ms without losing a worker: succeeded (the master drains the old one)
-//                                        --a worker exits--> rolled-back (the old
-//                                         generation accepts again)
+//   every worker ready: promoted         (both generations accept side by side, as both
+//                                         masters do in an upgrade's probation)
+//   probation ms without losing a worker, and the canary content (lib/observe/window.ts):
+//                                         succeeded (the old one stops accepting; the
+//                                         master drains it)
+//                                        --a worker exits--> rolled-back (killed)
+//                                        --the canary fails--> rolled-back (drained: its
+//                                         requests in flight complete; the old
+//                                         generation, never stopped, takes every new
+//                                         connection)
 //
 // It reports what happened as events; the master keeps its own state and logs.
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
 import type { SharedSocket } from './slot';
 import { Probation } from '../upgrade/probation';
+import type { Verdict } from '../observe/canary';
+
+/** The canary: its window opens at promotion, and its verdict is asked at the end of probation. */
+export interface Judge {
+  begin(): void;
+  verdict(): Verdict;
+}
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */
   promoted: [];
-  /** It failed: aborted; `restored` when the old generation accepts again. */
+  /** It failed: aborted (or, rolled back by the canary, drained); `restored` when the old generation accepts again. */
   'rolled-back': [reason: string, restored: Generation | undefined];
+  /** The canary's verdict at the end of probation (passed, or not enough to judge by). */
+  judged: [verdict: Verdict];
   /** Probation passed: the old generation may drain. */
   succeeded: [];
 }
@@ -27,7 +41,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   private readonly probation: Probation;
 
   /** @param sockets the sockets its workers accept on, asked when they start to */
-  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly sockets: () => SharedSocket[]) {
+  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly sockets: () => SharedSocket[], private readonly judge?: Judge) {
     super();
     this.probation = new Probation(probationMs);
   }
@@ -42,13 +56,14 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     gen.on('failed', fail);
     gen.once('ready', () => {
       if (this.done) return;
-      // New connections go to the new generation; the old one stays, untouched, until the
-      // new one has served `probation` ms without losing a worker.
+      // Both generations accept until the new one has served `probation` ms without losing a
+      // worker and the canary found it no worse; without probation the old one stops now.
       gen.markServing();
       gen.probation = this.probation;
-      this.probation.begin(() => this.succeed());
+      this.judge?.begin();
+      this.probation.begin(() => this.probationPassed());
       gen.acceptOn(this.sockets());
-      old?.stopAccepting();
+      if (this.probation.ms <= 0) old?.stopAccepting();
       gen.removeListener('failed', fail);
       gen.on('failed', (reason) => this.rollBack(reason, old && old.state === 'serving' ? old : undefined));
       this.emit('promoted');
@@ -64,19 +79,36 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     this.gen.abort();
   }
 
-  private rollBack(reason: string, restored: Generation | undefined): void {
+  private rollBack(reason: string, restored: Generation | undefined, drain = false): void {
     if (this.done) return;
     this.done = true;
     this.probation.end();
-    if (restored) restored.acceptOn(this.sockets());
-    this.gen.abort();
+    // `restored` never stopped accepting (it does at success only): it takes every new connection again
+    if (drain) {
+      this.gen.probation = undefined;
+      this.gen.drain(reason);
+    } else this.gen.abort();
     this.emit('rolled-back', reason, restored);
+  }
+
+  /** Probation time is over without a crash: the canary decides. */
+  private probationPassed(): void {
+    if (this.done || this.judge === undefined) return this.succeed();
+    const v = this.judge.verdict();
+    if (v.result === 'fail') {
+      const old = this.old && this.old.state === 'serving' ? this.old : undefined;
+      this.rollBack(`reload rolled back: ${v.reason}`, old, true);
+      return;
+    }
+    this.emit('judged', v);
+    this.succeed();
   }
 
   private succeed(): void {
     if (this.done) return;
     this.done = true;
     this.gen.probation = undefined;
+    this.old?.stopAccepting();
     this.emit('succeeded');
   }
 }
