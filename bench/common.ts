@@ -90,6 +90,8 @@ export interface RunRecords {
   errorCodes: string[];
   /** One error message per code, to tell what the code meant. */
   errorSamples: Record<string, string>;
+  /** Set by the orchestrator (not the load generator): CPU ms the server's processes used during the run. */
+  serverCpuMs?: number | null;
 }
 
 export type FromLoadgen = Progress | RunRecords | { type: 'fatal'; message: string };

@@ -1,6 +1,7 @@
 // The report's matrix tables: steady throughput of each target x worker count under each load
 // with baton's ratio to it and the balance of its workers, each marked ✓/✗ against its goal;
 // the per-worker shares; the upgrade phase per load.
+import { renderCpu } from './cpu';
 import { BOUNDS, type Goal } from './goals';
 import { findCell } from './matrix';
 import type { BenchResult } from './result';
@@ -38,6 +39,8 @@ export function renderMatrix(r: BenchResult): string {
     + ` bare cluster of each round; single's: baton at the W it ran beside); bal: busiest worker / mean share, median of the rounds.`
     + `\n goals: fresh vs cluster-none >= ${BOUNDS.freshOverNone}, vs cluster >= ${BOUNDS.freshOverCluster}; other loads baton vs the better bare cluster >= ${BOUNDS.overBest};`
     + ` baton's bal <= ${BOUNDS.balance}. cluster = node:cluster round robin, cluster-none = node:cluster SCHED_NONE (workers accept))\n`);
+
+  out.push(renderCpu(cells, loads.map((l) => l.name), workersSet, targets, r.goals));
 
   const shares: string[] = [];
   for (const c of cells) {

@@ -14,6 +14,8 @@ export interface Round {
   balance: number | null;
   /** Per-worker shares, busiest first. */
   shares: number[];
+  /** CPU ms of the server's processes (master and workers) per 1000 answered requests; null when unread. */
+  cpuPerK: number | null;
 }
 
 export interface Cell {
@@ -32,14 +34,18 @@ export interface Cell {
   balance: number | null;
   /** The least balanced round. */
   balanceMax: number | null;
+  /** Median over the rounds of cpuPerK. */
+  cpuPerK: number | null;
 }
 
 export function cellOf(target: TargetName, workers: number, group: number, load: LoadName, runs: RunRecords[]): Cell {
   const rounds: Round[] = runs.map((r) => {
     const s = summarize([r]);
     const b = balanceOf(workerCounts(r).values(), workers);
-    return { rps: s.rps, p99: s.p99, balance: workers > 1 ? b.ratio : null, shares: b.shares };
+    const cpu = r.serverCpuMs ?? null;
+    return { rps: s.rps, p99: s.p99, balance: workers > 1 ? b.ratio : null, shares: b.shares, cpuPerK: cpu !== null && s.answered > 0 ? round((cpu / s.answered) * 1000, 2) : null };
   });
+  const cpus = rounds.map((x) => x.cpuPerK).filter((x): x is number => x !== null);
   const bal = rounds.map((x) => x.balance).filter((x): x is number => x !== null);
   return {
     target, workers, group, load, stats: summarize(runs), rounds,
@@ -47,6 +53,7 @@ export function cellOf(target: TargetName, workers: number, group: number, load:
     p99: round(median(rounds.map((x) => x.p99)), 3),
     balance: bal.length ? round(median(bal), 3) : null,
     balanceMax: bal.length ? Math.max(...bal) : null,
+    cpuPerK: cpus.length ? round(median(cpus), 2) : null,
   };
 }
 

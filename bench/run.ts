@@ -18,6 +18,7 @@ import { now } from './common';
 import { listFailures } from './failures';
 import { parseArgs } from './flags';
 import { exitCodeOf, matrixGoals, runGoals, segmentGoals, type Goal } from './goals';
+import { cpuGoals } from './cpu';
 import { loadSpec } from './loads';
 import { ratioRows, type Cell } from './matrix';
 import { machine, type BenchResult } from './result';
@@ -75,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     const goals: Goal[] = [
       ...runGoals({ failedRequests, eventsOk: events.filter((e) => e.ok).length, events: events.length, upgrades: eventSummary.upgrades, bareUnderLoadMs, bareIdleMedianMs }),
       ...matrixGoals(cells, ratios, cfg.loads, cfg.workersSet),
+      ...cpuGoals(cells, cfg.loads, cfg.workersSet),
       ...segmentGoals(segments),
     ];
     // after the stop (every server SIGKILLed by pid): nothing of any server may run

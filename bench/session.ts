@@ -4,7 +4,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { now, sleep, type RunRecords } from './common';
+import { descendants, now, sleep, type RunRecords } from './common';
+import { treeCpuMs } from './procfs';
 import type { Config } from './flags';
 import { Loadgen, type LoadCommand } from './loadgen-client';
 import type { LoadSpec, TargetName } from './loads';
@@ -109,8 +110,12 @@ export class Session {
 
   /** One load run of `durationS` seconds against a server. */
   async load(to: Started, load: LoadSpec, durationS: number, phase: RunEntry['phase']): Promise<RunRecords> {
+    const cpu0 = treeCpuMs(to.s.pid, descendants);
     const run = this.lg.run(this.command(to.port, load, durationS * 1000));
-    return this.record(await run.done, to, load, phase, this.progress.phase);
+    const r = await run.done;
+    const cpu1 = treeCpuMs(to.s.pid, descendants);
+    r.serverCpuMs = cpu0 === null || cpu1 === null ? null : cpu1 - cpu0;
+    return this.record(r, to, load, phase, this.progress.phase);
   }
 
   /**

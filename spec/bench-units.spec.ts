@@ -8,6 +8,7 @@ import { balanceOf, workerCounts } from '../bench/balance';
 import { stackCharts } from '../bench/chart';
 import { ANSWERED, FAILED, PENDING, type RunRecords } from '../bench/common';
 import { parseArgs } from '../bench/flags';
+import { cpuGoals, cpuRatio, CPU_BOUND } from '../bench/cpu';
 import { BOUNDS, exitCodeOf, matrixGoals, runGoals, segmentGoals, type Goal } from '../bench/goals';
 import { loadSpec } from '../bench/loads';
 import { cellOf, findCell, ratioRows, ratioSet, type Cell } from '../bench/matrix';
@@ -122,9 +123,9 @@ describe('bench: balance', () => {
   });
 });
 
-function cell(target: Cell['target'], workers: number, load: Cell['load'], rps: number[], balance: number | null = 1): Cell {
-  const rounds = rps.map((x) => ({ rps: x, p99: 1, balance, shares: [] }));
-  return { target, workers, group: workers, load, stats: {} as Cell['stats'], rounds, rps: rps[0] as number, p99: 1, balance, balanceMax: balance };
+function cell(target: Cell['target'], workers: number, load: Cell['load'], rps: number[], balance: number | null = 1, cpuPerK: number | null = null): Cell {
+  const rounds = rps.map((x) => ({ rps: x, p99: 1, balance, shares: [], cpuPerK }));
+  return { target, workers, group: workers, load, stats: {} as Cell['stats'], rounds, rps: rps[0] as number, p99: 1, balance, balanceMax: balance, cpuPerK };
 }
 
 describe('bench: ratios and goals', () => {
@@ -167,6 +168,19 @@ describe('bench: ratios and goals', () => {
     expect(goals.find((g) => g.key === 'ratio:fresh:cluster:1')).to.include({ value: 1, met: false });
     expect(goals.find((g) => g.key === 'balance:fresh:1')).to.include({ value: null, met: true });
     expect(findCell(cells, 'baton', 'fresh', 1)?.rps).to.equal(100);
+  });
+
+  it('CPU per request: a round reads the server CPU over its answered requests; baton over the cheaper bare cluster, reported only', () => {
+    const r = runOf(200, [1, 2]);
+    r.serverCpuMs = 5;
+    const c = cellOf('baton', 2, 2, 'fresh', [r, { ...runOf(100, [1]), serverCpuMs: 3 }, { ...runOf(100, [1]), serverCpuMs: null }]);
+    expect(c.rounds.map((x) => x.cpuPerK), '5 ms / 200 answered, 3 ms / 100, unread').to.deep.equal([25, 30, null]);
+    expect(c.cpuPerK, 'the median of the rounds read').to.equal(27.5);
+    const cells = [cell('baton', 2, 'fresh', [1], 1, 22), cell('cluster', 2, 'fresh', [1], 1, 30), cell('cluster-none', 2, 'fresh', [1], 1, 20)];
+    expect(cpuRatio(cells, 'fresh', 2)).to.equal(1.1);
+    const [g] = cpuGoals(cells, ['fresh'], [2]);
+    expect(g).to.include({ value: 1.1, met: 1.1 <= CPU_BOUND, asserted: false, key: 'cpu:fresh:2' });
+    expect(cpuRatio([cell('baton', 2, 'fresh', [1], 1, 22)], 'fresh', 2), 'no peer: n/a').to.equal(null);
   });
 
   it('the upgrade phase: 0 failed under each load is asserted; p99 and throughput between events are reported', () => {

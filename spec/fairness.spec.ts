@@ -4,6 +4,7 @@
 // worker), and not one request fails on the way.
 import { expect } from 'chai';
 import * as http from 'node:http';
+import { cli } from './support/cli';
 import { perTest, request, Server, waitFor } from './support/harness';
 
 describe('fairness among workers that accept themselves (integration)', function () {
@@ -11,7 +12,8 @@ describe('fairness among workers that accept themselves (integration)', function
   const t = perTest();
 
   it('keep-alive connections all on one worker: a worker added by SIGTTIN gets its share within a second (shed, not reset); nothing fails', async () => {
-    t.server = new Server(t.dir, { WORKERS: '1' });
+    const pidFile = t.dir.file('baton.pid');
+    t.server = new Server(t.dir, { WORKERS: '1', PID_FILE: pidFile });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -39,6 +41,14 @@ describe('fairness among workers that accept themselves (integration)', function
       second = (await t.server.waitEvent('worker-ready', 2, 10_000)).pid as number;
       from = Date.now() + 1_000;
       await waitFor('a second after it joined', () => Date.now() > from + 1_000, 5_000, 50);
+      // the control's work shows in `baton status`: the first worker was told to shed
+      const { status } = JSON.parse((await cli(['status', '--json', '--pid-file', pidFile])).stdout) as {
+        status: { generations: Array<{ workers: Array<{ pid: number; fairness: { pauses: number; shed: number; handles: number } }> }> };
+      };
+      const workers = status.generations.flatMap((g) => g.workers);
+      const first = workers.find((w) => w.pid !== second);
+      expect(first?.fairness.shed, 'connections the first worker shed').to.be.greaterThan(0);
+      for (const w of workers) expect(w.fairness.handles, 'duplicates sent to each worker').to.be.at.least(2);
     } finally {
       stop = true;
       await Promise.all(loops);

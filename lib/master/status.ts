@@ -37,6 +37,8 @@ export function renderStatus(m: StatusSource, now = Date.now()): Record<string, 
         state: w.leaving && w.state !== 'draining' ? 'replacing' : w.state,
         /** Accepts on the sockets itself now (not paused by the fairness control). */
         accepting: w.accepting && !w.paused,
+        /** The fairness control's work on it: times paused, keep-alive connections shed, socket duplicates sent. */
+        fairness: { ...w.fairness },
         connections: w.connections,
         requests: w.requests,
         rss: w.rss,

@@ -65,6 +65,7 @@ export class Accepting {
 
   private sendHandle(slot: WorkerSlot, s: SharedSocket, written?: () => void): void {
     // gone: its 'exit' follows
+    slot.fairness.handles++;
     sendIfConnected(slot.worker, { type: 'handle', listener: s.listener, backlog: s.backlog }, { handle: s.handle, written });
   }
 
@@ -86,6 +87,7 @@ export class Accepting {
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       slot.paused = true;
+      slot.fairness.pauses++;
       sendIfConnected(slot.worker, { type: 'accept', on: false });
     }
     for (const id of decision.resume) {
@@ -96,7 +98,9 @@ export class Accepting {
     }
     for (const [id, connections] of decision.shed) {
       const slot = this.slots.get(id);
-      if (slot) sendIfConnected(slot.worker, { type: 'shed', connections });
+      if (slot === undefined) continue;
+      slot.fairness.shed += connections;
+      sendIfConnected(slot.worker, { type: 'shed', connections });
     }
   }
 }

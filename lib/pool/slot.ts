@@ -34,6 +34,8 @@ export interface WorkerSlot {
   /** Its last load report (lib/pool/balance.ts). */
   open: number;
   accepted: number;
+  /** What the fairness control did to it so far: times paused, connections shed, duplicates sent. */
+  fairness: { pauses: number; shed: number; handles: number };
 }
 
 /** A TCP socket the workers accept on themselves (lib/worker/acceptor.ts). */
@@ -46,7 +48,7 @@ export interface SharedSocket {
 export function newSlot(worker: Worker, now: number): WorkerSlot {
   return {
     worker, pid: worker.process.pid ?? -1, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
-    sending: new Map(), accepting: false, paused: false, given: new Set(), spareInFlight: new Set(), open: 0, accepted: 0,
+    sending: new Map(), accepting: false, paused: false, given: new Set(), spareInFlight: new Set(), open: 0, accepted: 0, fairness: { pauses: 0, shed: 0, handles: 0 },
   };
 }
 

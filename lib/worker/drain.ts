@@ -32,7 +32,24 @@ import { closeAfterResponse, peerOf, type Conn, type DrainResult, type Kind } fr
 
 export type { DrainResult } from './connection';
 
+/** The connection a response belongs to, on the response itself (cheaper than a map, per request). */
+const CONN = Symbol('baton.conn');
+type Tracked = http.ServerResponse & { [CONN]?: Conn };
+
+/** One function for every response's 'close' (no closure per request: this runs on the hot path). */
+function onResponseClose(this: Tracked): void {
+  const c = this[CONN];
+  if (c === undefined) return;
+  this[CONN] = undefined;
+  c.responses.delete(this);
+  c.active--;
+  c.idleSince = Date.now();
+  c.bytesAtIdle = c.raw.bytesRead;
+}
+
 export class ConnectionTracker {
+  /** HTTP requests seen, on every server watched (reported in the worker's heartbeats). */
+  requests = 0;
   private conns = new Map<Socket, Conn>();
   private byIo = new WeakMap<Socket, Conn>();
   private servers = new Map<Server, Kind>();
@@ -46,7 +63,7 @@ export class ConnectionTracker {
   /** The TLSSocket whose 'secureConnection' is being emitted (http2 builds its session then). */
   private securing: Conn | undefined;
 
-  constructor(server: Server | undefined, private grace: number, private now: () => number = Date.now) {
+  constructor(server: Server | undefined, private grace: number) {
     if (server) this.watch(server);
   }
 
@@ -93,7 +110,7 @@ export class ConnectionTracker {
       io: kind === 'http' ? socket : undefined,
       peer: kind === 'https' || (srv instanceof tls.Server) ? peerOf(socket) : undefined,
       active: 0,
-      idleSince: this.now(),
+      idleSince: Date.now(),
       bytesAtIdle: 0,
       long: false,
       shed: false,
@@ -136,7 +153,7 @@ export class ConnectionTracker {
     }
     if (found === undefined) return;
     found.io = s;
-    found.idleSince = this.now();
+    found.idleSince = Date.now();
     found.bytesAtIdle = found.raw.bytesRead;
     this.byIo.set(s, found);
     const name = listenerOf(found.raw);
@@ -184,17 +201,14 @@ export class ConnectionTracker {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.requests++;
     const c = this.byIo.get(req.socket as Socket);
     if ((this.draining || c?.shed === true) && res instanceof http.ServerResponse && !res.headersSent) res.setHeader('Connection', 'close');
     if (c === undefined) return;
     c.active++;
     if (res instanceof http.ServerResponse) c.responses.add(res);
-    res.once('close', () => {
-      c.responses.delete(res);
-      c.active--;
-      c.idleSince = this.now();
-      c.bytesAtIdle = c.raw.bytesRead;
-    });
+    (res as Tracked)[CONN] = c;
+    res.on('close', onResponseClose);
   }
 
   /** Starts the drain; resolves when every connection is gone. */
@@ -228,7 +242,7 @@ export class ConnectionTracker {
 
   /** Closes HTTP/1 connections that are idle and have been for the grace period. */
   sweep(): void {
-    const t = this.now();
+    const t = Date.now();
     for (const c of this.conns.values()) {
       if (c.kind === 'other' || c.long || c.active > 0) continue;
       if (c.raw.bytesRead > c.bytesAtIdle) continue; // a request (or a TLS handshake) is arriving

@@ -43,8 +43,10 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private queue: Array<[string, net.Socket]> = [];
   private readonly log: Logger;
   private readonly exitHooks: ExitHooks;
-  /** Requests served (HTTP 'request' events), reported in heartbeats. */
-  requests = 0;
+  /** Requests served (HTTP 'request' events, counted by the tracker), reported in heartbeats. */
+  get requests(): number {
+    return this.tracker?.requests ?? 0;
+  }
   private readonly ownSignals = new StopSignals();
 
   private unknownListeners = new Set<string>();
@@ -152,9 +154,6 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     for (const server of built.values()) {
       tracker.watch(server);
       this.counting.watch(server);
-      server.on('request', () => {
-        this.requests++; // reported in heartbeats (status, maxRequests)
-      });
       // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
       // 'listening'; baton feeds connections instead of listening, so it says so itself.
       server.emit('listening');
