@@ -49,7 +49,9 @@ const SERVER_ENV = `  BATON_LOG_LEVEL   silent, error, warn, info or debug: over
   BATON_LOG_FORMAT  text or json: overrides the listen() option logFormat, and sets the
                     supervisor's own format
   BATON_ACCEPT      workers or master: overrides the listen() option accept (who accepts
-                    TCP connections)`;
+                    TCP connections)
+  BATON_REQUEST_STATS  off: workers do not count their responses (no request metrics;
+                    probation judges on crashes alone)`;
 
 const OUTPUT = `Progress lines go to stderr, the result to stdout`;
 
