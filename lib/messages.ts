@@ -59,7 +59,9 @@ export type FromSuccessor =
 /** old master -> new master */
 export type ToSuccessor =
   | { type: 'go' }
-  | { type: 'release' };
+  | { type: 'release' }
+  /** Its counters (lib/observe/registry.ts snapshot), again and again while it drains: the latest counts (lib/observe/observation.ts). */
+  | { type: 'totals'; snapshot: unknown };
 
 /** master -> supervisor (`baton run`) */
 export type FromMaster =

@@ -1,0 +1,142 @@
+// Everything issue 12 adds to a master, behind the few calls the master makes: the observer
+// (metrics, history), the `metrics` / `health` listeners, the canary of a reload, the
+// `shutdownDelay` before a stop's drain, and the upgrade channel's share of it: the counters
+// sent on to the next master (so they continue), the endpoints' listening sockets handed to it
+// (so a probe never finds the port closed).
+//
+// Why one object: the master stays a coordinator; each of these is one line there.
+import type { ChildProcess } from 'node:child_process';
+import { sendIfConnected } from '../channel';
+import { isBaton } from '../messages';
+import type { Logger } from '../log/log';
+import type { ResolvedOptions } from '../config/types';
+import { Endpoints } from './endpoints';
+import { emptyTally } from './metrics';
+import { Observer, type ObservedMaster } from './observer';
+import { CanaryWindow } from './window';
+import type { Judge } from '../pool/reload';
+
+/** How often a draining old master sends its totals on to the new one. */
+export const TOTALS_EVERY = 1_000;
+
+export interface ObservationHost extends ObservedMaster {
+  /** The master's state (lib/master/states.ts). */
+  readonly state: string;
+}
+
+export interface ObservationOptions {
+  opts: ResolvedOptions;
+  log: Logger;
+  /** The endpoints' sockets the previous master handed over (key -> fd). */
+  inherited?: ReadonlyMap<string, number>;
+}
+
+export class Observation {
+  readonly observer: Observer;
+  private endpoints: Endpoints | undefined;
+  private delay: NodeJS.Timeout | undefined;
+  private delayed = false;
+
+  constructor(private readonly m: ObservationHost, private readonly o: ObservationOptions) {
+    this.observer = new Observer(m, { pidFile: o.opts.pidFile, log: o.log });
+  }
+
+  /** Starts observing, and binds `metrics` / `health` (a bind error is logged: the app serves on). */
+  async start(fromPredecessor: boolean): Promise<void> {
+    this.observer.start();
+    if (fromPredecessor) {
+      // the old master's totals, again and again while it drains (the latest counts)
+      process.on('message', (msg: unknown) => {
+        if (isBaton(msg) && msg.type === 'totals') this.observer.inherit((msg as { snapshot?: unknown }).snapshot);
+      });
+    }
+    const { metrics, health } = this.o.opts;
+    if (metrics === undefined && health === undefined) return;
+    try {
+      this.endpoints = await Endpoints.start({ metrics, health, render: () => this.observer.render(), notReady: () => this.notReady(), inherited: this.o.inherited });
+      for (const e of this.endpoints.all) this.o.log.info('endpoint-listening', `${e.serves} on ${e.address}`);
+    } catch (err) {
+      this.o.log.error('endpoint-failed', `${(err as Error).message}; the app serves on without it`);
+    }
+  }
+
+  /** undefined when /readyz is 200; otherwise why not. */
+  notReady(): string | undefined {
+    if (this.delayed) return 'stopping (shutdownDelay)';
+    switch (this.m.state) {
+      case 'serving':
+        return this.m.serving ? undefined : 'no generation serves';
+      case 'starting':
+        return 'starting';
+      case 'handed-over':
+        return 'handed over to a new master';
+      default:
+        return this.m.state;
+    }
+  }
+
+  /** The canary of a reload from generation `old` to `next`, judged with the probation policy. */
+  reloadJudge(next: number, old: number | undefined): Judge {
+    const w = new CanaryWindow({ next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), policy: this.o.opts.canary });
+    return {
+      begin: () => w.begin(),
+      verdict: () => {
+        const v = w.verdict();
+        this.o.log.info('canary', `generation ${next}: ${v.result}: ${v.reason}`, { generation: next });
+        return v;
+      },
+    };
+  }
+
+  /**
+   * A stop: with shutdownDelay, /readyz turns 503 and the server serves on for that long, then
+   * `then` drains. Returns false when the stop goes on now (no delay, not serving, or a second
+   * stop during the delay, which ends it).
+   */
+  delayStop(reason: string, then: () => void): boolean {
+    const ms = this.o.opts.shutdownDelay;
+    if (this.delay !== undefined) {
+      clearTimeout(this.delay);
+      this.delay = undefined;
+      this.o.log.info('stop-undelayed', `${reason} during shutdownDelay: draining now`);
+      return false;
+    }
+    if (ms <= 0 || this.m.state !== 'serving' || this.delayed) return false;
+    this.delayed = true;
+    this.o.log.info('stop-delayed', `${reason}: /readyz answers 503; serving on for shutdownDelay (${ms} ms), then draining`);
+    this.delay = setTimeout(() => {
+      this.delay = undefined;
+      then();
+    }, ms);
+    return true;
+  }
+
+  /** A new master is starting: it gets this master's totals, now and while this one drains. */
+  followSuccessor(child: ChildProcess): void {
+    const send = (): void => {
+      if (!sendIfConnected(child, { type: 'totals', snapshot: this.observer.snapshot() })) clearInterval(t);
+    };
+    const t = setInterval(send, TOTALS_EVERY);
+    t.unref();
+    child.once('exit', () => clearInterval(t));
+    child.once('disconnect', () => clearInterval(t));
+    send();
+  }
+
+  /** The endpoints' listening sockets for the next master (key and fd). */
+  handoff(): Array<{ key: string; fd: number }> {
+    return this.endpoints?.handoff() ?? [];
+  }
+
+  /** Handed over: the new master serves the endpoints on the same sockets; this one lets go. */
+  handedOver(): void {
+    void this.endpoints?.close(false);
+  }
+
+  /** The master exits: the endpoints close (their socket files go), the observer stops. */
+  close(): Promise<void> {
+    this.observer.stop();
+    if (this.delay) clearTimeout(this.delay);
+    return this.endpoints?.close(true) ?? Promise.resolve();
+  }
+}
