@@ -2,8 +2,9 @@
 // (master and workers) per 1000 answered requests, each steady round read apart. Throughput
 // on a machine whose cores the load generator shares swings from round to round (a bare
 // cluster whose workers are unbalanced can even be faster, as it leaves a core to the load
-// generator); CPU per request does not depend on the scheduling, so it tells what baton costs
-// more or less than a bare cluster with far less noise. Reported, not asserted.
+// generator); CPU per request tells where the time goes (a master passing every connection on
+// shows as twice the CPU per fresh connection). It is not free of the scheduling either: a busier
+// worker handles more requests per wake-up, so it is cheaper per request. Reported, not asserted.
 import type { Goal } from './goals';
 import type { LoadName, TargetName } from './loads';
 import { findCell, type Cell } from './matrix';
@@ -50,5 +51,5 @@ export function renderCpu(cells: Cell[], loads: LoadName[], workersSet: number[]
     }
   }
   return `server CPU per 1000 answered requests (ms of user + system time of the master and its workers, /proc; median of the rounds):\n${pad(rows).trimEnd()}\n`
-    + `(vs: baton / the cheaper bare cluster; goal <= ${CPU_BOUND} (reported): the cost of baton per request, free of the scheduling noise of the throughput figures)\n`;
+    + `(vs: baton / the cheaper bare cluster; goal <= ${CPU_BOUND} (reported): what a request costs the server; a busier worker batches more per wake-up, so unbalanced peers read cheaper)\n`;
 }

@@ -61,4 +61,49 @@ describe('fairness among workers that accept themselves (integration)', function
     // its share is half; the bench holds the balance to 1.25 x; here at least a third
     expect(share, `the new worker served ${late.filter((s) => s.pid === second).length} of ${late.length}`).to.be.at.least(1 / 3);
   });
+
+  it('a reload on probation: half the keep-alive clients move to the new generation, which serves them before the old one drains; nothing fails', async () => {
+    t.server = new Server(t.dir, { WORKERS: '1', PROBATION: '2500' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const served: Array<{ at: number; pid: number }> = [];
+    const errors: string[] = [];
+    let stop = false;
+    const start = Date.now();
+    const loop = async (): Promise<void> => {
+      while (!stop && Date.now() - start < 20_000 && served.length < 200_000) {
+        try {
+          const r = await request({ port }, '/', agent);
+          served.push({ at: Date.now(), pid: Number(r.json?.pid) });
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+    };
+    const loops = Array.from({ length: 8 }, loop);
+    let fresh: number;
+    let from: number;
+    let until: number;
+    try {
+      await waitFor('8 connections busy', () => served.length > 300, 10_000);
+      process.kill(t.server.pid, 'SIGHUP');
+      fresh = (await t.server.waitEvent('worker-ready', 2, 10_000)).pid as number;
+      // from 300 ms after it took over to the end of its probation: the old one still serves
+      from = Date.now() + 300;
+      await waitFor('the probation has run a second', () => Date.now() > from + 1_000, 5_000, 50);
+      until = Date.now();
+      expect(t.server.count('reload-succeeded'), 'still on probation').to.equal(0);
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+      agent.destroy();
+    }
+    expect(errors).to.deep.equal([]);
+    const window = served.filter((s) => s.at >= from && s.at <= until);
+    expect(window.length, 'requests answered during the probation').to.be.greaterThan(100);
+    const share = window.filter((s) => s.pid === fresh).length / window.length;
+    // half the connections moved: about half the requests; without moving any it serves none
+    expect(share, `the new generation served ${window.filter((s) => s.pid === fresh).length} of ${window.length}`).to.be.within(0.2, 0.8);
+  });
 });

@@ -147,7 +147,7 @@ describe('pool units (fake workers, fake clock)', () => {
       return p;
     }
 
-    it('all ready -> promoted (both accept), then probation -> succeeded (the old generation stops accepting)', () => {
+    it('all ready -> promoted (the old generation stops accepting), then probation -> succeeded', () => {
       const old = serving();
       const next = pool(2, 2);
       const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => []);
@@ -158,12 +158,11 @@ describe('pool units (fake workers, fake clock)', () => {
       next.forked.forEach((w) => w.say({ type: 'ready' }));
       expect(events).to.deep.equal(['promoted']);
       expect(next.gen.state).to.equal('serving');
-      expect(stop.called).to.equal(false);
+      expect(stop.calledOnce).to.equal(true);
       clock.tick(999);
       expect(events).to.deep.equal(['promoted']);
       clock.tick(1);
       expect(events).to.deep.equal(['promoted', 'succeeded']);
-      expect(stop.calledOnce).to.equal(true);
       expect(r.finished).to.equal(true);
     });
 
@@ -200,14 +199,14 @@ describe('pool units (fake workers, fake clock)', () => {
       const succeeded = sinon.spy();
       r.on('rolled-back', rolled);
       r.on('succeeded', succeeded);
-      const stop = sinon.spy(old.gen, 'stopAccepting');
+      const accept = sinon.spy(old.gen, 'acceptOn');
       r.start();
       next.forked[0]?.say({ type: 'ready' });
       clock.tick(500);
       next.forked[0]?.exit(1);
       expect(rolled.firstCall.args[0]).to.match(/during probation/);
       expect(rolled.firstCall.args[1]).to.equal(old.gen);
-      expect(stop.called).to.equal(false); // it accepted all along
+      expect(accept.calledWith(sockets)).to.equal(true);
       clock.tick(1_000);
       expect(succeeded.called).to.equal(false);
     });
@@ -217,16 +216,17 @@ describe('pool units (fake workers, fake clock)', () => {
       return { result, reason, next: f, prev: f };
     }
 
-    it('the canary fails at the end of probation -> rolled back: the new generation drains (not killed), the old one never stopped', () => {
+    it('the canary fails at the end of probation -> rolled back: the new generation drains (not killed), the old one accepts again', () => {
       const old = serving();
       const next = pool(2, 1);
       const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict('fail', '5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation')) };
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => [], judge);
+      const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets, judge);
       const rolled = sinon.spy();
       const succeeded = sinon.spy();
       r.on('rolled-back', rolled);
       r.on('succeeded', succeeded);
-      const stop = sinon.spy(old.gen, 'stopAccepting');
+      const accept = sinon.spy(old.gen, 'acceptOn');
       r.start();
       next.forked[0]?.say({ type: 'ready' });
       expect(judge.begin.calledOnce).to.equal(true);
@@ -238,7 +238,7 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(next.gen.state).to.equal('draining');
       expect(next.forked[0]?.sent.some((m) => m.type === 'drain')).to.equal(true);
       expect(next.forked[0]?.process.kill.called).to.equal(false);
-      expect(stop.called).to.equal(false);
+      expect(accept.calledWith(sockets)).to.equal(true);
       expect(succeeded.called).to.equal(false);
     });
 

@@ -41,6 +41,24 @@ export class Accepting {
     }
   }
 
+  /**
+   * Every worker sheds `share` of its connections (HTTP/1 keep-alive ones close after their next
+   * response), so that their clients reconnect to whoever accepts now: a new generation on
+   * probation then serves clients that never reconnect by themselves. Returns how many.
+   */
+  shedShare(share: number): number {
+    let n = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.state !== 'ready') continue;
+      const k = Math.floor(Math.max(slot.open, slot.connections) * share);
+      if (k <= 0) continue;
+      slot.fairness.shed += k;
+      sendIfConnected(slot.worker, { type: 'shed', connections: k });
+      n += k;
+    }
+    return n;
+  }
+
   /** No more accepting and no more ticks (the generation drains or is aborted). */
   stop(): void {
     this.shared = undefined;

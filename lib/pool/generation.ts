@@ -136,6 +136,11 @@ export class Generation extends EventEmitter<GenerationEvents> {
     this.accepting.off();
   }
 
+  /** Its workers shed `share` of their keep-alive connections to whoever accepts now (lib/pool/accepting.ts). */
+  shedShare(share: number): number {
+    return this.accepting.shedShare(share);
+  }
+
   /** Changes the number of workers: new ones are forked, extra ones drain gracefully. */
   scale(n: number): void {
     this.target = n;

@@ -1,15 +1,17 @@
 // A reload (SIGHUP) as one attempt, as lib/upgrade/attempt.ts is for an upgrade:
 //
 //   start: the new generation forks     --a worker exits, or readyTimeout--> rolled-back
-//   every worker ready: promoted         (both generations accept side by side, as both
-//                                         masters do in an upgrade's probation)
-//   probation ms without losing a worker, and the canary content (lib/observe/window.ts):
-//                                         succeeded (the old one stops accepting; the
-//                                         master drains it)
-//                                        --a worker exits--> rolled-back (killed)
+//   every worker ready: promoted         (new connections go to it; the old generation
+//                                         stops accepting and sheds half of its keep-alive
+//                                         connections, whose clients reconnect to the new one)
+//   probation ms without losing a worker, and the canary finds it no worse (lib/observe/
+//                                         window.ts: both generations' responses over probation):
+//                                         succeeded (the master drains the old one)
+//                                        --a worker exits--> rolled-back (killed; the old
+//                                         generation accepts again)
 //                                        --the canary fails--> rolled-back (drained: its
-//                                         requests in flight complete; the old
-//                                         generation, never stopped, takes every new
+//                                         requests in flight complete; the old generation,
+//                                         never stopped, accepts again and takes every new
 //                                         connection)
 //
 // It reports what happened as events; the master keeps its own state and logs.
@@ -24,6 +26,9 @@ export interface Judge {
   begin(): void;
   verdict(): Verdict;
 }
+
+/** The share of the old generation's keep-alive connections moved to the new one on probation. */
+export const PROBATION_SHARE = 0.5;
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */
@@ -56,14 +61,17 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     gen.on('failed', fail);
     gen.once('ready', () => {
       if (this.done) return;
-      // Both generations accept until the new one has served `probation` ms without losing a
-      // worker and the canary found it no worse; without probation the old one stops now.
+      // New connections go to the new generation; the old one stays until the new one has
+      // served `probation` ms without losing a worker and the canary found it no worse.
       gen.markServing();
       gen.probation = this.probation;
       this.judge?.begin();
       this.probation.begin(() => this.probationPassed());
       gen.acceptOn(this.sockets());
-      if (this.probation.ms <= 0) old?.stopAccepting();
+      old?.stopAccepting();
+      // clients that keep their connections would never meet the new code before the drain:
+      // half of them move now, so it serves (and warms up) beside the old one on probation
+      if (this.probation.ms > 0) old?.shedShare(PROBATION_SHARE);
       gen.removeListener('failed', fail);
       gen.on('failed', (reason) => this.rollBack(reason, old && old.state === 'serving' ? old : undefined));
       this.emit('promoted');
@@ -83,7 +91,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     if (this.done) return;
     this.done = true;
     this.probation.end();
-    // `restored` never stopped accepting (it does at success only): it takes every new connection again
+    if (restored) restored.acceptOn(this.sockets());
     if (drain) {
       this.gen.probation = undefined;
       this.gen.drain(reason);
@@ -108,7 +116,6 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     if (this.done) return;
     this.done = true;
     this.gen.probation = undefined;
-    this.old?.stopAccepting();
     this.emit('succeeded');
   }
 }
