@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { Worker } from 'node:cluster';
 import { Generation } from '../lib/pool/generation';
-import { ReloadAttempt } from '../lib/pool/reload';
+import { ReloadAttempt, type Judge } from '../lib/pool/reload';
 import type { Verdict } from '../lib/observe/canary';
 import { Backoff } from '../lib/pool/backoff';
 import { Probation } from '../lib/upgrade/probation';
@@ -190,17 +190,23 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(rolled.firstCall.args[0]).to.equal('not ready within readyTimeout (300 ms)');
     });
 
-    it('a worker lost during probation -> rolled back, the old generation accepts again', () => {
+    /** A reload of a 1-worker generation over a serving one, started, with spies on its outcome. */
+    function onProbation(judge?: Judge) {
       const old = serving();
       const next = pool(2, 1);
       const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets, judge);
       const rolled = sinon.spy();
       const succeeded = sinon.spy();
       r.on('rolled-back', rolled);
       r.on('succeeded', succeeded);
       const accept = sinon.spy(old.gen, 'acceptOn');
       r.start();
+      return { old, next, sockets, rolled, succeeded, accept };
+    }
+
+    it('a worker lost during probation -> rolled back, the old generation accepts again', () => {
+      const { old, next, sockets, rolled, succeeded, accept } = onProbation();
       next.forked[0]?.say({ type: 'ready' });
       clock.tick(500);
       next.forked[0]?.exit(1);
@@ -217,17 +223,8 @@ describe('pool units (fake workers, fake clock)', () => {
     }
 
     it('the canary fails at the end of probation -> rolled back: the new generation drains (not killed), the old one accepts again', () => {
-      const old = serving();
-      const next = pool(2, 1);
       const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict('fail', '5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation')) };
-      const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets, judge);
-      const rolled = sinon.spy();
-      const succeeded = sinon.spy();
-      r.on('rolled-back', rolled);
-      r.on('succeeded', succeeded);
-      const accept = sinon.spy(old.gen, 'acceptOn');
-      r.start();
+      const { old, next, sockets, rolled, succeeded, accept } = onProbation(judge);
       next.forked[0]?.say({ type: 'ready' });
       expect(judge.begin.calledOnce).to.equal(true);
       clock.tick(999);
