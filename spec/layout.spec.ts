@@ -66,6 +66,7 @@ describe('layout of lib/', () => {
     expect(findCircle(new Map([['a.ts', ['b.ts']], ['b.ts', []]]))).to.equal(undefined);
     // and the parser sees a type import as an import
     const master = importsOf('master/master.ts');
-    expect(master).to.include('master/core.ts').and.to.include('upgrade/attempt.ts');
+    expect(master).to.include('master/upgrades.ts').and.to.include('master/context.ts');
+    expect(importsOf('master/upgrades.ts')).to.include('supervisor/supervised.ts'); // `import type { RemoteUpgrade }`
   });
 });

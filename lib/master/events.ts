@@ -29,3 +29,8 @@ export interface MasterEvents {
   'take-back-failed': [info: { reason: string }];
   log: [record: LogRecord];
 }
+
+/** Re-emits `events` of a piece (their names and arguments are the master's) on the master. */
+export function forward<E extends keyof MasterEvents>(from: { on(e: E, fn: (...a: never[]) => void): unknown }, to: { emit(e: E, ...a: unknown[]): boolean }, events: readonly E[]): void {
+  for (const e of events) from.on(e, (...a: unknown[]) => to.emit(e, ...a));
+}

@@ -1,253 +1,245 @@
-// The master role: a coordinator. It owns the listening sockets and its generations, and
-// moves through the states of lib/master/states.ts as the pieces it drives report back:
+// The master role: a coordinator. It owns the listening sockets, its generations and its
+// state (lib/master/states.ts: the table of states, transitions and what each request may
+// do in each), and delegates each change to a piece that reports back by events:
 //
-//   SIGUSR2          upgrade: a replacement master (lib/upgrade/attempt.ts; under `baton run`
-//                    the supervisor runs it, lib/supervisor/)
-//   SIGHUP           reload: a new generation in this master (lib/pool/reload.ts)
-//   SIGTERM/INT/QUIT graceful stop; a second SIGTERM/SIGINT stops at once
+//   start-up         lib/master/startup.ts (spawned by an upgrade: the old master says go)
+//   SIGUSR2          lib/master/upgrades.ts: a replacement master, the hand-over, the
+//                    take-back if the new one dies (under `baton run` the supervisor runs it)
+//   SIGHUP           lib/master/reloads.ts: a new generation in this master
+//   SIGTERM/INT/QUIT graceful stop here; a second SIGTERM/SIGINT stops at once
 //
-// Each piece reports outcomes as events or return values; only this file changes the state.
+// Only this file changes the state; what the world sees of it is lib/master/surface.ts.
+import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
-import { ReloadAttempt } from '../pool/reload';
 import type { EnvOverlay } from '../config/envfile';
-import { UpgradeAttempt } from '../upgrade/attempt';
-import { TakeBack } from '../upgrade/take-back';
-import { relaunch } from '../upgrade/relaunch';
-import { KeptSockets } from '../sockets/keep';
-import { openListeners, sharedSockets } from '../sockets/open';
+import type { ResolvedOptions } from '../config/options';
+import type { ExitHook } from '../worker/exit-hooks';
+import { workerExec, type WorkerExec } from '../upgrade/relaunch';
+import type { Listener, ListenerSpec } from '../sockets/listeners';
+import { sharedSockets } from '../sockets/open';
+import { Commands } from '../control/commands';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
-import { isStopSignal } from '../os/signals';
-import type { RemoteUpgrade } from '../supervisor/supervised';
+import { isStopSignal, StopSignals } from '../os/signals';
+import type { FromMaster } from '../messages';
+import { forward, type MasterEvents } from './events';
+import { masterContext, type MasterContext, type MasterView } from './context';
 import { installSignals } from './signals';
-import type { Outcome } from './states';
-import { MasterCore } from './core';
+import { renderStatus } from './status';
+import { States, type MasterState, type Outcome } from './states';
+import { GENERATION_EVENTS, Generations } from './generations';
+import { Startup } from './startup';
+import { Upgrades } from './upgrades';
+import { Reloads } from './reloads';
 
 export type { MasterEvents } from './events';
 export type { MasterState, Outcome } from './states';
 
-export class Master extends MasterCore {
+export class Master extends EventEmitter<MasterEvents> {
+  readonly role = 'master' as const;
+  private readonly states: States;
+  sockets: Listener[] = [];
+  /** Its generations by number, as its pool holds them (lib/master/generations.ts). */
+  readonly generations: Map<number, Generation>;
+  private readonly pool: Generations;
+  serving: Generation | undefined;
+  // the pieces it delegates to, each in its file: the start-up and the new side of a
+  // hand-over, reloads, upgrades (the old side, the hand-over and the take-back)
+  private readonly startup: Startup;
+  private readonly reloads: Reloads;
+  private readonly upgrades: Upgrades;
+  /** How it was started, its parent, log, envFile, surface, supervisor link (lib/master/context.ts). */
+  private readonly c: MasterContext;
+  /** What its pieces may read of it. */
+  private readonly view: MasterView = {
+    state: () => this.state, sockets: () => this.sockets, serving: () => this.serving, generation: () => this.generation,
+    nextGeneration: () => this.pool.next, workersForNext: () => (this.scaled ? this.workers : undefined),
+  };
+  private readonly signals = new StopSignals();
+  /** 1 once a take-back failed: the service ended with this master, not by a stop. */
+  private exitCode = 0;
+  /** Workers per generation: the option, or what scaling made of it (kept across upgrades). The one count: a generation's target is set from it. */
+  workers: number;
+  private scaled = false;
+  readonly startedAt = Date.now();
+  /** The envFile variables the serving generation was started with (a take-back reuses them). */
+  private servingEnv: EnvOverlay = {};
+  /** What beforeExit functions are told: the stop's reason, or 'upgraded'. */
+  private exitReason = 'stopping';
+
+  constructor(private opts: ResolvedOptions, specs: ListenerSpec[]) {
+    super();
+    this.c = masterContext(opts, this, {
+      upgrade: (u) => this.upgrades.adopt(u),
+      stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
+    });
+    const { handoff, log } = this.c;
+    this.states = new States(log, () => ({ reloading: this.reloads.busy, upgrading: this.upgrades.busy }));
+    this.workers = handoff?.workers ?? opts.workers;
+    this.scaled = handoff?.workers !== undefined;
+    this.pool = new Generations(handoff?.generation ?? 1, this, opts, log, this.view);
+    this.generations = this.pool.all;
+    forward(this.pool, this, GENERATION_EVENTS);
+    this.pool.on('generation-drained', () => this.maybeExit());
+    this.startup = new Startup(this.c, opts, specs, this.view, () => this.newGeneration());
+    this.upgrades = this.followUpgrades();
+    this.reloads = this.followReloads();
+  }
+
+  get state(): MasterState {
+    return this.states.state;
+  }
+
+  /** Clean-up run when this master exits (after its generations are gone), bounded by exitTimeout. */
+  beforeExit(fn: ExitHook): this {
+    this.c.exitHooks.add(fn);
+    return this;
+  }
+
+  get generation(): number {
+    return this.serving?.id ?? this.pool.next;
+  }
+
+  /** In the master, readiness belongs to the workers: a no-op kept for symmetry. */
+  ready(): void {}
+
+  get readyTimeout(): number {
+    return this.opts.readyTimeout;
+  }
+
   run(): void {
     setTitle('master', this.generation, 'starting');
-    takeOverUncaught(this.log);
-    installSignals({
-      upgrade: () => void this.upgrade(),
-      reload: () => void this.reload(),
-      stop: (sig) => this.stop(sig),
-      scaleBy: (d) => void this.scale(this.workers + d),
-      passOn: (signal) => {
-        this.log.info('signal-passed', `${signal} passed to the workers`);
-        for (const g of this.generations.values()) g.broadcast({ type: 'signal', signal });
-      },
+    takeOverUncaught(this.c.log);
+    installSignals(this, (signal) => {
+      this.c.log.info('signal-passed', `${signal} passed to the workers`);
+      this.pool.broadcast({ type: 'signal', signal });
     });
-    if (this.handoff) this.followParent();
-    openListeners({
-      specs: this.specs, handedOff: this.handoff?.listeners, backlog: this.opts.backlog, accept: this.opts.accept, log: this.log,
-      onConnection: (l, s) => this.connections.dispatch(l, s),
-      bound: (l) => this.announce(l),
-    }).then(({ sockets, dropped }) => {
-      this.sockets = sockets;
-      this.droppedListeners = dropped;
-      this.startFirstGeneration();
-    }).catch((err: Error) => this.fatal(err.message));
+    const { startup } = this;
+    startup.on('listening', (info) => this.emit('listening', info));
+    startup.on('opened', (sockets) => (this.sockets = sockets));
+    startup.on('serve', (gen) => void this.becomeServing(gen));
+    startup.on('failed', (reason) => this.fatal(reason));
+    startup.run(this.generations, (l, s) => this.pool.connections.dispatch(l, s));
   }
 
-  protected startFirstGeneration(): void {
-    const gen = this.newGeneration();
-    gen.on('failed', (reason) => this.fatal(`generation ${gen.id} failed to start: ${reason}`));
-    gen.on('ready', () => {
-      if (!this.handoff || !this.parent.askToGo()) void this.becomeServing(gen);
-    });
-    gen.start();
+  /** By default its workers run the script through the user's symlinks: the current release. */
+  private newGeneration(exec: WorkerExec = workerExec(this.c.start), env: EnvOverlay = {}): Generation {
+    return this.pool.create(exec, env, this.workers, this.c.handoff !== undefined && this.state === 'starting' ? this.c.parent : undefined);
   }
 
-  /** The new master's side of an upgrade: the old master says go, or goes away. */
-  protected followParent(): void {
-    const first = (): Generation | undefined => this.generations.get(this.handoff?.generation ?? 0);
-    this.parent.on('go', () => {
-      const gen = first();
-      if (gen && this.state === 'starting') void this.becomeServing(gen);
-    });
-    // The old master left (released us, or died): if we are ready, serve alone.
-    this.parent.on('gone', () => {
-      const gen = first();
-      if (this.state === 'starting' && gen?.complete() === true) void this.becomeServing(gen);
-    });
-    this.parent.watch();
+  private async becomeServing(gen: Generation, takenBack = false): Promise<void> {
+    // Under `baton run`, the supervisor holds the sockets and knows this master serves before
+    // it accepts anything: killed a moment later, it is still replaced (not given up on).
+    if (this.c.link && !this.c.handoff) await this.c.link.hold(this.sockets, this.stateMessage(true));
+    for (const l of this.sockets) await l.accept();
+    gen.markServing();
+    gen.acceptOn(sharedSockets(this.sockets, this.opts.backlog));
+    this.startup.serving(gen, takenBack);
+    this.serving = gen;
+    this.states.to('serving');
+    this.c.log.generation = gen.id;
+    await this.c.surface.serving(gen, takenBack, () => new Commands(this));
+    this.emit('serving', { generation: gen.id });
+    this.pool.connections.flush();
+    this.startup.served(this.sockets, takenBack);
+    this.c.link?.send(this.stateMessage());
+    for (const what of this.states.takeQueued()) {
+      this.c.log.info('signal-replayed', `carrying out the ${what} requested during start-up`);
+      if (what === 'reload') void this.reload();
+      else void this.upgrade();
+    }
   }
 
-  /** SIGUSR2: replaces this master with a new one started from the current files. */
+  /** What the supervisor (`baton run`) needs to start the next master. */
+  private stateMessage(serving = this.state !== 'starting'): FromMaster {
+    const { pidFile, readyTimeout, probation } = this.opts;
+    return { type: 'state', pidFile, readyTimeout, nextGeneration: this.pool.next, workers: this.workers, scaled: this.scaled, probation, serving };
+  }
+
+  /** SIGUSR2: replaces this master with a new one started from the current files (lib/master/upgrades.ts). */
   upgrade(): Promise<Outcome> {
-    const gated = this.gate('upgrade');
-    if (gated) return Promise.resolve(gated);
-    if (this.link) {
-      const remote = this.link.request();
-      return new Promise((resolve) => {
-        this.followUpgrade(remote, resolve);
-        remote.start();
-      });
-    }
-    if (process.pid === 1) {
-      const why = 'this master is PID 1: its exit would end the container with the new master in it. Run it with `baton run` (a supervisor that stays), or under an init (docker run --init)';
-      this.log.warn('upgrade-refused', `upgrade refused: ${why}`);
-      return Promise.resolve({ ok: false, reason: why });
-    }
-    const o = this.opts;
-    const attempt = new UpgradeAttempt({
-      relaunch: relaunch(this.start), listeners: this.sockets, generation: this.nextGeneration, workers: this.scaled ? this.workers : undefined,
-      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: this.envFile.forNextMaster(), log: this.log,
-    });
-    return new Promise((resolve) => {
-      this.followUpgrade(attempt, resolve);
-      attempt.start();
-    });
+    return Promise.resolve(this.states.gate('upgrade') ?? this.upgrades.start());
   }
 
-  /** Mirrors an upgrade (run here, or by the supervisor) into this master's state and events. */
-  protected followUpgrade(attempt: UpgradeAttempt | RemoteUpgrade, resolve: (o: Outcome) => void): void {
-    this.upgrading = attempt;
-    attempt.on('started', (pid) => {
-      this.notifier.reloading(`upgrading: new master ${pid} starting`);
-      this.log.info('upgrade-started', `upgrade started: new master ${pid}`, { newPid: pid });
-      this.emit('upgrade-started', { pid });
+  /** The upgrades piece reports; this master moves its state. */
+  private followUpgrades(): Upgrades {
+    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.newGeneration(exec, this.servingEnv));
+    forward(u, this, ['upgrade-started', 'upgrade-worker-ready', 'upgrade-failed']);
+    u.on('handed-over', (pid) => this.handOver(pid));
+    u.on('taking-back', (info) => {
+      this.states.to('starting');
+      this.emit('taking-back', info);
     });
-    attempt.on('worker-ready', (pid, ready, total) => this.emit('upgrade-worker-ready', { pid, ready, total }));
-    attempt.on('failed', (reason) => {
-      this.upgrading = undefined;
-      this.log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
-      this.emit('upgrade-failed', { reason });
-      this.notifier.ready(process.pid, `upgrade failed; generation ${this.generation} serving`);
-      resolve({ ok: false, reason });
-    });
-    attempt.on('serving', (pid, dropped) => {
-      this.upgrading = undefined;
-      // the new master's first generation took this number; one taken back gets the next
-      this.nextGeneration++;
-      this.handOver(pid, attempt instanceof UpgradeAttempt ? attempt : undefined);
-      this.closeDropped(dropped);
-      resolve({ ok: true, pid });
-    });
-  }
-
-  /** Listeners the new release does not have: nobody accepts on them any more; their socket files go. */
-  protected closeDropped(names: string[]): void {
-    for (const l of this.sockets) {
-      if (!names.includes(l.name)) continue;
-      l.removePath();
-      this.log.info('listener-closed', `${l.address()} (listener "${l.name}") is not in the new release: closed`, { listener: l.name });
-    }
-  }
-
-  protected handOver(pid: number, attempt: UpgradeAttempt | undefined): void {
-    this.states.to('handed-over');
-    this.exitReason = 'upgraded';
-    if (attempt) {
-      // Before the servers close their fds: duplicates to take service back with (not under
-      // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
-      const kept = this.link ? undefined : new KeptSockets(this.sockets);
-      const successor = { attempt, kept };
-      this.successor = successor;
-      kept?.ready.catch((err: Error) => {
-        if (this.successor === successor) this.log.warn('keep-failed', `${err.message}: if the new master dies while this one drains, this one cannot take service back`);
-      });
-      attempt.on('lost', (reason) => this.takeBack(pid, reason));
-      attempt.on('moved-on', (what) => {
-        // the duplicates would keep queueing connections on a socket nobody accepts on
-        this.log.debug('successor-moved-on', `new master ${pid} ${what === 'stopping' ? 'stops' : 'handed over in turn'}: the kept sockets are closed`, { newPid: pid });
-        this.letSuccessorGo();
-      });
-    }
-    for (const l of this.sockets) l.stopAccepting();
-    // the master that handed over to this one need not watch over it any more
-    this.parent.send({ type: 'handed-over', pid });
-    this.controlServer?.stopListening(); // the new master has the path now
-    this.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
-    this.emit('upgrade-succeeded', { pid });
-    this.drainAll('upgraded');
-    setTitle('master', this.generation, 'old, draining');
-    this.connections.flush();
-    this.maybeExit();
-  }
-
-  /** The new master died after it took over, while this master still drains (lib/upgrade/take-back.ts). */
-  protected takeBack(pid: number, reason: string): void {
-    const kept = this.successor?.kept;
-    this.successor = undefined;
-    if (this.state !== 'handed-over' || kept === undefined) {
-      this.log.warn('successor-lost', `${reason}; this master is ${this.state} and does not take service back`, { newPid: pid });
-      kept?.close();
-      return;
-    }
-    this.states.to('starting');
-    this.log.error('taking-back', `${reason}; this master takes service back on the sockets it kept`, { newPid: pid });
-    this.emit('taking-back', { pid, reason });
-    setTitle('master', this.generation, 'taking back');
-    const t = new TakeBack({
-      kept, sockets: this.sockets, backlog: this.opts.backlog, start: this.start, old: this.serving, log: this.log,
-      newGeneration: (exec) => this.newGeneration(exec, this.servingEnv),
-    });
-    this.takingBack = t;
-    t.on('ready', (gen) => void this.becomeServing(gen, true));
-    t.on('failed', (why) => {
+    u.on('taken-back', (gen) => void this.becomeServing(gen, true));
+    u.on('take-back-failed', (info) => {
       this.states.to('handed-over');
       this.exitCode = 1;
       for (const l of this.sockets) l.stopAccepting();
-      this.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${why}`);
-      this.emit('take-back-failed', { reason: why });
-      this.connections.flush(); // to a draining worker, while one is left
+      this.emit('take-back-failed', info);
+      this.pool.connections.flush(); // to a draining worker, while one is left
       this.maybeExit();
     });
-    void t.run();
+    return u;
   }
 
-  /** SIGHUP: a new generation of workers with freshly loaded app code (lib/pool/reload.ts). */
+  private handOver(pid: number): void {
+    this.states.to('handed-over');
+    this.pool.next++; // the new master's first generation took this number; one taken back gets the next
+    this.exitReason = 'upgraded';
+    for (const l of this.sockets) l.stopAccepting();
+    // the master that handed over to this one need not watch over it any more
+    this.c.parent.send({ type: 'handed-over', pid });
+    this.c.surface.releaseControl(false); // the new master has the path now
+    this.c.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
+    this.emit('upgrade-succeeded', { pid });
+    this.drainAll('upgraded');
+    setTitle('master', this.generation, 'old, draining');
+    this.pool.connections.flush();
+    this.maybeExit();
+  }
+
+  /** SIGHUP: a new generation of workers with freshly loaded app code (lib/master/reloads.ts). */
   reload(): Promise<Outcome> {
-    const gated = this.gate('reload');
-    if (gated) return Promise.resolve(gated);
-    let env: EnvOverlay;
-    try {
-      env = this.envFile.forGeneration();
-    } catch (err) {
-      const reason = (err as Error).message;
-      this.log.error('reload-failed', `reload failed, generation ${this.serving?.id} keeps serving: ${reason}`);
-      this.emit('reload-failed', { generation: this.nextGeneration, reason });
-      return Promise.resolve({ ok: false, generation: this.nextGeneration, reason });
-    }
-    const old = this.serving;
-    const r = new ReloadAttempt(this.newGeneration(undefined, env), old, this.opts.probation, () => sharedSockets(this.sockets, this.opts.backlog));
-    const gen = r.gen;
-    this.reloading = r;
-    this.log.info('reload-started', `reload started: generation ${gen.id}`);
-    this.notifier.reloading(`reloading: generation ${gen.id} starting`);
-    this.emit('reload-started', { generation: gen.id });
-    return new Promise((resolve) => {
-      r.on('promoted', () => {
-        this.serving = gen;
-        this.connections.flush();
-      });
-      r.on('rolled-back', (reason, restored) => {
-        this.reloading = undefined;
-        if (restored) this.serving = restored;
-        this.connections.flush();
-        this.log.error('reload-failed', `reload to generation ${gen.id} failed, generation ${this.serving?.id} keeps serving: ${reason}`);
-        this.emit('reload-failed', { generation: gen.id, reason });
-        this.notifier.ready(process.pid, `reload failed; generation ${this.generation} serving`);
-        resolve({ ok: false, generation: gen.id, reason });
-      });
-      r.on('succeeded', () => {
-        this.reloading = undefined;
-        this.servingEnv = env;
-        this.log.generation = gen.id;
-        setTitle('master', gen.id, 'serving');
-        this.log.info('reload-succeeded', `generation ${gen.id} serves${old ? `; generation ${old.id} drains` : ''}`);
-        this.emit('reload-succeeded', { generation: gen.id });
-        this.notifier.ready(process.pid, `generation ${gen.id} serving`);
-        this.reportState();
-        if (old) this.drainGeneration(old, 'reloaded');
-        resolve({ ok: true, generation: gen.id });
-      });
-      r.start();
+    return Promise.resolve(this.states.gate('reload') ?? this.reloads.start());
+  }
+
+  /** The reloads piece reports; this master moves what serves. */
+  private followReloads(): Reloads {
+    const r = new Reloads(this.c, this.opts, this.view, (env) => this.newGeneration(undefined, env));
+    forward(r, this, ['reload-started', 'reload-failed', 'reload-succeeded']);
+    r.on('promoted', (gen) => this.serve(gen));
+    r.on('rolled-back', (restored) => this.serve(restored ?? this.serving));
+    r.on('succeeded', (old, env) => {
+      this.servingEnv = env;
+      this.c.link?.send(this.stateMessage());
+      if (old) this.pool.drain(old, 'reloaded');
     });
+    return r;
+  }
+
+  private serve(gen: Generation | undefined): void {
+    this.serving = gen;
+    this.pool.connections.flush();
+  }
+
+  /** SIGTTIN / SIGTTOU / `baton scale N`: workers per generation, at least 1. */
+  scale(n: number): Promise<Outcome> {
+    const gated = this.states.gate('scale', n);
+    if (gated) return Promise.resolve(gated);
+    this.workers = n;
+    this.scaled = true;
+    this.c.log.info('scaled', `workers per generation: ${n}`);
+    this.emit('scaled', { workers: n });
+    this.c.link?.send(this.stateMessage());
+    this.serving?.scale(n);
+    this.reloads.scale(n);
+    return Promise.resolve({ ok: true, generation: this.generation });
+  }
+
+  /** What `baton status` shows. */
+  status(): Record<string, unknown> {
+    const { generation, state, startedAt, workers, sockets } = this, u = this.upgrades.busy;
+    return renderStatus({ generation, state, startedAt, workers, sockets, upgradePid: u ? u.pid ?? null : undefined, generations: this.generations.values() });
   }
 
   /** SIGTERM / SIGINT / SIGQUIT: stop accepting, drain everything, exit 0. */
@@ -256,35 +248,50 @@ export class Master extends MasterCore {
     // (the control socket, the supervisor after Ctrl-C, which also reached us as SIGINT) is not one.
     const counted = isStopSignal(reason) ? this.signals.note(reason) : 'first';
     // a master asked to stop does not take service back
-    this.successor?.attempt.release();
-    this.letSuccessorGo();
-    this.takingBack?.cancel();
-    this.parent.send({ type: 'stopping' });
+    this.upgrades.release();
+    this.c.parent.send({ type: 'stopping' });
     if (this.states.leaving) {
       if (counted === 'again') return;
       if (counted === 'first') {
-        this.log.info('stopping', `${reason}: already ${this.state === 'stopping' ? 'stopping' : 'draining (handed over)'}`);
+        this.c.log.info('stopping', `${reason}: already ${this.state === 'stopping' ? 'stopping' : 'draining (handed over)'}`);
         return;
       }
-      this.log.warn('forced-stop', `${reason} again: stopping now`);
-      for (const g of this.generations.values()) g.abort();
+      this.c.log.warn('forced-stop', `${reason} again: stopping now`);
+      this.pool.abortAll();
       process.exit(1);
     }
-    const wasServing = this.state === 'serving';
+    const own = this.state === 'serving' || !this.c.handoff; // the socket files are this master's to remove
     this.states.to('stopping');
     this.exitReason = reason;
-    this.log.info('stopping', `${reason}: stopping gracefully`);
+    this.c.log.info('stopping', `${reason}: stopping gracefully`);
     this.emit('stopping', { reason });
-    this.notifier.stopping();
-    setTitle('master', this.generation, 'stopping');
-    this.upgrading?.fail(`stopped by ${reason}`);
+    this.c.surface.stopping(this.generation);
+    this.upgrades.fail(`stopped by ${reason}`);
     for (const l of this.sockets) l.stopAccepting();
-    if (wasServing || !this.handoff) {
-      for (const l of this.sockets) l.removePath();
-      this.controlServer?.remove();
-    } else this.controlServer?.stopListening();
-    this.connections.dropPending();
+    if (own) for (const l of this.sockets) l.removePath();
+    this.c.surface.releaseControl(own);
+    this.pool.connections.dropPending();
     this.drainAll(reason);
     this.maybeExit();
+  }
+
+  private drainAll(reason: string): void {
+    this.reloads.abort();
+    this.pool.drainAll(reason);
+  }
+
+  private maybeExit(): void {
+    if (!this.states.leaving || this.generations.size > 0) return;
+    this.upgrades.letGo();
+    this.c.surface.leave(this.state === 'stopping');
+    this.emit('exiting');
+    this.c.surface.exit(this.exitCode, this.exitReason);
+  }
+
+  private fatal(reason: string): void {
+    this.c.log.error('start-failed', reason);
+    this.c.parent.send({ type: 'error', message: reason });
+    this.pool.abortAll();
+    this.c.surface.fatal();
   }
 }

@@ -4,20 +4,21 @@
 // also keeps Node from starting its inspector).
 import { STOP_SIGNALS, type StopSignal } from '../os/signals';
 
-export interface SignalActions {
-  upgrade(): void;
-  reload(): void;
+/** What the signals ask of: the master (lib/master/master.ts). */
+export interface SignalTarget {
+  readonly workers: number;
+  upgrade(): unknown;
+  reload(): unknown;
   stop(sig: StopSignal): void;
-  /** +1 or -1 worker per generation. */
-  scaleBy(delta: 1 | -1): void;
-  passOn(sig: 'SIGUSR1'): void;
+  scale(n: number): unknown;
 }
 
-export function installSignals(a: SignalActions): void {
-  process.on('SIGUSR2', () => a.upgrade());
-  process.on('SIGHUP', () => a.reload());
-  for (const sig of STOP_SIGNALS) process.on(sig, () => a.stop(sig));
-  process.on('SIGTTIN', () => a.scaleBy(1));
-  process.on('SIGTTOU', () => a.scaleBy(-1));
-  process.on('SIGUSR1', () => a.passOn('SIGUSR1'));
+/** `passOn`: USR1 goes to every worker. */
+export function installSignals(m: SignalTarget, passOn: (sig: 'SIGUSR1') => void): void {
+  process.on('SIGUSR2', () => void m.upgrade());
+  process.on('SIGHUP', () => void m.reload());
+  for (const sig of STOP_SIGNALS) process.on(sig, () => m.stop(sig));
+  process.on('SIGTTIN', () => void m.scale(m.workers + 1));
+  process.on('SIGTTOU', () => void m.scale(m.workers - 1));
+  process.on('SIGUSR1', () => passOn('SIGUSR1'));
 }

@@ -10,6 +10,8 @@
 //
 // Besides its state, the master is busy with at most one change: a reload (a new
 // generation on probation) or an upgrade (a new master).
+import type { Logger } from '../log/log';
+
 export type MasterState = 'starting' | 'serving' | 'handed-over' | 'stopping';
 
 export interface Outcome {
@@ -50,20 +52,33 @@ const BY_STATE: Readonly<Record<Request, Partial<Record<MasterState, 'queue' | (
   scale: { 'handed-over': (s) => `this master is ${s}`, stopping: (s) => `this master is ${s}` },
 };
 
-export function decide(what: Request, state: MasterState, busy: Busy): Decision {
+/** Why `n` workers per generation are refused, or undefined. */
+export function scaleRefusal(n: number): string | undefined {
+  return !Number.isInteger(n) || n < 1 ? `${n} workers: at least 1 worker is needed` : n > 1024 ? `${n} workers: at most 1024` : undefined;
+}
+
+/** `workers`: what a scale asks for. */
+export function decide(what: Request, state: MasterState, busy: Busy, workers = 1): Decision {
   const rule = BY_STATE[what][state];
   if (rule === 'queue') return { queue: true };
   if (rule !== undefined) return { refuse: rule(state) };
-  if (what === 'scale') return { run: true };
+  if (what === 'scale') {
+    const why = scaleRefusal(workers);
+    return why !== undefined ? { refuse: why } : { run: true };
+  }
   const reload = busy.reloading !== undefined ? `a reload is in progress (generation ${busy.reloading})` : undefined;
   const upgrade = busy.upgrading !== undefined ? `an upgrade is in progress (new master ${busy.upgrading.pid})` : undefined;
   const refuse = what === 'reload' ? reload ?? upgrade : upgrade ?? reload;
   return refuse !== undefined ? { refuse } : { run: true };
 }
 
-/** The master's state, moved only along TRANSITIONS (a move off the table is a bug in baton). */
+/** The master's state, moved only along TRANSITIONS (a move off the table is a bug in baton), and the requests it queued while starting. */
 export class States {
   private current: MasterState = 'starting';
+  private queued = new Set<'upgrade' | 'reload'>();
+
+  /** @param busy the change in progress, read when a request comes */
+  constructor(private readonly log: Logger, private readonly busy: () => Busy) {}
 
   get state(): MasterState {
     return this.current;
@@ -72,6 +87,26 @@ export class States {
   to(next: MasterState): void {
     if (!TRANSITIONS[this.current].includes(next)) throw new Error(`baton: internal error: master state ${this.current} -> ${next} is not a transition`);
     this.current = next;
+  }
+
+  /** Undefined: run `what` now; else the Outcome of refusing it, or of queueing it until start-up completes. */
+  gate(what: Request, workers?: number): Outcome | undefined {
+    const d = decide(what, this.current, this.busy(), workers);
+    if ('run' in d) return undefined;
+    if ('refuse' in d) {
+      this.log.warn(`${what}-refused`, `${what} refused: ${d.refuse}`);
+      return { ok: false, reason: d.refuse };
+    }
+    this.queued.add(what as 'upgrade' | 'reload');
+    this.log.info(`${what}-queued`, `${what} requested while starting: it runs once this generation is ready`);
+    return { ok: false, reason: 'queued until start-up completes' };
+  }
+
+  /** What was queued while starting (once: the queue is emptied). */
+  takeQueued(): Array<'upgrade' | 'reload'> {
+    const next = [...this.queued];
+    this.queued.clear();
+    return next;
   }
 
   /** A master that handed over or stops is on its way out: it drains and exits. */

@@ -14,7 +14,7 @@
 // old master is gone: nobody to roll back to). Every message is a no-op once the channel is
 // closed. What the old master says arrives as events: 'go', 'gone'.
 import { EventEmitter } from 'node:events';
-import { sendIfConnected } from '../channel';
+import { sendIfConnected, type Channel } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { Probation } from './probation';
 
@@ -25,28 +25,33 @@ export interface PredecessorEvents {
   gone: [];
 }
 
+/** This process's channel to its parent (`process`; a fake in unit specs). */
+export interface ParentChannel extends Channel {
+  on(event: 'message' | 'disconnect', fn: (m: unknown) => void): unknown;
+}
+
 export class Predecessor extends EventEmitter<PredecessorEvents> {
   /** The first generation's probation (lib/upgrade/probation.ts). */
   readonly probation: Probation;
 
-  constructor(probationMs: number) {
+  constructor(probationMs: number, private readonly channel: ParentChannel = process) {
     super();
     this.probation = new Probation(probationMs);
   }
 
   get connected(): boolean {
-    return process.connected === true;
+    return this.channel.connected === true;
   }
 
   /** Follows what the old master says; only in a master spawned by an upgrade. */
   watch(): void {
-    process.on('message', (m: unknown) => {
+    this.channel.on('message', (m: unknown) => {
       if (!isBaton(m)) return;
       const message = m as ToSuccessor;
       if (message.type === 'go') this.emit('go');
       if (message.type === 'release') this.probation.end(); // the old master has handed over
     });
-    process.on('disconnect', () => {
+    this.channel.on('disconnect', () => {
       // with nobody to roll back to, a probation makes no sense any more
       this.probation.end();
       this.emit('gone');
@@ -61,6 +66,6 @@ export class Predecessor extends EventEmitter<PredecessorEvents> {
   }
 
   send(m: FromSuccessor): void {
-    sendIfConnected(process, m);
+    sendIfConnected(this.channel, m);
   }
 }

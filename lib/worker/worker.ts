@@ -10,7 +10,7 @@ import { ConnectionTracker } from './drain';
 import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from '../os/internals';
 import { Logger } from '../log/log';
-import { isBaton, msg, type FromWorker, type ToWorker } from '../messages';
+import { isBaton, type FromWorker, type ToWorker } from '../messages';
 import { explainCrash, factoryResultMistake, runFactory } from './mistakes';
 import type { App, ListenerConfig, ResolvedOptions } from '../config/options';
 import { setTitle } from '../os/title';
@@ -191,11 +191,9 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     // as text, the stack as Node prints it too; JSON and a logger get it inside the record only
     if (this.log.format === 'text' && this.log.logger === undefined) process.stderr.write(`${text}\n`);
     this.log.error('start-failed', 'the app failed to start', { err });
-    const exit = (): never => process.exit(1);
-    if (process.connected) {
-      process.send?.(msg<FromWorker>({ type: 'error', message: text }), undefined, {}, exit);
-      setTimeout(exit, 1000).unref();
-    } else exit();
+    // the reason first (the master puts it in the generation's failure), then exit 1: once
+    // it is in the channel, at once without a master, or after 1 s (lib/channel.ts)
+    this.tell({ type: 'error', message: text }, () => process.exit(1));
   }
 
   private onMessage(m: unknown, handle: unknown): void {

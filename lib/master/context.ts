@@ -1,0 +1,74 @@
+// What a master is made of before it does anything, read or built once when it is
+// constructed: how it was started (lib/upgrade/relaunch.ts), the hand-off from the old
+// master when an upgrade spawned it (lib/upgrade/handoff.ts) and the channel to it, its
+// logger, its envFile, its beforeExit functions, what it shows the world
+// (lib/master/surface.ts) and, under `baton run`, the link to the supervisor.
+import type { EventEmitter } from 'node:events';
+import { EnvFile } from '../config/envfile';
+import type { ResolvedOptions } from '../config/options';
+import { ExitHooks } from '../worker/exit-hooks';
+import { HANDOFF_ENV, readHandoff, type Handoff } from '../upgrade/handoff';
+import { Predecessor } from '../upgrade/predecessor';
+import { captureStart, type StartContext } from '../upgrade/relaunch';
+import { Logger } from '../log/log';
+import { Notifier } from '../os/notify';
+import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
+import type { Generation } from '../pool/generation';
+import type { Listener } from '../sockets/listeners';
+import { checkPidFileWritable } from './pidfile';
+import type { MasterState } from './states';
+import { Surface } from './surface';
+
+export interface MasterContext {
+  readonly start: StartContext;
+  /** Set in a master spawned by an upgrade: what the old master handed to it. */
+  readonly handoff: Handoff | undefined;
+  /** The channel to whoever spawned this master (the old master after an upgrade). */
+  readonly parent: Predecessor;
+  readonly log: Logger;
+  readonly envFile: EnvFile;
+  readonly exitHooks: ExitHooks;
+  /** Pid file, control socket, systemd, process title, exit. */
+  readonly surface: Surface;
+  /** Set when this master runs under `baton run`: the supervisor performs upgrades. */
+  readonly link: SupervisorLink | undefined;
+}
+
+/** What the pieces may read of the master (they change nothing there: they report by events). */
+export interface MasterView {
+  state(): MasterState;
+  sockets(): Listener[];
+  /** The serving generation (before a hand-over: the one a take-back starts the release of again). */
+  serving(): Generation | undefined;
+  /** The serving generation's number (for the notifier and the process title). */
+  generation(): number;
+  /** The number the next generation gets (a new master's first, after an upgrade). */
+  nextGeneration(): number;
+  /** Workers per generation for a new master: the count when this master was scaled, else its own option. */
+  workersForNext(): number | undefined;
+}
+
+/** The supervisor's requests (under `baton run`): an upgrade it started on its own, a stop. */
+export interface SupervisorRequests {
+  upgrade(u: RemoteUpgrade): void;
+  stop(): unknown;
+}
+
+/** `master` receives the log records (its 'log' event). Throws on a pid file it cannot write. */
+export function masterContext(opts: ResolvedOptions, master: EventEmitter, supervisor: SupervisorRequests): MasterContext {
+  const start = captureStart();
+  const handoff = readHandoff();
+  delete process.env[HANDOFF_ENV];
+  const parent = new Predecessor(opts.probation);
+  const log = new Logger('master', handoff?.generation ?? 1, opts.logLevel, opts.logFormat, opts.logger);
+  log.sink = (r) => master.emit('log', r);
+  const link = takeSupervisedMarker() ? new SupervisorLink((u) => supervisor.upgrade(u), () => supervisor.stop()) : undefined;
+  link?.send({ type: 'hello', readyTimeout: opts.readyTimeout });
+  // systemd notifications (Type=notify); under `baton run` the supervisor sends them
+  const notifier = new Notifier(log, link === undefined);
+  if (opts.pidFile !== undefined) checkPidFileWritable(opts.pidFile);
+  const exitHooks = new ExitHooks(log);
+  const envFile = new EnvFile(opts.envFile, start.cwd, log);
+  envFile.load();
+  return { start, handoff, parent, log, envFile, exitHooks, link, surface: new Surface(opts, log, notifier, exitHooks, handoff !== undefined) };
+}

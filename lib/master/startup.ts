@@ -1,0 +1,88 @@
+// How a master starts, up to the moment it may serve: it opens (or adopts) its listening
+// sockets (lib/sockets/open.ts) and starts its first generation; spawned by an upgrade, it
+// asks the old master to say go once every worker is ready (lib/upgrade/predecessor.ts),
+// and serves on go, or alone when the old master goes away (released it, or died) and
+// every worker is ready. The outcomes are events; the master changes its state on them:
+//
+//   opened [sockets]            its listening sockets
+//   listening [info]            a listener is announced (bound at a first start, or once serving)
+//   serve [gen]                 the first generation may serve
+//   failed [reason]             start-up failed: the master exits 1
+//
+// Once the master serves, this piece tells the old master so (with the listeners this
+// release dropped), and puts the first generation on probation meanwhile.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Generation } from '../pool/generation';
+import type { ResolvedOptions } from '../config/options';
+import type { Listener, ListenerSpec } from '../sockets/listeners';
+import { openListeners } from '../sockets/open';
+import type { MasterContext, MasterView } from './context';
+import type { MasterEvents } from './events';
+
+export interface StartupEvents {
+  opened: [sockets: Listener[]];
+  listening: MasterEvents['listening'];
+  serve: [gen: Generation];
+  failed: [reason: string];
+}
+
+export class Startup extends EventEmitter<StartupEvents> {
+  /** Inherited listeners this release does not have (told to the old master). */
+  private dropped: string[] = [];
+  /** @param newGeneration creates (not starts) the first generation */
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly specs: ListenerSpec[], private readonly m: MasterView, private readonly newGeneration: () => Generation) {
+    super();
+  }
+
+  /** `generations`: the master's (the first one is looked up when the old master says go); `onConnection`: where the master's accepted connections go. */
+  run(generations: ReadonlyMap<number, Generation>, onConnection: (l: Listener, s: Socket) => void): void {
+    const { c, m, opts } = this;
+    const { handoff, parent } = c;
+    if (handoff) {
+      const serve = (onlyIfComplete: boolean): void => {
+        const gen = generations.get(handoff.generation);
+        if (gen && m.state() === 'starting' && (!onlyIfComplete || gen.complete())) this.emit('serve', gen);
+      };
+      parent.on('go', () => serve(false));
+      parent.on('gone', () => serve(true));
+      parent.watch();
+    }
+    openListeners({
+      specs: this.specs, handedOff: handoff?.listeners, backlog: opts.backlog, accept: opts.accept, log: c.log, onConnection,
+      bound: (l) => this.announce(l),
+    }).then(({ sockets, dropped }) => {
+      this.dropped = dropped;
+      this.emit('opened', sockets);
+      const gen = this.newGeneration();
+      gen.on('failed', (reason) => this.emit('failed', `generation ${gen.id} failed to start: ${reason}`));
+      gen.on('ready', () => {
+        if (!handoff || !parent.askToGo()) this.emit('serve', gen);
+      });
+      gen.start();
+    }).catch((err: Error) => this.emit('failed', err.message));
+  }
+
+  private announce(l: Listener): void {
+    l.announced = true;
+    this.c.log.info('listening', `listening on ${l.address()}`, { listener: l.name });
+    this.emit('listening', { name: l.name, address: l.address(), port: l.port() });
+  }
+
+  /**
+   * `gen` is about to serve. Spawned by an upgrade (and not taking service back), the old
+   * master still accepts and waits `probation` ms before it hands over; a worker lost in
+   * that time fails this master, and the old one goes on.
+   */
+  serving(gen: Generation, takenBack: boolean): void {
+    if (!this.c.handoff || takenBack) return;
+    gen.probation = this.c.parent.probation;
+    this.c.parent.probation.begin();
+  }
+
+  /** `gen` serves: the listeners not announced yet are, and the old master hears of it. */
+  served(sockets: Listener[], takenBack: boolean): void {
+    for (const l of sockets) if (!l.announced) this.announce(l);
+    if (this.c.handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.dropped });
+  }
+}

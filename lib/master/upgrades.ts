@@ -1,0 +1,182 @@
+// The old master's side of its upgrades, as one piece the coordinator (lib/master/master.ts)
+// drives: it starts an upgrade (lib/upgrade/attempt.ts; under `baton run` it asks the
+// supervisor, lib/supervisor/supervised.ts), follows it, and once the new master serves,
+// follows that one while this master drains: the duplicates kept to take service back
+// (lib/sockets/keep.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
+//
+// It reads the master through its view (lib/master/context.ts) and creates generations
+// with the factory it is given, but changes nothing there: each outcome is an event (or the Outcome
+// an upgrade request resolves with), and the master moves its state on them:
+//
+//   handed-over [pid]            the new master serves: stop accepting, drain, exit
+//   taking-back                  the new master died while this one drained: starting again
+//   taken-back [gen]             serve with this generation
+//   take-back-failed             nothing serves: drain what is left, exit 1
+import { EventEmitter } from 'node:events';
+import type { Generation } from '../pool/generation';
+import type { ResolvedOptions } from '../config/options';
+import { UpgradeAttempt } from '../upgrade/attempt';
+import { TakeBack } from '../upgrade/take-back';
+import { relaunch, type WorkerExec } from '../upgrade/relaunch';
+import { KeptSockets } from '../sockets/keep';
+import { setTitle } from '../os/title';
+import type { RemoteUpgrade } from '../supervisor/supervised';
+import type { MasterContext, MasterView } from './context';
+import type { MasterEvents } from './events';
+import type { Outcome } from './states';
+
+export interface UpgradesEvents {
+  'upgrade-started': MasterEvents['upgrade-started'];
+  'upgrade-worker-ready': MasterEvents['upgrade-worker-ready'];
+  'upgrade-failed': MasterEvents['upgrade-failed'];
+  'handed-over': [pid: number];
+  'taking-back': MasterEvents['taking-back'];
+  'taken-back': [gen: Generation];
+  'take-back-failed': MasterEvents['take-back-failed'];
+}
+
+const PID1 = 'this master is PID 1: its exit would end the container with the new master in it. Run it with `baton run` (a supervisor that stays), or under an init (docker run --init)';
+
+export class Upgrades extends EventEmitter<UpgradesEvents> {
+  private current: UpgradeAttempt | RemoteUpgrade | undefined;
+  /** Followed after the hand-over while this master drains (nginx mode): the new master, and duplicates of the sockets to take service back. */
+  private successor: { attempt: UpgradeAttempt; kept: KeptSockets | undefined } | undefined;
+  private takingBack: TakeBack | undefined;
+
+  /** @param newGeneration creates (not starts) a generation of this master running `exec` (undefined: the current release) */
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (exec: WorkerExec | undefined) => Generation) {
+    super();
+  }
+
+  /** The upgrade in progress (`pid`: its new master, once spawned). */
+  get busy(): { pid: number | undefined } | undefined {
+    return this.current ? { pid: this.current.pid } : undefined;
+  }
+
+  /** SIGUSR2: replaces this master with a new one started from the current files. */
+  start(): Promise<Outcome> {
+    const { c } = this;
+    if (c.link) {
+      const remote = c.link.request();
+      const outcome = this.follow(remote);
+      remote.start();
+      return outcome;
+    }
+    if (process.pid === 1) {
+      c.log.warn('upgrade-refused', `upgrade refused: ${PID1}`);
+      return Promise.resolve({ ok: false, reason: PID1 });
+    }
+    const o = this.opts;
+    const attempt = new UpgradeAttempt({
+      relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
+      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log,
+    });
+    const outcome = this.follow(attempt);
+    attempt.start();
+    return outcome;
+  }
+
+  /** An upgrade the supervisor started on its own (SIGUSR2 sent to it): followed if this master serves and runs none. */
+  adopt(u: RemoteUpgrade): void {
+    if (this.m.state() === 'serving' && !this.current) void this.follow(u);
+  }
+
+  /** Follows an upgrade (run here, or by the supervisor). */
+  private follow(attempt: UpgradeAttempt | RemoteUpgrade): Promise<Outcome> {
+    const { log, surface: { notifier } } = this.c;
+    this.current = attempt;
+    return new Promise((resolve) => {
+      attempt.on('started', (pid) => {
+        notifier.reloading(`upgrading: new master ${pid} starting`);
+        log.info('upgrade-started', `upgrade started: new master ${pid}`, { newPid: pid });
+        this.emit('upgrade-started', { pid });
+      });
+      attempt.on('worker-ready', (pid, ready, total) => this.emit('upgrade-worker-ready', { pid, ready, total }));
+      attempt.on('failed', (reason) => {
+        this.current = undefined;
+        log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
+        this.emit('upgrade-failed', { reason });
+        notifier.ready(process.pid, `upgrade failed; generation ${this.m.generation()} serving`);
+        resolve({ ok: false, reason });
+      });
+      attempt.on('serving', (pid, dropped) => {
+        this.current = undefined;
+        if (attempt instanceof UpgradeAttempt) this.watch(pid, attempt);
+        this.emit('handed-over', pid);
+        this.closeDropped(dropped);
+        resolve({ ok: true, pid });
+      });
+    });
+  }
+
+  /** Listeners the new release does not have: nobody accepts on them any more; their socket files go. */
+  private closeDropped(names: string[]): void {
+    for (const l of this.m.sockets()) {
+      if (!names.includes(l.name)) continue;
+      l.removePath();
+      this.c.log.info('listener-closed', `${l.address()} (listener "${l.name}") is not in the new release: closed`, { listener: l.name });
+    }
+  }
+
+  /** The new master serves; while this one drains it may die, and this one takes service back. */
+  private watch(pid: number, attempt: UpgradeAttempt): void {
+    // Before the servers close their fds: duplicates to take service back with (not under
+    // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
+    const kept = this.c.link ? undefined : new KeptSockets(this.m.sockets());
+    const successor = { attempt, kept };
+    this.successor = successor;
+    kept?.ready.catch((err: Error) => {
+      if (this.successor === successor) this.c.log.warn('keep-failed', `${err.message}: if the new master dies while this one drains, this one cannot take service back`);
+    });
+    attempt.on('lost', (reason) => this.takeBack(pid, reason));
+    attempt.on('moved-on', (what) => {
+      // the duplicates would keep queueing connections on a socket nobody accepts on
+      this.c.log.debug('successor-moved-on', `new master ${pid} ${what === 'stopping' ? 'stops' : 'handed over in turn'}: the kept sockets are closed`, { newPid: pid });
+      this.letGo();
+    });
+  }
+
+  /** The new master died after it took over, while this master still drains. */
+  private takeBack(pid: number, reason: string): void {
+    const { c } = this;
+    const kept = this.successor?.kept;
+    this.successor = undefined;
+    const state = this.m.state();
+    if (state !== 'handed-over' || kept === undefined) {
+      c.log.warn('successor-lost', `${reason}; this master is ${state} and does not take service back`, { newPid: pid });
+      kept?.close();
+      return;
+    }
+    c.log.error('taking-back', `${reason}; this master takes service back on the sockets it kept`, { newPid: pid });
+    this.emit('taking-back', { pid, reason });
+    setTitle('master', this.m.generation(), 'taking back');
+    const t = new TakeBack({
+      kept, sockets: this.m.sockets(), backlog: this.opts.backlog, start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration,
+    });
+    this.takingBack = t;
+    t.on('ready', (gen) => this.emit('taken-back', gen));
+    t.on('failed', (why) => {
+      c.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${why}`);
+      this.emit('take-back-failed', { reason: why });
+    });
+    void t.run();
+  }
+
+  /** No take-back any more: the duplicates go (they would queue connections nobody accepts). */
+  letGo(): void {
+    this.successor?.kept?.close();
+    this.successor = undefined;
+  }
+
+  /** This master stops: it follows no new master any more, and takes nothing back. */
+  release(): void {
+    this.successor?.attempt.release();
+    this.letGo();
+    this.takingBack?.cancel();
+  }
+
+  /** Gives up the upgrade in progress (this master stops). */
+  fail(reason: string): void {
+    this.current?.fail(reason);
+  }
+}
