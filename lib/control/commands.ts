@@ -34,18 +34,20 @@ export interface CommandTarget {
   reload(): Promise<Outcome>;
   stop(reason: string): void;
   scale(n: number): Promise<Outcome>;
-  /** The Prometheus text of `baton metrics` (lib/observe/observer.ts). */
-  metrics?(): string;
-  /** Runs an upgrade() or reload() as asked by the CLI (recorded as such in `baton history`). */
-  triggeredBy?<T>(t: 'cli', fn: () => T): T;
   // methods (not properties), so that a typed EventEmitter of more events fits
   on(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
   once(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
   removeListener(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+/** What the commands need of the master's observer (lib/observe/observer.ts): `baton metrics`, and the CLI as the trigger in `baton history`. */
+export interface ObserverView {
+  render(): string;
+  triggeredBy<T>(t: 'cli', fn: () => T): T;
+}
+
 export class Commands implements ControlTarget {
-  constructor(private m: CommandTarget) {}
+  constructor(private m: CommandTarget, private observer?: ObserverView) {}
 
   /** Connections still open in this master's draining generations (from heartbeats). */
   private drainingConnections(): number {
@@ -63,7 +65,7 @@ export class Commands implements ControlTarget {
       case 'status':
         return Promise.resolve({ ok: true, status: this.m.status() });
       case 'metrics':
-        return Promise.resolve(this.m.metrics ? { ok: true, text: this.m.metrics() } : { ok: false, error: 'this master has no metrics' });
+        return Promise.resolve(this.observer ? { ok: true, text: this.observer.render() } : { ok: false, error: 'this master has no metrics' });
       case 'scale':
         return this.controlScale(req.workers, progress);
       case 'stop':
@@ -122,7 +124,7 @@ export class Commands implements ControlTarget {
         });
       }
       const run = (): Promise<Outcome> => (what === 'upgrade' ? this.m.upgrade() : this.m.reload());
-      const outcome = await (this.m.triggeredBy ? this.m.triggeredBy('cli', run) : run());
+      const outcome = await (this.observer ? this.observer.triggeredBy('cli', run) : run());
       if (!outcome.ok) return { ok: false, error: outcome.reason ?? `${what} failed` };
       progress('serving', what === 'upgrade'
         ? `new master ${outcome.pid} serves; the old generation stopped accepting`

@@ -10,7 +10,8 @@ import { sendIfConnected } from '../channel';
 import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
 import type { ResolvedOptions } from '../config/types';
-import { Endpoints } from './endpoints';
+import { addressKey, Endpoints } from './endpoints';
+import { closeFd } from '../sockets/inherit';
 import { emptyTally } from './metrics';
 import { Observer, type ObservedMaster } from './observer';
 import { CanaryWindow } from './window';
@@ -18,6 +19,8 @@ import type { Judge } from '../pool/reload';
 
 /** How often a draining old master sends its totals on to the new one. */
 export const TOTALS_EVERY = 1_000;
+/** How often an endpoint address in use is tried again. */
+export const RETRY_MS = 250;
 
 export interface ObservationHost extends ObservedMaster {
   /** The master's state (lib/master/states.ts). */
@@ -36,6 +39,8 @@ export class Observation {
   private endpoints: Endpoints | undefined;
   private delay: NodeJS.Timeout | undefined;
   private delayed = false;
+  private fromPredecessor = false;
+  private closed = false;
 
   constructor(private readonly m: ObservationHost, private readonly o: ObservationOptions) {
     this.observer = new Observer(m, { pidFile: o.opts.pidFile, log: o.log });
@@ -43,20 +48,36 @@ export class Observation {
 
   /** Starts observing, and binds `metrics` / `health` (a bind error is logged: the app serves on). */
   async start(fromPredecessor: boolean): Promise<void> {
+    this.fromPredecessor = fromPredecessor;
     this.observer.start();
+    // handed over: the new master serves the endpoints (on the same sockets, passed as fds)
+    this.m.on('upgrade-succeeded', () => this.handedOver());
     if (fromPredecessor) {
       // the old master's totals, again and again while it drains (the latest counts)
       process.on('message', (msg: unknown) => {
         if (isBaton(msg) && msg.type === 'totals') this.observer.inherit((msg as { snapshot?: unknown }).snapshot);
       });
     }
+    // a socket the previous master passed for an address this release does not serve: nobody would accept on it
+    const wanted = new Set([this.o.opts.metrics, this.o.opts.health].flatMap((a) => (a ? [addressKey(a)] : [])));
+    for (const [key, fd] of this.o.inherited ?? []) if (!wanted.has(key)) closeFd(fd);
+    await this.bind(0);
+  }
+
+  /**
+   * Binds `metrics` / `health`. An address in use is tried again every RETRY_MS: under `baton
+   * run` the old master holds it until it hands over (the supervisor holds no endpoint).
+   */
+  private async bind(attempt: number): Promise<void> {
     const { metrics, health } = this.o.opts;
-    if (metrics === undefined && health === undefined) return;
+    if ((metrics === undefined && health === undefined) || this.closed) return;
     try {
       this.endpoints = await Endpoints.start({ metrics, health, render: () => this.observer.render(), notReady: () => this.notReady(), inherited: this.o.inherited });
       for (const e of this.endpoints.all) this.o.log.info('endpoint-listening', `${e.serves} on ${e.address}`);
     } catch (err) {
-      this.o.log.error('endpoint-failed', `${(err as Error).message}; the app serves on without it`);
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (attempt === 0) this.o.log.error('endpoint-failed', `${(err as Error).message}; the app serves on without it${inUse ? `, and baton tries again every ${RETRY_MS} ms` : ''}`);
+      if (inUse) setTimeout(() => void this.bind(attempt + 1), RETRY_MS).unref();
     }
   }
 
@@ -67,7 +88,8 @@ export class Observation {
       case 'serving':
         return this.m.serving ? undefined : 'no generation serves';
       case 'starting':
-        return 'starting';
+        // spawned by an upgrade: the old master serves meanwhile, on the same sockets
+        return this.fromPredecessor ? undefined : 'starting';
       case 'handed-over':
         return 'handed over to a new master';
       default:
@@ -133,10 +155,11 @@ export class Observation {
     void this.endpoints?.close(false);
   }
 
-  /** The master exits: the endpoints close (their socket files go), the observer stops. */
-  close(): Promise<void> {
+  /** The master exits: the endpoints close (their socket files go unless the next master serves on them), the observer stops. */
+  close(removePaths = true): Promise<void> {
+    this.closed = true;
     this.observer.stop();
     if (this.delay) clearTimeout(this.delay);
-    return this.endpoints?.close(true) ?? Promise.resolve();
+    return this.endpoints?.close(removePaths) ?? Promise.resolve();
   }
 }
