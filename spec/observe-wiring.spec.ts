@@ -174,8 +174,8 @@ describe('observe: the wiring in the master and the workers', () => {
 
       const none = new Observation(m, { opts: resolveOptions({}), log });
       expect(none.delayStop('SIGTERM', drain)).to.equal(false);
-      m.state = 'handed-over';
-      expect(none.notReady()).to.equal('handed over to a new master');
+      m.state = 'stopping';
+      expect(none.notReady()).to.equal('stopping');
     });
 
     it('judges a reload over the probation window only (what each generation served before does not count)', () => {

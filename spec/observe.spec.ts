@@ -127,4 +127,51 @@ describe('observe: metrics, health, canary probation (integration)', function ()
     await waitFor('the master exits', () => server.exitCode !== undefined, 15_000);
     expect(server.exitCode).to.equal(0);
   });
+
+  it('baton_requests_total does not decrease across 3 upgrades, and /metrics and /readyz answer throughout', async () => {
+    const port2 = await freePort();
+    const { server, port } = await start({ METRICS_PORT: String(port2), HEALTH_PORT: String(port2), PROBATION: '300' });
+    const load = new Load({ port }, { keepAlive: 2, fresh: 1, maxMs: 40_000, maxRequests: 50_000 });
+    let last = 0;
+    let scrapes = 0;
+    const failures: string[] = [];
+    let scraping = true;
+    const scraper = (async () => {
+      while (scraping && scrapes < 2_000) {
+        scrapes++;
+        try {
+          const m = await request({ port: port2 }, '/metrics');
+          const r = await request({ port: port2 }, '/readyz');
+          if (m.status !== 200 || r.status !== 200) failures.push(`metrics ${m.status}, readyz ${r.status}: ${r.body.trim()}`);
+          const total = requestsTotal(m.body).total;
+          if (total < last) failures.push(`baton_requests_total fell from ${last} to ${total}`);
+          last = Math.max(last, total);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    try {
+      for (let i = 1; i <= 3; i++) {
+        await load.progress(30);
+        t.dir.release({ version: `v${i}` });
+        process.kill(server.servingMaster(), 'SIGUSR2');
+        await server.waitEvent('upgrade-succeeded', i, 20_000);
+        await server.waitEvent('serving', i + 1, 20_000);
+      }
+      await load.progress(30);
+      await new Promise((r) => setTimeout(r, 300)); // a few more scrapes of the last master
+    } finally {
+      scraping = false;
+      await scraper;
+      const stats = await load.stop();
+      expect(stats.errors).to.deep.equal([]);
+    }
+    expect(failures).to.deep.equal([]);
+    expect(scrapes).to.be.greaterThan(10);
+    // what the first masters' generations served is still counted by the last one
+    const by = requestsTotal((await request({ port: port2 }, '/metrics')).body).by;
+    expect(by.get('1/2xx')).to.be.greaterThan(0);
+  });
 });

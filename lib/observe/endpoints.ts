@@ -163,13 +163,17 @@ export class Endpoints {
 
   /**
    * Stops listening and closes every connection (idle keep-alive ones at once). Idempotent.
-   * `removePaths`: also remove the UNIX socket files (the final stop; not after a hand-over,
-   * when the next master serves on them).
+   * `removePaths`: the final stop: also remove the UNIX socket files, and answer what is still
+   * asked 503. Not after a hand-over, when the next master serves on the same sockets: a
+   * connection this one accepted just before is answered as the service is (ready).
    */
   async close(removePaths = true): Promise<void> {
-    this.closed = true;
-    this.livez = false;
-    if (removePaths) for (const e of this.endpoints) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
+    if (removePaths) {
+      // the final stop: what is still answered says so
+      this.closed = true;
+      this.livez = false;
+      for (const e of this.endpoints) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
+    }
     await Promise.all(this.endpoints.map((e) => new Promise<void>((resolve) => {
       e.server.close(() => resolve());
       e.server.closeIdleConnections();

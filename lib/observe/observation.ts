@@ -41,27 +41,38 @@ export class Observation {
   private delayed = false;
   private fromPredecessor = false;
   private closed = false;
+  private sendTotals: (() => void) | undefined;
 
   constructor(private readonly m: ObservationHost, private readonly o: ObservationOptions) {
     this.observer = new Observer(m, { pidFile: o.opts.pidFile, log: o.log });
   }
 
-  /** Starts observing, and binds `metrics` / `health` (a bind error is logged: the app serves on). */
+  /**
+   * Starts observing, and binds `metrics` / `health` (a bind error is logged: the app serves on).
+   * With the previous master's endpoint sockets, only once it released this one (or is gone):
+   * until then it answers on them itself, so a scrape never sees the new master's counters
+   * without the old one's, nor a probe a master that does not serve yet.
+   */
   async start(fromPredecessor: boolean): Promise<void> {
     this.fromPredecessor = fromPredecessor;
     this.observer.start();
     // handed over: the new master serves the endpoints (on the same sockets, passed as fds)
     this.m.on('upgrade-succeeded', () => this.handedOver());
-    if (fromPredecessor) {
-      // the old master's totals, again and again while it drains (the latest counts)
-      process.on('message', (msg: unknown) => {
-        if (isBaton(msg) && msg.type === 'totals') this.observer.inherit((msg as { snapshot?: unknown }).snapshot);
-      });
-    }
     // a socket the previous master passed for an address this release does not serve: nobody would accept on it
     const wanted = new Set([this.o.opts.metrics, this.o.opts.health].flatMap((a) => (a ? [addressKey(a)] : [])));
-    for (const [key, fd] of this.o.inherited ?? []) if (!wanted.has(key)) closeFd(fd);
-    await this.bind(0);
+    const inherited = [...(this.o.inherited ?? [])];
+    for (const [key, fd] of inherited) if (!wanted.has(key)) closeFd(fd);
+    if (!fromPredecessor) return this.bind(0);
+    let bound = inherited.length === 0 ? this.bind(0) : undefined;
+    const released = (): Promise<void> => (bound ??= this.bind(0));
+    // the old master's totals, again and again while it drains (the latest counts)
+    process.on('message', (msg: unknown) => {
+      if (!isBaton(msg)) return;
+      if (msg.type === 'totals') this.observer.inherit((msg as { snapshot?: unknown }).snapshot);
+      if (msg.type === 'release') void released();
+    });
+    process.once('disconnect', () => void released());
+    await bound;
   }
 
   /**
@@ -91,7 +102,8 @@ export class Observation {
         // spawned by an upgrade: the old master serves meanwhile, on the same sockets
         return this.fromPredecessor ? undefined : 'starting';
       case 'handed-over':
-        return 'handed over to a new master';
+        // its endpoints closed at the hand-over; what it still answers, the new master serves
+        return undefined;
       default:
         return this.m.state;
     }
@@ -138,6 +150,7 @@ export class Observation {
     const send = (): void => {
       if (!sendIfConnected(child, { type: 'totals', snapshot: this.observer.snapshot() })) clearInterval(t);
     };
+    this.sendTotals = send;
     const t = setInterval(send, TOTALS_EVERY);
     t.unref();
     child.once('exit', () => clearInterval(t));
@@ -150,8 +163,9 @@ export class Observation {
     return this.endpoints?.handoff() ?? [];
   }
 
-  /** Handed over: the new master serves the endpoints on the same sockets; this one lets go. */
+  /** Handed over: the new master gets the latest totals (before its release) and serves the endpoints on the same sockets; this one lets go. */
   handedOver(): void {
+    this.sendTotals?.();
     void this.endpoints?.close(false);
   }
 
