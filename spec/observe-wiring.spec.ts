@@ -109,7 +109,7 @@ describe('observe: the wiring in the master and the workers', () => {
       }
     });
 
-    it('records each reload and upgrade in <pidFile>.history, with its trigger and result', () => {
+    it('records each reload and upgrade in <pidFile>.history, with its trigger and result', async () => {
       dir = tempDir('baton-obs-');
       const pidFile = path.join(dir, 'app.pid');
       const m = new FakeMaster();
@@ -121,11 +121,13 @@ describe('observe: the wiring in the master and the workers', () => {
       try {
         o.triggeredBy('cli', () => m.emit('reload-started', { generation: 2 }));
         m.emit('reload-failed', { generation: 2, reason: 'reload rolled back: 5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation' });
+        o.signalled();
         m.emit('reload-started', { generation: 3 });
         m.emit('reload-failed', { generation: 3, reason: 'not ready within readyTimeout (300 ms)' });
+        await new Promise((r) => setImmediate(r)); // a signal's trigger lasts for what its handler starts
         m.emit('upgrade-failed', { reason: 'could not spawn node: ENOENT' });
         const h = readHistory(historyPath(pidFile));
-        expect(h.map((r) => [r.kind, r.trigger, r.result])).to.deep.equal([['reload', 'cli', 'rolled_back'], ['reload', 'api', 'failed'], ['upgrade', 'api', 'failed']]);
+        expect(h.map((r) => [r.kind, r.trigger, r.result])).to.deep.equal([['reload', 'cli', 'rolled_back'], ['reload', 'signal', 'failed'], ['upgrade', 'api', 'failed']]);
         expect(h[0]?.from).to.deep.include({ generation: 1, release: '/srv/app/releases/1', node: process.version, pid: process.pid });
         expect(h[0]?.to).to.deep.include({ generation: 2, release: '/srv/app/releases/2' });
         expect(h[0]?.reason).to.match(/^reload rolled back: 5xx 30\.0%/);

@@ -1,9 +1,13 @@
 // Issue 12 end to end: real masters, workers, sockets and signals. The canary at the end of a
 // reload's probation; metrics as Prometheus text; /readyz and shutdownDelay.
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { Load, perTest, request, Server, waitFor } from './support/harness';
 import { parsePrometheus } from './support/prom-parse';
+
+const BIN = path.resolve(__dirname, '../bin/baton.js');
 
 /** A port nobody listens on now (bound and closed at once). */
 async function freePort(): Promise<number> {
@@ -78,7 +82,8 @@ describe('observe: metrics, health, canary probation (integration)', function ()
 
   it('a release slower by 5x is rolled back on reload; a healthy one under the same load is promoted', async () => {
     // on probation the new generation gets half the keep-alive connections: at 150 ms an answer, 3 of them serve ~30 in 1.5 s
-    const { server, port } = await start({ MIN_REQUESTS: '10' });
+    const pidFile = t.dir.file('app.pid');
+    const { server, port } = await start({ MIN_REQUESTS: '10', PID_FILE: pidFile });
     const load = new Load({ port }, { keepAlive: 6, fresh: 0, maxMs: 30_000, maxRequests: 20_000 });
     try {
       await load.progress(40);
@@ -91,6 +96,14 @@ describe('observe: metrics, health, canary probation (integration)', function ()
       process.kill(server.pid, 'SIGHUP');
       await server.waitEvent('reload-succeeded', 1, 15_000);
       expect((await request({ port })).json?.version).to.equal('v2');
+      // baton history: both, triggered by the signal, the reason's figures included
+      const out = execFileSync(process.execPath, [BIN, 'history', '--pid-file', pidFile], { encoding: 'utf8' });
+      const lines = out.trim().split('\n');
+      expect(lines).to.have.length(2);
+      expect(lines[0]).to.match(/ reload  signal rolled_back .* -> gen 2 .*: reload rolled back: p99 /);
+      expect(lines[1]).to.match(/ reload  signal succeeded .* -> gen 3 /);
+      const json = execFileSync(process.execPath, [BIN, 'history', '--json', '--pid-file', pidFile], { encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { result: string });
+      expect(json.map((r) => r.result)).to.deep.equal(['rolled_back', 'succeeded']);
     } finally {
       const stats = await load.stop();
       expect(stats.errors).to.deep.equal([]);

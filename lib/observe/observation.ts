@@ -56,6 +56,8 @@ export class Observation {
   async start(fromPredecessor: boolean): Promise<void> {
     this.fromPredecessor = fromPredecessor;
     this.observer.start();
+    // before the master's own handlers (lib/master/signals.ts): what they start, a signal triggered
+    for (const sig of ['SIGUSR2', 'SIGHUP'] as const) process.prependListener(sig, () => this.observer.signalled());
     // handed over: the new master serves the endpoints (on the same sockets, passed as fds)
     this.m.on('upgrade-succeeded', () => this.handedOver());
     // a socket the previous master passed for an address this release does not serve: nobody would accept on it

@@ -112,9 +112,10 @@ export class Observer {
     }
   }
 
-  /** What the next upgrade's new master says about itself (its release, Node, generation). */
-  upgradeTarget(to: Partial<HistorySide>): void {
-    if (this.upgrade) this.upgrade.to = { ...(this.upgrade.to as HistorySide), ...to };
+  /** A SIGUSR2 or SIGHUP arrived: the change its handler starts now was triggered by a signal. */
+  signalled(): void {
+    this.trigger = 'signal';
+    setImmediate(() => (this.trigger = 'api'));
   }
 
   /** A generation's responses so far (own counts only: a generation is one master's). */
