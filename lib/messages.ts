@@ -80,6 +80,7 @@ export type FromMaster =
 export type ToMaster =
   | { type: 'upgrade-started'; pid: number }
   | { type: 'upgrade-worker-ready'; pid: number; ready: number; total: number }
+  | { type: 'upgrade-probation'; pid: number }
   | { type: 'upgrade-serving'; pid: number; dropped?: string[] }
   | { type: 'upgrade-failed'; reason: string }
   | { type: 'upgrade-refused'; reason: string }

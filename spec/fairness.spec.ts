@@ -1,11 +1,48 @@
 // Workers that accept for themselves, kept fair (lib/pool/balance.ts), with real processes:
 // keep-alive connections that all sit on one worker are spread by shedding (the overloaded
 // worker answers some requests with `Connection: close`; their clients reconnect to another
-// worker), and not one request fails on the way.
+// worker), and not one request fails on the way. The same shedding moves half the pooled
+// clients to a new generation or a new master on probation (lib/upgrade/probation.ts).
 import { expect } from 'chai';
 import * as http from 'node:http';
 import { cli } from './support/cli';
 import { perTest, request, Server, waitFor } from './support/harness';
+
+/** `n` keep-alive loops (at most 20 s, 200,000 requests), each answer recorded with its time and pid. */
+function keepAliveLoad(port: number, n: number): { served: Array<{ at: number; pid: number }>; errors: string[]; stop(): Promise<void> } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n });
+  const served: Array<{ at: number; pid: number }> = [];
+  const errors: string[] = [];
+  let stopped = false;
+  const start = Date.now();
+  const loop = async (): Promise<void> => {
+    while (!stopped && Date.now() - start < 20_000 && served.length < 200_000) {
+      try {
+        const r = await request({ port }, '/', agent);
+        served.push({ at: Date.now(), pid: Number(r.json?.pid) });
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+  };
+  const loops = Array.from({ length: n }, loop);
+  return {
+    served,
+    errors,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      agent.destroy();
+    },
+  };
+}
+
+/** The answers between `from` and `until`, and the share of them `who` gave. */
+function shareOf(served: Array<{ at: number; pid: number }>, from: number, until: number, who: (pid: number) => boolean): { n: number; mine: number; share: number } {
+  const window = served.filter((s) => s.at >= from && s.at <= until);
+  const mine = window.filter((s) => who(s.pid)).length;
+  return { n: window.length, mine, share: window.length ? mine / window.length : 0 };
+}
 
 describe('fairness among workers that accept themselves (integration)', function () {
   this.timeout(60_000);
@@ -16,27 +53,12 @@ describe('fairness among workers that accept themselves (integration)', function
     t.server = new Server(t.dir, { WORKERS: '1', PID_FILE: pidFile });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    const served: Array<{ at: number; pid: number }> = [];
-    const errors: string[] = [];
-    let stop = false;
-    const start = Date.now();
-    const loop = async (): Promise<void> => {
-      while (!stop && Date.now() - start < 20_000 && served.length < 200_000) {
-        try {
-          const r = await request({ port }, '/', agent);
-          served.push({ at: Date.now(), pid: Number(r.json?.pid) });
-        } catch (err) {
-          errors.push((err as Error).message);
-        }
-      }
-    };
-    const loops = Array.from({ length: 16 }, loop);
+    const load = keepAliveLoad(port, 16);
     let second: number;
     let from: number;
     try {
       // every connection is on the one worker; a second one joins, with nothing to accept
-      await waitFor('16 connections busy', () => served.length > 500, 10_000);
+      await waitFor('16 connections busy', () => load.served.length > 500, 10_000);
       process.kill(t.server.pid, 'SIGTTIN');
       second = (await t.server.waitEvent('worker-ready', 2, 10_000)).pid as number;
       from = Date.now() + 1_000;
@@ -50,43 +72,25 @@ describe('fairness among workers that accept themselves (integration)', function
       expect(first?.fairness.shed, 'connections the first worker shed').to.be.greaterThan(0);
       for (const w of workers) expect(w.fairness.handles, 'duplicates sent to each worker').to.be.at.least(2);
     } finally {
-      stop = true;
-      await Promise.all(loops);
-      agent.destroy();
+      await load.stop();
     }
-    expect(errors).to.deep.equal([]);
-    const late = served.filter((s) => s.at >= from);
-    expect(late.length, 'requests answered in the measured second').to.be.greaterThan(100);
-    const share = late.filter((s) => s.pid === second).length / late.length;
+    expect(load.errors).to.deep.equal([]);
+    const late = shareOf(load.served, from, Date.now(), (pid) => pid === second);
+    expect(late.n, 'requests answered in the measured second').to.be.greaterThan(100);
     // its share is half; the bench holds the balance to 1.25 x; here at least a third
-    expect(share, `the new worker served ${late.filter((s) => s.pid === second).length} of ${late.length}`).to.be.at.least(1 / 3);
+    expect(late.share, `the new worker served ${late.mine} of ${late.n}`).to.be.at.least(1 / 3);
   });
 
   it('a reload on probation: half the keep-alive clients move to the new generation, which serves them before the old one drains; nothing fails', async () => {
     t.server = new Server(t.dir, { WORKERS: '1', PROBATION: '2500' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    const served: Array<{ at: number; pid: number }> = [];
-    const errors: string[] = [];
-    let stop = false;
-    const start = Date.now();
-    const loop = async (): Promise<void> => {
-      while (!stop && Date.now() - start < 20_000 && served.length < 200_000) {
-        try {
-          const r = await request({ port }, '/', agent);
-          served.push({ at: Date.now(), pid: Number(r.json?.pid) });
-        } catch (err) {
-          errors.push((err as Error).message);
-        }
-      }
-    };
-    const loops = Array.from({ length: 8 }, loop);
+    const load = keepAliveLoad(port, 8);
     let fresh: number;
     let from: number;
     let until: number;
     try {
-      await waitFor('8 connections busy', () => served.length > 300, 10_000);
+      await waitFor('8 connections busy', () => load.served.length > 300, 10_000);
       process.kill(t.server.pid, 'SIGHUP');
       fresh = (await t.server.waitEvent('worker-ready', 2, 10_000)).pid as number;
       // from 300 ms after it took over to the end of its probation: the old one still serves
@@ -95,15 +99,40 @@ describe('fairness among workers that accept themselves (integration)', function
       until = Date.now();
       expect(t.server.count('reload-succeeded'), 'still on probation').to.equal(0);
     } finally {
-      stop = true;
-      await Promise.all(loops);
-      agent.destroy();
+      await load.stop();
     }
-    expect(errors).to.deep.equal([]);
-    const window = served.filter((s) => s.at >= from && s.at <= until);
-    expect(window.length, 'requests answered during the probation').to.be.greaterThan(100);
-    const share = window.filter((s) => s.pid === fresh).length / window.length;
+    expect(load.errors).to.deep.equal([]);
+    const w = shareOf(load.served, from, until, (pid) => pid === fresh);
+    expect(w.n, 'requests answered during the probation').to.be.greaterThan(100);
     // half the connections moved: about half the requests; without moving any it serves none
-    expect(share, `the new generation served ${window.filter((s) => s.pid === fresh).length} of ${window.length}`).to.be.within(0.2, 0.8);
+    expect(w.share, `the new generation served ${w.mine} of ${w.n}`).to.be.within(0.2, 0.8);
+  });
+
+  it('an upgrade on probation: part of the keep-alive clients move to the new master, which serves them before the old one hands over; nothing fails', async () => {
+    t.server = new Server(t.dir, { WORKERS: '1', PROBATION: '2500' });
+    const port = await t.server.port();
+    await t.server.waitEvent('serving');
+    const load = keepAliveLoad(port, 8);
+    let old: number;
+    let from: number;
+    let until: number;
+    try {
+      await waitFor('8 connections busy', () => load.served.length > 300, 10_000);
+      old = load.served[load.served.length - 1]?.pid as number;
+      process.kill(t.server.pid, 'SIGUSR2');
+      const started = await t.server.waitEvent('upgrade-started');
+      await t.server.waitEvent('serving', 1, 10_000, (e) => e.master === started.pid);
+      // half the old master's connections reconnect, to either master (both accept): about a quarter
+      from = Date.now() + 300;
+      await waitFor('the probation has run a second', () => Date.now() > from + 1_000, 5_000, 50);
+      until = Date.now();
+      expect(t.server.count('upgrade-succeeded'), 'still on probation').to.equal(0);
+    } finally {
+      await load.stop();
+    }
+    expect(load.errors).to.deep.equal([]);
+    const w = shareOf(load.served, from, until, (pid) => pid !== old);
+    expect(w.n, 'requests answered during the probation').to.be.greaterThan(100);
+    expect(w.share, `the new master's worker served ${w.mine} of ${w.n}`).to.be.within(0.08, 0.8);
   });
 });

@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
 import { UpgradeAttempt } from '../upgrade/attempt';
+import { PROBATION_SHARE } from '../upgrade/probation';
 import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../upgrade/relaunch';
 import { KeptSockets } from '../sockets/keep';
@@ -93,6 +94,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
         this.emit('upgrade-started', { pid });
       });
       attempt.on('worker-ready', (pid, ready, total) => this.emit('upgrade-worker-ready', { pid, ready, total }));
+      // pooled clients would meet the new release only at the drain: half of them move to it now
+      attempt.on('probation', () => this.m.serving()?.shedShare(PROBATION_SHARE));
       attempt.on('failed', (reason) => {
         this.current = undefined;
         log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);

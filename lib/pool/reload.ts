@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
 import type { SharedSocket } from './slot';
-import { Probation } from '../upgrade/probation';
+import { Probation, PROBATION_SHARE } from '../upgrade/probation';
 import type { Verdict } from '../observe/canary';
 
 /** The canary: its window opens at promotion, and its verdict is asked at the end of probation. */
@@ -26,9 +26,6 @@ export interface Judge {
   begin(): void;
   verdict(): Verdict;
 }
-
-/** The share of the old generation's keep-alive connections moved to the new one on probation. */
-export const PROBATION_SHARE = 0.5;
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */

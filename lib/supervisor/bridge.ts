@@ -7,11 +7,12 @@ import type { EventEmitter } from 'node:events';
 import type { ToMaster } from '../messages';
 import type { UpgradeEvents } from '../upgrade/attempt';
 
-type Forwarded = 'started' | 'worker-ready' | 'serving' | 'failed';
+type Forwarded = 'started' | 'worker-ready' | 'probation' | 'serving' | 'failed';
 
 const WIRE: Readonly<Record<Forwarded, { type: ToMaster['type']; args: readonly string[] }>> = {
   started: { type: 'upgrade-started', args: ['pid'] },
   'worker-ready': { type: 'upgrade-worker-ready', args: ['pid', 'ready', 'total'] },
+  probation: { type: 'upgrade-probation', args: ['pid'] },
   serving: { type: 'upgrade-serving', args: ['pid', 'dropped'] },
   failed: { type: 'upgrade-failed', args: ['reason'] },
 };

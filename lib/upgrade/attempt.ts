@@ -37,6 +37,8 @@ import type { Relaunch } from './relaunch';
 export interface UpgradeEvents {
   started: [pid: number];
   'worker-ready': [pid: number, ready: number, total: number];
+  /** The new master serves beside this one, on probation: this one sheds part of its keep-alive connections to it. */
+  probation: [pid: number];
   /** The new master serves: the old one must stop accepting and drain. `dropped`: the listeners it did not adopt. */
   serving: [pid: number, dropped: string[]];
   failed: [reason: string];
@@ -220,6 +222,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.phase = 'probation';
         this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${this.probation.ms} ms (probation)`, { newPid: pid });
         this.probation.begin(() => this.settle(pid));
+        this.emit('probation', pid);
         return;
       }
     }

@@ -4,6 +4,14 @@
 // the reload (lib/pool/reload.ts), the old master's side of an upgrade (lib/upgrade/attempt.ts)
 // and the new master's first generation (lib/upgrade/predecessor.ts), which a generation
 // asks when a worker dies (lib/pool/generation.ts).
+/**
+ * The share of the old generation's keep-alive connections moved to the new code as its
+ * probation starts (each closes after its next response; its client reconnects to whoever
+ * accepts): pooled clients, which never reconnect by themselves, then meet the new code while
+ * the old is there to roll back to, and the new workers warm up before they take everything.
+ */
+export const PROBATION_SHARE = 0.5;
+
 export class Probation {
   private until = 0;
   private timer: NodeJS.Timeout | undefined;
