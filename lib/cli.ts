@@ -4,6 +4,7 @@
 //
 //   baton upgrade [--wait-drain]   baton reload [--wait-drain]   baton stop
 //   baton status [--json]          baton scale N
+//   baton metrics                  baton history [--json] (reads <pidFile>.history itself)
 // addressed by --pid-file FILE (socket FILE.sock) or --socket PATH
 // (or $BATON_PID_FILE / $BATON_SOCKET).
 //
@@ -18,12 +19,15 @@ import { onLines } from './log/lines';
 import { userCwd, type StartContext } from './upgrade/relaunch';
 import { Supervisor, type SupervisorOptions } from './supervisor/supervisor';
 import { helpText, isCommand, usageLine, version, type Command } from './control/help';
+import { formatHistory, historyPath, readHistory } from './observe/history';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
 
 export interface Args {
-  command: 'upgrade' | 'reload' | 'stop' | 'status' | 'scale';
+  command: 'upgrade' | 'reload' | 'stop' | 'status' | 'scale' | 'metrics' | 'history';
   socket: string;
+  /** --pid-file or $BATON_PID_FILE (`baton history` reads FILE.history). */
+  pidFile?: string;
   waitDrain: boolean;
   json: boolean;
   timeout: number;
@@ -61,6 +65,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
   const rest = [...argv];
   let command: string | undefined;
   let socket = env.BATON_SOCKET || (env.BATON_PID_FILE ? `${env.BATON_PID_FILE}.sock` : undefined);
+  let pidFile = env.BATON_PID_FILE || undefined;
   let waitDrain = false;
   let json = false;
   let timeout = 300_000;
@@ -72,7 +77,10 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       return v;
     };
-    if (a === '--pid-file') socket = `${value()}.sock`;
+    if (a === '--pid-file') {
+      pidFile = value();
+      socket = `${pidFile}.sock`;
+    }
     else if (a === '--socket') socket = value();
     else if (a === '--wait-drain') waitDrain = true;
     else if (a === '--json') json = true;
@@ -84,15 +92,16 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
     else positional.push(a);
   }
   if (command === undefined) throw new UsageError('');
-  if (!['upgrade', 'reload', 'stop', 'status', 'scale'].includes(command)) throw new UsageError(`unknown command "${command}": run baton help`);
-  if (socket === undefined) throw new UsageError('say which server: --pid-file FILE or --socket PATH');
+  if (!['upgrade', 'reload', 'stop', 'status', 'scale', 'metrics', 'history'].includes(command)) throw new UsageError(`unknown command "${command}": run baton help`);
+  if (command === 'history' && pidFile === undefined) throw new UsageError('say which server: --pid-file FILE (the history is FILE.history)');
+  if (socket === undefined && command !== 'history') throw new UsageError('say which server: --pid-file FILE or --socket PATH');
   let workers: number | undefined;
   if (command === 'scale') {
     workers = Number(positional.shift());
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError('scale takes a number of workers, at least 1: baton scale 4');
   }
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
-  return { command: command as Args['command'], socket, waitDrain, json, timeout, workers };
+  return { command: command as Args['command'], socket: socket ?? '', pidFile, waitDrain, json, timeout, workers };
 }
 
 type Line = { done?: boolean; ok?: boolean; error?: string; event?: string; message?: string; [k: string]: unknown };
@@ -134,6 +143,11 @@ export function run(args: Args, out: (s: string) => void = (s) => process.stdout
   const request: Record<string, unknown> = { cmd: args.command };
   if (args.command === 'upgrade' || args.command === 'reload') request.waitDrain = args.waitDrain;
   if (args.command === 'scale') request.workers = args.workers;
+  if (args.command === 'history') {
+    const records = readHistory(historyPath(path.resolve(args.pidFile as string)));
+    out(args.json ? records.map((r) => `${JSON.stringify(r)}\n`).join('') : formatHistory(records));
+    return Promise.resolve(EXIT.ok);
+  }
   return new Promise((resolve) => {
     let settled = false;
     const finish = (code: number): void => {
@@ -179,6 +193,7 @@ export function run(args: Args, out: (s: string) => void = (s) => process.stdout
       if (!args.json) {
         // what was done on stderr, the result alone on stdout
         if (args.command === 'status') out(`${statusTable(line.status as Record<string, unknown>)}\n`);
+        else if (args.command === 'metrics') out(String(line.text));
         else if (args.command === 'upgrade') {
           err(`baton: upgrade done: new master ${line.pid}\n`);
           out(`${line.pid}\n`);

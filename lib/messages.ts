@@ -13,6 +13,7 @@
 
 import type { ListenerSpec } from './sockets/listeners';
 import type { LogRecord } from './log/log';
+import type { RequestDelta } from './observe/request-stats';
 
 export const PROTOCOL = 1;
 
@@ -39,7 +40,9 @@ export type FromWorker =
   /** One of the worker's log records, for the master's 'log' event (worker-records.ts). */
   | { type: 'log'; record: LogRecord }
   /** Draining ended at drainTimeout with connections still open: they were closed by force. */
-  | { type: 'drain-forced'; connections: number; upgraded: number };
+  | { type: 'drain-forced'; connections: number; upgraded: number }
+  /** Its responses and their latency since its last report (lib/worker/counting.ts). */
+  | { type: 'requests'; delta: RequestDelta };
 
 /** new master -> old master */
 export type FromSuccessor =
@@ -56,7 +59,9 @@ export type FromSuccessor =
 /** old master -> new master */
 export type ToSuccessor =
   | { type: 'go' }
-  | { type: 'release' };
+  | { type: 'release' }
+  /** Its counters (lib/observe/registry.ts snapshot), again and again while it drains: the latest counts (lib/observe/observation.ts). */
+  | { type: 'totals'; snapshot: unknown };
 
 /** master -> supervisor (`baton run`) */
 export type FromMaster =

@@ -1,19 +1,19 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
-import {
-  OBSERVE_OPTIONS, ObserveOptionError, endpointOption, observeOptions, probationOption, shutdownDelayOption, type OptionFail,
-} from '../lib/observe/options';
+import { BatonOptionError } from '../lib/config/rules';
+import { resolveOptions } from '../lib/config/options';
+import { OBSERVE_OPTIONS, endpointOption, observeOptions, probationOption, shutdownDelayOption } from '../lib/observe/options';
 
 /** Calls fn, asserts it threw a BatonOptionError-shaped error naming `option`, returns it. */
-function optionError(fn: () => unknown, option: string): ObserveOptionError {
+function optionError(fn: () => unknown, option: string): BatonOptionError {
   let caught: unknown;
   try {
     fn();
   } catch (err) {
     caught = err;
   }
-  expect(caught, `expected an option error for "${option}"`).to.be.instanceOf(ObserveOptionError);
-  const e = caught as ObserveOptionError;
+  expect(caught, `expected an option error for "${option}"`).to.be.instanceOf(BatonOptionError);
+  const e = caught as BatonOptionError;
   expect(e).to.be.instanceOf(TypeError);
   expect(e.name).to.equal('BatonOptionError');
   expect(e.option).to.equal(option);
@@ -140,13 +140,17 @@ describe('observe: options', () => {
       expect(() => observeOptions({ metrics: { port: 8080, host: '127.0.0.1' } }, [{ name: 'default', port: 8080, host: '10.0.0.1' }])).to.not.throw();
     });
 
-    it('throws the error the caller builds (lib/options.ts passes BatonOptionError)', () => {
-      class Mine extends TypeError {}
-      const fail: OptionFail = (o, m) => new Mine(`${o}: ${m}`);
-      expect(() => probationOption('x', fail)).to.throw(Mine, /^probation: must be/);
-      expect(() => endpointOption('metrics', 1, fail)).to.throw(Mine);
-      expect(() => shutdownDelayOption(-1, fail)).to.throw(Mine);
-      expect(() => observeOptions({ metrics: { port: 8080 } }, app, fail)).to.throw(Mine);
+    it('is checked by resolveOptions(), before any fork, with the app\'s addresses', () => {
+      const r = resolveOptions({ port: 8081, probation: { ms: 300, minRequests: 5 }, metrics: { port: '9100' }, health: { path: 'h.sock' }, shutdownDelay: 50 });
+      expect(r.probation).to.equal(300);
+      expect(r.canary).to.deep.include({ maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 5 });
+      expect(r.metrics).to.deep.equal({ port: 9100 });
+      expect(r.health).to.deep.equal({ path: path.resolve('h.sock') });
+      expect(r.shutdownDelay).to.equal(50);
+      optionError(() => resolveOptions({ port: 8081, metrics: { port: 8081 } }), 'metrics');
+      optionError(() => resolveOptions({ listeners: [{ name: 'web', port: 8082 }], health: { port: 8082 } }), 'health');
+      optionError(() => resolveOptions({ probation: { maxErrorRate: 5 } }), 'probation.maxErrorRate');
+      optionError(() => resolveOptions({ shutdownDelay: -1 }), 'shutdownDelay');
     });
   });
 });

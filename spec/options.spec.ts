@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
 
-const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept.';
+const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept, metrics, health, shutdownDelay.';
 
 /** Calls fn, asserts it threw a BatonOptionError naming `option`, returns the error. */
 function optionError(fn: () => unknown, option: string): BatonOptionError {
@@ -64,6 +64,10 @@ describe('options: resolveOptions', () => {
         maxRequests: 0,
         controlSocket: undefined,
         probation: 1_000,
+        canary: { maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 },
+        metrics: undefined,
+        health: undefined,
+        shutdownDelay: 0,
         exitTimeout: 10_000,
         envFile: undefined,
       };

@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { Worker } from 'node:cluster';
 import { Generation } from '../lib/pool/generation';
-import { ReloadAttempt } from '../lib/pool/reload';
+import { ReloadAttempt, type Judge } from '../lib/pool/reload';
+import type { Verdict } from '../lib/observe/canary';
 import { Backoff } from '../lib/pool/backoff';
 import { Probation } from '../lib/upgrade/probation';
 import { Logger } from '../lib/log/log';
@@ -189,17 +190,23 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(rolled.firstCall.args[0]).to.equal('not ready within readyTimeout (300 ms)');
     });
 
-    it('a worker lost during probation -> rolled back, the old generation accepts again', () => {
+    /** A reload of a 1-worker generation over a serving one, started, with spies on its outcome. */
+    function onProbation(judge?: Judge) {
       const old = serving();
       const next = pool(2, 1);
       const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets, judge);
       const rolled = sinon.spy();
       const succeeded = sinon.spy();
       r.on('rolled-back', rolled);
       r.on('succeeded', succeeded);
       const accept = sinon.spy(old.gen, 'acceptOn');
       r.start();
+      return { old, next, sockets, rolled, succeeded, accept };
+    }
+
+    it('a worker lost during probation -> rolled back, the old generation accepts again', () => {
+      const { old, next, sockets, rolled, succeeded, accept } = onProbation();
       next.forked[0]?.say({ type: 'ready' });
       clock.tick(500);
       next.forked[0]?.exit(1);
@@ -208,6 +215,43 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(accept.calledWith(sockets)).to.equal(true);
       clock.tick(1_000);
       expect(succeeded.called).to.equal(false);
+    });
+
+    function verdict(result: 'pass' | 'fail' | 'not-enough', reason: string): Verdict {
+      const f = { responses: 0, errors: 0, errorRate: 0, p99: undefined };
+      return { result, reason, next: f, prev: f };
+    }
+
+    it('the canary fails at the end of probation -> rolled back: the new generation drains (not killed), the old one accepts again', () => {
+      const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict('fail', '5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation')) };
+      const { old, next, sockets, rolled, succeeded, accept } = onProbation(judge);
+      next.forked[0]?.say({ type: 'ready' });
+      expect(judge.begin.calledOnce).to.equal(true);
+      clock.tick(999);
+      expect(judge.verdict.called).to.equal(false);
+      clock.tick(1);
+      expect(rolled.firstCall.args[0]).to.equal('reload rolled back: 5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation');
+      expect(rolled.firstCall.args[1]).to.equal(old.gen);
+      expect(next.gen.state).to.equal('draining');
+      expect(next.forked[0]?.sent.some((m) => m.type === 'drain')).to.equal(true);
+      expect(next.forked[0]?.process.kill.called).to.equal(false);
+      expect(accept.calledWith(sockets)).to.equal(true);
+      expect(succeeded.called).to.equal(false);
+    });
+
+    it('the canary passes (or has too few responses) -> judged, then succeeded', () => {
+      for (const result of ['pass', 'not-enough'] as const) {
+        const old = serving();
+        const next = pool(2, 1);
+        const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict(result, 'fine')) };
+        const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => [], judge);
+        const events: string[] = [];
+        for (const e of ['judged', 'rolled-back', 'succeeded'] as const) r.on(e, () => events.push(e));
+        r.start();
+        next.forked[0]?.say({ type: 'ready' });
+        clock.tick(1_000);
+        expect(events).to.deep.equal(['judged', 'succeeded']);
+      }
     });
   });
 

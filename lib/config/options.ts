@@ -9,6 +9,7 @@ import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
 import { BatonOptionError, closest, hostOption, integer, KNOWN, oneOf, portOption, show, socketPathOption } from './rules';
 import { checkListeners } from './listeners';
+import { observeOptions, probationOption, type AppAddress } from '../observe/options';
 import type { AcceptMode, LogFormat, LogLevel, ResolvedOptions } from './types';
 
 export { BatonOptionError, portOption } from './rules';
@@ -47,17 +48,21 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     }
   }
 
+  let app: AppAddress[] = [];
   if (opts.listeners !== undefined) {
     const given = (['port', 'host', 'path'] as const).filter((k) => opts[k] !== undefined);
     if (given.length > 0) {
       throw new BatonOptionError('listeners', `cannot be combined with ${given.map((k) => `"${k}"`).join(', ')}: give each listener its own port/host or path.`);
     }
-    checkListeners(opts.listeners);
+    app = checkListeners(opts.listeners).map((l) => ({ ...l.spec }));
   }
 
   const sockPath = opts.path !== undefined ? socketPathOption('path', opts.path, opts.port !== undefined || opts.host !== undefined) : undefined;
   const host = opts.host !== undefined ? hostOption('host', opts.host) : undefined;
   const port = sockPath === undefined && opts.listeners === undefined ? (opts.port === undefined ? DEFAULT_PORT : portOption('port', opts.port)) : undefined;
+  if (opts.listeners === undefined) app = [{ name: 'default', port, host, path: sockPath }];
+  const probation = probationOption(opts.probation);
+  const observe = observeOptions(opts, app);
 
   let pidFile: string | undefined;
   if (opts.pidFile !== undefined) {
@@ -111,7 +116,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxMemory: memory(opts.maxMemory),
     maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),
     controlSocket,
-    probation: integer(opts, 'probation', 0, 600_000, DEFAULTS.probation, ' (milliseconds, 0 disables)'),
+    probation: probation.ms,
+    canary: { maxErrorRate: probation.maxErrorRate, maxLatencyRatio: probation.maxLatencyRatio, minRequests: probation.minRequests },
+    metrics: observe.metrics,
+    health: observe.health,
+    shutdownDelay: observe.shutdownDelay,
     exitTimeout: integer(opts, 'exitTimeout', 1, 86_400_000, DEFAULTS.exitTimeout, ' (milliseconds)'),
     envFile: opts.envFile as string | undefined,
   };

@@ -4,6 +4,8 @@
 import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
 import type { ExternalLogger, LogFormat, LogLevel } from '../log/log';
+import type { CanaryPolicy } from '../observe/canary';
+import type { EndpointOption } from '../observe/options';
 
 export type { LogFormat, LogLevel } from '../log/log';
 export type AcceptMode = 'workers' | 'master';
@@ -66,10 +68,19 @@ export interface ListenOptions {
   /** Control socket for the `baton` CLI: a path, or false for none. Default `<pidFile>.sock` when pidFile is set. */
   controlSocket?: string | false;
   /**
-   * ms a new generation (reload, upgrade) serves on probation: a worker of it that dies in that
-   * time rolls the change back while the old generation is still there. 0 disables.
+   * ms a new generation (reload, upgrade) serves on probation beside the old one: a worker of it
+   * that dies in that time, or (once it served `minRequests`) a 5xx share more than
+   * `maxErrorRate` above the old one's or a p99 more than `maxLatencyRatio` x the old one's,
+   * rolls the change back while the old generation is still there. 0 disables.
+   * Or `{ ms, maxErrorRate, maxLatencyRatio, minRequests }` (defaults 1000, 0.05, 3, 20).
    */
-  probation?: number;
+  probation?: number | { ms?: number; maxErrorRate?: number; maxLatencyRatio?: number; minRequests?: number };
+  /** The master serves `GET /metrics` (Prometheus text) here, on its own listener: `{ port, host? }` or `{ path }`. */
+  metrics?: { port: number | string; host?: string } | { path: string } | false;
+  /** The master serves `GET /livez` and `GET /readyz` here: `{ port, host? }` or `{ path }`. */
+  health?: { port: number | string; host?: string } | { path: string } | false;
+  /** ms between a stop and the drain: /readyz answers 503 while the server keeps serving. Default 0. */
+  shutdownDelay?: number;
   /**
    * ms the beforeExit functions may take once a worker's connections are done (or a master's
    * generations are gone); then the process exits anyway. Default 10000.
@@ -123,7 +134,13 @@ export interface ResolvedOptions {
   maxMemory: number;
   maxRequests: number;
   controlSocket: string | undefined;
+  /** ms of probation (0: none). */
   probation: number;
+  /** How the new generation is judged at the end of probation (lib/observe/canary.ts). */
+  canary: CanaryPolicy;
+  metrics: EndpointOption | undefined;
+  health: EndpointOption | undefined;
+  shutdownDelay: number;
   exitTimeout: number;
   /** As given (resolved by the master against its working directory, lib/config/envfile.ts). */
   envFile: string | undefined;

@@ -1,5 +1,5 @@
 // What the control socket's commands do in a master: `baton upgrade | reload | stop |
-// scale N | status`, each followed through the master's events to its outcome, with
+// scale N | status | metrics`, each followed through the master's events to its outcome, with
 // progress lines for the CLI. The socket and its protocol are in control.ts.
 import type { ControlTarget, Progress, Reply, Request } from './socket';
 import type { Outcome } from '../master/states';
@@ -40,8 +40,14 @@ export interface CommandTarget {
   removeListener(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+/** What the commands need of the master's observer (lib/observe/observer.ts): `baton metrics`, and the CLI as the trigger in `baton history`. */
+export interface ObserverView {
+  render(): string;
+  triggeredBy<T>(t: 'cli', fn: () => T): T;
+}
+
 export class Commands implements ControlTarget {
-  constructor(private m: CommandTarget) {}
+  constructor(private m: CommandTarget, private observer?: ObserverView) {}
 
   /** Connections still open in this master's draining generations (from heartbeats). */
   private drainingConnections(): number {
@@ -58,6 +64,8 @@ export class Commands implements ControlTarget {
     switch (req.cmd) {
       case 'status':
         return Promise.resolve({ ok: true, status: this.m.status() });
+      case 'metrics':
+        return Promise.resolve(this.observer ? { ok: true, text: this.observer.render() } : { ok: false, error: 'this master has no metrics' });
       case 'scale':
         return this.controlScale(req.workers, progress);
       case 'stop':
@@ -115,7 +123,8 @@ export class Commands implements ControlTarget {
           if (g && g.state === 'starting') progress('worker-ready', `workers ready ${g.readyCount()}/${g.target}`, { ready: g.readyCount(), total: g.target });
         });
       }
-      const outcome = what === 'upgrade' ? await this.m.upgrade() : await this.m.reload();
+      const run = (): Promise<Outcome> => (what === 'upgrade' ? this.m.upgrade() : this.m.reload());
+      const outcome = await (this.observer ? this.observer.triggeredBy('cli', run) : run());
       if (!outcome.ok) return { ok: false, error: outcome.reason ?? `${what} failed` };
       progress('serving', what === 'upgrade'
         ? `new master ${outcome.pid} serves; the old generation stopped accepting`

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const COMMANDS = ['upgrade', 'reload', 'stop', 'status', 'scale', 'run', 'help'] as const;
+export const COMMANDS = ['upgrade', 'reload', 'stop', 'status', 'scale', 'metrics', 'history', 'run', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export function isCommand(s: string | undefined): s is Command {
@@ -49,7 +49,9 @@ const SERVER_ENV = `  BATON_LOG_LEVEL   silent, error, warn, info or debug: over
   BATON_LOG_FORMAT  text or json: overrides the listen() option logFormat, and sets the
                     supervisor's own format
   BATON_ACCEPT      workers or master: overrides the listen() option accept (who accepts
-                    TCP connections)`;
+                    TCP connections)
+  BATON_REQUEST_STATS  off: workers do not count their responses (no request metrics;
+                    probation judges on crashes alone)`;
 
 const OUTPUT = `Progress lines go to stderr, the result to stdout`;
 
@@ -59,7 +61,9 @@ const TEXT: Record<Command, string> = {
 Starts a new master from the files on disk (new app code, new baton, new Node binary)
 with the listening sockets, and waits until it serves and the old master no longer
 accepts. A new master that fails (it exits, throws, or is not serving within
-readyTimeout) is killed; the old one never stopped serving.
+readyTimeout) is killed; the old one never stopped serving. One that serves worse than
+the old one during probation (more 5xx, a slower p99: the listen() option probation) is
+rolled back and drained; the reason, with the figures, is printed and the exit is 1.
 
 ${OUTPUT}: the new master's pid alone, so that
   NEW=$(baton upgrade --pid-file /run/app.pid)
@@ -77,8 +81,9 @@ ${CLI_ENV}
 
 Starts a new generation of workers with freshly loaded app code in the same master, and
 waits until it serves. A generation whose worker throws or exits at start, or that is
-not ready within readyTimeout, is rolled back; the old one keeps serving, and the error
-the new code threw is the reason printed.
+not ready within readyTimeout, or that serves worse than the old one during probation
+(more 5xx, a slower p99), is rolled back; the old one keeps serving, and the error the
+new code threw, or the figures, are the reason printed.
 
 ${OUTPUT}: the new generation's number.
 
@@ -129,6 +134,37 @@ ${CLI_EXIT}
 
 ${CLI_ENV}
 `,
+  metrics: `usage: baton metrics [--pid-file FILE | --socket PATH] [options]
+
+Prints the master's metrics in the Prometheus text format (what GET /metrics serves with
+the listen() option metrics), with or without that option.
+
+options:
+${ADDRESS}
+
+${CLI_EXIT}
+
+${CLI_ENV}
+`,
+  history: `usage: baton history [--json] [--pid-file FILE]
+
+Prints the last 100 upgrades and reloads, oldest first: when, upgrade or reload, what
+triggered it (signal, cli, api), the result (succeeded, rolled_back, failed), how long it
+took, from and to (generation, release, Node), and why. Read from FILE.history, so it
+works when no master runs. With --json, the records as stored, one JSON object a line.
+
+options:
+  --pid-file FILE   the master's pid file (the listen() option pidFile)
+  --json            one JSON object per line
+  -h, --help        this text
+
+exit codes:
+  0  printed (an empty history too)
+  2  usage error
+
+environment:
+  BATON_PID_FILE    the default for --pid-file
+`,
   run: `usage: baton run [--ready-timeout MS] [node options] app.js [app arguments]
 
 Starts app.js under a supervisor with a stable pid, as if you had typed
@@ -164,6 +200,8 @@ commands:
   stop                    graceful stop; waits for the drain
   status [--json]         generations, masters and workers
   scale N                 N workers per generation; waits until N are ready
+  metrics                 the master's metrics, in the Prometheus text format
+  history [--json]        the last 100 upgrades and reloads (read from FILE.history)
   run [node options] app.js [args]
                           start app.js under a supervisor with a stable pid that owns the
                           sockets and starts every master (containers, systemd, Ctrl-C)

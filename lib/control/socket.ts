@@ -3,7 +3,7 @@
 // A UNIX socket (default `<pidFile>.sock`), mode 0600: only its owner (and root) can
 // connect. One request per connection, a line of JSON:
 //   {"cmd":"status"} | {"cmd":"upgrade","waitDrain":true} | {"cmd":"reload"} |
-//   {"cmd":"stop"} | {"cmd":"scale","workers":4}
+//   {"cmd":"stop"} | {"cmd":"scale","workers":4} | {"cmd":"metrics"}
 // The master answers with progress lines {"event":"...","message":"..."} and one final
 // line {"done":true,"ok":true|false,...}, then closes the connection. Malformed,
 // oversized or unknown requests get {"done":true,"ok":false,"error":"..."}; a client
@@ -24,6 +24,7 @@ export type Reply = { ok: boolean; error?: string; [k: string]: unknown };
 
 export type Request =
   | { cmd: 'status' }
+  | { cmd: 'metrics' }
   | { cmd: 'upgrade'; waitDrain: boolean }
   | { cmd: 'reload'; waitDrain: boolean }
   | { cmd: 'stop' }
@@ -46,6 +47,7 @@ export function parseRequest(line: string): Request | string {
   switch (o.cmd) {
     case 'status':
     case 'stop':
+    case 'metrics':
       return { cmd: o.cmd };
     case 'upgrade':
     case 'reload':
@@ -56,7 +58,7 @@ export function parseRequest(line: string): Request | string {
       return { cmd: 'scale', workers: n };
     }
     default:
-      return `unknown command ${JSON.stringify(o.cmd)}: use status, upgrade, reload, stop or scale`;
+      return `unknown command ${JSON.stringify(o.cmd)}: use status, metrics, upgrade, reload, stop or scale`;
   }
 }
 

@@ -2,7 +2,8 @@
 // constructed: how it was started (lib/upgrade/relaunch.ts), the hand-off from the old
 // master when an upgrade spawned it (lib/upgrade/handoff.ts) and the channel to it, its
 // logger, its envFile, its beforeExit functions, what it shows the world
-// (lib/master/surface.ts) and, under `baton run`, the link to the supervisor.
+// (lib/master/surface.ts), what it observes (lib/observe/observation.ts: metrics, health,
+// the canary, history) and, under `baton run`, the link to the supervisor.
 import type { EventEmitter } from 'node:events';
 import { EnvFile } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
@@ -15,6 +16,7 @@ import { Notifier } from '../os/notify';
 import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
 import type { Generation } from '../pool/generation';
 import type { Listener } from '../sockets/listeners';
+import { Observation, type ObservationHost } from '../observe/observation';
 import { checkPidFileWritable } from './pidfile';
 import type { MasterState } from './states';
 import { Surface } from './surface';
@@ -32,6 +34,8 @@ export interface MasterContext {
   readonly surface: Surface;
   /** Set when this master runs under `baton run`: the supervisor performs upgrades. */
   readonly link: SupervisorLink | undefined;
+  /** Metrics, health, the reload canary, shutdownDelay, history (lib/observe/observation.ts). */
+  readonly observation: Observation;
 }
 
 /** What the pieces may read of the master (they change nothing there: they report by events). */
@@ -55,7 +59,7 @@ export interface SupervisorRequests {
 }
 
 /** `master` receives the log records (its 'log' event). Throws on a pid file it cannot write. */
-export function masterContext(opts: ResolvedOptions, master: EventEmitter, supervisor: SupervisorRequests): MasterContext {
+export function masterContext(opts: ResolvedOptions, master: EventEmitter & ObservationHost, supervisor: SupervisorRequests): MasterContext {
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];
@@ -70,5 +74,8 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter, super
   const exitHooks = new ExitHooks(log);
   const envFile = new EnvFile(opts.envFile, start.cwd, log);
   envFile.load();
-  return { start, handoff, parent, log, envFile, exitHooks, link, surface: new Surface(opts, log, notifier, exitHooks, handoff !== undefined) };
+  const observation = new Observation(master, { opts, log, inherited: new Map((handoff?.endpoints ?? []).map((e) => [e.key, e.fd])) });
+  // its endpoints close last; their socket files stay when the next master serves on them
+  exitHooks.add((reason: string) => observation.close(reason !== 'upgraded'));
+  return { start, handoff, parent, log, envFile, exitHooks, link, observation, surface: new Surface(opts, log, notifier, exitHooks, handoff !== undefined) };
 }

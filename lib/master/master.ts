@@ -120,6 +120,7 @@ export class Master extends EventEmitter<MasterEvents> {
     startup.on('serve', (gen) => void this.becomeServing(gen));
     startup.on('failed', (reason) => this.fatal(reason));
     startup.run(this.generations, (l, s) => this.pool.connections.dispatch(l, s));
+    void this.c.observation.start(this.c.handoff !== undefined);
   }
 
   /** By default its workers run the script through the user's symlinks: the current release. */
@@ -138,7 +139,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.serving = gen;
     this.states.to('serving');
     this.c.log.generation = gen.id;
-    await this.c.surface.serving(gen, takenBack, () => new Commands(this));
+    await this.c.surface.serving(gen, takenBack, () => new Commands(this, this.c.observation.observer));
     this.emit('serving', { generation: gen.id });
     this.pool.connections.flush();
     this.startup.served(this.sockets, takenBack);
@@ -260,6 +261,7 @@ export class Master extends EventEmitter<MasterEvents> {
       this.pool.abortAll();
       process.exit(1);
     }
+    if (this.c.observation.delayStop(reason, () => this.stop(`${reason}, after shutdownDelay`))) return;
     const own = this.state === 'serving' || !this.c.handoff; // the socket files are this master's to remove
     this.states.to('stopping');
     this.exitReason = reason;

@@ -65,8 +65,8 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
       return Promise.resolve({ ok: false, generation: m.nextGeneration(), reason });
     }
     const old = m.serving();
-    const r = new ReloadAttempt(this.newGeneration(env), old, this.opts.probation, () => sharedSockets(m.sockets(), this.opts.backlog));
-    const gen = r.gen;
+    const gen = this.newGeneration(env);
+    const r = new ReloadAttempt(gen, old, this.opts.probation, () => sharedSockets(m.sockets(), this.opts.backlog), c.observation.reloadJudge(gen.id, old?.id));
     this.current = r;
     log.info('reload-started', `reload started: generation ${gen.id}`);
     notifier.reloading(`reloading: generation ${gen.id} starting`);

@@ -70,8 +70,9 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     const o = this.opts;
     const attempt = new UpgradeAttempt({
       relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
-      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log,
+      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
     });
+    attempt.once('started', () => attempt.child && c.observation.followSuccessor(attempt.child));
     const outcome = this.follow(attempt);
     attempt.start();
     return outcome;

@@ -7,7 +7,7 @@
 //   p99 412 ms vs 80 ms (5.2x, limit 3x) in probation
 // and the caller puts `upgrade rolled back: ` or `reload rolled back: ` in front.
 //
-// Rules (docs/observe-draft.md):
+// Rules (docs/options.md, "Canary probation"):
 // - Fewer than minRequests responses from the new generation: 'not-enough' (judged on crashes
 //   alone, as before this judge existed).
 // - 5xx: fail when the new share exceeds the old one by more than maxErrorRate. When the old

@@ -6,11 +6,14 @@
 // GET and HEAD only, short timeouts, few connections, no keep-alive left behind at close.
 //
 // One listener may serve both (`metrics` and `health` at the same address) or each its own.
-// An address is `{ port, host? }`, `{ path }` (a UNIX socket; a stale socket file is replaced)
-// or `{ fd }` (a listening socket inherited from the previous master).
-import * as fs from 'node:fs';
+// An address is `{ port, host? }` or `{ path }` (a UNIX socket, bound at a private name and
+// renamed into place as the app's are, lib/sockets/unixpath.ts: a stale socket file is
+// replaced, and closing it later unlinks nothing the next master uses). At an upgrade the
+// listening sockets go to the next master as fds (handoff()), which listens on them
+// (`inherited`), so a probe never finds the port closed; the old master then closes its own.
 import * as http from 'node:http';
-import * as net from 'node:net';
+import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
+import { listeningFd } from '../os/internals';
 
 export type EndpointAddress = { port: number; host?: string } | { path: string } | { fd: number };
 
@@ -25,32 +28,25 @@ export interface EndpointsOptions {
   notReady: () => string | undefined;
   /** Content-Type of /metrics. */
   contentType?: string;
+  /** Listening sockets the previous master handed over, by address key (addressKey()). */
+  inherited?: ReadonlyMap<string, number>;
 }
 
 export interface Endpoint {
   /** 'metrics', 'health', or 'metrics+health' when one listener serves both. */
   serves: string;
+  /** addressKey() of the address it was asked for (what the next master matches). */
+  key: string;
   server: http.Server;
   /** The bound address (port for TCP, path for UNIX), for the log. */
   address: string;
 }
 
-function key(a: EndpointAddress): string {
+/** Identifies an address across masters: `tcp:<host|*>:<port>`, `path:<path>`. */
+export function addressKey(a: EndpointAddress): string {
   if ('fd' in a) return `fd:${a.fd}`;
   if ('path' in a) return `path:${a.path}`;
   return `tcp:${a.host ?? '*'}:${a.port}`;
-}
-
-/** Whether a UNIX socket file has a listener behind it (lib/unixpath.ts's socketIsLive, which the wiring stage imports instead). */
-function alive(p: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(p);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export class Endpoints {
@@ -66,7 +62,7 @@ export class Endpoints {
     const wanted = new Map<string, { address: EndpointAddress; metrics: boolean; health: boolean }>();
     for (const [what, a] of [['metrics', o.metrics], ['health', o.health]] as const) {
       if (a === undefined) continue;
-      const k = key(a);
+      const k = addressKey(a);
       const w = wanted.get(k) ?? { address: a, metrics: false, health: false };
       w[what] = true;
       wanted.set(k, w);
@@ -89,31 +85,49 @@ export class Endpoints {
     this.livez = false;
   }
 
+  /** The listening sockets for the next master: its key and fd each. */
+  handoff(): Array<{ key: string; fd: number }> {
+    const out: Array<{ key: string; fd: number }> = [];
+    for (const e of this.endpoints) {
+      try {
+        out.push({ key: e.key, fd: listeningFd(e.server) });
+      } catch {
+        // not listening any more: the next master binds its own
+      }
+    }
+    return out;
+  }
+
   private async bind(address: EndpointAddress, metrics: boolean, health: boolean): Promise<void> {
     const server = http.createServer({ requestTimeout: 5_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => this.answer(req, res, metrics, health));
     server.maxConnections = 64;
     server.maxHeadersCount = 64;
-    if ('path' in address && fs.existsSync(address.path)) {
-      if (!fs.lstatSync(address.path).isSocket()) throw new Error(`baton: ${address.path} exists and is not a socket: remove it or choose another path for ${metrics ? 'metrics' : 'health'}`);
-      if (await alive(address.path)) throw Object.assign(new Error(`baton: ${address.path} is in use by another process (listen EADDRINUSE)`), { code: 'EADDRINUSE' });
-      fs.unlinkSync(address.path); // a stale socket file nobody answers on
+    const k = addressKey(address);
+    const fd = this.o.inherited?.get(k);
+    if ('path' in address && fd === undefined) {
+      try {
+        await listenUnixAtomically(server, address.path);
+      } catch (err) {
+        throw Object.assign(new Error(`baton: cannot serve ${metrics ? 'metrics' : 'health'} at ${address.path}: ${(err as Error).message}`), { code: (err as NodeJS.ErrnoException).code });
+      }
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        const done = (): void => {
+          server.off('error', reject);
+          resolve();
+        };
+        if (fd !== undefined) server.listen({ fd }, done);
+        else if ('fd' in address) server.listen({ fd: address.fd }, done);
+        else server.listen({ port: (address as { port: number }).port, host: (address as { host?: string }).host }, done);
+      });
     }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      const done = (): void => {
-        server.off('error', reject);
-        resolve();
-      };
-      if ('fd' in address) server.listen({ fd: address.fd }, done);
-      else if ('path' in address) server.listen({ path: address.path }, done);
-      else server.listen({ port: address.port, host: address.host }, done);
-    });
     server.on('error', () => {
       // after listening: a failed accept; nothing to do, the listener goes on
     });
     const a = server.address();
-    const shown = typeof a === 'string' ? a : a === null ? key(address) : `${a.address}:${a.port}`;
-    this.endpoints.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), server, address: shown });
+    const shown = 'path' in address ? address.path : typeof a === 'string' ? a : a === null ? k : `${a.address}:${a.port}`;
+    this.endpoints.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), key: k, server, address: shown });
   }
 
   private answer(req: http.IncomingMessage, res: http.ServerResponse, metrics: boolean, health: boolean): void {
@@ -147,10 +161,19 @@ export class Endpoints {
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  /** Stops listening and closes every connection (idle keep-alive ones at once). Idempotent. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.livez = false;
+  /**
+   * Stops listening and closes every connection (idle keep-alive ones at once). Idempotent.
+   * `removePaths`: the final stop: also remove the UNIX socket files, and answer what is still
+   * asked 503. Not after a hand-over, when the next master serves on the same sockets: a
+   * connection this one accepted just before is answered as the service is (ready).
+   */
+  async close(removePaths = true): Promise<void> {
+    if (removePaths) {
+      // the final stop: what is still answered says so
+      this.closed = true;
+      this.livez = false;
+      for (const e of this.endpoints) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
+    }
     await Promise.all(this.endpoints.map((e) => new Promise<void>((resolve) => {
       e.server.close(() => resolve());
       e.server.closeIdleConnections();

@@ -1,32 +1,20 @@
 // The options of issue 12: `probation` (a number or the canary's policy), `metrics`, `health`,
-// `shutdownDelay`. Checked before any process is forked, in the style of lib/options.ts: an
-// error names the option, says what was given and what to do.
+// `shutdownDelay`. Checked before any process is forked, by lib/config/options.ts's
+// resolveOptions(), with its rules (lib/config/rules.ts): an error names the option, says what
+// was given and what to do.
 //
-// Why apart from lib/options.ts: these grew together with the rest of lib/observe/ and are
-// wired into resolveOptions() by the config code, which passes its own error constructor
-// (BatonOptionError) as `fail`; without one, a TypeError of the same shape is thrown.
+// Why apart from lib/config/: these belong with the rest of lib/observe/ (the canary's
+// defaults, the endpoints' addresses).
 import * as path from 'node:path';
 import { CANARY_DEFAULTS } from './canary';
+import { BatonOptionError, hostOption, portOption, show, socketPathOption } from '../config/rules';
 
 export const OBSERVE_OPTIONS = ['metrics', 'health', 'shutdownDelay'] as const;
 export const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests'] as const;
 export const PROBATION_DEFAULT_MS = 1_000;
 export const SHUTDOWN_DELAY_DEFAULT = 0;
 
-/** Builds the error to throw; lib/options.ts passes `(o, m) => new BatonOptionError(o, m)`. */
-export type OptionFail = (option: string, message: string) => Error;
-
-/** The default `fail`: a TypeError shaped like BatonOptionError (name, option, message). */
-export class ObserveOptionError extends TypeError {
-  readonly option: string;
-  constructor(option: string, message: string) {
-    super(`baton: option "${option}" ${message}`);
-    this.name = 'BatonOptionError';
-    this.option = option;
-  }
-}
-
-const defaultFail: OptionFail = (o, m) => new ObserveOptionError(o, m);
+const fail = (option: string, message: string): BatonOptionError => new BatonOptionError(option, message);
 
 export interface ProbationPolicy {
   /** ms the new generation serves beside the old one; 0 disables probation. */
@@ -39,17 +27,6 @@ export interface ProbationPolicy {
 /** A checked `metrics` or `health` address. */
 export type EndpointOption = { port: number; host?: string } | { path: string };
 
-// A copy of lib/options.ts's show() (and below, of its port rule): lib/observe/ imports nothing
-// from lib/ until the layout change lands; the wiring stage imports those instead.
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'function') return 'a function';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  return String(v);
-}
-
 function plainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -60,11 +37,11 @@ const MAX_MS = 600_000;
  * `probation`: a number of ms (0 disables), or `{ ms?, maxErrorRate?, maxLatencyRatio?,
  * minRequests? }`; the missing fields get their defaults.
  */
-export function probationOption(v: unknown, fail: OptionFail = defaultFail): ProbationPolicy {
+export function probationOption(v: unknown): ProbationPolicy {
   const { maxErrorRate, maxLatencyRatio, minRequests } = CANARY_DEFAULTS;
   const defaults: ProbationPolicy = { ms: PROBATION_DEFAULT_MS, maxErrorRate, maxLatencyRatio, minRequests };
   if (v === undefined) return defaults;
-  if (typeof v === 'number') return { ...defaults, ms: probationMs('probation', v, fail) };
+  if (typeof v === 'number') return { ...defaults, ms: probationMs('probation', v) };
   if (!plainObject(v)) {
     throw fail('probation', `must be a number of milliseconds (0 disables) or an object such as { ms: 5000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 }, got ${show(v)}.`);
   }
@@ -72,7 +49,7 @@ export function probationOption(v: unknown, fail: OptionFail = defaultFail): Pro
     if (!(PROBATION_FIELDS as readonly string[]).includes(k)) throw fail(`probation.${k}`, `is not a probation field; known fields: ${PROBATION_FIELDS.join(', ')}.`);
   }
   const out = { ...defaults };
-  if (v.ms !== undefined) out.ms = probationMs('probation.ms', v.ms, fail);
+  if (v.ms !== undefined) out.ms = probationMs('probation.ms', v.ms);
   if (v.maxErrorRate !== undefined) {
     const r = v.maxErrorRate;
     if (typeof r !== 'number' || !Number.isFinite(r) || r < 0 || r > 1) {
@@ -100,20 +77,18 @@ export function probationOption(v: unknown, fail: OptionFail = defaultFail): Pro
   return out;
 }
 
-function probationMs(option: string, v: unknown, fail: OptionFail): number {
+function probationMs(option: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_MS) {
     throw fail(option, `must be an integer from 0 to ${MAX_MS} (milliseconds, 0 disables), got ${show(v)}.`);
   }
   return v;
 }
 
-const PORT_RULE = 'must be an integer from 0 to 65535, or a string of digits such as "9100" (as environment variables are)';
-
 /**
  * `metrics` / `health`: `{ port, host? }` (port as a number or a string of digits) or
  * `{ path }` (a UNIX socket, resolved, at most 107 bytes); undefined or false: none.
  */
-export function endpointOption(name: string, v: unknown, fail: OptionFail = defaultFail): EndpointOption | undefined {
+export function endpointOption(name: string, v: unknown): EndpointOption | undefined {
   if (v === undefined || v === false) return undefined;
   const example = `{ port: ${name === 'metrics' ? 9100 : 9101}, host: '127.0.0.1' } or { path: '/run/app/${name}.sock' }`;
   if (!plainObject(v)) {
@@ -123,29 +98,15 @@ export function endpointOption(name: string, v: unknown, fail: OptionFail = defa
   for (const k of Object.keys(v)) {
     if (!['port', 'host', 'path'].includes(k)) throw fail(`${name}.${k}`, `is not a field of ${name}; known fields: port, host, path.`);
   }
-  if (v.path !== undefined) {
-    if (typeof v.path !== 'string' || v.path === '') throw fail(`${name}.path`, `must be a non-empty string naming a UNIX socket file, got ${show(v.path)}.`);
-    if (v.port !== undefined || v.host !== undefined) throw fail(`${name}.path`, 'cannot be combined with "port" or "host": give a TCP address or a UNIX socket path.');
-    const p = path.resolve(v.path);
-    if (Buffer.byteLength(p) > 107) throw fail(`${name}.path`, `resolves to ${p}, longer than the 107 bytes a UNIX socket path may have; choose a shorter path.`);
-    return { path: p };
-  }
+  if (v.path !== undefined) return { path: socketPathOption(`${name}.path`, v.path, v.port !== undefined || v.host !== undefined) };
   if (v.port === undefined) throw fail(`${name}.port`, `is required: give a TCP "port" or a UNIX socket "path", e.g. ${example}.`);
-  const n = typeof v.port === 'string' && /^[0-9]{1,5}$/.test(v.port) ? Number(v.port) : v.port;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
-    const nan = typeof v.port === 'number' && Number.isNaN(v.port) ? ' Number() of an unset or non-numeric environment variable is NaN: pass the variable itself, or check it.' : '';
-    throw fail(`${name}.port`, `${PORT_RULE}, got ${show(v.port)}.${nan}`);
-  }
-  const out: EndpointOption = { port: n };
-  if (v.host !== undefined) {
-    if (typeof v.host !== 'string' || v.host === '') throw fail(`${name}.host`, `must be a non-empty string such as "127.0.0.1" or "::", got ${show(v.host)}.`);
-    out.host = v.host;
-  }
+  const out: EndpointOption = { port: portOption(`${name}.port`, v.port) };
+  if (v.host !== undefined) out.host = hostOption(`${name}.host`, v.host);
   return out;
 }
 
 /** `shutdownDelay`: ms, 0 to 600000, default 0. */
-export function shutdownDelayOption(v: unknown, fail: OptionFail = defaultFail): number {
+export function shutdownDelayOption(v: unknown): number {
   if (v === undefined) return SHUTDOWN_DELAY_DEFAULT;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_MS) {
     throw fail('shutdownDelay', `must be an integer from 0 to ${MAX_MS} (milliseconds /readyz answers 503 while the server still serves, before the drain), got ${show(v)}.`);
@@ -173,10 +134,10 @@ function sameAddress(a: EndpointOption, b: AppAddress): boolean {
  * may be at one of the app's addresses (they are never served through the app); `metrics` and
  * `health` at the same address share one listener, and must then agree on the host.
  */
-export function observeOptions(opts: Record<string, unknown>, app: readonly AppAddress[], fail: OptionFail = defaultFail): { metrics?: EndpointOption; health?: EndpointOption; shutdownDelay: number } {
-  const metrics = endpointOption('metrics', opts.metrics, fail);
-  const health = endpointOption('health', opts.health, fail);
-  const shutdownDelay = shutdownDelayOption(opts.shutdownDelay, fail);
+export function observeOptions(opts: Record<string, unknown>, app: readonly AppAddress[]): { metrics?: EndpointOption; health?: EndpointOption; shutdownDelay: number } {
+  const metrics = endpointOption('metrics', opts.metrics);
+  const health = endpointOption('health', opts.health);
+  const shutdownDelay = shutdownDelayOption(opts.shutdownDelay);
   for (const [name, e] of [['metrics', metrics], ['health', health]] as const) {
     if (e === undefined) continue;
     const clash = app.find((l) => sameAddress(e, l));

@@ -4,21 +4,36 @@
 //   every worker ready: promoted         (new connections go to it; the old generation
 //                                         stops accepting and sheds half of its keep-alive
 //                                         connections, whose clients reconnect to the new one)
-//   probation ms without losing a worker: succeeded (the master drains the old one)
-//                                        --a worker exits--> rolled-back (the old
+//   probation ms without losing a worker, and the canary finds it no worse (lib/observe/
+//                                         window.ts: both generations' responses over probation):
+//                                         succeeded (the master drains the old one)
+//                                        --a worker exits--> rolled-back (killed; the old
 //                                         generation accepts again)
+//                                        --the canary fails--> rolled-back (drained: its
+//                                         requests in flight complete; the old generation,
+//                                         never stopped, accepts again and takes every new
+//                                         connection)
 //
 // It reports what happened as events; the master keeps its own state and logs.
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
 import type { SharedSocket } from './slot';
 import { Probation, PROBATION_SHARE } from '../upgrade/probation';
+import type { Verdict } from '../observe/canary';
+
+/** The canary: its window opens at promotion, and its verdict is asked at the end of probation. */
+export interface Judge {
+  begin(): void;
+  verdict(): Verdict;
+}
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */
   promoted: [];
-  /** It failed: aborted; `restored` when the old generation accepts again. */
+  /** It failed: aborted (or, rolled back by the canary, drained); `restored` when the old generation accepts again. */
   'rolled-back': [reason: string, restored: Generation | undefined];
+  /** The canary's verdict at the end of probation (passed, or not enough to judge by). */
+  judged: [verdict: Verdict];
   /** Probation passed: the old generation may drain. */
   succeeded: [];
 }
@@ -28,7 +43,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   private readonly probation: Probation;
 
   /** @param sockets the sockets its workers accept on, asked when they start to */
-  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly sockets: () => SharedSocket[]) {
+  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly sockets: () => SharedSocket[], private readonly judge?: Judge) {
     super();
     this.probation = new Probation(probationMs);
   }
@@ -43,11 +58,12 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     gen.on('failed', fail);
     gen.once('ready', () => {
       if (this.done) return;
-      // New connections go to the new generation; the old one stays, untouched, until the
-      // new one has served `probation` ms without losing a worker.
+      // New connections go to the new generation; the old one stays until the new one has
+      // served `probation` ms without losing a worker and the canary found it no worse.
       gen.markServing();
       gen.probation = this.probation;
-      this.probation.begin(() => this.succeed());
+      this.judge?.begin();
+      this.probation.begin(() => this.probationPassed());
       gen.acceptOn(this.sockets());
       old?.stopAccepting();
       // clients that keep their connections would never meet the new code before the drain:
@@ -68,13 +84,29 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     this.gen.abort();
   }
 
-  private rollBack(reason: string, restored: Generation | undefined): void {
+  private rollBack(reason: string, restored: Generation | undefined, drain = false): void {
     if (this.done) return;
     this.done = true;
     this.probation.end();
     if (restored) restored.acceptOn(this.sockets());
-    this.gen.abort();
+    if (drain) {
+      this.gen.probation = undefined;
+      this.gen.drain(reason);
+    } else this.gen.abort();
     this.emit('rolled-back', reason, restored);
+  }
+
+  /** Probation time is over without a crash: the canary decides. */
+  private probationPassed(): void {
+    if (this.done || this.judge === undefined) return this.succeed();
+    const v = this.judge.verdict();
+    if (v.result === 'fail') {
+      const old = this.old && this.old.state === 'serving' ? this.old : undefined;
+      this.rollBack(`reload rolled back: ${v.reason}`, old, true);
+      return;
+    }
+    this.emit('judged', v);
+    this.succeed();
   }
 
   private succeed(): void {

@@ -74,6 +74,8 @@ export interface UpgradeOptions {
   log: Logger;
   /** What the log calls it: a supervisor replacing a master that died restarts it (default 'upgrade'). */
   what?: 'upgrade' | 'restart';
+  /** The `metrics` / `health` listening sockets to pass on after the listeners (lib/observe/endpoints.ts). */
+  endpoints?: Array<{ key: string; fd: number }>;
   /** Unit specs give fakes: how the new master is spawned, and its tree killed. */
   spawn?: typeof spawnChild;
   killTree?: typeof killTree;
@@ -120,8 +122,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       generation,
       listeners: listeners.map((l, i) => ({ spec: l.spec, fd: FIRST_FD + i, ...(l.external ? { external: true } : {}) })),
       workers: this.o.workers,
+      endpoints: (this.o.endpoints ?? []).map((e, i) => ({ key: e.key, fd: FIRST_FD + listeners.length + i })),
     };
-    const fds = listeners.map((l) => l.handoffFd());
+    const fds = [...listeners.map((l) => l.handoffFd()), ...(this.o.endpoints ?? []).map((e) => e.fd)];
     const base = { ...process.env, ...this.o.env };
     this.early = earlyReporter({ role: 'master', generation, format: this.o.log.format }, base);
     const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };

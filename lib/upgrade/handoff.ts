@@ -17,6 +17,8 @@ export interface Handoff {
   listeners: Array<{ spec: ListenerSpec; fd: number; external?: boolean }>;
   /** Workers per generation, when the old master was scaled at run time. */
   workers?: number;
+  /** The `metrics` / `health` listening sockets (lib/observe/endpoints.ts addressKey()), after the listeners' fds. */
+  endpoints?: Array<{ key: string; fd: number }>;
 }
 
 export function encodeHandoff(h: Handoff): string {
@@ -53,6 +55,10 @@ export function readHandoff(env: NodeJS.ProcessEnv = process.env): Handoff | und
     seen.add(l.spec.name);
     if (fds.has(l.fd)) fail(`fd ${l.fd} appears twice`);
     fds.add(l.fd);
+  }
+  for (const e of o.endpoints ?? []) {
+    if (typeof e !== 'object' || e === null || typeof e.key !== 'string' || !Number.isInteger(e.fd) || e.fd < FIRST_FD || fds.has(e.fd)) fail('a malformed endpoint');
+    fds.add(e.fd);
   }
   return o as Handoff;
 }

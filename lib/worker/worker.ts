@@ -18,6 +18,7 @@ import { sendIfConnected } from '../channel';
 import { STOP_SIGNALS, StopSignals } from '../os/signals';
 import { takeOverUncaught } from '../os/fatal';
 import { recordForwarder } from '../log/worker-records';
+import { RequestCounting } from './counting';
 
 export interface WorkerEvents {
   /** The server is built and receives connections. */
@@ -57,6 +58,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   });
   private loadTimer: NodeJS.Timeout | undefined;
   private lastLoad = '';
+  /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
+  private readonly counting = new RequestCounting((m, then) => this.tell(m, then));
 
   constructor(private opts: ResolvedOptions, private app: App | undefined, private listenerConfigs: ListenerConfig[] = []) {
     super();
@@ -150,6 +153,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     this.tracker = tracker;
     for (const server of built.values()) {
       tracker.watch(server);
+      this.counting.watch(server);
       // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
       // 'listening'; baton feeds connections instead of listening, so it says so itself.
       server.emit('listening');
@@ -267,7 +271,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
 
   /** Connections done: the app's beforeExit functions, then exit. */
   private leave(reason: string): void {
-    void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => this.exit(0));
+    // every response it served is counted: the last report goes before the exit hooks run
+    this.counting.close(() => void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => this.exit(0)));
   }
 
   private exit(code: number): void {

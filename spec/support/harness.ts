@@ -23,6 +23,10 @@ export interface Release {
     | 'factory-listens' | 'fastify-listens' | 'fastify-listens-later' | 'fastify-not-ready';
   /** The port a 'fastify-listens' release listens on itself. */
   port?: number;
+  /** That many of every 10 requests answer 500. */
+  errors?: number;
+  /** Every answer waits that long (ms). */
+  slowMs?: number;
 }
 
 export interface Event {

@@ -1,0 +1,220 @@
+// The master's observer: it feeds BatonMetrics from what the master's workers report and what
+// the master does, and records each upgrade and reload in `baton history`.
+//
+// Why apart from the master: the master decides; this only watches. Its inputs are the workers'
+// 'requests' deltas (cluster's 'message' event, matched to a generation by the worker), and the
+// master's own events (lib/master/events.ts): reload-* and upgrade-* (counters and history),
+// worker-exit and worker-replaced (restarts by reason), drain-forced. Gauges (workers,
+// connections, generation_info) are read from the generations at each render. A new master
+// starts from the old one's counters (`inherit()`, sent over the upgrade channel again and
+// again while the old one drains: the latest replaces the one before), so `rate()` sees no reset.
+import cluster, { type Worker } from 'node:cluster';
+import * as path from 'node:path';
+import { isBaton } from '../messages';
+import type { Logger } from '../log/log';
+import { BatonMetrics, type ChangeResult, type RestartReason, type Tally } from './metrics';
+import { isRequestDelta } from './request-stats';
+import type { RegistrySnapshot } from './registry';
+import { appendHistory, historyPath, type HistoryKind, type HistorySide, type HistoryTrigger } from './history';
+
+/** A generation as the observer sees it (lib/pool/generation.ts). */
+export interface ObservedGeneration {
+  readonly id: number;
+  readonly state: string;
+  readonly slots: ReadonlyMap<number, { readonly state: string; readonly connections: number; readonly open: number; readonly leaving: boolean }>;
+  readonly loaded?: { script: string } | undefined;
+  readonly probation?: { readonly active: boolean } | undefined;
+}
+
+type Listener = (info: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The master as the observer sees it: its generations and its events. */
+export interface ObservedMaster {
+  readonly generations: ReadonlyMap<number, ObservedGeneration>;
+  readonly serving: ObservedGeneration | undefined;
+  on(event: string, fn: Listener): unknown;
+}
+
+export interface ObserverOptions {
+  pidFile: string | undefined;
+  log: Logger;
+  /** The release a new master would run (its script's real directory), for an upgrade's history. */
+  nextRelease?: () => string;
+}
+
+interface Change {
+  kind: HistoryKind;
+  trigger: HistoryTrigger;
+  at: number;
+  from: HistorySide | undefined;
+  to: HistorySide | undefined;
+}
+
+/** Which restart a replaced worker's reason names (lib/pool/slot.ts overLimit()). */
+export function restartReason(why: string): RestartReason {
+  if (/heartbeat|workerTimeout/.test(why)) return 'hung';
+  if (/maxMemory/.test(why)) return 'memory';
+  if (/maxRequests/.test(why)) return 'requests';
+  return 'crashed';
+}
+
+/** rolled_back: probation rolled it back (it served); failed: it never got as far. */
+export function changeResult(reason: string): ChangeResult {
+  return /probation/.test(reason) ? 'rolled_back' : 'failed';
+}
+
+export class Observer {
+  readonly metrics = new BatonMetrics();
+  /** The old master's counters, the latest it sent (replaced by each one after). */
+  private inherited: unknown;
+  private trigger: HistoryTrigger = 'api';
+  private reload: Change | undefined;
+  private upgrade: Change | undefined;
+  private readonly onMessage = (worker: Worker, m: unknown): void => this.workerMessage(worker, m);
+
+  constructor(private readonly m: ObservedMaster, private readonly o: ObserverOptions) {}
+
+  /** Follows the workers' reports and the master's events. */
+  start(): void {
+    cluster.on('message', this.onMessage);
+    const m = this.m;
+    m.on('serving', ({ generation }) => this.metrics.addGeneration(generation));
+    m.on('reload-started', ({ generation }) => {
+      this.metrics.addGeneration(generation);
+      this.reload = this.begin('reload', this.side(m.serving), { ...this.here(), generation, release: this.releaseOf(m.generations.get(generation)) });
+    });
+    m.on('reload-succeeded', () => this.end('reload', 'succeeded'));
+    m.on('reload-failed', ({ reason }) => this.end('reload', changeResult(reason), reason));
+    m.on('upgrade-started', ({ pid }) => {
+      this.upgrade = this.begin('upgrade', this.side(m.serving), { release: this.o.nextRelease?.() ?? '', node: 'unknown', generation: 0, pid });
+    });
+    m.on('upgrade-succeeded', () => this.end('upgrade', 'succeeded'));
+    m.on('upgrade-failed', ({ reason }) => this.end('upgrade', changeResult(reason), reason));
+    m.on('worker-exit', ({ generation, expected }) => {
+      const g = m.generations.get(generation);
+      if (!expected && g?.state === 'serving' && g.probation?.active !== true) this.metrics.workerRestarts.inc({ reason: 'crashed' });
+    });
+    m.on('worker-replaced', ({ reason }) => this.metrics.workerRestarts.inc({ reason: restartReason(String(reason)) }));
+    m.on('drain-forced', ({ connections }) => this.metrics.drainForced.inc(undefined, Number(connections) || 0));
+  }
+
+  stop(): void {
+    cluster.off('message', this.onMessage);
+  }
+
+  /** Runs `fn` (a call of upgrade() or reload()) as asked by `t`: what the history records. */
+  triggeredBy<T>(t: HistoryTrigger, fn: () => T): T {
+    this.trigger = t;
+    try {
+      return fn();
+    } finally {
+      this.trigger = 'api';
+    }
+  }
+
+  /** A SIGUSR2 or SIGHUP arrived: the change its handler starts now was triggered by a signal. */
+  signalled(): void {
+    this.trigger = 'signal';
+    setImmediate(() => (this.trigger = 'api'));
+  }
+
+  /** A generation's responses so far (own counts only: a generation is one master's). */
+  tally(generation: number): Tally {
+    return this.metrics.tally(generation);
+  }
+
+  /** The old master's counters (latest first-hand totals); what this one adds goes on top. */
+  inherit(snap: unknown): void {
+    this.inherited = snap;
+  }
+
+  /** Counters and histograms, this master's and those it inherited: for the next master. */
+  snapshot(): RegistrySnapshot {
+    return this.combined().snapshot();
+  }
+
+  /** The Prometheus text of `GET /metrics` and `baton metrics`. */
+  render(): string {
+    const out = this.combined();
+    this.gauges(out);
+    return out.render();
+  }
+
+  private combined(): BatonMetrics {
+    if (this.inherited === undefined) return this.metrics;
+    const out = new BatonMetrics();
+    out.restore(this.metrics.snapshot());
+    out.restore(this.inherited);
+    return out;
+  }
+
+  private gauges(out: BatonMetrics): void {
+    out.workers.clear();
+    out.connections.clear();
+    out.generationInfo.clear();
+    for (const g of this.m.generations.values()) {
+      if (g.state === 'done') continue;
+      const generation = g.id;
+      const count = { starting: 0, serving: 0, draining: 0 };
+      let open = 0;
+      let draining = 0;
+      for (const s of g.slots.values()) {
+        const leaving = g.state === 'draining' || s.state === 'draining' || s.leaving;
+        count[leaving ? 'draining' : s.state === 'ready' ? 'serving' : 'starting']++;
+        const n = Math.max(s.connections, s.open);
+        if (leaving) draining += n;
+        else open += n;
+      }
+      for (const [state, n] of Object.entries(count)) out.workers.set({ generation, state }, n);
+      out.connections.set({ generation, state: 'open' }, open);
+      out.connections.set({ generation, state: 'draining' }, draining);
+      out.generationInfo.set({ generation, release: this.releaseOf(g), node: process.version }, 1);
+    }
+  }
+
+  private workerMessage(worker: Worker, m: unknown): void {
+    if (!isBaton(m) || m.type !== 'requests') return;
+    const delta = (m as { delta?: unknown }).delta;
+    if (!isRequestDelta(delta)) return;
+    for (const g of this.m.generations.values()) {
+      if (g.slots.has(worker.id)) {
+        this.metrics.addRequests(g.id, delta);
+        return;
+      }
+    }
+  }
+
+  private here(): { node: string; pid: number } {
+    return { node: process.version, pid: process.pid };
+  }
+
+  private releaseOf(g: ObservedGeneration | undefined): string {
+    return g?.loaded ? path.dirname(g.loaded.script) : '';
+  }
+
+  private side(g: ObservedGeneration | undefined): HistorySide | undefined {
+    return g === undefined ? undefined : { ...this.here(), generation: g.id, release: this.releaseOf(g) };
+  }
+
+  private begin(kind: HistoryKind, from: HistorySide | undefined, to: HistorySide | undefined): Change {
+    return { kind, trigger: this.trigger, at: Date.now(), from, to };
+  }
+
+  private end(kind: HistoryKind, result: ChangeResult, reason?: string): void {
+    (kind === 'upgrade' ? this.metrics.upgrades : this.metrics.reloads).inc({ result });
+    // failed before it started (a spawn error): recorded from now
+    const c = (kind === 'upgrade' ? this.upgrade : this.reload) ?? this.begin(kind, this.side(this.m.serving), undefined);
+    if (kind === 'upgrade') this.upgrade = undefined;
+    else this.reload = undefined;
+    if (this.o.pidFile === undefined || c.from === undefined) return;
+    const to = c.to && c.to.generation > 0 ? c.to : undefined;
+    try {
+      appendHistory(historyPath(this.o.pidFile), {
+        at: new Date(c.at).toISOString(), kind, trigger: c.trigger, from: c.from, ...(to ? { to } : {}), result,
+        ...(reason !== undefined ? { reason } : {}), durationMs: Date.now() - c.at,
+      });
+    } catch (err) {
+      this.o.log.warn('history-failed', `cannot record the ${kind} in ${historyPath(this.o.pidFile)}: ${(err as Error).message}`);
+    }
+  }
+}

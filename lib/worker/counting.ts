@@ -1,0 +1,55 @@
+// A worker's request counting (lib/observe/request-stats.ts) and its reports to the master.
+//
+// Why here: only the worker sees responses (no request passes through the master). What it
+// counted goes to the master as a small delta every REPORT_EVERY ms, and only when it served
+// something; the last one before the worker exits (its drain done, so every response it
+// served is in it). The master adds the deltas to its metrics and to the canary's tallies.
+//
+// BATON_REQUEST_STATS=off in the environment turns counting off (for a cost comparison, or an
+// app that wants none): no listener is added, nothing is sent; the canary then judges a new
+// generation on crashes alone, and baton_requests_total stays at 0.
+import type { Server } from 'node:net';
+import { RequestStats } from '../observe/request-stats';
+import type { FromWorker } from '../messages';
+
+export const REPORT_EVERY = 100;
+
+export function countingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = (env.BATON_REQUEST_STATS ?? '').toLowerCase();
+  return v !== 'off' && v !== '0' && v !== 'false';
+}
+
+export class RequestCounting {
+  private readonly stats: RequestStats | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly send: (m: FromWorker, then?: () => void) => void, enabled = countingEnabled()) {
+    this.stats = enabled ? new RequestStats() : undefined;
+  }
+
+  /** Counts the requests of `server` (http, https, http2; a raw net server emits none). */
+  watch(server: Server): void {
+    if (this.stats === undefined) return;
+    this.stats.watch(server);
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.report(), REPORT_EVERY);
+    this.timer.unref();
+  }
+
+  /** Sends what was counted since the last report, if anything; `then` runs once it is on its way. */
+  report(then?: () => void): void {
+    const delta = this.stats?.takeDelta();
+    if (delta === undefined) {
+      then?.();
+      return;
+    }
+    this.send({ type: 'requests', delta }, then);
+  }
+
+  /** The last report, then no more (the worker exits). */
+  close(then: () => void): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.report(then);
+  }
+}
