@@ -50,6 +50,29 @@ describe('balance: fairness among workers that accept themselves (unit)', () => 
     expect(back.pause).to.deep.equal([]);
   });
 
+  it('a worker starved while others are one over their share: they shed that one each, once it lasted SHED_PERSIST ticks', () => {
+    const c = clock();
+    const b = new Balancer(c.now);
+    // 14 keep-alive connections over 4 workers (cap 4): 5/5/4/0, the fourth serves nothing
+    const uneven: Report[] = [{ id: 1, open: 5, accepted: 5 }, { id: 2, open: 5, accepted: 5 }, { id: 3, open: 4, accepted: 4 }, { id: 4, open: 0, accepted: 0 }];
+    for (let i = 1; i < SHED_PERSIST; i++) {
+      expect(b.tick(uneven).shed).to.deep.equal([]);
+      c.advance(TICK);
+    }
+    expect(b.tick(uneven).shed).to.deep.equal([[1, 1], [2, 1]]);
+    // 4/4/4/2: nobody over the share, nothing more to shed
+    c.advance(SHED_EVERY);
+    for (let i = 0; i < 2 * SHED_PERSIST; i++) {
+      c.advance(TICK);
+      expect(b.tick([{ id: 1, open: 4, accepted: 5 }, { id: 2, open: 4, accepted: 5 }, { id: 3, open: 4, accepted: 4 }, { id: 4, open: 2, accepted: 2 }]).shed).to.deep.equal([]);
+    }
+    // one over the share with nobody starved (5/4/4/3) sheds nothing either
+    for (let i = 0; i < 2 * SHED_PERSIST; i++) {
+      c.advance(TICK);
+      expect(b.tick([{ id: 1, open: 5, accepted: 6 }, { id: 2, open: 4, accepted: 5 }, { id: 3, open: 4, accepted: 4 }, { id: 4, open: 3, accepted: 3 }]).shed).to.deep.equal([]);
+    }
+  });
+
   it('balanced workers are left alone', () => {
     const b = new Balancer(clock().now);
     for (let i = 0; i < 2 * WINDOW; i++) {

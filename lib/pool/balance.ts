@@ -7,7 +7,8 @@
 // worker reports every TICK ms (open connections, connections accepted so far) and:
 //
 // - pauses a worker that holds more open connections than its fair share
-//   (ceil(total / workers)), and, when it holds more than one over its share for
+//   (ceil(total / workers)), and, when it holds more than one over its share, or is over it
+//   at all while another worker is STARVED (two or more under the share), for
 //   SHED_PERSIST ticks in a row (not a passing spike of short connections), asks it to
 //   shed the excess: those keep-alive connections
 //   answer their next request with `Connection: close`, and the client's next connection
@@ -82,6 +83,8 @@ export class Balancer {
       recent += w;
     }
     const cap = Math.ceil(open / n);
+    // 5/5/4/0 of 14 keeps every worker within cap + 1, yet one serves nearly nothing
+    const starved = n > 1 && Math.min(...reports.map((r) => r.open)) <= cap - 2;
     const want = new Map<number, boolean>();
     const now = this.now();
     for (const r of reports) {
@@ -90,7 +93,7 @@ export class Balancer {
       const overOpen = n > 1 && r.open > cap;
       const overRate = n > 1 && recent >= 4 * n && w > ((1 + EPSILON) * recent) / n;
       want.set(r.id, overOpen || overRate);
-      m.over = n > 1 && r.open > cap + 1 ? m.over + 1 : 0;
+      m.over = n > 1 && (r.open > cap + 1 || (starved && r.open > cap)) ? m.over + 1 : 0;
       if (m.over >= SHED_PERSIST && now - m.shedAt >= SHED_EVERY) {
         m.shedAt = now;
         decision.shed.push([r.id, r.open - cap]);
