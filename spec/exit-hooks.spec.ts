@@ -210,6 +210,7 @@ describe('beforeExit (integration)', function () {
     const took = Date.now() - t0;
     expect([e.code, e.signal]).to.deep.equal([0, null]);
     expect(took).to.be.within(650, 2_600); // the master would have killed it at drainTimeout + exitTimeout + 2 s = 5.7 s
+    await waitFor('the before-exit-timeout line', () => s.stderr.includes('before-exit-timeout'), 5_000);
     const line = s.stderr.split('\n').find((l) => l.includes('before-exit-timeout'));
     expect(line).to.match(new RegExp(`baton worker\\[${w}\\] gen=1 error before-exit-timeout: beforeExit #1 \\(pool\\) still running at exitTimeout \\(700 ms\\)`));
     await waitFor('master exits', () => s.exitCode !== undefined, 10_000);
@@ -225,6 +226,8 @@ describe('beforeExit (integration)', function () {
     await s.waitEvent('reload-succeeded');
     const e = await exitOf(w);
     expect([e.code, e.signal]).to.deep.equal([0, null]);
+    // the worker's line reaches the test through the master's stderr pipe: maybe after its exit is seen
+    await waitFor('the before-exit-failed line', () => s.stderr.includes('before-exit-failed'), 5_000);
     const line = s.stderr.split('\n').find((l) => l.includes('before-exit-failed'));
     expect(line).to.match(new RegExp(`baton worker\\[${w}\\] gen=1 error before-exit-failed: beforeExit #1 \\(pool\\) failed: Error: the pool is already closed \\| +at `));
   });
