@@ -36,6 +36,8 @@ export type FromWorker =
   /** Every few ms while it accepts itself: for the fairness control, and which listeners need a spare handle. */
   | { type: 'load'; open: number; accepted: number; needs: string[] }
   | { type: 'draining'; reason: string }
+  /** Draining: its duplicates of the sockets are closed, it accepts nothing more. */
+  | { type: 'accept-closed' }
   | { type: 'error'; message: string }
   /** One of the worker's log records, for the master's 'log' event (worker-records.ts). */
   | { type: 'log'; record: LogRecord }

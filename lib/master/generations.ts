@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { Generation } from '../pool/generation';
 import { Dispatcher } from '../pool/dispatch';
+import { mayAccept } from '../pool/slot';
 import type { EnvOverlay } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
 import { workerPreloads } from '../upgrade/early';
@@ -55,6 +56,14 @@ export class Generations extends EventEmitter<GenerationsEvents> {
 
   drainAll(reason: string): void {
     for (const g of this.all.values()) this.drain(g, reason);
+  }
+
+  /** Resolves once no worker of any generation accepts on its duplicates any more (or after `boundMs`). */
+  async acceptorsClosed(boundMs: number): Promise<void> {
+    const until = Date.now() + boundMs;
+    while (Date.now() < until && [...this.all.values()].some((g) => [...g.slots.values()].some(mayAccept))) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   drain(gen: Generation, reason: string): void {

@@ -1,7 +1,6 @@
 // The master role: a coordinator. It owns the listening sockets, its generations and its
 // state (lib/master/states.ts: the table of states, transitions and what each request may
 // do in each), and delegates each change to a piece that reports back by events:
-//
 //   start-up         lib/master/startup.ts (spawned by an upgrade: the old master says go)
 //   SIGUSR2          lib/master/upgrades.ts: a replacement master, the hand-over, the
 //                    take-back if the new one dies (under `baton run` the supervisor runs it)
@@ -43,8 +42,7 @@ export class Master extends EventEmitter<MasterEvents> {
   readonly generations: Map<number, Generation>;
   private readonly pool: Generations;
   serving: Generation | undefined;
-  // the pieces it delegates to, each in its file: the start-up and the new side of a
-  // hand-over, reloads, upgrades (the old side, the hand-over and the take-back)
+  // the pieces it delegates to: start-up (and the new side of a hand-over), reloads, upgrades
   private readonly startup: Startup;
   private readonly reloads: Reloads;
   private readonly upgrades: Upgrades;
@@ -66,6 +64,7 @@ export class Master extends EventEmitter<MasterEvents> {
   private servingEnv: EnvOverlay = {};
   /** What beforeExit functions are told: the stop's reason, or 'upgraded'. */
   private exitReason = 'stopping';
+  private announcing: Promise<void> | undefined; // upgrade-succeeded, said once its workers closed their duplicates
 
   constructor(private opts: ResolvedOptions, specs: ListenerSpec[]) {
     super();
@@ -188,15 +187,17 @@ export class Master extends EventEmitter<MasterEvents> {
     this.pool.next++; // the new master's first generation took this number; one taken back gets the next
     this.exitReason = 'upgraded';
     for (const l of this.sockets) l.stopAccepting();
-    // the master that handed over to this one need not watch over it any more
-    this.c.parent.send({ type: 'handed-over', pid });
+    this.c.parent.send({ type: 'handed-over', pid }); // the master before this one may stop watching
     this.c.surface.releaseControl(false); // the new master has the path now
-    this.c.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
-    this.emit('upgrade-succeeded', { pid });
     this.drainAll('upgraded');
     setTitle('master', this.generation, 'old, draining');
     this.pool.connections.flush();
-    this.maybeExit();
+    this.announcing = this.pool.acceptorsClosed(1_000).then(() => {
+      this.c.log.info('upgrade-succeeded', `new master ${pid} serves; this master stopped accepting and drains`, { newPid: pid });
+      this.emit('upgrade-succeeded', { pid });
+      this.announcing = undefined;
+      this.maybeExit();
+    });
   }
 
   /** SIGHUP: a new generation of workers with freshly loaded app code (lib/master/reloads.ts). */
@@ -283,7 +284,7 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   private maybeExit(): void {
-    if (!this.states.leaving || this.generations.size > 0) return;
+    if (!this.states.leaving || this.generations.size > 0 || this.announcing) return;
     this.upgrades.letGo();
     this.c.surface.leave(this.state === 'stopping');
     this.emit('exiting');

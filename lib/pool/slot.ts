@@ -30,6 +30,8 @@ export interface WorkerSlot {
   paused: boolean;
   /** Listeners it has been given duplicates of, and those with one on its way. */
   given: Set<string>;
+  /** Draining, it said its duplicates are closed (an upgrade waits for that to say it is done). */
+  acceptClosed?: boolean;
   spareInFlight: Set<string>;
   /** Its last load report (lib/pool/balance.ts). */
   open: number;
@@ -94,6 +96,12 @@ export function record(slot: WorkerSlot, m: FromWorker): void {
     slot.open = m.open;
     slot.accepted = m.accepted;
   } else if (m.type === 'error') slot.lastError = m.message;
+  else if (m.type === 'accept-closed') slot.acceptClosed = true;
+}
+
+/** A worker that may still accept on a duplicate: given one, alive, and not yet said it closed them. */
+export function mayAccept(slot: WorkerSlot): boolean {
+  return slot.given.size > 0 && slot.acceptClosed !== true;
 }
 
 /** Of `ready`, from index `from` on, the worker with the fewest connections in transit. */

@@ -249,6 +249,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (this.draining) return;
     // no new connections from now on: the socket's queue is for the other workers
     this.acceptor.close();
+    this.tell({ type: 'accept-closed' });
     if (this.loadTimer !== undefined) clearInterval(this.loadTimer);
     this.abort.abort(new Error(`baton: draining (${reason})`));
     setTitle('worker', this.generation, 'draining');
