@@ -56,14 +56,20 @@ export type FromSuccessor =
   | { type: 'error'; message: string }
   /** After it took over: it handed over to a master of its own, or it stops. */
   | { type: 'handed-over'; pid: number }
-  | { type: 'stopping' };
+  | { type: 'stopping' }
+  /** The answer to 'report': its first generation's responses so far (lib/upgrade/canary.ts TallyData). */
+  | { type: 'tally'; tally: unknown };
 
 /** old master -> new master */
 export type ToSuccessor =
   | { type: 'go' }
   | { type: 'release' }
   /** Its counters (lib/observe/registry.ts snapshot), again and again while it drains: the latest counts (lib/observe/observation.ts). */
-  | { type: 'totals'; snapshot: unknown };
+  | { type: 'totals'; snapshot: unknown }
+  /** The probation is over: send your first generation's tally (the canary, lib/upgrade/canary.ts). */
+  | { type: 'report' }
+  /** The canary failed: drain like a stopping master, but leave the socket files and the pid file to the old one. */
+  | { type: 'roll-back'; reason: string };
 
 /** master -> supervisor (`baton run`) */
 export type FromMaster =

@@ -6,7 +6,10 @@ import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { ChildProcess } from 'node:child_process';
-import { UpgradeAttempt } from '../lib/upgrade/attempt';
+import { ROLLBACK_GRACE, UpgradeAttempt } from '../lib/upgrade/attempt';
+import { fromTallyData, REPORT_TIMEOUT, toTallyData, upgradeJudge, type UpgradeJudge } from '../lib/upgrade/canary';
+import { CANARY_DEFAULTS } from '../lib/observe/canary';
+import { emptyTally, type Tally } from '../lib/observe/metrics';
 import { forwardUpgrade, upgradeEvent } from '../lib/supervisor/bridge';
 import { RemoteUpgrade, type SupervisorLink } from '../lib/supervisor/supervised';
 import { decide, States, TRANSITIONS } from '../lib/master/states';
@@ -34,12 +37,12 @@ class FakeChild extends EventEmitter {
 
 const log = new Logger('master', 1, 'silent');
 
-function attempt(probation: number): { a: UpgradeAttempt; child: FakeChild; kill: sinon.SinonStub; events: Array<[string, ...unknown[]]> } {
+function attempt(probation: number, judge?: UpgradeJudge): { a: UpgradeAttempt; child: FakeChild; kill: sinon.SinonStub; events: Array<[string, ...unknown[]]> } {
   const child = new FakeChild();
   const kill = sinon.stub().returns([child.pid]);
   const a = new UpgradeAttempt({
     relaunch: { command: process.execPath, argv0: 'node', execArgv: [], script: 'app.js', args: [], cwd: __dirname },
-    listeners: [], generation: 3, workers: undefined, readyTimeout: 1_000, probation, pidFile: undefined, log,
+    listeners: [], generation: 3, workers: undefined, readyTimeout: 1_000, probation, pidFile: undefined, log, judge, drainTimeout: 4_000,
     spawn: (() => child as unknown as ChildProcess) as never,
     killTree: kill as never,
   });
@@ -123,6 +126,79 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       calm.child.say({ type: 'stopping' });
       calm.child.emit('exit', 1, null);
       expect(calm.events.map((e) => e[0])).to.deep.equal(['started', 'serving', 'moved-on']);
+    });
+  });
+
+  describe('the canary of an upgrade (lib/upgrade/canary.ts)', () => {
+    /** `n` responses, `errors` of them 5xx, each taking `ms`. */
+    function tally(n: number, errors: number, ms = 2): Tally {
+      const t = emptyTally();
+      t.codes['2xx'] = n - errors;
+      t.codes['5xx'] = errors;
+      for (let i = 0; i < n; i++) t.latency.record(ms);
+      return t;
+    }
+    /** Up to the end of probation; the old master's own generation served `prev` meanwhile. */
+    function probationOver(prev: Tally): ReturnType<typeof attempt> {
+      let served = emptyTally();
+      const u = attempt(500, upgradeJudge(() => served, CANARY_DEFAULTS));
+      u.a.start();
+      u.child.say({ type: 'ready', pid: u.child.pid });
+      u.child.say({ type: 'serving', pid: u.child.pid });
+      served = prev;
+      clock.tick(500);
+      return u;
+    }
+
+    it('a worse tally: roll-back (no kill), failed with the figures; killed only if still there drainTimeout + grace later', () => {
+      const { a, child, kill, events } = probationOver(tally(100, 0));
+      expect(child.sent.map((m) => m.type)).to.deep.equal(['go', 'report']);
+      expect(events.some((e) => e[0] === 'serving' || e[0] === 'failed')).to.equal(false);
+      child.say({ type: 'tally', tally: toTallyData(tally(50, 15)) });
+      const reason = 'upgrade rolled back: 5xx 30.0% (15 of 50) vs 0.0% (0 of 100) in probation';
+      expect(child.sent.at(-1)).to.deep.include({ type: 'roll-back', reason });
+      expect(events.at(-1)).to.deep.equal(['failed', reason]);
+      expect(kill.called).to.equal(false);
+      expect(a.finished).to.equal(true);
+      clock.tick(4_000 + ROLLBACK_GRACE - 1);
+      expect(kill.called).to.equal(false);
+      clock.tick(1);
+      expect(kill.calledOnce).to.equal(true);
+
+      // one that exits as asked is not killed
+      const calm = probationOver(tally(100, 0));
+      calm.child.say({ type: 'tally', tally: toTallyData(tally(50, 15)) });
+      calm.child.emit('exit', 0, null);
+      clock.tick(4_000 + ROLLBACK_GRACE);
+      expect(calm.kill.called).to.equal(false);
+    });
+
+    it('a tally as good: promoted (release); no tally within REPORT_TIMEOUT: promoted on crashes alone', () => {
+      const good = probationOver(tally(100, 1));
+      good.child.say({ type: 'tally', tally: toTallyData(tally(60, 1)) });
+      expect(good.child.sent.map((m) => m.type)).to.deep.equal(['go', 'report', 'release']);
+      expect(good.events.at(-1)?.[0]).to.equal('serving');
+
+      const mute = probationOver(tally(100, 0));
+      clock.tick(REPORT_TIMEOUT - 1);
+      expect(mute.events.at(-1)?.[0]).to.equal('started');
+      clock.tick(1);
+      expect(mute.events.at(-1)?.[0]).to.equal('serving');
+      expect(mute.kill.called).to.equal(false);
+    });
+
+    it('a malformed tally is no tally (promoted on crashes alone); a well-formed one comes back as it went', () => {
+      const empty = { n: 0, sum: 0, b: [] };
+      for (const bad of [undefined, null, 3, { codes: {} }, { codes: { '5xx': -1 }, latency: empty }, { codes: { '2xx': 1.5 }, latency: empty }, { codes: {}, latency: { n: 2, sum: 1, b: [0, 1] } }]) {
+        expect(fromTallyData(bad), JSON.stringify(bad)).to.equal(undefined);
+      }
+      const t = tally(30, 4, 7);
+      const back = fromTallyData(JSON.parse(JSON.stringify(toTallyData(t))));
+      expect(back?.codes).to.deep.equal(t.codes);
+      expect(back?.latency.quantile(0.99)).to.equal(t.latency.quantile(0.99));
+      const crooked = probationOver(tally(100, 0));
+      crooked.child.say({ type: 'tally', tally: { codes: { '5xx': 'many' } } });
+      expect(crooked.events.at(-1)?.[0]).to.equal('serving');
     });
   });
 

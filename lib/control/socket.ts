@@ -86,6 +86,12 @@ export class ControlServer {
     this.listening = true;
   }
 
+  /** Binds the path again (a failed upgrade's new master took it over): clients connected are answered on. */
+  async reclaim(): Promise<void> {
+    this.stopListening();
+    await this.open(true);
+  }
+
   /** Stops taking new clients; the ones connected are answered to the end. */
   stopListening(): void {
     if (!this.listening) return;

@@ -71,6 +71,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.c = masterContext(opts, this, {
       upgrade: (u) => this.upgrades.adopt(u),
       stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
+      rollBack: (reason) => this.stop(reason, true),
     });
     const { handoff, log } = this.c;
     this.states = new States(log, () => ({ reloading: this.reloads.busy, upgrading: this.upgrades.busy }));
@@ -244,8 +245,8 @@ export class Master extends EventEmitter<MasterEvents> {
     return renderStatus({ generation, state, startedAt, workers, sockets, upgradePid: u ? u.pid ?? null : undefined, generations: this.generations.values() });
   }
 
-  /** SIGTERM / SIGINT / SIGQUIT: stop accepting, drain everything, exit 0. */
-  stop(reason = 'stop requested'): void {
+  /** SIGTERM / SIGINT / SIGQUIT: stop accepting, drain everything, exit 0. `rolledBack`: the old master's canary failed this one, which leaves it the socket files and the pid file. */
+  stop(reason = 'stop requested', rolledBack = false): void {
     // Only a second *signal* stops at once (lib/os/signals.ts): a stop asked for otherwise
     // (the control socket, the supervisor after Ctrl-C, which also reached us as SIGINT) is not one.
     const counted = isStopSignal(reason) ? this.signals.note(reason) : 'first';
@@ -262,13 +263,13 @@ export class Master extends EventEmitter<MasterEvents> {
       this.pool.abortAll();
       process.exit(1);
     }
-    if (this.c.observation.delayStop(reason, () => this.stop(`${reason}, after shutdownDelay`))) return;
-    const own = this.state === 'serving' || !this.c.handoff; // the socket files are this master's to remove
+    if (!rolledBack && this.c.observation.delayStop(reason, () => this.stop(`${reason}, after shutdownDelay`))) return;
+    const own = !rolledBack && (this.state === 'serving' || !this.c.handoff); // the socket files are this master's to remove
     this.states.to('stopping');
     this.exitReason = reason;
     this.c.log.info('stopping', `${reason}: stopping gracefully`);
     this.emit('stopping', { reason });
-    this.c.surface.stopping(this.generation);
+    this.c.surface.stopping(this.generation, !rolledBack);
     this.upgrades.fail(`stopped by ${reason}`);
     for (const l of this.sockets) l.stopAccepting();
     if (own) for (const l of this.sockets) l.removePath();

@@ -41,10 +41,19 @@ export class Surface {
     }
   }
 
-  /** Stopping (signal, CLI, supervisor): systemd and the process title say so. */
-  stopping(generation: number): void {
-    this.notifier.stopping();
+  /** Stopping (signal, CLI, supervisor): systemd (unless a rolled-back new master: the service goes on) and the process title say so. */
+  stopping(generation: number, notify = true): void {
+    if (notify) this.notifier.stopping();
     setTitle('master', generation, 'stopping');
+  }
+
+  /** An upgrade failed after the new master took the control socket's path over: this master takes it back. */
+  async reclaimControl(): Promise<void> {
+    try {
+      await this.control?.reclaim();
+    } catch (err) {
+      this.log.error('control-failed', `cannot take the control socket ${this.opts.controlSocket} back: ${(err as Error).message}; the baton CLI cannot reach this master (signals still work)`);
+    }
   }
 
   /** No more commands here: `remove` the socket file (it is this master's), or leave it to the new master. */

@@ -17,6 +17,8 @@ import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
 import { UpgradeAttempt } from '../upgrade/attempt';
 import { PROBATION_SHARE } from '../upgrade/probation';
+import { upgradeJudge } from '../upgrade/canary';
+import { emptyTally } from '../observe/metrics';
 import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../upgrade/relaunch';
 import { KeptSockets } from '../sockets/keep';
@@ -68,7 +70,11 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       return Promise.resolve({ ok: false, reason: PID1 });
     }
     const o = this.opts;
+    // the canary compares the new master's first generation with the one serving here
+    const serving = this.m.serving()?.id;
+    const judge = upgradeJudge(() => (serving === undefined ? emptyTally() : c.observation.observer.tally(serving)), o.canary);
     const attempt = new UpgradeAttempt({
+      judge, drainTimeout: o.drainTimeout,
       relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
       readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
     });
@@ -99,6 +105,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       attempt.on('failed', (reason) => {
         this.current = undefined;
         log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
+        // the new master took the control socket's path over once it served (the pid file is restored already)
+        if (this.m.state() === 'serving') void this.c.surface.reclaimControl();
         this.emit('upgrade-failed', { reason });
         notifier.ready(process.pid, `upgrade failed; generation ${this.m.generation()} serving`);
         resolve({ ok: false, reason });

@@ -20,6 +20,17 @@
 // Failure (exit, error, readyTimeout before 'serving'): the new master and every
 // worker it forked are SIGKILLed, the old master goes on serving and the pid file
 // names it again. The old master never stopped accepting, so nothing was lost.
+//
+// The canary (with `judge`): at the end of probation the old master asks for the new
+// master's tally and judges it against its own generation over the probation
+// (lib/upgrade/canary.ts):
+//        report ----------------------------------->
+//        <--------------- tally                    its first generation's responses
+//   judged no worse: release, as above
+//   worse: roll-back {reason} --------------------->  drains like a stopping master (no request
+//                                                     is cut), leaves the socket files and the
+//                                                     pid file to the old master, exits
+//   (still there drainTimeout + ROLLBACK_GRACE later: SIGKILLed with its tree, as a failure)
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
@@ -33,6 +44,10 @@ import { oldbinPath, removePidFileIf, writePidFile } from '../master/pidfile';
 import { killTree } from '../os/proctree';
 import { Probation } from './probation';
 import type { Relaunch } from './relaunch';
+import { REPORT_TIMEOUT, type UpgradeJudge } from './canary';
+
+/** How long past drainTimeout a rolled-back new master may take to exit before it is killed. */
+export const ROLLBACK_GRACE = 5_000;
 
 export interface UpgradeEvents {
   started: [pid: number];
@@ -76,6 +91,10 @@ export interface UpgradeOptions {
   what?: 'upgrade' | 'restart';
   /** The `metrics` / `health` listening sockets to pass on after the listeners (lib/observe/endpoints.ts). */
   endpoints?: Array<{ key: string; fd: number }>;
+  /** The canary (not under `baton run`'s supervisor, which counts no requests): judged at the end of probation. */
+  judge?: UpgradeJudge;
+  /** The new master's drainTimeout: a rolled-back one is killed if still there ROLLBACK_GRACE ms later (default 30 s). */
+  drainTimeout?: number;
   /** Unit specs give fakes: how the new master is spawned, and its tree killed. */
   spawn?: typeof spawnChild;
   killTree?: typeof killTree;
@@ -94,6 +113,8 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private heard = false;
   private timer: NodeJS.Timeout | undefined;
   private early: EarlyReporter | undefined;
+  /** Set while the old master waits for the new one's tally (the canary). */
+  private judging: NodeJS.Timeout | undefined;
   /** Both masters accept meanwhile; the new one exiting fails the upgrade (lib/upgrade/probation.ts). */
   private readonly probation: Probation;
 
@@ -201,6 +222,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       case 'error':
         this.errors.push(message.message);
         return;
+      case 'tally':
+        if (this.phase === 'probation' && this.judging) this.judged(pid, message.tally);
+        return;
       case 'worker-ready':
         this.emit('worker-ready', message.pid, message.ready, message.total);
         return;
@@ -221,11 +245,46 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         // Both masters accept; a worker the new one loses now fails the upgrade (it exits).
         this.phase = 'probation';
         this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${this.probation.ms} ms (probation)`, { newPid: pid });
-        this.probation.begin(() => this.settle(pid));
+        this.o.judge?.begin();
+        this.probation.begin(() => this.probationPassed(pid));
         this.emit('probation', pid);
         return;
       }
     }
+  }
+
+  /** Probation time is over without a crash: the canary (if any) decides, on the new master's tally. */
+  private probationPassed(pid: number): void {
+    if (this.finished) return;
+    if (this.o.judge === undefined || this.o.keepChannel) return this.settle(pid);
+    this.judging = setTimeout(() => this.judged(pid, undefined), REPORT_TIMEOUT);
+    this.send({ type: 'report' });
+  }
+
+  private judged(pid: number, tally: unknown): void {
+    if (this.judging) clearTimeout(this.judging);
+    this.judging = undefined;
+    const v = this.o.judge?.verdict(tally);
+    if (v === undefined) this.o.log.warn('canary', `new master ${pid} sent no tally within ${REPORT_TIMEOUT} ms: judged on crashes alone`, { newPid: pid });
+    else this.o.log.info('canary', `new master ${pid}: ${v.result}: ${v.reason}`, { newPid: pid });
+    if (v?.result === 'fail') this.rollBack(`upgrade rolled back: ${v.reason}`);
+    else this.settle(pid);
+  }
+
+  /**
+   * The canary failed: the new master drains (its requests in flight complete) and exits; this
+   * one, which never stopped accepting, takes every new connection again. Killed if it lingers.
+   */
+  private rollBack(reason: string): void {
+    const child = this.child as ChildProcess;
+    this.send({ type: 'roll-back', reason });
+    const kill = setTimeout(() => {
+      const killed = (this.o.killTree ?? killTree)(child.pid as number, this.forked);
+      this.o.log.warn('rollback-killed', `new master ${child.pid} still there ${(this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE} ms after its roll-back: killed ${killed.join(', ')}`, { newPid: child.pid });
+    }, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE);
+    kill.unref();
+    child.once('exit', () => clearTimeout(kill));
+    this.fail(reason, false);
   }
 
   /** Probation passed: the new master takes over alone. */
@@ -254,15 +313,16 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (child.connected) child.disconnect();
   }
 
-  /** Gives up: kills the new master's whole tree and restores the pid file. */
-  fail(reason: string): void {
+  /** Gives up: kills the new master's whole tree (unless it was asked to roll back) and restores the pid file. */
+  fail(reason: string, kill = true): void {
     if (this.finished) return;
     this.phase = 'failed';
     if (this.timer) clearTimeout(this.timer);
+    if (this.judging) clearTimeout(this.judging);
     this.probation.end();
     this.early?.remove();
     const pid = this.child?.pid;
-    if (pid !== undefined) {
+    if (pid !== undefined && kill) {
       const killed = (this.o.killTree ?? killTree)(pid, this.forked);
       if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
     }

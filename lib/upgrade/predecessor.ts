@@ -5,6 +5,9 @@
 //   -> ready                        every worker is ready
 //   <- go                           start accepting
 //   -> serving
+//   <- report                       the probation is over: -> tally (its first generation's
+//                                   responses, lib/upgrade/canary.ts)
+//   <- roll-back {reason}           the canary failed: 'roll-back', this master drains
 //   <- release                      the old master handed over: the probation is over
 //   -> handed-over | stopping       this master is no longer the one serving (the old master,
 //                                   still draining, would otherwise take service back if it died)
@@ -12,15 +15,19 @@
 //
 // Its first generation serves on probation from 'serving' until the release (or until the
 // old master is gone: nobody to roll back to). Every message is a no-op once the channel is
-// closed. What the old master says arrives as events: 'go', 'gone'.
+// closed. What the old master says arrives as events: 'go', 'roll-back', 'gone'.
 import { EventEmitter } from 'node:events';
 import { sendIfConnected, type Channel } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { Probation } from './probation';
+import { toTallyData } from './canary';
+import type { Tally } from '../observe/metrics';
 
 export interface PredecessorEvents {
   /** Start accepting. */
   go: [];
+  /** The old master's canary found this release worse: drain, leaving the sockets' files and the pid file to it. */
+  'roll-back': [reason: string];
   /** The old master left (released this one, or died). */
   gone: [];
 }
@@ -33,6 +40,8 @@ export interface ParentChannel extends Channel {
 export class Predecessor extends EventEmitter<PredecessorEvents> {
   /** The first generation's probation (lib/upgrade/probation.ts). */
   readonly probation: Probation;
+  /** The first generation's responses so far, for the old master's canary (set by the master's context). */
+  report: (() => Tally) | undefined;
 
   constructor(probationMs: number, private readonly channel: ParentChannel = process) {
     super();
@@ -50,6 +59,11 @@ export class Predecessor extends EventEmitter<PredecessorEvents> {
       const message = m as ToSuccessor;
       if (message.type === 'go') this.emit('go');
       if (message.type === 'release') this.probation.end(); // the old master has handed over
+      if (message.type === 'report' && this.report) this.send({ type: 'tally', tally: toTallyData(this.report()) });
+      if (message.type === 'roll-back') {
+        this.probation.end(); // a worker lost while draining fails nothing any more
+        this.emit('roll-back', typeof message.reason === 'string' ? message.reason : 'rolled back');
+      }
     });
     this.channel.on('disconnect', () => {
       // with nobody to roll back to, a probation makes no sense any more

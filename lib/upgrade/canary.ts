@@ -1,0 +1,64 @@
+// The canary of an upgrade: the new master's first generation judged against the old
+// master's serving generation over the probation, with the judge a reload uses
+// (lib/observe/canary.ts, through lib/observe/window.ts).
+//
+// Why apart: in a reload both generations are counted in one master; in an upgrade the new
+// generation is counted in another process. At the end of probation the old master asks
+// ('report'), the new master answers with its first generation's tally ('tally', the form
+// below, checked on arrival), and the old master judges it beside its own generation's
+// responses since the probation began. The new generation's window is everything it served:
+// it accepted from 'go', a moment before the probation began.
+import { Histogram, isHistogramData, type HistogramData } from '../observe/histogram';
+import { emptyTally, type Tally } from '../observe/metrics';
+import { STATUS_CLASSES } from '../observe/request-stats';
+import { CanaryWindow } from '../observe/window';
+import type { CanaryPolicy, Verdict } from '../observe/canary';
+
+/** How long the old master waits for the new master's tally before it judges on crashes alone. */
+export const REPORT_TIMEOUT = 2_000;
+
+/** A tally as it travels over the upgrade channel. */
+export interface TallyData {
+  codes: Record<string, number>;
+  latency: HistogramData;
+}
+
+export function toTallyData(t: Tally): TallyData {
+  return { codes: { ...t.codes }, latency: t.latency.toData() };
+}
+
+/** The tally `x` stands for; undefined when it is not a well-formed TallyData. */
+export function fromTallyData(x: unknown): Tally | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const d = x as { codes?: unknown; latency?: unknown };
+  if (typeof d.codes !== 'object' || d.codes === null || !isHistogramData(d.latency)) return undefined;
+  const t = emptyTally();
+  for (const c of STATUS_CLASSES) {
+    const n = (d.codes as Record<string, unknown>)[c] ?? 0;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return undefined;
+    t.codes[c] = n;
+  }
+  t.latency = Histogram.from(d.latency);
+  return t;
+}
+
+/** The old master's side: its own generation's window, and the new master's tally once it came. */
+export interface UpgradeJudge {
+  /** The probation begins: the old generation's window opens. */
+  begin(): void;
+  /** The verdict on the new master's tally (a TallyData from the wire; undefined when none came or it was malformed). */
+  verdict(next: unknown): Verdict | undefined;
+}
+
+/** A judge over `prev` (the old master's serving generation's totals so far). */
+export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): UpgradeJudge {
+  let received: Tally | undefined;
+  const w = new CanaryWindow({ next: () => received ?? emptyTally(), prev, policy });
+  return {
+    begin: () => w.begin(),
+    verdict: (next) => {
+      received = fromTallyData(next);
+      return received === undefined ? undefined : w.verdict();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// The canary of an upgrade, end to end: real masters, workers, sockets and signals. At the end
+// of the new master's probation the old master judges the new master's tally against its own
+// generation's (lib/upgrade/canary.ts); a worse release is rolled back by a drain (no request
+// cut), and the old master keeps the pid file and the control socket.
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import { cli } from './support/cli';
+import { Load, perTest, request, Server, waitFor } from './support/harness';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('upgrade canary (integration)', function () {
+  this.timeout(60_000);
+  const t = perTest();
+
+  async function start(env: Record<string, string> = {}): Promise<{ server: Server; port: number; pidFile: string }> {
+    const pidFile = t.dir.file('app.pid');
+    const server = new Server(t.dir, { WORKERS: '2', PROBATION: '2000', MIN_REQUESTS: '20', PID_FILE: pidFile, ...env });
+    t.server = server;
+    await server.waitEvent('serving');
+    return { server, port: await server.port(), pidFile };
+  }
+
+  it('a release that answers 500 to 30 % of requests is rolled back on upgrade with the figures; the old master serves throughout, `baton upgrade` says why, `baton status` answers from the old master', async () => {
+    const { server, port, pidFile } = await start();
+    const load = new Load({ port }, { keepAlive: 4, fresh: 2, maxMs: 30_000, maxRequests: 30_000 });
+    let newPid = 0;
+    try {
+      await load.progress(50);
+      t.dir.release({ version: 'v1', errors: 3 });
+      const up = await cli(['upgrade', '--pid-file', pidFile]);
+      const failed = await server.waitEvent('upgrade-failed', 1, 15_000);
+      expect(failed.reason).to.match(/^upgrade rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\) in probation$/);
+      const share = Number(/5xx (\d+\.\d)%/.exec(String(failed.reason))?.[1]);
+      expect(share).to.be.within(20, 40);
+      expect(up.code).to.equal(1);
+      expect(up.stderr).to.contain(`upgrade failed: ${String(failed.reason)}`);
+      expect(server.count('upgrade-succeeded')).to.equal(0);
+      newPid = Number((await server.waitEvent('upgrade-started')).pid);
+      // the new master drained (its generation drained: nothing killed) and exited
+      await server.waitEvent('stopping', 1, 5_000, (e) => e.master === newPid);
+      expect(String(server.events.find((e) => e.ev === 'stopping' && e.master === newPid)?.reason)).to.equal(String(failed.reason));
+      await server.waitEvent('generation-drained', 1, 10_000, (e) => e.master === newPid);
+      await waitFor('the rolled-back master to exit', () => !alive(newPid), 10_000);
+      // the old master takes every new connection again, and is the one the pid file and the CLI name
+      await load.progress(100);
+      const after = await request({ port });
+      expect(after.status).to.equal(200);
+      expect(after.json?.version).to.equal('v0');
+      const status = await cli(['status', '--json', '--pid-file', pidFile]);
+      expect(status.code, status.stderr).to.equal(0);
+      expect((JSON.parse(status.stdout) as { status: { master: { pid: number } } }).status.master.pid).to.equal(server.pid);
+      expect(Number(fs.readFileSync(pidFile, 'utf8').trim())).to.equal(server.pid);
+    } finally {
+      const stats = await load.stop();
+      // nothing failed: the only non-2xx answers are the bad release's own 500s
+      expect(stats.errors).to.deep.equal([]);
+      expect(stats.non2xx).to.be.greaterThan(0);
+    }
+    expect(alive(server.pid)).to.equal(true);
+  });
+
+  it('a healthy release under the same load is promoted', async () => {
+    const { server, port, pidFile } = await start();
+    const load = new Load({ port }, { keepAlive: 4, fresh: 2, maxMs: 30_000, maxRequests: 30_000 });
+    try {
+      await load.progress(50);
+      t.dir.release({ version: 'v1' });
+      const up = await cli(['upgrade', '--pid-file', pidFile]);
+      expect(up.code, up.stderr).to.equal(0);
+      await server.waitEvent('upgrade-succeeded', 1, 15_000);
+      const newPid = Number(up.stdout.trim());
+      await load.progress(100);
+      await waitFor('v1 to answer', async () => (await request({ port })).json?.version === 'v1', 10_000);
+      const status = await cli(['status', '--json', '--pid-file', pidFile]);
+      expect((JSON.parse(status.stdout) as { status: { master: { pid: number } } }).status.master.pid).to.equal(newPid);
+    } finally {
+      const stats = await load.stop();
+      expect(stats.errors).to.deep.equal([]);
+      expect(stats.non2xx).to.equal(0);
+    }
+  });
+});
