@@ -79,8 +79,10 @@ export type FromMaster =
    * What the supervisor needs to start the next master. `serving`: false while the first
    * master is still starting (absent from older masters, which sent it only once serving).
    */
-  | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean; probation?: number; serving?: boolean }
+  | { type: 'state'; pidFile: string | undefined; readyTimeout: number; nextGeneration: number; workers: number; scaled: boolean; probation?: number; serving?: boolean; drainTimeout?: number }
   | { type: 'upgrade-request' }
+  /** The old master's verdict on an 'upgrade-tally' (lib/observe/canary.ts Verdict), for the supervisor's attempt. */
+  | { type: 'upgrade-verdict'; pid: number; verdict: unknown }
   /** The app called listen(): a baton master runs (the supervisor stops waiting for it). */
   | { type: 'hello'; readyTimeout: number };
 
@@ -90,6 +92,8 @@ export type ToMaster =
   | { type: 'upgrade-worker-ready'; pid: number; ready: number; total: number }
   | { type: 'upgrade-probation'; pid: number }
   | { type: 'upgrade-serving'; pid: number; dropped?: string[] }
+  /** The new master's tally at the end of probation, for the old master to judge (lib/upgrade/canary.ts). */
+  | { type: 'upgrade-tally'; pid: number; tally: unknown }
   | { type: 'upgrade-failed'; reason: string }
   | { type: 'upgrade-refused'; reason: string }
   | { type: 'stop' };

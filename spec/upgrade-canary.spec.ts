@@ -5,7 +5,10 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { cli } from './support/cli';
+import * as path from 'node:path';
 import { Load, perTest, request, Server, waitFor } from './support/harness';
+
+const CLI = path.resolve(__dirname, '../bin/baton.js');
 
 function alive(pid: number): boolean {
   try {
@@ -20,9 +23,9 @@ describe('upgrade canary (integration)', function () {
   this.timeout(60_000);
   const t = perTest();
 
-  async function start(env: Record<string, string> = {}): Promise<{ server: Server; port: number; pidFile: string }> {
+  async function start(env: Record<string, string> = {}, how: ConstructorParameters<typeof Server>[2] = {}): Promise<{ server: Server; port: number; pidFile: string }> {
     const pidFile = t.dir.file('app.pid');
-    const server = new Server(t.dir, { WORKERS: '2', PROBATION: '2000', MIN_REQUESTS: '20', PID_FILE: pidFile, ...env });
+    const server = new Server(t.dir, { WORKERS: '2', PROBATION: '2000', MIN_REQUESTS: '20', PID_FILE: pidFile, ...env }, how);
     t.server = server;
     await server.waitEvent('serving');
     return { server, port: await server.port(), pidFile };
@@ -86,5 +89,37 @@ describe('upgrade canary (integration)', function () {
       expect(stats.errors).to.deep.equal([]);
       expect(stats.non2xx).to.equal(0);
     }
+  });
+
+  it('under `baton run` the supervisor runs the attempt and the old master judges: a 30 % 500 release is rolled back, a healthy one then promoted', async () => {
+    const { server, port, pidFile } = await start({}, { args: [CLI, 'run', 'app.js'] });
+    const supervisor = server.pid;
+    const old = server.servingMaster();
+    const load = new Load({ port }, { keepAlive: 4, fresh: 2, maxMs: 40_000, maxRequests: 40_000 });
+    try {
+      await load.progress(50);
+      t.dir.release({ version: 'v1', errors: 3 });
+      process.kill(supervisor, 'SIGUSR2');
+      const failed = await server.waitEvent('upgrade-failed', 1, 15_000);
+      expect(failed.master).to.equal(old);
+      expect(failed.reason).to.match(/^upgrade rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\) in probation$/);
+      const newPid = Number((await server.waitEvent('upgrade-started')).pid);
+      await server.waitEvent('generation-drained', 1, 10_000, (e) => e.master === newPid);
+      await waitFor('the rolled-back master to exit', () => !alive(newPid), 10_000);
+      expect(Number(fs.readFileSync(pidFile, 'utf8').trim())).to.equal(old);
+      const status = await cli(['status', '--json', '--pid-file', pidFile]);
+      expect(status.code, status.stderr).to.equal(0);
+      expect((JSON.parse(status.stdout) as { status: { master: { pid: number } } }).status.master.pid).to.equal(old);
+
+      t.dir.release({ version: 'v2' });
+      process.kill(supervisor, 'SIGUSR2');
+      const ok = await server.waitEvent('upgrade-succeeded', 1, 15_000);
+      expect(ok.master).to.equal(old);
+      await waitFor('v2 to answer', async () => (await request({ port })).json?.version === 'v2', 10_000);
+    } finally {
+      const stats = await load.stop();
+      expect(stats.errors).to.deep.equal([]);
+    }
+    expect(alive(supervisor)).to.equal(true);
   });
 });

@@ -10,7 +10,7 @@ import { ROLLBACK_GRACE, UpgradeAttempt } from '../lib/upgrade/attempt';
 import { fromTallyData, REPORT_TIMEOUT, toTallyData, upgradeJudge, type UpgradeJudge } from '../lib/upgrade/canary';
 import { CANARY_DEFAULTS } from '../lib/observe/canary';
 import { emptyTally, type Tally } from '../lib/observe/metrics';
-import { forwardUpgrade, upgradeEvent } from '../lib/supervisor/bridge';
+import { forwardUpgrade, readVerdict, upgradeEvent, verdictMessage } from '../lib/supervisor/bridge';
 import { RemoteUpgrade, type SupervisorLink } from '../lib/supervisor/supervised';
 import { decide, States, TRANSITIONS } from '../lib/master/states';
 import { StopSignals } from '../lib/os/signals';
@@ -229,6 +229,21 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       expect(upgradeEvent({ type: 'upgrade-serving', pid: 8 })).to.deep.equal({ event: 'serving', args: [8, []] });
       expect(upgradeEvent({ type: 'upgrade-refused', reason: 'busy' })).to.deep.equal({ event: 'failed', args: ['busy'] });
       expect(upgradeEvent({ type: 'stop' })).to.equal(undefined);
+    });
+
+    it('the canary both ways: the tally as an event on the master\'s side, the verdict back to the supervisor (checked)', () => {
+      const source = new EventEmitter();
+      const wire: ToMaster[] = [];
+      forwardUpgrade(source as never, (m) => wire.push(m));
+      source.emit('tally', 7, { codes: { '2xx': 3 } });
+      expect(wire).to.deep.equal([{ type: 'upgrade-tally', pid: 7, tally: { codes: { '2xx': 3 } } }]);
+      expect(upgradeEvent(wire[0] as ToMaster)).to.deep.equal({ event: 'tally', args: [7, { codes: { '2xx': 3 } }] });
+      const v = { result: 'fail' as const, reason: '5xx 30.0% (15 of 50) vs 0.0% (0 of 100) in probation', next: { responses: 50, errors: 15, errorRate: 0.3, p99: 2 }, prev: { responses: 100, errors: 0, errorRate: 0, p99: 2 } };
+      const m = JSON.parse(JSON.stringify(verdictMessage(7, v))) as { verdict?: unknown };
+      expect(readVerdict(m)).to.deep.equal(v);
+      expect(readVerdict(JSON.parse(JSON.stringify(verdictMessage(7, undefined))) as { verdict?: unknown })).to.equal(undefined);
+      expect(readVerdict({ verdict: { result: 'maybe', reason: 'x' } })).to.equal(undefined);
+      expect(readVerdict({ verdict: { result: 'fail' } })).to.equal(undefined);
     });
   });
 

@@ -153,8 +153,8 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** What the supervisor (`baton run`) needs to start the next master. */
   private stateMessage(serving = this.state !== 'starting'): FromMaster {
-    const { pidFile, readyTimeout, probation } = this.opts;
-    return { type: 'state', pidFile, readyTimeout, nextGeneration: this.pool.next, workers: this.workers, scaled: this.scaled, probation, serving };
+    const { pidFile, readyTimeout, probation, drainTimeout } = this.opts;
+    return { type: 'state', pidFile, readyTimeout, nextGeneration: this.pool.next, workers: this.workers, scaled: this.scaled, probation, serving, drainTimeout };
   }
 
   /** SIGUSR2: replaces this master with a new one started from the current files (lib/master/upgrades.ts). */

@@ -17,7 +17,8 @@ import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
 import { UpgradeAttempt } from '../upgrade/attempt';
 import { PROBATION_SHARE } from '../upgrade/probation';
-import { upgradeJudge } from '../upgrade/canary';
+import { upgradeJudge, type LocalJudge } from '../upgrade/canary';
+import { verdictMessage } from '../supervisor/bridge';
 import { emptyTally } from '../observe/metrics';
 import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../upgrade/relaunch';
@@ -70,11 +71,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       return Promise.resolve({ ok: false, reason: PID1 });
     }
     const o = this.opts;
-    // the canary compares the new master's first generation with the one serving here
-    const serving = this.m.serving()?.id;
-    const judge = upgradeJudge(() => (serving === undefined ? emptyTally() : c.observation.observer.tally(serving)), o.canary);
     const attempt = new UpgradeAttempt({
-      judge, drainTimeout: o.drainTimeout,
+      judge: this.judge(), drainTimeout: o.drainTimeout,
       relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
       readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
     });
@@ -89,10 +87,26 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     if (this.m.state() === 'serving' && !this.current) void this.follow(u);
   }
 
+  /** The canary: the new master's first generation against the one serving here, over the probation. */
+  private judge(): LocalJudge {
+    const serving = this.m.serving()?.id;
+    return upgradeJudge(() => (serving === undefined ? emptyTally() : this.c.observation.observer.tally(serving)), this.opts.canary);
+  }
+
   /** Follows an upgrade (run here, or by the supervisor). */
   private follow(attempt: UpgradeAttempt | RemoteUpgrade): Promise<Outcome> {
     const { log, surface: { notifier } } = this.c;
     this.current = attempt;
+    if (!(attempt instanceof UpgradeAttempt)) {
+      // under `baton run` this master judges, and the supervisor's attempt acts on the verdict
+      const judge = this.judge();
+      attempt.on('probation', () => judge.begin());
+      attempt.on('tally', (pid, tally) => {
+        const v = judge.verdict(tally);
+        log.info('canary', v ? `new master ${pid}: ${v.result}: ${v.reason}` : `new master ${pid} sent a malformed tally: judged on crashes alone`, { newPid: pid });
+        this.c.link?.send(verdictMessage(pid, v));
+      });
+    }
     return new Promise((resolve) => {
       attempt.on('started', (pid) => {
         notifier.reloading(`upgrading: new master ${pid} starting`);

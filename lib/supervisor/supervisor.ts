@@ -27,7 +27,8 @@ import { sendIfConnected } from '../channel';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
 import { Backoff } from '../pool/backoff';
 import { STOP_SIGNALS, StopSignals, type StopSignal } from '../os/signals';
-import { forwardUpgrade } from './bridge';
+import { forwardUpgrade, readVerdict } from './bridge';
+import type { Verdict } from '../observe/canary';
 import type { ListenerSpec } from '../sockets/listeners';
 import { relaunch, type StartContext } from '../upgrade/relaunch';
 import { UpgradeAttempt, type HandoffSocket } from '../upgrade/attempt';
@@ -60,7 +61,9 @@ export class Supervisor {
   private everServed = false;
   /** Masters that die are restarted with the crash back-off of lib/pool/backoff.ts. */
   private readonly backoff = new Backoff();
-  private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0 };
+  private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0, drainTimeout: DEFAULTS.drainTimeout };
+  /** The upgrade's canary waits for the old master's verdict on the new master's tally (lib/supervisor/bridge.ts). */
+  private verdict: { pid: number; resolve: (v: Verdict | undefined) => void } | undefined;
   /** Whether the first master called listen() (it said 'hello'). */
   private greeted = false;
   private exitCode = 0;
@@ -168,7 +171,13 @@ export class Supervisor {
           workers: message.workers,
           scaled: message.scaled,
           probation: message.probation ?? 0,
+          drainTimeout: message.drainTimeout ?? DEFAULTS.drainTimeout,
         };
+        return;
+      case 'upgrade-verdict':
+        if (this.verdict?.pid !== message.pid) return;
+        this.verdict.resolve(readVerdict(message));
+        this.verdict = undefined;
         return;
       case 'upgrade-request':
         this.upgrade(`requested by master ${child.pid}`);
@@ -214,6 +223,9 @@ export class Supervisor {
       env: { [SUPERVISOR_ENV]: '1' },
       log: this.log,
       what: replacing ? 'upgrade' : 'restart',
+      // the old master judges (it counts its own generation); its verdict comes back here
+      judge: old && replacing ? { begin: () => undefined, verdict: () => new Promise((resolve) => (this.verdict = { pid: attempt.pid as number, resolve })) } : undefined,
+      drainTimeout: this.info.drainTimeout,
     });
     this.attempt = attempt;
     attempt.on('started', (pid) => {

@@ -45,6 +45,7 @@ import { killTree } from '../os/proctree';
 import { Probation } from './probation';
 import type { Relaunch } from './relaunch';
 import { REPORT_TIMEOUT, type UpgradeJudge } from './canary';
+import type { Verdict } from '../observe/canary';
 
 /** How long past drainTimeout a rolled-back new master may take to exit before it is killed. */
 export const ROLLBACK_GRACE = 5_000;
@@ -57,6 +58,8 @@ export interface UpgradeEvents {
   /** The new master serves: the old one must stop accepting and drain. `dropped`: the listeners it did not adopt. */
   serving: [pid: number, dropped: string[]];
   failed: [reason: string];
+  /** The new master's tally at the end of probation (a TallyData), before it is judged: `baton run` forwards it to the old master. */
+  tally: [pid: number, tally: unknown];
   /** After 'serving': the new master died while it was the one serving. */
   lost: [reason: string];
   /** After 'serving': the new master handed over in turn, or stops; nothing to watch any more. */
@@ -91,7 +94,7 @@ export interface UpgradeOptions {
   what?: 'upgrade' | 'restart';
   /** The `metrics` / `health` listening sockets to pass on after the listeners (lib/observe/endpoints.ts). */
   endpoints?: Array<{ key: string; fd: number }>;
-  /** The canary (not under `baton run`'s supervisor, which counts no requests): judged at the end of probation. */
+  /** The canary, judged at the end of probation (under `baton run`, the supervisor's asks the old master). */
   judge?: UpgradeJudge;
   /** The new master's drainTimeout: a rolled-back one is killed if still there ROLLBACK_GRACE ms later (default 30 s). */
   drainTimeout?: number;
@@ -115,6 +118,8 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private early: EarlyReporter | undefined;
   /** Set while the old master waits for the new one's tally (the canary). */
   private judging: NodeJS.Timeout | undefined;
+  /** 'report' sent, its tally not come yet. */
+  private reported = false;
   /** Both masters accept meanwhile; the new one exiting fails the upgrade (lib/upgrade/probation.ts). */
   private readonly probation: Probation;
 
@@ -223,7 +228,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.errors.push(message.message);
         return;
       case 'tally':
-        if (this.phase === 'probation' && this.judging) this.judged(pid, message.tally);
+        if (this.phase !== 'probation' || !this.reported) return;
+        this.reported = false; // one tally per report
+        this.judged(pid, message.tally);
         return;
       case 'worker-ready':
         this.emit('worker-ready', message.pid, message.ready, message.total);
@@ -256,16 +263,27 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   /** Probation time is over without a crash: the canary (if any) decides, on the new master's tally. */
   private probationPassed(pid: number): void {
     if (this.finished) return;
-    if (this.o.judge === undefined || this.o.keepChannel) return this.settle(pid);
-    this.judging = setTimeout(() => this.judged(pid, undefined), REPORT_TIMEOUT);
+    if (this.o.judge === undefined) return this.settle(pid);
+    this.judging = setTimeout(() => this.decide(pid, undefined), REPORT_TIMEOUT);
+    this.reported = true;
     this.send({ type: 'report' });
   }
 
+  /** The new master's tally came: judged (at once, or by the old master under `baton run`, within REPORT_TIMEOUT). */
   private judged(pid: number, tally: unknown): void {
     if (this.judging) clearTimeout(this.judging);
-    this.judging = undefined;
+    this.emit('tally', pid, tally);
+    this.judging = setTimeout(() => this.decide(pid, undefined), REPORT_TIMEOUT);
     const v = this.o.judge?.verdict(tally);
-    if (v === undefined) this.o.log.warn('canary', `new master ${pid} sent no tally within ${REPORT_TIMEOUT} ms: judged on crashes alone`, { newPid: pid });
+    if (v instanceof Promise) void v.then((w) => this.decide(pid, w), () => this.decide(pid, undefined));
+    else this.decide(pid, v);
+  }
+
+  private decide(pid: number, v: Verdict | undefined): void {
+    if (this.phase !== 'probation' || this.judging === undefined) return;
+    clearTimeout(this.judging);
+    this.judging = undefined;
+    if (v === undefined) this.o.log.warn('canary', `no verdict on new master ${pid} within ${REPORT_TIMEOUT} ms (no tally, or an older baton on the other side): judged on crashes alone`, { newPid: pid });
     else this.o.log.info('canary', `new master ${pid}: ${v.result}: ${v.reason}`, { newPid: pid });
     if (v?.result === 'fail') this.rollBack(`upgrade rolled back: ${v.reason}`);
     else this.settle(pid);

@@ -42,16 +42,25 @@ export function fromTallyData(x: unknown): Tally | undefined {
   return t;
 }
 
-/** The old master's side: its own generation's window, and the new master's tally once it came. */
+/**
+ * The old master's side: its own generation's window, and the verdict on the new master's
+ * tally once it came. Under `baton run` the supervisor runs the attempt: its judge forwards
+ * the tally to the old master and waits for the old master's verdict (lib/supervisor/bridge.ts).
+ */
 export interface UpgradeJudge {
   /** The probation begins: the old generation's window opens. */
   begin(): void;
   /** The verdict on the new master's tally (a TallyData from the wire; undefined when none came or it was malformed). */
+  verdict(next: unknown): Verdict | undefined | Promise<Verdict | undefined>;
+}
+
+/** The old master's own judge, which answers at once. */
+export interface LocalJudge extends UpgradeJudge {
   verdict(next: unknown): Verdict | undefined;
 }
 
 /** A judge over `prev` (the old master's serving generation's totals so far). */
-export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): UpgradeJudge {
+export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): LocalJudge {
   let received: Tally | undefined;
   const w = new CanaryWindow({ next: () => received ?? emptyTally(), prev, policy });
   return {
