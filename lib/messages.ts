@@ -51,8 +51,8 @@ export type FromSuccessor =
   | { type: 'forked'; pid: number }
   | { type: 'worker-ready'; pid: number; ready: number; total: number }
   | { type: 'ready'; pid: number }
-  /** `dropped`: the listeners this master did not adopt (the old master removes their socket files). */
-  | { type: 'serving'; pid: number; dropped?: string[] }
+  /** `dropped`: the listeners this master did not adopt (the old master removes their socket files); `side`: what it runs, for the history (lib/observe/history.ts HistorySide). */
+  | { type: 'serving'; pid: number; dropped?: string[]; side?: unknown }
   | { type: 'error'; message: string }
   /** After it took over: it handed over to a master of its own, or it stops. */
   | { type: 'handed-over'; pid: number }
@@ -94,6 +94,8 @@ export type ToMaster =
   | { type: 'upgrade-serving'; pid: number; dropped?: string[] }
   /** The new master's tally at the end of probation, for the old master to judge (lib/upgrade/canary.ts). */
   | { type: 'upgrade-tally'; pid: number; tally: unknown }
+  /** What the new master runs (its release, Node, generation), for the old master's history. */
+  | { type: 'upgrade-side'; pid: number; side: unknown }
   | { type: 'upgrade-failed'; reason: string }
   | { type: 'upgrade-refused'; reason: string }
   | { type: 'stop' };

@@ -61,6 +61,14 @@ describe('upgrade canary (integration)', function () {
       expect(status.code, status.stderr).to.equal(0);
       expect((JSON.parse(status.stdout) as { status: { master: { pid: number } } }).status.master.pid).to.equal(server.pid);
       expect(Number(fs.readFileSync(pidFile, 'utf8').trim())).to.equal(server.pid);
+      // baton history: both sides, the new master's as it said it ran
+      const history = await cli(['history', '--json', '--pid-file', pidFile]);
+      const records = history.stdout.trim().split('\n').map((l) => JSON.parse(l) as { result: string; reason: string; from: unknown; to: unknown });
+      expect(records).to.have.length(1);
+      expect(records[0]).to.deep.include({ result: 'rolled_back', reason: failed.reason });
+      const release = fs.realpathSync(t.dir.dir);
+      expect(records[0]?.from).to.deep.equal({ release, node: process.version, generation: 1, pid: server.pid });
+      expect(records[0]?.to).to.deep.equal({ release, node: process.version, generation: 2, pid: newPid });
     } finally {
       const stats = await load.stop();
       // nothing failed: the only non-2xx answers are the bad release's own 500s
@@ -116,6 +124,12 @@ describe('upgrade canary (integration)', function () {
       const ok = await server.waitEvent('upgrade-succeeded', 1, 15_000);
       expect(ok.master).to.equal(old);
       await waitFor('v2 to answer', async () => (await request({ port })).json?.version === 'v2', 10_000);
+      // the history's `to` side came through the bridge too
+      const history = await cli(['history', '--json', '--pid-file', pidFile]);
+      const records = history.stdout.trim().split('\n').map((l) => JSON.parse(l) as { result: string; to?: { pid?: number; node: string } });
+      expect(records.map((r) => r.result)).to.deep.equal(['rolled_back', 'succeeded']);
+      expect(records[0]?.to).to.deep.include({ pid: newPid, node: process.version });
+      expect(records[1]?.to).to.deep.include({ pid: ok.pid, node: process.version });
     } finally {
       const stats = await load.stop();
       expect(stats.errors).to.deep.equal([]);

@@ -83,6 +83,7 @@ export class Startup extends EventEmitter<StartupEvents> {
   /** `gen` serves: the listeners not announced yet are, and the old master hears of it. */
   served(sockets: Listener[], takenBack: boolean): void {
     for (const l of sockets) if (!l.announced) this.announce(l);
-    if (this.c.handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.dropped });
+    const { handoff } = this.c;
+    if (handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.dropped, side: this.c.observation.observer.sideOf(handoff.generation) });
   }
 }

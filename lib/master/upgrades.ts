@@ -114,6 +114,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
         this.emit('upgrade-started', { pid });
       });
       attempt.on('worker-ready', (pid, ready, total) => this.emit('upgrade-worker-ready', { pid, ready, total }));
+      // the history's `to` side: what the new master runs
+      attempt.on('side', (_pid, side) => this.c.observation.observer.upgradeTo(side));
       // pooled clients would meet the new release only at the drain: half of them move to it now
       attempt.on('probation', () => this.m.serving()?.shedShare(PROBATION_SHARE));
       attempt.on('failed', (reason) => {

@@ -55,7 +55,8 @@ const KINDS: readonly string[] = ['upgrade', 'reload'];
 const TRIGGERS: readonly string[] = ['signal', 'cli', 'api'];
 const RESULTS: readonly string[] = ['succeeded', 'rolled_back', 'failed'];
 
-function isSide(x: unknown): x is HistorySide {
+/** Whether `x` is a well-formed side (a file's line, or what a new master sent). */
+export function isSide(x: unknown): x is HistorySide {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Record<string, unknown>;
   return typeof s.release === 'string' && typeof s.node === 'string' && Number.isInteger(s.generation) && (s.pid === undefined || Number.isInteger(s.pid));

@@ -15,7 +15,7 @@ import type { Logger } from '../log/log';
 import { BatonMetrics, type ChangeResult, type RestartReason, type Tally } from './metrics';
 import { isRequestDelta } from './request-stats';
 import type { RegistrySnapshot } from './registry';
-import { appendHistory, historyPath, type HistoryKind, type HistorySide, type HistoryTrigger } from './history';
+import { appendHistory, historyPath, isSide, type HistoryKind, type HistorySide, type HistoryTrigger } from './history';
 
 /** A generation as the observer sees it (lib/pool/generation.ts). */
 export interface ObservedGeneration {
@@ -190,6 +190,16 @@ export class Observer {
 
   private releaseOf(g: ObservedGeneration | undefined): string {
     return g?.loaded ? path.dirname(g.loaded.script) : '';
+  }
+
+  /** What generation `id` of this master runs (a new master tells the old one, for its history). */
+  sideOf(id: number): HistorySide | undefined {
+    return this.side(this.m.generations.get(id));
+  }
+
+  /** The upgrade in progress: what its new master said it runs (checked). */
+  upgradeTo(side: unknown): void {
+    if (this.upgrade && isSide(side)) this.upgrade.to = { release: side.release, node: side.node, generation: side.generation, ...(side.pid !== undefined ? { pid: side.pid } : {}) };
   }
 
   private side(g: ObservedGeneration | undefined): HistorySide | undefined {

@@ -13,11 +13,12 @@ import type { FromMaster, ToMaster } from '../messages';
 import type { UpgradeEvents } from '../upgrade/attempt';
 import type { Verdict } from '../observe/canary';
 
-type Forwarded = 'started' | 'worker-ready' | 'probation' | 'tally' | 'serving' | 'failed';
+type Forwarded = 'started' | 'worker-ready' | 'side' | 'probation' | 'tally' | 'serving' | 'failed';
 
 const WIRE: Readonly<Record<Forwarded, { type: ToMaster['type']; args: readonly string[] }>> = {
   started: { type: 'upgrade-started', args: ['pid'] },
   'worker-ready': { type: 'upgrade-worker-ready', args: ['pid', 'ready', 'total'] },
+  side: { type: 'upgrade-side', args: ['pid', 'side'] },
   probation: { type: 'upgrade-probation', args: ['pid'] },
   tally: { type: 'upgrade-tally', args: ['pid', 'tally'] },
   serving: { type: 'upgrade-serving', args: ['pid', 'dropped'] },

@@ -53,6 +53,8 @@ export const ROLLBACK_GRACE = 5_000;
 export interface UpgradeEvents {
   started: [pid: number];
   'worker-ready': [pid: number, ready: number, total: number];
+  /** What the new master runs (release, Node, generation: a HistorySide as it sent it), once it serves. */
+  side: [pid: number, side: unknown];
   /** The new master serves beside this one, on probation: this one sheds part of its keep-alive connections to it. */
   probation: [pid: number];
   /** The new master serves: the old one must stop accepting and drain. `dropped`: the listeners it did not adopt. */
@@ -245,6 +247,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         if (this.phase !== 'go') return;
         if (this.timer) clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
+        if (message.side !== undefined) this.emit('side', pid, message.side);
         if (this.probation.ms <= 0) {
           this.settle(pid);
           return;
