@@ -21,89 +21,24 @@
 // worker it forked are SIGKILLed, the old master goes on serving and the pid file
 // names it again. The old master never stopped accepting, so nothing was lost.
 //
-// The canary (with `judge`): at the end of probation the old master asks for the new
-// master's tally and judges it against its own generation over the probation
-// (lib/upgrade/canary.ts):
-//        report ----------------------------------->
-//        <--------------- tally                    its first generation's responses
-//   judged no worse: release, as above
-//   worse: roll-back {reason} --------------------->  drains like a stopping master (no request
-//                                                     is cut), leaves the socket files and the
-//                                                     pid file to the old master, exits
-//   (still there drainTimeout + ROLLBACK_GRACE later: SIGKILLed with its tree, as a failure)
+// The canary (with `judge`): at the end of probation the new master's tally is judged
+// against the old master's generation (lib/upgrade/canary-call.ts); a worse release is asked
+// to roll back (it drains away) instead of being killed.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { earlyReporter, type EarlyReporter } from './early';
 import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
-import type { ListenerSpec } from '../sockets/listeners';
-import type { Logger } from '../log/log';
 import { sendIfConnected } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { oldbinPath, removePidFileIf, writePidFile } from '../master/pidfile';
 import { killTree } from '../os/proctree';
 import { Probation } from './probation';
-import type { Relaunch } from './relaunch';
-import { REPORT_TIMEOUT, type UpgradeJudge } from './canary';
-import type { Verdict } from '../observe/canary';
+import { CanaryCall, killIfLingering, ROLLBACK_GRACE } from './canary-call';
+import type { UpgradeEvents, UpgradeOptions } from './attempt-types';
 
-/** How long past drainTimeout a rolled-back new master may take to exit before it is killed. */
-export const ROLLBACK_GRACE = 5_000;
-
-export interface UpgradeEvents {
-  started: [pid: number];
-  'worker-ready': [pid: number, ready: number, total: number];
-  /** What the new master runs (release, Node, generation: a HistorySide as it sent it), once it serves. */
-  side: [pid: number, side: unknown];
-  /** The new master serves beside this one, on probation: this one sheds part of its keep-alive connections to it. */
-  probation: [pid: number];
-  /** The new master serves: the old one must stop accepting and drain. `dropped`: the listeners it did not adopt. */
-  serving: [pid: number, dropped: string[]];
-  failed: [reason: string];
-  /** The new master's tally at the end of probation (a TallyData), before it is judged: `baton run` forwards it to the old master. */
-  tally: [pid: number, tally: unknown];
-  /** After 'serving': the new master died while it was the one serving. */
-  lost: [reason: string];
-  /** After 'serving': the new master handed over in turn, or stops; nothing to watch any more. */
-  'moved-on': [what: 'handed-over' | 'stopping'];
-}
-
-/** A listening socket to hand to the new master: a Listener, or a handle a supervisor holds. */
-export interface HandoffSocket {
-  spec: ListenerSpec;
-  external?: boolean;
-  /** An fd number or a handle object, as spawn() takes them in stdio. */
-  handoffFd(): number | object;
-}
-
-export interface UpgradeOptions {
-  relaunch: Relaunch;
-  listeners: HandoffSocket[];
-  generation: number;
-  workers: number | undefined;
-  readyTimeout: number;
-  /** ms the new master serves beside the old one before the old one hands over. */
-  probation?: number;
-  pidFile: string | undefined;
-  /** The master being replaced (default: this process); undefined when there is none. */
-  oldPid?: number | undefined;
-  /** A supervisor keeps talking to the new master: the channel stays open. */
-  keepChannel?: boolean;
-  /** Environment of the new master over this process's (undefined removes a variable). */
-  env?: Record<string, string | undefined>;
-  log: Logger;
-  /** What the log calls it: a supervisor replacing a master that died restarts it (default 'upgrade'). */
-  what?: 'upgrade' | 'restart';
-  /** The `metrics` / `health` listening sockets to pass on after the listeners (lib/observe/endpoints.ts). */
-  endpoints?: Array<{ key: string; fd: number }>;
-  /** The canary, judged at the end of probation (under `baton run`, the supervisor's asks the old master). */
-  judge?: UpgradeJudge;
-  /** The new master's drainTimeout: a rolled-back one is killed if still there ROLLBACK_GRACE ms later (default 30 s). */
-  drainTimeout?: number;
-  /** Unit specs give fakes: how the new master is spawned, and its tree killed. */
-  spawn?: typeof spawnChild;
-  killTree?: typeof killTree;
-}
+export type { HandoffSocket, UpgradeEvents, UpgradeOptions } from './attempt-types';
+export { ROLLBACK_GRACE } from './canary-call';
 
 export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   child: ChildProcess | undefined;
@@ -118,10 +53,8 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private heard = false;
   private timer: NodeJS.Timeout | undefined;
   private early: EarlyReporter | undefined;
-  /** Set while the old master waits for the new one's tally (the canary). */
-  private judging: NodeJS.Timeout | undefined;
-  /** 'report' sent, its tally not come yet. */
-  private reported = false;
+  /** The canary's exchange at the end of probation. */
+  private call: CanaryCall | undefined;
   /** Both masters accept meanwhile; the new one exiting fails the upgrade (lib/upgrade/probation.ts). */
   private readonly probation: Probation;
 
@@ -230,9 +163,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.errors.push(message.message);
         return;
       case 'tally':
-        if (this.phase !== 'probation' || !this.reported) return;
-        this.reported = false; // one tally per report
-        this.judged(pid, message.tally);
+        if (this.phase === 'probation') this.call?.tally(message.tally);
         return;
       case 'worker-ready':
         this.emit('worker-ready', message.pid, message.ready, message.total);
@@ -267,29 +198,10 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private probationPassed(pid: number): void {
     if (this.finished) return;
     if (this.o.judge === undefined) return this.settle(pid);
-    this.judging = setTimeout(() => this.decide(pid, undefined), REPORT_TIMEOUT);
-    this.reported = true;
-    this.send({ type: 'report' });
-  }
-
-  /** The new master's tally came: judged (at once, or by the old master under `baton run`, within REPORT_TIMEOUT). */
-  private judged(pid: number, tally: unknown): void {
-    if (this.judging) clearTimeout(this.judging);
-    this.emit('tally', pid, tally);
-    this.judging = setTimeout(() => this.decide(pid, undefined), REPORT_TIMEOUT);
-    const v = this.o.judge?.verdict(tally);
-    if (v instanceof Promise) void v.then((w) => this.decide(pid, w), () => this.decide(pid, undefined));
-    else this.decide(pid, v);
-  }
-
-  private decide(pid: number, v: Verdict | undefined): void {
-    if (this.phase !== 'probation' || this.judging === undefined) return;
-    clearTimeout(this.judging);
-    this.judging = undefined;
-    if (v === undefined) this.o.log.warn('canary', `no verdict on new master ${pid} within ${REPORT_TIMEOUT} ms (no tally, or an older baton on the other side): judged on crashes alone`, { newPid: pid });
-    else this.o.log.info('canary', `new master ${pid}: ${v.result}: ${v.reason}`, { newPid: pid });
-    if (v?.result === 'fail') this.rollBack(`upgrade rolled back: ${v.reason}`);
-    else this.settle(pid);
+    this.call = new CanaryCall({
+      judge: this.o.judge, pid, log: this.o.log, tally: (tally) => this.emit('tally', pid, tally), pass: () => this.settle(pid), rollBack: (reason) => this.rollBack(reason),
+    });
+    this.call.ask(() => this.send({ type: 'report' }));
   }
 
   /**
@@ -299,12 +211,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private rollBack(reason: string): void {
     const child = this.child as ChildProcess;
     this.send({ type: 'roll-back', reason });
-    const kill = setTimeout(() => {
-      const killed = (this.o.killTree ?? killTree)(child.pid as number, this.forked);
-      this.o.log.warn('rollback-killed', `new master ${child.pid} still there ${(this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE} ms after its roll-back: killed ${killed.join(', ')}`, { newPid: child.pid });
-    }, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE);
-    kill.unref();
-    child.once('exit', () => clearTimeout(kill));
+    killIfLingering(child, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE, () => (this.o.killTree ?? killTree)(child.pid as number, this.forked), this.o.log);
     this.fail(reason, false);
   }
 
@@ -339,7 +246,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (this.finished) return;
     this.phase = 'failed';
     if (this.timer) clearTimeout(this.timer);
-    if (this.judging) clearTimeout(this.judging);
+    this.call?.cancel();
     this.probation.end();
     this.early?.remove();
     const pid = this.child?.pid;
