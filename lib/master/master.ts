@@ -69,9 +69,8 @@ export class Master extends EventEmitter<MasterEvents> {
   constructor(private opts: ResolvedOptions, specs: ListenerSpec[]) {
     super();
     this.c = masterContext(opts, this, {
-      upgrade: (u) => this.upgrades.adopt(u),
+      upgrade: (u) => this.upgrades.adopt(u), rollBack: (reason) => this.stop(reason, true),
       stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
-      rollBack: (reason) => this.stop(reason, true),
     });
     const { handoff, log } = this.c;
     this.states = new States(log, () => ({ reloading: this.reloads.busy, upgrading: this.upgrades.busy }));

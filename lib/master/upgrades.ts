@@ -129,6 +129,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       });
       attempt.on('serving', (pid, dropped) => {
         this.current = undefined;
+        this.c.observation.handedOver(); // the latest totals, before the release
         if (attempt instanceof UpgradeAttempt) this.watch(pid, attempt);
         this.emit('handed-over', pid);
         this.closeDropped(dropped);

@@ -58,8 +58,6 @@ export class Observation {
     this.observer.start();
     // before the master's own handlers (lib/master/signals.ts): what they start, a signal triggered
     for (const sig of ['SIGUSR2', 'SIGHUP'] as const) process.prependListener(sig, () => this.observer.signalled());
-    // handed over: the new master serves the endpoints (on the same sockets, passed as fds)
-    this.m.on('upgrade-succeeded', () => this.handedOver());
     // a socket the previous master passed for an address this release does not serve: nobody would accept on it
     const wanted = new Set([this.o.opts.metrics, this.o.opts.health].flatMap((a) => (a ? [addressKey(a)] : [])));
     const inherited = [...(this.o.inherited ?? [])];
@@ -165,7 +163,12 @@ export class Observation {
     return this.endpoints?.handoff() ?? [];
   }
 
-  /** Handed over: the new master gets the latest totals (before its release) and serves the endpoints on the same sockets; this one lets go. */
+  /**
+   * Handed over (the attempt's 'serving', before the release is sent: lib/master/upgrades.ts):
+   * the new master gets the latest totals first and serves the endpoints on the same sockets;
+   * this one lets go. Not at 'upgrade-succeeded', which waits for the old workers to close
+   * their socket duplicates: the new master would serve the endpoints before the last totals.
+   */
   handedOver(): void {
     this.sendTotals?.();
     void this.endpoints?.close(false);
