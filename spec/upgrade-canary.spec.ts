@@ -99,6 +99,31 @@ describe('upgrade canary (integration)', function () {
     }
   });
 
+  it('no false alarm: 20 healthy upgrades in a row under load are each judged on their figures and promoted', async function () {
+    this.timeout(150_000);
+    const { server, port } = await start({ PROBATION: '400' });
+    const load = new Load({ port }, { keepAlive: 4, fresh: 2, maxMs: 120_000, maxRequests: 400_000 });
+    try {
+      await load.progress(50);
+      let master = server.pid;
+      for (let i = 1; i <= 20; i++) {
+        t.dir.release({ version: `h${i}` });
+        process.kill(master, 'SIGUSR2');
+        master = (await server.waitEvent('upgrade-succeeded', i, 15_000)).pid as number;
+        await waitFor(`h${i} to answer`, async () => (await request({ port })).json?.version === `h${i}`, 10_000);
+      }
+    } finally {
+      const stats = await load.stop();
+      expect(stats.errors).to.deep.equal([]);
+      expect(stats.non2xx).to.equal(0);
+    }
+    const verdicts = server.stderr.split('\n').filter((l) => / info canary: new master \d+: /.test(l));
+    expect(verdicts, 'a verdict per upgrade').to.have.length(20);
+    // each judged on its figures (enough requests), none rolled back
+    expect(verdicts.filter((l) => /: pass: /.test(l)), verdicts.join('\n')).to.have.length(20);
+    expect(server.count('upgrade-failed')).to.equal(0);
+  });
+
   it('under `baton run` the supervisor runs the attempt and the old master judges: a 30 % 500 release is rolled back, a healthy one then promoted', async () => {
     const { server, port, pidFile } = await start({}, { args: [CLI, 'run', 'app.js'] });
     const supervisor = server.pid;
