@@ -1,25 +1,9 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
-import { BatonOptionError } from '../lib/config/rules';
 import { resolveOptions } from '../lib/config/options';
 import { OBSERVE_OPTIONS, endpointOption, observeOptions, probationOption, shutdownDelayOption } from '../lib/observe/options';
+import { optionError } from './support/option-error';
 
-/** Calls fn, asserts it threw a BatonOptionError-shaped error naming `option`, returns it. */
-function optionError(fn: () => unknown, option: string): BatonOptionError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected an option error for "${option}"`).to.be.instanceOf(BatonOptionError);
-  const e = caught as BatonOptionError;
-  expect(e).to.be.instanceOf(TypeError);
-  expect(e.name).to.equal('BatonOptionError');
-  expect(e.option).to.equal(option);
-  expect(e.message).to.match(new RegExp(`^baton: option "${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" `));
-  return e;
-}
 
 describe('observe: options', () => {
   it('names the new top-level options for the config code', () => {

@@ -3,26 +3,11 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as sinon from 'sinon';
-import { BatonOptionError, DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
+import { DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
+import { optionError } from './support/option-error';
 
 const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept, metrics, health, shutdownDelay.';
 
-/** Calls fn, asserts it threw a BatonOptionError naming `option`, returns the error. */
-function optionError(fn: () => unknown, option: string): BatonOptionError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected a BatonOptionError for "${option}"`).to.be.instanceOf(BatonOptionError);
-  const e = caught as BatonOptionError;
-  expect(e).to.be.instanceOf(TypeError);
-  expect(e.name).to.equal('BatonOptionError');
-  expect(e.option).to.equal(option);
-  expect(e.message).to.match(new RegExp(`^baton: option "${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" `));
-  return e;
-}
 
 describe('options: resolveOptions', () => {
   const saved: Record<string, string | undefined> = {};
