@@ -2,6 +2,7 @@
 // soak's readings of the serving master (bench/soak.ts). TCP connections are told apart from
 // the fds that stay (listening sockets, UNIX sockets, pipes, files) by their socket inode.
 import * as fs from 'node:fs';
+import { listeningRows } from '../lib/sockets/sockstate';
 import { now, sleep } from './common';
 
 export function rssKiB(pid: number): number | null {
@@ -31,9 +32,17 @@ function inodes(pid: number, tables: string[], column: number, keep: (cols: stri
   return out;
 }
 
-/** Listening TCP sockets (state 0A), by inode. */
+/**
+ * Listening TCP sockets (state 0A), by inode: the head of each table only (lib/sockets/sockstate.ts).
+ * Read in full, the tables of a machine that has just served fresh connections (up to 131,072
+ * TIME_WAIT rows) cost this process about a second of CPU per sample, on the cores the upgrade
+ * phase measures: it made the throughput between events read low.
+ */
 export function listeningInodes(pid: number): Set<string> | null {
-  return inodes(pid, ['tcp', 'tcp6'], 9, (c) => c[3] === '0A');
+  if (!fs.existsSync(`/proc/${pid}/net/tcp`)) return null;
+  const out = new Set<string>();
+  for (const t of ['tcp', 'tcp6']) for (const c of listeningRows(`/proc/${pid}/net/${t}`)) out.add(c[9] as string);
+  return out;
 }
 
 /** UNIX sockets (the master's stdio from the bench, its channels to workers and the old master), by inode. */
@@ -117,9 +126,23 @@ const TCP_STATES: Record<string, string> = {
   '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0A': 'LISTEN', '0B': 'CLOSING',
 };
 
-/** Socket inode -> "tcp STATE" or "unix", from the process's own view of /proc/net. */
-function socketKinds(pid: number): Map<string, string> {
+/**
+ * Socket inode -> "tcp STATE" or "unix", from the process's own view of /proc/net, for the
+ * `inodes` asked: the listening and UNIX sockets first (short reads); the whole TCP tables only
+ * when a socket is neither (a master holding a TCP connection).
+ */
+function socketKinds(pid: number, inodes: string[]): Map<string, string> {
   const out = new Map<string, string>();
+  for (const t of ['tcp', 'tcp6']) for (const c of listeningRows(`/proc/${pid}/net/${t}`)) out.set(c[9] as string, 'tcp LISTEN');
+  try {
+    for (const line of fs.readFileSync(`/proc/${pid}/net/unix`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 6) out.set(f[6] as string, 'unix');
+    }
+  } catch {
+    // not readable
+  }
+  if (inodes.every((i) => out.has(i))) return out;
   for (const t of ['tcp', 'tcp6']) {
     let text = '';
     try {
@@ -129,16 +152,8 @@ function socketKinds(pid: number): Map<string, string> {
     }
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length > 9) out.set(f[9] as string, `tcp ${TCP_STATES[f[3] as string] ?? f[3]}`);
+      if (f.length > 9 && !out.has(f[9] as string)) out.set(f[9] as string, `tcp ${TCP_STATES[f[3] as string] ?? f[3]}`);
     }
-  }
-  try {
-    for (const line of fs.readFileSync(`/proc/${pid}/net/unix`, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 6) out.set(f[6] as string, 'unix');
-    }
-  } catch {
-    // not readable
   }
   return out;
 }
@@ -159,7 +174,8 @@ export function fdKinds(pid: number): Record<string, number> {
       return '(closed meanwhile)';
     }
   });
-  const sockets = links.some((l) => l.startsWith('socket:')) ? socketKinds(pid) : new Map<string, string>();
+  const asked = links.map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]).filter((i): i is string => i !== undefined);
+  const sockets = asked.length > 0 ? socketKinds(pid, asked) : new Map<string, string>();
   for (const l of links) {
     const sock = /^socket:\[(\d+)\]$/.exec(l);
     const pipe = /^pipe:\[\d+\]$/.test(l);

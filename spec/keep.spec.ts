@@ -97,7 +97,13 @@ describe('KeptSockets: duplicates of listening sockets, kept without accepting',
     await kept.ready;
     await gone(kept.pid as number);
     kept.close();
-    const err = await reply({ port, host: '127.0.0.1' }).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+    // A connection that reached the queue just before the last fd closed is reset by the kernel
+    // (seen once with two CPU hogs beside the suite); after that the port refuses. A duplicate
+    // left open would leave connections queued unanswered ('no answer'): that fails at once.
+    const attempt = (): Promise<string | undefined> => reply({ port, host: '127.0.0.1' }).then(() => undefined, (e: NodeJS.ErrnoException) => e.code ?? e.message);
+    const deadline = Date.now() + 2_000;
+    let err = await attempt();
+    while (err === 'ECONNRESET' && Date.now() < deadline) err = await attempt();
     expect(err).to.equal('ECONNREFUSED');
   });
 });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { socketState } from '../lib/sockets/sockstate';
+import { listeningRows, socketState } from '../lib/sockets/sockstate';
 import { fdOf } from './support/unit';
 
 describe('socketState (Linux /proc)', function () {
@@ -67,5 +67,27 @@ describe('socketState (Linux /proc)', function () {
     } finally {
       fs.closeSync(fd);
     }
+  });
+
+  it('listeningRows reads the LISTEN rows at the head of a table and stops at the first other row', async () => {
+    // the kernel's layout: header, LISTEN (0A) rows, then the rest; a LISTEN row after another is not read
+    const row = (sl: number, st: string, inode: number): string =>
+      `  ${sl}: 0100007F:1F90 00000000:0000 ${st} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0`;
+    const table = path.join(dir, 'tcp');
+    const big = Array.from({ length: 20_000 }, (_, i) => row(i + 3, '06', 0)); // TIME_WAIT rows: more than one 64 KiB read
+    fs.writeFileSync(table, ['  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      row(0, '0A', 111), row(1, '0A', 222), row(2, '01', 333), ...big, row(20_003, '0A', 444)].join('\n') + '\n');
+    expect(listeningRows(table).map((c) => c[9])).to.deep.equal(['111', '222']);
+    expect(listeningRows(table, (c) => c[9] === '111').map((c) => c[9])).to.deep.equal(['111']);
+    expect(listeningRows(path.join(dir, 'missing'))).to.deep.equal([]);
+    // the real table, with a connection open beside a listener: the listener is found, the connection not
+    const s = await tcpServer();
+    const c = net.connect((s.address() as net.AddressInfo).port, '127.0.0.1');
+    open.push(c);
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    const inode = (fd: number): string => (/^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`)) as RegExpExecArray)[1] as string;
+    const listening = listeningRows('/proc/self/net/tcp').map((r) => r[9]);
+    expect(listening).to.include(inode(fdOf(s)));
+    expect(listening).not.to.include(inode(fdOf(c)));
   });
 });

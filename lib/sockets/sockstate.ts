@@ -37,13 +37,18 @@ function tcpState(row: string[]): SocketState {
   return st === '0A' ? { listening: true, port } : { listening: false, why: `a TCP socket in state ${TCP_STATES[st] ?? st}` };
 }
 
-/** The row of `inode` among the LISTEN rows at the head of a /proc/net/tcp table, reading no further. */
-function listeningRow(file: string, inode: string): string[] | undefined {
+/**
+ * The LISTEN rows at the head of a /proc/net/tcp or tcp6 table (the kernel lists its listening
+ * sockets first), reading no further; `stop` ends the read early at a row it accepts. Empty when
+ * the table cannot be read. The bench reads the serving master's listening sockets with it too.
+ */
+export function listeningRows(file: string, stop?: (row: string[]) => boolean): string[][] {
+  const out: string[][] = [];
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch {
-    return undefined;
+    return out;
   }
   try {
     const buf = Buffer.alloc(64 * 1024);
@@ -60,14 +65,20 @@ function listeningRow(file: string, inode: string): string[] | undefined {
         }
         const c = line.trim().split(/\s+/);
         if (c.length < 10) continue;
-        if (c[3] !== '0A') return undefined; // past the listening sockets
-        if (c[9] === inode) return c;
+        if (c[3] !== '0A') return out; // past the listening sockets
+        out.push(c);
+        if (stop?.(c) === true) return out;
       }
-      if (n === 0) return undefined;
+      if (n === 0) return out;
     }
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** The row of `inode` among the LISTEN rows at the head of a /proc/net/tcp table. */
+function listeningRow(file: string, inode: string): string[] | undefined {
+  return listeningRows(file, (c) => c[9] === inode).find((c) => c[9] === inode);
 }
 
 /** The state of the socket at `fd`, or undefined when this system cannot tell. */
