@@ -133,15 +133,8 @@ const TCP_STATES: Record<string, string> = {
  */
 function socketKinds(pid: number, inodes: string[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const t of ['tcp', 'tcp6']) for (const c of listeningRows(`/proc/${pid}/net/${t}`)) out.set(c[9] as string, 'tcp LISTEN');
-  try {
-    for (const line of fs.readFileSync(`/proc/${pid}/net/unix`, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 6) out.set(f[6] as string, 'unix');
-    }
-  } catch {
-    // not readable
-  }
+  for (const i of listeningInodes(pid) ?? []) out.set(i, 'tcp LISTEN');
+  for (const i of unixInodes(pid) ?? []) out.set(i, 'unix');
   if (inodes.every((i) => out.has(i))) return out;
   for (const t of ['tcp', 'tcp6']) {
     let text = '';
@@ -174,12 +167,12 @@ export function fdKinds(pid: number): Record<string, number> {
       return '(closed meanwhile)';
     }
   });
-  const asked = links.map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]).filter((i): i is string => i !== undefined);
+  const inodes = links.map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]);
+  const asked = inodes.filter((i): i is string => i !== undefined);
   const sockets = asked.length > 0 ? socketKinds(pid, asked) : new Map<string, string>();
-  for (const l of links) {
-    const sock = /^socket:\[(\d+)\]$/.exec(l);
-    const pipe = /^pipe:\[\d+\]$/.test(l);
-    const k = sock ? (sockets.get(sock[1] as string) ?? 'socket (other)') : pipe ? 'pipe' : l;
+  for (const [n, l] of links.entries()) {
+    const inode = inodes[n];
+    const k = inode !== undefined ? (sockets.get(inode) ?? 'socket (other)') : /^pipe:\[\d+\]$/.test(l) ? 'pipe' : l;
     kinds[k] = (kinds[k] ?? 0) + 1;
   }
   return kinds;

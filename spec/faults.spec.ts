@@ -371,7 +371,7 @@ describe('probation: new code whose workers crash right after becoming ready (in
   this.timeout(60_000);
   const t = perTest();
 
-  /** Only requests in flight on a crashing worker may fail, and only by a reset. */
+  /** Only requests in flight on a crashing worker may fail, and only as lost with it (a reset, a hang-up, EPIPE). */
   function onlyResets(errors: string[]): void {
     for (const e of errors) expect(e).to.match(LOST_WITH_ITS_PROCESS);
   }
