@@ -11,13 +11,16 @@ describe('observe: options', () => {
   });
 
   describe('probation', () => {
-    const D = { ms: 1000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 };
+    const D = { ms: 1000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20, warmup: 500 };
     for (const [label, input, expected] of [
       ['absent', undefined, D],
-      ['a number', 5000, { ...D, ms: 5000 }],
-      ['0 (disabled)', 0, { ...D, ms: 0 }],
+      ['a number (the warm-up half of it)', 5000, { ...D, ms: 5000, warmup: 2500 }],
+      ['0 (disabled)', 0, { ...D, ms: 0, warmup: 0 }],
       ['an empty object', {}, D],
-      ['every field', { ms: 3000, maxErrorRate: 0.1, maxLatencyRatio: 2.5, minRequests: 50 }, { ms: 3000, maxErrorRate: 0.1, maxLatencyRatio: 2.5, minRequests: 50 }],
+      ['every field', { ms: 3000, maxErrorRate: 0.1, maxLatencyRatio: 2.5, minRequests: 50, warmup: 1000 }, { ms: 3000, maxErrorRate: 0.1, maxLatencyRatio: 2.5, minRequests: 50, warmup: 1000 }],
+      ['ms alone (the warm-up half of it)', { ms: 3001 }, { ...D, ms: 3001, warmup: 1500 }],
+      ['warmup 0 (the window is the whole probation)', { warmup: 0 }, { ...D, warmup: 0 }],
+      ['warmup just under ms', { ms: 2000, warmup: 1999 }, { ...D, ms: 2000, warmup: 1999 }],
       ['maxErrorRate 0 (any excess fails)', { maxErrorRate: 0 }, { ...D, maxErrorRate: 0 }],
       ['maxErrorRate 1 (the rule is off)', { maxErrorRate: 1 }, { ...D, maxErrorRate: 1 }],
       ['maxLatencyRatio 0 (latency not judged)', { maxLatencyRatio: 0 }, { ...D, maxLatencyRatio: 0 }],
@@ -37,7 +40,11 @@ describe('observe: options', () => {
       ['NaN', NaN, 'probation', /got NaN/],
       ['null', null, 'probation', /got null/],
       ['an array', [1000], 'probation', /got an array/],
-      ['an unknown field', { ms: 1000, maxErrors: 0.1 }, 'probation.maxErrors', /is not a probation field; known fields: ms, maxErrorRate, maxLatencyRatio, minRequests\./],
+      ['an unknown field', { ms: 1000, maxErrors: 0.1 }, 'probation.maxErrors', /is not a probation field; known fields: ms, maxErrorRate, maxLatencyRatio, minRequests, warmup\./],
+      ['warmup as long as ms', { ms: 2000, warmup: 2000 }, 'probation.warmup', /from 0 to less than probation\.ms \(2000\): how long the new code serves before the canary starts counting .* got 2000\./],
+      ['warmup negative', { warmup: -1 }, 'probation.warmup', /got -1\./],
+      ['warmup a fraction', { warmup: 0.5 }, 'probation.warmup', /got 0\.5\./],
+      ['warmup a string', { warmup: '500' }, 'probation.warmup', /got "500"\./],
       ['ms as a string', { ms: '1000' }, 'probation.ms', /got "1000"/],
       ['maxErrorRate as a percentage', { maxErrorRate: 5 }, 'probation.maxErrorRate', /from 0 to 1 .* got 5\. For 5% write 0\.05\./],
       ['maxErrorRate below 0', { maxErrorRate: -0.1 }, 'probation.maxErrorRate', /got -0\.1\.$/],

@@ -180,7 +180,7 @@ describe('observe: the wiring in the master and the workers', () => {
       expect(none.notReady()).to.equal('stopping');
     });
 
-    it('judges a reload over the probation window only (what each generation served before does not count)', () => {
+    it('judges a reload over the probation window after the warm-up only (what each generation served before does not count)', () => {
       const m = new FakeMaster();
       m.generations.set(1, gen(1, 'serving', [[1, 'ready', 0]])).set(2, gen(2, 'serving', [[2, 'ready', 0]]));
       const ob = new Observation(m, { opts: resolveOptions({ probation: { ms: 1000, minRequests: 10 } }), log });
@@ -188,12 +188,16 @@ describe('observe: the wiring in the master and the workers', () => {
       try {
         report(1, { '5xx': 50 }, 2); // before the window: the old generation's bad past
         const j = ob.reloadJudge(2, 1);
+        expect(j.warmupMs).to.equal(500);
         j.begin();
-        report(1, { '2xx': 40 }, 2);
-        report(2, { '2xx': 28, '5xx': 12 }, 2);
+        report(1, { '5xx': 30 }, 2); // the warm-up: left out, on both sides
+        report(2, { '2xx': 17 }, 2);
+        j.warm();
+        report(1, { '2xx': 100 }, 2);
+        report(2, { '2xx': 70, '5xx': 30 }, 2);
         const v = j.verdict();
         expect(v.result).to.equal('fail');
-        expect(v.reason).to.equal('5xx 30.0% (12 of 40) vs 0.0% (0 of 40) in probation');
+        expect(v.reason).to.equal('5xx 30.0% (30 of 100) vs 0.0% (0 of 100): an excess of at least 15.5% (99% confidence), above maxErrorRate 5.0% in probation (after a 500 ms warm-up, 17 response(s) of the new generation left out)');
       } finally {
         ob.observer.stop();
       }

@@ -49,7 +49,7 @@ describe('options: resolveOptions', () => {
         maxRequests: 0,
         controlSocket: undefined,
         probation: 1_000,
-        canary: { maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 },
+        canary: { maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20, warmupMs: 500 },
         metrics: undefined,
         health: undefined,
         shutdownDelay: 0,

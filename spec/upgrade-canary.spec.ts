@@ -40,7 +40,7 @@ describe('upgrade canary (integration)', function () {
       t.dir.release({ version: 'v1', errors: 3 });
       const up = await cli(['upgrade', '--pid-file', pidFile]);
       const failed = await server.waitEvent('upgrade-failed', 1, 15_000);
-      expect(failed.reason).to.match(/^upgrade rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\) in probation$/);
+      expect(failed.reason).to.match(/^upgrade rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\): an excess of at least \d+\.\d% \(99% confidence\), above maxErrorRate 5\.0% in probation \(after a \d+ ms warm-up, \d+ response\(s\) of the new generation left out\)$/);
       const share = Number(/5xx (\d+\.\d)%/.exec(String(failed.reason))?.[1]);
       expect(share).to.be.within(20, 40);
       expect(up.code).to.equal(1);
@@ -101,7 +101,7 @@ describe('upgrade canary (integration)', function () {
 
   it('no false alarm: 20 healthy upgrades in a row under load are each judged on their figures and promoted', async function () {
     this.timeout(150_000);
-    const { server, port } = await start({ PROBATION: '400' });
+    const { server, port } = await start({ PROBATION: '1000' });
     const load = new Load({ port }, { keepAlive: 4, fresh: 2, maxMs: 120_000, maxRequests: 400_000 });
     try {
       await load.progress(50);
@@ -135,7 +135,7 @@ describe('upgrade canary (integration)', function () {
       process.kill(supervisor, 'SIGUSR2');
       const failed = await server.waitEvent('upgrade-failed', 1, 15_000);
       expect(failed.master).to.equal(old);
-      expect(failed.reason).to.match(/^upgrade rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\) in probation$/);
+      expect(failed.reason).to.match(/^upgrade rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\): an excess of at least \d+\.\d% \(99% confidence\), above maxErrorRate 5\.0% in probation \(after a \d+ ms warm-up, \d+ response\(s\) of the new generation left out\)$/);
       const newPid = Number((await server.waitEvent('upgrade-started')).pid);
       await server.waitEvent('generation-drained', 1, 10_000, (e) => e.master === newPid);
       await waitFor('the rolled-back master to exit', () => !alive(newPid), 10_000);

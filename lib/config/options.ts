@@ -117,7 +117,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),
     controlSocket,
     probation: probation.ms,
-    canary: { maxErrorRate: probation.maxErrorRate, maxLatencyRatio: probation.maxLatencyRatio, minRequests: probation.minRequests },
+    canary: { maxErrorRate: probation.maxErrorRate, maxLatencyRatio: probation.maxLatencyRatio, minRequests: probation.minRequests, warmupMs: probation.warmup },
     metrics: observe.metrics,
     health: observe.health,
     shutdownDelay: observe.shutdownDelay,

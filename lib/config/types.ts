@@ -69,12 +69,13 @@ export interface ListenOptions {
   controlSocket?: string | false;
   /**
    * ms a new generation (reload, upgrade) serves on probation beside the old one: a worker of it
-   * that dies in that time, or (once it served `minRequests`) a 5xx share more than
-   * `maxErrorRate` above the old one's or a p99 more than `maxLatencyRatio` x the old one's,
-   * rolls the change back while the old generation is still there. 0 disables.
-   * Or `{ ms, maxErrorRate, maxLatencyRatio, minRequests }` (defaults 1000, 0.05, 3, 20).
+   * that dies in that time, or (once it served `minRequests` after its `warmup`) a 5xx share
+   * shown to be more than `maxErrorRate` above the old one's or a latency shown to be more than
+   * `maxLatencyRatio` x the old one's, rolls the change back while the old generation is still
+   * there. 0 disables. Or `{ ms, maxErrorRate, maxLatencyRatio, minRequests, warmup }`
+   * (defaults 1000, 0.05, 3, 20, half of ms).
    */
-  probation?: number | { ms?: number; maxErrorRate?: number; maxLatencyRatio?: number; minRequests?: number };
+  probation?: number | { ms?: number; maxErrorRate?: number; maxLatencyRatio?: number; minRequests?: number; warmup?: number };
   /** The master serves `GET /metrics` (Prometheus text) here, on its own listener: `{ port, host? }` or `{ path }`. */
   metrics?: { port: number | string; host?: string } | { path: string } | false;
   /** The master serves `GET /livez` and `GET /readyz` here: `{ port, host? }` or `{ path }`. */

@@ -64,7 +64,7 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter & Obse
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];
-  const parent = new Predecessor(opts.probation);
+  const parent = new Predecessor(opts.probation, process, opts.canary.warmupMs ?? 0);
   const log = new Logger('master', handoff?.generation ?? 1, opts.logLevel, opts.logFormat, opts.logger);
   log.sink = (r) => master.emit('log', r);
   const link = takeSupervisedMarker() ? new SupervisorLink((u) => supervisor.upgrade(u), () => supervisor.stop()) : undefined;

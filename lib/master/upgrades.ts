@@ -23,6 +23,7 @@ import { emptyTally } from '../observe/metrics';
 import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../upgrade/relaunch';
 import { KeptSockets } from '../sockets/keep';
+import { sharedSockets } from '../sockets/open';
 import { setTitle } from '../os/title';
 import type { RemoteUpgrade } from '../supervisor/supervised';
 import type { MasterContext, MasterView } from './context';
@@ -100,7 +101,11 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     if (!(attempt instanceof UpgradeAttempt)) {
       // under `baton run` this master judges, and the supervisor's attempt acts on the verdict
       const judge = this.judge();
-      attempt.on('probation', () => judge.begin());
+      attempt.on('probation', () => {
+        judge.begin();
+        // the supervisor's attempt times the probation; the warm-up is this master's window
+        if (judge.warmupMs > 0) setTimeout(() => judge.warm(), judge.warmupMs).unref();
+      });
       attempt.on('tally', (pid, tally) => {
         const v = judge.verdict(tally);
         log.info('canary', v ? `new master ${pid}: ${v.result}: ${v.reason}` : `new master ${pid} sent a malformed tally: judged on crashes alone`, { newPid: pid });
@@ -116,10 +121,20 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       attempt.on('worker-ready', (pid, ready, total) => this.emit('upgrade-worker-ready', { pid, ready, total }));
       // the history's `to` side: what the new master runs
       attempt.on('side', (_pid, side) => this.c.observation.observer.upgradeTo(side));
-      // pooled clients would meet the new release only at the drain: half of them move to it now
-      attempt.on('probation', () => this.m.serving()?.shedShare(PROBATION_SHARE));
+      // As a reload does: the new master alone takes new connections during its probation (when both
+      // accept, the old, warm workers win nearly every one and the canary has nothing to judge), and
+      // half of this master's keep-alive clients move to it (pooled clients would meet it only at
+      // the drain). A connection that arrives while neither accepts waits in the listen backlog.
+      let paused: Generation | undefined;
+      attempt.on('probation', () => {
+        paused = this.m.serving();
+        paused?.stopAccepting();
+        paused?.shedShare(PROBATION_SHARE);
+      });
       attempt.on('failed', (reason) => {
         this.current = undefined;
+        // rolled back, or the new master died: this master takes every new connection again
+        if (paused !== undefined && paused === this.m.serving()) paused.acceptOn(sharedSockets(this.m.sockets(), this.opts.backlog));
         log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
         // the new master took the control socket's path over once it served (the pid file is restored already)
         if (this.m.state() === 'serving') void this.c.surface.reclaimControl();

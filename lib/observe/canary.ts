@@ -7,18 +7,26 @@
 //   p99 412 ms vs 80 ms (5.2x, limit 3x) in probation
 // and the caller puts `upgrade rolled back: ` or `reload rolled back: ` in front.
 //
-// Rules (docs/options.md, "Canary probation"):
+// Rules (docs/options.md, "Canary probation"), each on evidence (lib/observe/evidence.ts):
+// - Warm-up: the window starts `warmupMs` after probation does, for both generations (every
+//   generation is slower on its first requests: JIT, pools connecting, caches filling; the old
+//   one's warm-up is long past). What the new generation served before is left out, and the
+//   reason says how much.
 // - Fewer than minRequests responses from the new generation: 'not-enough' (judged on crashes
 //   alone, as before this judge existed).
-// - 5xx: fail when the new share exceeds the old one by more than maxErrorRate. When the old
+// - 5xx: fail when the new share exceeds the old one by more than maxErrorRate with the
+//   confidence: the new share's lower bound minus the old share's upper bound. When the old
 //   generation served fewer than minRequests responses in the window its share is no
-//   baseline: the new share is held against maxErrorRate alone.
-// - Latency: fail when the new p99 exceeds maxLatencyRatio x the old p99, the old p99 taken as
-//   at least latencyFloorMs (a cold generation's first requests are slower by a few ms: that
-//   is no regression). Not judged when the old generation served fewer than minRequests, or
-//   when maxLatencyRatio is 0.
+//   baseline: the new share's lower bound is held against maxErrorRate alone.
+// - Latency: fail when, at one of p50, p75, p90, p95, p99 that both samples bound, the new
+//   generation's lower bound is above maxLatencyRatio x the old one's upper bound (taken as at
+//   least latencyFloorMs: a few ms of difference on a sub-millisecond baseline is no
+//   regression). p99 needs about 550 responses a side to be bounded; the median about 25.
+//   Not judged when the old generation served fewer than minRequests, or when
+//   maxLatencyRatio is 0.
 import type { Tally } from './metrics';
 import { STATUS_CLASSES } from './request-stats';
+import { CONFIDENCE, QUANTILES, quantileName, rankBounds, shareBounds } from './evidence';
 
 export interface CanaryPolicy {
   /** Largest allowed excess of the new 5xx share over the old one, 0 to 1. Default 0.05. */
@@ -29,6 +37,15 @@ export interface CanaryPolicy {
   minRequests: number;
   /** The old p99 counts as at least this (ms) in the latency rule. Default LATENCY_FLOOR_MS. */
   latencyFloorMs?: number;
+  /** ms from the start of probation before the window opens (the new generation's warm-up). Default: half of probation. */
+  warmupMs?: number;
+}
+
+/** What the window left out: the new generation's warm-up. */
+export interface Warmup {
+  ms: number;
+  /** The new generation's responses in it. */
+  responses: number;
 }
 
 export const CANARY_DEFAULTS: Readonly<CanaryPolicy> = Object.freeze({ maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 });
@@ -72,39 +89,83 @@ export function millis(ms: number): string {
   return `${v} ms`;
 }
 
-/** Judges the new generation's window (`next`) against the old one's (`prev`) over the same time. */
-export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DEFAULTS): Verdict {
+/** The duration of the response of 1-based `rank` (interpolated in its bucket, as quantiles are); undefined outside 1..count. */
+function atRank(t: Tally, rank: number): number | undefined {
+  const n = t.latency.count;
+  return rank >= 1 && rank <= n ? t.latency.quantile(rank / n) : undefined;
+}
+
+/** A quantile as the two samples bound it: the new one's at least `lo`, the old one's at most `hi` (ms). */
+interface Compared {
+  q: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Of the QUANTILES both samples bound (the old one from above, the new one from below), the one
+ * where the new generation is shown slowest against the old (the old bound taken as at least
+ * `floor`); undefined when the samples bound none. A release slower throughout shows at the
+ * median, where the bounds are tightest; one slower on a few requests at p95 or p99.
+ */
+function slowest(next: Tally, prev: Tally, floor: number): Compared | undefined {
+  let worst: Compared | undefined;
+  for (const q of QUANTILES) {
+    const lo = atRank(next, rankBounds(next.latency.count, q).lo);
+    const hi = atRank(prev, rankBounds(prev.latency.count, q).hi);
+    if (lo === undefined || hi === undefined) continue;
+    if (worst === undefined || lo / Math.max(hi, floor) > worst.lo / Math.max(worst.hi, floor)) worst = { q, lo, hi };
+  }
+  return worst;
+}
+
+/** ` (after a 500 ms warm-up, 212 response(s) of the new generation left out)` */
+function warmupText(w: Warmup | undefined): string {
+  return w === undefined || w.ms <= 0 ? '' : ` (after a ${w.ms} ms warm-up, ${w.responses} response(s) of the new generation left out)`;
+}
+
+/**
+ * Judges the new generation's window (`next`) against the old one's (`prev`) over the same time;
+ * `warmup` is what the window left out before it opened, for the reason.
+ */
+export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DEFAULTS, warmup?: Warmup): Verdict {
   const n = figures(next);
   const p = figures(prev);
   const floor = policy.latencyFloorMs ?? LATENCY_FLOOR_MS;
+  const where = `in probation${warmupText(warmup)}`;
   if (n.responses < policy.minRequests) {
-    return { result: 'not-enough', reason: `${n.responses} response(s) in probation, fewer than minRequests ${policy.minRequests}: judged on crashes alone`, next: n, prev: p };
+    return { result: 'not-enough', reason: `${n.responses} response(s) ${where}, fewer than minRequests ${policy.minRequests}: judged on crashes alone`, next: n, prev: p };
   }
   const baseline = p.responses >= policy.minRequests;
-  const errText = `5xx ${percent(n.errorRate)} (${n.errors} of ${n.responses}) vs ${percent(p.errorRate)} (${p.errors} of ${p.responses})`;
+  const confidence = `${Math.round(CONFIDENCE * 100)}% confidence`;
   const failures: string[] = [];
   const notes: string[] = [];
 
+  const nb = shareBounds(n.errors, n.responses);
+  const newErr = `5xx ${percent(n.errorRate)} (${n.errors} of ${n.responses})`;
   if (baseline) {
-    if (n.errorRate - p.errorRate > policy.maxErrorRate) failures.push(`${errText} in probation`);
-    else notes.push(errText);
-  } else if (n.errorRate > policy.maxErrorRate) {
-    failures.push(`5xx ${percent(n.errorRate)} (${n.errors} of ${n.responses}) in probation, above maxErrorRate ${percent(policy.maxErrorRate)} (the old generation served ${p.responses}, too few to compare with)`);
+    const text = `${newErr} vs ${percent(p.errorRate)} (${p.errors} of ${p.responses})`;
+    const excess = nb.lo - shareBounds(p.errors, p.responses).hi;
+    if (excess > policy.maxErrorRate) failures.push(`${text}: an excess of at least ${percent(excess)} (${confidence}), above maxErrorRate ${percent(policy.maxErrorRate)}`);
+    else notes.push(n.errorRate - p.errorRate > policy.maxErrorRate ? `${text} (not shown to exceed maxErrorRate ${percent(policy.maxErrorRate)} with ${confidence})` : text);
+  } else if (nb.lo > policy.maxErrorRate) {
+    failures.push(`${newErr}: at least ${percent(nb.lo)} (${confidence}), above maxErrorRate ${percent(policy.maxErrorRate)} (the old generation served ${p.responses}, too few to compare with)`);
   } else {
-    notes.push(`5xx ${percent(n.errorRate)} (${n.errors} of ${n.responses})`);
+    notes.push(newErr);
   }
 
-  if (policy.maxLatencyRatio > 0 && baseline && n.p99 !== undefined && p.p99 !== undefined) {
-    const base = Math.max(p.p99, floor);
-    const ratio = n.p99 / p.p99;
-    const floorText = p.p99 < floor ? `, of at least ${millis(floor)}` : '';
-    const text = `p99 ${millis(n.p99)} vs ${millis(p.p99)} (${ratio.toFixed(1)}x, limit ${policy.maxLatencyRatio}x${floorText})`;
-    if (n.p99 > policy.maxLatencyRatio * base) failures.push(`${text} in probation`);
-    else notes.push(`p99 ${millis(n.p99)} vs ${millis(p.p99)}`);
-  } else if (policy.maxLatencyRatio > 0 && n.p99 !== undefined) {
-    notes.push(`p99 ${millis(n.p99)}, not compared (the old generation served ${p.responses})`);
+  if (policy.maxLatencyRatio > 0 && n.p99 !== undefined) {
+    const worst = baseline ? slowest(next, prev, floor) : undefined;
+    if (worst === undefined) {
+      notes.push(`p99 ${millis(n.p99)}, not compared (the old generation served ${p.responses}${baseline ? ', too few to bound a quantile' : ''})`);
+    } else if (worst.lo > policy.maxLatencyRatio * Math.max(worst.hi, floor)) {
+      const floorText = worst.hi < floor ? `, of at least ${millis(floor)}` : '';
+      failures.push(`${quantileName(worst.q)} at least ${millis(worst.lo)} vs at most ${millis(worst.hi)} (${(worst.lo / worst.hi).toFixed(1)}x, limit ${policy.maxLatencyRatio}x${floorText}, ${confidence})`);
+    } else {
+      notes.push(`p99 ${millis(n.p99)} vs ${p.p99 === undefined ? 'none' : millis(p.p99)}`);
+    }
   }
 
-  if (failures.length > 0) return { result: 'fail', reason: failures.join('; '), next: n, prev: p };
-  return { result: 'pass', reason: `${notes.join(', ')} in probation`, next: n, prev: p };
+  if (failures.length > 0) return { result: 'fail', reason: `${failures.join('; ')} ${where}`, next: n, prev: p };
+  return { result: 'pass', reason: `${notes.join(', ')} ${where}`, next: n, prev: p };
 }

@@ -113,7 +113,9 @@ export class Observation {
   reloadJudge(next: number, old: number | undefined): Judge {
     const w = new CanaryWindow({ next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), policy: this.o.opts.canary });
     return {
+      warmupMs: this.o.opts.canary.warmupMs ?? 0,
       begin: () => w.begin(),
+      warm: () => w.warm(),
       verdict: () => {
         const v = w.verdict();
         this.o.log.info('canary', `generation ${next}: ${v.result}: ${v.reason}`, { generation: next });

@@ -10,7 +10,7 @@ import { CANARY_DEFAULTS } from './canary';
 import { BatonOptionError, hostOption, portOption, show, socketPathOption } from '../config/rules';
 
 export const OBSERVE_OPTIONS = ['metrics', 'health', 'shutdownDelay'] as const;
-export const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests'] as const;
+export const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests', 'warmup'] as const;
 export const PROBATION_DEFAULT_MS = 1_000;
 export const SHUTDOWN_DELAY_DEFAULT = 0;
 
@@ -22,6 +22,13 @@ export interface ProbationPolicy {
   maxErrorRate: number;
   maxLatencyRatio: number;
   minRequests: number;
+  /** ms from the start of probation left out of the canary's window (the new code's warm-up). */
+  warmup: number;
+}
+
+/** The warm-up when none is given: half of probation. */
+export function defaultWarmup(ms: number): number {
+  return Math.floor(ms / 2);
 }
 
 /** A checked `metrics` or `health` address. */
@@ -39,9 +46,12 @@ const MAX_MS = 600_000;
  */
 export function probationOption(v: unknown): ProbationPolicy {
   const { maxErrorRate, maxLatencyRatio, minRequests } = CANARY_DEFAULTS;
-  const defaults: ProbationPolicy = { ms: PROBATION_DEFAULT_MS, maxErrorRate, maxLatencyRatio, minRequests };
+  const defaults: ProbationPolicy = { ms: PROBATION_DEFAULT_MS, maxErrorRate, maxLatencyRatio, minRequests, warmup: defaultWarmup(PROBATION_DEFAULT_MS) };
   if (v === undefined) return defaults;
-  if (typeof v === 'number') return { ...defaults, ms: probationMs('probation', v) };
+  if (typeof v === 'number') {
+    const ms = probationMs('probation', v);
+    return { ...defaults, ms, warmup: defaultWarmup(ms) };
+  }
   if (!plainObject(v)) {
     throw fail('probation', `must be a number of milliseconds (0 disables) or an object such as { ms: 5000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 }, got ${show(v)}.`);
   }
@@ -70,6 +80,14 @@ export function probationOption(v: unknown): ProbationPolicy {
       throw fail('probation.minRequests', `must be an integer from 1 to 1000000000 (responses the new generation must serve before it is judged by them), got ${show(n)}.`);
     }
     out.minRequests = n;
+  }
+  out.warmup = defaultWarmup(out.ms);
+  if (v.warmup !== undefined) {
+    const w = v.warmup;
+    if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || (out.ms > 0 && w >= out.ms)) {
+      throw fail('probation.warmup', `must be an integer number of ms from 0 to less than probation.ms (${out.ms}): how long the new code serves before the canary starts counting (its first, slower requests are left out), got ${show(w)}.`);
+    }
+    out.warmup = w;
   }
   if (out.ms === 0 && Object.keys(v).some((k) => k !== 'ms')) {
     throw fail('probation.ms', 'is 0, which disables probation: the other fields would judge nothing. Give ms > 0, or remove them.');

@@ -19,7 +19,8 @@
 //
 // Failure (exit, error, readyTimeout before 'serving'): the new master and every
 // worker it forked are SIGKILLed, the old master goes on serving and the pid file
-// names it again. The old master never stopped accepting, so nothing was lost.
+// names it again. The old master accepts again at once (during probation the new master alone
+// accepted; a connection that arrived meanwhile waited in the listen backlog), so nothing was lost.
 //
 // The canary (with `judge`): at the end of probation the new master's tally is judged
 // against the old master's generation (lib/upgrade/canary-call.ts); a worse release is asked
@@ -60,7 +61,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
 
   constructor(private o: UpgradeOptions) {
     super();
-    this.probation = new Probation(o.probation ?? 0);
+    this.probation = new Probation(o.probation ?? 0, Date.now, o.judge?.warmupMs ?? 0);
   }
 
   private get oldPid(): number | undefined {
@@ -122,7 +123,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       }
       if (this.finished) return;
       this.fail(this.phase === 'probation'
-        ? `the new master ${child.pid} ${how} during its probation (this master kept accepting all along)`
+        ? `the new master ${child.pid} ${how} during its probation (this master accepts again; it served its own connections all along)`
         : `the new master ${child.pid} ${how} before it was serving`);
     });
     this.timer = setTimeout(() => {
@@ -187,7 +188,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.phase = 'probation';
         this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${this.probation.ms} ms (probation)`, { newPid: pid });
         this.o.judge?.begin();
-        this.probation.begin(() => this.probationPassed(pid));
+        this.probation.begin(() => this.probationPassed(pid), () => this.o.judge?.warm());
         this.emit('probation', pid);
         return;
       }
@@ -206,7 +207,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
 
   /**
    * The canary failed: the new master drains (its requests in flight complete) and exits; this
-   * one, which never stopped accepting, takes every new connection again. Killed if it lingers.
+   * one, whose own connections were served all along, takes every new connection again. Killed if it lingers.
    */
   private rollBack(reason: string): void {
     const child = this.child as ChildProcess;

@@ -12,7 +12,7 @@ import { Histogram, isHistogramData, type HistogramData } from '../observe/histo
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';
 import { CanaryWindow } from '../observe/window';
-import type { CanaryPolicy, Verdict } from '../observe/canary';
+import type { CanaryPolicy, Verdict, Warmup } from '../observe/canary';
 
 /** How long the old master waits for the new master's tally before it judges on crashes alone. */
 export const REPORT_TIMEOUT = 2_000;
@@ -21,10 +21,20 @@ export const REPORT_TIMEOUT = 2_000;
 export interface TallyData {
   codes: Record<string, number>;
   latency: HistogramData;
+  /** What the new master left out: its first generation's warm-up (absent from an older baton). */
+  left?: Warmup;
 }
 
-export function toTallyData(t: Tally): TallyData {
-  return { codes: { ...t.codes }, latency: t.latency.toData() };
+export function toTallyData(t: Tally, left?: Warmup): TallyData {
+  return { codes: { ...t.codes }, latency: t.latency.toData(), ...(left ? { left: { ms: left.ms, responses: left.responses } } : {}) };
+}
+
+/** The warm-up a TallyData says its sender left out; undefined when none or malformed. */
+export function leftOf(x: unknown): Warmup | undefined {
+  const l = (x as { left?: unknown } | null)?.left as { ms?: unknown; responses?: unknown } | undefined;
+  if (typeof l !== 'object' || l === null) return undefined;
+  const ok = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  return ok(l.ms) && ok(l.responses) ? { ms: l.ms, responses: l.responses } : undefined;
 }
 
 /** The tally `x` stands for; undefined when it is not a well-formed TallyData. */
@@ -48,8 +58,12 @@ export function fromTallyData(x: unknown): Tally | undefined {
  * the tally to the old master and waits for the old master's verdict (lib/supervisor/bridge.ts).
  */
 export interface UpgradeJudge {
-  /** The probation begins: the old generation's window opens. */
+  /** ms after the probation begins that the window opens (the warm-up the new master leaves out too). */
+  readonly warmupMs: number;
+  /** The probation begins. */
   begin(): void;
+  /** The warm-up is over: the old generation's window opens. */
+  warm(): void;
   /** The verdict on the new master's tally (a TallyData from the wire; undefined when none came or it was malformed). */
   verdict(next: unknown): Verdict | undefined | Promise<Verdict | undefined>;
 }
@@ -64,10 +78,13 @@ export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): LocalJudg
   let received: Tally | undefined;
   const w = new CanaryWindow({ next: () => received ?? emptyTally(), prev, policy });
   return {
+    warmupMs: policy.warmupMs ?? 0,
     begin: () => w.begin(),
+    warm: () => w.warm(),
     verdict: (next) => {
       received = fromTallyData(next);
-      return received === undefined ? undefined : w.verdict();
+      // the new master's tally counts from the end of its own warm-up, and says what it left out
+      return received === undefined ? undefined : w.verdict(leftOf(next) ?? { ms: 0, responses: 0 });
     },
   };
 }

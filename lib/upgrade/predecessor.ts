@@ -6,7 +6,8 @@
 //   <- go                           start accepting
 //   -> serving
 //   <- report                       the probation is over: -> tally (its first generation's
-//                                   responses, lib/upgrade/canary.ts)
+//                                   responses after its warm-up, and how many it left out,
+//                                   lib/upgrade/canary.ts)
 //   <- roll-back {reason}           the canary failed: 'roll-back', this master drains
 //   <- release                      the old master handed over: the probation is over
 //   -> handed-over | stopping       this master is no longer the one serving (the old master,
@@ -20,8 +21,9 @@ import { EventEmitter } from 'node:events';
 import { sendIfConnected, type Channel } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { Probation } from './probation';
-import { toTallyData } from './canary';
-import type { Tally } from '../observe/metrics';
+import { toTallyData, type TallyData } from './canary';
+import { tallySince, type Tally } from '../observe/metrics';
+import { responsesOf } from '../observe/window';
 
 export interface PredecessorEvents {
   /** Start accepting. */
@@ -42,10 +44,26 @@ export class Predecessor extends EventEmitter<PredecessorEvents> {
   readonly probation: Probation;
   /** The first generation's responses so far, for the old master's canary (set by the master's context). */
   report: (() => Tally) | undefined;
+  /** Its responses at the end of its warm-up: what the tally leaves out. */
+  private warmBase: Tally | undefined;
 
-  constructor(probationMs: number, private readonly channel: ParentChannel = process) {
+  constructor(probationMs: number, private readonly channel: ParentChannel = process, warmupMs = 0) {
     super();
-    this.probation = new Probation(probationMs);
+    this.probation = new Probation(probationMs, Date.now, warmupMs);
+  }
+
+  /** The first generation serves, on probation; the old master's canary leaves out its warm-up. */
+  beginProbation(): void {
+    this.warmBase = undefined;
+    this.probation.begin(undefined, () => (this.warmBase = this.report?.()));
+  }
+
+  /** What the old master's canary judges: the first generation's responses since its warm-up. */
+  private tally(): TallyData | undefined {
+    const now = this.report?.();
+    if (now === undefined) return undefined;
+    const base = this.warmBase;
+    return base === undefined ? toTallyData(now) : toTallyData(tallySince(now, base), { ms: this.probation.warmupMs, responses: responsesOf(base) });
   }
 
   get connected(): boolean {
@@ -59,7 +77,8 @@ export class Predecessor extends EventEmitter<PredecessorEvents> {
       const message = m as ToSuccessor;
       if (message.type === 'go') this.emit('go');
       if (message.type === 'release') this.probation.end(); // the old master has handed over
-      if (message.type === 'report' && this.report) this.send({ type: 'tally', tally: toTallyData(this.report()) });
+      const tally = message.type === 'report' ? this.tally() : undefined;
+      if (tally) this.send({ type: 'tally', tally });
       if (message.type === 'roll-back') {
         this.probation.end(); // a worker lost while draining fails nothing any more
         this.emit('roll-back', typeof message.reason === 'string' ? message.reason : 'rolled back');

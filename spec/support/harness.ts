@@ -27,6 +27,10 @@ export interface Release {
   errors?: number;
   /** Every answer waits that long (ms). */
   slowMs?: number;
+  /** Each worker connects a pool (that long, ms) on its first request; every request waits for it. */
+  poolMs?: number;
+  /** With a pool: every answer then waits that long (ms), a query. */
+  queryMs?: number;
 }
 
 export interface Event {
