@@ -29,6 +29,7 @@ describe('observe: evidence (confidence bounds)', () => {
   });
 
   it('names the quantiles it compares', () => {
-    expect(QUANTILES.map(quantileName)).to.deep.equal(['p99', 'p95', 'p90', 'p75', 'p50']);
+    expect(QUANTILES.map(quantileName)).to.deep.equal(['p90', 'p75', 'p50']);
+    expect(quantileName(0.99)).to.equal('p99');
   });
 });

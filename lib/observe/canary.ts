@@ -18,10 +18,12 @@
 //   confidence: the new share's lower bound minus the old share's upper bound. When the old
 //   generation served fewer than minRequests responses in the window its share is no
 //   baseline: the new share's lower bound is held against maxErrorRate alone.
-// - Latency: fail when, at one of p50, p75, p90, p95, p99 that both samples bound, the new
-//   generation's lower bound is above maxLatencyRatio x the old one's upper bound (taken as at
-//   least latencyFloorMs: a few ms of difference on a sub-millisecond baseline is no
-//   regression). p99 needs about 550 responses a side to be bounded; the median about 25.
+// - Latency: fail when, at one of p50, p75, p90 that both samples bound, the new generation's
+//   lower bound is above maxLatencyRatio x the old one's upper bound (taken as at least
+//   latencyFloorMs: a few ms of difference on a sub-millisecond baseline is no regression).
+//   p90 needs about 60 responses a side to be bounded; the median about 25. The tail (p95,
+//   p99) is not judged: a new process's first seconds have a tail of their own under load
+//   (lib/observe/evidence.ts, QUANTILES).
 //   Not judged when the old generation served fewer than minRequests, or when
 //   maxLatencyRatio is 0.
 import type { Tally } from './metrics';
@@ -106,7 +108,7 @@ interface Compared {
  * Of the QUANTILES both samples bound (the old one from above, the new one from below), the one
  * where the new generation is shown slowest against the old (the old bound taken as at least
  * `floor`); undefined when the samples bound none. A release slower throughout shows at the
- * median, where the bounds are tightest; one slower on a few requests at p95 or p99.
+ * median, where the bounds are tightest; one slower on a tenth of its requests at p90.
  */
 function slowest(next: Tally, prev: Tally, floor: number): Compared | undefined {
   let worst: Compared | undefined;
