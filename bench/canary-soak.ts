@@ -6,9 +6,10 @@
 //   npm run build && node -r ts-node/register/transpile-only bench/canary-soak.ts [--events N] [--bad N] [--probation MS]
 //
 // --events: healthy reloads and upgrades per load (default 100: 200 in all); --bad: of each worse
-// release per load (default 10, half reloads, half upgrades); --probation: ms (default 1000, the
-// library's default, warm-up half of it); --loads: moderate, saturating or both (the default). The moderate load is Node's http client (8 keep-alive
-// loops and 2 with a connection per request); the saturating one is wrk (-t1 -c128, keep-alive) when
+// release per load (default 10, half reloads, half upgrades); --probation: ms (default 3000, the
+// library's default, each worker's warm-up a third of it); --loads: moderate, saturating or both
+// (the default). The moderate load is Node's http client (8 keep-alive loops and 2 with a connection
+// per request); the saturating one is wrk (-t1 -c128, keep-alive) when
 // installed, else 128 Node keep-alive loops. The machine's CPU use during each phase is read from
 // /proc/stat and printed: "saturating" means the CPUs were busy nearly all the time.
 // Exit status: 1 when more than 1 healthy change in 200 was rolled back, or a worse one was not,
@@ -27,7 +28,7 @@ function flag(name: string, dflt: number): number {
 }
 const EVENTS = flag('events', 100);
 const BAD = flag('bad', 10);
-const PROBATION = flag('probation', 1000);
+const PROBATION = flag('probation', 3000);
 /** --loads moderate,saturating (default both). */
 const LOADS = (args.includes('--loads') ? String(args[args.indexOf('--loads') + 1]) : 'moderate,saturating').split(',');
 
@@ -171,7 +172,7 @@ async function phase(name: string, start: (port: number) => LoadHandle): Promise
 }
 
 async function main(): Promise<void> {
-  process.stderr.write(`canary soak: ${EVENTS} healthy reloads and upgrades in turn and ${BAD} of each worse release, per load; probation ${PROBATION} ms (warm-up ${Math.floor(PROBATION / 2)} ms); node ${process.version}\n`);
+  process.stderr.write(`canary soak: ${EVENTS} healthy reloads and upgrades in turn and ${BAD} of each worse release, per load; probation ${PROBATION} ms (warm-up ${Math.floor(PROBATION / 3)} ms per worker); node ${process.version}\n`);
   let bad = false;
   let rolledBack = 0;
   let changes = 0;

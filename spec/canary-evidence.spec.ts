@@ -1,6 +1,6 @@
 // The canary on evidence, end to end (issue 21): an app whose workers connect a pool on their first
-// requests, as most apps do, is upgraded and reloaded with the default probation (1000 ms, the first
-// half a warm-up left out of the window) and never rolled back for its warm-up; a release 5x slower,
+// requests, as most apps do, is upgraded and reloaded with the default probation (3000 ms; each new
+// worker's first 1000 ms of serving, its warm-up, left out of the window) and never rolled back for it; a release 5x slower,
 // or answering 500 to 30 % of its requests, still is, on a reload and on an upgrade.
 import { expect } from 'chai';
 import { Load, perTest, Server, type Release } from './support/harness';
@@ -14,8 +14,8 @@ describe('canary: warm-up and evidence (integration)', function () {
 
   async function start(): Promise<{ server: Server; port: number }> {
     t.dir.release(POOLED);
-    // the library's own probation defaults: 1000 ms, warm-up 500 ms, minRequests 20
-    const server = new Server(t.dir, { WORKERS: '2', PROBATION: '1000' });
+    // the library's own probation defaults: 3000 ms, warm-up 1000 ms, minRequests 20
+    const server = new Server(t.dir, { WORKERS: '2', PROBATION: '3000' });
     t.server = server;
     await server.waitEvent('serving');
     return { server, port: await server.port() };
@@ -43,7 +43,7 @@ describe('canary: warm-up and evidence (integration)', function () {
       const lines = verdicts(server);
       expect(lines, server.stderr).to.have.length(6);
       // judged on the figures (not "too few to judge"), after the warm-up, which left responses out
-      for (const l of lines) expect(l).to.match(/: pass: 5xx 0\.0% \(\d+ of \d+\) vs 0\.0% \(\d+ of \d+\), p99 .* in probation \(after a 500 ms warm-up, [1-9]\d* response\(s\) of the new generation left out\)/);
+      for (const l of lines) expect(l).to.match(/: pass: 5xx 0\.0% \(\d+ of \d+\) vs 0\.0% \(\d+ of \d+\), p99 .* in probation \(after a 1000 ms warm-up, [1-9]\d* response\(s\) of the new generation left out\)/);
     } finally {
       const stats = await load.stop();
       expect(stats.errors).to.deep.equal([]);
@@ -57,8 +57,8 @@ describe('canary: warm-up and evidence (integration)', function () {
     try {
       await load.progress(100);
       const bad: Array<[Release, RegExp]> = [
-        [{ ...POOLED, version: 'slow', queryMs: 100 }, /rolled back: p\d+ at least \d+ ms vs at most \d+(\.\d)? ms \(\d+\.\dx, limit 3x(, of at least 20 ms)?, 99% confidence\) in probation \(after a 500 ms warm-up/],
-        [{ ...POOLED, version: 'errors', errors: 3 }, /rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\): an excess of at least \d+\.\d% \(99% confidence\), above maxErrorRate 5\.0% in probation \(after a 500 ms warm-up/],
+        [{ ...POOLED, version: 'slow', queryMs: 100 }, /rolled back: p\d+ at least \d+ ms vs at most \d+(\.\d)? ms \(\d+\.\dx, limit 3x(, of at least 20 ms)?, 99% confidence\) in probation \(after a 1000 ms warm-up/],
+        [{ ...POOLED, version: 'errors', errors: 3 }, /rolled back: 5xx \d+\.\d% \(\d+ of \d+\) vs 0\.0% \(0 of \d+\): an excess of at least \d+\.\d% \(99% confidence\), above maxErrorRate 5\.0% in probation \(after a 1000 ms warm-up/],
       ];
       let reloads = 0;
       let upgrades = 0;

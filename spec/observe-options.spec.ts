@@ -11,14 +11,14 @@ describe('observe: options', () => {
   });
 
   describe('probation', () => {
-    const D = { ms: 1000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20, warmup: 500 };
+    const D = { ms: 3000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20, warmup: 1000 };
     for (const [label, input, expected] of [
       ['absent', undefined, D],
-      ['a number (the warm-up half of it)', 5000, { ...D, ms: 5000, warmup: 2500 }],
+      ['a number (the warm-up a third of it)', 5000, { ...D, ms: 5000, warmup: 1666 }],
       ['0 (disabled)', 0, { ...D, ms: 0, warmup: 0 }],
       ['an empty object', {}, D],
       ['every field', { ms: 3000, maxErrorRate: 0.1, maxLatencyRatio: 2.5, minRequests: 50, warmup: 1000 }, { ms: 3000, maxErrorRate: 0.1, maxLatencyRatio: 2.5, minRequests: 50, warmup: 1000 }],
-      ['ms alone (the warm-up half of it)', { ms: 3001 }, { ...D, ms: 3001, warmup: 1500 }],
+      ['ms alone (the warm-up a third of it)', { ms: 1000 }, { ...D, ms: 1000, warmup: 333 }],
       ['warmup 0 (the window is the whole probation)', { warmup: 0 }, { ...D, warmup: 0 }],
       ['warmup just under ms', { ms: 2000, warmup: 1999 }, { ...D, ms: 2000, warmup: 1999 }],
       ['maxErrorRate 0 (any excess fails)', { maxErrorRate: 0 }, { ...D, maxErrorRate: 0 }],
@@ -41,7 +41,7 @@ describe('observe: options', () => {
       ['null', null, 'probation', /got null/],
       ['an array', [1000], 'probation', /got an array/],
       ['an unknown field', { ms: 1000, maxErrors: 0.1 }, 'probation.maxErrors', /is not a probation field; known fields: ms, maxErrorRate, maxLatencyRatio, minRequests, warmup\./],
-      ['warmup as long as ms', { ms: 2000, warmup: 2000 }, 'probation.warmup', /from 0 to less than probation\.ms \(2000\): how long the new code serves before the canary starts counting .* got 2000\./],
+      ['warmup as long as ms', { ms: 2000, warmup: 2000 }, 'probation.warmup', /from 0 to less than probation\.ms \(2000\): how long each new worker serves, from its first request, before the canary counts its responses .* got 2000\./],
       ['warmup negative', { warmup: -1 }, 'probation.warmup', /got -1\./],
       ['warmup a fraction', { warmup: 0.5 }, 'probation.warmup', /got 0\.5\./],
       ['warmup a string', { warmup: '500' }, 'probation.warmup', /got "500"\./],

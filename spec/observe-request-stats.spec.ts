@@ -142,8 +142,51 @@ describe('observe: request stats (worker side)', () => {
     expect(d?.latency.sum).to.equal(21);
   });
 
+  it('counts the responses to requests that arrived in the worker\'s first warmupMs (from its first request) apart, as its warm-up', async () => {
+    const clock = new Clock();
+    const stats = new RequestStats(clock.now, 500);
+    const s = http.createServer((req, res) => {
+      res.statusCode = req.url === '/fail' ? 500 : 200;
+      res.end('x');
+    });
+    stats.watch(s);
+    const port = await start(s);
+    clock.t = 5_000; // a worker idle since its start is still cold: the warm-up runs from its first request
+    await get(port, '/', agent); // 5,000: warm-up
+    clock.t = 5_499;
+    await get(port, '/fail', agent); // 499 ms after the first: warm-up
+    clock.t = 5_500;
+    await get(port, '/', agent); // 500 ms after: counted alone
+    await poll('3 responses counted', () => stats.counted === 3);
+    const d = stats.takeDelta();
+    expect(isRequestDelta(d)).to.equal(true);
+    expect(d?.codes).to.deep.equal({ '2xx': 2, '5xx': 1 });
+    expect(d?.warm?.codes).to.deep.equal({ '2xx': 1, '5xx': 1 });
+    expect(d?.warm?.latency.n).to.equal(2);
+    clock.t = 9_000;
+    await get(port, '/', agent);
+    await poll('one more', () => stats.pending);
+    expect(stats.takeDelta()?.warm, 'after the warm-up: none').to.equal(undefined);
+    // without a warm-up, never
+    const none = new RequestStats(clock.now);
+    const s2 = http.createServer((_req, res) => res.end('x'));
+    none.watch(s2);
+    await new Promise<void>((r) => s2.listen(0, '127.0.0.1', r));
+    try {
+      await get((s2.address() as AddressInfo).port, '/', agent);
+      await poll('counted', () => none.pending);
+      expect(none.takeDelta()?.warm).to.equal(undefined);
+    } finally {
+      s2.closeAllConnections();
+      await new Promise((r) => s2.close(r));
+    }
+  });
+
   for (const [label, d] of [
     ['null', null],
+    ['a warm-up larger than the delta', { codes: { '2xx': 1 }, aborted: 0, latency: { n: 1, sum: 1, b: [0, 1] }, warm: { codes: { '2xx': 2 }, latency: { n: 2, sum: 2, b: [0, 2] } } }],
+    ['a malformed warm-up', { codes: { '2xx': 1 }, aborted: 0, latency: { n: 1, sum: 1, b: [0, 1] }, warm: { codes: { '2xx': 1 }, latency: { n: 2, sum: 2, b: [0, 2] } } }],
+    ['a warm-up that is not an object', { codes: { '2xx': 1 }, aborted: 0, latency: { n: 1, sum: 1, b: [0, 1] }, warm: 3 }],
     ['an unknown class', { codes: { '6xx': 1 }, aborted: 0, latency: { n: 1, sum: 1, b: [0, 1] } }],
     ['codes not matching the latency count', { codes: { '2xx': 2 }, aborted: 0, latency: { n: 1, sum: 1, b: [0, 1] } }],
     ['a negative aborted', { codes: {}, aborted: -1, latency: { n: 0, sum: 0, b: [] } }],

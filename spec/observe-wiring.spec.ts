@@ -29,10 +29,13 @@ class FakeMaster extends EventEmitter {
 }
 
 /** A worker's report as cluster's 'message' event brings it to the master. */
-function report(workerId: number, codes: Record<string, number>, ms: number): void {
-  const n = Object.values(codes).reduce((a, b) => a + b, 0);
-  const b: number[] = n > 0 ? [40, n] : [];
-  cluster.emit('message', { id: workerId }, msg({ type: 'requests', delta: { codes, aborted: 0, latency: { n, sum: n * ms, b } } }));
+function report(workerId: number, codes: Record<string, number>, ms: number, warm?: Record<string, number>): void {
+  const data = (c: Record<string, number>): { n: number; sum: number; b: number[] } => {
+    const n = Object.values(c).reduce((a, b) => a + b, 0);
+    return { n, sum: n * ms, b: n > 0 ? [40, n] : [] };
+  };
+  const delta = { codes, aborted: 0, latency: data(codes), ...(warm ? { warm: { codes: warm, latency: data(warm) } } : {}) };
+  cluster.emit('message', { id: workerId }, msg({ type: 'requests', delta }));
 }
 
 describe('observe: the wiring in the master and the workers', () => {
@@ -180,7 +183,7 @@ describe('observe: the wiring in the master and the workers', () => {
       expect(none.notReady()).to.equal('stopping');
     });
 
-    it('judges a reload over the probation window after the warm-up only (what each generation served before does not count)', () => {
+    it('judges a reload over the probation window only, each worker\'s warm-up left out (what each generation served before does not count)', () => {
       const m = new FakeMaster();
       m.generations.set(1, gen(1, 'serving', [[1, 'ready', 0]])).set(2, gen(2, 'serving', [[2, 'ready', 0]]));
       const ob = new Observation(m, { opts: resolveOptions({ probation: { ms: 1000, minRequests: 10 } }), log });
@@ -188,16 +191,17 @@ describe('observe: the wiring in the master and the workers', () => {
       try {
         report(1, { '5xx': 50 }, 2); // before the window: the old generation's bad past
         const j = ob.reloadJudge(2, 1);
-        expect(j.warmupMs).to.equal(500);
         j.begin();
-        report(1, { '5xx': 30 }, 2); // the warm-up: left out, on both sides
-        report(2, { '2xx': 17 }, 2);
-        j.warm();
+        // the new worker's warm-up (its first 500 ms): counted in the metrics, left out of the canary
+        report(2, { '2xx': 10, '5xx': 7 }, 2, { '2xx': 10, '5xx': 7 });
         report(1, { '2xx': 100 }, 2);
         report(2, { '2xx': 70, '5xx': 30 }, 2);
+        expect(ob.observer.leftOut(2)).to.equal(17);
+        expect(ob.observer.metrics.tally(2).codes['5xx']).to.equal(37);
+        expect(ob.observer.tally(2).codes['5xx']).to.equal(30);
         const v = j.verdict();
         expect(v.result).to.equal('fail');
-        expect(v.reason).to.equal('5xx 30.0% (30 of 100) vs 0.0% (0 of 100): an excess of at least 15.5% (99% confidence), above maxErrorRate 5.0% in probation (after a 500 ms warm-up, 17 response(s) of the new generation left out)');
+        expect(v.reason).to.equal('5xx 30.0% (30 of 100) vs 0.0% (0 of 100): an excess of at least 15.5% (99% confidence), above maxErrorRate 5.0% in probation (after a 333 ms warm-up, 17 response(s) of the new generation left out)');
       } finally {
         ob.observer.stop();
       }

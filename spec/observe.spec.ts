@@ -82,7 +82,7 @@ describe('observe: metrics, health, canary probation (integration)', function ()
 
   it('a release slower by 5x is rolled back on reload; a healthy one under the same load is promoted', async () => {
     // on probation the new generation gets half the keep-alive connections: at 150 ms an answer, 6 of them
-    // serve ~40 in the 1 s after its warm-up (the first half of probation, left out)
+    // serve ~40 in the 1.3 s after their warm-up (a third of probation, left out)
     const pidFile = t.dir.file('app.pid');
     const { server, port } = await start({ MIN_REQUESTS: '10', PID_FILE: pidFile, PROBATION: '2000' });
     const load = new Load({ port }, { keepAlive: 12, fresh: 0, maxMs: 30_000, maxRequests: 20_000 });

@@ -48,8 +48,8 @@ describe('options: resolveOptions', () => {
         maxMemory: 0,
         maxRequests: 0,
         controlSocket: undefined,
-        probation: 1_000,
-        canary: { maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20, warmupMs: 500 },
+        probation: 3_000,
+        canary: { maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20, warmupMs: 1_000 },
         metrics: undefined,
         health: undefined,
         shutdownDelay: 0,
@@ -60,7 +60,7 @@ describe('options: resolveOptions', () => {
       expect(resolveOptions({})).to.deep.equal(expected);
       expect(DEFAULT_PORT).to.equal(8080);
       expect(DEFAULTS).to.deep.equal({
-        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, accept: 'workers', logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 1_000, exitTimeout: 10_000,
+        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, accept: 'workers', logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 3_000, exitTimeout: 10_000,
       });
     });
 

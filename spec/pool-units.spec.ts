@@ -223,16 +223,11 @@ describe('pool units (fake workers, fake clock)', () => {
     }
 
     it('the canary fails at the end of probation -> rolled back: the new generation drains (not killed), the old one accepts again', () => {
-      const judge = { warmupMs: 400, begin: sinon.spy(), warm: sinon.spy(), verdict: sinon.stub().returns(verdict('fail', '5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation')) };
+      const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict('fail', '5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation')) };
       const { old, next, sockets, rolled, succeeded, accept } = onProbation(judge);
       next.forked[0]?.say({ type: 'ready' });
       expect(judge.begin.calledOnce).to.equal(true);
-      // the window opens after the new generation's warm-up
-      clock.tick(399);
-      expect(judge.warm.called).to.equal(false);
-      clock.tick(1);
-      expect(judge.warm.calledOnce).to.equal(true);
-      clock.tick(599);
+      clock.tick(999);
       expect(judge.verdict.called).to.equal(false);
       clock.tick(1);
       expect(rolled.firstCall.args[0]).to.equal('reload rolled back: 5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation');
@@ -248,7 +243,7 @@ describe('pool units (fake workers, fake clock)', () => {
       for (const result of ['pass', 'not-enough'] as const) {
         const old = serving();
         const next = pool(2, 1);
-        const judge = { warmupMs: 0, begin: sinon.spy(), warm: sinon.spy(), verdict: sinon.stub().returns(verdict(result, 'fine')) };
+        const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict(result, 'fine')) };
         const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => [], judge);
         const events: string[] = [];
         for (const e of ['judged', 'rolled-back', 'succeeded'] as const) r.on(e, () => events.push(e));

@@ -150,19 +150,15 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       return u;
     }
 
-    it('the warm-up: the old generation\'s window opens warmupMs after probation begins; the reason says what the new master left out', () => {
-      let served = tally(1_000, 0); // the old generation's history
-      const u = attempt(500, upgradeJudge(() => served, { ...CANARY_DEFAULTS, warmupMs: 200 }));
-      u.a.start();
-      u.child.say({ type: 'ready', pid: u.child.pid });
-      u.child.say({ type: 'serving', pid: u.child.pid });
-      served = tally(1_300, 300); // during the warm-up, 300 of 5xx: left out
-      clock.tick(200);
-      served = tally(1_400, 300); // after it: 100 responses, none 5xx
-      clock.tick(300);
+    it('the reason says what the new master left out as its workers\' warm-up', () => {
+      const u = probationOver(tally(100, 0));
       u.child.say({ type: 'tally', tally: toTallyData(tally(50, 15), { ms: 200, responses: 42 }) });
       const reason = 'upgrade rolled back: 5xx 30.0% (15 of 50) vs 0.0% (0 of 100): an excess of at least 12.4% (99% confidence), above maxErrorRate 5.0% in probation (after a 200 ms warm-up, 42 response(s) of the new generation left out)';
       expect(u.child.sent.at(-1)).to.deep.include({ type: 'roll-back', reason });
+      // a malformed left is no left
+      const v = probationOver(tally(100, 0));
+      v.child.say({ type: 'tally', tally: { ...toTallyData(tally(50, 15)), left: { ms: -1, responses: 'x' } } });
+      expect(v.child.sent.at(-1)).to.deep.include({ type: 'roll-back', reason: reason.replace(' (after a 200 ms warm-up, 42 response(s) of the new generation left out)', '') });
     });
 
     it('a worse tally: roll-back (no kill), failed with the figures; killed only if still there drainTimeout + grace later', () => {

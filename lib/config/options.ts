@@ -27,7 +27,7 @@ export const DEFAULTS = {
   logLevel: 'warn' as LogLevel,
   logFormat: 'text' as LogFormat,
   workerTimeout: 30_000,
-  probation: 1_000,
+  probation: 3_000,
   exitTimeout: 10_000,
 };
 

@@ -64,7 +64,7 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter & Obse
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];
-  const parent = new Predecessor(opts.probation, process, opts.canary.warmupMs ?? 0);
+  const parent = new Predecessor(opts.probation);
   const log = new Logger('master', handoff?.generation ?? 1, opts.logLevel, opts.logFormat, opts.logger);
   log.sink = (r) => master.emit('log', r);
   const link = takeSupervisedMarker() ? new SupervisorLink((u) => supervisor.upgrade(u), () => supervisor.stop()) : undefined;
@@ -77,7 +77,7 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter & Obse
   envFile.load();
   const observation = new Observation(master, { opts, log, inherited: new Map((handoff?.endpoints ?? []).map((e) => [e.key, e.fd])) });
   // the old master's canary: the first generation's tally when asked, and its verdict
-  if (handoff) parent.report = () => observation.observer.tally(handoff.generation);
+  if (handoff) parent.report = () => ({ tally: observation.observer.tally(handoff.generation), left: { ms: opts.canary.warmupMs ?? 0, responses: observation.observer.leftOut(handoff.generation) } });
   parent.on('roll-back', (reason) => supervisor.rollBack(reason));
   // its endpoints close last; their socket files stay when the next master serves on them
   exitHooks.add((reason: string) => observation.close(reason !== 'upgraded'));

@@ -77,7 +77,7 @@ export class Startup extends EventEmitter<StartupEvents> {
   serving(gen: Generation, takenBack: boolean): void {
     if (!this.c.handoff || takenBack) return;
     gen.probation = this.c.parent.probation;
-    this.c.parent.beginProbation();
+    this.c.parent.probation.begin();
   }
 
   /** `gen` serves: the listeners not announced yet are, and the old master hears of it. */

@@ -101,11 +101,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     if (!(attempt instanceof UpgradeAttempt)) {
       // under `baton run` this master judges, and the supervisor's attempt acts on the verdict
       const judge = this.judge();
-      attempt.on('probation', () => {
-        judge.begin();
-        // the supervisor's attempt times the probation; the warm-up is this master's window
-        if (judge.warmupMs > 0) setTimeout(() => judge.warm(), judge.warmupMs).unref();
-      });
+      attempt.on('probation', () => judge.begin());
       attempt.on('tally', (pid, tally) => {
         const v = judge.verdict(tally);
         log.info('canary', v ? `new master ${pid}: ${v.result}: ${v.reason}` : `new master ${pid} sent a malformed tally: judged on crashes alone`, { newPid: pid });

@@ -111,11 +111,11 @@ export class Observation {
 
   /** The canary of a reload from generation `old` to `next`, judged with the probation policy. */
   reloadJudge(next: number, old: number | undefined): Judge {
-    const w = new CanaryWindow({ next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), policy: this.o.opts.canary });
+    const w = new CanaryWindow({
+      next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), left: () => this.observer.leftOut(next), policy: this.o.opts.canary,
+    });
     return {
-      warmupMs: this.o.opts.canary.warmupMs ?? 0,
       begin: () => w.begin(),
-      warm: () => w.warm(),
       verdict: () => {
         const v = w.verdict();
         this.o.log.info('canary', `generation ${next}: ${v.result}: ${v.reason}`, { generation: next });

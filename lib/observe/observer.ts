@@ -12,8 +12,8 @@ import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
-import { BatonMetrics, type ChangeResult, type RestartReason, type Tally } from './metrics';
-import { isRequestDelta } from './request-stats';
+import { BatonMetrics, emptyTally, tallySince, type ChangeResult, type RestartReason, type Tally } from './metrics';
+import { isRequestDelta, STATUS_CLASSES, type WarmDelta } from './request-stats';
 import type { RegistrySnapshot } from './registry';
 import { appendHistory, historyPath, isSide, type HistoryKind, type HistorySide, type HistoryTrigger } from './history';
 
@@ -68,6 +68,8 @@ export class Observer {
   /** The old master's counters, the latest it sent (replaced by each one after). */
   private inherited: unknown;
   private trigger: HistoryTrigger = 'api';
+  /** Each generation's warm-up responses (its workers' first `warmup` ms), left out of the canary's tally. */
+  private readonly warm = new Map<number, Tally>();
   private reload: Change | undefined;
   private upgrade: Change | undefined;
   private readonly onMessage = (worker: Worker, m: unknown): void => this.workerMessage(worker, m);
@@ -118,9 +120,20 @@ export class Observer {
     setImmediate(() => (this.trigger = 'api'));
   }
 
-  /** A generation's responses so far (own counts only: a generation is one master's). */
+  /**
+   * A generation's responses so far but its workers' warm-up: what the canary judges (own counts
+   * only: a generation is one master's). The metrics count every response.
+   */
   tally(generation: number): Tally {
-    return this.metrics.tally(generation);
+    const t = this.metrics.tally(generation);
+    const w = this.warm.get(generation);
+    return w === undefined ? t : tallySince(t, w);
+  }
+
+  /** How many of a generation's responses were its workers' warm-up (left out of tally()). */
+  leftOut(generation: number): number {
+    const w = this.warm.get(generation);
+    return w === undefined ? 0 : w.latency.count;
   }
 
   /** The old master's counters (latest first-hand totals); what this one adds goes on top. */
@@ -179,9 +192,17 @@ export class Observer {
     for (const g of this.m.generations.values()) {
       if (g.slots.has(worker.id)) {
         this.metrics.addRequests(g.id, delta);
+        if (delta.warm !== undefined) this.addWarm(g.id, delta.warm);
         return;
       }
     }
+  }
+
+  private addWarm(generation: number, d: WarmDelta): void {
+    let t = this.warm.get(generation);
+    if (t === undefined) this.warm.set(generation, (t = emptyTally()));
+    for (const c of STATUS_CLASSES) t.codes[c] += d.codes[c] ?? 0;
+    t.latency.merge(d.latency);
   }
 
   private here(): { node: string; pid: number } {

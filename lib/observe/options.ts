@@ -11,7 +11,7 @@ import { BatonOptionError, hostOption, portOption, show, socketPathOption } from
 
 export const OBSERVE_OPTIONS = ['metrics', 'health', 'shutdownDelay'] as const;
 export const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests', 'warmup'] as const;
-export const PROBATION_DEFAULT_MS = 1_000;
+export const PROBATION_DEFAULT_MS = 3_000;
 export const SHUTDOWN_DELAY_DEFAULT = 0;
 
 const fail = (option: string, message: string): BatonOptionError => new BatonOptionError(option, message);
@@ -26,9 +26,9 @@ export interface ProbationPolicy {
   warmup: number;
 }
 
-/** The warm-up when none is given: half of probation. */
+/** The warm-up when none is given: a third of probation (1000 ms of the default 3000). */
 export function defaultWarmup(ms: number): number {
-  return Math.floor(ms / 2);
+  return Math.floor(ms / 3);
 }
 
 /** A checked `metrics` or `health` address. */
@@ -85,7 +85,7 @@ export function probationOption(v: unknown): ProbationPolicy {
   if (v.warmup !== undefined) {
     const w = v.warmup;
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || (out.ms > 0 && w >= out.ms)) {
-      throw fail('probation.warmup', `must be an integer number of ms from 0 to less than probation.ms (${out.ms}): how long the new code serves before the canary starts counting (its first, slower requests are left out), got ${show(w)}.`);
+      throw fail('probation.warmup', `must be an integer number of ms from 0 to less than probation.ms (${out.ms}): how long each new worker serves, from its first request, before the canary counts its responses (its first, slower ones are left out), got ${show(w)}.`);
     }
     out.warmup = w;
   }

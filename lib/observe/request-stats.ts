@@ -12,6 +12,12 @@
 // before that (the client went away, the worker cut it) is counted as `aborted`, untimed.
 // Latency runs from the server's 'request' event (headers parsed) to the response's close
 // (its last byte handed to the kernel). Upgrades (WebSocket) and CONNECT are not requests.
+//
+// Warm-up: a worker is slower on its first requests (the JIT has compiled nothing yet, a pool is
+// connecting, caches are empty). The responses to requests that arrived in its first `warmupMs`
+// of serving (from its first request, not from its start: a worker that gets no traffic for a
+// while is still cold) are counted as usual, and also, apart, as its warm-up (`warm` in the
+// delta), which the canary leaves out (lib/observe/observer.ts tally()).
 import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Histogram, isHistogramData, type HistogramData } from './histogram';
@@ -21,12 +27,20 @@ export type StatusClass = (typeof STATUS_CLASSES)[number];
 /** Responses by status class; a class with none may be left out. */
 export type ClassCounts = Partial<Record<StatusClass, number>>;
 
+/** Responses by class and their latency: the part of a delta that was the worker's warm-up. */
+export interface WarmDelta {
+  codes: ClassCounts;
+  latency: HistogramData;
+}
+
 /** What a worker sends: the responses and their latency since its previous delta. */
 export interface RequestDelta {
   codes: ClassCounts;
   /** Requests whose response closed before the app ended it (not in `codes` nor `latency`). */
   aborted: number;
   latency: HistogramData;
+  /** Of those responses, the ones to requests that arrived in the worker's warm-up (absent: none). */
+  warm?: WarmDelta;
 }
 
 /** The response objects of http, https and http2's compatibility API, as far as counting goes. */
@@ -35,25 +49,33 @@ interface Res {
   writableEnded: boolean;
   on(event: 'close', fn: (this: Res) => void): unknown;
   [START]?: number;
+  [WARM]?: boolean;
 }
 
 const START = Symbol('baton.requestStart');
+const WARM = Symbol('baton.warmUp');
 
 export class RequestStats {
   private readonly byClass = new Float64Array(5);
   private aborted = 0;
   private readonly latency = new Histogram();
+  private readonly warmClass = new Float64Array(5);
+  private readonly warmLatency = new Histogram();
+  /** When this worker's first request arrived; its warm-up lasts warmupMs from then. */
+  private firstAt: number | undefined;
   private readonly servers = new WeakSet<Server>();
   private readonly now: () => number;
   /** Bound once: the listeners every request shares. */
   private readonly onRequest: (req: unknown, res: Res) => void;
   private readonly onClose: (this: Res) => void;
 
-  constructor(now: () => number = () => performance.now()) {
+  constructor(now: () => number = () => performance.now(), private readonly warmupMs = 0) {
     this.now = now;
     const stats = this;
     this.onRequest = (_req, res) => {
-      res[START] = stats.now();
+      const t = stats.now();
+      res[START] = t;
+      if (stats.warmupMs > 0) res[WARM] = t - (stats.firstAt ??= t) < stats.warmupMs;
       res.on('close', stats.onClose);
     };
     this.onClose = function onClose(this: Res) {
@@ -79,8 +101,13 @@ export class RequestStats {
     }
     const cls = Math.floor(res.statusCode / 100) - 1;
     if (cls < 0 || cls > 4) return; // Node allows 600-999; no class of ours
+    const ms = this.now() - start;
     this.byClass[cls]++;
-    this.latency.record(this.now() - start);
+    this.latency.record(ms);
+    if (res[WARM] === true) {
+      this.warmClass[cls]++;
+      this.warmLatency.record(ms);
+    }
   }
 
   /** Requests counted (responses and aborted ones) since the last takeDelta(). */
@@ -102,6 +129,13 @@ export class RequestStats {
       if (n > 0) codes[STATUS_CLASSES[i] as StatusClass] = n;
     }
     const delta: RequestDelta = { codes, aborted: this.aborted, latency: this.latency.toData() };
+    if (this.warmLatency.count > 0) {
+      const warm: ClassCounts = {};
+      for (let i = 0; i < 5; i++) if (this.warmClass[i] > 0) warm[STATUS_CLASSES[i] as StatusClass] = this.warmClass[i];
+      delta.warm = { codes: warm, latency: this.warmLatency.toData() };
+      this.warmClass.fill(0);
+      this.warmLatency.reset();
+    }
     this.byClass.fill(0);
     this.aborted = 0;
     this.latency.reset();
@@ -109,16 +143,27 @@ export class RequestStats {
   }
 }
 
+/** Whether `codes` and `latency` are well formed and agree (as many responses as timings). */
+function isCounted(codes: unknown, latency: unknown): boolean {
+  if (typeof codes !== 'object' || codes === null || !isHistogramData(latency)) return false;
+  let total = 0;
+  for (const [k, v] of Object.entries(codes)) {
+    if (!(STATUS_CLASSES as readonly string[]).includes(k) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return false;
+    total += v;
+  }
+  return total === latency.n;
+}
+
 /** Whether `x` is a well-formed RequestDelta (check what comes over IPC). */
 export function isRequestDelta(x: unknown): x is RequestDelta {
   if (typeof x !== 'object' || x === null) return false;
   const d = x as Record<string, unknown>;
-  if (typeof d.codes !== 'object' || d.codes === null || !isHistogramData(d.latency)) return false;
+  if (!isCounted(d.codes, d.latency)) return false;
   if (typeof d.aborted !== 'number' || !Number.isSafeInteger(d.aborted) || d.aborted < 0) return false;
-  let total = 0;
-  for (const [k, v] of Object.entries(d.codes)) {
-    if (!(STATUS_CLASSES as readonly string[]).includes(k) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return false;
-    total += v;
-  }
-  return total === (d.latency as HistogramData).n;
+  if (d.warm === undefined) return true;
+  const w = d.warm as Record<string, unknown> | null;
+  if (typeof w !== 'object' || w === null || !isCounted(w.codes, w.latency)) return false;
+  // the warm-up is a part of the delta: no class holds more of it than the delta does
+  for (const [k, v] of Object.entries(w.codes as ClassCounts)) if ((v as number) > ((d.codes as ClassCounts)[k as StatusClass] ?? 0)) return false;
+  return true;
 }

@@ -1,15 +1,12 @@
-// The canary's window: what the new and the old generation served over the same time, from the
-// end of the new generation's warm-up to the end of probation, judged at the end
-// (lib/observe/canary.ts).
-//
-//   begin (probation starts)   warm (warmupMs later)                 verdict (probation ends)
-//   |-- left out: the new one's warm-up --|-- judged, both generations --|
+// The canary's window: what the new and the old generation served from the start of probation
+// to its end, but each worker's warm-up (its first `warmup` ms of serving, counted apart by the
+// worker: lib/observe/request-stats.ts), judged at the end (lib/observe/canary.ts).
 //
 // Why apart: a reload (both generations in one master) and an upgrade (the new generation in
 // another master, its totals reported over the upgrade channel) take their figures from
 // different places, but judge the same way: totals when the window opens, totals at the end,
-// the difference of each judged against the other's. Why a warm-up: every generation is slower
-// on its first requests (JIT, pools connecting, caches filling), and the old one's are long past.
+// the difference of each judged against the other's. Why a warm-up: every worker is slower on its
+// first requests (JIT, pools connecting, caches filling); the old generation's are long past.
 import { judge, type CanaryPolicy, type Verdict, type Warmup } from './canary';
 import { tallySince, type Tally } from './metrics';
 
@@ -18,46 +15,34 @@ export interface WindowSources {
   next: () => Tally;
   /** The old generation's totals so far. */
   prev: () => Tally;
+  /** How many of the new generation's responses so far were its workers' warm-up (left out of `next`). */
+  left?: () => number;
   policy: CanaryPolicy;
 }
 
-/** How many responses a tally counts. */
-export function responsesOf(t: Tally): number {
-  return Object.values(t.codes).reduce((a, b) => a + b, 0);
-}
-
 export class CanaryWindow {
-  /** The new generation's totals when probation began. */
-  private start: Tally | undefined;
   private nextBase: Tally | undefined;
   private prevBase: Tally | undefined;
-  private warmed = false;
+  private leftBase = 0;
 
   constructor(private readonly s: WindowSources) {}
 
-  /** Probation starts: the new generation's warm-up, left out, is counted from here. */
+  /** Probation starts: the totals the window counts from. */
   begin(): void {
-    this.start = this.s.next();
-    this.nextBase = this.start;
-    this.prevBase = this.s.prev();
-    this.warmed = false;
-  }
-
-  /** The warm-up is over (policy.warmupMs after begin): the window both generations are judged over opens. */
-  warm(): void {
     this.nextBase = this.s.next();
     this.prevBase = this.s.prev();
-    this.warmed = true;
+    this.leftBase = this.s.left?.() ?? 0;
   }
 
   /**
-   * Probation ends: the verdict over the window. `left`: what was left out of the new
-   * generation's figures before they came (an upgrade's new master leaves out its own warm-up).
+   * Probation ends: the verdict over the window. `left`: what the new generation's figures left
+   * out when they came from elsewhere (an upgrade's new master); else counted here.
    */
   verdict(left?: Warmup): Verdict {
     const next = this.s.next();
     const prev = this.s.prev();
-    const warmup = left ?? (this.warmed && this.nextBase ? { ms: this.s.policy.warmupMs ?? 0, responses: responsesOf(this.start ? tallySince(this.nextBase, this.start) : this.nextBase) } : undefined);
+    const ms = this.s.policy.warmupMs ?? 0;
+    const warmup = left ?? (this.s.left && ms > 0 ? { ms, responses: this.s.left() - this.leftBase } : undefined);
     return judge(this.nextBase ? tallySince(next, this.nextBase) : next, this.prevBase ? tallySince(prev, this.prevBase) : prev, this.s.policy, warmup);
   }
 }

@@ -6,7 +6,7 @@
 //                                         connections, whose clients reconnect to the new one)
 //   probation ms without losing a worker, and the canary finds it no worse (lib/observe/
 //                                         window.ts: both generations' responses over probation,
-//                                         after the new one's warm-up):
+//                                         each worker's warm-up left out):
 //                                         succeeded (the master drains the old one)
 //                                        --a worker exits--> rolled-back (killed; the old
 //                                         generation accepts again)
@@ -22,14 +22,9 @@ import type { SharedSocket } from './slot';
 import { Probation, PROBATION_SHARE } from '../upgrade/probation';
 import type { Verdict } from '../observe/canary';
 
-/**
- * The canary: probation begins at promotion, its window opens `warmupMs` later (the new
- * generation's warm-up is left out), and its verdict is asked at the end of probation.
- */
+/** The canary: its window opens at promotion, and its verdict is asked at the end of probation. */
 export interface Judge {
-  readonly warmupMs: number;
   begin(): void;
-  warm(): void;
   verdict(): Verdict;
 }
 
@@ -51,7 +46,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   /** @param sockets the sockets its workers accept on, asked when they start to */
   constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly sockets: () => SharedSocket[], private readonly judge?: Judge) {
     super();
-    this.probation = new Probation(probationMs, Date.now, judge?.warmupMs ?? 0);
+    this.probation = new Probation(probationMs);
   }
 
   get finished(): boolean {
@@ -69,7 +64,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
       gen.markServing();
       gen.probation = this.probation;
       this.judge?.begin();
-      this.probation.begin(() => this.probationPassed(), () => this.judge?.warm());
+      this.probation.begin(() => this.probationPassed());
       gen.acceptOn(this.sockets());
       old?.stopAccepting();
       // clients that keep their connections would never meet the new code before the drain:

@@ -224,7 +224,7 @@ export class Supervisor {
       log: this.log,
       what: replacing ? 'upgrade' : 'restart',
       // the old master judges (it counts its own generation); its verdict comes back here
-      judge: old && replacing ? { warmupMs: 0, begin: () => undefined, warm: () => undefined, verdict: () => new Promise((resolve) => (this.verdict = { pid: attempt.pid as number, resolve })) } : undefined,
+      judge: old && replacing ? { begin: () => undefined, verdict: () => new Promise((resolve) => (this.verdict = { pid: attempt.pid as number, resolve })) } : undefined,
       drainTimeout: this.info.drainTimeout,
     });
     this.attempt = attempt;

@@ -61,7 +61,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
 
   constructor(private o: UpgradeOptions) {
     super();
-    this.probation = new Probation(o.probation ?? 0, Date.now, o.judge?.warmupMs ?? 0);
+    this.probation = new Probation(o.probation ?? 0);
   }
 
   private get oldPid(): number | undefined {
@@ -188,7 +188,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.phase = 'probation';
         this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${this.probation.ms} ms (probation)`, { newPid: pid });
         this.o.judge?.begin();
-        this.probation.begin(() => this.probationPassed(pid), () => this.o.judge?.warm());
+        this.probation.begin(() => this.probationPassed(pid));
         this.emit('probation', pid);
         return;
       }

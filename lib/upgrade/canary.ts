@@ -6,8 +6,8 @@
 // generation is counted in another process. At the end of probation the old master asks
 // ('report'), the new master answers with its first generation's tally ('tally', the form
 // below, checked on arrival), and the old master judges it beside its own generation's
-// responses since the probation began. The new generation's window is everything it served:
-// it accepted from 'go', a moment before the probation began.
+// responses since the probation began. The new generation's window is everything it served
+// (it accepted from 'go', a moment before the probation began) but its workers' warm-up.
 import { Histogram, isHistogramData, type HistogramData } from '../observe/histogram';
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';
@@ -21,7 +21,7 @@ export const REPORT_TIMEOUT = 2_000;
 export interface TallyData {
   codes: Record<string, number>;
   latency: HistogramData;
-  /** What the new master left out: its first generation's warm-up (absent from an older baton). */
+  /** What the new master left out: its first generation's workers' warm-up (absent from an older baton). */
   left?: Warmup;
 }
 
@@ -58,12 +58,8 @@ export function fromTallyData(x: unknown): Tally | undefined {
  * the tally to the old master and waits for the old master's verdict (lib/supervisor/bridge.ts).
  */
 export interface UpgradeJudge {
-  /** ms after the probation begins that the window opens (the warm-up the new master leaves out too). */
-  readonly warmupMs: number;
-  /** The probation begins. */
+  /** The probation begins: the old generation's window opens. */
   begin(): void;
-  /** The warm-up is over: the old generation's window opens. */
-  warm(): void;
   /** The verdict on the new master's tally (a TallyData from the wire; undefined when none came or it was malformed). */
   verdict(next: unknown): Verdict | undefined | Promise<Verdict | undefined>;
 }
@@ -78,12 +74,10 @@ export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): LocalJudg
   let received: Tally | undefined;
   const w = new CanaryWindow({ next: () => received ?? emptyTally(), prev, policy });
   return {
-    warmupMs: policy.warmupMs ?? 0,
     begin: () => w.begin(),
-    warm: () => w.warm(),
     verdict: (next) => {
       received = fromTallyData(next);
-      // the new master's tally counts from the end of its own warm-up, and says what it left out
+      // the new master's tally leaves its workers' warm-up out, and says how much
       return received === undefined ? undefined : w.verdict(leftOf(next) ?? { ms: 0, responses: 0 });
     },
   };

@@ -6,8 +6,8 @@
 //   <- go                           start accepting
 //   -> serving
 //   <- report                       the probation is over: -> tally (its first generation's
-//                                   responses after its warm-up, and how many it left out,
-//                                   lib/upgrade/canary.ts)
+//                                   responses but its workers' warm-up, and how many that
+//                                   left out, lib/upgrade/canary.ts)
 //   <- roll-back {reason}           the canary failed: 'roll-back', this master drains
 //   <- release                      the old master handed over: the probation is over
 //   -> handed-over | stopping       this master is no longer the one serving (the old master,
@@ -21,9 +21,9 @@ import { EventEmitter } from 'node:events';
 import { sendIfConnected, type Channel } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { Probation } from './probation';
-import { toTallyData, type TallyData } from './canary';
-import { tallySince, type Tally } from '../observe/metrics';
-import { responsesOf } from '../observe/window';
+import { toTallyData } from './canary';
+import type { Tally } from '../observe/metrics';
+import type { Warmup } from '../observe/canary';
 
 export interface PredecessorEvents {
   /** Start accepting. */
@@ -42,28 +42,15 @@ export interface ParentChannel extends Channel {
 export class Predecessor extends EventEmitter<PredecessorEvents> {
   /** The first generation's probation (lib/upgrade/probation.ts). */
   readonly probation: Probation;
-  /** The first generation's responses so far, for the old master's canary (set by the master's context). */
-  report: (() => Tally) | undefined;
-  /** Its responses at the end of its warm-up: what the tally leaves out. */
-  private warmBase: Tally | undefined;
+  /**
+   * The first generation's responses so far but its workers' warm-up, and how many that left out,
+   * for the old master's canary (set by the master's context).
+   */
+  report: (() => { tally: Tally; left?: Warmup }) | undefined;
 
-  constructor(probationMs: number, private readonly channel: ParentChannel = process, warmupMs = 0) {
+  constructor(probationMs: number, private readonly channel: ParentChannel = process) {
     super();
-    this.probation = new Probation(probationMs, Date.now, warmupMs);
-  }
-
-  /** The first generation serves, on probation; the old master's canary leaves out its warm-up. */
-  beginProbation(): void {
-    this.warmBase = undefined;
-    this.probation.begin(undefined, () => (this.warmBase = this.report?.()));
-  }
-
-  /** What the old master's canary judges: the first generation's responses since its warm-up. */
-  private tally(): TallyData | undefined {
-    const now = this.report?.();
-    if (now === undefined) return undefined;
-    const base = this.warmBase;
-    return base === undefined ? toTallyData(now) : toTallyData(tallySince(now, base), { ms: this.probation.warmupMs, responses: responsesOf(base) });
+    this.probation = new Probation(probationMs);
   }
 
   get connected(): boolean {
@@ -77,8 +64,10 @@ export class Predecessor extends EventEmitter<PredecessorEvents> {
       const message = m as ToSuccessor;
       if (message.type === 'go') this.emit('go');
       if (message.type === 'release') this.probation.end(); // the old master has handed over
-      const tally = message.type === 'report' ? this.tally() : undefined;
-      if (tally) this.send({ type: 'tally', tally });
+      if (message.type === 'report' && this.report) {
+        const { tally, left } = this.report();
+        this.send({ type: 'tally', tally: toTallyData(tally, left) });
+      }
       if (message.type === 'roll-back') {
         this.probation.end(); // a worker lost while draining fails nothing any more
         this.emit('roll-back', typeof message.reason === 'string' ? message.reason : 'rolled back');

@@ -15,24 +15,13 @@ export const PROBATION_SHARE = 0.5;
 export class Probation {
   private until = 0;
   private timer: NodeJS.Timeout | undefined;
-  private warmTimer: NodeJS.Timeout | undefined;
 
-  /** @param warmupMs the new code's warm-up, left out of the canary's window (lib/observe/window.ts) */
-  constructor(readonly ms: number, private readonly now: () => number = Date.now, readonly warmupMs = 0) {}
+  constructor(readonly ms: number, private readonly now: () => number = Date.now) {}
 
-  /**
-   * From now for `ms`; `passed` runs when it ends on its own, `warmed` when the warm-up is over
-   * (`warmupMs` from now, if shorter than `ms`); neither after end().
-   */
-  begin(passed?: () => void, warmed?: () => void): void {
+  /** From now for `ms`; `passed` runs when it ends on its own (never after end()). */
+  begin(passed?: () => void): void {
     this.end();
     this.until = this.now() + this.ms;
-    if (warmed !== undefined && this.warmupMs > 0 && this.warmupMs < this.ms) {
-      this.warmTimer = setTimeout(() => {
-        this.warmTimer = undefined;
-        warmed();
-      }, this.warmupMs);
-    }
     if (passed === undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -50,8 +39,6 @@ export class Probation {
   end(): void {
     this.until = 0;
     if (this.timer) clearTimeout(this.timer);
-    if (this.warmTimer) clearTimeout(this.warmTimer);
     this.timer = undefined;
-    this.warmTimer = undefined;
   }
 }

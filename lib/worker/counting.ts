@@ -23,8 +23,9 @@ export class RequestCounting {
   private readonly stats: RequestStats | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly send: (m: FromWorker, then?: () => void) => void, enabled = countingEnabled()) {
-    this.stats = enabled ? new RequestStats() : undefined;
+  /** @param warmupMs the responses of this worker's first warmupMs of serving are its warm-up (RequestStats) */
+  constructor(private readonly send: (m: FromWorker, then?: () => void) => void, enabled = countingEnabled(), warmupMs = 0) {
+    this.stats = enabled ? new RequestStats(undefined, warmupMs) : undefined;
   }
 
   /** Counts the requests of `server` (http, https, http2; a raw net server emits none). */

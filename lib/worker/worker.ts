@@ -59,7 +59,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private loadTimer: NodeJS.Timeout | undefined;
   private lastLoad = '';
   /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
-  private readonly counting = new RequestCounting((m, then) => this.tell(m, then));
+  private readonly counting: RequestCounting;
 
   constructor(private opts: ResolvedOptions, private app: App | undefined, private listenerConfigs: ListenerConfig[] = []) {
     super();
@@ -67,6 +67,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat, opts.logger);
     this.log.sink = recordForwarder((m) => this.tell(m));
     this.exitHooks = new ExitHooks(this.log);
+    // the canary leaves out what this worker serves in its first `warmup` ms (lib/observe/request-stats.ts)
+    this.counting = new RequestCounting((m, then) => this.tell(m, then), undefined, opts.canary.warmupMs ?? 0);
   }
 
   /**
