@@ -69,11 +69,11 @@ export interface ListenOptions {
   controlSocket?: string | false;
   /**
    * ms a new generation (reload, upgrade) serves on probation beside the old one: a worker of it
-   * that dies in that time, or (once it served `minRequests` after its `warmup`) a 5xx share
+   * that dies in that time, or (once it served `minRequests` after its workers' `warmup`) a 5xx share
    * shown to be more than `maxErrorRate` above the old one's or a latency shown to be more than
    * `maxLatencyRatio` x the old one's, rolls the change back while the old generation is still
    * there. 0 disables. Or `{ ms, maxErrorRate, maxLatencyRatio, minRequests, warmup }`
-   * (defaults 1000, 0.05, 3, 20, half of ms).
+   * (defaults 3000, 0.05, 3, 20, a third of ms).
    */
   probation?: number | { ms?: number; maxErrorRate?: number; maxLatencyRatio?: number; minRequests?: number; warmup?: number };
   /** The master serves `GET /metrics` (Prometheus text) here, on its own listener: `{ port, host? }` or `{ path }`. */

@@ -26,7 +26,8 @@ export const Z = 2.326;
  * distribution, not its tail. A new process's first seconds under load have a tail of their own (a
  * garbage collection while the heap grows, a stall that delays every connection a worker holds):
  * with p95 and p99 judged too, 8 of 100 reloads and upgrades of unchanged code were rolled back
- * under a saturating load (bench/canary-soak.ts, probation 1000 ms; 1 of 40 with 3000 ms), and
+ * under a saturating load (bench/canary-soak.ts, probation 1000 ms, the window timed from its start;
+ * 1 of 40 with 3000 ms), and
  * none with these three. A release slower throughout, or on a tenth of its requests, shows here.
  */
 export const QUANTILES: readonly number[] = Object.freeze([0.9, 0.75, 0.5]);
