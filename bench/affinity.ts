@@ -97,12 +97,14 @@ export function autogroup(): boolean | null {
   }
 }
 
-/** `wrk --version`'s first line, or null when it does not run. */
+/** `wrk --version`'s first line up to its copyright ("wrk debian/4.1.0-3+b2 [epoll]"), or null when it does not run. */
 export function versionOf(bin: string): string | null {
+  let out: string;
   try {
-    return execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 }).split('\n')[0]?.trim() ?? null;
+    out = execFileSync(bin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
   } catch (err) {
-    const out = String((err as { stdout?: string }).stdout ?? '');
-    return out.split('\n')[0]?.trim() || null;
+    // wrk prints its version with the usage, and exits 1
+    out = String((err as { stdout?: string }).stdout ?? '');
   }
+  return out.split('\n')[0]?.replace(/\s*Copyright.*$/, '').trim() || null;
 }

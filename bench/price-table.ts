@@ -36,7 +36,7 @@ export function renderPrice(p: PriceResult | null, goals: Goal[]): string {
     rows.push(row);
   }
   const spreads = p.cells.map((c) => `  W=${c.workers} ${c.load} ${c.mode}: ${c.ratios.map((r) => `${r.what} ${r.rounds.map((x) => (x === null ? 'flagged' : x.toFixed(3))).join(' ')}`).join('; ')}`);
-  return `price per core (wrk ${p.wrkVersion ?? p.wrk}; ${p.plan.describe}; ${p.connections} connections; ${p.rounds} round(s) of ${p.durationS} s per mode;`
+  return `price per core (${p.wrkVersion ?? p.wrk}; ${p.plan.describe}; ${p.connections} connections; ${p.rounds} round(s) of ${p.durationS} s per mode;`
     + ` sched_autogroup ${p.autogroup === null ? 'unknown' : p.autogroup ? 'on' : 'OFF (the paired mode splits the CPU by thread, not by session)'}):\n`
     + pad(rows)
     + `(each figure: the median of per-round ratios of req/s; A/A: a bare cluster SCHED_NONE / a second one, ± the method's own error on this run (the larger of the median's distance from 1 and half the rounds' range / sqrt(rounds));`
