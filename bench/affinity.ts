@@ -7,8 +7,8 @@
 //   n >= 2  the servers get the last floor(n / 2) CPUs, the load generator the others (on 2 CPUs:
 //           wrk on CPU 0, the servers on CPU 1, the method of /work/shared/tools/price-per-core.sh)
 //   n = 1   no disjoint sets exist: nothing is pinned, the load generator takes its share of the
-//           one CPU, and every round is flagged `shared CPU`, its ratios reported and never judged
-// Without taskset nothing is pinned either, and the rounds are flagged the same way.
+//           one CPU; the ratios are computed and reported, and no goal is judged on them
+// Without taskset nothing is pinned either, with the same outcome.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
@@ -16,7 +16,7 @@ export interface CpuPlan {
   /** CPUs of the load generator and of the servers; both empty when nothing is pinned. */
   loadgen: number[];
   servers: number[];
-  /** The two sets are disjoint and pinned: only then are rounds judged. */
+  /** The two sets are disjoint and pinned: only then are goals judged. */
   disjoint: boolean;
   /** The taskset binary, null when none was found. */
   taskset: string | null;

@@ -3,7 +3,8 @@
 //     worker count, load and mode;
 //   - judged only when the A/A calibration of the same cell (a bare cluster SCHED_NONE against a
 //     second one) is within CALIBRATION of 1, and when at least half of the rounds of both the
-//     calibration and the ratio were usable (not flagged: wrk saturated, or CPUs shared).
+//     calibration and the ratio were usable (not flagged: wrk saturated), and never when the load
+//     generator shared the servers' CPUs.
 // The calibration's error is the larger of its median's distance from 1 and half the range of its
 // usable rounds over the square root of their count: a median that lands on 1 by luck between
 // rounds of 0.57 and 1.24 (seen here) does not pass for a calibrated run.
@@ -40,7 +41,8 @@ export function unjudged(c: PriceCell, r: PriceRatio | undefined): string | null
   return null;
 }
 
-export function priceGoals(cells: PriceCell[], assert: boolean): Goal[] {
+/** `disjoint`: the load generator and the servers had CPUs of their own (bench/affinity.ts); without, nothing is judged. */
+export function priceGoals(cells: PriceCell[], assert: boolean, disjoint = true): Goal[] {
   const out: Goal[] = [];
   for (const c of cells) {
     const cal = calibrationOf(c);
@@ -49,7 +51,7 @@ export function priceGoals(cells: PriceCell[], assert: boolean): Goal[] {
     for (const [what, bound, label] of [['baton/best', PRICE_BOUNDS.overBest, 'baton / the better bare cluster'], ['baton/baton-uncounted', PRICE_BOUNDS.counting, 'baton / baton with counting off']] as const) {
       const r = c.ratios.find((x) => x.what === what);
       if (r === undefined) continue;
-      const why = unjudged(c, r);
+      const why = disjoint ? unjudged(c, r) : 'the load generator shared the servers\' CPUs (one CPU, or no taskset)';
       const v = r.median;
       out.push({
         what: `per core, ${c.mode}, ${c.load}, W=${c.workers}: ${label} (median of rounds; ${calText})`,

@@ -10,8 +10,9 @@
 //                at the same moment, and the kernel's autogroup (one group per session) splits
 //                those CPUs evenly between the two sessions; the order the two start is swapped
 //                every round
-// A ratio is the median of per-round ratios; a round in which wrk saturated its CPUs (bench/wrk.ts)
-// or in which it shared the servers' CPUs is flagged and left out of the median.
+// A ratio is the median of per-round ratios; a round in which wrk saturated (bench/wrk.ts) is
+// flagged and left out of the median. Without disjoint CPUs every ratio is computed, and none is
+// judged (bench/price-goals.ts).
 import type { CpuPlan } from './affinity';
 import type { Config } from './flags';
 import type { Mode, TargetName } from './loads';
@@ -35,7 +36,7 @@ export interface PriceRatio {
   what: string;
   /** Per round; null for a flagged round. */
   rounds: (number | null)[];
-  /** Rounds left out: wrk saturated, or no disjoint CPUs. */
+  /** Rounds left out: wrk saturated. */
   flagged: number;
   median: number | null;
   min: number | null;
@@ -89,21 +90,21 @@ export function ratioOf(what: string, rounds: (number | null)[]): PriceRatio {
   };
 }
 
-/** A run's rps, or null when its round is flagged. */
-function usable(r: WrkRun | undefined, plan: CpuPlan): number | null {
-  return r === undefined || r.saturated || !plan.disjoint || !(r.rps > 0) ? null : r.rps;
+/** A run's rps, or null when its round is flagged (wrk saturated). */
+function usable(r: WrkRun | undefined): number | null {
+  return r === undefined || r.saturated || !(r.rps > 0) ? null : r.rps;
 }
 
 /** The interleaved mode's ratios from its rounds (by instance name). */
-export function interleavedRatios(runs: Array<Record<string, WrkRun>>, plan: CpuPlan): PriceRatio[] {
+export function interleavedRatios(runs: Array<Record<string, WrkRun>>): PriceRatio[] {
   const names = new Set(runs.flatMap((r) => Object.keys(r)));
   const out: PriceRatio[] = [];
   for (const [a, b] of INTERLEAVED) {
     if (!names.has(a) || (b === 'best' ? !names.has('cluster') && !names.has('cluster-none') : !names.has(b))) continue;
     out.push(ratioOf(`${a}/${b}`, runs.map((r) => {
-      const num = usable(r[a], plan);
+      const num = usable(r[a]);
       const peers = b === 'best' ? ['cluster', 'cluster-none'].filter((p) => names.has(p)) : [b];
-      const den = peers.map((p) => usable(r[p], plan));
+      const den = peers.map((p) => usable(r[p]));
       return num === null || den.some((d) => d === null) ? null : round(num / Math.max(...(den as number[])), 4);
     })));
   }
@@ -111,14 +112,14 @@ export function interleavedRatios(runs: Array<Record<string, WrkRun>>, plan: Cpu
 }
 
 /** The paired mode's ratios (each pair's runs keyed "A|B"), and baton/best: the lower of baton/cluster-none and baton/cluster. */
-export function pairedRatios(runs: Array<Record<string, WrkRun>>, plan: CpuPlan): PriceRatio[] {
+export function pairedRatios(runs: Array<Record<string, WrkRun>>): PriceRatio[] {
   const out: PriceRatio[] = [];
   for (const [a, b] of PAIRS) {
     const key = `${a}|${b}`;
     if (!runs.some((r) => r[`${key}:${a}`] !== undefined)) continue;
     out.push(ratioOf(`${a}/${b}`, runs.map((r) => {
-      const x = usable(r[`${key}:${a}`], plan);
-      const y = usable(r[`${key}:${b}`], plan);
+      const x = usable(r[`${key}:${a}`]);
+      const y = usable(r[`${key}:${b}`]);
       return x === null || y === null ? null : round(x / y, 4);
     })));
   }
@@ -130,13 +131,13 @@ export function pairedRatios(runs: Array<Record<string, WrkRun>>, plan: CpuPlan)
   return out;
 }
 
-function cellOf(load: WrkLoad, workers: number, mode: Mode, runs: Array<Record<string, WrkRun>>, plan: CpuPlan): PriceCell {
+function cellOf(load: WrkLoad, workers: number, mode: Mode, runs: Array<Record<string, WrkRun>>): PriceCell {
   const all = runs.flatMap((r) => Object.values(r));
   const cpus = all.map((r) => r.cpu).filter((x): x is number => x !== null);
   const rn = all.map((r) => r.runnable).filter((x): x is number => x !== null);
   return {
     load, workers, mode, runs,
-    ratios: mode === 'interleaved' ? interleavedRatios(runs, plan) : pairedRatios(runs, plan),
+    ratios: mode === 'interleaved' ? interleavedRatios(runs) : pairedRatios(runs),
     loadgenCpu: cpus.length ? round(median(cpus), 3) : null,
     loadgenRunnable: rn.length ? round(median(rn), 3) : null,
     saturatedRounds: runs.filter((r) => Object.values(r).some((x) => x.saturated)).length,
@@ -184,7 +185,7 @@ export async function priceGroup(ses: Session, cfg: Config, env: PriceEnv, worke
           }
           runs.push(r);
         }
-        cells.push(cellOf(load, workers, 'interleaved', runs, plan));
+        cells.push(cellOf(load, workers, 'interleaved', runs));
       }
       if (cfg.modes.includes('paired')) {
         const pairs = PAIRS.filter(([a, b]) => byName.has(a) && byName.has(b));
@@ -199,7 +200,7 @@ export async function priceGroup(ses: Session, cfg: Config, env: PriceEnv, worke
           }
           runs.push(r);
         }
-        cells.push(cellOf(load, workers, 'paired', runs, plan));
+        cells.push(cellOf(load, workers, 'paired', runs));
       }
       for (const c of cells.filter((x) => x.load === load && x.workers === workers)) {
         ses.log(`price W=${workers} ${load} ${c.mode}: ${c.ratios.map((x) => `${x.what} ${x.median ?? '-'}`).join(', ')}; wrk cpu ${c.loadgenCpu ?? '-'}, saturated rounds ${c.saturatedRounds}`);

@@ -28,7 +28,7 @@ import { parseArgs, type Config } from './flags';
 import { exitCodeOf, matrixGoals, runGoals, segmentGoals, type Goal } from './goals';
 import { cpuGoals } from './cpu';
 import { autogroup, cpuPlan, versionOf, which } from './affinity';
-import { priceGroup, type PriceResult } from './price';
+import { PRICE_LOADS, priceGroup, type PriceResult } from './price';
 import { priceGoals } from './price-goals';
 import { loadSpec } from './loads';
 import { ratioRows, type Cell } from './matrix';
@@ -93,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       ...matrixGoals(cells, ratios, cfg.loads, nodeCfg.workersSet, cfg.assertGoals).map((g) => (price === null && /^(ratio|counting):/.test(g.key ?? '') && g.value !== null
         ? { ...g, asserted: false, unjudged: 'the Node client shares the CPUs with the servers, without calibration' } : g)),
       ...cpuGoals(cells, cfg.loads, nodeCfg.workersSet),
-      ...priceGoals(price?.cells ?? [], cfg.assertGoals),
+      ...priceGoals(price?.cells ?? [], cfg.assertGoals, price?.plan.disjoint ?? true),
       ...segmentGoals(segments),
     ];
     // after the stop (every server SIGKILLed by pid): nothing of any server may run
@@ -166,6 +166,10 @@ async function pricePhase(ses: Session, cfg: Config): Promise<PriceResult | null
     if (cfg.client === 'wrk') throw new Error('--client wrk: wrk is not on PATH; install it (apt-get install wrk) or give --client node');
     ses.log('wrk is not installed (apt-get install wrk): no price-per-core matrix; the steady matrix falls back to the bench\'s own Node client, '
       + 'on the same CPUs as the servers and without calibration, its ratios reported, not judged');
+    return null;
+  }
+  if (!cfg.loads.some((l) => (PRICE_LOADS as string[]).includes(l))) {
+    ses.log(`--loads ${cfg.loads.join(',')}: none of them is a load wrk runs (${PRICE_LOADS.join(', ')}): no price-per-core matrix; the Node client's matrix instead, its ratios reported, not judged`);
     return null;
   }
   const plan = cpuPlan(os.availableParallelism());

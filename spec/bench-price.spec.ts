@@ -55,8 +55,12 @@ describe('bench: CPUs of the load generator and of the servers', () => {
     expect(one.describe).to.match(/cannot have CPUs of their own.*never judged/);
     expect(pinnedCommand(one, one.servers, ['node', 'app.js'])).to.deep.equal({ cmd: 'node', args: ['app.js'] });
     expect(splitCpus([0, 1], null).describe).to.match(/taskset .* not installed/);
-    const runs = [{ baton: run(90), 'cluster-none': run(100), [TWIN]: run(100) }];
-    expect(interleavedRatios(runs, one).every((r) => r.median === null && r.flagged === 1), 'every round flagged').to.equal(true);
+    const runs = [{ baton: run(90), 'cluster-none': run(100), [TWIN]: run(100) }, { baton: run(95), 'cluster-none': run(100), [TWIN]: run(99) }];
+    const cell: PriceCell = { load: 'fresh', workers: 2, mode: 'interleaved', runs, ratios: interleavedRatios(runs), loadgenCpu: 1, loadgenRunnable: 0.5, saturatedRounds: 0, failed: 0 };
+    expect(cell.ratios.find((r) => r.what === 'baton/best')?.median, 'the ratios are computed').to.equal(0.925);
+    const goals = priceGoals([cell], true, false);
+    expect(goals.map((g) => [g.asserted, g.unjudged])).to.deep.equal([[false, 'the load generator shared the servers\' CPUs (one CPU, or no taskset)']]);
+    expect(priceGoals([cell], true, true)[0]?.unjudged, 'the same figures on disjoint CPUs: judged').to.equal(undefined);
   });
 });
 
@@ -85,7 +89,7 @@ describe('bench: price-per-core ratios', () => {
       { baton: run(90), cluster: run(100), 'cluster-none': run(95), [TWIN]: run(95, true) },
       { baton: run(85, true), cluster: run(100), 'cluster-none': run(100), [TWIN]: run(98) },
     ];
-    const by = (w: string) => interleavedRatios(runs, TWO).find((r) => r.what === w);
+    const by = (w: string) => interleavedRatios(runs).find((r) => r.what === w);
     expect(by(`cluster-none/${TWIN}`)).to.include({ flagged: 1, median: 1.0102 });
     expect(by(`cluster-none/${TWIN}`)?.rounds).to.deep.equal([1, null, 1.0204]);
     expect(by('baton/best')?.rounds, 'baton / the better of the two, round by round').to.deep.equal([0.8, 0.9, null]);
@@ -99,7 +103,7 @@ describe('bench: price-per-core ratios', () => {
       'baton|cluster-none:baton': run(40), 'baton|cluster-none:cluster-none': run(50),
       'baton|cluster:baton': run(45), 'baton|cluster:cluster': run(50),
     }));
-    const rs = pairedRatios(runs, TWO);
+    const rs = pairedRatios(runs);
     expect(rs.map((r) => r.what)).to.deep.equal([`cluster-none/${TWIN}`, 'baton/best', 'baton/cluster-none', 'baton/cluster']);
     expect(rs[0]?.median).to.be.closeTo(1, 0.001);
     expect(rs[1]).to.include({ median: 0.8 });
