@@ -2,7 +2,7 @@
 // with what was wrong and the usage, before any process is started.
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_LOADS, LOAD_NAMES, loadSpec, parseList, TARGET_NAMES, type LoadName, type TargetName } from './loads';
+import { DEFAULT_LOADS, LOAD_NAMES, loadSpec, MODES, parseList, TARGET_NAMES, type LoadName, type Mode, type TargetName } from './loads';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -26,6 +26,14 @@ export interface Config {
   maxRequests: number;
   requestTimeoutMs: number;
   json: boolean;
+  /** Throughput and balance goals count in the exit status (correctness goals always do). */
+  assertGoals: boolean;
+  /** The steady matrix's load generator: wrk (the price per core, bench/price.ts) or the bench's own Node client (bench/steady.ts). */
+  client: 'auto' | 'wrk' | 'node';
+  /** The price-per-core matrix's modes, seconds per wrk run, rounds. */
+  modes: Mode[];
+  priceDurationS: number;
+  priceRounds: number;
   outDir: string;
   /** The baton build under test. */
   dist: string;
@@ -35,7 +43,15 @@ const CORES = os.availableParallelism();
 
 export const HELP = `usage: npm run bench -- [flags]
 
-  --duration S         seconds of each measured steady run (default 3)
+  --client C           the steady matrix's load generator: wrk, node or auto (default auto: wrk when
+                       installed, else the bench's own Node client, said in the report)
+  --modes LIST         of interleaved, paired: the price-per-core matrix's modes (default both)
+  --price-duration S   whole seconds of each wrk run of the price-per-core matrix (default 2; its
+                       warm-ups last --warmup s rounded, at least 1)
+  --price-rounds R     rounds of each mode of the price-per-core matrix (default 4)
+  --assert-goals       missed throughput and balance goals make the exit status 1 (without it, only
+                       correctness does: failed requests, leaks, processes left, events not completed)
+  --duration S         seconds of each measured steady run of the Node client (default 3)
   --connections C      concurrent closed loops (default 16); mixed = C-2 keep-alive + 2 fresh-connection loops
   --loads LIST         of keep-alive, mixed, fresh, share (default keep-alive,mixed,fresh; share is added
                        when --keepalive-share is given)
@@ -101,6 +117,11 @@ export function parseArgs(argv: string[]): Config {
     maxRequests: 3_000_000,
     requestTimeoutMs: 10_000,
     json: false,
+    assertGoals: false,
+    client: 'auto',
+    modes: [...MODES],
+    priceDurationS: 2,
+    priceRounds: 4,
     outDir: path.join(__dirname, 'results'),
     dist: path.join(ROOT, 'dist', 'index.js'),
   };
@@ -143,6 +164,16 @@ export function parseArgs(argv: string[]): Config {
         break;
       }
       case '--json': c.json = true; break;
+      case '--assert-goals': c.assertGoals = true; break;
+      case '--client': {
+        const d = take();
+        if (d !== 'auto' && d !== 'wrk' && d !== 'node') fail(`--client must be wrk, node or auto, got ${JSON.stringify(d ?? '')}`);
+        c.client = d;
+        break;
+      }
+      case '--modes': c.modes = list(a, take(), MODES); break;
+      case '--price-duration': c.priceDurationS = num(a, take(), 1, 600, true); break;
+      case '--price-rounds': c.priceRounds = num(a, take(), 1, 100, true); break;
       case '--help': case '-h': process.stdout.write(HELP); process.exit(0); break;
       default: fail(`unknown argument ${JSON.stringify(argv[i])}`);
     }

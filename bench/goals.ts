@@ -1,7 +1,10 @@
 // The goals the bench holds its figures to (docs/benchmarks.md, "Goals"), computed from the
 // matrix, the upgrade phase's segments and the events. An asserted goal that is missed makes
-// the exit status 1; the others are reported only. A goal with nothing to judge (a target or
-// a load left out, one worker, no event) is n/a: value null, met.
+// the exit status 1; the others are reported only. Asserted always: correctness (failed
+// requests, events completed, leaks, processes left). Throughput and balance goals are asserted
+// only with --assert-goals (`assert` below), so that a busy machine's noise never fails a run. A
+// goal with nothing to judge (a target or a load left out, one worker, no event) is n/a: value
+// null, met.
 import type { LoadName } from './loads';
 import { findCell, type Cell, type RatioRow } from './matrix';
 import type { EventStats } from './takeover';
@@ -15,6 +18,8 @@ export interface Goal {
   asserted: boolean;
   /** Where the matrix tables show it: ratio:<load>:<peer>:<W>, balance:<load>:<W>, failed|p99|recovery:<load>. */
   key?: string;
+  /** Set when the figure exists but the method cannot judge it (price per core: the calibration, bench/price-goals.ts). */
+  unjudged?: string;
 }
 
 export const BOUNDS = {
@@ -38,26 +43,26 @@ function goal(what: string, value: number | null, target: string, pass: (v: numb
   return { what, value, target, met: value === null || pass(value), asserted, ...(key ? { key } : {}) };
 }
 
-/** Throughput against the peers and balance, per worker count and load; all asserted. */
-export function matrixGoals(cells: Cell[], rows: RatioRow[], loads: LoadName[], workersSet: number[]): Goal[] {
+/** Throughput against the peers and balance, per worker count and load; asserted with --assert-goals (`assert`). */
+export function matrixGoals(cells: Cell[], rows: RatioRow[], loads: LoadName[], workersSet: number[], assert = false): Goal[] {
   const out: Goal[] = [];
   for (const w of workersSet) {
     for (const load of loads) {
       const row = rows.find((r) => r.load === load && r.workers === w);
       if (load === 'fresh') {
         out.push(goal(`fresh, W=${w}: baton / bare cluster SCHED_NONE (median of rounds)`, row?.overNone?.median ?? null,
-          `>= ${BOUNDS.freshOverNone}`, (v) => v >= BOUNDS.freshOverNone, true, `ratio:fresh:cluster-none:${w}`));
+          `>= ${BOUNDS.freshOverNone}`, (v) => v >= BOUNDS.freshOverNone, assert, `ratio:fresh:cluster-none:${w}`));
         out.push(goal(`fresh, W=${w}: baton / bare cluster round robin (median of rounds)`, row?.overCluster?.median ?? null,
-          `>= ${BOUNDS.freshOverCluster}`, (v) => v >= BOUNDS.freshOverCluster, true, `ratio:fresh:cluster:${w}`));
+          `>= ${BOUNDS.freshOverCluster}`, (v) => v >= BOUNDS.freshOverCluster, assert, `ratio:fresh:cluster:${w}`));
       } else {
         out.push(goal(`${load}, W=${w}: baton / the better bare cluster (median of rounds)`, row?.overBest?.median ?? null,
-          `>= ${BOUNDS.overBest}`, (v) => v >= BOUNDS.overBest, true, `ratio:${load}:best:${w}`));
+          `>= ${BOUNDS.overBest}`, (v) => v >= BOUNDS.overBest, assert, `ratio:${load}:best:${w}`));
       }
       out.push(goal(`${load}, W=${w}: baton / baton with its counting off (median of rounds)`, row?.overUncounted?.median ?? null,
         `>= ${BOUNDS.counting}`, (v) => v >= BOUNDS.counting, false, `counting:${load}:${w}`));
       const b = findCell(cells, 'baton', load, w);
       out.push(goal(`${load}, W=${w}: baton's busiest worker / mean share (median of rounds)`, w > 1 ? (b?.balance ?? null) : null,
-        `<= ${BOUNDS.balance}`, (v) => v <= BOUNDS.balance, true, `balance:${load}:${w}`));
+        `<= ${BOUNDS.balance}`, (v) => v <= BOUNDS.balance, assert, `balance:${load}:${w}`));
     }
   }
   return out;

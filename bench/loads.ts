@@ -12,6 +12,10 @@ export const DEFAULT_LOADS: LoadName[] = ['keep-alive', 'mixed', 'fresh'];
 export const TARGET_NAMES = ['single', 'cluster', 'cluster-none', 'baton', 'baton-uncounted'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
+/** The modes of the price-per-core matrix (bench/price.ts): one target loaded at a time, or two at once. */
+export const MODES = ['interleaved', 'paired'] as const;
+export type Mode = (typeof MODES)[number];
+
 /** Fresh-connection loops of the mixed load; the other connections - 2 loops keep their connection. */
 export const MIXED_FRESH_LOOPS = 2;
 

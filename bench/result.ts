@@ -6,6 +6,7 @@ import type { Config } from './flags';
 import type { Goal } from './goals';
 import type { LoadSpec, TargetName } from './loads';
 import type { Cell, RatioRow } from './matrix';
+import type { PriceResult } from './price';
 import type { SoakSummary } from './soak';
 import { round, type TargetStats } from './stats';
 import type { BenchEvent, EventStats } from './takeover';
@@ -33,8 +34,8 @@ export function machine(): Machine {
 
 export interface BenchResult {
   bench: 'baton';
-  /** 2: the matrix of targets x worker counts x loads (1 had one load and one worker count). */
-  version: 2;
+  /** 3: the price-per-core matrix with wrk (2: the Node client's matrix of targets x worker counts x loads; 1: one load, one worker count). */
+  version: 3;
   startedAt: string;
   finishedAt: string;
   wallS: number;
@@ -48,7 +49,11 @@ export interface BenchResult {
   /** The first 200 requests that did not get a complete 2xx response. */
   failures: Failure[];
   accounting: { requests: number; answered2xx: number; non2xx: number; errors: number; inflight: number };
-  /** The steady matrix: a cell per target, worker count and load; baton's ratios to the peers. */
+  /** The steady matrix's load generator: wrk (the price-per-core matrix) or the bench's own Node client only (wrk missing, or --client node). */
+  client: 'wrk' | 'node';
+  /** The price-per-core matrix (bench/price.ts); null without wrk. */
+  price: PriceResult | null;
+  /** The Node client's matrix: a cell per target, worker count and load; baton's ratios to the peers (with wrk: baton alone at W = cores). */
   steady: { loads: LoadSpec[]; workersSet: number[]; targets: TargetName[]; rounds: number; cells: Cell[]; ratios: RatioRow[] };
   /** Unmeasured warm-ups, by "<target> x<W> <load>". */
   warmups: Record<string, TargetStats>;

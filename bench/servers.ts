@@ -27,12 +27,19 @@ export class ServerProc {
   private stderrTail = '';
   private waiters = new Set<Waiter>();
 
-  constructor(readonly name: string, app: string, cwd: string, env: Record<string, string>) {
+  /**
+   * `how.wrap`: a command and its arguments that run node (`taskset -c 1`: pinned); `how.session`:
+   * in a session of its own (setsid), which the kernel's autogroup schedules as one group.
+   */
+  constructor(readonly name: string, app: string, cwd: string, env: Record<string, string>, how: { wrap?: { cmd: string; args: string[] }; session?: boolean } = {}) {
     this.spawnedAt = now();
-    this.proc = spawn(process.execPath, [app], {
+    const cmd = how.wrap ? how.wrap.cmd : process.execPath;
+    const args = how.wrap ? [...how.wrap.args, process.execPath, app] : [app];
+    this.proc = spawn(cmd, args, {
       cwd,
       env: { ...process.env, PWD: cwd, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: how.session === true,
     });
     if (this.proc.pid !== undefined) this.pids.add(this.proc.pid);
     if (this.proc.stdout) {

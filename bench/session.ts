@@ -41,6 +41,8 @@ export class Session {
   readonly app = path.join(this.dir, 'app.js');
   readonly servers: ServerProc[] = [];
   readonly runs: RunEntry[] = [];
+  /** Other processes the bench started (each wrk), killed by pid if the bench is interrupted. */
+  readonly helpers = new Set<number>();
   readonly lg = new Loadgen();
   readonly progress: ProgressLine;
   private interrupted = false;
@@ -69,7 +71,8 @@ export class Session {
     return carries(pid, 'BENCH_RUN', this.dir);
   }
 
-  async start(name: string, target: TargetName, workers: number): Promise<Started> {
+  /** `how`: pinned and in a session of its own (bench/servers.ts), for the price-per-core matrix. */
+  async start(name: string, target: TargetName, workers: number, how: ConstructorParameters<typeof ServerProc>[4] = {}): Promise<Started> {
     const env: Record<string, string> = {
       BENCH_RUN: this.dir,
       BENCH_MODE: target === 'cluster-none' ? 'cluster' : target === 'baton-uncounted' ? 'baton' : target,
@@ -81,7 +84,7 @@ export class Session {
     if (target === 'cluster' || target === 'cluster-none') env.NODE_CLUSTER_SCHED_POLICY = target === 'cluster' ? 'rr' : 'none';
     // baton's switch for its per-response counting (metrics, canary): on unless this says off
     env.BATON_REQUEST_STATS = target === 'baton-uncounted' ? 'off' : 'on';
-    const s = new ServerProc(name, this.app, this.dir, env);
+    const s = new ServerProc(name, this.app, this.dir, env, how);
     this.servers.push(s);
     const { port, serving } = await s.ready(SERVING_TIMEOUT);
     const want = target === 'cluster' ? 'rr' : 'none';
@@ -166,6 +169,13 @@ export class Session {
     process.stderr.write(`\n${sig}: killing every process the bench started\n`);
     for (const s of this.servers) s.killNow();
     this.killTagged();
+    for (const pid of this.helpers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     try {
       this.lg.proc.kill('SIGKILL');
     } catch {

@@ -1,5 +1,6 @@
 // The human-readable report printed at the end of a bench run (stdout, or stderr with --json).
 import { renderMatrix } from './matrix-table';
+import { renderPrice } from './price-table';
 import type { BenchResult } from './result';
 import type { TargetStats } from './stats';
 import { errs, kib, ms, pad } from './text';
@@ -56,6 +57,9 @@ export function renderReport(r: BenchResult): string {
   out.push(`command: ${r.command}`);
   out.push(`machine: ${r.machine.nproc} cores (${r.machine.cpu}), node ${r.machine.node}, ${r.machine.uname}`);
   out.push(`load average at start ${r.machine.loadavgStart.join(' ')}, at end ${r.machine.loadavgEnd.join(' ')}\n`);
+  out.push(renderPrice(r.price, r.goals));
+  if (r.client === 'node') out.push('no price per core: wrk was not used (not installed, or --client node); the matrix below is the bench\'s own Node client\'s, on the servers\' CPUs, its ratios reported, not judged\n');
+  else out.push('the Node client (every request recorded and accounted for): baton alone, the upgrade phase\'s steady figures and its balance\n');
   out.push(renderMatrix(r));
   out.push(targets(r));
   const b = r.boot;
@@ -63,8 +67,11 @@ export function renderReport(r: BenchResult): string {
   out.push(events(r));
   out.push(soak(r));
 
-  out.push('goals (* = asserted: a missed one makes the exit status 1; the others are reported only):');
-  for (const g of r.goals) out.push(`  ${g.asserted ? '*' : ' '} ${g.value === null ? 'n/a    ' : g.met ? 'met    ' : 'MISSED '} ${g.what}: ${g.value === null ? '-' : g.value} (target ${g.target})`);
+  out.push(`goals (* = asserted: a missed one makes the exit status 1; the others are reported only${r.config.assertGoals ? '' : '; throughput and balance goals are asserted with --assert-goals'}):`);
+  for (const g of r.goals) {
+    const state = g.value === null ? 'n/a    ' : g.unjudged ? 'NOT JUDGED' : g.met ? 'met    ' : 'MISSED ';
+    out.push(`  ${g.asserted ? '*' : ' '} ${state} ${g.what}: ${g.value === null ? '-' : g.value} (target ${g.target})${g.unjudged ? ` (${g.unjudged})` : ''}`);
+  }
   out.push('');
   const a = r.accounting;
   out.push(`every request: ${a.requests} sent = ${a.answered2xx} answered 2xx + ${a.non2xx} non-2xx + ${a.errors} failed + ${a.inflight} still in flight at the end (warm-ups included)`);
