@@ -41,11 +41,14 @@ describe('package', () => {
     expect(lock.packages[''].engines).to.deep.equal(pkg.engines);
   });
 
-  it('engines names the Node lines .ci/run tests', () => {
+  it('engines names the Node lines .ci/run tests, and the README\'s first lines name it', () => {
     const majors = (pkg.engines.node as string).split('||').map((r) => r.trim().replace(/^\^/, ''));
     const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8').match(/^LINES=\$\{BATON_CI_NODE_LINES-([0-9 ]+)\}$/m);
     expect(ci, '.ci/run sets LINES').to.not.equal(null);
     expect(majors).to.deep.equal((ci as RegExpMatchArray)[1]?.trim().split(/\s+/));
+    // and the README says so before its first command
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    expect(readme.slice(0, readme.indexOf('```')), 'the README\'s lines before its first command').to.include(`\`engines\`: \`${pkg.engines.node}\``);
   });
 
   it('points main, types and exports at files that exist in dist/', () => {
