@@ -41,6 +41,12 @@ describe('life cycle (integration)', function () {
     await t.server.waitEvent('slow-request');
     process.kill(t.server.pid, 'SIGTERM');
     await t.server.waitEvent('stopping');
+    // the master closes its copy of the listening socket at 'stopping'; each worker closes its
+    // duplicate when it handles the drain message, just before it logs worker-draining: the port
+    // refuses once all of them did
+    const workers = t.server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
+    expect(workers).to.have.length(2);
+    await waitFor('every worker draining', () => workers.every((p) => new RegExp(`worker\\[${p}\\] .*worker-draining: `).test(t.server?.stderr ?? '')), 5_000);
     expect(await refused(port)).to.equal('ECONNREFUSED');
     const reply = await slow;
     expect(reply.status).to.equal(200);
