@@ -138,7 +138,8 @@ describe('package', () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-pack-'));
       src = path.join(dir, 'src');
       fs.mkdirSync(src);
-      for (const f of ['package.json', 'tsconfig.json', 'lib', 'bin', 'docs', 'scripts', 'README.md', 'LICENSE']) {
+      // what `files` names (but dist/, which prepack builds), and what the build and prepack read
+      for (const f of [...(pkg.files as string[]).filter((f) => f !== 'dist'), 'package.json', 'tsconfig.json', 'lib', 'scripts']) {
         fs.cpSync(path.join(root, f), path.join(src, f), { recursive: true });
       }
       fs.symlinkSync(fs.realpathSync(path.join(root, 'node_modules')), path.join(src, 'node_modules'));
