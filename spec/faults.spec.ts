@@ -404,7 +404,11 @@ describe('probation: new code whose workers crash right after becoming ready (in
   });
 
   it('new code that leaks past maxMemory right after an upgrade: the leaking worker is recycled, the upgrade stands, nothing fails', async () => {
-    t.server = new Server(t.dir, { PROBATION: '1000', MAX_MEMORY: '120M', WORKER_TIMEOUT: '1000' });
+    // the canary's latency rule is off: a leaking worker is slower while it grows and while its
+    // replacement starts (p99 62 and 96 ms against 12 and 1.2 ms beside two CPU hogs), which that
+    // rule may rightly hold against the new code (its own test: observe.spec "a release slower by 5x"); this test
+    // is about maxMemory, and keeps the canary's 5xx rule and the crash rule
+    t.server = new Server(t.dir, { PROBATION: '1000', MAX_MEMORY: '120M', WORKER_TIMEOUT: '1000', MAX_LATENCY_RATIO: '0' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });

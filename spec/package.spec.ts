@@ -2,7 +2,8 @@
 // project) with the command `baton`; require('baton-cluster') and import { listen } from
 // 'baton-cluster' both work, in this checkout (self-reference) and installed from the tarball that
 // `npm pack` makes; the tarball holds what a user needs (dist, bin, docs, README, LICENSE) and
-// nothing else.
+// nothing else, and its package.json no install-time script (npm 11 asks users to approve those),
+// while this repository's `npm install` builds dist/ (scripts/pack-manifest.js does both).
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,11 +19,14 @@ function node(args: string[], cwd = root): string {
 }
 
 /** npm, run by the node under test (npm is a `#!/usr/bin/env node` script found on PATH). */
-function npm(args: string[], cwd: string): string {
-  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 60_000 });
+function npm(args: string[], cwd: string, timeout = 60_000): { stdout: string; stderr: string } {
+  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout });
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.error ?? ''}${r.stderr}`);
-  return r.stdout;
+  return { stdout: r.stdout, stderr: r.stderr };
 }
+
+/** The scripts npm runs when it installs a package (prepare: installed from git, a directory or a tarball). */
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare'];
 
 describe('package', () => {
   it(`is named ${NAME}, installs the command baton, and is MIT licensed with a LICENSE file`, () => {
@@ -37,11 +41,14 @@ describe('package', () => {
     expect(lock.packages[''].engines).to.deep.equal(pkg.engines);
   });
 
-  it('engines names the Node lines .ci/run tests', () => {
+  it('engines names the Node lines .ci/run tests, and the README\'s first lines name it', () => {
     const majors = (pkg.engines.node as string).split('||').map((r) => r.trim().replace(/^\^/, ''));
     const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8').match(/^LINES=\$\{BATON_CI_NODE_LINES-([0-9 ]+)\}$/m);
     expect(ci, '.ci/run sets LINES').to.not.equal(null);
     expect(majors).to.deep.equal((ci as RegExpMatchArray)[1]?.trim().split(/\s+/));
+    // and the README says so before its first command
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    expect(readme.slice(0, readme.indexOf('```')), 'the README\'s lines before its first command').to.include(`\`engines\`: \`${pkg.engines.node}\``);
   });
 
   it('points main, types and exports at files that exist in dist/', () => {
@@ -49,7 +56,15 @@ describe('package', () => {
       expect(fs.existsSync(path.join(root, f)), f).to.equal(true);
     }
     expect(pkg.dependencies ?? {}).to.deep.equal({});
-    expect(pkg.scripts.prepare).to.match(/build/);
+  });
+
+  it('builds dist/ on `npm install` and `npm ci` in a clone (prepare), and packs with prepack and postpack', () => {
+    expect(pkg.scripts.prepare).to.equal('npm run build');
+    expect(pkg.scripts.build).to.match(/^tsc -p tsconfig\.json$/);
+    expect(pkg.scripts.prepack).to.equal('node scripts/pack-manifest.js prepack');
+    expect(pkg.scripts.postpack).to.equal('node scripts/pack-manifest.js postpack');
+    expect(pkg.scripts.postpublish).to.equal('node scripts/pack-manifest.js postpack');
+    expect(fs.existsSync(path.join(root, 'package.json.prepack')), 'package.json.prepack left by a pack').to.equal(false);
   });
 
   it(`require('${NAME}') gives listen() and ready()`, () => {
@@ -109,22 +124,45 @@ describe('package', () => {
     }
   });
 
-  describe('the tarball npm pack makes (of the dist/ this run built)', function () {
-    this.timeout(120_000);
+  describe('the tarball npm pack makes, with its scripts, in a copy of this checkout', function () {
+    // prepack builds dist/ from scratch: tsc takes seconds, a minute on a busy machine
+    this.timeout(240_000);
     let dir: string;
+    /** The copy that is packed (so that this checkout's dist/ and package.json are never touched). */
+    let src: string;
     let tarball: string;
     let files: string[];
+    let packed: Record<string, unknown> & { scripts?: Record<string, string> };
 
     before(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-pack-'));
-      // --ignore-scripts: `npm test` has just built dist/; prepack would delete it and prepare rebuild it
-      const [out] = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], root)) as { filename: string; files: { path: string }[] }[];
+      src = path.join(dir, 'src');
+      fs.mkdirSync(src);
+      // what `files` names (but dist/, which prepack builds), and what the build and prepack read
+      for (const f of [...(pkg.files as string[]).filter((f) => f !== 'dist'), 'package.json', 'tsconfig.json', 'lib', 'scripts']) {
+        fs.cpSync(path.join(root, f), path.join(src, f), { recursive: true });
+      }
+      fs.symlinkSync(fs.realpathSync(path.join(root, 'node_modules')), path.join(src, 'node_modules'));
+      const [out] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], src, 200_000).stdout) as { filename: string; files: { path: string }[] }[];
       tarball = path.join(dir, path.basename((out as { filename: string }).filename));
       files = (out as { files: { path: string }[] }).files.map((f) => f.path).sort();
+      const unpacked = path.join(dir, 'unpacked');
+      fs.mkdirSync(unpacked);
+      execFileSync('tar', ['-xzf', tarball, '-C', unpacked], { timeout: 30_000 });
+      packed = JSON.parse(fs.readFileSync(path.join(unpacked, 'package/package.json'), 'utf8'));
     });
 
     after(() => {
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('its package.json has no install-time script (preinstall, install, postinstall, prepare), and is otherwise the repository\'s', () => {
+      for (const s of INSTALL_SCRIPTS) expect(packed.scripts ?? {}, s).to.not.have.property(s);
+      const { prepare: _prepare, ...scripts } = pkg.scripts as Record<string, string>;
+      expect(packed).to.deep.equal({ ...pkg, scripts });
+      // postpack put the copy's package.json back as it was, and left nothing behind
+      expect(fs.readFileSync(path.join(src, 'package.json'), 'utf8')).to.equal(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+      expect(fs.existsSync(path.join(src, 'package.json.prepack'))).to.equal(false);
     });
 
     it('holds dist, bin, docs, README.md, LICENSE and package.json, and nothing else', () => {
@@ -132,7 +170,7 @@ describe('package', () => {
       expect(outside, 'files that are not for users').to.deep.equal([]);
       for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/baton.js', pkg.main, pkg.types, 'dist/cli.js']) expect(files, f).to.include(f);
       // every module, compiled with its declarations (dist/ may hold more in a working tree; a
-      // published tarball does not: prepack empties dist/ before prepare builds it)
+      // published tarball does not: prepack empties dist/ before it builds it)
       for (const f of (fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[]).filter((n) => n.endsWith('.ts'))) {
         const base = f.slice(0, -3);
         for (const out of [`dist/${base}.js`, `dist/${base}.d.ts`, `dist/${base}.js.map`]) expect(files, out).to.include(out);
@@ -147,20 +185,23 @@ describe('package', () => {
       const maps = files.filter((f) => f.endsWith('.js.map'));
       expect(maps.length).to.be.greaterThan(10);
       for (const m of maps) {
-        const map = JSON.parse(fs.readFileSync(path.join(root, m), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+        const map = JSON.parse(fs.readFileSync(path.join(src, m), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
         expect(map.sources.length, m).to.be.greaterThan(0);
         expect(map.sourcesContent?.length, `${m} has sourcesContent`).to.equal(map.sources.length);
-        for (const [i, src] of map.sources.entries()) {
-          expect(map.sourcesContent?.[i], `${m}: ${src}`).to.equal(fs.readFileSync(path.resolve(root, path.dirname(m), src), 'utf8'));
+        for (const [i, source] of map.sources.entries()) {
+          expect(map.sourcesContent?.[i], `${m}: ${source}`).to.equal(fs.readFileSync(path.resolve(root, path.dirname(m), source), 'utf8'));
         }
       }
     });
 
-    it(`installed from it into a new project (no network): require('${NAME}'), import, and the baton command work`, () => {
+    it(`installed from it into a new project (no network), with no install-scripts warning: require('${NAME}'), import, and the baton command work`, () => {
       const app = path.join(dir, 'app');
       fs.mkdirSync(app);
       fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
-      npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--engine-strict=false', tarball], app);
+      // scripts allowed, as a user installs it: npm 11 warns `install-scripts ... (prepare: npm run build)`
+      // for a tarball whose package.json has one
+      const { stderr } = npm(['install', '--offline', '--no-audit', '--no-fund', '--engine-strict=false', tarball], app);
+      expect(stderr).to.not.match(/install-scripts|install script|npm run build/);
       const installed = path.join(app, 'node_modules', NAME);
       expect(node(['-e', `console.log(require.resolve('${NAME}'))`], app)).to.equal(path.join(installed, 'dist/index.js'));
       expect(node(['-e', `const b = require('${NAME}'); console.log(typeof b.listen, typeof b.listenerOf)`], app)).to.equal('function function');
