@@ -139,6 +139,7 @@ async function phase(name: string, start: (port: number) => LoadHandle): Promise
       if (r !== 'succeeded') {
         healthy.rolledBack++;
         healthy.reasons.push(r);
+        process.stderr.write(`${name}: healthy change ${i + 1} rolled back: ${r}\n`);
       }
       if ((i + 1) % 20 === 0) process.stderr.write(`${name}: ${i + 1} of ${EVENTS} healthy changes, ${healthy.rolledBack} rolled back\n`);
     }
