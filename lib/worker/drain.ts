@@ -14,7 +14,7 @@
 //   https the idle socket is the TLSSocket the server built on the raw one (found from
 //   the server's 'secureConnection' event), closed with a TLS close_notify; a TLS
 //   connection still in its handshake is left to finish it;
-// - every HTTP/2 session gets a GOAWAY (session.close()): streams already started
+// - every HTTP/2 session gets a GOAWAY (lib/worker/h2-goaway.ts): streams already started
 //   finish, the client opens its next streams elsewhere;
 // - a connection the app took over (HTTP Upgrade such as WebSocket, CONNECT) and every
 //   connection of a raw net/tls server are the app's: it is told through the drain
@@ -26,6 +26,7 @@ import type { Http2Session } from 'node:http2';
 import type { Server, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { applyConnectionOptions } from '../os/internals';
+import { goAway } from './h2-goaway';
 import { listenerOf, tag } from './tags';
 import { followTakeOver } from './take-over';
 import { closeAfterResponse, peerOf, type Conn, type DrainResult, type Kind } from './connection';
@@ -171,24 +172,20 @@ export class ConnectionTracker {
     if (name !== undefined) tag(session, name);
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
-    if (this.draining) this.goaway(session);
-  }
-
-  private goaway(session: Http2Session): void {
-    if (session.closed || session.destroyed) return;
-    try {
-      session.close();
-    } catch {
-      // already going away
-    }
+    if (this.draining) goAway(session);
   }
 
   /**
-   * Fairness (lib/pool/balance.ts): up to `n` HTTP/1 keep-alive connections end after their
-   * current or next response (`Connection: close`), so that their clients reconnect to
-   * another worker. Nothing is cut: a request in progress is answered. Returns how many.
+   * Fairness (lib/pool/balance.ts) and probation (lib/pool/accepting.ts shedShare): up to `n`
+   * connections move, so that their clients reconnect to whoever accepts now. An HTTP/1
+   * keep-alive connection ends after its current or next response (`Connection: close`); with
+   * `http2` (probation), an HTTP/2 session gets a GOAWAY (its streams in progress finish, its
+   * next ones go to a new connection). Nothing is cut. Fairness leaves HTTP/2 sessions alone:
+   * a client may send a stream while the GOAWAY is on its way, and Node's server refuses it
+   * (lib/worker/h2-goaway.ts); once per reload or upgrade is worth it, every few seconds is not.
+   * Returns how many.
    */
-  shed(n: number): number {
+  shed(n: number, http2 = false): number {
     let done = 0;
     for (const c of this.conns.values()) {
       if (done >= n) break;
@@ -196,6 +193,12 @@ export class ConnectionTracker {
       c.shed = true;
       done++;
       closeAfterResponse(c);
+    }
+    for (const s of this.sessions) {
+      if (done >= n || !http2) break;
+      if (s.closed || s.destroyed) continue;
+      done++;
+      goAway(s);
     }
     return done;
   }
@@ -217,7 +220,7 @@ export class ConnectionTracker {
     this.draining = true;
     return new Promise((resolve) => {
       this.finish = resolve;
-      for (const s of this.sessions) this.goaway(s);
+      for (const s of this.sessions) goAway(s);
       // responses already in progress end their connection too
       for (const c of this.conns.values()) {
         closeAfterResponse(c);

@@ -207,7 +207,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       if (message.on && !this.draining) this.acceptor.resume();
       else this.acceptor.pause();
       this.watchLoad();
-    } else if (message.type === 'shed') this.tracker?.shed(message.connections);
+    } else if (message.type === 'shed') this.tracker?.shed(message.connections, message.http2 === true);
     else if (message.type === 'drain') this.drain(message.reason);
     else if (message.type === 'signal') this.emit('signal', message.signal);
   }
