@@ -18,7 +18,9 @@
 //   finish, the client opens its next streams elsewhere;
 // - a connection the app took over (HTTP Upgrade such as WebSocket, CONNECT) and every
 //   connection of a raw net/tls server are the app's: it is told through the drain
-//   signal and closes them politely;
+//   signal and closes them politely. A WebSocket the app took over is sent a Close frame
+//   1001 "going away" when the drain starts (or once the app has answered its handshake)
+//   if the app has no drain handler (lib/worker/websocket-close.ts; option closeWebSockets);
 // - at `drainTimeout` whatever remains is destroyed and counted as forced.
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -30,6 +32,7 @@ import { goAway } from './h2-goaway';
 import { listenerOf, tag } from './tags';
 import { followTakeOver } from './take-over';
 import { closeAfterResponse, peerOf, type Conn, type DrainResult, type Kind } from './connection';
+import { isWebSocketRequest, sayGoingAway } from './websocket-close';
 
 export type { DrainResult } from './connection';
 
@@ -56,6 +59,9 @@ export class ConnectionTracker {
   private servers = new Map<Server, Kind>();
   private sessions = new Set<Http2Session>();
   private draining = false;
+  /** The drain tells WebSockets the app left open that the server is going away; how many it told. */
+  private closeWebSockets = false;
+  webSocketsClosed = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private finish: ((r: DrainResult) => void) | undefined;
@@ -93,9 +99,11 @@ export class ConnectionTracker {
     // Upgrade and CONNECT: listening changes what Node does (with no listener an Upgrade is
     // an ordinary request, a CONNECT is refused), so baton listens only while the app does.
     for (const ev of ['upgrade', 'connect'] as const) {
-      followTakeOver(server, ev, (socket) => {
+      followTakeOver(server, ev, (socket, req) => {
         const c = this.byIo.get(socket) ?? this.conns.get(socket);
-        if (c) c.long = true;
+        if (c === undefined) return;
+        c.long = true;
+        if (ev === 'upgrade' && isWebSocketRequest(req)) c.ws = { socket, writtenAtUpgrade: socket.bytesWritten, told: false };
       });
     }
   }
@@ -114,6 +122,7 @@ export class ConnectionTracker {
       idleSince: Date.now(),
       bytesAtIdle: 0,
       long: false,
+      ws: undefined,
       shed: false,
       responses: new Set(),
     };
@@ -214,10 +223,11 @@ export class ConnectionTracker {
     res.on('close', onResponseClose);
   }
 
-  /** Starts the drain; resolves when every connection is gone. */
-  drain(drainTimeout: number): Promise<DrainResult> {
+  /** Starts the drain; resolves when every connection is gone. `closeWebSockets`: tell them 1001. */
+  drain(drainTimeout: number, closeWebSockets = false): Promise<DrainResult> {
     if (this.draining) return new Promise((resolve) => this.chain(resolve));
     this.draining = true;
+    this.closeWebSockets = closeWebSockets;
     return new Promise((resolve) => {
       this.finish = resolve;
       for (const s of this.sessions) goAway(s);
@@ -243,10 +253,11 @@ export class ConnectionTracker {
     };
   }
 
-  /** Closes HTTP/1 connections that are idle and have been for the grace period. */
+  /** Closes HTTP/1 connections that are idle and have been for the grace period; tells WebSockets. */
   sweep(): void {
     const t = Date.now();
     for (const c of this.conns.values()) {
+      if (c.ws !== undefined && this.closeWebSockets && sayGoingAway(c.ws)) this.webSocketsClosed++;
       if (c.kind === 'other' || c.long || c.active > 0) continue;
       if (c.raw.bytesRead > c.bytesAtIdle) continue; // a request (or a TLS handshake) is arriving
       if (t - c.idleSince < this.idleLimit(c)) continue;

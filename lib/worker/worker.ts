@@ -261,7 +261,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.leave(reason);
       return;
     }
-    this.tracker.drain(this.opts.drainTimeout).then(({ forced, upgraded }) => {
+    // WebSockets the app left open are told 1001 "going away", unless the app closes them itself
+    const closeWebSockets = this.opts.closeWebSockets && this.listenerCount('drain') === 0;
+    const tracker = this.tracker;
+    tracker.drain(this.opts.drainTimeout, closeWebSockets).then(({ forced, upgraded }) => {
+      if (tracker.webSocketsClosed > 0) this.log.info('websockets-closed', `sent ${tracker.webSocketsClosed} WebSocket(s) a Close frame 1001 "going away" (no drain handler; option closeWebSockets)`, { websockets: tracker.webSocketsClosed });
       if (forced === 0) return this.leave(reason);
       const which = upgraded > 0 ? ` (${upgraded} of them upgraded, e.g. WebSockets)` : '';
       this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force${which}`, { forced, upgraded });
