@@ -133,7 +133,7 @@ function writeRelease(dir: AppDir, version: string, extra: Record<string, unknow
 }
 
 describe('HTTP/2 drains, shedding and canary (integration)', function () {
-  this.timeout(90_000);
+  this.timeout(120_000);
   let dir: AppDir;
   let server: Server | undefined;
   let load: H2Load | undefined;
@@ -166,7 +166,8 @@ describe('HTTP/2 drains, shedding and canary (integration)', function () {
   async function start(env: Record<string, string>, release: Record<string, unknown> = {}): Promise<string> {
     const c = certs as NonNullable<typeof certs>;
     writeRelease(dir, 'v0', release);
-    server = new Server(dir, { WORKERS: '2', TLS_KEY: c.key, TLS_CERT: c.cert, ...env });
+    // READY_TIMEOUT: a new master's TLS workers on a 2-core machine beside other loads
+    server = new Server(dir, { WORKERS: '2', READY_TIMEOUT: '30000', TLS_KEY: c.key, TLS_CERT: c.cert, ...env });
     await server.waitEvent('serving');
     const e = await server.waitEvent('listening', 1, 10_000, (x) => x.name === 'h2');
     return `https://127.0.0.1:${e.port as number}`;
@@ -194,7 +195,7 @@ describe('HTTP/2 drains, shedding and canary (integration)', function () {
     writeRelease(dir, 'v3');
     const first = s.pid;
     process.kill(first, 'SIGUSR2');
-    await s.waitEvent('upgrade-succeeded', 1, 20_000);
+    await s.waitEvent('upgrade-succeeded', 1, 40_000);
     await waitFor('old master gone', () => !running(first), 20_000);
     await waitFor('v3 answers', () => l.served('v3') >= 50, 10_000);
     await l.stop();

@@ -45,7 +45,7 @@ describe('WebSockets at a drain (integration, Node\'s WebSocket client)', functi
 
   async function start(env: Record<string, string>): Promise<number> {
     writeRelease(dir, 'v1');
-    server = new Server(dir, { WORKERS: '2', ...env });
+    server = new Server(dir, { WORKERS: '2', READY_TIMEOUT: '30000', ...env });
     await server.waitEvent('serving');
     return (await server.waitEvent('listening', 1, 10_000, (e) => e.name === 'web')).port as number;
   }
@@ -75,6 +75,7 @@ describe('WebSockets at a drain (integration, Node\'s WebSocket client)', functi
       expect(c).to.deep.include({ code: 1001, reason: 'going away', wasClean: true });
       expect((c as Closed).at - t0, 'long before drainTimeout').to.be.below(10_000);
     }
+    if (process.env.BATON_SPEC_VERBOSE) process.stderr.write(`      closed ${closes.map((c) => `${(c as Closed).at - t0} ms`).join(', ')} after the SIGHUP\n`);
     await s.waitEvent('generation-drained', 1, 10_000, (e) => e.generation === 1);
     expect(s.count('drain-forced'), s.stderr.slice(-2000)).to.equal(0);
     // a client reconnecting lands on the new generation
