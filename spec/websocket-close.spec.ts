@@ -46,7 +46,7 @@ describe('WebSockets at a drain (integration, Node\'s WebSocket client)', functi
   async function start(env: Record<string, string>): Promise<number> {
     writeRelease(dir, 'v1');
     server = new Server(dir, { WORKERS: '2', READY_TIMEOUT: '30000', ...env });
-    await server.waitEvent('serving');
+    await server.waitEvent('serving', 1, 30_000);
     return (await server.waitEvent('listening', 1, 10_000, (e) => e.name === 'web')).port as number;
   }
 

@@ -23,7 +23,10 @@ import { RequestCounting } from './counting';
 export interface WorkerEvents {
   /** The server is built and receives connections. */
   listening: [server: net.Server];
-  /** Draining started: close long-lived connections (WebSockets, streams) politely. */
+  /**
+   * Draining started: close long-lived connections (WebSockets, streams) politely. With no
+   * listener, baton sends each WebSocket the app took over a Close 1001 (option closeWebSockets).
+   */
   drain: [reason: string];
   /** A signal the master passes on to its workers: 'SIGUSR1' (reopen your log files). */
   signal: [signal: string];
