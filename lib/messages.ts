@@ -23,8 +23,8 @@ export type ToWorker =
   | { type: 'handle'; listener: string; backlog: number }
   /** Accept on the handles received (true) or stop for now (false): lib/pool/balance.ts. */
   | { type: 'accept'; on: boolean }
-  /** Close this many keep-alive connections after their current request (fairness). */
-  | { type: 'shed'; connections: number }
+  /** Close this many keep-alive connections after their current request (fairness, probation); `http2`: HTTP/2 sessions too (probation). */
+  | { type: 'shed'; connections: number; http2?: boolean }
   | { type: 'drain'; reason: string }
   | { type: 'signal'; signal: string }
   /** The master has a 'log' listener now: send your log records (worker-records.ts). */

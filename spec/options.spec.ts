@@ -6,7 +6,7 @@ import * as sinon from 'sinon';
 import { DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
 import { optionError } from './support/option-error';
 
-const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept, metrics, health, shutdownDelay.';
+const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, closeWebSockets, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept, metrics, health, shutdownDelay.';
 
 
 describe('options: resolveOptions', () => {
@@ -39,6 +39,7 @@ describe('options: resolveOptions', () => {
         pidFile: undefined,
         manualReady: false,
         keepAliveGrace: 1_000,
+        closeWebSockets: true,
         backlog: 2_048,
         accept: 'workers',
         logLevel: 'warn',
@@ -60,7 +61,7 @@ describe('options: resolveOptions', () => {
       expect(resolveOptions({})).to.deep.equal(expected);
       expect(DEFAULT_PORT).to.equal(8080);
       expect(DEFAULTS).to.deep.equal({
-        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, accept: 'workers', logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 3_000, exitTimeout: 10_000,
+        drainTimeout: 30_000, readyTimeout: 60_000, keepAliveGrace: 1_000, backlog: 2_048, accept: 'workers', logLevel: 'warn', logFormat: 'text', workerTimeout: 30_000, probation: 3_000, exitTimeout: 10_000, closeWebSockets: true,
       });
     });
 
@@ -151,6 +152,18 @@ describe('options: resolveOptions', () => {
 
     it('rejects an unknown key even next to valid ones', () => {
       optionError(() => resolveOptions({ port: 80, colour: 'red' }), 'colour');
+    });
+  });
+
+  describe('closeWebSockets', () => {
+    it('is true by default, takes true or false, and rejects anything else naming what it got', () => {
+      expect(resolveOptions({}).closeWebSockets).to.equal(true);
+      expect(resolveOptions({ closeWebSockets: false }).closeWebSockets).to.equal(false);
+      expect(resolveOptions({ closeWebSockets: true }).closeWebSockets).to.equal(true);
+      for (const bad of ['false', 0, 1, null]) {
+        const err = optionError(() => resolveOptions({ closeWebSockets: bad } as never), 'closeWebSockets');
+        expect(err.message).to.match(/must be true or false, got /);
+      }
     });
   });
 

@@ -29,6 +29,7 @@ export const DEFAULTS = {
   workerTimeout: 30_000,
   probation: 3_000,
   exitTimeout: 10_000,
+  closeWebSockets: true,
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['silent', 'error', 'warn', 'info', 'debug'];
@@ -107,6 +108,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     pidFile,
     manualReady: opts.manualReady === true,
     keepAliveGrace: integer(opts, 'keepAliveGrace', 0, 60_000, DEFAULTS.keepAliveGrace, ' (milliseconds)'),
+    closeWebSockets: flag(opts, 'closeWebSockets', DEFAULTS.closeWebSockets),
     backlog: integer(opts, 'backlog', 1, 65_535, DEFAULTS.backlog),
     logLevel: oneOf(opts, 'logLevel', LOG_LEVELS, DEFAULTS.logLevel, 'BATON_LOG_LEVEL'),
     logFormat: oneOf(opts, 'logFormat', LOG_FORMATS, DEFAULTS.logFormat, 'BATON_LOG_FORMAT'),
@@ -124,6 +126,14 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     exitTimeout: integer(opts, 'exitTimeout', 1, 86_400_000, DEFAULTS.exitTimeout, ' (milliseconds)'),
     envFile: opts.envFile as string | undefined,
   };
+}
+
+/** A true/false option. */
+function flag(opts: Record<string, unknown>, name: string, dflt: boolean): boolean {
+  const v = opts[name];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new BatonOptionError(name, `must be true or false, got ${show(v)}.`);
+  return v;
 }
 
 /** The `logger` option: an object with error, warn, info and debug methods. */

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 export const KNOWN = [
   'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
-  'keepAliveGrace', 'backlog', 'logLevel', 'logFormat', 'logger', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
+  'keepAliveGrace', 'closeWebSockets', 'backlog', 'logLevel', 'logFormat', 'logger', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
   'listeners', 'exitTimeout', 'envFile', 'accept', 'metrics', 'health', 'shutdownDelay',
 ] as const;
 

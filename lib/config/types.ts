@@ -40,6 +40,11 @@ export interface ListenOptions {
   manualReady?: boolean;
   /** ms an idle keep-alive socket of a draining worker is left open in case a request is on the wire. */
   keepAliveGrace?: number;
+  /**
+   * When a worker drains and the app has no `drain` handler, baton sends each WebSocket the app
+   * took over a Close frame 1001 "going away" (clients reconnect to the new code). Default true.
+   */
+  closeWebSockets?: boolean;
   /** Listen backlog of the sockets baton binds. */
   backlog?: number;
   /**
@@ -126,6 +131,7 @@ export interface ResolvedOptions {
   pidFile: string | undefined;
   manualReady: boolean;
   keepAliveGrace: number;
+  closeWebSockets: boolean;
   backlog: number;
   accept: AcceptMode;
   logLevel: LogLevel;

@@ -43,8 +43,9 @@ export class Accepting {
 
   /**
    * Every worker sheds `share` of its connections (HTTP/1 keep-alive ones close after their next
-   * response), so that their clients reconnect to whoever accepts now: a new generation on
-   * probation then serves clients that never reconnect by themselves. Returns how many.
+   * response, HTTP/2 sessions get a GOAWAY), so that their clients reconnect to whoever accepts
+   * now: a new generation on probation then serves clients that never reconnect by themselves.
+   * Returns how many.
    */
   shedShare(share: number): number {
     let n = 0;
@@ -53,7 +54,7 @@ export class Accepting {
       const k = Math.floor(Math.max(slot.open, slot.connections) * share);
       if (k <= 0) continue;
       slot.fairness.shed += k;
-      sendIfConnected(slot.worker, { type: 'shed', connections: k });
+      sendIfConnected(slot.worker, { type: 'shed', connections: k, http2: true });
       n += k;
     }
     return n;

@@ -2,6 +2,7 @@
 // it came to, where its requests arrive, whether it is idle, taken over by the app, or shed.
 import type * as http from 'node:http';
 import type { Server, Socket } from 'node:net';
+import type { WebSocketConn } from './websocket-close';
 
 /** How baton can drain a server's connections. */
 export type Kind = 'http' | 'https' | 'other';
@@ -19,6 +20,8 @@ export interface Conn {
   bytesAtIdle: number;
   /** Taken over by the app (Upgrade, CONNECT): never idle, closed by the app or at drainTimeout. */
   long: boolean;
+  /** Taken over from an `Upgrade: websocket` request: told 1001 at the drain (lib/worker/websocket-close.ts). */
+  ws: WebSocketConn | undefined;
   /** HTTP/1 responses in progress: they get `Connection: close` when the drain starts. */
   responses: Set<http.ServerResponse>;
   /** Shed for fairness: its next response closes it (lib/pool/balance.ts). */

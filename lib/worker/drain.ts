@@ -14,11 +14,13 @@
 //   https the idle socket is the TLSSocket the server built on the raw one (found from
 //   the server's 'secureConnection' event), closed with a TLS close_notify; a TLS
 //   connection still in its handshake is left to finish it;
-// - every HTTP/2 session gets a GOAWAY (session.close()): streams already started
+// - every HTTP/2 session gets a GOAWAY (lib/worker/h2-goaway.ts): streams already started
 //   finish, the client opens its next streams elsewhere;
 // - a connection the app took over (HTTP Upgrade such as WebSocket, CONNECT) and every
 //   connection of a raw net/tls server are the app's: it is told through the drain
-//   signal and closes them politely;
+//   signal and closes them politely. A WebSocket the app took over is sent a Close frame
+//   1001 "going away" when the drain starts (or once the app has answered its handshake)
+//   if the app has no drain handler (lib/worker/websocket-close.ts; option closeWebSockets);
 // - at `drainTimeout` whatever remains is destroyed and counted as forced.
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -26,9 +28,11 @@ import type { Http2Session } from 'node:http2';
 import type { Server, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { applyConnectionOptions } from '../os/internals';
+import { goAway } from './h2-goaway';
 import { listenerOf, tag } from './tags';
 import { followTakeOver } from './take-over';
 import { closeAfterResponse, peerOf, type Conn, type DrainResult, type Kind } from './connection';
+import { isWebSocketRequest, sayGoingAway } from './websocket-close';
 
 export type { DrainResult } from './connection';
 
@@ -55,6 +59,9 @@ export class ConnectionTracker {
   private servers = new Map<Server, Kind>();
   private sessions = new Set<Http2Session>();
   private draining = false;
+  /** The drain tells WebSockets the app left open that the server is going away; how many it told. */
+  private closeWebSockets = false;
+  webSocketsClosed = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private finish: ((r: DrainResult) => void) | undefined;
@@ -92,9 +99,11 @@ export class ConnectionTracker {
     // Upgrade and CONNECT: listening changes what Node does (with no listener an Upgrade is
     // an ordinary request, a CONNECT is refused), so baton listens only while the app does.
     for (const ev of ['upgrade', 'connect'] as const) {
-      followTakeOver(server, ev, (socket) => {
+      followTakeOver(server, ev, (socket, req) => {
         const c = this.byIo.get(socket) ?? this.conns.get(socket);
-        if (c) c.long = true;
+        if (c === undefined) return;
+        c.long = true;
+        if (ev === 'upgrade' && isWebSocketRequest(req)) c.ws = { socket, writtenAtUpgrade: socket.bytesWritten, told: false };
       });
     }
   }
@@ -113,6 +122,7 @@ export class ConnectionTracker {
       idleSince: Date.now(),
       bytesAtIdle: 0,
       long: false,
+      ws: undefined,
       shed: false,
       responses: new Set(),
     };
@@ -171,24 +181,20 @@ export class ConnectionTracker {
     if (name !== undefined) tag(session, name);
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
-    if (this.draining) this.goaway(session);
-  }
-
-  private goaway(session: Http2Session): void {
-    if (session.closed || session.destroyed) return;
-    try {
-      session.close();
-    } catch {
-      // already going away
-    }
+    if (this.draining) goAway(session);
   }
 
   /**
-   * Fairness (lib/pool/balance.ts): up to `n` HTTP/1 keep-alive connections end after their
-   * current or next response (`Connection: close`), so that their clients reconnect to
-   * another worker. Nothing is cut: a request in progress is answered. Returns how many.
+   * Fairness (lib/pool/balance.ts) and probation (lib/pool/accepting.ts shedShare): up to `n`
+   * connections move, so that their clients reconnect to whoever accepts now. An HTTP/1
+   * keep-alive connection ends after its current or next response (`Connection: close`); with
+   * `http2` (probation), an HTTP/2 session gets a GOAWAY (its streams in progress finish, its
+   * next ones go to a new connection). Nothing is cut. Fairness leaves HTTP/2 sessions alone:
+   * a client may send a stream while the GOAWAY is on its way, and Node's server refuses it
+   * (lib/worker/h2-goaway.ts); once per reload or upgrade is worth it, every few seconds is not.
+   * Returns how many.
    */
-  shed(n: number): number {
+  shed(n: number, http2 = false): number {
     let done = 0;
     for (const c of this.conns.values()) {
       if (done >= n) break;
@@ -196,6 +202,12 @@ export class ConnectionTracker {
       c.shed = true;
       done++;
       closeAfterResponse(c);
+    }
+    for (const s of this.sessions) {
+      if (done >= n || !http2) break;
+      if (s.closed || s.destroyed) continue;
+      done++;
+      goAway(s);
     }
     return done;
   }
@@ -211,13 +223,14 @@ export class ConnectionTracker {
     res.on('close', onResponseClose);
   }
 
-  /** Starts the drain; resolves when every connection is gone. */
-  drain(drainTimeout: number): Promise<DrainResult> {
+  /** Starts the drain; resolves when every connection is gone. `closeWebSockets`: tell them 1001. */
+  drain(drainTimeout: number, closeWebSockets = false): Promise<DrainResult> {
     if (this.draining) return new Promise((resolve) => this.chain(resolve));
     this.draining = true;
+    this.closeWebSockets = closeWebSockets;
     return new Promise((resolve) => {
       this.finish = resolve;
-      for (const s of this.sessions) this.goaway(s);
+      for (const s of this.sessions) goAway(s);
       // responses already in progress end their connection too
       for (const c of this.conns.values()) {
         closeAfterResponse(c);
@@ -240,10 +253,11 @@ export class ConnectionTracker {
     };
   }
 
-  /** Closes HTTP/1 connections that are idle and have been for the grace period. */
+  /** Closes HTTP/1 connections that are idle and have been for the grace period; tells WebSockets. */
   sweep(): void {
     const t = Date.now();
     for (const c of this.conns.values()) {
+      if (c.ws !== undefined && this.closeWebSockets && sayGoingAway(c.ws)) this.webSocketsClosed++;
       if (c.kind === 'other' || c.long || c.active > 0) continue;
       if (c.raw.bytesRead > c.bytesAtIdle) continue; // a request (or a TLS handshake) is arriving
       if (t - c.idleSince < this.idleLimit(c)) continue;

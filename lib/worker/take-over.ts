@@ -6,9 +6,9 @@
 import type * as http from 'node:http';
 import type { Server, Socket } from 'node:net';
 
-/** Calls `takenOver` with each socket the app's `ev` listeners take, while the app has one. */
-export function followTakeOver(server: Server, ev: 'upgrade' | 'connect', takenOver: (socket: Socket) => void): void {
-  const ours = (_req: http.IncomingMessage, socket: Socket): void => takenOver(socket);
+/** Calls `takenOver` with each socket the app's `ev` listeners take (and its request), while the app has one. */
+export function followTakeOver(server: Server, ev: 'upgrade' | 'connect', takenOver: (socket: Socket, req: http.IncomingMessage) => void): void {
+  const ours = (req: http.IncomingMessage, socket: Socket): void => takenOver(socket, req);
   let on = false;
   const sync = (added: number): void => {
     const theirs = server.listenerCount(ev) + added - (on ? 1 : 0);

@@ -23,7 +23,10 @@ import { RequestCounting } from './counting';
 export interface WorkerEvents {
   /** The server is built and receives connections. */
   listening: [server: net.Server];
-  /** Draining started: close long-lived connections (WebSockets, streams) politely. */
+  /**
+   * Draining started: close long-lived connections (WebSockets, streams) politely. With no
+   * listener, baton sends each WebSocket the app took over a Close 1001 (option closeWebSockets).
+   */
   drain: [reason: string];
   /** A signal the master passes on to its workers: 'SIGUSR1' (reopen your log files). */
   signal: [signal: string];
@@ -209,7 +212,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       if (message.on && !this.draining) this.acceptor.resume();
       else this.acceptor.pause();
       this.watchLoad();
-    } else if (message.type === 'shed') this.tracker?.shed(message.connections);
+    } else if (message.type === 'shed') this.tracker?.shed(message.connections, message.http2 === true);
     else if (message.type === 'drain') this.drain(message.reason);
     else if (message.type === 'signal') this.emit('signal', message.signal);
   }
@@ -263,7 +266,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.leave(reason);
       return;
     }
-    this.tracker.drain(this.opts.drainTimeout).then(({ forced, upgraded }) => {
+    // WebSockets the app left open are told 1001 "going away", unless the app closes them itself
+    const closeWebSockets = this.opts.closeWebSockets && this.listenerCount('drain') === 0;
+    const tracker = this.tracker;
+    tracker.drain(this.opts.drainTimeout, closeWebSockets).then(({ forced, upgraded }) => {
+      if (tracker.webSocketsClosed > 0) this.log.info('websockets-closed', `sent ${tracker.webSocketsClosed} WebSocket(s) a Close frame 1001 "going away" (no drain handler; option closeWebSockets)`, { websockets: tracker.webSocketsClosed });
       if (forced === 0) return this.leave(reason);
       const which = upgraded > 0 ? ` (${upgraded} of them upgraded, e.g. WebSockets)` : '';
       this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force${which}`, { forced, upgraded });

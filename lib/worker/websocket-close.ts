@@ -1,0 +1,54 @@
+// The polite close baton sends to WebSockets the app left open when a worker drains
+// (option closeWebSockets, on by default; lib/worker/drain.ts decides when).
+//
+// A connection is a WebSocket when the app took it over from an HTTP Upgrade request whose
+// `Upgrade` header names `websocket` (RFC 6455 section 4.1). Once the app has written its
+// handshake answer (the socket's bytesWritten grew after the upgrade), baton writes one Close
+// frame with status 1001 "going away" (section 7.4.1: "a server going down"). A server frame
+// is not masked, so the frame is 2 header bytes, the 2-byte status and the reason. The client
+// answers with its own Close frame; a WebSocket library (ws, and so Socket.IO) then ends the
+// TCP connection. baton writes nothing else and reads nothing: the socket stays the app's.
+// Frames are whole writes (ws writes each frame in one go), so this one never lands inside
+// another.
+import type * as http from 'node:http';
+import type { Socket } from 'node:net';
+
+/** RFC 6455 section 7.4.1: the endpoint is going away (a server going down). */
+export const GOING_AWAY = 1001;
+export const GOING_AWAY_REASON = 'going away';
+
+/** Whether `req` asked to upgrade to a WebSocket (`Upgrade: websocket`, any case, maybe in a list). */
+export function isWebSocketRequest(req: http.IncomingMessage): boolean {
+  const h = req.headers.upgrade;
+  return typeof h === 'string' && h.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
+}
+
+/** A server's (unmasked) Close frame: FIN + opcode 8, the status code, the reason (under 124 bytes). */
+export function closeFrame(code = GOING_AWAY, reason = GOING_AWAY_REASON): Buffer {
+  const text = Buffer.from(reason, 'utf8');
+  if (text.length > 123) throw new RangeError('a Close frame reason is at most 123 bytes');
+  const frame = Buffer.alloc(4 + text.length);
+  frame[0] = 0x88;
+  frame[1] = 2 + text.length;
+  frame.writeUInt16BE(code, 2);
+  text.copy(frame, 4);
+  return frame;
+}
+
+/** One WebSocket the app took over, as the drain watches it. */
+export interface WebSocketConn {
+  socket: Socket;
+  /** socket.bytesWritten when the app took it over: more means the app answered the handshake. */
+  writtenAtUpgrade: number;
+  told: boolean;
+}
+
+/** Writes the Close frame once, if the app has answered the handshake and the socket is open; true if written. */
+export function sayGoingAway(ws: WebSocketConn): boolean {
+  if (ws.told) return false;
+  const s = ws.socket;
+  if (s.destroyed || !s.writable || s.bytesWritten <= ws.writtenAtUpgrade) return false;
+  ws.told = true;
+  s.write(closeFrame());
+  return true;
+}
