@@ -49,11 +49,9 @@ interface Res {
   writableEnded: boolean;
   on(event: 'close', fn: (this: Res) => void): unknown;
   [START]?: number;
-  [WARM]?: boolean;
 }
 
 const START = Symbol('baton.requestStart');
-const WARM = Symbol('baton.warmUp');
 
 export class RequestStats {
   private readonly byClass = new Float64Array(5);
@@ -75,7 +73,7 @@ export class RequestStats {
     this.onRequest = (_req, res) => {
       const t = stats.now();
       res[START] = t;
-      if (stats.warmupMs > 0) res[WARM] = t - (stats.firstAt ??= t) < stats.warmupMs;
+      stats.firstAt ??= t;
       res.on('close', stats.onClose);
     };
     this.onClose = function onClose(this: Res) {
@@ -104,7 +102,8 @@ export class RequestStats {
     const ms = this.now() - start;
     this.byClass[cls]++;
     this.latency.record(ms);
-    if (res[WARM] === true) {
+    // its request arrived in the worker's warm-up (nothing more is stored per request for this)
+    if (start - (this.firstAt as number) < this.warmupMs) {
       this.warmClass[cls]++;
       this.warmLatency.record(ms);
     }
