@@ -5,7 +5,6 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { Acceptor } from './acceptor';
-import { TICK } from '../pool/balance';
 import { ConnectionTracker } from './drain';
 import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from '../os/internals';
@@ -19,6 +18,9 @@ import { STOP_SIGNALS, StopSignals } from '../os/signals';
 import { takeOverUncaught } from '../os/fatal';
 import { recordForwarder } from '../log/worker-records';
 import { RequestCounting } from './counting';
+
+/** How often a worker tells the master how many connections it holds (only when that changed). */
+export const LOAD_EVERY = 25;
 
 export interface WorkerEvents {
   /** The server is built and receives connections. */
@@ -55,7 +57,15 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private readonly acceptor = new Acceptor({
     connection: (listener, socket) => this.accept(listener, socket),
     error: (listener, err) => this.log.warn('accept-error', `listener "${listener}": ${err.message}`),
+    held: () => this.tracker?.size ?? 0,
+    // it holds its share: the master hears it now, not at the next report, so that the share
+    // grows as soon as every worker holds its own (a burst of long-lived connections)
+    changed: (on) => {
+      if (!on) this.reportLoad();
+    },
   });
+  /** One function for every connection's 'close' (no closure per connection). */
+  private readonly connectionClosed = (): void => this.acceptor.update();
   private loadTimer: NodeJS.Timeout | undefined;
   private lastLoad = '';
   /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
@@ -202,12 +212,12 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (message.type === 'conn' && handle instanceof net.Socket) this.accept(message.listener, handle);
     else if (message.type === 'handle' && typeof handle === 'object' && handle !== null) {
       this.acceptor.take(message.listener, handle, message.backlog);
-      this.reportLoad();
     } else if (message.type === 'accept') {
-      if (message.on && !this.draining) this.acceptor.resume();
-      else this.acceptor.pause();
+      this.acceptor.want(message.on && !this.draining);
       this.watchLoad();
-    } else if (message.type === 'shed') this.tracker?.shed(message.connections);
+      this.reportLoad();
+    } else if (message.type === 'share') this.acceptor.share(message.limit);
+    else if (message.type === 'shed') this.tracker?.shed(message.connections);
     else if (message.type === 'drain') this.drain(message.reason);
     else if (message.type === 'signal') this.emit('signal', message.signal);
   }
@@ -227,22 +237,25 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       }
     }
     this.tracker.feed(socket, server, listener);
+    // after the tracker's own 'close' listener: it counts this connection gone first
+    socket.once('close', this.connectionClosed);
   }
 
-  /** While it accepts itself, the master hears its load every TICK ms (when it changed). */
+  /** Once it was told to accept, the master hears its load every LOAD_EVERY ms (when it changed). */
   private watchLoad(): void {
     if (this.loadTimer !== undefined || this.draining) return;
-    this.loadTimer = setInterval(() => this.reportLoad(), TICK);
+    this.loadTimer = setInterval(() => this.reportLoad(), LOAD_EVERY);
     this.loadTimer.unref();
   }
 
   private reportLoad(): void {
+    if (this.draining) return;
     const open = this.tracker?.size ?? 0;
-    const needs = this.acceptor.needs();
-    const key = `${open}|${this.acceptor.accepted}|${needs.join(',')}`;
+    const accepting = this.acceptor.accepting;
+    const key = `${open}|${accepting}`;
     if (key === this.lastLoad) return;
     this.lastLoad = key;
-    this.tell({ type: 'load', open, accepted: this.acceptor.accepted, needs });
+    this.tell({ type: 'load', open, accepting, pauses: this.acceptor.pauses });
   }
 
   private drain(reason: string): void {
