@@ -32,11 +32,8 @@ export interface AcceptorEvents {
   changed?: (accepting: boolean) => void;
 }
 
-interface Listening {
-  server: net.Server;
-  /** Polled now. */
-  on: boolean;
-}
+/** A listening server on the duplicate of one listener's socket; `on`: polled now. */
+type Listening = { server: net.Server; on: boolean };
 
 export class Acceptor {
   private readonly listening = new Map<string, Listening>();
@@ -45,7 +42,10 @@ export class Acceptor {
   /** It accepts while it holds fewer connections than this (the master's 'share'). */
   private limit = Infinity;
   private closed = false;
+  /** What it decided last: it accepts. */
   private now = false;
+  /** This Node cannot pause a listening handle (lib/os/internals.ts, 7): no share then. */
+  private unpausable = false;
   /** Connections accepted since start. */
   accepted = 0;
   /** Times it stopped accepting because it held its share. */
@@ -108,13 +108,8 @@ export class Acceptor {
     return this.now && this.listening.size > 0;
   }
 
-  /** The limit it accepts under now. */
-  get limitNow(): number {
-    return this.limit;
-  }
-
   private should(): boolean {
-    return !this.closed && this.wanted && this.on.held() < this.limit;
+    return !this.closed && this.wanted && (this.unpausable || this.on.held() < this.limit);
   }
 
   private apply(on: boolean): void {
@@ -127,10 +122,15 @@ export class Acceptor {
         continue;
       }
       if (on) continue; // not polled and cannot be: its error was said when it paused
-      // this Node cannot pause a listening socket: stop for good on it rather than take more
-      // than the share; the other workers accept
-      this.on.error(name, new Error(`cannot pause accepting on this Node version (${process.version}): its listening handle has no readStop(); baton closes this worker's duplicate instead`));
-      this.listening.delete(name);
+      this.on.error(name, new Error(`cannot pause accepting on this Node version (${process.version}): its listening handle has no readStop() (lib/os/internals.ts, 7); ${this.wanted ? 'this worker accepts beyond its share' : 'this worker closes its duplicate'}`));
+      if (this.wanted) {
+        // a share pause: accepting more than the share beats losing the socket (were every
+        // worker to close its duplicate, nobody would accept)
+        this.unpausable = true;
+        this.now = true;
+        return;
+      }
+      this.listening.delete(name); // its generation stops: the other generation accepts
       l.server.close();
     }
     if (on !== was) {
