@@ -137,7 +137,7 @@ describe('pool units (fake workers, fake clock)', () => {
       gen.broadcast({ type: 'signal', signal: 'SIGUSR1' }); // a gone worker's channel: nothing sent, nothing thrown
       expect(w.sent.at(-1)).to.include({ type: 'accept', on: false });
     });
-    it('sends the share to its accepting workers when it changes, and only then (lib/pool/accepting.ts)', () => {
+    it('sends the share to its accepting workers when it changes, and only then: a larger one at once, a smaller one on the tick (lib/pool/accepting.ts)', () => {
       const { gen, forked } = pool(1, 2);
       gen.start();
       gen.markServing();
@@ -155,6 +155,11 @@ describe('pool units (fake workers, fake clock)', () => {
       expect([shares(a).at(-1), shares(b).at(-1)]).to.deep.equal([2, 2]);
       a.say({ type: 'load', open: 9, accepting: false, pauses: 2 }); // 9/1: the mean, 5
       expect([shares(a).at(-1), shares(b).at(-1)]).to.deep.equal([5, 5]);
+      // a smaller share waits for the tick (short connections coming and going send nothing each)
+      a.say({ type: 'load', open: 1, accepting: true, pauses: 2 }); // 1/1: 2
+      expect(shares(a).at(-1)).to.equal(5);
+      clock.tick(25);
+      expect([shares(a).at(-1), shares(b).at(-1)]).to.deep.equal([2, 2]);
       // a worker that leaves: the share again, within a tick (a lone worker has none)
       b.exit(1);
       clock.tick(25);

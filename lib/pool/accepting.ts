@@ -75,17 +75,21 @@ export class Accepting {
     }
     slot.accepting = true;
     // one more worker: the share again, for the others; then this one's, before it accepts
-    this.reshare();
+    this.reshare(true);
     sendIfConnected(slot.worker, { type: 'share', limit: this.limit });
     sendIfConnected(slot.worker, { type: 'accept', on: true });
   }
 
-  /** The share again, from the workers' last reports; sent to every worker that accepts if it changed. */
-  reshare(): void {
+  /**
+   * The share again, from the workers' last reports; sent to every worker that accepts if it
+   * changed. A larger share goes out at once (workers wait for it); a smaller one only on a
+   * tick (`lower`), so that short connections coming and going do not send one per change.
+   */
+  reshare(lower = false): void {
     if (this.shared === undefined) return;
     const members = this.members();
     const limit = shareOf(members.map((s) => ({ id: s.worker.id, open: s.open })));
-    if (limit === this.limit) return;
+    if (limit === this.limit || (limit < this.limit && !lower)) return;
     this.limit = limit;
     for (const slot of members) sendIfConnected(slot.worker, { type: 'share', limit });
   }
@@ -94,9 +98,9 @@ export class Accepting {
     return [...this.slots.values()].filter((s) => s.accepting && s.state === 'ready');
   }
 
-  /** Every TICK ms: who sheds, and the share again (a worker that left changes it). */
+  /** Every TICK ms: who sheds, and the share again, smaller too (a worker that left changes it). */
   private tick(): void {
-    this.reshare();
+    this.reshare(true);
     for (const [id, connections] of this.shedding.tick(this.members().map((s) => ({ id: s.worker.id, open: s.open })))) {
       const slot = this.slots.get(id);
       if (slot === undefined) continue;

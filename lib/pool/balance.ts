@@ -14,8 +14,8 @@
 // - ceil(total / workers): nobody takes more than the mean, rounded up;
 // - least + 1: the least busy worker always accepts (when every worker holds the mean, the
 //   share grows by one), so connections never wait for all workers to be paused. A worker
-//   that paused says so at once, and the share grows as soon as every worker holds its own:
-//   a burst is spread as it arrives, one report per step, not one tick.
+//   still paused a moment after it paused says so then, and a larger share goes out at once
+//   (lib/pool/accepting.ts): a burst is spread as it arrives, a few ms per step, not a tick.
 // - a lone worker has no share (it always accepts).
 //
 // Keep-alive connections already held unevenly (one worker took them before another joined)

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { Acceptor } from './acceptor';
+import { LoadReports } from './load';
 import { ConnectionTracker } from './drain';
 import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from '../os/internals';
@@ -18,9 +19,6 @@ import { STOP_SIGNALS, StopSignals } from '../os/signals';
 import { takeOverUncaught } from '../os/fatal';
 import { recordForwarder } from '../log/worker-records';
 import { RequestCounting } from './counting';
-
-/** How often a worker tells the master how many connections it holds (only when that changed). */
-export const LOAD_EVERY = 25;
 
 export interface WorkerEvents {
   /** The server is built and receives connections. */
@@ -58,16 +56,15 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     connection: (listener, socket) => this.accept(listener, socket),
     error: (listener, err) => this.log.warn('accept-error', `listener "${listener}": ${err.message}`),
     held: () => this.tracker?.size ?? 0,
-    // it holds its share: the master hears it now, not at the next report, so that the share
-    // grows as soon as every worker holds its own (a burst of long-lived connections)
-    changed: (on) => {
-      if (!on) this.reportLoad();
-    },
+    changed: (on) => this.load.changed(on),
   });
+  /** Its load reports to the master, for the share (lib/worker/load.ts). */
+  private readonly load = new LoadReports(
+    () => ({ open: this.tracker?.size ?? 0, accepting: this.acceptor.accepting, pauses: this.acceptor.pauses }),
+    (m) => this.tell(m),
+  );
   /** One function for every connection's 'close' (no closure per connection). */
   private readonly connectionClosed = (): void => this.acceptor.update();
-  private loadTimer: NodeJS.Timeout | undefined;
-  private lastLoad = '';
   /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
   private readonly counting = new RequestCounting((m, then) => this.tell(m, then));
 
@@ -214,8 +211,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.acceptor.take(message.listener, handle, message.backlog);
     } else if (message.type === 'accept') {
       this.acceptor.want(message.on && !this.draining);
-      this.watchLoad();
-      this.reportLoad();
+      if (!this.draining) this.load.start();
     } else if (message.type === 'share') this.acceptor.share(message.limit);
     else if (message.type === 'shed') this.tracker?.shed(message.connections);
     else if (message.type === 'drain') this.drain(message.reason);
@@ -241,29 +237,12 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     socket.once('close', this.connectionClosed);
   }
 
-  /** Once it was told to accept, the master hears its load every LOAD_EVERY ms (when it changed). */
-  private watchLoad(): void {
-    if (this.loadTimer !== undefined || this.draining) return;
-    this.loadTimer = setInterval(() => this.reportLoad(), LOAD_EVERY);
-    this.loadTimer.unref();
-  }
-
-  private reportLoad(): void {
-    if (this.draining) return;
-    const open = this.tracker?.size ?? 0;
-    const accepting = this.acceptor.accepting;
-    const key = `${open}|${accepting}`;
-    if (key === this.lastLoad) return;
-    this.lastLoad = key;
-    this.tell({ type: 'load', open, accepting, pauses: this.acceptor.pauses });
-  }
-
   private drain(reason: string): void {
     if (this.draining) return;
     // no new connections from now on: the socket's queue is for the other workers
     this.acceptor.close();
     this.tell({ type: 'accept-closed' });
-    if (this.loadTimer !== undefined) clearInterval(this.loadTimer);
+    this.load.stop();
     this.abort.abort(new Error(`baton: draining (${reason})`));
     setTitle('worker', this.generation, 'draining');
     this.log.info('worker-draining', `draining: ${reason}`);
