@@ -21,8 +21,10 @@ export type ToWorker =
   | { type: 'conn'; listener: string }
   /** A duplicate of a TCP listening socket (the handle travels with it) to accept on (lib/worker/acceptor.ts). */
   | { type: 'handle'; listener: string; backlog: number }
-  /** Accept on the handles received (true) or stop for now (false): lib/pool/balance.ts. */
+  /** Its generation takes new connections (true) or not for now (false): lib/pool/accepting.ts. */
   | { type: 'accept'; on: boolean }
+  /** Accept while holding fewer connections than `limit` (the share, lib/pool/balance.ts). */
+  | { type: 'share'; limit: number }
   /** Close this many keep-alive connections after their current request (fairness, probation); `http2`: HTTP/2 sessions too (probation). */
   | { type: 'shed'; connections: number; http2?: boolean }
   | { type: 'drain'; reason: string }
@@ -33,8 +35,11 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'beat'; connections: number; requests: number; rss: number }
-  /** Every few ms while it accepts itself: for the fairness control, and which listeners need a spare handle. */
-  | { type: 'load'; open: number; accepted: number; needs: string[] }
+  /**
+   * Connections it holds, whether it accepts now, times it paused at its share: every few ms
+   * when that changed, and at once when it pauses (lib/worker/acceptor.ts).
+   */
+  | { type: 'load'; open: number; accepting: boolean; pauses: number }
   | { type: 'draining'; reason: string }
   /** Draining: its duplicates of the sockets are closed, it accepts nothing more. */
   | { type: 'accept-closed' }

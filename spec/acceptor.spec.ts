@@ -1,7 +1,7 @@
-// A worker accepting on duplicates of its master's TCP socket (lib/worker/acceptor.ts), on real
-// sockets: it accepts once resumed, accepts nothing while paused (connections wait in the
-// socket's queue, unharmed, and are taken on resume, from a spare duplicate), and close()
-// lets every duplicate go (the port then refuses).
+// A worker accepting on a duplicate of its master's TCP socket (lib/worker/acceptor.ts), on real
+// sockets: it accepts once its generation does, stops by itself the moment it holds its share
+// (the next connection waits in the socket's queue, unharmed) and starts again by itself when
+// one closes, on the same duplicate; close() lets the duplicate go (the port then refuses).
 import { expect } from 'chai';
 import * as net from 'node:net';
 import { Acceptor } from '../lib/worker/acceptor';
@@ -56,62 +56,91 @@ function connect(port: number): Promise<net.Socket> {
   });
 }
 
-describe('Acceptor: a worker accepting on duplicates of the master\'s socket', function () {
+describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, under its share', function () {
   this.timeout(15_000);
   const clients: net.Socket[] = [];
   afterEach(() => {
     for (const c of clients.splice(0)) c.destroy();
   });
 
-  it('accepts once resumed, nothing while paused (the queue keeps the connection), then again from a spare', async () => {
-    const { port, handles } = await duplicates(2);
+  /** An acceptor whose held connections are the ones it accepted and that are still open. */
+  function acceptor(): { a: Acceptor; got: Array<[string, net.Socket]>; held: Set<net.Socket>; errors: Error[]; changes: boolean[] } {
     const got: Array<[string, net.Socket]> = [];
+    const held = new Set<net.Socket>();
     const errors: Error[] = [];
-    const a = new Acceptor({ connection: (l, s) => got.push([l, s]), error: (_l, e) => errors.push(e) });
-    for (const h of handles) a.take('web', h, 64);
-    expect(a.accepting).to.equal(false); // handles alone do not accept
-    a.resume();
-    expect(a.accepting).to.equal(true);
-    expect(a.needs()).to.deep.equal([]); // one spare left
-    clients.push(await connect(port));
-    await poll('the first connection', () => got.length === 1);
-    expect(got[0]?.[0]).to.equal('web');
-    expect(a.accepted).to.equal(1);
+    const changes: boolean[] = [];
+    const a: Acceptor = new Acceptor({
+      connection: (l, s) => {
+        got.push([l, s]);
+        held.add(s);
+        s.once('close', () => {
+          held.delete(s);
+          a.update();
+        });
+      },
+      error: (_l, e) => errors.push(e),
+      held: () => held.size,
+      changed: (on) => changes.push(on),
+    });
+    return { a, got, held, errors, changes };
+  }
 
-    a.pause();
-    expect(a.accepting).to.equal(false);
+  it('accepts once its generation does; at its share it stops at once, and starts again by itself when a connection closes, on the same duplicate', async () => {
+    const { port, handles } = await duplicates(1);
+    const { a, got, errors, changes } = acceptor();
+    a.share(2);
+    a.take('web', handles[0] as object, 64);
+    expect(a.accepting).to.equal(false); // a handle alone does not accept
+    a.want(true);
+    expect(a.accepting).to.equal(true);
+    clients.push(await connect(port), await connect(port));
+    await poll('two connections', () => got.length === 2);
+    expect(got[0]?.[0]).to.equal('web');
+    expect(a.accepting, 'holding its share of 2').to.equal(false);
+    expect(a.pauses).to.equal(1);
     const waiting = await connect(port); // the kernel completes it: it waits in the queue
     clients.push(waiting);
-    await holds('nothing accepted while paused', () => got.length === 1, 300);
-    a.resume(); // on the spare
-    await poll('the queued connection, after resume', () => got.length === 2);
-    expect(a.needs()).to.deep.equal(['web']); // no spare left: the master sends another
+    await holds('nothing accepted at its share', () => got.length === 2, 300);
+    // one it held closes: it accepts again, with no new duplicate, and takes the queued one
+    got[0]?.[1].destroy();
+    await poll('the queued connection', () => got.length === 3);
     waiting.write('ping');
-    const server = got[1]?.[1] as net.Socket;
+    const server = got[2]?.[1] as net.Socket;
     const data = await new Promise<string>((r) => server.once('data', (d: Buffer) => r(d.toString())));
     expect(data).to.equal('ping');
+    expect(a.accepting, 'at its share again').to.equal(false);
+    // a larger share: it accepts again at once
+    a.share(10);
+    expect(a.accepting).to.equal(true);
+    expect(changes).to.deep.equal([true, false, true, false, true]);
+
+    // its generation stops accepting: nothing is taken, the queue keeps it; then it goes on
+    a.want(false);
+    expect(a.accepting).to.equal(false);
+    clients.push(await connect(port));
+    await holds('nothing accepted while its generation does not', () => got.length === 3, 300);
+    a.want(true);
+    await poll('the connection queued meanwhile', () => got.length === 4);
     for (const [, s] of got) s.destroy();
 
     a.close();
     expect(a.accepting).to.equal(false);
-    // every duplicate is closed: nobody holds the socket any more
-    await untilRefused(port);
+    await untilRefused(port); // the one duplicate is closed: nobody holds the socket any more
     expect(errors).to.deep.equal([]);
   });
 
-  it('a handle that arrives while it should accept and has no listening duplicate is used at once; after close() handles are closed on arrival', async () => {
+  it('a second handle for the same listener is closed on arrival (one duplicate per listener)', async () => {
     const { port, handles } = await duplicates(2);
-    const got: net.Socket[] = [];
-    const a = new Acceptor({ connection: (_l, s) => got.push(s), error: () => undefined });
-    a.resume(); // wanted, but nothing to listen on yet
+    const { a, got } = acceptor();
+    a.want(true); // wanted, but nothing to listen on yet
     expect(a.accepting).to.equal(false);
     a.take('web', handles[0] as object, 64);
     expect(a.accepting).to.equal(true);
+    a.take('web', handles[1] as object, 64); // closed: one duplicate per listener
     clients.push(await connect(port));
     await poll('a connection', () => got.length === 1);
-    for (const s of got) s.destroy();
+    for (const [, s] of got) s.destroy();
     a.close();
-    a.take('web', handles[1] as object, 64); // closed on arrival: the port refuses
     expect(a.accepting).to.equal(false);
     await untilRefused(port);
   });

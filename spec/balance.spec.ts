@@ -1,135 +1,131 @@
-// The fairness control of workers that accept for themselves (lib/pool/balance.ts): pure
-// decisions from load reports, with an injected clock.
+// Fairness among workers that accept themselves (lib/pool/balance.ts): the share each worker
+// accepts under, and who sheds keep-alive connections; pure decisions from load reports, with
+// an injected clock.
 import { expect } from 'chai';
-import { Balancer, EPSILON, SHED_EVERY, SHED_PERSIST, TICK, WINDOW, type Report } from '../lib/pool/balance';
+import { NO_LIMIT, SHED_EVERY, SHED_PERSIST, Shedding, TICK, shareOf, type Report } from '../lib/pool/balance';
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000_000;
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
-describe('balance: fairness among workers that accept themselves (unit)', () => {
-  it('a keep-alive burst on one worker: it is paused at once, and sheds the excess over its share once that lasted SHED_PERSIST ticks', () => {
-    const c = clock();
-    const b = new Balancer(c.now);
-    const burst: Report[] = [{ id: 1, open: 16, accepted: 16 }, { id: 2, open: 0, accepted: 0 }];
-    const d = b.tick(burst);
-    expect(d.pause).to.deep.equal([1]);
-    expect(d.resume).to.deep.equal([]);
-    expect(d.shed).to.deep.equal([]);
-    for (let i = 2; i < SHED_PERSIST; i++) {
-      c.advance(TICK);
-      expect(b.tick(burst).shed).to.deep.equal([]);
-    }
-    c.advance(TICK);
-    expect(b.tick(burst).shed).to.deep.equal([[1, 8]]);
+function reports(...open: number[]): Report[] {
+  return open.map((o, i) => ({ id: i + 1, open: o }));
+}
+
+/** Which workers accept under `share` (a worker accepts while it holds fewer). */
+function accepting(rs: Report[], share: number): number[] {
+  return rs.filter((r) => r.open < share).map((r) => r.id);
+}
+
+describe('balance: the share and shedding among workers that accept themselves (unit)', () => {
+  it('the share is the mean rounded up: a worker holding it stops, one under it accepts', () => {
+    expect(shareOf(reports(16, 0))).to.equal(8);
+    expect(accepting(reports(16, 0), shareOf(reports(16, 0)))).to.deep.equal([2]);
+    expect(shareOf(reports(5, 4, 4))).to.equal(5);
+    expect(accepting(reports(5, 4, 4), 5)).to.deep.equal([2, 3]);
   });
 
-  it('a passing spike over the share (short connections) sheds nothing', () => {
+  it('when every worker holds the mean (each would be paused), the least busy keeps accepting, not the busiest', () => {
+    // 3/3: everyone at the mean; the share grows by one so that they all go on
+    expect(shareOf(reports(3, 3))).to.equal(4);
+    expect(shareOf(reports(0, 0, 0, 0)), 'an idle generation accepts').to.equal(1);
+    // 10/2: the share lets the least busy accept and stops the busiest (keeping the busiest
+    // accepting instead would give a share of 11: both accept, the burst stays where it landed)
+    const rs = reports(10, 2);
+    expect(accepting(rs, shareOf(rs))).to.deep.equal([2]);
+    // every set of reports: the least busy accepts, and nobody over the mean does
+    for (const open of [[0, 9], [7, 7, 7], [1, 2, 3, 50], [13, 12, 12, 13], [25, 24]]) {
+      const r = reports(...open);
+      const share = shareOf(r);
+      const least = r.reduce((a, b) => (b.open < a.open ? b : a));
+      expect(accepting(r, share), `${open.join('/')}: share ${share}`).to.include(least.id);
+      for (const x of r) if (x.open > Math.ceil(open.reduce((a, b) => a + b, 0) / open.length)) expect(accepting(r, share)).to.not.include(x.id);
+    }
+  });
+
+  it('a lone worker, or none, has no share', () => {
+    expect(shareOf(reports(100))).to.equal(NO_LIMIT);
+    expect(shareOf([])).to.equal(NO_LIMIT);
+  });
+
+  it('a burst spread step by step: each worker stops at the share, reports, and the share grows; 50 onto 4 land 13/13/12/12', () => {
+    const open = [0, 0, 0, 0];
+    // worst case: worker 1 always runs first and takes whatever it may
+    for (let step = 0, left = 50; left > 0 && step < 100; step++) {
+      const share = shareOf(reports(...open));
+      for (let w = 0; w < open.length && left > 0; w++) {
+        while ((open[w] as number) < share && left > 0) {
+          open[w] = (open[w] as number) + 1;
+          left--;
+        }
+      }
+    }
+    expect(open.reduce((a, b) => a + b, 0)).to.equal(50);
+    expect(Math.max(...open)).to.equal(13);
+    expect(Math.min(...open)).to.equal(12);
+  });
+
+  it('keep-alive connections held unevenly: the worker over the mean sheds the excess once that lasted SHED_PERSIST ticks', () => {
     const c = clock();
-    const b = new Balancer(c.now);
+    const s = new Shedding(c.now);
+    const burst = reports(16, 0);
+    for (let i = 1; i < SHED_PERSIST; i++) {
+      expect(s.tick(burst)).to.deep.equal([]);
+      c.advance(TICK);
+    }
+    expect(s.tick(burst)).to.deep.equal([[1, 8]]);
+  });
+
+  it('a passing spike over the mean (short connections) sheds nothing', () => {
+    const c = clock();
+    const s = new Shedding(c.now);
     for (let i = 0; i < 5 * SHED_PERSIST; i++) {
       c.advance(TICK);
       const spike = i % SHED_PERSIST === 0;
-      expect(b.tick([{ id: 1, open: spike ? 12 : 8, accepted: 0 }, { id: 2, open: 7, accepted: 0 }]).shed).to.deep.equal([]);
+      expect(s.tick(reports(spike ? 12 : 8, 7))).to.deep.equal([]);
     }
   });
 
-  it('sheds at most every SHED_EVERY ms while the excess remains, and resumes once back within its share', () => {
+  it('sheds at most every SHED_EVERY ms while the excess remains', () => {
     const c = clock();
-    const b = new Balancer(c.now);
-    for (let i = 0; i < SHED_PERSIST; i++) b.tick([{ id: 1, open: 12, accepted: 12 }, { id: 2, open: 4, accepted: 4 }]);
+    const s = new Shedding(c.now);
+    for (let i = 0; i < SHED_PERSIST; i++) s.tick(reports(12, 4));
     c.advance(SHED_EVERY - 1);
-    const again = b.tick([{ id: 1, open: 12, accepted: 12 }, { id: 2, open: 4, accepted: 4 }]);
-    expect(again.shed).to.deep.equal([]);
-    expect(again.pause).to.deep.equal([]); // already paused
+    expect(s.tick(reports(12, 4))).to.deep.equal([]);
     c.advance(1);
-    expect(b.tick([{ id: 1, open: 11, accepted: 12 }, { id: 2, open: 5, accepted: 5 }]).shed).to.deep.equal([[1, 3]]);
-    const back = b.tick([{ id: 1, open: 8, accepted: 12 }, { id: 2, open: 8, accepted: 8 }]);
-    expect(back.resume).to.deep.equal([1]);
-    expect(back.pause).to.deep.equal([]);
+    expect(s.tick(reports(11, 5))).to.deep.equal([[1, 3]]);
   });
 
-  it('a worker starved while others are one over their share: they shed that one each, once it lasted SHED_PERSIST ticks', () => {
+  it('a worker starved while others are one over the mean: they shed one each, once it lasted SHED_PERSIST ticks', () => {
     const c = clock();
-    const b = new Balancer(c.now);
-    // 14 keep-alive connections over 4 workers (cap 4): 5/5/4/0, the fourth serves nothing
-    const uneven: Report[] = [{ id: 1, open: 5, accepted: 5 }, { id: 2, open: 5, accepted: 5 }, { id: 3, open: 4, accepted: 4 }, { id: 4, open: 0, accepted: 0 }];
+    const s = new Shedding(c.now);
+    // 14 keep-alive connections over 4 workers (mean 4): 5/5/4/0, the fourth serves nothing
+    const uneven = reports(5, 5, 4, 0);
     for (let i = 1; i < SHED_PERSIST; i++) {
-      expect(b.tick(uneven).shed).to.deep.equal([]);
+      expect(s.tick(uneven)).to.deep.equal([]);
       c.advance(TICK);
     }
-    expect(b.tick(uneven).shed).to.deep.equal([[1, 1], [2, 1]]);
-    // 4/4/4/2: nobody over the share, nothing more to shed
+    expect(s.tick(uneven)).to.deep.equal([[1, 1], [2, 1]]);
     c.advance(SHED_EVERY);
     for (let i = 0; i < 2 * SHED_PERSIST; i++) {
       c.advance(TICK);
-      expect(b.tick([{ id: 1, open: 4, accepted: 5 }, { id: 2, open: 4, accepted: 5 }, { id: 3, open: 4, accepted: 4 }, { id: 4, open: 2, accepted: 2 }]).shed).to.deep.equal([]);
+      expect(s.tick(reports(4, 4, 4, 2)), '4/4/4/2: nobody over the mean').to.deep.equal([]);
     }
-    // one over the share with nobody starved (5/4/4/3) sheds nothing either
     for (let i = 0; i < 2 * SHED_PERSIST; i++) {
       c.advance(TICK);
-      expect(b.tick([{ id: 1, open: 5, accepted: 6 }, { id: 2, open: 4, accepted: 5 }, { id: 3, open: 4, accepted: 4 }, { id: 4, open: 3, accepted: 3 }]).shed).to.deep.equal([]);
+      expect(s.tick(reports(5, 4, 4, 3)), '5/4/4/3: one over, nobody starved').to.deep.equal([]);
     }
   });
 
-  it('balanced workers are left alone', () => {
-    const b = new Balancer(clock().now);
-    for (let i = 0; i < 2 * WINDOW; i++) {
-      const d = b.tick([{ id: 1, open: 8, accepted: 10 * i }, { id: 2, open: 8, accepted: 10 * i }, { id: 3, open: 7, accepted: 10 * i }]);
-      expect(d).to.deep.equal({ pause: [], resume: [], shed: [] });
-    }
-  });
-
-  it('fresh connections: a worker that took more than (1 + EPSILON) / n of the recent ones pauses until the window evens out', () => {
-    const b = new Balancer(clock().now);
-    let a1 = 0;
-    let a2 = 0;
-    const tick = (d1: number, d2: number): ReturnType<Balancer['tick']> => {
-      a1 += d1;
-      a2 += d2;
-      return b.tick([{ id: 1, open: 0, accepted: a1 }, { id: 2, open: 0, accepted: a2 }]);
-    };
-    tick(0, 0); // the first report sets the baseline
-    const first = tick(30, 10);
-    expect(first.pause).to.deep.equal([1]);
-    // while paused, worker 2 takes them all; once the window is even again worker 1 resumes
-    let resumed = false;
-    for (let i = 0; i < WINDOW && !resumed; i++) resumed = tick(0, 20).resume.includes(1);
-    expect(resumed).to.equal(true);
-  });
-
-  it('a share just under (1 + EPSILON) / n is not paused; too few connections in the window decide nothing', () => {
-    const b = new Balancer(clock().now);
-    b.tick([{ id: 1, open: 0, accepted: 0 }, { id: 2, open: 0, accepted: 0 }]);
-    const share = (1 + EPSILON) / 2 - 0.01;
-    const n = 1000;
-    const d = b.tick([{ id: 1, open: 0, accepted: Math.floor(share * n) }, { id: 2, open: 0, accepted: n - Math.floor(share * n) }]);
-    expect(d.pause).to.deep.equal([]);
-    const few = new Balancer(clock().now);
-    few.tick([{ id: 1, open: 0, accepted: 0 }, { id: 2, open: 0, accepted: 0 }]);
-    expect(few.tick([{ id: 1, open: 0, accepted: 7 }, { id: 2, open: 0, accepted: 0 }]).pause).to.deep.equal([]);
-  });
-
-  it('never pauses every worker: a lone worker always accepts, and of workers all over their share the least busy goes on', () => {
-    const b = new Balancer(clock().now);
-    expect(b.tick([{ id: 1, open: 100, accepted: 100 }]).pause).to.deep.equal([]);
-    // three workers whose open counts all exceed the share cannot happen, but rate and
-    // open can disagree: worker 1 is over on open connections, worker 2 on the rate
-    const m = new Balancer(clock().now);
-    m.tick([{ id: 1, open: 0, accepted: 0 }, { id: 2, open: 0, accepted: 0 }]);
-    const d = m.tick([{ id: 1, open: 9, accepted: 5 }, { id: 2, open: 1, accepted: 50 }]);
-    expect(d.pause.length).to.be.lessThan(2);
-  });
-
-  it('a worker that leaves is forgotten; one that comes back starts from a clean history', () => {
-    const b = new Balancer(clock().now);
-    const r: Report[] = [{ id: 1, open: 10, accepted: 10 }, { id: 2, open: 0, accepted: 0 }];
-    expect(b.tick(r).pause).to.deep.equal([1]);
-    expect(b.tick([{ id: 2, open: 0, accepted: 0 }])).to.deep.equal({ pause: [], resume: [], shed: [] });
-    // worker 1 is new again: not "resumed" (it never was paused in this history)
-    const d = b.tick([{ id: 1, open: 0, accepted: 10 }, { id: 2, open: 0, accepted: 0 }]);
-    expect(d.resume).to.deep.equal([]);
-    expect(d.pause).to.deep.equal([]);
+  it('balanced workers are left alone; a worker that leaves is forgotten and starts from a clean history', () => {
+    const c = clock();
+    const s = new Shedding(c.now);
+    for (let i = 0; i < 4 * SHED_PERSIST; i++) expect(s.tick(reports(8, 8, 7))).to.deep.equal([]);
+    for (let i = 0; i < SHED_PERSIST - 1; i++) s.tick(reports(10, 0));
+    expect(s.tick([{ id: 2, open: 0 }]), 'worker 1 left').to.deep.equal([]);
+    c.advance(SHED_EVERY);
+    // worker 1 again: its count of ticks over starts from zero
+    expect(s.tick(reports(10, 0))).to.deep.equal([]);
   });
 });

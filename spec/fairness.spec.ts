@@ -70,7 +70,8 @@ describe('fairness among workers that accept themselves (integration)', function
       const workers = status.generations.flatMap((g) => g.workers);
       const first = workers.find((w) => w.pid !== second);
       expect(first?.fairness.shed, 'connections the first worker shed').to.be.greaterThan(0);
-      for (const w of workers) expect(w.fairness.handles, 'duplicates sent to each worker').to.be.at.least(2);
+      // one duplicate per listener: a worker pauses and resumes on it, no spare is needed
+      for (const w of workers) expect(w.fairness.handles, 'duplicates sent to each worker').to.equal(1);
     } finally {
       await load.stop();
     }

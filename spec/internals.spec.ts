@@ -5,8 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { listeningFd } from '../lib/os/internals';
-import { Lines, Pids, holds, poll, removeDir, running, tempDir } from './support/unit';
+import { listeningFd, pauseAccepting, resumeAccepting } from '../lib/os/internals';
+import type { Listener } from '../lib/sockets/listeners';
+import { Lines, Pids, fdOf, holds, poll, removeDir, running, tempDir } from './support/unit';
 
 const DIST_INTERNALS = path.resolve(__dirname, '../dist/os/internals.js');
 
@@ -241,5 +242,48 @@ describe('internals: a cluster worker listens on a TCP handle itself (the data p
     }
     expect(out.find(/^routed through the primary$/), 'Node routed a worker\'s listen(handle) through the primary').to.equal(undefined);
     expect(out.find(/^the primary accepted$/)).to.equal(undefined);
+  });
+});
+
+describe('internals: pausing a listening handle received over IPC, without closing it (lib/worker/acceptor.ts)', function () {
+  this.timeout(10_000);
+  const open: net.Socket[] = [];
+  afterEach(() => {
+    for (const c of open.splice(0)) c.destroy();
+  });
+
+  it('pauseAccepting stops polling (a connection waits in the queue), resumeAccepting takes it, many times; a self-bound server says false', async () => {
+    // the built module: it spawns dist/sockets/dup-child.js beside it, which sends the handle back over IPC
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { KeptSockets } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
+    const bound = net.createServer();
+    await new Promise<void>((r) => bound.listen(0, '127.0.0.1', () => r()));
+    const port = (bound.address() as net.AddressInfo).port;
+    const kept = new KeptSockets([{ name: 'tcp', handoffFd: () => fdOf(bound) } as unknown as Listener]);
+    const handle = (await kept.ready).get('tcp') as object;
+    kept.use(handle);
+    kept.close();
+    expect(pauseAccepting(bound), 'a server that bound its own socket cannot be paused this way').to.equal(false);
+    bound.close();
+    let got = 0;
+    const server = net.createServer((c) => {
+      got++;
+      open.push(c);
+    });
+    server.listen(handle as net.ListenOptions, 64);
+    try {
+      for (let round = 1; round <= 3; round++) {
+        expect(pauseAccepting(server), `pause, round ${round}`).to.equal(true);
+        const c = net.connect(port, '127.0.0.1');
+        open.push(c);
+        await new Promise((r) => c.once('connect', r));
+        await holds('nothing accepted while paused', () => got === round - 1, 200);
+        expect(resumeAccepting(server), `resume, round ${round}`).to.equal(true);
+        await poll('the queued connection, after resume', () => got === round);
+      }
+      expect(resumeAccepting(server), 'resuming what accepts already').to.equal(true);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -128,13 +128,42 @@ describe('pool units (fake workers, fake clock)', () => {
       const w = forked[0] as FakeWorker;
       expect(w.sent).to.deep.equal([]); // not ready yet
       w.say({ type: 'ready' });
-      expect(w.sent.filter((m) => m.type === 'handle')).to.have.length(2); // one to listen on, one spare
+      expect(w.sent.filter((m) => m.type === 'handle')).to.have.length(1); // one to listen on: pausing keeps it
+      expect(w.sent.at(-2)).to.include({ type: 'share' }); // a lone worker: no limit
       expect(w.sent.at(-1)).to.include({ type: 'accept', on: true });
       gen.stopAccepting();
       expect(w.sent.at(-1)).to.include({ type: 'accept', on: false });
       w.connected = false;
       gen.broadcast({ type: 'signal', signal: 'SIGUSR1' }); // a gone worker's channel: nothing sent, nothing thrown
       expect(w.sent.at(-1)).to.include({ type: 'accept', on: false });
+    });
+    it('sends the share to its accepting workers when it changes, and only then: a larger one at once, a smaller one on the tick (lib/pool/accepting.ts)', () => {
+      const { gen, forked } = pool(1, 2);
+      gen.start();
+      gen.markServing();
+      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      const [a, b] = forked as [FakeWorker, FakeWorker];
+      const shares = (w: FakeWorker): unknown[] => w.sent.filter((m) => m.type === 'share').map((m) => m.limit);
+      a.say({ type: 'ready' });
+      b.say({ type: 'ready' });
+      expect(shares(a).at(-1), 'two idle workers: one connection each, then the share grows').to.equal(1);
+      expect(shares(b).at(-1)).to.equal(1);
+      const sent = a.sent.length + b.sent.length;
+      a.say({ type: 'load', open: 1, accepting: false, pauses: 1 }); // 1/0: still 1, nothing sent
+      expect(a.sent.length + b.sent.length).to.equal(sent);
+      b.say({ type: 'load', open: 1, accepting: false, pauses: 1 }); // 1/1: 2
+      expect([shares(a).at(-1), shares(b).at(-1)]).to.deep.equal([2, 2]);
+      a.say({ type: 'load', open: 9, accepting: false, pauses: 2 }); // 9/1: the mean, 5
+      expect([shares(a).at(-1), shares(b).at(-1)]).to.deep.equal([5, 5]);
+      // a smaller share waits for the tick (short connections coming and going send nothing each)
+      a.say({ type: 'load', open: 1, accepting: true, pauses: 2 }); // 1/1: 2
+      expect(shares(a).at(-1)).to.equal(5);
+      clock.tick(25);
+      expect([shares(a).at(-1), shares(b).at(-1)]).to.deep.equal([2, 2]);
+      // a worker that leaves: the share again, within a tick (a lone worker has none)
+      b.exit(1);
+      clock.tick(25);
+      expect(shares(a).at(-1)).to.equal(Number.MAX_SAFE_INTEGER);
     });
   });
 

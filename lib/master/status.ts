@@ -35,9 +35,9 @@ export function renderStatus(m: StatusSource, now = Date.now()): Record<string, 
       workers: [...g.slots.values()].map((w) => ({
         pid: w.pid,
         state: w.leaving && w.state !== 'draining' ? 'replacing' : w.state,
-        /** Accepts on the sockets itself now (not paused by the fairness control). */
-        accepting: w.accepting && !w.paused,
-        /** The fairness control's work on it: times paused, keep-alive connections shed, socket duplicates sent. */
+        /** Accepts on the sockets itself now (its generation accepts, and it holds less than its share). */
+        accepting: w.accepting && w.acceptingNow,
+        /** Fairness so far: times it paused at its share, keep-alive connections it was asked to shed, socket duplicates sent. */
         fairness: { ...w.fairness },
         connections: w.connections,
         requests: w.requests,

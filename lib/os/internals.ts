@@ -15,12 +15,19 @@
 //    A raw handle sent over IPC arrives as a plain handle, held without reading or
 //    accepting; a net.Socket sent the public way is read from by the receiver, which
 //    fails (and closes the fd) on a listening socket. See lib/sockets/keep.ts.
+// 7. Pausing a listening server without closing it: the handle's readStop()/readStart()
+//    (libuv's uv_read_stop/uv_read_start on the listening stream stop and start polling it;
+//    the watcher's callback stays libuv's accept). Node's public API can only close a
+//    listening server, which loses the fd. Works on a TCP handle received over IPC (opened
+//    readable, as every duplicate a worker gets is); a server that bound its own socket says
+//    ENOTCONN, and pauseAccepting() then returns false.
 // 4. net.Server applies its per-connection options (noDelay, which http.Server turns on
 //    by default, and keepAlive) when *it* accepts; baton hands connections over with
 //    server.emit('connection'), so it applies them itself, read from the server.
 import type { Server, Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
 import type { ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 
 export function listeningFd(server: Server): number {
   const handle = (server as unknown as { _handle?: { fd?: unknown } })._handle;
@@ -75,6 +82,33 @@ export function closeHandle(handle: object): void {
   } catch {
     // already closed
   }
+}
+
+type Pollable = { readStart?: () => number; readStop?: () => number };
+
+/** libuv's UV_EALREADY (a negative errno): readStart() on a handle that is polled already. */
+const EALREADY = -(osConstants.errno.EALREADY ?? 114);
+
+/**
+ * 7. The listening server stops accepting, its socket kept open: connections wait in the
+ *    socket's queue for whoever polls it. False when this Node or handle cannot.
+ */
+export function pauseAccepting(server: Server): boolean {
+  const h = (server as unknown as { _handle?: Pollable })._handle;
+  if (typeof h?.readStart !== 'function' || typeof h.readStop !== 'function') return false;
+  // uv_read_stop does nothing unless the stream is marked as read: mark it (the listening
+  // socket is polled already, so this changes nothing else), then stop
+  const started = h.readStart();
+  if (started !== 0 && started !== EALREADY) return false;
+  return h.readStop() === 0;
+}
+
+/** 7. A server paused by pauseAccepting() accepts again. False when it cannot. */
+export function resumeAccepting(server: Server): boolean {
+  const h = (server as unknown as { _handle?: Pollable })._handle;
+  if (typeof h?.readStart !== 'function') return false;
+  const r = h.readStart();
+  return r === 0 || r === EALREADY;
 }
 
 /** What net.Server would have applied to a connection it accepted itself (see 4. above). */

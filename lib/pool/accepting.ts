@@ -1,20 +1,19 @@
-// Which workers of a generation accept on the shared TCP sockets themselves, and the
-// fairness ticks that pause, resume and shed them (lib/pool/balance.ts). Each worker that
-// is ready gets duplicates of every socket (one to listen on, one spare to resume with at
-// once), is told to accept, and gets a new spare each time it uses one. Nothing of this runs
-// per connection.
-import { Balancer, TICK } from './balance';
+// Which workers of a generation accept on the shared TCP sockets themselves, and the share
+// they accept under (lib/pool/balance.ts). Each worker that is ready gets one duplicate of
+// every socket and is told to accept; from then on it pauses and resumes itself
+// (lib/worker/acceptor.ts). The master sends the share when it changes, and asks a worker
+// holding too many keep-alive connections to shed some. Nothing of this runs per connection.
+import { NO_LIMIT, Shedding, TICK, shareOf } from './balance';
 import { sendIfConnected } from '../channel';
 import type { SharedSocket, WorkerSlot } from './slot';
-
-/** Duplicates each worker gets of a socket: one to listen on, one spare to resume with at once. */
-const HANDLES_PER_WORKER = 2;
 
 export class Accepting {
   /** While set, its ready workers accept on these sockets themselves. */
   private shared: SharedSocket[] | undefined;
-  private readonly balancer = new Balancer();
-  private balanceTimer: NodeJS.Timeout | undefined;
+  private readonly shedding = new Shedding();
+  private timer: NodeJS.Timeout | undefined;
+  /** The share its accepting workers were sent last. */
+  private limit = NO_LIMIT;
 
   constructor(private readonly slots: Map<number, WorkerSlot>) {}
 
@@ -23,9 +22,9 @@ export class Accepting {
     this.shared = sockets;
     if (sockets.length === 0) return;
     for (const slot of this.slots.values()) this.let(slot);
-    if (this.balanceTimer === undefined) {
-      this.balanceTimer = setInterval(() => this.balance(), TICK);
-      this.balanceTimer.unref();
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.tick(), TICK);
+      this.timer.unref();
     }
   }
 
@@ -33,10 +32,8 @@ export class Accepting {
   off(): void {
     this.stop();
     for (const slot of this.slots.values()) {
-      this.balancer.forget(slot.worker.id);
       if (!slot.accepting) continue;
       slot.accepting = false;
-      slot.paused = false;
       sendIfConnected(slot.worker, { type: 'accept', on: false });
     }
   }
@@ -63,8 +60,8 @@ export class Accepting {
   /** No more accepting and no more ticks (the generation drains or is aborted). */
   stop(): void {
     this.shared = undefined;
-    if (this.balanceTimer) clearInterval(this.balanceTimer);
-    this.balanceTimer = undefined;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** A worker that is ready accepts too, if its generation accepts. */
@@ -74,48 +71,38 @@ export class Accepting {
     for (const s of shared) {
       if (slot.given.has(s.listener)) continue;
       slot.given.add(s.listener);
-      for (let i = 0; i < HANDLES_PER_WORKER; i++) this.sendHandle(slot, s);
+      slot.fairness.handles++;
+      sendIfConnected(slot.worker, { type: 'handle', listener: s.listener, backlog: s.backlog }, { handle: s.handle });
     }
     slot.accepting = true;
-    slot.paused = false;
-    this.balancer.forget(slot.worker.id);
+    // one more worker: the share again, for the others; then this one's, before it accepts
+    this.reshare(true);
+    sendIfConnected(slot.worker, { type: 'share', limit: this.limit });
     sendIfConnected(slot.worker, { type: 'accept', on: true });
   }
 
-  private sendHandle(slot: WorkerSlot, s: SharedSocket, written?: () => void): void {
-    // gone: its 'exit' follows
-    slot.fairness.handles++;
-    sendIfConnected(slot.worker, { type: 'handle', listener: s.listener, backlog: s.backlog }, { handle: s.handle, written });
+  /**
+   * The share again, from the workers' last reports; sent to every worker that accepts if it
+   * changed. A larger share goes out at once (workers wait for it); a smaller one only on a
+   * tick (`lower`), so that short connections coming and going do not send one per change.
+   */
+  reshare(lower = false): void {
+    if (this.shared === undefined) return;
+    const members = this.members();
+    const limit = shareOf(members.map((s) => ({ id: s.worker.id, open: s.open })));
+    if (limit === this.limit || (limit < this.limit && !lower)) return;
+    this.limit = limit;
+    for (const slot of members) sendIfConnected(slot.worker, { type: 'share', limit });
   }
 
-  /** A worker used a spare duplicate: it gets another, one at a time. */
-  topUp(slot: WorkerSlot, needs: string[]): void {
-    for (const name of needs) {
-      const s = this.shared?.find((x) => x.listener === name);
-      if (s === undefined || slot.spareInFlight.has(name) || slot.state === 'draining') continue;
-      slot.spareInFlight.add(name);
-      this.sendHandle(slot, s, () => slot.spareInFlight.delete(name));
-    }
+  private members(): WorkerSlot[] {
+    return [...this.slots.values()].filter((s) => s.accepting && s.state === 'ready');
   }
 
-  /** One round of the fairness control (lib/pool/balance.ts) over the workers that accept. */
-  private balance(): void {
-    const members = [...this.slots.values()].filter((s) => s.accepting && s.state === 'ready');
-    const decision = this.balancer.tick(members.map((s) => ({ id: s.worker.id, open: s.open, accepted: s.accepted })));
-    for (const id of decision.pause) {
-      const slot = this.slots.get(id);
-      if (slot === undefined) continue;
-      slot.paused = true;
-      slot.fairness.pauses++;
-      sendIfConnected(slot.worker, { type: 'accept', on: false });
-    }
-    for (const id of decision.resume) {
-      const slot = this.slots.get(id);
-      if (slot === undefined || !slot.accepting) continue;
-      slot.paused = false;
-      sendIfConnected(slot.worker, { type: 'accept', on: true });
-    }
-    for (const [id, connections] of decision.shed) {
+  /** Every TICK ms: who sheds, and the share again, smaller too (a worker that left changes it). */
+  private tick(): void {
+    this.reshare(true);
+    for (const [id, connections] of this.shedding.tick(this.members().map((s) => ({ id: s.worker.id, open: s.open })))) {
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       slot.fairness.shed += connections;

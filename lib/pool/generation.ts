@@ -244,7 +244,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
         return;
       case 'load':
         record(slot, message);
-        if (message.needs.length > 0 && slot.accepting) this.accepting.topUp(slot, message.needs);
+        this.accepting.reshare();
         return;
       case 'drain-forced':
         this.emit('drain-forced', slot, message.connections, message.upgraded);

@@ -25,18 +25,16 @@ export interface WorkerSlot {
   /** Sockets handed to send() whose callback has not come yet. */
   sending: Map<Socket, string>;
   lastError?: string;
-  /** Accepting itself: told to (`accepting`), paused by the fairness control (`paused`). */
+  /** Told to accept itself (its generation takes new connections). */
   accepting: boolean;
-  paused: boolean;
-  /** Listeners it has been given duplicates of, and those with one on its way. */
+  /** Listeners it has been given a duplicate of. */
   given: Set<string>;
   /** Draining, it said its duplicates are closed (an upgrade waits for that to say it is done). */
   acceptClosed?: boolean;
-  spareInFlight: Set<string>;
-  /** Its last load report (lib/pool/balance.ts). */
+  /** Its last load report (lib/worker/acceptor.ts decides; these only mirror it): connections held, accepting now. */
   open: number;
-  accepted: number;
-  /** What the fairness control did to it so far: times paused, connections shed, duplicates sent. */
+  acceptingNow: boolean;
+  /** Fairness so far: times it paused at its share, connections it was asked to shed, duplicates sent. */
   fairness: { pauses: number; shed: number; handles: number };
 }
 
@@ -50,7 +48,7 @@ export interface SharedSocket {
 export function newSlot(worker: Worker, now: number): WorkerSlot {
   return {
     worker, pid: worker.process.pid ?? -1, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
-    sending: new Map(), accepting: false, paused: false, given: new Set(), spareInFlight: new Set(), open: 0, accepted: 0, fairness: { pauses: 0, shed: 0, handles: 0 },
+    sending: new Map(), accepting: false, given: new Set(), open: 0, acceptingNow: false, fairness: { pauses: 0, shed: 0, handles: 0 },
   };
 }
 
@@ -94,7 +92,8 @@ export function record(slot: WorkerSlot, m: FromWorker): void {
     slot.rss = m.rss;
   } else if (m.type === 'load') {
     slot.open = m.open;
-    slot.accepted = m.accepted;
+    slot.acceptingNow = m.accepting;
+    slot.fairness.pauses = m.pauses;
   } else if (m.type === 'error') slot.lastError = m.message;
   else if (m.type === 'accept-closed') slot.acceptClosed = true;
 }

@@ -1,111 +1,141 @@
-// A worker accepting connections itself, on the TCP listening sockets its master holds.
+// A worker accepting connections itself, on the TCP listening sockets its master holds, and
+// the one place that decides whether it accepts now.
 //
 // The master holds each TCP socket as a raw handle it never polls (lib/sockets/listeners.ts) and
-// sends this worker duplicates of it over IPC (each send is a new fd here). The worker
-// listens on one (`server.listen(handle)`: a TCP handle is listened on in the worker
-// itself, not routed through cluster) and keeps the others as spares. So the master is
-// off the per-connection path: no accept, no IPC send, no acknowledgement per connection.
+// sends this worker one duplicate of it over IPC (a new fd here). The worker listens on it
+// (`server.listen(handle)`: a TCP handle is listened on in the worker itself, not routed
+// through cluster). So the master is off the per-connection path: no accept, no IPC send, no
+// acknowledgement per connection.
 //
-// Node cannot stop accepting on a listening handle without closing it, so pausing (the
-// master's fairness control, lib/pool/balance.ts, or a generation that no longer takes new
-// connections) closes this worker's duplicate, and resuming listens on a spare. Closing a
-// duplicate loses nothing: connections waiting in the kernel's queue belong to the socket,
-// which the master and the other workers still hold. The master tops the spares up.
+// It accepts while both hold:
+// - its generation takes new connections (`want()`: the master's 'accept' message);
+// - it holds fewer connections than its share (`share()`: the limit the master broadcasts when
+//   it changes, lib/pool/balance.ts). Every connection it holds counts, long-lived ones too
+//   (upgrades, HTTP/2 sessions, raw TCP): it checks after each connection it accepts and after
+//   each one that closes (`update()`), and stops or starts again at once, asking nobody.
+//
+// Pausing keeps the duplicate open and stops polling it (lib/os/internals.ts, 7): no spare
+// duplicate and no round trip to resume. Connections arriving meanwhile wait in the socket's
+// queue, which every worker polling the socket drains. Only close() (a drain, an exit) closes
+// the duplicate.
 import * as net from 'node:net';
-import { closeHandle } from '../os/internals';
+import { closeHandle, pauseAccepting, resumeAccepting } from '../os/internals';
 
 export interface AcceptorEvents {
   /** A connection this worker accepted on `listener`. */
   connection: (listener: string, socket: net.Socket) => void;
-  /** listen() on a handle failed (the master logs it from the worker's report). */
+  /** listen() on a handle failed, or pausing is not possible (the master logs it from the worker's report). */
   error: (listener: string, err: Error) => void;
+  /** How many connections this worker holds now (accepted, handed over, long-lived: all). */
+  held: () => number;
+  /** It stopped (false) or started (true) accepting. */
+  changed?: (accepting: boolean) => void;
 }
 
-interface Slot {
-  server: net.Server | undefined;
-  spares: object[];
-  backlog: number;
-}
+/** A listening server on the duplicate of one listener's socket; `on`: polled now. */
+type Listening = { server: net.Server; on: boolean };
 
 export class Acceptor {
-  private readonly slots = new Map<string, Slot>();
-  /** The master wants this worker to accept. */
+  private readonly listening = new Map<string, Listening>();
+  /** Its generation takes new connections (the master's 'accept'). */
   private wanted = false;
+  /** It accepts while it holds fewer connections than this (the master's 'share'). */
+  private limit = Infinity;
   private closed = false;
-  /** Connections accepted since start: the master's fairness control reads the rate. */
+  /** What it decided last: it accepts. */
+  private now = false;
+  /** This Node cannot pause a listening handle (lib/os/internals.ts, 7): no share then. */
+  private unpausable = false;
+  /** Connections accepted since start. */
   accepted = 0;
+  /** Times it stopped accepting because it held its share. */
+  pauses = 0;
 
   constructor(private readonly on: AcceptorEvents) {}
 
-  /** A duplicate of listener's socket: used at once when this worker should accept and has none listening, else kept. */
+  /** The duplicate of listener's socket: listened on at once, polled only while this worker accepts. */
   take(listener: string, handle: object, backlog: number): void {
-    if (this.closed) {
+    if (this.closed || this.listening.has(listener)) {
       closeHandle(handle);
       return;
     }
-    let slot = this.slots.get(listener);
-    if (slot === undefined) {
-      slot = { server: undefined, spares: [], backlog };
-      this.slots.set(listener, slot);
-    }
-    slot.backlog = backlog;
-    slot.spares.push(handle);
-    if (this.wanted && slot.server === undefined) this.listen(listener, slot);
+    const server = net.createServer((socket) => {
+      this.accepted++;
+      this.on.connection(listener, socket);
+      this.update();
+    });
+    const l: Listening = { server, on: true };
+    server.on('error', (err) => {
+      if (this.listening.get(listener) === l) this.listening.delete(listener);
+      this.on.error(listener, err);
+    });
+    this.listening.set(listener, l);
+    // the backlog as its own argument: listen(2) on the shared socket sets it anew. listen()
+    // on a handle is synchronous: no connection is accepted before update() pauses it
+    server.listen(handle as net.ListenOptions, backlog);
+    this.apply(this.should());
   }
 
-  /** Starts (or resumes) accepting on every listener this worker has a handle for. */
-  resume(): void {
-    if (this.closed) return;
-    this.wanted = true;
-    for (const [name, slot] of this.slots) if (slot.server === undefined) this.listen(name, slot);
+  /** Whether its generation takes new connections (for now: want(true) again resumes). */
+  want(on: boolean): void {
+    this.wanted = on;
+    this.update();
   }
 
-  /** Stops accepting for now; what was accepted is served as usual. */
-  pause(): void {
-    this.wanted = false;
-    for (const slot of this.slots.values()) this.stop(slot);
+  /** The most connections it may hold and still accept (Infinity: no limit). */
+  share(limit: number): void {
+    this.limit = limit;
+    this.update();
+  }
+
+  /** Decides again (a connection came or went). */
+  update(): void {
+    const should = this.should();
+    if (should !== this.now) this.apply(should);
   }
 
   /** For good (drain, exit): every duplicate this worker holds is closed. */
   close(): void {
-    this.pause();
     this.closed = true;
-    for (const slot of this.slots.values()) for (const h of slot.spares.splice(0)) closeHandle(h);
+    this.now = false;
+    // close() stops accepting at once; its callback would wait for the connections, which
+    // the app's server owns (net.Server.close closes only the listening handle)
+    for (const l of this.listening.values()) if (l.server.listening) l.server.close();
+    this.listening.clear();
   }
 
   get accepting(): boolean {
-    for (const slot of this.slots.values()) if (slot.server !== undefined) return true;
-    return false;
+    return this.now && this.listening.size > 0;
   }
 
-  /** Listeners whose spare duplicates ran out: the master sends another. */
-  needs(): string[] {
-    const out: string[] = [];
-    for (const [name, slot] of this.slots) if (slot.spares.length === 0) out.push(name);
-    return out;
+  private should(): boolean {
+    return !this.closed && this.wanted && (this.unpausable || this.on.held() < this.limit);
   }
 
-  private listen(name: string, slot: Slot): void {
-    const handle = slot.spares.shift();
-    if (handle === undefined) return; // the master sends more
-    const server = net.createServer((socket) => {
-      this.accepted++;
-      this.on.connection(name, socket);
-    });
-    server.on('error', (err) => {
-      if (slot.server === server) slot.server = undefined;
-      this.on.error(name, err);
-    });
-    slot.server = server;
-    // the backlog as its own argument: listen(2) on the shared socket sets it anew
-    server.listen(handle as net.ListenOptions, slot.backlog);
-  }
-
-  private stop(slot: Slot): void {
-    const server = slot.server;
-    slot.server = undefined;
-    // close() stops accepting at once; its callback would wait for the connections, which
-    // the app's server owns (net.Server.close closes only the listening handle)
-    if (server?.listening) server.close();
+  private apply(on: boolean): void {
+    const was = this.now;
+    this.now = on;
+    for (const [name, l] of this.listening) {
+      if (l.on === on || !l.server.listening) continue;
+      if (on ? resumeAccepting(l.server) : pauseAccepting(l.server)) {
+        l.on = on;
+        continue;
+      }
+      if (on) continue; // not polled and cannot be: its error was said when it paused
+      this.on.error(name, new Error(`cannot pause accepting on this Node version (${process.version}): its listening handle has no readStop() (lib/os/internals.ts, 7); ${this.wanted ? 'this worker accepts beyond its share' : 'this worker closes its duplicate'}`));
+      if (this.wanted) {
+        // a share pause: accepting more than the share beats losing the socket (were every
+        // worker to close its duplicate, nobody would accept)
+        this.unpausable = true;
+        this.now = true;
+        return;
+      }
+      this.listening.delete(name); // its generation stops: the other generation accepts
+      l.server.close();
+    }
+    if (on !== was) {
+      if (!on && this.wanted) this.pauses++;
+      this.on.changed?.(on);
+    }
   }
 }

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { Acceptor } from './acceptor';
-import { TICK } from '../pool/balance';
+import { LoadReports } from './load';
 import { ConnectionTracker } from './drain';
 import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from '../os/internals';
@@ -58,9 +58,16 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private readonly acceptor = new Acceptor({
     connection: (listener, socket) => this.accept(listener, socket),
     error: (listener, err) => this.log.warn('accept-error', `listener "${listener}": ${err.message}`),
+    held: () => this.tracker?.size ?? 0,
+    changed: (on) => this.load.changed(on),
   });
-  private loadTimer: NodeJS.Timeout | undefined;
-  private lastLoad = '';
+  /** Its load reports to the master, for the share (lib/worker/load.ts). */
+  private readonly load = new LoadReports(
+    () => ({ open: this.tracker?.size ?? 0, accepting: this.acceptor.accepting, pauses: this.acceptor.pauses }),
+    (m) => this.tell(m),
+  );
+  /** One function for every connection's 'close' (no closure per connection). */
+  private readonly connectionClosed = (): void => this.acceptor.update();
   /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
   private readonly counting: RequestCounting;
 
@@ -207,12 +214,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (message.type === 'conn' && handle instanceof net.Socket) this.accept(message.listener, handle);
     else if (message.type === 'handle' && typeof handle === 'object' && handle !== null) {
       this.acceptor.take(message.listener, handle, message.backlog);
-      this.reportLoad();
     } else if (message.type === 'accept') {
-      if (message.on && !this.draining) this.acceptor.resume();
-      else this.acceptor.pause();
-      this.watchLoad();
-    } else if (message.type === 'shed') this.tracker?.shed(message.connections, message.http2 === true);
+      this.acceptor.want(message.on && !this.draining);
+      if (!this.draining) this.load.start();
+    } else if (message.type === 'share') this.acceptor.share(message.limit);
+    else if (message.type === 'shed') this.tracker?.shed(message.connections, message.http2 === true);
     else if (message.type === 'drain') this.drain(message.reason);
     else if (message.type === 'signal') this.emit('signal', message.signal);
   }
@@ -232,22 +238,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       }
     }
     this.tracker.feed(socket, server, listener);
-  }
-
-  /** While it accepts itself, the master hears its load every TICK ms (when it changed). */
-  private watchLoad(): void {
-    if (this.loadTimer !== undefined || this.draining) return;
-    this.loadTimer = setInterval(() => this.reportLoad(), TICK);
-    this.loadTimer.unref();
-  }
-
-  private reportLoad(): void {
-    const open = this.tracker?.size ?? 0;
-    const needs = this.acceptor.needs();
-    const key = `${open}|${this.acceptor.accepted}|${needs.join(',')}`;
-    if (key === this.lastLoad) return;
-    this.lastLoad = key;
-    this.tell({ type: 'load', open, accepted: this.acceptor.accepted, needs });
+    // after the tracker's own 'close' listener: it counts this connection gone first
+    socket.once('close', this.connectionClosed);
   }
 
   private drain(reason: string): void {
@@ -255,7 +247,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     // no new connections from now on: the socket's queue is for the other workers
     this.acceptor.close();
     this.tell({ type: 'accept-closed' });
-    if (this.loadTimer !== undefined) clearInterval(this.loadTimer);
+    this.load.stop();
     this.abort.abort(new Error(`baton: draining (${reason})`));
     setTitle('worker', this.generation, 'draining');
     this.log.info('worker-draining', `draining: ${reason}`);
