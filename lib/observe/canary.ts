@@ -8,10 +8,10 @@
 // and the caller puts `upgrade rolled back: ` or `reload rolled back: ` in front.
 //
 // Rules (docs/options.md, "Canary probation"), each on evidence (lib/observe/evidence.ts):
-// - Warm-up: the window starts `warmupMs` after probation does, for both generations (every
-//   generation is slower on its first requests: JIT, pools connecting, caches filling; the old
-//   one's warm-up is long past). What the new generation served before is left out, and the
-//   reason says how much.
+// - Warm-up: each worker's first `warmupMs` of serving (from its first request) is left out of
+//   both generations' figures before they come here (lib/observe/request-stats.ts, counted apart
+//   by the worker; every worker is slower on its first requests: JIT, pools connecting, caches
+//   filling). The reason says how many of the new generation's responses that left out.
 // - Fewer than minRequests responses from the new generation: 'not-enough' (judged on crashes
 //   alone, as before this judge existed).
 // - 5xx: fail when the new share exceeds the old one by more than maxErrorRate with the
@@ -39,11 +39,11 @@ export interface CanaryPolicy {
   minRequests: number;
   /** The old p99 counts as at least this (ms) in the latency rule. Default LATENCY_FLOOR_MS. */
   latencyFloorMs?: number;
-  /** ms from the start of probation before the window opens (the new generation's warm-up). Default: half of probation. */
+  /** ms of each worker's serving, from its first request, left out as its warm-up. Default: a third of probation. */
   warmupMs?: number;
 }
 
-/** What the window left out: the new generation's warm-up. */
+/** What the window left out: the new generation's workers' warm-up. */
 export interface Warmup {
   ms: number;
   /** The new generation's responses in it. */

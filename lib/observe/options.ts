@@ -22,7 +22,7 @@ export interface ProbationPolicy {
   maxErrorRate: number;
   maxLatencyRatio: number;
   minRequests: number;
-  /** ms from the start of probation left out of the canary's window (the new code's warm-up). */
+  /** ms of each new worker's serving, from its first request, left out of the canary's window (its warm-up). */
   warmup: number;
 }
 
