@@ -2,8 +2,13 @@
 // and workers, old and new master, supervisor and masters) that can die at any moment, and
 // a message to a process that is gone is nobody's business but that process's exit
 // handler. So each send is: if the channel is connected, send (wrapped as a baton message);
-// swallow what send() throws on a channel closing under it. `written` is called once: when
-// the message is in the channel, at once when it could not be sent, or after `within` ms.
+// swallow what send() throws on a channel closing under it, and what it reports later: a send
+// always has a callback, because without one a write that fails (EPIPE: the other end died a
+// moment ago, and this process has not yet read the EOF that makes it 'disconnect') is emitted
+// as an 'error' event on `process` (and on cluster's Worker), which nobody handles: a worker
+// whose master was SIGKILLed crashed that way mid-request. `written` is called once: when the
+// message is in the channel (or failed to be), at once when it could not be sent, or after
+// `within` ms.
 import { msg } from './messages';
 
 /** A ChildProcess, `process` in a child, or a cluster Worker. */
@@ -44,8 +49,7 @@ export function sendIfConnected<T extends { type: string }>(ch: Channel | undefi
   const timer = written && o.within !== undefined ? setTimeout(done, o.within) : undefined;
   const send = ch.send as unknown as (message: unknown, handle?: unknown, options?: object, cb?: () => void) => boolean;
   try {
-    if (written === undefined && o.handle === undefined) send.call(ch, msg(m));
-    else send.call(ch, msg(m), o.handle, o.keepOpen !== undefined ? { keepOpen: o.keepOpen } : {}, written ? done : undefined);
+    send.call(ch, msg(m), o.handle, o.keepOpen !== undefined ? { keepOpen: o.keepOpen } : {}, done);
     return true;
   } catch {
     // the other side is gone: its exit is handled where it is followed
