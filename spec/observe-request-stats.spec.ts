@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { bucketOf } from '../lib/observe/histogram';
 import { RequestStats, isRequestDelta } from '../lib/observe/request-stats';
@@ -94,6 +95,35 @@ describe('observe: request stats (worker side)', () => {
     });
     await poll('the aborted one counted', () => stats.pending);
     expect(stats.takeDelta()).to.deep.equal({ codes: {}, aborted: 1, latency: { n: 0, sum: 0, b: [] } });
+  });
+
+  it('pipelined requests on one connection: each response counted once, in order; one left unanswered when the connection closes is aborted', async () => {
+    const clock = new Clock();
+    const stats = new RequestStats(clock.now);
+    const s = http.createServer((req, res) => {
+      if (req.url === '/hang') return;
+      clock.t += 5;
+      res.end(req.url);
+    });
+    stats.watch(s);
+    const port = await start(s);
+    const replies = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1');
+      let got = '';
+      c.on('data', (d: Buffer) => {
+        got += d.toString();
+        if ((got.match(/HTTP\/1\.1 200/g) ?? []).length === 3) c.destroy(); // the fourth never comes
+      });
+      c.on('close', () => resolve(got));
+      c.on('error', reject);
+      c.write(['/a', '/b', '/c', '/hang'].map((u) => `GET ${u} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    });
+    expect(replies.match(/\r\n\r\n\/[abc]/g)).to.deep.equal(['\r\n\r\n/a', '\r\n\r\n/b', '\r\n\r\n/c']);
+    await poll('3 answered, 1 aborted', () => stats.counted === 4);
+    const d = stats.takeDelta();
+    expect(d?.codes).to.deep.equal({ '2xx': 3 });
+    expect(d?.aborted).to.equal(1);
+    expect(d?.latency.n).to.equal(3);
   });
 
   it('leaves the app its own request listeners and status codes', async () => {

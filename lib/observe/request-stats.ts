@@ -3,23 +3,28 @@
 // Why here and not in the master: no request passes through the master (workers accept for
 // themselves), so only the worker sees responses. It keeps what changed since the last
 // takeDelta() (a few numbers and the non-empty histogram buckets) for the worker to send
-// every 25-250 ms, and nothing when nothing changed. Per request it costs one 'request'
-// listener call, one 'close' listener on the response (a shared function, no closure), a
-// timestamp stored on the response, and a histogram increment.
+// every 100 ms, and nothing when nothing changed.
 //
-// What counts: a response is counted when it closes, by its status code, if the app ended it
-// (`res.end()` was called: http, https, and http2's compatibility API); one that closed
-// before that (the client went away, the worker cut it) is counted as `aborted`, untimed.
-// Latency runs from the server's 'request' event (headers parsed) to the response's close
-// (its last byte handed to the kernel). Upgrades (WebSocket) and CONNECT are not requests.
+// How it follows requests: on http and https servers, from Node's diagnostics channels (a
+// request starts, its response finishes: lib/os/http-channels.ts), with no listener on the
+// server or on the response: per request a timestamp stored on the response, a counter on its
+// socket, a histogram increment; per connection one 'close' listener. On http2 servers (their
+// compatibility API), from the server's 'request' event and a 'close' listener per response.
+//
+// What counts: a response is counted when it finishes (its last byte handed to the kernel), by
+// its status code. One that never finishes (the client went away, the worker cut it) is counted
+// as `aborted`, untimed, when its connection closes (http2: when the response closes unended).
+// Latency runs from the request's headers parsed to the response's last byte. Upgrades
+// (WebSocket) and CONNECT are not requests.
 //
 // Warm-up: a worker is slower on its first requests (the JIT has compiled nothing yet, a pool is
 // connecting, caches are empty). The responses to requests that arrived in its first `warmupMs`
 // of serving (from its first request, not from its start: a worker that gets no traffic for a
 // while is still cold) are counted as usual, and also, apart, as its warm-up (`warm` in the
 // delta), which the canary leaves out (lib/observe/observer.ts tally()).
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { watchHttp, type HttpWatcher } from '../os/http-channels';
 import { Histogram, isHistogramData, type HistogramData } from './histogram';
 
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -53,7 +58,10 @@ interface Res {
 
 const START = Symbol('baton.requestStart');
 
-export class RequestStats {
+/** A connection of an http or https server: its responses started and not finished yet, by counter. */
+type Followed = Socket & { [key: symbol]: number | undefined };
+
+export class RequestStats implements HttpWatcher {
   private readonly byClass = new Float64Array(5);
   private aborted = 0;
   private readonly latency = new Histogram();
@@ -63,21 +71,31 @@ export class RequestStats {
   private firstAt: number | undefined;
   private readonly servers = new WeakSet<Server>();
   private readonly now: () => number;
-  /** Bound once: the listeners every request shares. */
+  /** This counter's own key on each connection (another RequestStats may follow it too). */
+  private readonly unfinished = Symbol('baton.unfinished');
+  /** Bound once: the listeners every request (http2) or connection (http) shares. */
   private readonly onRequest: (req: unknown, res: Res) => void;
   private readonly onClose: (this: Res) => void;
+  private readonly onSocketClose: (this: Followed) => void;
 
   constructor(now: () => number = () => performance.now(), private readonly warmupMs = 0) {
     this.now = now;
     const stats = this;
     this.onRequest = (_req, res) => {
-      const t = stats.now();
-      res[START] = t;
-      stats.firstAt ??= t;
+      stats.begin(res);
       res.on('close', stats.onClose);
     };
     this.onClose = function onClose(this: Res) {
-      stats.done(this);
+      const start = this[START];
+      if (start === undefined) return;
+      this[START] = undefined; // a second 'close' counts nothing
+      if (this.writableEnded) stats.done(this.statusCode, start);
+      else stats.aborted++;
+    };
+    this.onSocketClose = function onSocketClose(this: Followed) {
+      const left = this[stats.unfinished] ?? 0;
+      this[stats.unfinished] = 0;
+      stats.aborted += left;
     };
   }
 
@@ -85,19 +103,39 @@ export class RequestStats {
   watch(server: Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
+    if (watchHttp(server, this)) return;
     server.prependListener('request', this.onRequest as (...args: unknown[]) => void);
   }
 
-  /** One response closed: counted by class and timed, or counted as aborted. */
-  private done(res: Res): void {
-    const start = res[START];
+  /** http, https: a request's headers arrived (lib/os/http-channels.ts). */
+  started(_req: unknown, res: unknown, socket: Socket): void {
+    this.begin(res as Res);
+    const s = socket as Followed;
+    const n = s[this.unfinished];
+    if (n === undefined) socket.once('close', this.onSocketClose);
+    s[this.unfinished] = (n ?? 0) + 1;
+  }
+
+  /** http, https: that request's response finished. */
+  finished(res: unknown, socket: Socket): void {
+    const r = res as Res;
+    const start = r[START];
     if (start === undefined) return;
-    res[START] = undefined; // a second 'close' counts nothing
-    if (!res.writableEnded) {
-      this.aborted++;
-      return;
-    }
-    const cls = Math.floor(res.statusCode / 100) - 1;
+    r[START] = undefined;
+    const s = socket as Followed;
+    s[this.unfinished] = (s[this.unfinished] ?? 1) - 1;
+    this.done(r.statusCode, start);
+  }
+
+  private begin(res: Res): void {
+    const t = this.now();
+    res[START] = t;
+    this.firstAt ??= t;
+  }
+
+  /** One response ended: counted by class and timed. */
+  private done(statusCode: number, start: number): void {
+    const cls = Math.floor(statusCode / 100) - 1;
     if (cls < 0 || cls > 4) return; // Node allows 600-999; no class of ours
     const ms = this.now() - start;
     this.byClass[cls]++;

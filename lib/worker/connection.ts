@@ -22,8 +22,8 @@ export interface Conn {
   long: boolean;
   /** Taken over from an `Upgrade: websocket` request: told 1001 at the drain (lib/worker/websocket-close.ts). */
   ws: WebSocketConn | undefined;
-  /** HTTP/1 responses in progress: they get `Connection: close` when the drain starts. */
-  responses: Set<http.ServerResponse>;
+  /** HTTP/1 responses in progress, oldest first: they get `Connection: close` when the drain starts. */
+  responses: http.ServerResponse[];
   /** Shed for fairness: its next response closes it (lib/pool/balance.ts). */
   shed: boolean;
 }

@@ -27,6 +27,7 @@ import * as https from 'node:https';
 import type { Http2Session } from 'node:http2';
 import type { Server, Socket } from 'node:net';
 import * as tls from 'node:tls';
+import { watchHttp, type HttpWatcher } from '../os/http-channels';
 import { applyConnectionOptions } from '../os/internals';
 import { goAway } from './h2-goaway';
 import { listenerOf, tag } from './tags';
@@ -36,22 +37,7 @@ import { isWebSocketRequest, sayGoingAway } from './websocket-close';
 
 export type { DrainResult } from './connection';
 
-/** The connection a response belongs to, on the response itself (cheaper than a map, per request). */
-const CONN = Symbol('baton.conn');
-type Tracked = http.ServerResponse & { [CONN]?: Conn };
-
-/** One function for every response's 'close' (no closure per request: this runs on the hot path). */
-function onResponseClose(this: Tracked): void {
-  const c = this[CONN];
-  if (c === undefined) return;
-  this[CONN] = undefined;
-  c.responses.delete(this);
-  c.active--;
-  c.idleSince = Date.now();
-  c.bytesAtIdle = c.raw.bytesRead;
-}
-
-export class ConnectionTracker {
+export class ConnectionTracker implements HttpWatcher {
   /** HTTP requests seen, on every server watched (reported in the worker's heartbeats). */
   requests = 0;
   private conns = new Map<Socket, Conn>();
@@ -70,7 +56,17 @@ export class ConnectionTracker {
   /** The TLSSocket whose 'secureConnection' is being emitted (http2 builds its session then). */
   private securing: Conn | undefined;
 
-  constructor(server: Server | undefined, private grace: number) {
+  /** One function for every connection's 'close' (no closure per connection). */
+  private readonly onClose: (this: Socket) => void;
+
+  /** @param gone called after a connection closed and was counted gone (the worker's acceptor decides again) */
+  constructor(server: Server | undefined, private grace: number, gone?: () => void) {
+    const tracker = this;
+    this.onClose = function onClose(this: Socket) {
+      tracker.conns.delete(this);
+      tracker.check();
+      gone?.();
+    };
     if (server) this.watch(server);
   }
 
@@ -90,8 +86,10 @@ export class ConnectionTracker {
     if (this.servers.has(server)) return;
     const kind: Kind = server instanceof https.Server ? 'https' : server instanceof http.Server ? 'http' : 'other';
     this.servers.set(server, kind);
-    // Registered first, so the app's own handler already sees `Connection: close`.
-    server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res));
+    // http, https: requests and responses from Node's diagnostics channels (no listener per
+    // response; lib/os/http-channels.ts), told before the app's handler runs, so that it
+    // already sees `Connection: close`. http2: counted from its 'request' event.
+    if (!watchHttp(server, this)) server.prependListener('request', () => this.requests++);
     if (server instanceof tls.Server) {
       server.prependListener('secureConnection', (s: tls.TLSSocket) => this.onSecure(server, s));
     }
@@ -124,14 +122,11 @@ export class ConnectionTracker {
       long: false,
       ws: undefined,
       shed: false,
-      responses: new Set(),
+      responses: [],
     };
     this.conns.set(socket, c);
     if (c.io) this.byIo.set(c.io, c);
-    socket.once('close', () => {
-      this.conns.delete(socket);
-      this.check();
-    });
+    socket.once('close', this.onClose);
     return c;
   }
 
@@ -212,15 +207,27 @@ export class ConnectionTracker {
     return done;
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** An HTTP/1 request's headers arrived (lib/os/http-channels.ts): its connection is busy. */
+  started(_req: http.IncomingMessage, res: http.ServerResponse, socket: Socket): void {
     this.requests++;
-    const c = this.byIo.get(req.socket as Socket);
-    if ((this.draining || c?.shed === true) && res instanceof http.ServerResponse && !res.headersSent) res.setHeader('Connection', 'close');
+    const c = this.byIo.get(socket);
+    if ((this.draining || c?.shed === true) && !res.headersSent) res.setHeader('Connection', 'close');
     if (c === undefined) return;
     c.active++;
-    if (res instanceof http.ServerResponse) c.responses.add(res);
-    (res as Tracked)[CONN] = c;
-    res.on('close', onResponseClose);
+    c.responses.push(res);
+  }
+
+  /** Its response's last byte was written: the connection is idle from now if it has no other. */
+  finished(res: http.ServerResponse, socket: Socket): void {
+    const c = this.byIo.get(socket);
+    if (c === undefined) return;
+    // responses finish in the order their requests came (HTTP/1): the first, but for pipelining
+    const i = c.responses[0] === res ? 0 : c.responses.indexOf(res);
+    if (i < 0) return;
+    c.responses.splice(i, 1);
+    c.active--;
+    c.idleSince = Date.now();
+    c.bytesAtIdle = c.raw.bytesRead;
   }
 
   /** Starts the drain; resolves when every connection is gone. `closeWebSockets`: tell them 1001. */

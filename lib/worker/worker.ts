@@ -66,8 +66,6 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     () => ({ open: this.tracker?.size ?? 0, accepting: this.acceptor.accepting, pauses: this.acceptor.pauses }),
     (m) => this.tell(m),
   );
-  /** One function for every connection's 'close' (no closure per connection). */
-  private readonly connectionClosed = (): void => this.acceptor.update();
   /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
   private readonly counting: RequestCounting;
 
@@ -161,7 +159,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     const first = main ?? [...built.values()][0];
     if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
     this.server = first;
-    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace);
+    // a connection gone (counted gone first): the acceptor decides again whether to accept
+    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.update());
     this.tracker = tracker;
     for (const server of built.values()) {
       tracker.watch(server);
@@ -238,8 +237,6 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       }
     }
     this.tracker.feed(socket, server, listener);
-    // after the tracker's own 'close' listener: it counts this connection gone first
-    socket.once('close', this.connectionClosed);
   }
 
   private drain(reason: string): void {
