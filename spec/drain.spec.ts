@@ -133,7 +133,7 @@ describe('drain: ConnectionTracker', () => {
 
   beforeEach(() => {
     // Only what the tracker uses; Node's own socket timers stay real.
-    clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     held = [];
     responsesClosed = 0;
     seenConnectionHeader = [];
@@ -372,7 +372,7 @@ describe('drain: ConnectionTracker', () => {
 
   it('feed() tracks the socket, hands it to the server and tags it with its listener', async () => {
     clock.restore();
-    clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     const srv = http.createServer((req, res) => res.end(String(listenerOf(req))));
     srv.keepAliveTimeout = 0;
     tracker = new ConnectionTracker(undefined, GRACE);

@@ -58,8 +58,10 @@ interface Res {
 
 const START = Symbol('baton.requestStart');
 
-/** A connection of an http or https server: its responses started and not finished yet, by counter. */
-type Followed = Socket & { [key: symbol]: number | undefined };
+/** On a connection of an http or https server: its responses started and not finished yet. */
+const UNFINISHED = Symbol('baton.unfinished');
+/** (One RequestStats follows a connection: a worker has one.) */
+type Followed = Socket & { [UNFINISHED]?: number };
 
 export class RequestStats implements HttpWatcher {
   private readonly byClass = new Float64Array(5);
@@ -70,31 +72,30 @@ export class RequestStats implements HttpWatcher {
   /** When this worker's first request arrived; its warm-up lasts warmupMs from then. */
   private firstAt: number | undefined;
   private readonly servers = new WeakSet<Server>();
-  private readonly now: () => number;
-  /** This counter's own key on each connection (another RequestStats may follow it too). */
-  private readonly unfinished = Symbol('baton.unfinished');
+  /** A clock of its own (tests); otherwise the time the channel read, or performance.now(). */
+  private readonly clock: (() => number) | undefined;
   /** Bound once: the listeners every request (http2) or connection (http) shares. */
   private readonly onRequest: (req: unknown, res: Res) => void;
   private readonly onClose: (this: Res) => void;
   private readonly onSocketClose: (this: Followed) => void;
 
-  constructor(now: () => number = () => performance.now(), private readonly warmupMs = 0) {
-    this.now = now;
+  constructor(now?: () => number, private readonly warmupMs = 0) {
+    this.clock = now;
     const stats = this;
     this.onRequest = (_req, res) => {
-      stats.begin(res);
+      stats.begin(res, stats.now());
       res.on('close', stats.onClose);
     };
     this.onClose = function onClose(this: Res) {
       const start = this[START];
       if (start === undefined) return;
       this[START] = undefined; // a second 'close' counts nothing
-      if (this.writableEnded) stats.done(this.statusCode, start);
+      if (this.writableEnded) stats.done(this.statusCode, start, stats.now());
       else stats.aborted++;
     };
     this.onSocketClose = function onSocketClose(this: Followed) {
-      const left = this[stats.unfinished] ?? 0;
-      this[stats.unfinished] = 0;
+      const left = this[UNFINISHED] ?? 0;
+      this[UNFINISHED] = 0;
       stats.aborted += left;
     };
   }
@@ -107,37 +108,40 @@ export class RequestStats implements HttpWatcher {
     server.prependListener('request', this.onRequest as (...args: unknown[]) => void);
   }
 
-  /** http, https: a request's headers arrived (lib/os/http-channels.ts). */
-  started(_req: unknown, res: unknown, socket: Socket): void {
-    this.begin(res as Res);
+  /** http, https: a request's headers arrived (lib/os/http-channels.ts), at `t`. */
+  started(_req: unknown, res: unknown, socket: Socket, t: number): void {
+    this.begin(res as Res, this.clock === undefined ? t : this.clock());
     const s = socket as Followed;
-    const n = s[this.unfinished];
+    const n = s[UNFINISHED];
     if (n === undefined) socket.once('close', this.onSocketClose);
-    s[this.unfinished] = (n ?? 0) + 1;
+    s[UNFINISHED] = (n ?? 0) + 1;
   }
 
-  /** http, https: that request's response finished. */
-  finished(res: unknown, socket: Socket): void {
+  /** http, https: that request's response finished, at `t`. */
+  finished(res: unknown, socket: Socket, t: number): void {
     const r = res as Res;
     const start = r[START];
     if (start === undefined) return;
     r[START] = undefined;
     const s = socket as Followed;
-    s[this.unfinished] = (s[this.unfinished] ?? 1) - 1;
-    this.done(r.statusCode, start);
+    s[UNFINISHED] = (s[UNFINISHED] ?? 1) - 1;
+    this.done(r.statusCode, start, this.clock === undefined ? t : this.clock());
   }
 
-  private begin(res: Res): void {
-    const t = this.now();
+  private now(): number {
+    return this.clock === undefined ? performance.now() : this.clock();
+  }
+
+  private begin(res: Res, t: number): void {
     res[START] = t;
     this.firstAt ??= t;
   }
 
-  /** One response ended: counted by class and timed. */
-  private done(statusCode: number, start: number): void {
+  /** One response ended at `end`: counted by class and timed. */
+  private done(statusCode: number, start: number, end: number): void {
     const cls = Math.floor(statusCode / 100) - 1;
     if (cls < 0 || cls > 4) return; // Node allows 600-999; no class of ours
-    const ms = this.now() - start;
+    const ms = end - start;
     this.byClass[cls]++;
     this.latency.record(ms);
     // its request arrived in the worker's warm-up (nothing more is stored per request for this)

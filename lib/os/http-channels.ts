@@ -24,12 +24,14 @@ import * as dc from 'node:diagnostics_channel';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
+/** `t`: performance.now() when the channel published (one clock read for every watcher). */
 export interface HttpWatcher {
   /** A request's headers arrived; its response has not started. */
-  started(req: http.IncomingMessage, res: http.ServerResponse, socket: Socket): void;
+  started(req: http.IncomingMessage, res: http.ServerResponse, socket: Socket, t: number): void;
   /** That response's last byte was written. */
-  finished(res: http.ServerResponse, socket: Socket): void;
+  finished(res: http.ServerResponse, socket: Socket, t: number): void;
 }
 
 interface Message {
@@ -48,14 +50,16 @@ function onStart(m: unknown): void {
   const { server, request, response, socket } = m as Message;
   const ws = (server as Watched)[WATCHERS];
   if (ws === undefined) return;
-  for (let i = 0; i < ws.length; i++) ws[i].started(request, response, socket);
+  const t = performance.now();
+  for (let i = 0; i < ws.length; i++) ws[i].started(request, response, socket, t);
 }
 
 function onFinish(m: unknown): void {
   const { server, response, socket } = m as Message;
   const ws = (server as Watched)[WATCHERS];
   if (ws === undefined) return;
-  for (let i = 0; i < ws.length; i++) ws[i].finished(response, socket);
+  const t = performance.now();
+  for (let i = 0; i < ws.length; i++) ws[i].finished(response, socket, t);
 }
 
 /**

@@ -14,6 +14,8 @@ export class Accepting {
   private timer: NodeJS.Timeout | undefined;
   /** The share its accepting workers were sent last. */
   private limit = NO_LIMIT;
+  /** A report came (or a worker left) since the last tick. */
+  private changed = false;
 
   constructor(private readonly slots: Map<number, WorkerSlot>) {}
 
@@ -22,10 +24,15 @@ export class Accepting {
     this.shared = sockets;
     if (sockets.length === 0) return;
     for (const slot of this.slots.values()) this.let(slot);
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), TICK);
-      this.timer.unref();
-    }
+    this.wake();
+  }
+
+  /** Something changed (a report, a worker left): the ticks run again until it settles. */
+  wake(): void {
+    this.changed = true;
+    if (this.timer !== undefined || this.shared === undefined) return;
+    this.timer = setInterval(() => this.tick(), TICK);
+    this.timer.unref();
   }
 
   /** Its workers stop taking new connections (for now: on() again resumes). */
@@ -88,6 +95,7 @@ export class Accepting {
    */
   reshare(lower = false): void {
     if (this.shared === undefined) return;
+    if (!lower) this.wake(); // a report: the next ticks look at it
     const members = this.members();
     const limit = shareOf(members.map((s) => ({ id: s.worker.id, open: s.open })));
     if (limit === this.limit || (limit < this.limit && !lower)) return;
@@ -99,8 +107,15 @@ export class Accepting {
     return [...this.slots.values()].filter((s) => s.accepting && s.state === 'ready');
   }
 
-  /** Every TICK ms: who sheds, and the share again, smaller too (a worker that left changes it). */
+  /** Every TICK ms while something changes: who sheds, and the share again, smaller too (a worker that left changes it). */
   private tick(): void {
+    if (!this.changed && !this.shedding.watching) {
+      // nothing new and nobody over the mean: sleep until the next report
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    this.changed = false;
     this.reshare(true);
     for (const [id, connections] of this.shedding.tick(this.members().map((s) => ({ id: s.worker.id, open: s.open })))) {
       const slot = this.slots.get(id);

@@ -24,7 +24,11 @@
 // the excess after their next response (`Connection: close`); the clients reconnect to a
 // worker that accepts. Nothing is reset or refused.
 
-/** How often the master looks at the reports for shedding (and catches workers that left). */
+/**
+ * How often the master looks at the reports for shedding (and catches workers that left), while
+ * there is something to look at: a report came since the last tick, or a worker is over the mean.
+ * Otherwise the ticks stop until the next report (a steady load sends none: the master sleeps).
+ */
 export const TICK = 25;
 /** A worker is asked to shed connections at most this often... */
 export const SHED_EVERY = 250;
@@ -63,6 +67,12 @@ export class Shedding {
   private readonly members = new Map<number, Member>();
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /** Whether some worker is over the mean now: the ticks must go on until it sheds or comes back. */
+  get watching(): boolean {
+    for (const m of this.members.values()) if (m.over > 0) return true;
+    return false;
+  }
 
   /** [worker id, connections to close after their next response]; a worker not listed is forgotten. */
   tick(reports: readonly Report[]): Array<[number, number]> {

@@ -1,11 +1,11 @@
 // Which worker gets each connection the master accepted: one of the serving generation,
-// round robin among its ready workers (Generation.pick). With no worker ready (start-up,
+// round robin among its ready workers (pick()). With no worker ready (start-up,
 // a take-back, every worker just died), connections wait here, up to PENDING_LIMIT, and go
 // out as soon as one is. A master that handed over hands what it accepted just before to
 // any worker still connected, draining or not: it serves it to the end.
 import type { Socket } from 'node:net';
 import type { Generation } from './generation';
-import type { WorkerSlot } from './slot';
+import { fewestInFlight, type WorkerSlot } from './slot';
 import { msg } from '../messages';
 import type { Listener } from '../sockets/listeners';
 import type { Logger } from '../log/log';
@@ -41,12 +41,14 @@ export function handTo(slot: WorkerSlot, listener: string, socket: Socket, done:
 
 export class Dispatcher {
   private pending: Array<[Listener, Socket]> = [];
+  /** Round robin among ties. */
+  private rr = 0;
 
   constructor(private view: DispatchView, private log: Logger) {}
 
   dispatch(l: Listener, socket: Socket, attempt = 0): void {
     const gen = this.view.serving();
-    let slot = gen?.state === 'serving' ? gen.pick() : undefined;
+    let slot = gen?.state === 'serving' ? this.pick(gen) : undefined;
     let target = gen;
     if (slot === undefined && this.view.handedOver()) {
       for (const g of this.view.generations()) {
@@ -74,6 +76,13 @@ export class Dispatcher {
       if (attempt + 1 < SEND_RETRIES && !socket.destroyed) this.dispatch(l, socket, attempt + 1);
       else socket.destroy();
     });
+  }
+
+  /** The ready worker of `gen` with the fewest connections in transit (round robin on ties). */
+  private pick(gen: Generation): WorkerSlot | undefined {
+    const ready = [...gen.slots.values()].filter((s) => s.state === 'ready');
+    if (ready.length > 0) this.rr = (this.rr + 1) % ready.length;
+    return fewestInFlight(ready, this.rr);
   }
 
   /** Sends the waiting connections on, once a worker can take them. */

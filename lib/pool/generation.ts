@@ -11,7 +11,7 @@ import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Accepting } from './accepting';
-import { clusterFork, fewestInFlight, heartbeatInterval, newSlot, record, type SharedSocket, type WorkerSlot } from './slot';
+import { clusterFork, heartbeatInterval, newSlot, record, type SharedSocket, type WorkerSlot } from './slot';
 import { Stragglers } from './stragglers';
 import { Upkeep } from './upkeep';
 import { sendIfConnected } from '../channel';
@@ -72,7 +72,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
   target: number;
   /** While active, a worker that dies fails the generation instead of being replaced (lib/upgrade/probation.ts). */
   probation: { readonly active: boolean } | undefined;
-  private rr = 0;
   private readyTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
   /** Its workers accepting on the shared sockets themselves, kept fair. */
@@ -109,13 +108,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
     let n = 0;
     for (const s of this.slots.values()) if (s.state === 'ready' && !s.leaving) n++;
     return n;
-  }
-
-  /** Picks the ready worker with the fewest connections in transit (round robin on ties). */
-  pick(): WorkerSlot | undefined {
-    const ready = [...this.slots.values()].filter((s) => s.state === 'ready');
-    this.rr = ready.length === 0 ? this.rr : (this.rr + 1) % ready.length;
-    return fewestInFlight(ready, this.rr);
   }
 
   markServing(): void {
@@ -256,6 +248,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   private onExit(slot: WorkerSlot, code: number | null, signal: string | null): void {
     this.slots.delete(slot.worker.id);
+    this.accepting.wake(); // the share of those left
     // A connection sent to the worker but never acknowledged stays open in this process
     // when the worker dies: close it, so its client fails fast instead of hanging.
     if (releasePendingHandle(slot.worker.process)) {

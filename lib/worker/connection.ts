@@ -15,15 +15,21 @@ export interface Conn {
   io: Socket | undefined;
   /** The peer as seen at accept time, to find the raw socket under a TLSSocket. */
   peer: string | undefined;
+  /** HTTP/1 requests in progress (their responses not finished). */
   active: number;
+  /** performance.now() when it last became idle (or arrived). */
   idleSince: number;
   bytesAtIdle: number;
   /** Taken over by the app (Upgrade, CONNECT): never idle, closed by the app or at drainTimeout. */
   long: boolean;
   /** Taken over from an `Upgrade: websocket` request: told 1001 at the drain (lib/worker/websocket-close.ts). */
   ws: WebSocketConn | undefined;
-  /** HTTP/1 responses in progress, oldest first: they get `Connection: close` when the drain starts. */
-  responses: http.ServerResponse[];
+  /**
+   * HTTP/1 responses in progress, oldest first: they get `Connection: close` when the drain
+   * starts. The one in progress (`res`), and those of pipelined requests behind it (`queued`).
+   */
+  res: http.ServerResponse | undefined;
+  queued: http.ServerResponse[] | undefined;
   /** Shed for fairness: its next response closes it (lib/pool/balance.ts). */
   shed: boolean;
 }
@@ -37,7 +43,39 @@ export interface DrainResult {
 
 /** The responses in progress on `c` that have not started yet end the connection when done. */
 export function closeAfterResponse(c: Conn): void {
-  for (const res of c.responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+  if (c.res !== undefined && !c.res.headersSent) c.res.setHeader('Connection', 'close');
+  for (const res of c.queued ?? []) if (!res.headersSent) res.setHeader('Connection', 'close');
+}
+
+/** A response started on `c` (its request's headers arrived). */
+export function responseStarted(c: Conn, res: http.ServerResponse): void {
+  c.active++;
+  if (c.res === undefined) c.res = res;
+  else (c.queued ??= []).push(res);
+}
+
+/** A response on `c` finished; false if it was not one of `c`'s. HTTP/1 finishes them in order. */
+export function responseFinished(c: Conn, res: http.ServerResponse): boolean {
+  if (c.res === res) c.res = c.queued?.shift();
+  else {
+    const i = c.queued?.indexOf(res) ?? -1;
+    if (i < 0) return false;
+    c.queued?.splice(i, 1);
+  }
+  c.active--;
+  return true;
+}
+
+/** The connection a socket (the raw one, or the TLSSocket on it) belongs to. */
+const CONN = Symbol('baton.conn');
+type Owned = Socket & { [CONN]?: Conn };
+
+export function connOf(s: Socket): Conn | undefined {
+  return (s as Owned)[CONN];
+}
+
+export function own(s: Socket, c: Conn): void {
+  (s as Owned)[CONN] = c;
 }
 
 export function peerOf(s: Socket): string | undefined {

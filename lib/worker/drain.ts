@@ -26,13 +26,14 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Http2Session } from 'node:http2';
 import type { Server, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import * as tls from 'node:tls';
 import { watchHttp, type HttpWatcher } from '../os/http-channels';
 import { applyConnectionOptions } from '../os/internals';
 import { goAway } from './h2-goaway';
 import { listenerOf, tag } from './tags';
 import { followTakeOver } from './take-over';
-import { closeAfterResponse, peerOf, type Conn, type DrainResult, type Kind } from './connection';
+import { closeAfterResponse, connOf, own, peerOf, responseFinished, responseStarted, type Conn, type DrainResult, type Kind } from './connection';
 import { isWebSocketRequest, sayGoingAway } from './websocket-close';
 
 export type { DrainResult } from './connection';
@@ -41,7 +42,6 @@ export class ConnectionTracker implements HttpWatcher {
   /** HTTP requests seen, on every server watched (reported in the worker's heartbeats). */
   requests = 0;
   private conns = new Map<Socket, Conn>();
-  private byIo = new WeakMap<Socket, Conn>();
   private servers = new Map<Server, Kind>();
   private sessions = new Set<Http2Session>();
   private draining = false;
@@ -98,7 +98,7 @@ export class ConnectionTracker implements HttpWatcher {
     // an ordinary request, a CONNECT is refused), so baton listens only while the app does.
     for (const ev of ['upgrade', 'connect'] as const) {
       followTakeOver(server, ev, (socket, req) => {
-        const c = this.byIo.get(socket) ?? this.conns.get(socket);
+        const c = connOf(socket) ?? this.conns.get(socket);
         if (c === undefined) return;
         c.long = true;
         if (ev === 'upgrade' && isWebSocketRequest(req)) c.ws = { socket, writtenAtUpgrade: socket.bytesWritten, told: false };
@@ -117,15 +117,16 @@ export class ConnectionTracker implements HttpWatcher {
       io: kind === 'http' ? socket : undefined,
       peer: kind === 'https' || (srv instanceof tls.Server) ? peerOf(socket) : undefined,
       active: 0,
-      idleSince: Date.now(),
+      idleSince: performance.now(),
       bytesAtIdle: 0,
       long: false,
       ws: undefined,
       shed: false,
-      responses: [],
+      res: undefined,
+      queued: undefined,
     };
     this.conns.set(socket, c);
-    if (c.io) this.byIo.set(c.io, c);
+    if (c.io) own(c.io, c);
     socket.once('close', this.onClose);
     return c;
   }
@@ -158,9 +159,9 @@ export class ConnectionTracker implements HttpWatcher {
     }
     if (found === undefined) return;
     found.io = s;
-    found.idleSince = Date.now();
+    found.idleSince = performance.now();
     found.bytesAtIdle = found.raw.bytesRead;
-    this.byIo.set(s, found);
+    own(s, found);
     const name = listenerOf(found.raw);
     if (name !== undefined) tag(s, name);
     this.securing = found;
@@ -210,23 +211,16 @@ export class ConnectionTracker implements HttpWatcher {
   /** An HTTP/1 request's headers arrived (lib/os/http-channels.ts): its connection is busy. */
   started(_req: http.IncomingMessage, res: http.ServerResponse, socket: Socket): void {
     this.requests++;
-    const c = this.byIo.get(socket);
+    const c = connOf(socket);
     if ((this.draining || c?.shed === true) && !res.headersSent) res.setHeader('Connection', 'close');
-    if (c === undefined) return;
-    c.active++;
-    c.responses.push(res);
+    if (c !== undefined) responseStarted(c, res);
   }
 
-  /** Its response's last byte was written: the connection is idle from now if it has no other. */
-  finished(res: http.ServerResponse, socket: Socket): void {
-    const c = this.byIo.get(socket);
-    if (c === undefined) return;
-    // responses finish in the order their requests came (HTTP/1): the first, but for pipelining
-    const i = c.responses[0] === res ? 0 : c.responses.indexOf(res);
-    if (i < 0) return;
-    c.responses.splice(i, 1);
-    c.active--;
-    c.idleSince = Date.now();
+  /** Its response's last byte was written at `t`: the connection is idle from then if it has no other. */
+  finished(res: http.ServerResponse, socket: Socket, t: number): void {
+    const c = connOf(socket);
+    if (c === undefined || !responseFinished(c, res)) return;
+    c.idleSince = t;
     c.bytesAtIdle = c.raw.bytesRead;
   }
 
@@ -262,7 +256,7 @@ export class ConnectionTracker implements HttpWatcher {
 
   /** Closes HTTP/1 connections that are idle and have been for the grace period; tells WebSockets. */
   sweep(): void {
-    const t = Date.now();
+    const t = performance.now();
     for (const c of this.conns.values()) {
       if (c.ws !== undefined && this.closeWebSockets && sayGoingAway(c.ws)) this.webSocketsClosed++;
       if (c.kind === 'other' || c.long || c.active > 0) continue;
