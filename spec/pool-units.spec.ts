@@ -165,6 +165,34 @@ describe('pool units (fake workers, fake clock)', () => {
       clock.tick(25);
       expect(shares(a).at(-1)).to.equal(Number.MAX_SAFE_INTEGER);
     });
+
+    it('its fairness ticks sleep while nothing changes (a steady load wakes the master for nothing) and wake with the next report', () => {
+      const { gen, forked } = pool(1, 2);
+      gen.start();
+      gen.markServing();
+      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      const [a, b] = forked as [FakeWorker, FakeWorker];
+      a.say({ type: 'ready' });
+      b.say({ type: 'ready' });
+      a.say({ type: 'load', open: 4, accepting: true, pauses: 0 });
+      b.say({ type: 'load', open: 4, accepting: true, pauses: 0 });
+      const ticking = clock.countTimers();
+      clock.tick(100);
+      const asleep = clock.countTimers();
+      expect(asleep, 'balanced and quiet: the tick stopped').to.equal(ticking - 1);
+      // a report: the ticks run again, and a smaller share goes out on the next one
+      const shares = (w: FakeWorker): unknown[] => w.sent.filter((m) => m.type === 'share').map((m) => m.limit);
+      const before = shares(a).at(-1);
+      a.say({ type: 'load', open: 1, accepting: true, pauses: 0 });
+      b.say({ type: 'load', open: 1, accepting: true, pauses: 0 });
+      expect(clock.countTimers()).to.equal(asleep + 1);
+      clock.tick(25);
+      expect([before, shares(a).at(-1)]).to.deep.equal([5, 2]);
+      // a worker far over the mean keeps them running until it is asked to shed
+      a.say({ type: 'load', open: 9, accepting: false, pauses: 1 });
+      clock.tick(100);
+      expect(a.sent.filter((m) => m.type === 'shed'), 'shed after SHED_PERSIST ticks over').to.have.length(1);
+    });
   });
 
   describe('ReloadAttempt', () => {
