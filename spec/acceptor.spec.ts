@@ -4,8 +4,7 @@
 // one closes, on the same duplicate; close() lets the duplicate go (the port then refuses).
 import { expect } from 'chai';
 import * as net from 'node:net';
-import * as sinon from 'sinon';
-import { Acceptor, RESUME_AFTER } from '../lib/worker/acceptor';
+import { Acceptor } from '../lib/worker/acceptor';
 import type { Listener } from '../lib/sockets/listeners';
 import { fdOf, holds, poll } from './support/unit';
 
@@ -144,47 +143,5 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
     a.close();
     expect(a.accepting).to.equal(false);
     await untilRefused(port);
-  });
-
-  it('paused at its share, a close resumes it no sooner than RESUME_AFTER ms after it paused (connections coming and going do not toggle it at each one); a larger share resumes it at once (fake clock)', () => {
-    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
-    try {
-      let held = 0;
-      const changes: boolean[] = [];
-      const a = new Acceptor({ connection: () => undefined, error: () => undefined, held: () => held, changed: (on) => changes.push(on) });
-      a.share(2);
-      a.want(true);
-      held = 2;
-      a.update(); // at its share: paused at once
-      held = 1;
-      a.update(); // a close at once: still paused
-      expect(changes).to.deep.equal([true, false]);
-      clock.tick(RESUME_AFTER - 1);
-      held = 0;
-      a.update(); // another close: still one resume pending, still paused
-      expect(changes).to.deep.equal([true, false]);
-      clock.tick(1);
-      expect(changes, 'resumed RESUME_AFTER ms after it paused').to.deep.equal([true, false, true]);
-      held = 2;
-      a.update(); // paused again
-      clock.tick(RESUME_AFTER + 10);
-      held = 1;
-      a.update(); // a close long after it paused: at once
-      expect(changes).to.deep.equal([true, false, true, false, true]);
-      held = 2;
-      a.update();
-      a.share(3); // a larger share: at once
-      expect(changes).to.deep.equal([true, false, true, false, true, false, true]);
-      held = 3;
-      a.update();
-      held = 2;
-      a.update(); // a resume pending...
-      a.close(); // ...dropped with the acceptor
-      clock.tick(RESUME_AFTER);
-      expect(changes.at(-1)).to.equal(false);
-      expect(a.pauses).to.equal(4);
-    } finally {
-      clock.restore();
-    }
   });
 });

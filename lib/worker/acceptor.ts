@@ -14,22 +14,12 @@
 //   (upgrades, HTTP/2 sessions, raw TCP): it checks after each connection it accepts and after
 //   each one that closes (`update()`), and stops or starts again at once, asking nobody.
 //
-// Paused at its share, a worker resumes on a close no sooner than RESUME_AFTER ms after it paused:
-// short connections coming and going keep its count at its share, and it would otherwise pause and
-// resume at nearly every one (two epoll changes a connection, seen with strace under a connection
-// per request). Meanwhile the other workers, under their share, accept; a larger share resumes it
-// at once.
-//
 // Pausing keeps the duplicate open and stops polling it (lib/os/internals.ts, 7): no spare
 // duplicate and no round trip to resume. Connections arriving meanwhile wait in the socket's
 // queue, which every worker polling the socket drains. Only close() (a drain, an exit) closes
 // the duplicate.
 import * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { closeHandle, pauseAccepting, resumeAccepting } from '../os/internals';
-
-/** Paused at its share, a worker resumes on a close no sooner than this (ms after it paused). */
-export const RESUME_AFTER = 5;
 
 export interface AcceptorEvents {
   /** A connection this worker accepted on `listener`. */
@@ -56,10 +46,6 @@ export class Acceptor {
   private now = false;
   /** This Node cannot pause a listening handle (lib/os/internals.ts, 7): no share then. */
   private unpausable = false;
-  /** When it last paused at its share (performance.now()), while it is paused so. */
-  private sharePausedAt: number | undefined;
-  /** The resume a close asked for before RESUME_AFTER was up. */
-  private resumeTimer: NodeJS.Timeout | undefined;
   /** Connections accepted since start. */
   accepted = 0;
   /** Times it stopped accepting because it held its share. */
@@ -93,34 +79,17 @@ export class Acceptor {
   /** Whether its generation takes new connections (for now: want(true) again resumes). */
   want(on: boolean): void {
     this.wanted = on;
-    this.decide();
+    this.update();
   }
 
   /** The most connections it may hold and still accept (Infinity: no limit). */
   share(limit: number): void {
     this.limit = limit;
-    this.decide();
+    this.update();
   }
 
-  /** Decides again (a connection came or went); paused at its share, it resumes RESUME_AFTER ms after it paused at the soonest. */
+  /** Decides again (a connection came or went). */
   update(): void {
-    const should = this.should();
-    if (should === this.now) return;
-    if (should && this.sharePausedAt !== undefined) {
-      const wait = this.sharePausedAt + RESUME_AFTER - performance.now();
-      if (wait > 0) {
-        this.resumeTimer ??= setTimeout(() => {
-          this.resumeTimer = undefined;
-          this.update();
-        }, Math.ceil(wait)).unref();
-        return;
-      }
-    }
-    this.apply(should);
-  }
-
-  /** Decides again at once (its generation or its share changed). */
-  private decide(): void {
     const should = this.should();
     if (should !== this.now) this.apply(should);
   }
@@ -129,8 +98,6 @@ export class Acceptor {
   close(): void {
     this.closed = true;
     this.now = false;
-    if (this.resumeTimer !== undefined) clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
     // close() stops accepting at once; its callback would wait for the connections, which
     // the app's server owns (net.Server.close closes only the listening handle)
     for (const l of this.listening.values()) if (l.server.listening) l.server.close();
@@ -168,11 +135,6 @@ export class Acceptor {
     }
     if (on !== was) {
       if (!on && this.wanted) this.pauses++;
-      this.sharePausedAt = !on && this.wanted ? performance.now() : undefined;
-      if (on && this.resumeTimer !== undefined) {
-        clearTimeout(this.resumeTimer);
-        this.resumeTimer = undefined;
-      }
       this.on.changed?.(on);
     }
   }
