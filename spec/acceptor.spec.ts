@@ -4,7 +4,8 @@
 // one closes, on the same duplicate; close() lets the duplicate go (the port then refuses).
 import { expect } from 'chai';
 import * as net from 'node:net';
-import { Acceptor } from '../lib/worker/acceptor';
+import * as sinon from 'sinon';
+import { Acceptor, CHURN_WINDOW } from '../lib/worker/acceptor';
 import type { Listener } from '../lib/sockets/listeners';
 import { fdOf, holds, poll } from './support/unit';
 
@@ -143,5 +144,37 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
     a.close();
     expect(a.accepting).to.equal(false);
     await untilRefused(port);
+  });
+
+  it('a worker closing connections (its churn: closes in the last 25 to 50 ms) may hold that many more than its share; with no closes its share is exact (fake clock)', () => {
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      let held = 0;
+      const changes: boolean[] = [];
+      const a = new Acceptor({ connection: () => undefined, error: () => undefined, held: () => held, changed: (on) => changes.push(on) });
+      a.share(2);
+      a.want(true);
+      held = 2;
+      a.update(); // a burst: no closes, paused at its share exactly
+      expect(changes).to.deep.equal([true, false]);
+      held = 1;
+      a.left(); // one closed: it accepts again
+      held = 2;
+      a.update(); // and, closing connections, it may hold one more than its share
+      expect(changes).to.deep.equal([true, false, true]);
+      held = 3;
+      a.update();
+      expect(changes).to.deep.equal([true, false, true, false]);
+      clock.tick(2 * CHURN_WINDOW); // no close since: its share is exact again
+      held = 2;
+      a.update();
+      expect(changes, 'at its share, no churn: still paused').to.deep.equal([true, false, true, false]);
+      held = 1;
+      a.update();
+      expect(changes).to.deep.equal([true, false, true, false, true]);
+      a.close();
+    } finally {
+      clock.restore();
+    }
   });
 });

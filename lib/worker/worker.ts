@@ -159,8 +159,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     const first = main ?? [...built.values()][0];
     if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
     this.server = first;
-    // a connection gone (counted gone first): the acceptor decides again whether to accept
-    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.update());
+    // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
+    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.left());
     this.tracker = tracker;
     for (const server of built.values()) {
       tracker.watch(server);
