@@ -98,7 +98,9 @@ describe('supervisor mode: baton run (integration)', function () {
     t.server = new Server(t.dir, { KILL_AT_SERVING: marker }, { args: [CLI, 'run', 'app.js'] });
     const port = await t.server.port();
     const first = (await t.server.waitEvent('serving')).master;
-    expect(fs.existsSync(marker)).to.equal(true);
+    // the fixture writes its 'serving' line, then the marker, then SIGKILLs itself: the line can
+    // reach this process before the marker exists (seen once in CI, Node 26)
+    await waitFor('the first master marked that it killed itself at serving', () => fs.existsSync(marker), 5_000);
     await t.server.waitEvent('serving', 2, 15_000);
     expect(t.server.servingMaster()).to.not.equal(first);
     expect(running(first)).to.equal(false);
