@@ -391,4 +391,35 @@ describe('drain: ConnectionTracker', () => {
     expect(c.peer.writableEnded).to.equal(true);
     expect(await within(d.p, 2_000, 'the drain to finish')).to.deep.equal({ forced: 0, upgraded: 0 });
   });
+
+  it('tells its response sink each HTTP/1 response that finished (status, start, end), and the ones a closing connection left unfinished', async () => {
+    const recorded: Array<[number, number]> = [];
+    let aborted = 0;
+    const sink = { record: (code: number, start: number, end: number) => recorded.push([code, end - start]), aborted: (n: number) => { aborted += n; } };
+    const srv = http.createServer((req, res) => {
+      if (req.url === '/hang') return;
+      clock.tick(7);
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end('x');
+    });
+    srv.keepAliveTimeout = 0;
+    tracker = new ConnectionTracker(srv, GRACE, undefined, sink);
+    listener = net.createServer((socket) => {
+      accepted.push(socket);
+      tracker.feed(socket, srv, 'web');
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const c = await connect();
+    c.get('/');
+    await c.response();
+    c.get('/missing');
+    await c.response();
+    await poll('both recorded', () => recorded.length === 2);
+    expect(recorded).to.deep.equal([[200, 7], [404, 7]]);
+    c.get('/hang');
+    await poll('the hanging request arrived', () => tracker.requests === 3);
+    c.sock.destroy();
+    await poll('the unfinished one counted at close', () => aborted === 1);
+    expect(recorded).to.have.length(2);
+  });
 });

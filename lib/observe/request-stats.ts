@@ -48,6 +48,14 @@ export interface RequestDelta {
   warm?: WarmDelta;
 }
 
+/** Where a follower of requests tells each response it saw end (the worker's drain tracker tells RequestStats). */
+export interface ResponseSink {
+  /** A response finished with `statusCode`; its request started at `start`, it ended at `end` (performance.now()). */
+  record(statusCode: number, start: number, end: number): void;
+  /** `n` responses a closing connection left unfinished. */
+  aborted(n: number): void;
+}
+
 /** The response objects of http, https and http2's compatibility API, as far as counting goes. */
 interface Res {
   statusCode: number;
@@ -63,9 +71,9 @@ const UNFINISHED = Symbol('baton.unfinished');
 /** (One RequestStats follows a connection: a worker has one.) */
 type Followed = Socket & { [UNFINISHED]?: number };
 
-export class RequestStats implements HttpWatcher {
+export class RequestStats implements HttpWatcher, ResponseSink {
   private readonly byClass = new Float64Array(5);
-  private aborted = 0;
+  private unfinished = 0;
   private readonly latency = new Histogram();
   private readonly warmClass = new Float64Array(5);
   private readonly warmLatency = new Histogram();
@@ -91,12 +99,12 @@ export class RequestStats implements HttpWatcher {
       if (start === undefined) return;
       this[START] = undefined; // a second 'close' counts nothing
       if (this.writableEnded) stats.done(this.statusCode, start, stats.now());
-      else stats.aborted++;
+      else stats.unfinished++;
     };
     this.onSocketClose = function onSocketClose(this: Followed) {
       const left = this[UNFINISHED] ?? 0;
       this[UNFINISHED] = 0;
-      stats.aborted += left;
+      stats.unfinished += left;
     };
   }
 
@@ -128,6 +136,20 @@ export class RequestStats implements HttpWatcher {
     this.done(r.statusCode, start, this.clock === undefined ? t : this.clock());
   }
 
+  /**
+   * A response that ended (from the worker's drain tracker, which follows the requests of http and
+   * https servers for both: lib/worker/drain.ts). `start` and `end` from performance.now().
+   */
+  record(statusCode: number, start: number, end: number): void {
+    if (this.firstAt === undefined || start < this.firstAt) this.firstAt = start;
+    this.done(statusCode, start, this.clock === undefined ? end : this.clock());
+  }
+
+  /** `n` responses whose connection closed before they ended. */
+  aborted(n: number): void {
+    this.unfinished += n;
+  }
+
   private now(): number {
     return this.clock === undefined ? performance.now() : this.clock();
   }
@@ -153,7 +175,7 @@ export class RequestStats implements HttpWatcher {
 
   /** Requests counted (responses and aborted ones) since the last takeDelta(). */
   get counted(): number {
-    return this.latency.count + this.aborted;
+    return this.latency.count + this.unfinished;
   }
 
   /** Whether anything was counted since the last takeDelta(). */
@@ -169,7 +191,7 @@ export class RequestStats implements HttpWatcher {
       const n = this.byClass[i];
       if (n > 0) codes[STATUS_CLASSES[i] as StatusClass] = n;
     }
-    const delta: RequestDelta = { codes, aborted: this.aborted, latency: this.latency.toData() };
+    const delta: RequestDelta = { codes, aborted: this.unfinished, latency: this.latency.toData() };
     if (this.warmLatency.count > 0) {
       const warm: ClassCounts = {};
       for (let i = 0; i < 5; i++) if (this.warmClass[i] > 0) warm[STATUS_CLASSES[i] as StatusClass] = this.warmClass[i];
@@ -178,7 +200,7 @@ export class RequestStats implements HttpWatcher {
       this.warmLatency.reset();
     }
     this.byClass.fill(0);
-    this.aborted = 0;
+    this.unfinished = 0;
     this.latency.reset();
     return delta;
   }

@@ -26,10 +26,12 @@ export interface Conn {
   ws: WebSocketConn | undefined;
   /**
    * HTTP/1 responses in progress, oldest first: they get `Connection: close` when the drain
-   * starts. The one in progress (`res`), and those of pipelined requests behind it (`queued`).
+   * starts. The one in progress (`res`, its request's start in `start`), and those of pipelined
+   * requests behind it (`queued`, with theirs).
    */
   res: http.ServerResponse | undefined;
-  queued: http.ServerResponse[] | undefined;
+  start: number;
+  queued: Array<[http.ServerResponse, number]> | undefined;
   /** Shed for fairness: its next response closes it (lib/pool/balance.ts). */
   shed: boolean;
 }
@@ -44,26 +46,37 @@ export interface DrainResult {
 /** The responses in progress on `c` that have not started yet end the connection when done. */
 export function closeAfterResponse(c: Conn): void {
   if (c.res !== undefined && !c.res.headersSent) c.res.setHeader('Connection', 'close');
-  for (const res of c.queued ?? []) if (!res.headersSent) res.setHeader('Connection', 'close');
+  for (const [res] of c.queued ?? []) if (!res.headersSent) res.setHeader('Connection', 'close');
 }
 
-/** A response started on `c` (its request's headers arrived). */
-export function responseStarted(c: Conn, res: http.ServerResponse): void {
+/** A response started on `c` (its request's headers arrived at `t`). */
+export function responseStarted(c: Conn, res: http.ServerResponse, t: number): void {
   c.active++;
-  if (c.res === undefined) c.res = res;
-  else (c.queued ??= []).push(res);
+  if (c.res === undefined) {
+    c.res = res;
+    c.start = t;
+  } else (c.queued ??= []).push([res, t]);
 }
 
-/** A response on `c` finished; false if it was not one of `c`'s. HTTP/1 finishes them in order. */
-export function responseFinished(c: Conn, res: http.ServerResponse): boolean {
-  if (c.res === res) c.res = c.queued?.shift();
-  else {
-    const i = c.queued?.indexOf(res) ?? -1;
-    if (i < 0) return false;
+/**
+ * A response on `c` finished: when its request started, or -1 if it was not one of `c`'s.
+ * HTTP/1 finishes them in the order their requests came.
+ */
+export function responseFinished(c: Conn, res: http.ServerResponse): number {
+  let start: number;
+  if (c.res === res) {
+    start = c.start;
+    const next = c.queued?.shift();
+    c.res = next?.[0];
+    if (next !== undefined) c.start = next[1];
+  } else {
+    const i = c.queued?.findIndex(([r]) => r === res) ?? -1;
+    if (i < 0) return -1;
+    start = (c.queued as Array<[http.ServerResponse, number]>)[i][1];
     c.queued?.splice(i, 1);
   }
   c.active--;
-  return true;
+  return start;
 }
 
 /** The connection a socket (the raw one, or the TLSSocket on it) belongs to. */

@@ -9,7 +9,7 @@
 // app that wants none): no listener is added, nothing is sent; the canary then judges a new
 // generation on crashes alone, and baton_requests_total stays at 0.
 import type { Server } from 'node:net';
-import { RequestStats } from '../observe/request-stats';
+import { RequestStats, type ResponseSink } from '../observe/request-stats';
 import type { FromWorker } from '../messages';
 
 export const REPORT_EVERY = 100;
@@ -28,10 +28,21 @@ export class RequestCounting {
     this.stats = enabled ? new RequestStats(undefined, warmupMs) : undefined;
   }
 
-  /** Counts the requests of `server` (http, https, http2; a raw net server emits none). */
-  watch(server: Server): void {
+  /**
+   * Where the drain tracker tells the responses of http and https servers (it follows their
+   * requests for both: one watcher per request); undefined when counting is off.
+   */
+  get sink(): ResponseSink | undefined {
+    return this.stats;
+  }
+
+  /**
+   * Counts the requests of `server`; `tracked`: the drain tracker follows them and tells `sink`
+   * (http and https servers in a worker), so only the report timer starts here.
+   */
+  watch(server: Server, tracked = false): void {
     if (this.stats === undefined) return;
-    this.stats.watch(server);
+    if (!tracked) this.stats.watch(server);
     if (this.timer !== undefined) return;
     this.timer = setInterval(() => this.report(), REPORT_EVERY);
     this.timer.unref();

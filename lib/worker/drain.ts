@@ -28,10 +28,12 @@ import type { Http2Session } from 'node:http2';
 import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as tls from 'node:tls';
+import type { ResponseSink } from '../observe/request-stats';
 import { watchHttp, type HttpWatcher } from '../os/http-channels';
 import { applyConnectionOptions } from '../os/internals';
 import { goAway } from './h2-goaway';
 import { listenerOf, tag } from './tags';
+import { shed } from './shed';
 import { followTakeOver } from './take-over';
 import { closeAfterResponse, connOf, own, peerOf, responseFinished, responseStarted, type Conn, type DrainResult, type Kind } from './connection';
 import { isWebSocketRequest, sayGoingAway } from './websocket-close';
@@ -59,11 +61,17 @@ export class ConnectionTracker implements HttpWatcher {
   /** One function for every connection's 'close' (no closure per connection). */
   private readonly onClose: (this: Socket) => void;
 
-  /** @param gone called after a connection closed and was counted gone (the worker's acceptor decides again) */
-  constructor(server: Server | undefined, private grace: number, gone?: () => void) {
+  /**
+   * @param gone called after a connection closed and was counted gone (the worker's acceptor decides again)
+   * @param responses told of every HTTP/1 response this tracker saw finish, and of those a closing
+   *   connection left unfinished (the worker's request counting: one watcher per request for both)
+   */
+  constructor(server: Server | undefined, private grace: number, gone?: () => void, private readonly responses?: ResponseSink) {
     const tracker = this;
     this.onClose = function onClose(this: Socket) {
+      const c = tracker.conns.get(this);
       tracker.conns.delete(this);
+      if (c !== undefined && c.active > 0) responses?.aborted(c.active);
       tracker.check();
       gone?.();
     };
@@ -123,6 +131,7 @@ export class ConnectionTracker implements HttpWatcher {
       ws: undefined,
       shed: false,
       res: undefined,
+      start: 0,
       queued: undefined,
     };
     this.conns.set(socket, c);
@@ -180,48 +189,28 @@ export class ConnectionTracker implements HttpWatcher {
     if (this.draining) goAway(session);
   }
 
-  /**
-   * Fairness (lib/pool/balance.ts) and probation (lib/pool/accepting.ts shedShare): up to `n`
-   * connections move, so that their clients reconnect to whoever accepts now. An HTTP/1
-   * keep-alive connection ends after its current or next response (`Connection: close`); with
-   * `http2` (probation), an HTTP/2 session gets a GOAWAY (its streams in progress finish, its
-   * next ones go to a new connection). Nothing is cut. Fairness leaves HTTP/2 sessions alone:
-   * a client may send a stream while the GOAWAY is on its way, and Node's server refuses it
-   * (lib/worker/h2-goaway.ts); once per reload or upgrade is worth it, every few seconds is not.
-   * Returns how many.
-   */
+  /** Up to `n` connections move to whoever accepts now (lib/worker/shed.ts); how many. */
   shed(n: number, http2 = false): number {
-    let done = 0;
-    for (const c of this.conns.values()) {
-      if (done >= n) break;
-      if (c.shed || c.long || (c.kind !== 'http' && c.kind !== 'https') || c.io === undefined) continue;
-      c.shed = true;
-      done++;
-      closeAfterResponse(c);
-    }
-    for (const s of this.sessions) {
-      if (done >= n || !http2) break;
-      if (s.closed || s.destroyed) continue;
-      done++;
-      goAway(s);
-    }
-    return done;
+    return shed(this.conns.values(), this.sessions, n, http2);
   }
 
   /** An HTTP/1 request's headers arrived (lib/os/http-channels.ts): its connection is busy. */
-  started(_req: http.IncomingMessage, res: http.ServerResponse, socket: Socket): void {
+  started(_req: http.IncomingMessage, res: http.ServerResponse, socket: Socket, t: number): void {
     this.requests++;
     const c = connOf(socket);
     if ((this.draining || c?.shed === true) && !res.headersSent) res.setHeader('Connection', 'close');
-    if (c !== undefined) responseStarted(c, res);
+    if (c !== undefined) responseStarted(c, res, t);
   }
 
   /** Its response's last byte was written at `t`: the connection is idle from then if it has no other. */
   finished(res: http.ServerResponse, socket: Socket, t: number): void {
     const c = connOf(socket);
-    if (c === undefined || !responseFinished(c, res)) return;
+    if (c === undefined) return;
+    const start = responseFinished(c, res);
+    if (start < 0) return;
     c.idleSince = t;
     c.bytesAtIdle = c.raw.bytesRead;
+    this.responses?.record(res.statusCode, start, t);
   }
 
   /** Starts the drain; resolves when every connection is gone. `closeWebSockets`: tell them 1001. */

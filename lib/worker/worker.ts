@@ -3,6 +3,7 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { Acceptor } from './acceptor';
 import { LoadReports } from './load';
@@ -160,11 +161,12 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
     this.server = first;
     // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
-    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.left());
+    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
     this.tracker = tracker;
     for (const server of built.values()) {
       tracker.watch(server);
-      this.counting.watch(server);
+      // http and https: the tracker follows their requests and tells the counting (one watcher)
+      this.counting.watch(server, server instanceof http.Server || server instanceof https.Server);
       // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
       // 'listening'; baton feeds connections instead of listening, so it says so itself.
       server.emit('listening');
