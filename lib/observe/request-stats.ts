@@ -5,11 +5,13 @@
 // takeDelta() (a few numbers and the non-empty histogram buckets) for the worker to send
 // every 100 ms, and nothing when nothing changed.
 //
-// How it follows requests: on http and https servers, from Node's diagnostics channels (a
-// request starts, its response finishes: lib/os/http-channels.ts), with no listener on the
-// server or on the response: per request a timestamp stored on the response, a counter on its
-// socket, a histogram increment; per connection one 'close' listener. On http2 servers (their
-// compatibility API), from the server's 'request' event and a 'close' listener per response.
+// How it learns of responses: in a worker, the drain tracker follows the requests of http and
+// https servers (for the drain and for this, one watcher per request: lib/worker/drain.ts) and
+// tells record() and aborted() (ResponseSink): per request, a histogram increment here. On its
+// own (watch()), it follows http and https servers from Node's diagnostics channels
+// (lib/os/http-channels.ts: a timestamp stored on the response, a counter on its socket, one
+// 'close' listener per connection), and http2 servers (their compatibility API) from the
+// server's 'request' event and a 'close' listener per response, as a worker does for http2.
 //
 // What counts: a response is counted when it finishes (its last byte handed to the kernel), by
 // its status code. One that never finishes (the client went away, the worker cut it) is counted
