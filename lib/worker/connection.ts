@@ -15,8 +15,6 @@ export interface Conn {
   io: Socket | undefined;
   /** The peer as seen at accept time, to find the raw socket under a TLSSocket. */
   peer: string | undefined;
-  /** HTTP/1 requests in progress (their responses not finished). */
-  active: number;
   /** performance.now() when it last became idle (or arrived). */
   idleSince: number;
   bytesAtIdle: number;
@@ -51,7 +49,6 @@ export function closeAfterResponse(c: Conn): void {
 
 /** A response started on `c` (its request's headers arrived at `t`). */
 export function responseStarted(c: Conn, res: http.ServerResponse, t: number): void {
-  c.active++;
   if (c.res === undefined) {
     c.res = res;
     c.start = t;
@@ -75,8 +72,12 @@ export function responseFinished(c: Conn, res: http.ServerResponse): number {
     start = (c.queued as Array<[http.ServerResponse, number]>)[i][1];
     c.queued?.splice(i, 1);
   }
-  c.active--;
   return start;
+}
+
+/** HTTP/1 requests in progress on `c` (their responses not finished). */
+export function inProgress(c: Conn): number {
+  return (c.res === undefined ? 0 : 1) + (c.queued?.length ?? 0);
 }
 
 /** The connection a socket (the raw one, or the TLSSocket on it) belongs to. */

@@ -35,7 +35,7 @@ import { goAway } from './h2-goaway';
 import { listenerOf, tag } from './tags';
 import { shed } from './shed';
 import { followTakeOver } from './take-over';
-import { closeAfterResponse, connOf, own, peerOf, responseFinished, responseStarted, type Conn, type DrainResult, type Kind } from './connection';
+import { closeAfterResponse, connOf, inProgress, own, peerOf, responseFinished, responseStarted, type Conn, type DrainResult, type Kind } from './connection';
 import { isWebSocketRequest, sayGoingAway } from './websocket-close';
 
 export type { DrainResult } from './connection';
@@ -71,7 +71,8 @@ export class ConnectionTracker implements HttpWatcher {
     this.onClose = function onClose(this: Socket) {
       const c = tracker.conns.get(this);
       tracker.conns.delete(this);
-      if (c !== undefined && c.active > 0) responses?.aborted(c.active);
+      const left = c === undefined ? 0 : inProgress(c);
+      if (left > 0) responses?.aborted(left);
       tracker.check();
       gone?.();
     };
@@ -89,9 +90,13 @@ export class ConnectionTracker implements HttpWatcher {
     return n;
   }
 
-  /** Starts tracking what `server` does with the connections fed to it. */
-  watch(server: Server): void {
-    if (this.servers.has(server)) return;
+  /**
+   * Starts tracking what `server` does with the connections fed to it. Returns whether it follows
+   * the server's requests one by one (http, https: it tells its ResponseSink of each response).
+   */
+  watch(server: Server): boolean {
+    const known = this.servers.get(server);
+    if (known !== undefined) return known !== 'other';
     const kind: Kind = server instanceof https.Server ? 'https' : server instanceof http.Server ? 'http' : 'other';
     this.servers.set(server, kind);
     // http, https: requests and responses from Node's diagnostics channels (no listener per
@@ -112,6 +117,7 @@ export class ConnectionTracker implements HttpWatcher {
         if (ev === 'upgrade' && isWebSocketRequest(req)) c.ws = { socket, writtenAtUpgrade: socket.bytesWritten, told: false };
       });
     }
+    return kind !== 'other';
   }
 
   /** A connection handed to this worker by the master, counted from now on. */
@@ -124,7 +130,6 @@ export class ConnectionTracker implements HttpWatcher {
       kind,
       io: kind === 'http' ? socket : undefined,
       peer: kind === 'https' || (srv instanceof tls.Server) ? peerOf(socket) : undefined,
-      active: 0,
       idleSince: performance.now(),
       bytesAtIdle: 0,
       long: false,
@@ -248,7 +253,7 @@ export class ConnectionTracker implements HttpWatcher {
     const t = performance.now();
     for (const c of this.conns.values()) {
       if (c.ws !== undefined && this.closeWebSockets && sayGoingAway(c.ws)) this.webSocketsClosed++;
-      if (c.kind === 'other' || c.long || c.active > 0) continue;
+      if (c.kind === 'other' || c.long || inProgress(c) > 0) continue;
       if (c.raw.bytesRead > c.bytesAtIdle) continue; // a request (or a TLS handshake) is arriving
       if (t - c.idleSince < this.idleLimit(c)) continue;
       if (c.io) c.io.end();

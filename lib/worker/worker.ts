@@ -3,7 +3,6 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
-import * as https from 'node:https';
 import * as net from 'node:net';
 import { Acceptor } from './acceptor';
 import { LoadReports } from './load';
@@ -164,9 +163,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
     this.tracker = tracker;
     for (const server of built.values()) {
-      tracker.watch(server);
       // http and https: the tracker follows their requests and tells the counting (one watcher)
-      this.counting.watch(server, server instanceof http.Server || server instanceof https.Server);
+      this.counting.watch(server, tracker.watch(server));
       // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
       // 'listening'; baton feeds connections instead of listening, so it says so itself.
       server.emit('listening');
