@@ -14,6 +14,10 @@
 import * as http from 'node:http';
 import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
 import { listeningFd } from '../os/internals';
+import { PoliteClose } from './polite-close';
+
+/** How long a connection accepted before a close may take to send its request (then it is cut). */
+const CLOSE_GRACE_MS = 1_000;
 
 export type EndpointAddress = { port: number; host?: string } | { path: string } | { fd: number };
 
@@ -38,6 +42,8 @@ export interface Endpoint {
   /** addressKey() of the address it was asked for (what the next master matches). */
   key: string;
   server: http.Server;
+  /** Closes it without cutting a request short. */
+  closer: PoliteClose;
   /** The bound address (port for TCP, path for UNIX), for the log. */
   address: string;
 }
@@ -53,6 +59,7 @@ export class Endpoints {
   private readonly endpoints: Endpoint[] = [];
   private livez = true;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(private readonly o: EndpointsOptions) {}
 
@@ -100,6 +107,7 @@ export class Endpoints {
 
   private async bind(address: EndpointAddress, metrics: boolean, health: boolean): Promise<void> {
     const server = http.createServer({ requestTimeout: 5_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => this.answer(req, res, metrics, health));
+    const closer = new PoliteClose(server);
     server.maxConnections = 64;
     server.maxHeadersCount = 64;
     const k = addressKey(address);
@@ -127,7 +135,7 @@ export class Endpoints {
     });
     const a = server.address();
     const shown = 'path' in address ? address.path : typeof a === 'string' ? a : a === null ? k : `${a.address}:${a.port}`;
-    this.endpoints.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), key: k, server, address: shown });
+    this.endpoints.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), key: k, server, closer, address: shown });
   }
 
   private answer(req: http.IncomingMessage, res: http.ServerResponse, metrics: boolean, health: boolean): void {
@@ -162,7 +170,8 @@ export class Endpoints {
   }
 
   /**
-   * Stops listening and closes every connection (idle keep-alive ones at once). Idempotent.
+   * Stops listening and closes every connection once answered (idle keep-alive ones at once,
+   * one accepted just before once it is answered or after CLOSE_GRACE_MS). Idempotent.
    * `removePaths`: the final stop: also remove the UNIX socket files, and answer what is still
    * asked 503. Not after a hand-over, when the next master serves on the same sockets: a
    * connection this one accepted just before is answered as the service is (ready).
@@ -174,11 +183,9 @@ export class Endpoints {
       this.livez = false;
       for (const e of this.endpoints) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
     }
-    await Promise.all(this.endpoints.map((e) => new Promise<void>((resolve) => {
-      e.server.close(() => resolve());
-      e.server.closeIdleConnections();
-      setTimeout(() => e.server.closeAllConnections(), 1_000).unref();
-    })));
-    this.endpoints.length = 0;
+    // a second close() (the exit after a hand-over) waits for the first one's connections too
+    const closing = this.endpoints.splice(0).map((e) => e.closer.close(CLOSE_GRACE_MS));
+    this.closing = Promise.all([this.closing, ...closing]).then(() => undefined);
+    await this.closing;
   }
 }
