@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { onLines } from './log/lines';
-import { userCwd, type StartContext } from './upgrade/relaunch';
+import { userCwd, type StartContext } from './os/relaunch';
 import { Supervisor, type SupervisorOptions } from './supervisor/supervisor';
 import { helpText, isCommand, usageLine, version, type Command } from './control/help';
 import { formatHistory, historyPath, readHistory } from './observe/history';

@@ -14,7 +14,8 @@ import { HANDOFF_ENV } from './upgrade/handoff';
 import { EARLY_MARK } from './upgrade/early';
 import { msg } from './messages';
 
-export { Master, type MasterEvents, type MasterState, type Outcome } from './master/master';
+export { Master, type MasterEvents, type MasterState } from './master/master';
+export type { Outcome } from './control/commands';
 export { BatonWorker, type WorkerEvents } from './worker/worker';
 export { BatonOptionError, DEFAULTS, DEFAULT_PORT } from './config/options';
 export type { ListenOptions, ListenerOption, AppHandler, ServerFactory, LogLevel, LogFormat } from './config/options';

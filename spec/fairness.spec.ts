@@ -2,7 +2,7 @@
 // keep-alive connections that all sit on one worker are spread by shedding (the overloaded
 // worker answers some requests with `Connection: close`; their clients reconnect to another
 // worker), and not one request fails on the way. The same shedding moves half the pooled
-// clients to a new generation or a new master on probation (lib/upgrade/probation.ts).
+// clients to a new generation or a new master on probation (lib/pool/probation.ts).
 import { expect } from 'chai';
 import * as http from 'node:http';
 import { cli } from './support/cli';

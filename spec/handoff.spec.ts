@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { FIRST_FD, HANDOFF_ENV, encodeHandoff, readHandoff, type Handoff } from '../lib/upgrade/handoff';
+import { HANDOFF_ENV, encodeHandoff, readHandoff, type Handoff } from '../lib/upgrade/handoff';
+import { FIRST_FD } from '../lib/sockets/inherit';
 
 const GOOD: Handoff = {
   v: 1,

@@ -16,7 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import { takeActivatedSockets } from '../lib/sockets/activation';
 import { listeningFd } from '../lib/os/internals';
 import { matchInherited } from '../lib/sockets/inherit';
-import type { ListenerSpec } from '../lib/sockets/listeners';
+import type { ListenerSpec } from '../lib/config/types';
 import { Logger } from '../lib/log/log';
 import { BatonOptionError, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
 import { listenerOf, tag } from '../lib/worker/tags';

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { Logger } from '../lib/log/log';
-import { FORWARD_ENV, recordForwarder, WorkerRecords } from '../lib/log/worker-records';
+import { FORWARD_ENV, recordForwarder, WorkerRecords } from '../lib/worker/worker-records';
 import { CLI } from './support/cli';
 import { perTest, request, running, Server, waitFor, type Event } from './support/harness';
 

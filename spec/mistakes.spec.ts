@@ -1,12 +1,14 @@
-// Framework mistakes named (lib/worker/mistakes.ts): Koa, Fastify and http.Server passed where a
-// handler goes, factories that listen themselves or return the wrong thing, a Fastify that
-// serves before it is ready, a port from the environment. Frameworks are recognised by shape,
-// so the unit tests use small fakes of those shapes; the integration tests run the fixture's
-// mistake modes in real workers and read the reason the master reports.
+// Framework mistakes named (lib/config/handler.ts, lib/worker/mistakes.ts): Koa, Fastify and
+// http.Server passed where a handler goes, factories that listen themselves or return the
+// wrong thing, a Fastify that serves before it is ready, a port from the environment.
+// Frameworks are recognised by shape, so the unit tests use small fakes of those shapes; the
+// integration tests run the fixture's mistake modes in real workers and read the reason the
+// master reports.
 import { expect } from 'chai';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { explainCrash, factoryResultMistake, forbidListen, handlerMistake, ListenMistake, runFactory } from '../lib/worker/mistakes';
+import { factoryResultMistake, handlerMistake } from '../lib/config/handler';
+import { explainCrash, forbidListen, ListenMistake, runFactory } from '../lib/worker/mistakes';
 import { BatonOptionError, resolveApp, resolveOptions } from '../lib/config/options';
 import { perTest, request, running, Server, waitFor } from './support/harness';
 

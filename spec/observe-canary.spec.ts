@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { CANARY_DEFAULTS, LATENCY_FLOOR_MS, judge, millis, percent } from '../lib/observe/canary';
+import { CANARY_DEFAULTS } from '../lib/config/observe';
+import { LATENCY_FLOOR_MS, judge, millis, percent } from '../lib/observe/canary';
 import { emptyTally, type Tally } from '../lib/observe/metrics';
 
 /** A window: `ok` responses of 2xx and `errors` of 5xx, all taking `ms`, but `slow.n` of them taking `slow.ms`. */

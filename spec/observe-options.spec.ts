@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
 import { resolveOptions } from '../lib/config/options';
-import { OBSERVE_OPTIONS, endpointOption, observeOptions, probationOption, shutdownDelayOption } from '../lib/observe/options';
+import { OBSERVE_OPTIONS, endpointOption, observeOptions, probationOption, shutdownDelayOption } from '../lib/config/observe';
 import { optionError } from './support/option-error';
 
 

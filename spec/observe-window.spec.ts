@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CANARY_DEFAULTS } from '../lib/observe/canary';
+import { CANARY_DEFAULTS } from '../lib/config/observe';
 import { emptyTally, type Tally } from '../lib/observe/metrics';
 import { CanaryWindow } from '../lib/observe/window';
 

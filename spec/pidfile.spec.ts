@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from '../lib/master/pidfile';
+import { checkPidFileWritable, oldbinPath, readPidFile, removePidFileIf, writePidFile } from '../lib/os/pidfile';
 import { removeDir, tempDir } from './support/unit';
 
 describe('pidfile', () => {

@@ -6,10 +6,11 @@ import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { Worker } from 'node:cluster';
 import { Generation } from '../lib/pool/generation';
-import { ReloadAttempt, type Judge } from '../lib/pool/reload';
+import { ReloadAttempt } from '../lib/pool/reload';
+import type { Judge } from '../lib/observe/canary';
 import type { Verdict } from '../lib/observe/canary';
 import { Backoff } from '../lib/pool/backoff';
-import { Probation } from '../lib/upgrade/probation';
+import { Probation } from '../lib/pool/probation';
 import { Logger } from '../lib/log/log';
 import { msg } from '../lib/messages';
 

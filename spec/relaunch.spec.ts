@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { captureStart, lookupBinary, readCmdline, relaunch, typedScript, userCwd, type StartContext } from '../lib/upgrade/relaunch';
+import { captureStart, lookupBinary, readCmdline, relaunch, typedScript, userCwd, type StartContext } from '../lib/os/relaunch';
 import { removeDir, tempDir } from './support/unit';
 
 /** Points `link` (absolute) at `target` (relative to it), replacing it atomically as a deploy tool would. */

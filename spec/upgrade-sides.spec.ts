@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { Predecessor } from '../lib/upgrade/predecessor';
 import { TakeBack } from '../lib/upgrade/take-back';
-import type { StartContext, WorkerExec } from '../lib/upgrade/relaunch';
+import type { StartContext, WorkerExec } from '../lib/os/relaunch';
 import type { Generation } from '../lib/pool/generation';
 import type { KeptSockets } from '../lib/sockets/keep';
 import type { Listener } from '../lib/sockets/listeners';

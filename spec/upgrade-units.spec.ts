@@ -8,7 +8,7 @@ import * as sinon from 'sinon';
 import type { ChildProcess } from 'node:child_process';
 import { ROLLBACK_GRACE, UpgradeAttempt } from '../lib/upgrade/attempt';
 import { fromTallyData, REPORT_TIMEOUT, toTallyData, upgradeJudge, type UpgradeJudge } from '../lib/upgrade/canary';
-import { CANARY_DEFAULTS } from '../lib/observe/canary';
+import { CANARY_DEFAULTS } from '../lib/config/observe';
 import { emptyTally, type Tally } from '../lib/observe/metrics';
 import { forwardUpgrade, readVerdict, upgradeEvent, verdictMessage } from '../lib/supervisor/bridge';
 import { RemoteUpgrade, type SupervisorLink } from '../lib/supervisor/supervised';

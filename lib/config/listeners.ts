@@ -2,10 +2,9 @@
 // addresses unique, each a TCP address or a UNIX socket, each with its own app or the main
 // one), or the single listener "default" that port/host/path describe; and the app itself.
 import type { RequestListener } from 'node:http';
-import type { ListenerSpec } from '../sockets/listeners';
-import { handlerMistake } from '../worker/mistakes';
+import { handlerMistake } from './handler';
 import { BatonOptionError, hostOption, portOption, show, socketPathOption } from './rules';
-import type { ListenOptions, ResolvedOptions, ServerFactory } from './types';
+import type { ListenerSpec, ListenOptions, ResolvedOptions, ServerFactory } from './types';
 
 const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'] as const;
 

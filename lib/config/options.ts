@@ -9,7 +9,7 @@ import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
 import { BatonOptionError, closest, hostOption, integer, KNOWN, oneOf, portOption, show, socketPathOption } from './rules';
 import { checkListeners } from './listeners';
-import { observeOptions, probationOption, type AppAddress } from '../observe/options';
+import { observeOptions, probationOption, type AppAddress } from './observe';
 import type { AcceptMode, LogFormat, LogLevel, ResolvedOptions } from './types';
 
 export { BatonOptionError, portOption } from './rules';

@@ -4,8 +4,7 @@
 import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
 import type { ExternalLogger, LogFormat, LogLevel } from '../log/log';
-import type { CanaryPolicy } from '../observe/canary';
-import type { EndpointOption } from '../observe/options';
+import type { CanaryPolicy, EndpointOption } from './observe';
 
 export type { LogFormat, LogLevel } from '../log/log';
 export type AcceptMode = 'workers' | 'master';
@@ -119,6 +118,16 @@ export interface ListenerOption {
   handler?: RequestListener;
   /** This listener's own server factory (instead of the one given to listen()). */
   createServer?: ServerFactory;
+}
+
+/** A listener once checked (lib/config/listeners.ts): its name and address, as every process and message carries it. */
+export interface ListenerSpec {
+  name: string;
+  port?: number;
+  host?: string;
+  path?: string;
+  /** Permission bits of a UNIX socket file (not part of the identity: a release may change it). */
+  mode?: number;
 }
 
 export interface ResolvedOptions {

@@ -2,7 +2,15 @@
 // scale N | status | metrics`, each followed through the master's events to its outcome, with
 // progress lines for the CLI. The socket and its protocol are in control.ts.
 import type { ControlTarget, Progress, Reply, Request } from './socket';
-import type { Outcome } from '../master/states';
+
+/** What an upgrade, a reload or a scale resolves with (the master's, which the commands report). */
+export interface Outcome {
+  ok: boolean;
+  /** The new master (upgrade) or generation (reload) when ok. */
+  pid?: number;
+  generation?: number;
+  reason?: string;
+}
 
 /** A generation as the commands see it. */
 export interface PoolView {

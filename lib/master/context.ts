@@ -1,5 +1,5 @@
 // What a master is made of before it does anything, read or built once when it is
-// constructed: how it was started (lib/upgrade/relaunch.ts), the hand-off from the old
+// constructed: how it was started (lib/os/relaunch.ts), the hand-off from the old
 // master when an upgrade spawned it (lib/upgrade/handoff.ts) and the channel to it, its
 // logger, its envFile, its beforeExit functions, what it shows the world
 // (lib/master/surface.ts), what it observes (lib/observe/observation.ts: metrics, health,
@@ -10,14 +10,14 @@ import type { ResolvedOptions } from '../config/options';
 import { ExitHooks } from '../worker/exit-hooks';
 import { HANDOFF_ENV, readHandoff, type Handoff } from '../upgrade/handoff';
 import { Predecessor } from '../upgrade/predecessor';
-import { captureStart, type StartContext } from '../upgrade/relaunch';
+import { captureStart, type StartContext } from '../os/relaunch';
 import { Logger } from '../log/log';
 import { Notifier } from '../os/notify';
 import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
 import type { Generation } from '../pool/generation';
 import type { Listener } from '../sockets/listeners';
 import { Observation, type ObservationHost } from '../observe/observation';
-import { checkPidFileWritable } from './pidfile';
+import { checkPidFileWritable } from '../os/pidfile';
 import type { MasterState } from './states';
 import { Surface } from './surface';
 

@@ -11,9 +11,9 @@ import type { EnvOverlay } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
 import { workerPreloads } from '../upgrade/early';
 import type { Predecessor } from '../upgrade/predecessor';
-import type { WorkerExec } from '../upgrade/relaunch';
+import type { WorkerExec } from '../os/relaunch';
 import type { Logger } from '../log/log';
-import { WorkerRecords } from '../log/worker-records';
+import { WorkerRecords } from '../worker/worker-records';
 import type { MasterView } from './context';
 import type { MasterEvents } from './events';
 

@@ -11,12 +11,12 @@
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { EnvOverlay } from '../config/envfile';
-import type { ResolvedOptions } from '../config/options';
+import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
-import { workerExec, type WorkerExec } from '../upgrade/relaunch';
-import type { Listener, ListenerSpec } from '../sockets/listeners';
+import { workerExec, type WorkerExec } from '../os/relaunch';
+import type { Listener } from '../sockets/listeners';
 import { sharedSockets } from '../sockets/open';
-import { Commands } from '../control/commands';
+import { Commands, type Outcome } from '../control/commands';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
 import { isStopSignal, StopSignals } from '../os/signals';
@@ -25,14 +25,14 @@ import { forward, type MasterEvents } from './events';
 import { masterContext, type MasterContext, type MasterView } from './context';
 import { installSignals } from './signals';
 import { renderStatus } from './status';
-import { States, type MasterState, type Outcome } from './states';
+import { States, type MasterState } from './states';
 import { GENERATION_EVENTS, Generations } from './generations';
 import { Startup } from './startup';
 import { Upgrades } from './upgrades';
 import { Reloads } from './reloads';
 
 export type { MasterEvents } from './events';
-export type { MasterState, Outcome } from './states';
+export type { MasterState } from './states';
 
 export class Master extends EventEmitter<MasterEvents> {
   readonly role = 'master' as const;

@@ -17,7 +17,7 @@ import { sharedSockets } from '../sockets/open';
 import { setTitle } from '../os/title';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
-import type { Outcome } from './states';
+import type { Outcome } from '../control/commands';
 
 export interface ReloadsEvents {
   'reload-started': MasterEvents['reload-started'];

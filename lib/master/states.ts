@@ -11,16 +11,9 @@
 // Besides its state, the master is busy with at most one change: a reload (a new
 // generation on probation) or an upgrade (a new master).
 import type { Logger } from '../log/log';
+import type { Outcome } from '../control/commands';
 
 export type MasterState = 'starting' | 'serving' | 'handed-over' | 'stopping';
-
-export interface Outcome {
-  ok: boolean;
-  /** The new master (upgrade) or generation (reload) when ok. */
-  pid?: number;
-  generation?: number;
-  reason?: string;
-}
 
 export const TRANSITIONS: Readonly<Record<MasterState, readonly MasterState[]>> = {
   starting: ['serving', 'handed-over', 'stopping'],

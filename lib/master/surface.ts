@@ -8,7 +8,7 @@ import { ControlServer, type ControlTarget } from '../control/socket';
 import type { Logger } from '../log/log';
 import type { Notifier } from '../os/notify';
 import { setTitle } from '../os/title';
-import { oldbinPath, readPidFile, removePidFileIf, writePidFile } from './pidfile';
+import { oldbinPath, readPidFile, removePidFileIf, writePidFile } from '../os/pidfile';
 
 export class Surface {
   private control: ControlServer | undefined;

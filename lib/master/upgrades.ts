@@ -16,19 +16,19 @@ import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
 import { UpgradeAttempt } from '../upgrade/attempt';
-import { PROBATION_SHARE } from '../upgrade/probation';
+import { PROBATION_SHARE } from '../pool/probation';
 import { upgradeJudge, type LocalJudge } from '../upgrade/canary';
 import { verdictMessage } from '../supervisor/bridge';
 import { emptyTally } from '../observe/metrics';
 import { TakeBack } from '../upgrade/take-back';
-import { relaunch, type WorkerExec } from '../upgrade/relaunch';
+import { relaunch, type WorkerExec } from '../os/relaunch';
 import { KeptSockets } from '../sockets/keep';
 import { sharedSockets } from '../sockets/open';
 import { setTitle } from '../os/title';
 import type { RemoteUpgrade } from '../supervisor/supervised';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
-import type { Outcome } from './states';
+import type { Outcome } from '../control/commands';
 
 export interface UpgradesEvents {
   'upgrade-started': MasterEvents['upgrade-started'];

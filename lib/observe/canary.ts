@@ -29,19 +29,7 @@
 import type { Tally } from './metrics';
 import { STATUS_CLASSES } from './request-stats';
 import { CONFIDENCE, QUANTILES, quantileName, rankBounds, shareBounds } from './evidence';
-
-export interface CanaryPolicy {
-  /** Largest allowed excess of the new 5xx share over the old one, 0 to 1. Default 0.05. */
-  maxErrorRate: number;
-  /** Largest allowed new p99 / old p99; 0 turns the latency rule off. Default 3. */
-  maxLatencyRatio: number;
-  /** Responses the new generation must have served to be judged by what it serves. Default 20. */
-  minRequests: number;
-  /** The old p99 counts as at least this (ms) in the latency rule. Default LATENCY_FLOOR_MS. */
-  latencyFloorMs?: number;
-  /** ms of each worker's serving, from its first request, left out as its warm-up. Default: a third of probation. */
-  warmupMs?: number;
-}
+import { CANARY_DEFAULTS, type CanaryPolicy } from '../config/observe';
 
 /** What the window left out: the new generation's workers' warm-up. */
 export interface Warmup {
@@ -50,7 +38,6 @@ export interface Warmup {
   responses: number;
 }
 
-export const CANARY_DEFAULTS: Readonly<CanaryPolicy> = Object.freeze({ maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 });
 /** The smallest old p99 (ms) the latency rule compares with. */
 export const LATENCY_FLOOR_MS = 20;
 
@@ -71,6 +58,12 @@ export interface Verdict {
   reason: string;
   next: Figures;
   prev: Figures;
+}
+
+/** A reload's canary (lib/pool/reload.ts): its window opens at promotion, and its verdict is asked at the end of probation. */
+export interface Judge {
+  begin(): void;
+  verdict(): Verdict;
 }
 
 export function figures(t: Tally): Figures {

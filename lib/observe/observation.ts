@@ -15,7 +15,7 @@ import { closeFd } from '../sockets/inherit';
 import { emptyTally } from './metrics';
 import { Observer, type ObservedMaster } from './observer';
 import { CanaryWindow } from './window';
-import type { Judge } from '../pool/reload';
+import type { Judge } from './canary';
 
 /** How often a draining old master sends its totals on to the new one. */
 export const TOTALS_EVERY = 1_000;

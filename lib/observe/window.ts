@@ -7,7 +7,8 @@
 // different places, but judge the same way: totals when the window opens, totals at the end,
 // the difference of each judged against the other's. Why a warm-up: every worker is slower on its
 // first requests (JIT, pools connecting, caches filling); the old generation's are long past.
-import { judge, type CanaryPolicy, type Verdict, type Warmup } from './canary';
+import { judge, type Verdict, type Warmup } from './canary';
+import type { CanaryPolicy } from '../config/observe';
 import { tallySince, type Tally } from './metrics';
 
 export interface WindowSources {

@@ -8,8 +8,10 @@
 // worker's start-up handler, which reports the error itself). Errors thrown before baton
 // loads (a syntax error in the entry file) are written the same way by the preload of
 // lib/upgrade/early.ts, whose handler this one replaces.
-import { EARLY_FATAL } from '../upgrade/early';
 import type { Logger } from '../log/log';
+
+/** The preload's JSON 'uncaughtException' handler (lib/upgrade/early.ts), which this file replaces. */
+export const EARLY_FATAL = Symbol.for('baton.early-fatal');
 
 /** Called by listen(): from now on the options of this process decide (text: Node's own output). */
 export function takeOverUncaught(log: Logger): void {

@@ -5,7 +5,8 @@
 // holding too many keep-alive connections to shed some. Nothing of this runs per connection.
 import { NO_LIMIT, Shedding, TICK, shareOf } from './balance';
 import { sendIfConnected } from '../channel';
-import type { SharedSocket, WorkerSlot } from './slot';
+import type { WorkerSlot } from './slot';
+import type { SharedSocket } from '../sockets/open';
 
 export class Accepting {
   /** While set, its ready workers accept on these sockets themselves. */

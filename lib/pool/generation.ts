@@ -11,17 +11,18 @@ import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Accepting } from './accepting';
-import { clusterFork, heartbeatInterval, newSlot, record, type SharedSocket, type WorkerSlot } from './slot';
+import { clusterFork, heartbeatInterval, newSlot, record, type WorkerSlot } from './slot';
 import { Stragglers } from './stragglers';
 import { Upkeep } from './upkeep';
 import { sendIfConnected } from '../channel';
 import { releasePendingHandle } from '../os/internals';
 import { isBaton, type FromWorker } from '../messages';
 import type { Logger } from '../log/log';
-import { pinnedExec, type WorkerExec } from '../upgrade/relaunch';
+import type { SharedSocket } from '../sockets/open';
+import { pinnedExec, type WorkerExec } from '../os/relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
-export type { SharedSocket, WorkerSlot, WorkerState } from './slot';
+export type { WorkerSlot, WorkerState } from './slot';
 export { heartbeatInterval } from './slot';
 
 export interface GenerationOptions {
@@ -70,7 +71,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   readonly startedAt = Date.now();
   restarts = 0;
   target: number;
-  /** While active, a worker that dies fails the generation instead of being replaced (lib/upgrade/probation.ts). */
+  /** While active, a worker that dies fails the generation instead of being replaced (lib/pool/probation.ts). */
   probation: { readonly active: boolean } | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;

@@ -18,15 +18,9 @@
 // It reports what happened as events; the master keeps its own state and logs.
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
-import type { SharedSocket } from './slot';
-import { Probation, PROBATION_SHARE } from '../upgrade/probation';
-import type { Verdict } from '../observe/canary';
-
-/** The canary: its window opens at promotion, and its verdict is asked at the end of probation. */
-export interface Judge {
-  begin(): void;
-  verdict(): Verdict;
-}
+import type { SharedSocket } from '../sockets/open';
+import { Probation, PROBATION_SHARE } from './probation';
+import type { Judge, Verdict } from '../observe/canary';
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */

@@ -5,7 +5,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { FromWorker } from '../messages';
-import type { WorkerExec } from '../upgrade/relaunch';
+import type { WorkerExec } from '../os/relaunch';
 
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
@@ -36,13 +36,6 @@ export interface WorkerSlot {
   acceptingNow: boolean;
   /** Fairness so far: times it paused at its share, connections it was asked to shed, duplicates sent. */
   fairness: { pauses: number; shed: number; handles: number };
-}
-
-/** A TCP socket the workers accept on themselves (lib/worker/acceptor.ts). */
-export interface SharedSocket {
-  listener: string;
-  handle: object;
-  backlog: number;
 }
 
 export function newSlot(worker: Worker, now: number): WorkerSlot {

@@ -6,7 +6,8 @@
 // are removed from the environment at once, so that workers and later masters never see
 // them: from here on the sockets travel like any other, through the hand-off.
 import { closeFd, type Inherited } from './inherit';
-import { describeSpec, type ListenerSpec } from './listeners';
+import { describeSpec } from './listeners';
+import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
 
 export const SD_LISTEN_FDS_START = 3;

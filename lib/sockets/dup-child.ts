@@ -3,7 +3,7 @@
 // as a raw handle, so that the old master ends up with a duplicate it holds without
 // accepting. It exits when the old master disconnects (or dies).
 import * as net from 'node:net';
-import { FIRST_FD } from '../upgrade/handoff';
+import { FIRST_FD } from './inherit';
 import { socketHandle } from '../os/internals';
 import { msg } from '../messages';
 

@@ -3,7 +3,10 @@
 // the same name and address, or failing that the same address alone (a renamed listener);
 // the rest belongs to listeners this release dropped, and is closed.
 import * as fs from 'node:fs';
-import type { ListenerSpec } from './listeners';
+import type { ListenerSpec } from '../config/types';
+
+/** The first fd a new master finds its inherited sockets at (fd 3 is its IPC channel). */
+export const FIRST_FD = 4;
 
 /** What identifies a listener across masters: a release with the same spec reuses the socket. */
 export function specKey(spec: ListenerSpec): string {

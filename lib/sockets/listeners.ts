@@ -16,15 +16,7 @@ import * as net from 'node:net';
 import { closeHandle, handleFd, listeningFd, listeningHandle, socketHandle } from '../os/internals';
 import { socketState } from './sockstate';
 import { listenUnixAtomically, unlinkSocket } from './unixpath';
-
-export interface ListenerSpec {
-  name: string;
-  port?: number;
-  host?: string;
-  path?: string;
-  /** Permission bits of a UNIX socket file (not part of the identity: a release may change it). */
-  mode?: number;
-}
+import type { ListenerSpec } from '../config/types';
 
 export function describeSpec(spec: ListenerSpec): string {
   if (spec.path !== undefined) return `unix:${spec.path}`;

@@ -7,8 +7,8 @@ import type { Socket } from 'node:net';
 import { takeActivatedSockets } from './activation';
 import { KeptSockets } from './keep';
 import { closeFd, matchInherited, type Inherited } from './inherit';
-import { describeSpec, Listener, type ListenerSpec } from './listeners';
-import type { SharedSocket } from '../pool/slot';
+import { describeSpec, Listener } from './listeners';
+import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
 
 export interface OpenOptions {
@@ -85,6 +85,13 @@ async function detach(sockets: Listener[], log: Logger): Promise<void> {
   } finally {
     kept.close();
   }
+}
+
+/** A TCP socket the workers accept on themselves (lib/worker/acceptor.ts). */
+export interface SharedSocket {
+  listener: string;
+  handle: object;
+  backlog: number;
 }
 
 /** The sockets the serving generation's workers accept on themselves. */

@@ -4,10 +4,10 @@
 //
 // Why apart: the supervisor, the bridge and the master read these without the attempt itself.
 import type { spawn as spawnChild } from 'node:child_process';
-import type { ListenerSpec } from '../sockets/listeners';
+import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
 import type { killTree } from '../os/proctree';
-import type { Relaunch } from './relaunch';
+import type { Relaunch } from '../os/relaunch';
 import type { UpgradeJudge } from './canary';
 
 export interface UpgradeEvents {

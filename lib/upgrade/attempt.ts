@@ -29,12 +29,13 @@ import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { earlyReporter, type EarlyReporter } from './early';
-import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
+import { encodeHandoff, HANDOFF_ENV, type Handoff } from './handoff';
+import { FIRST_FD } from '../sockets/inherit';
 import { sendIfConnected } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
-import { oldbinPath, removePidFileIf, writePidFile } from '../master/pidfile';
+import { oldbinPath, removePidFileIf, writePidFile } from '../os/pidfile';
 import { killTree } from '../os/proctree';
-import { Probation } from './probation';
+import { Probation } from '../pool/probation';
 import { CanaryCall, killIfLingering, ROLLBACK_GRACE } from './canary-call';
 import type { UpgradeEvents, UpgradeOptions } from './attempt-types';
 
@@ -56,7 +57,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private early: EarlyReporter | undefined;
   /** The canary's exchange at the end of probation. */
   private call: CanaryCall | undefined;
-  /** Both masters accept meanwhile; the new one exiting fails the upgrade (lib/upgrade/probation.ts). */
+  /** Both masters accept meanwhile; the new one exiting fails the upgrade (lib/pool/probation.ts). */
   private readonly probation: Probation;
 
   constructor(private o: UpgradeOptions) {

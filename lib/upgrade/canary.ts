@@ -12,7 +12,8 @@ import { Histogram, isHistogramData, type HistogramData } from '../observe/histo
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';
 import { CanaryWindow } from '../observe/window';
-import type { CanaryPolicy, Verdict, Warmup } from '../observe/canary';
+import type { Verdict, Warmup } from '../observe/canary';
+import type { CanaryPolicy } from '../config/observe';
 
 /** How long the old master waits for the new master's tally before it judges on crashes alone. */
 export const REPORT_TIMEOUT = 2_000;

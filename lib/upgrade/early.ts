@@ -20,14 +20,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LogFormat } from '../config/options';
 import type { Role } from '../log/log';
+import { EARLY_FATAL } from '../os/fatal';
 
 export const ORIGINAL_NODE_OPTIONS = 'BATON_ORIGINAL_NODE_OPTIONS';
 /** Set by the preload, so that baton does not report the same error twice. */
 export const EARLY_MARK = Symbol.for('baton.early-errors');
-/** The preload's JSON 'uncaughtException' handler, which lib/os/fatal.ts replaces. */
-export const EARLY_FATAL = Symbol.for('baton.early-fatal');
 
-/** The JSON record lib/log/log.ts writes for an uncaught error, without baton loaded. */
+/**
+ * The JSON record lib/log/log.ts writes for an uncaught error, without baton loaded. The
+ * handler is left under EARLY_FATAL's name, where lib/os/fatal.ts finds it to replace it.
+ */
 const JSON_FATAL = `
   const fatal = (err, origin) => {
     if (process.listenerCount('uncaughtException') > 1) return;
@@ -39,7 +41,7 @@ const JSON_FATAL = `
     } catch {}
     process.exit(1);
   };
-  globalThis[Symbol.for('baton.early-fatal')] = fatal;
+  globalThis[Symbol.for('${EARLY_FATAL.description}')] = fatal;
   process.on('uncaughtException', fatal);`;
 
 function preload(o: EarlyOptions): string {

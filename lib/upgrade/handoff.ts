@@ -2,10 +2,10 @@
 // file descriptors, with the spec each was made from, and the generation number to
 // continue from. It travels in one environment variable; the sockets themselves travel
 // in the new master's stdio, from fd 4 on (fd 3 is the IPC channel).
-import type { ListenerSpec } from '../sockets/listeners';
+import type { ListenerSpec } from '../config/types';
+import { FIRST_FD } from '../sockets/inherit';
 
 export const HANDOFF_ENV = 'BATON_HANDOFF';
-export const FIRST_FD = 4;
 
 export interface Handoff {
   v: 1;

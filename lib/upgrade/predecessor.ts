@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import { sendIfConnected, type Channel } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
-import { Probation } from './probation';
+import { Probation } from '../pool/probation';
 import { toTallyData } from './canary';
 import type { Tally } from '../observe/metrics';
 import type { Warmup } from '../observe/canary';
@@ -40,7 +40,7 @@ export interface ParentChannel extends Channel {
 }
 
 export class Predecessor extends EventEmitter<PredecessorEvents> {
-  /** The first generation's probation (lib/upgrade/probation.ts). */
+  /** The first generation's probation (lib/pool/probation.ts). */
   readonly probation: Probation;
   /**
    * The first generation's responses so far but its workers' warm-up, and how many that left out,

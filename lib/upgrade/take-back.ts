@@ -9,7 +9,7 @@ import type { Generation } from '../pool/generation';
 import type { KeptSockets } from '../sockets/keep';
 import type { Listener } from '../sockets/listeners';
 import type { Logger } from '../log/log';
-import { pinnedExec, workerExec, type StartContext, type WorkerExec } from './relaunch';
+import { pinnedExec, workerExec, type StartContext, type WorkerExec } from '../os/relaunch';
 
 export interface TakeBackOptions {
   kept: KeptSockets;

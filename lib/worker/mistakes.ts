@@ -1,67 +1,15 @@
-// Framework mistakes, named: what a user most likely passed or did, and what to write instead.
-//
-// baton accepts a request listener or `{ createServer }` and feeds the server it builds the
-// connections it accepts. Frameworks make other things easy to pass: a Koa application, a
-// Fastify instance, an http.Server, a server whose listen() the factory already called
-// (fastify.listen(), app.listen()). baton recognises them by shape (no framework is loaded
-// or required) and says what to write instead, in the master before anything is forked when
-// it can, else by failing the worker's start with the reason (which the master reports as
-// the reason its start, reload or upgrade failed).
+// Framework mistakes a worker finds while it runs the app, named with what to write instead:
+// a server factory that calls listen() (fastify.listen(), app.listen()), a listen() on the
+// server baton serves, a Fastify that serves before it is ready. They fail the worker's start
+// with the reason (which the master reports as the reason its start, reload or upgrade
+// failed), or add a hint to its crash. What the user passed as the handler, and what a factory
+// returned, are checked by shape in lib/config/handler.ts.
 //
 // A factory's listen() calls are seen by wrapping net.Server.prototype.listen while the
 // factory runs (calls go through unchanged; the wrapper only notes which server called), and
 // by replacing listen() on the server baton serves once it has it (nothing may listen it).
 import * as net from 'node:net';
-
-const FASTIFY_FACTORY = 'createServer: async () => { await fastify.ready(); return fastify.server; }';
-const KOA_HANDLER = 'app.callback() (listen(options, app.callback()))';
-
-type Shape = Record<string, unknown>;
-
-function isObject(v: unknown): v is Shape {
-  return typeof v === 'object' && v !== null;
-}
-
-/** A Koa application: `callback()`, `use()` and its `middleware` array. */
-export function isKoa(v: unknown): boolean {
-  return isObject(v) && typeof v.callback === 'function' && typeof v.use === 'function' && Array.isArray(v.middleware);
-}
-
-/** A Fastify instance: its `server`, `listen()`, `ready()` and `inject()`. */
-export function isFastify(v: unknown): boolean {
-  return isObject(v) && v.server instanceof net.Server && typeof v.listen === 'function'
-    && typeof v.ready === 'function' && typeof v.inject === 'function';
-}
-
-function isThenable(v: unknown): boolean {
-  return isObject(v) && typeof v.then === 'function';
-}
-
-/**
- * What the second argument of listen() (or a listener's `handler`) most likely is, when it is
- * neither a request listener nor `{ createServer }`, with what to write instead; else undefined.
- */
-export function handlerMistake(v: unknown): string | undefined {
-  if (isKoa(v)) return `got a Koa application: pass ${KOA_HANDLER}.`;
-  if (isFastify(v)) return `got a Fastify instance: pass { ${FASTIFY_FACTORY} }.`;
-  if (v instanceof net.Server) {
-    const listening = v.listening ? ' (it is listening already: remove that listen() call too, baton listens)' : '';
-    return `got an http.Server (or another net.Server)${listening}: pass { createServer: () => server } to have baton feed that server without it ever listening, or pass its request listener (e.g. an Express app) itself.`;
-  }
-  if (isThenable(v)) return 'got a Promise: pass { createServer: async () => { ...; return server; } }, or await the promise before calling listen().';
-  if (isObject(v) && typeof v.createServer === 'function') {
-    return `got an object with ${Object.keys(v).map((k) => `"${k}"`).join(', ')}: give { createServer } alone.`;
-  }
-  return undefined;
-}
-
-/** What a factory returned instead of a net.Server, with what to write instead; else undefined. */
-export function factoryResultMistake(v: unknown): string | undefined {
-  if (isFastify(v)) return `returned a Fastify instance: return its server once it is ready: { ${FASTIFY_FACTORY} }.`;
-  if (isKoa(v)) return 'returned a Koa application: return http.createServer(app.callback()), or pass app.callback() as the handler instead of createServer.';
-  if (typeof v === 'function') return 'returned a function (an Express app or a request listener?): return http.createServer(app), or pass the function itself as the handler instead of createServer.';
-  return undefined;
-}
+import { FASTIFY_FACTORY } from '../config/handler';
 
 const LISTEN_ADVICE = 'baton listens on the sockets and feeds the server its connections: return the server without calling listen(). '
   + `For Fastify: { ${FASTIFY_FACTORY} }; for Express or Koa: return http.createServer(app) or http.createServer(app.callback()).`;

@@ -11,13 +11,14 @@ import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from '../os/internals';
 import { Logger } from '../log/log';
 import { isBaton, type FromWorker, type ToWorker } from '../messages';
-import { explainCrash, factoryResultMistake, runFactory } from './mistakes';
+import { explainCrash, runFactory } from './mistakes';
+import { factoryResultMistake } from '../config/handler';
 import type { App, ListenerConfig, ResolvedOptions } from '../config/options';
 import { setTitle } from '../os/title';
 import { sendIfConnected } from '../channel';
 import { STOP_SIGNALS, StopSignals } from '../os/signals';
 import { takeOverUncaught } from '../os/fatal';
-import { recordForwarder } from '../log/worker-records';
+import { recordForwarder } from './worker-records';
 import { RequestCounting } from './counting';
 
 export interface WorkerEvents {

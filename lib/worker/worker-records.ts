@@ -8,7 +8,7 @@
 // worker's life (forked, ready, draining, exit, errors), never one per request.
 import cluster from 'node:cluster';
 import type { EventEmitter } from 'node:events';
-import type { LogRecord } from './log';
+import type { LogRecord } from '../log/log';
 import { isBaton, type FromWorker, type ToWorker } from '../messages';
 
 export const FORWARD_ENV = 'BATON_LOG_FORWARD';

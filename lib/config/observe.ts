@@ -3,11 +3,11 @@
 // resolveOptions(), with its rules (lib/config/rules.ts): an error names the option, says what
 // was given and what to do.
 //
-// Why apart from lib/config/: these belong with the rest of lib/observe/ (the canary's
-// defaults, the endpoints' addresses).
+// The canary's policy (CanaryPolicy, CANARY_DEFAULTS) is defined here, not beside its judge
+// in lib/observe/canary.ts: it is what the `probation` option gives, and lib/config/ ranks
+// below lib/observe/ (spec/layout.spec.ts), so observe reads it from here.
 import * as path from 'node:path';
-import { CANARY_DEFAULTS } from './canary';
-import { BatonOptionError, hostOption, portOption, show, socketPathOption } from '../config/rules';
+import { BatonOptionError, hostOption, portOption, show, socketPathOption } from './rules';
 
 export const OBSERVE_OPTIONS = ['metrics', 'health', 'shutdownDelay'] as const;
 export const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests', 'warmup'] as const;
@@ -15,6 +15,22 @@ export const PROBATION_DEFAULT_MS = 3_000;
 export const SHUTDOWN_DELAY_DEFAULT = 0;
 
 const fail = (option: string, message: string): BatonOptionError => new BatonOptionError(option, message);
+
+/** What the probation judge (lib/observe/canary.ts) holds the new generation to. */
+export interface CanaryPolicy {
+  /** Largest allowed excess of the new 5xx share over the old one, 0 to 1. Default 0.05. */
+  maxErrorRate: number;
+  /** Largest allowed new p99 / old p99; 0 turns the latency rule off. Default 3. */
+  maxLatencyRatio: number;
+  /** Responses the new generation must have served to be judged by what it serves. Default 20. */
+  minRequests: number;
+  /** The old p99 counts as at least this (ms) in the latency rule. Default LATENCY_FLOOR_MS (lib/observe/canary.ts). */
+  latencyFloorMs?: number;
+  /** ms of each worker's serving, from its first request, left out as its warm-up. Default: a third of probation. */
+  warmupMs?: number;
+}
+
+export const CANARY_DEFAULTS: Readonly<CanaryPolicy> = Object.freeze({ maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 });
 
 export interface ProbationPolicy {
   /** ms the new generation serves beside the old one; 0 disables probation. */
