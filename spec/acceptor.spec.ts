@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import * as sinon from 'sinon';
 import { Acceptor, CHURN_WINDOW } from '../lib/worker/acceptor';
 import type { Listener } from '../lib/sockets/listeners';
-import { fdOf, holds, poll } from './support/unit';
+import { fdOf } from './support/unit';
+import { holds, waitFor } from './support/wait';
 
 // the built module: it spawns dist/sockets/dup-child.js beside it
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -42,12 +43,8 @@ function refuses(port: number): Promise<boolean> {
 }
 
 /** Until the port refuses (the helpers that made the duplicates may take a moment to exit). */
-async function untilRefused(port: number, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await refuses(port))) {
-    if (Date.now() > deadline) throw new Error(`port ${port} still accepts after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitRefused(port: number): Promise<boolean> {
+  return waitFor(`port ${port} to refuse connections`, () => refuses(port), 5_000, 20);
 }
 
 function connect(port: number): Promise<net.Socket> {
@@ -95,7 +92,7 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
     a.want(true);
     expect(a.accepting).to.equal(true);
     clients.push(await connect(port), await connect(port));
-    await poll('two connections', () => got.length === 2);
+    await waitFor('two connections', () => got.length === 2, 5_000, 10);
     expect(got[0]?.[0]).to.equal('web');
     expect(a.accepting, 'holding its share of 2').to.equal(false);
     expect(a.pauses).to.equal(1);
@@ -104,7 +101,7 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
     await holds('nothing accepted at its share', () => got.length === 2, 300);
     // one it held closes: it accepts again, with no new duplicate, and takes the queued one
     got[0]?.[1].destroy();
-    await poll('the queued connection', () => got.length === 3);
+    await waitFor('the queued connection', () => got.length === 3, 5_000, 10);
     waiting.write('ping');
     const server = got[2]?.[1] as net.Socket;
     const data = await new Promise<string>((r) => server.once('data', (d: Buffer) => r(d.toString())));
@@ -121,12 +118,12 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
     clients.push(await connect(port));
     await holds('nothing accepted while its generation does not', () => got.length === 3, 300);
     a.want(true);
-    await poll('the connection queued meanwhile', () => got.length === 4);
+    await waitFor('the connection queued meanwhile', () => got.length === 4, 5_000, 10);
     for (const [, s] of got) s.destroy();
 
     a.close();
     expect(a.accepting).to.equal(false);
-    await untilRefused(port); // the one duplicate is closed: nobody holds the socket any more
+    await waitRefused(port); // the one duplicate is closed: nobody holds the socket any more
     expect(errors).to.deep.equal([]);
   });
 
@@ -139,11 +136,11 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
     expect(a.accepting).to.equal(true);
     a.take('web', handles[1] as object, 64); // closed: one duplicate per listener
     clients.push(await connect(port));
-    await poll('a connection', () => got.length === 1);
+    await waitFor('a connection', () => got.length === 1, 5_000, 10);
     for (const [, s] of got) s.destroy();
     a.close();
     expect(a.accepting).to.equal(false);
-    await untilRefused(port);
+    await waitRefused(port);
   });
 
   it('a worker closing connections (its churn: closes in the last 25 to 50 ms) may hold that many more than its share; with no closes its share is exact (fake clock)', () => {

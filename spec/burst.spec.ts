@@ -6,7 +6,8 @@
 // 1.25 x the mean, and none holds none. Each run prints its figures ("burst ...").
 import { expect } from 'chai';
 import * as net from 'node:net';
-import { perTest, Server, waitFor } from './support/harness';
+import { perTest, Server } from './support/harness';
+import { waitFor } from './support/wait';
 
 const BURST = 50;
 

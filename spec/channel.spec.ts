@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { DIST, running, waitFor } from './support/harness';
+import { DIST, running } from './support/harness';
+import { waitFor } from './support/wait';
 
 const ORPHAN = path.resolve(__dirname, 'fixtures/orphan.js');
 

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { HelpRequest, parseArgs, runArgs, UsageError } from '../lib/cli';
 import { COMMANDS } from '../lib/control/help';
 import { cli } from './support/cli';
-import { perTest, request, Server } from './support/harness';
+import { perTest, Server } from './support/harness';
+import { request } from './support/http-client';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Variables baton sets for its own processes: not the user's to set. */

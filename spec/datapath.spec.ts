@@ -2,7 +2,8 @@
 // master's TCP socket, so a master that is stopped (SIGSTOP: busy, swapped out, paused by a
 // debugger) delays no connection; with accept: 'master' every connection waits for it.
 import { expect } from 'chai';
-import { perTest, request, Server } from './support/harness';
+import { perTest, Server } from './support/harness';
+import { request } from './support/http-client';
 
 describe('the data path: who accepts TCP connections (integration)', function () {
   this.timeout(30_000);
@@ -16,7 +17,7 @@ describe('the data path: who accepts TCP connections (integration)', function ()
     const master = t.server.pid;
     process.kill(master, 'SIGSTOP');
     let whileStopped: string;
-    const pending = request({ port }, '/', undefined, 5_000);
+    const pending = request({ port }, '/', { timeoutMs: 5_000 });
     try {
       whileStopped = await Promise.race([
         pending.then((r) => `answered ${r.status}`),

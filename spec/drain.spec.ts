@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as sinon from 'sinon';
 import { ConnectionTracker, type DrainResult } from '../lib/worker/drain';
 import { listenerOf } from '../lib/worker/tags';
-import { poll, within } from './support/unit';
+import { waitFor, within } from './support/wait';
 
 const GRACE = 1_000;
 const DRAIN_TIMEOUT = 10_000;
@@ -54,7 +54,7 @@ class Client {
     this.send(`GET ${url} HTTP/1.1\r\nHost: test\r\n\r\n`);
   }
   async response(): Promise<Response> {
-    const r = await poll(() => `a response (have ${JSON.stringify(this.buf)})`, () => parseResponse(this.buf), 3_000);
+    const r = await waitFor(() => `a response (have ${JSON.stringify(this.buf)})`, () => parseResponse(this.buf), 3_000, 10);
     this.buf = this.buf.slice(r.length);
     return r.res;
   }
@@ -98,7 +98,7 @@ describe('drain: ConnectionTracker', () => {
     const { port } = listener.address() as net.AddressInfo;
     const sock = net.connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
-    const peer = await poll('the server side of the connection', () => accepted.find((s) => s.remotePort === sock.localPort));
+    const peer = await waitFor('the server side of the connection', () => accepted.find((s) => s.remotePort === sock.localPort), 5_000, 10);
     const c = new Client(sock, peer);
     clients.push(c);
     return c;
@@ -112,7 +112,7 @@ describe('drain: ConnectionTracker', () => {
     const r = await c.response();
     expect(r.headers.connection).to.equal('keep-alive');
     // The tracker marks it idle when the response closes.
-    await poll('the response to close', () => responsesClosed > before);
+    await waitFor('the response to close', () => responsesClosed > before, 5_000, 10);
     return c;
   }
 
@@ -121,7 +121,7 @@ describe('drain: ConnectionTracker', () => {
     const c = await connect();
     const before = held.length;
     c.get('/hold');
-    await poll('the request to reach the app', () => held.length > before);
+    await waitFor('the request to reach the app', () => held.length > before, 5_000, 10);
     return { c, res: held[held.length - 1] as http.ServerResponse };
   }
 
@@ -235,7 +235,7 @@ describe('drain: ConnectionTracker', () => {
     const c = await usedConnection();
     const readBefore = c.peer.bytesRead;
     c.send('GET /late HTTP/1.1\r\nHost: test\r\n'); // headers not finished
-    await poll('the partial request to be read', () => c.peer.bytesRead > readBefore);
+    await waitFor('the partial request to be read', () => c.peer.bytesRead > readBefore, 5_000, 10);
     const d = track(tracker.drain(DRAIN_TIMEOUT));
     clock.tick(3 * GRACE);
     expect(c.peer.writableEnded, 'a socket with a request on the wire was ended').to.equal(false);
@@ -297,7 +297,7 @@ describe('drain: ConnectionTracker', () => {
     const d = track(tracker.drain(DRAIN_TIMEOUT));
     clock.tick(GRACE + 100);
     await within(idle.gone, 2_000, 'the idle connection to close');
-    await poll('the tracker to forget the idle connection', () => tracker.size === 1);
+    await waitFor('the tracker to forget the idle connection', () => tracker.size === 1, 5_000, 10);
     clock.tick(DRAIN_TIMEOUT);
     expect(await within(d.p, 2_000, 'the drain to finish')).to.deep.equal({ forced: 1, upgraded: 0 });
     expect(busy.c.peer.destroyed).to.equal(true);
@@ -307,7 +307,7 @@ describe('drain: ConnectionTracker', () => {
     await setup();
     const c = await connect();
     c.sock.end();
-    await poll('the tracker to forget a closed connection', () => tracker.size === 0);
+    await waitFor('the tracker to forget a closed connection', () => tracker.size === 0, 5_000, 10);
     const d = track(tracker.drain(DRAIN_TIMEOUT));
     await Promise.resolve();
     expect(d.result).to.deep.equal({ forced: 0, upgraded: 0 });
@@ -356,14 +356,14 @@ describe('drain: ConnectionTracker', () => {
     });
     const ws = await connect();
     ws.send('GET /ws HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n');
-    await poll('the app to take the connection over', () => taken.length === 1);
+    await waitFor('the app to take the connection over', () => taken.length === 1, 5_000, 10);
     const idle = await connect();
     const d = track(tracker.drain(DRAIN_TIMEOUT));
     clock.tick(5 * GRACE);
     expect(idle.peer.writableEnded, 'an idle connection is ended').to.equal(true);
     expect(ws.peer.writableEnded, 'a taken-over connection is not').to.equal(false);
     await within(idle.gone, 2_000, 'the idle connection to close');
-    await poll('the tracker to forget the idle connection', () => tracker.size === 1);
+    await waitFor('the tracker to forget the idle connection', () => tracker.size === 1, 5_000, 10);
     expect(tracker.upgradedCount).to.equal(1);
     clock.tick(DRAIN_TIMEOUT);
     expect(await within(d.p, 2_000, 'the drain to finish')).to.deep.equal({ forced: 1, upgraded: 1 });
@@ -414,12 +414,12 @@ describe('drain: ConnectionTracker', () => {
     await c.response();
     c.get('/missing');
     await c.response();
-    await poll('both recorded', () => recorded.length === 2);
+    await waitFor('both recorded', () => recorded.length === 2, 5_000, 10);
     expect(recorded).to.deep.equal([[200, 7], [404, 7]]);
     c.get('/hang');
-    await poll('the hanging request arrived', () => tracker.requests === 3);
+    await waitFor('the hanging request arrived', () => tracker.requests === 3, 5_000, 10);
     c.sock.destroy();
-    await poll('the unfinished one counted at close', () => aborted === 1);
+    await waitFor('the unfinished one counted at close', () => aborted === 1, 5_000, 10);
     expect(recorded).to.have.length(2);
   });
 });

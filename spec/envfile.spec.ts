@@ -6,7 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EnvFile, lineProblem, parseEnvText, readEnvFile } from '../lib/config/envfile';
 import { Logger } from '../lib/log/log';
-import { LIFE_FIXTURE, perTest, request, running, Server, waitFor, type Reply } from './support/harness';
+import { LIFE_FIXTURE, perTest, running, Server } from './support/harness';
+import { request, type Reply } from './support/http-client';
+import { waitFor } from './support/wait';
 
 describe('envFile (unit)', () => {
   let dir: string;

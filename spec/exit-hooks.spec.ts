@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import * as sinon from 'sinon';
 import { ExitHooks, type ExitOutcome } from '../lib/worker/exit-hooks';
 import { Logger, type LogRecord } from '../lib/log/log';
-import { LIFE_FIXTURE, perTest, request, running, Server, waitFor, type Event } from './support/harness';
+import { LIFE_FIXTURE, perTest, running, Server, type Event } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 function quietLog(): { log: Logger; records: LogRecord[] } {
   const log = new Logger('worker', 3, 'silent');

@@ -6,7 +6,9 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import { cli } from './support/cli';
-import { perTest, request, Server, waitFor } from './support/harness';
+import { perTest, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 /** `n` keep-alive loops (at most 20 s, 200,000 requests), each answer recorded with its time and pid. */
 function keepAliveLoad(port: number, n: number): { served: Array<{ at: number; pid: number; closed: boolean }>; errors: string[]; stop(): Promise<void> } {
@@ -18,7 +20,7 @@ function keepAliveLoad(port: number, n: number): { served: Array<{ at: number; p
   const loop = async (): Promise<void> => {
     while (!stopped && Date.now() - start < 20_000 && served.length < 200_000) {
       try {
-        const r = await request({ port }, '/', agent);
+        const r = await request({ port }, '/', { agent });
         served.push({ at: Date.now(), pid: Number(r.json?.pid), closed: r.closed === true });
       } catch (err) {
         errors.push((err as Error).message);

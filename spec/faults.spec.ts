@@ -3,7 +3,9 @@ import { expect } from 'chai';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { Load, perTest, request, running, Server, waitFor, type Reply } from './support/harness';
+import { Load, perTest, running, Server } from './support/harness';
+import { request, type Reply } from './support/http-client';
+import { waitFor } from './support/wait';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 
@@ -145,7 +147,7 @@ describe('faults during upgrades (integration)', function () {
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const oldPid = t.server.pid;
-    const slow = request({ port }, '/?delay=4000', undefined, 15_000);
+    const slow = request({ port }, '/?delay=4000', { timeoutMs: 15_000 });
     await t.server.waitEvent('slow-request');
     await underLoad(port, async (load) => {
       t.dir.release({ version: 'v1' });
@@ -183,18 +185,9 @@ describe('faults during upgrades (integration)', function () {
     await takeBack(async (newPid) => {
       await waitFor('old generation draining', () => t.server!.count('generation-draining') > 0, 10_000);
       await t.server!.waitEvent('worker-ready', 2, 10_000, (e) => e.master === newPid);
-      await new Promise<void>((resolve, reject) => {
-        // requests answered by the new master first: it really served
-        const deadline = Date.now() + 5_000;
-        const check = (): void => {
-          request({ port: Number(t.server!.events.find((e) => e.ev === 'listening')?.port) }).then((r) => {
-            if (r.json?.version === 'v1') resolve();
-            else if (Date.now() > deadline) reject(new Error('the new master never answered'));
-            else setTimeout(check, 20);
-          }, reject);
-        };
-        check();
-      });
+      // requests answered by the new master first: it really served
+      const port = Number(t.server!.events.find((e) => e.ev === 'listening')?.port);
+      await waitFor('the new master to answer', async () => (await request({ port })).json?.version === 'v1', 5_000, 20);
       process.kill(newPid, 'SIGKILL');
     });
   });
@@ -204,7 +197,7 @@ describe('faults during upgrades (integration)', function () {
     t.server = new Server(t.dir, { SOCK_PATH: sock, DRAIN_TIMEOUT: '20000' });
     await t.server.waitEvent('serving');
     const oldPid = t.server.pid;
-    const slow = request({ socketPath: sock }, '/?delay=4000', undefined, 15_000);
+    const slow = request({ socketPath: sock }, '/?delay=4000', { timeoutMs: 15_000 });
     await t.server.waitEvent('slow-request');
     const load = new Load({ socketPath: sock }, { keepAlive: 2, fresh: 2, maxMs: 30_000 });
     try {
@@ -247,7 +240,7 @@ describe('faults during upgrades (integration)', function () {
     t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' }, { script: 'app.js', cwd: path.join(root, 'current') });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
-    const slow = request({ port }, '/?delay=4000', undefined, 15_000);
+    const slow = request({ port }, '/?delay=4000', { timeoutMs: 15_000 });
     await t.server.waitEvent('slow-request');
     point('rel2');
     process.kill(t.server.pid, 'SIGUSR2');
@@ -284,7 +277,7 @@ describe('faults during upgrades (integration)', function () {
     t.server = new Server(t.dir, { DRAIN_TIMEOUT: '20000' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
-    const slow = request({ port }, '/?delay=2000', undefined, 15_000);
+    const slow = request({ port }, '/?delay=2000', { timeoutMs: 15_000 });
     await t.server.waitEvent('slow-request');
     t.dir.release({ version: 'v1' });
     process.kill(t.server.pid, 'SIGUSR2');
@@ -304,12 +297,12 @@ describe('faults during upgrades (integration)', function () {
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const first = t.server.pid;
-    const slow1 = request({ port }, '/?delay=4000', undefined, 15_000);
+    const slow1 = request({ port }, '/?delay=4000', { timeoutMs: 15_000 });
     await t.server.waitEvent('slow-request');
     t.dir.release({ version: 'v1' });
     process.kill(first, 'SIGUSR2');
     const second = (await t.server.waitEvent('upgrade-succeeded', 1, 15_000)).pid as number;
-    const slow2 = request({ port }, '/?delay=4000', undefined, 15_000).catch((e: Error) => e);
+    const slow2 = request({ port }, '/?delay=4000', { timeoutMs: 15_000 }).catch((e: Error) => e);
     await t.server.waitEvent('slow-request', 2);
     t.dir.release({ version: 'v2' });
     process.kill(second, 'SIGUSR2');
@@ -502,7 +495,7 @@ describe('more faults and awkward signals (integration)', function () {
     for (const p of stopped) process.kill(p, 'SIGSTOP');
     const t0 = Date.now();
     try {
-      const replies = Array.from({ length: 30 }, () => request({ port }, '/', undefined, 15_000).then((r) => ({ status: r.status, ms: Date.now() - t0 })));
+      const replies = Array.from({ length: 30 }, () => request({ port }, '/', { timeoutMs: 15_000 }).then((r) => ({ status: r.status, ms: Date.now() - t0 })));
       // Linux queues backlog + 1; with Node's default (511) all 30 would be queued
       const queued = await waitFor('a full accept queue', () => {
         const q = acceptQueue(port);

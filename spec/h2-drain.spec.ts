@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AppDir, MULTI_FIXTURE, running, Server, waitFor } from './support/harness';
+import { AppDir, MULTI_FIXTURE, running, Server } from './support/harness';
+import { waitFor } from './support/wait';
 
 interface Answer { version: string; generation: number; pid: number }
 

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { poll } from './support/unit';
+import { waitFor } from './support/wait';
 
 /**
  * An h2c server: 500 ms after stream 1 arrives it goes away (`mode`: 'close', session.close();
@@ -75,7 +75,7 @@ describe('h2-goaway: Node\'s HTTP/2 server and the streams that cross its GOAWAY
     child = proc;
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const port = Number((await poll('the server port', () => /port (\d+)/.exec(out) ?? undefined, 10_000))[1]);
+    const port = Number((await waitFor('the server port', () => /port (\d+)/.exec(out) ?? undefined, 10_000, 10))[1]);
     const client = http2.connect(`http://127.0.0.1:${port}`);
     const r: Run = { answers: [], errors: [], goaways: [], sessionClosed: () => out.includes('session-closed'), crossed: false };
     client.on('error', (err) => r.errors.push(`session ${err.message}`));
@@ -117,7 +117,7 @@ describe('h2-goaway: Node\'s HTTP/2 server and the streams that cross its GOAWAY
     }
     for (let i = 0; i < 5; i++) all.push(ask());
     await Promise.all(all);
-    await poll('the server session to end', r.sessionClosed, 5_000);
+    await waitFor('the server session to end', r.sessionClosed, 5_000, 10);
     client.destroy();
     return r;
   }

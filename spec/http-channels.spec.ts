@@ -6,7 +6,8 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { watchHttp, type HttpWatcher } from '../lib/os/http-channels';
-import { poll } from './support/unit';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 describe('http channels (lib/os/http-channels.ts)', () => {
   const servers: net.Server[] = [];
@@ -37,15 +38,8 @@ describe('http channels (lib/os/http-channels.ts)', () => {
     const other = http.createServer((_req, res) => res.end('other'));
     servers.push(other);
     for (const srv of [s, other]) await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    for (const srv of [s, other]) {
-      await new Promise<void>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: (srv.address() as AddressInfo).port, path: '/a', agent: false }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-        }).on('error', reject);
-      });
-    }
-    await poll('finished', () => seen.length >= 3);
+    for (const srv of [s, other]) await request({ port: (srv.address() as AddressInfo).port }, '/a');
+    await waitFor('finished', () => seen.length >= 3, 5_000, 10);
     expect(seen).to.deep.equal(['start /a true number', 'handler /a yes', 'finish 200 number']);
   });
 

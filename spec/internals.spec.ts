@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { listeningFd, pauseAccepting, resumeAccepting } from '../lib/os/internals';
 import type { Listener } from '../lib/sockets/listeners';
-import { Lines, Pids, fdOf, holds, poll, removeDir, running, tempDir } from './support/unit';
+import { Lines, Pids, fdOf, removeDir, running, tempDir } from './support/unit';
+import { holds, waitFor } from './support/wait';
 
 const DIST_INTERNALS = path.resolve(__dirname, '../dist/os/internals.js');
 
@@ -112,7 +113,7 @@ describe('internals: surviveMasterDisconnect (real cluster worker)', function ()
   it('without it, a worker whose primary was SIGKILLed exits at once with code 0 (Node behaviour)', async () => {
     const { worker, out, primaryDied } = await orphanWorker(false);
     await out.wait(new RegExp(`^exit ${worker} 0$`), 2_000);
-    await poll('the worker to be gone', () => !running(worker), 2_000);
+    await waitFor('the worker to be gone', () => !running(worker), 2_000, 10);
     expect(Date.now() - primaryDied).to.be.below(1_500);
     expect(out.find(/^finishing /)).to.equal(undefined);
   });
@@ -125,7 +126,7 @@ describe('internals: surviveMasterDisconnect (real cluster worker)', function ()
     process.kill(worker, 'SIGUSR2'); // "your requests are done": it clears its last timer
     await out.wait(new RegExp(`^finishing ${worker}$`), 2_000);
     await out.wait(new RegExp(`^exit ${worker} 0$`), 2_000);
-    await poll('the worker to be gone', () => !running(worker), 2_000);
+    await waitFor('the worker to be gone', () => !running(worker), 2_000, 10);
   });
 });
 
@@ -279,7 +280,7 @@ describe('internals: pausing a listening handle received over IPC, without closi
         await new Promise((r) => c.once('connect', r));
         await holds('nothing accepted while paused', () => got === round - 1, 200);
         expect(resumeAccepting(server), `resume, round ${round}`).to.equal(true);
-        await poll('the queued connection, after resume', () => got === round);
+        await waitFor('the queued connection, after resume', () => got === round, 5_000, 10);
       }
       expect(resumeAccepting(server), 'resuming what accepts already').to.equal(true);
     } finally {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Listener } from '../lib/sockets/listeners';
 import { fdOf, running } from './support/unit';
+import { waitFor } from './support/wait';
 
 // the built module: it spawns dist/sockets/dup-child.js beside it
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -30,16 +31,8 @@ function reply(target: { port: number; host: string } | { path: string }): Promi
 }
 
 /** The helper exits once it delivered the duplicates (it holds its own until then). */
-function gone(pid: number): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (running(pid) && Date.now() < deadline) return;
-      clearInterval(t);
-      if (running(pid)) reject(new Error(`helper ${pid} still running`));
-      else resolve();
-    }, 10);
-  });
+async function gone(pid: number): Promise<void> {
+  await waitFor(`helper ${pid} to exit`, () => !running(pid), 5_000, 10);
 }
 
 describe('KeptSockets: duplicates of listening sockets, kept without accepting', function () {
@@ -101,9 +94,10 @@ describe('KeptSockets: duplicates of listening sockets, kept without accepting',
     // (seen once with two CPU hogs beside the suite); after that the port refuses. A duplicate
     // left open would leave connections queued unanswered ('no answer'): that fails at once.
     const attempt = (): Promise<string | undefined> => reply({ port, host: '127.0.0.1' }).then(() => undefined, (e: NodeJS.ErrnoException) => e.code ?? e.message);
-    const deadline = Date.now() + 2_000;
-    let err = await attempt();
-    while (err === 'ECONNRESET' && Date.now() < deadline) err = await attempt();
+    const err = await waitFor('an outcome other than a reset', async () => {
+      const e = await attempt();
+      return e === 'ECONNRESET' ? undefined : e ?? 'an answer';
+    }, 2_000, 0);
     expect(err).to.equal('ECONNREFUSED');
   });
 });

@@ -3,7 +3,9 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Load, perTest, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, running, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 function cmdline(pid: number): string {
   try {
@@ -73,13 +75,9 @@ describe('life cycle (integration)', function () {
     process.kill(t.server.pid, 'SIGKILL');
     // the workers accept on duplicates of the socket: they close theirs as soon as the master
     // is gone, so the port refuses while the slow requests are still being answered
-    const deadline = Date.now() + 400; // well before the slow requests end
-    let answer = await refused(port);
-    while (answer !== 'ECONNREFUSED' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-      answer = await refused(port);
-    }
-    expect(answer).to.equal('ECONNREFUSED');
+    let answer = '';
+    // within 400 ms: well before the slow requests end
+    await waitFor(() => `port ${port} to refuse connections (last: ${answer})`, async () => (answer = await refused(port)) === 'ECONNREFUSED', 400, 10);
     // (if this fails, the message says how the slow requests ended, and when, counted from the
     // moments the test saw them arrive: it failed once in a whole run beside two CPU hogs)
     expect(answered, `the slow requests are still being served (${Date.now() - first} and ${Date.now() - second} ms after the test saw them arrive: ${ends.join(', ')})`).to.equal(0);

@@ -12,7 +12,6 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { takeActivatedSockets } from '../lib/sockets/activation';
 import { listeningFd } from '../lib/os/internals';
 import { matchInherited } from '../lib/sockets/inherit';
@@ -20,7 +19,9 @@ import type { ListenerSpec } from '../lib/config/types';
 import { Logger } from '../lib/log/log';
 import { BatonOptionError, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../lib/config/options';
 import { listenerOf, tag } from '../lib/worker/tags';
-import { AppDir, MULTI_FIXTURE, running, Server, waitFor } from './support/harness';
+import { AppDir, MULTI_FIXTURE, running, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 type Kind = 'http' | 'https' | 'h2' | 'net';
 interface L { name: string; kind: Kind; port?: number; host?: string; path?: string; mode?: number }
@@ -29,28 +30,12 @@ interface Answer { version: string; listener?: string; fingerprint?: string; htt
 
 // ---- clients ---------------------------------------------------------------------------
 
-function get(t: Target, agent: http.Agent | false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const mod = t.kind === 'https' ? https : http;
-    const opts: https.RequestOptions = { host: t.host ?? '127.0.0.1', port: t.port, socketPath: t.socketPath, path: '/', agent, timeout: 5000, rejectUnauthorized: false };
-    const req = mod.get(opts, (res) => {
-      let body = '';
-      const fingerprint = t.kind === 'https' ? (res.socket as TLSSocket).getPeerCertificate().fingerprint256 : undefined;
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
-        try {
-          resolve({ ...(JSON.parse(body) as Answer), fingerprint });
-        } catch {
-          reject(new Error(`not JSON: ${body}`));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('request timeout')));
-    req.on('error', reject);
-  });
+/** The fixture's answer through an HTTP(S) listener; anything but 200 with JSON fails. */
+async function get(t: Target, agent: http.Agent | false): Promise<Answer> {
+  const r = await request({ host: t.host, port: t.port, socketPath: t.socketPath, tls: t.kind === 'https' }, '/', { agent });
+  if (r.status !== 200) throw new Error(`status ${r.status}`);
+  if (r.json === undefined) throw new Error(`not JSON: ${r.body}`);
+  return { ...(r.json as unknown as Answer), fingerprint: r.fingerprint };
 }
 
 function echo(t: Target): Promise<Answer> {

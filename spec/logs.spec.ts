@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import { Logger } from '../lib/log/log';
 import { FORWARD_ENV, recordForwarder, WorkerRecords } from '../lib/worker/worker-records';
 import { CLI } from './support/cli';
-import { perTest, request, running, Server, waitFor, type Event } from './support/harness';
+import { perTest, running, Server, type Event } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 interface Rec { role: string; pid: number; generation: number; event: string; level: string; message: string }
 

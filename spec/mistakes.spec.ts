@@ -10,7 +10,9 @@ import * as net from 'node:net';
 import { factoryResultMistake, handlerMistake } from '../lib/config/handler';
 import { explainCrash, forbidListen, ListenMistake, runFactory } from '../lib/worker/mistakes';
 import { BatonOptionError, resolveApp, resolveOptions } from '../lib/config/options';
-import { perTest, request, running, Server, waitFor } from './support/harness';
+import { perTest, running, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 const fakeKoa = (): Record<string, unknown> => ({ middleware: [], use() { return this; }, callback: () => () => undefined, context: {} });
 const fakeFastify = (): Record<string, unknown> => ({ server: http.createServer(), listen: async () => '', ready: async () => undefined, inject: async () => undefined, register() { return this; } });

@@ -4,7 +4,8 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import * as path from 'node:path';
 import { onLines } from '../lib/log/lines';
 import { notifyFailure } from '../lib/os/notify';
-import { AppDir, Server, waitFor } from './support/harness';
+import { AppDir, Server } from './support/harness';
+import { waitFor } from './support/wait';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 const RECV = path.resolve(__dirname, 'fixtures/notify-recv.py');

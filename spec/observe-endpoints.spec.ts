@@ -7,29 +7,9 @@ import * as path from 'node:path';
 import { Endpoints } from '../lib/observe/endpoints';
 import { BatonMetrics } from '../lib/observe/metrics';
 import { CONTENT_TYPE } from '../lib/observe/prometheus';
+import { request } from './support/http-client';
 import { parsePrometheus, sampleValue } from './support/prom-parse';
 import { Lines, Pids, removeDir, tempDir } from './support/unit';
-
-interface Got {
-  status: number;
-  type: string | undefined;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-}
-
-function request(where: { port?: number; socketPath?: string }, p: string, method = 'GET', agent?: http.Agent): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', ...where, path: p, method, agent: agent ?? false, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode as number, type: res.headers['content-type'], body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error(`timeout on ${p}`)));
-    req.end();
-  });
-}
 
 function portOf(e: Endpoints, i = 0): number {
   return (e.all[i]?.server.address() as net.AddressInfo).port;
@@ -62,7 +42,7 @@ describe('observe: endpoints (/metrics, /livez, /readyz)', () => {
     const port = portOf(e);
     const m = await request({ port }, '/metrics');
     expect(m.status).to.equal(200);
-    expect(m.type).to.equal(CONTENT_TYPE);
+    expect(m.headers['content-type']).to.equal(CONTENT_TYPE);
     expect(sampleValue(parsePrometheus(m.body), 'baton_requests_total', { generation: '1', code: '2xx' })).to.equal(0);
     expect(m.headers['cache-control']).to.equal('no-store');
     expect((await request({ port }, '/livez')).status).to.equal(200);
@@ -100,11 +80,11 @@ describe('observe: endpoints (/metrics, /livez, /readyz)', () => {
   it('answers HEAD without a body, 405 to other methods, 404 to other paths', async () => {
     e = await Endpoints.start({ ...base, metrics: { port: 0, host: '127.0.0.1' }, health: { port: 0, host: '127.0.0.1' } });
     const port = portOf(e);
-    const head = await request({ port }, '/metrics', 'HEAD');
+    const head = await request({ port }, '/metrics', { method: 'HEAD' });
     expect(head.status).to.equal(200);
     expect(head.body).to.equal('');
     expect(Number(head.headers['content-length'])).to.be.greaterThan(100);
-    const post = await request({ port }, '/metrics', 'POST');
+    const post = await request({ port }, '/metrics', { method: 'POST' });
     expect(post.status).to.equal(405);
     expect(post.headers.allow).to.equal('GET, HEAD');
     expect((await request({ port }, '/')).status).to.equal(404);
@@ -178,7 +158,7 @@ describe('observe: endpoints (/metrics, /livez, /readyz)', () => {
     const port = portOf(e);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      expect((await request({ port }, '/readyz', 'GET', agent)).status).to.equal(200);
+      expect((await request({ port }, '/readyz', { agent })).status).to.equal(200);
       const sockets = Object.values(agent.freeSockets).flat();
       expect(sockets).to.have.length(1);
       const closed = new Promise<void>((r) => sockets[0]?.once('close', () => r()));

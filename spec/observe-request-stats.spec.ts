@@ -5,7 +5,8 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { bucketOf } from '../lib/observe/histogram';
 import { RequestStats, isRequestDelta } from '../lib/observe/request-stats';
-import { poll } from './support/unit';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 /** A clock the handlers move by hand: latency is whatever they say it was. */
 class Clock {
@@ -13,15 +14,9 @@ class Clock {
   now = (): number => this.t;
 }
 
-function get(port: number, p: string, agent: http.Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode as number));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-  });
+/** The status alone: the counting is by status class. */
+async function get(port: number, p: string, agent: http.Agent): Promise<number> {
+  return (await request({ port }, p, { agent })).status;
 }
 
 describe('observe: request stats (worker side)', () => {
@@ -59,7 +54,7 @@ describe('observe: request stats (worker side)', () => {
     const port = await start(s);
     expect(stats.takeDelta()).to.equal(undefined);
     for (const p of ['/200', '/201', '/204', '/302', '/404', '/500', '/503', '/200']) await get(port, p, agent);
-    await poll('8 responses counted', () => stats.counted === 8);
+    await waitFor('8 responses counted', () => stats.counted === 8, 5_000, 10);
     const d = stats.takeDelta();
     expect(isRequestDelta(d)).to.equal(true);
     expect(d?.codes).to.deep.equal({ '2xx': 4, '3xx': 1, '4xx': 1, '5xx': 2 });
@@ -69,7 +64,7 @@ describe('observe: request stats (worker side)', () => {
     expect(d?.latency.b).to.deep.equal([bucketOf(3), 6, bucketOf(40), 2]);
     expect(stats.takeDelta(), 'nothing new: no delta').to.equal(undefined);
     await get(port, '/200', agent);
-    await poll('one more', () => stats.pending);
+    await waitFor('one more', () => stats.pending, 5_000, 10);
     expect(stats.takeDelta()?.codes).to.deep.equal({ '2xx': 1 });
   });
 
@@ -93,7 +88,7 @@ describe('observe: request stats (worker side)', () => {
         }
       }, 5);
     });
-    await poll('the aborted one counted', () => stats.pending);
+    await waitFor('the aborted one counted', () => stats.pending, 5_000, 10);
     expect(stats.takeDelta()).to.deep.equal({ codes: {}, aborted: 1, latency: { n: 0, sum: 0, b: [] } });
   });
 
@@ -119,7 +114,7 @@ describe('observe: request stats (worker side)', () => {
       c.write(['/a', '/b', '/c', '/hang'].map((u) => `GET ${u} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
     });
     expect(replies.match(/\r\n\r\n\/[abc]/g)).to.deep.equal(['\r\n\r\n/a', '\r\n\r\n/b', '\r\n\r\n/c']);
-    await poll('3 answered, 1 aborted', () => stats.counted === 4);
+    await waitFor('3 answered, 1 aborted', () => stats.counted === 4, 5_000, 10);
     const d = stats.takeDelta();
     expect(d?.codes).to.deep.equal({ '2xx': 3 });
     expect(d?.aborted).to.equal(1);
@@ -138,7 +133,7 @@ describe('observe: request stats (worker side)', () => {
     const port = await start(s);
     expect(await get(port, '/tea', agent)).to.equal(418);
     expect(seen).to.deep.equal(['/tea']);
-    await poll('counted', () => stats.pending);
+    await waitFor('counted', () => stats.pending, 5_000, 10);
     expect(stats.takeDelta()?.codes).to.deep.equal({ '4xx': 1 });
   });
 
@@ -166,7 +161,7 @@ describe('observe: request stats (worker side)', () => {
     } finally {
       client.close();
     }
-    await poll('3 h2 responses counted', () => stats.counted === 3);
+    await waitFor('3 h2 responses counted', () => stats.counted === 3, 5_000, 10);
     const d = stats.takeDelta();
     expect(d?.codes).to.deep.equal({ '2xx': 2, '5xx': 1 });
     expect(d?.latency.sum).to.equal(21);
@@ -187,7 +182,7 @@ describe('observe: request stats (worker side)', () => {
     await get(port, '/fail', agent); // 499 ms after the first: warm-up
     clock.t = 5_500;
     await get(port, '/', agent); // 500 ms after: counted alone
-    await poll('3 responses counted', () => stats.counted === 3);
+    await waitFor('3 responses counted', () => stats.counted === 3, 5_000, 10);
     const d = stats.takeDelta();
     expect(isRequestDelta(d)).to.equal(true);
     expect(d?.codes).to.deep.equal({ '2xx': 2, '5xx': 1 });
@@ -195,7 +190,7 @@ describe('observe: request stats (worker side)', () => {
     expect(d?.warm?.latency.n).to.equal(2);
     clock.t = 9_000;
     await get(port, '/', agent);
-    await poll('one more', () => stats.pending);
+    await waitFor('one more', () => stats.pending, 5_000, 10);
     expect(stats.takeDelta()?.warm, 'after the warm-up: none').to.equal(undefined);
     // without a warm-up, never
     const none = new RequestStats(clock.now);
@@ -204,7 +199,7 @@ describe('observe: request stats (worker side)', () => {
     await new Promise<void>((r) => s2.listen(0, '127.0.0.1', r));
     try {
       await get((s2.address() as AddressInfo).port, '/', agent);
-      await poll('counted', () => none.pending);
+      await waitFor('counted', () => none.pending, 5_000, 10);
       expect(none.takeDelta()?.warm).to.equal(undefined);
     } finally {
       s2.closeAllConnections();

@@ -11,6 +11,7 @@ import { msg } from '../lib/messages';
 import { historyPath, readHistory } from '../lib/observe/history';
 import { Observation } from '../lib/observe/observation';
 import { Observer, changeResult, restartReason, type ObservedGeneration } from '../lib/observe/observer';
+import { request } from './support/http-client';
 import { parsePrometheus as parse } from './support/prom-parse';
 import { RequestCounting, countingEnabled } from '../lib/worker/counting';
 import { removeDir, tempDir } from './support/unit';
@@ -223,15 +224,9 @@ describe('observe: the wiring in the master and the workers', () => {
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const port = (server.address() as net.AddressInfo).port;
       try {
-        const get = (p: string): Promise<void> => new Promise((resolve, reject) => {
-          http.get({ port, host: '127.0.0.1', path: p, agent: false }, (res) => {
-            res.resume();
-            res.on('end', resolve);
-          }).on('error', reject);
-        });
-        await get('/');
-        await get('/bad');
-        await get('/');
+        await request({ port }, '/');
+        await request({ port }, '/bad');
+        await request({ port }, '/');
         await new Promise((r) => setTimeout(r, 20)); // the responses' 'close'
         let done = false;
         c.close(() => (done = true));

@@ -4,8 +4,10 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Load, perTest, request, Server, waitFor } from './support/harness';
+import { Load, perTest, Server } from './support/harness';
 import { parsePrometheus } from './support/prom-parse';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 const BIN = path.resolve(__dirname, '../bin/baton.js');
 
@@ -16,15 +18,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise((r) => s.close(r));
   return port;
-}
-
-/** Polls an async condition until it holds, within `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** `baton_requests_total` summed over its series, and per generation and class. */
@@ -122,11 +115,11 @@ describe('observe: metrics, health, canary probation (integration)', function ()
     for (const name of ['baton_requests_total', 'baton_request_duration_seconds', 'baton_connections', 'baton_workers', 'baton_worker_restarts_total', 'baton_upgrades_total', 'baton_reloads_total', 'baton_generation_info', 'baton_drain_forced_total']) {
       expect(fams.has(name), name).to.equal(true);
     }
-    await until('5 responses counted', async () => requestsTotal((await request({ port: healthPort }, '/metrics')).body).total >= 5, 5_000);
+    await waitFor('5 responses counted', async () => requestsTotal((await request({ port: healthPort }, '/metrics')).body).total >= 5, 5_000);
 
     const stoppedAt = Date.now();
     process.kill(server.pid, 'SIGTERM');
-    await until('/readyz 503', async () => (await request({ port: healthPort }, '/readyz')).status === 503, 1_000);
+    await waitFor('/readyz 503', async () => (await request({ port: healthPort }, '/readyz')).status === 503, 1_000);
     expect((await request({ port: healthPort }, '/readyz')).body).to.equal('not ready: stopping (shutdownDelay)\n');
     // serving normally meanwhile, new connections included
     let served = 0;

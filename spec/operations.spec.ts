@@ -2,8 +2,10 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { AppDir, Load, nobodyCanLoadBaton, request, running, Server, waitFor } from './support/harness';
+import { AppDir, Load, nobodyCanLoadBaton, running, Server } from './support/harness';
 import { cli } from './support/cli';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 /** Sends raw bytes to the control socket; resolves with what came back before it closed. */
 function raw(sock: string, payload: string | Buffer, timeoutMs = 8_000): Promise<string> {

@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as sinon from 'sinon';
 import { descendants, isAlive, killTree } from '../lib/os/proctree';
-import { Lines, Pids, poll, running } from './support/unit';
+import { Lines, Pids, running } from './support/unit';
+import { waitFor } from './support/wait';
 
 // root (node) -> child (node, titled with parentheses and spaces) -> grandchild (node), all sleeping.
 // Each prints its pid on the shared stdout.
@@ -49,7 +50,7 @@ describe('proctree', function () {
     const t = await tree();
     const other = sleeper();
     // The child's title is its comm in /proc/<pid>/stat: "(x) (y z)".
-    await poll('the child title to show', () => fs.readFileSync(`/proc/${t.child}/stat`, 'utf8').includes('(x) (y z)'));
+    await waitFor('the child title to show', () => fs.readFileSync(`/proc/${t.child}/stat`, 'utf8').includes('(x) (y z)'), 5_000, 10);
     const d = descendants(t.rootPid);
     expect(d.sort()).to.deep.equal([t.child, t.grandchild].sort());
     expect(descendants(t.child)).to.deep.equal([t.grandchild]);
@@ -72,7 +73,7 @@ describe('proctree', function () {
     const killed = killTree(t.rootPid);
     expect(killed.sort()).to.deep.equal([t.rootPid, t.child, t.grandchild].sort());
     expect(await exited).to.equal('SIGKILL');
-    await poll('the child and grandchild to die', () => !running(t.child) && !running(t.grandchild));
+    await waitFor('the child and grandchild to die', () => !running(t.child) && !running(t.grandchild), 5_000, 10);
     expect(running(other), 'an unrelated process survives').to.equal(true);
   });
 
@@ -91,7 +92,7 @@ describe('proctree', function () {
     expect(calls.map(([p]) => p)).not.to.include(process.pid);
     expect(killed.sort()).to.deep.equal([a, b].sort());
     sinon.restore();
-    await poll('both sleepers to die', () => !running(a) && !running(b));
+    await waitFor('both sleepers to die', () => !running(a) && !running(b), 5_000, 10);
   });
 
   it('isAlive() tells a live process from one that exited', async () => {
@@ -99,7 +100,7 @@ describe('proctree', function () {
     const p = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     const pid = pids.add(p.pid);
     await new Promise((resolve) => p.once('exit', resolve)); // reaped by Node
-    await poll('the exited child to be reaped', () => !isAlive(pid));
+    await waitFor('the exited child to be reaped', () => !isAlive(pid), 5_000, 10);
     expect(isAlive(pid)).to.equal(false);
     const s = sleeper();
     expect(isAlive(s)).to.equal(true);

@@ -1,6 +1,8 @@
 // Signals at the master and at awkward moments, with real processes.
 import { expect } from 'chai';
-import { Load, perTest, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, running, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 describe('signals (integration)', function () {
   this.timeout(60_000);

@@ -2,8 +2,9 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { AppDir, nobodyCanLoadBaton, Server, waitFor } from './support/harness';
+import { AppDir, nobodyCanLoadBaton, Server } from './support/harness';
 import { fdOf } from './support/unit';
+import { waitFor } from './support/wait';
 
 describe('start-up failures (integration)', function () {
   this.timeout(30_000);

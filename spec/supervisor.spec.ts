@@ -4,7 +4,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onLines } from '../lib/log/lines';
-import { AppDir, DIST, Load, perTest, request, running, Server, waitFor } from './support/harness';
+import { AppDir, DIST, Load, perTest, running, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 
@@ -59,7 +61,7 @@ describe('supervisor mode: baton run (integration)', function () {
     const master = t.server.servingMaster();
     process.kill(master, 'SIGKILL');
     // connections made meanwhile wait in the backlog and are served by the next master
-    const during = request({ port }, '/', undefined, 15_000);
+    const during = request({ port }, '/', { timeoutMs: 15_000 });
     await t.server.waitEvent('serving', 2, 15_000);
     expect((await during).status).to.equal(200);
     expect(t.server.servingMaster()).to.not.equal(master);

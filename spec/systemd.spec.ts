@@ -5,8 +5,10 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { AppDir, DIST, Load, request, waitFor } from './support/harness';
+import { AppDir, DIST, Load } from './support/harness';
 import { APP_IN, cannotBoot, NODE, REPO, Systemd } from './support/systemd';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 const BATON = `${APP_IN}/node_modules/.bin/baton`;
 const PID_FILE = '/run/app/app.pid';
@@ -23,14 +25,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** waitFor for an asynchronous condition (journalctl is a process per look). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** How often the asynchronous waits look: journalctl and systemctl are a process per look. */
+const EVERY_MS = 50;
 
 function setsid(): string {
   return ['/usr/bin/setsid', '/bin/setsid'].find((p) => fs.existsSync(p)) ?? 'setsid';
@@ -204,7 +200,7 @@ describe('systemd: the unit files of docs/deployment.md under a real systemd (in
   /** `systemctl stop`: an in-flight request is answered, then nothing of the service is left. */
   async function stop(): Promise<void> {
     const slow = request({ port }, '/?delay=800');
-    await until('the slow request to reach a worker', async () => (await s().journal(UNIT)).includes('"ev":"slow-request"'), 10_000);
+    await waitFor('the slow request to reach a worker', async () => (await s().journal(UNIT)).includes('"ev":"slow-request"'), 10_000, EVERY_MS);
     const r = await s().systemctl('stop', UNIT);
     expect(r.code, r.stderr).to.equal(0);
     expect((await slow).status).to.equal(200);
@@ -241,7 +237,7 @@ describe('systemd: the unit files of docs/deployment.md under a real systemd (in
 
     await reload('v1');
     expect(await main()).to.equal(supervisor);
-    await until('STATUS= of the new master', async () => (await s().show(UNIT, 'StatusText')).StatusText === `master ${pidFile()} serving`, 5_000);
+    await waitFor('STATUS= of the new master', async () => (await s().show(UNIT, 'StatusText')).StatusText === `master ${pidFile()} serving`, 5_000, EVERY_MS);
     await failedReload('v1');
     await stop();
   });
@@ -253,7 +249,7 @@ describe('systemd: the unit files of docs/deployment.md under a real systemd (in
 
     const { before, after } = await reload('v1');
     // the new master's READY=1 MAINPID= (systemd-notify runs asynchronously to `baton upgrade`)
-    await until('MainPID to be the new master', async () => (await main()) === after, 5_000);
+    await waitFor('MainPID to be the new master', async () => (await main()) === after, 5_000, EVERY_MS);
     await waitFor('the old master to exit', () => !s().alive(before), 10_000);
     const st = await s().show(UNIT, 'ActiveState', 'MainPID');
     expect([st.ActiveState, Number(st.MainPID)]).to.deep.equal(['active', after]);

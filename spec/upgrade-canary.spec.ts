@@ -6,7 +6,9 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { cli } from './support/cli';
 import * as path from 'node:path';
-import { Load, perTest, request, Server, waitFor } from './support/harness';
+import { Load, perTest, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 const CLI = path.resolve(__dirname, '../bin/baton.js');
 

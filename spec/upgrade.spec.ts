@@ -1,7 +1,9 @@
 // SIGUSR2 upgrades and SIGHUP reloads under load, with real processes and sockets.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import { Load, perTest, request, running, Server, waitFor } from './support/harness';
+import { Load, perTest, running, Server } from './support/harness';
+import { request } from './support/http-client';
+import { waitFor } from './support/wait';
 
 /** The early-error preloads of upgrades (lib/upgrade/early.ts) in a test's own temp directory (its processes' TMPDIR). */
 function earlyDirs(tmp: string): string[] {

@@ -6,7 +6,8 @@
 // they stay until drainTimeout.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import { AppDir, MULTI_FIXTURE, Server, waitFor } from './support/harness';
+import { AppDir, MULTI_FIXTURE, Server } from './support/harness';
+import { waitFor } from './support/wait';
 
 interface Closed { code: number; reason: string; wasClean: boolean; at: number }
 

@@ -1,6 +1,6 @@
 // Integration-test harness: real processes, real sockets, real signals.
 // Every process a test starts is remembered by pid and killed in afterEach, even when
-// the test failed. Waits are conditions with deadlines, never bare sleeps.
+// the test failed. Waits are conditions with deadlines (./wait.ts), never bare sleeps.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 export { isRunning as running } from '../../lib/os/proctree';
 import { onLines } from '../../lib/log/lines';
+import { request } from './http-client';
+import { waitFor } from './wait';
 
 export const DIST = path.resolve(__dirname, '../../dist/index.js');
 const FIXTURE = path.resolve(__dirname, '../fixtures/app.js');
@@ -37,18 +39,6 @@ export interface Event {
   ev: string;
   master: number;
   [k: string]: unknown;
-}
-
-
-/** Waits until `check` returns a value; `what` may be a function, read when the wait times out. */
-export async function waitFor<T>(what: string | (() => string), check: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /**
@@ -166,36 +156,6 @@ export class Server {
   }
 }
 
-export interface Reply {
-  status: number;
-  body: string;
-  /** The response said `Connection: close` (a drain, or a connection shed for fairness). */
-  closed?: boolean;
-  json?: { version: string; pid: number; generation: number; dir: string; cwd: string; mark?: string; nodeOptions?: string };
-}
-
-export function request(target: { port?: number; socketPath?: string }, pathname = '/', agent?: http.Agent, timeoutMs = 5000): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', ...target, path: pathname, agent: agent ?? false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        let json: Reply['json'];
-        try {
-          json = JSON.parse(body);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, body, json, closed: res.headers.connection === 'close' });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('request timeout')));
-    req.on('error', reject);
-  });
-}
-
 export interface LoadStats {
   sent: number;
   ok: number;
@@ -225,10 +185,10 @@ export class Load {
       while (!this.stopped && Date.now() - this.started < maxMs && this.stats.sent < maxRequests) {
         this.stats.sent++;
         try {
-          const r = await request(this.target, '/', agent);
+          const r = await request(this.target, '/', { agent });
           if (r.status >= 200 && r.status < 300) this.stats.ok++;
           else this.stats.non2xx++;
-          const v = r.json?.version ?? '?';
+          const v = String(r.json?.version ?? '?');
           this.stats.versions.set(v, (this.stats.versions.get(v) ?? 0) + 1);
         } catch (err) {
           this.stats.errors.push(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);

@@ -23,7 +23,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { waitFor } from './harness';
+import { waitFor } from './wait';
 
 export const SYSTEMD = '/lib/systemd/systemd';
 export const REPO = path.resolve(__dirname, '../..');
@@ -180,7 +180,7 @@ export class Systemd {
     const sd = new Systemd(lab, cgroup, proc, exited);
     try {
       const unshare = proc.pid as number;
-      sd.pid = await waitFor(`systemd to start (${output})`, () => {
+      sd.pid = await waitFor(() => `systemd to start (${output})`, () => {
         if (gone) throw new Error(`the namespace exited before systemd ran: ${output.trim()}`);
         try {
           const child = Number(fs.readFileSync(`/proc/${unshare}/task/${unshare}/children`, 'utf8').trim().split(' ')[0]);
@@ -189,14 +189,12 @@ export class Systemd {
           return undefined;
         }
       }, timeoutMs, 20);
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
+      let state = '';
+      await waitFor(() => `systemd to finish booting (is-system-running: ${state})`, async () => {
         if (gone) throw new Error(`systemd exited: ${output.trim()} ${fs.readFileSync(path.join(lab, 'console.log'), 'utf8').slice(-2000)}`);
-        const state = (await sd.systemctl('is-system-running')).stdout.trim();
-        if (state === 'running' || state === 'degraded') break;
-        if (Date.now() > deadline) throw new Error(`systemd did not finish booting (is-system-running: ${state})`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        state = (await sd.systemctl('is-system-running')).stdout.trim();
+        return state === 'running' || state === 'degraded';
+      }, timeoutMs, 50);
       return sd;
     } catch (err) {
       await sd.shutdown();
