@@ -1,17 +1,24 @@
 import { expect } from 'chai';
+import * as sinon from 'sinon';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { bucketOf } from '../lib/observe/histogram';
 import { RequestStats, isRequestDelta } from '../lib/observe/request-stats';
+import { ConnectionTracker } from '../lib/worker/drain';
 import { request } from './support/http-client';
 import { waitFor } from './support/wait';
 
-/** A clock the handlers move by hand: latency is whatever they say it was. */
-class Clock {
-  t = 1_000;
-  now = (): number => this.t;
+/**
+ * Counts `server`'s requests as a worker does: each connection goes through a drain tracker,
+ * which follows the requests of http and https servers and tells `stats` of each response.
+ */
+function countedByTracker(server: http.Server, stats: RequestStats): void {
+  const tracker = new ConnectionTracker(undefined, 1_000, undefined, stats);
+  expect(tracker.watch(server), 'the tracker follows http servers').to.equal(true);
+  tracker.watch(server); // twice: followed once
+  server.prependListener('connection', (socket: net.Socket) => tracker.add(socket, server));
 }
 
 /** The status alone: the counting is by status class. */
@@ -22,10 +29,14 @@ async function get(port: number, p: string, agent: http.Agent): Promise<number> 
 describe('observe: request stats (worker side)', () => {
   let server: http.Server | http2.Http2Server | undefined;
   let agent: http.Agent;
+  /** Only performance.now() is faked: the handlers move it, so latency is whatever they say it was. */
+  let clock: sinon.SinonFakeTimers;
   beforeEach(() => {
     agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    clock = sinon.useFakeTimers({ toFake: ['performance'], now: 1_000 });
   });
   afterEach(async () => {
+    clock.restore();
     agent.destroy();
     if (server) {
       (server as http.Server).closeAllConnections?.();
@@ -41,16 +52,14 @@ describe('observe: request stats (worker side)', () => {
   }
 
   it('counts each response by status class and times it, from request to close', async () => {
-    const clock = new Clock();
-    const stats = new RequestStats(clock.now);
+    const stats = new RequestStats();
     const s = http.createServer((req, res) => {
       const code = Number((req.url ?? '/').slice(1)) || 200;
-      clock.t += code >= 500 ? 40 : 3; // a 5xx takes 40 ms, the rest 3 ms
+      clock.tick(code >= 500 ? 40 : 3); // a 5xx takes 40 ms, the rest 3 ms
       res.statusCode = code;
       res.end('x');
     });
-    stats.watch(s);
-    stats.watch(s); // twice: counted once
+    countedByTracker(s, stats);
     const port = await start(s);
     expect(stats.takeDelta()).to.equal(undefined);
     for (const p of ['/200', '/201', '/204', '/302', '/404', '/500', '/503', '/200']) await get(port, p, agent);
@@ -76,7 +85,7 @@ describe('observe: request stats (worker side)', () => {
       if (req.url === '/hang') return; // never answered: the client gives up
       res.end('ok');
     });
-    stats.watch(s);
+    countedByTracker(s, stats);
     const port = await start(s);
     await new Promise<void>((resolve) => {
       const req = http.get({ host: '127.0.0.1', port, path: '/hang' });
@@ -93,14 +102,13 @@ describe('observe: request stats (worker side)', () => {
   });
 
   it('pipelined requests on one connection: each response counted once, in order; one left unanswered when the connection closes is aborted', async () => {
-    const clock = new Clock();
-    const stats = new RequestStats(clock.now);
+    const stats = new RequestStats();
     const s = http.createServer((req, res) => {
       if (req.url === '/hang') return;
-      clock.t += 5;
+      clock.tick(5);
       res.end(req.url);
     });
-    stats.watch(s);
+    countedByTracker(s, stats);
     const port = await start(s);
     const replies = await new Promise<string>((resolve, reject) => {
       const c = net.connect(port, '127.0.0.1');
@@ -129,7 +137,7 @@ describe('observe: request stats (worker side)', () => {
       seen.push(req.url as string);
       res.writeHead(418).end();
     });
-    stats.watch(s);
+    countedByTracker(s, stats);
     const port = await start(s);
     expect(await get(port, '/tea', agent)).to.equal(418);
     expect(seen).to.deep.equal(['/tea']);
@@ -138,10 +146,9 @@ describe('observe: request stats (worker side)', () => {
   });
 
   it('counts HTTP/2 requests (the compatibility API)', async () => {
-    const clock = new Clock();
-    const stats = new RequestStats(clock.now);
+    const stats = new RequestStats();
     const s = http2.createServer((req, res) => {
-      clock.t += 7;
+      clock.tick(7);
       res.statusCode = req.url === '/fail' ? 502 : 200;
       res.end('x');
     });
@@ -168,19 +175,18 @@ describe('observe: request stats (worker side)', () => {
   });
 
   it('counts the responses to requests that arrived in the worker\'s first warmupMs (from its first request) apart, as its warm-up', async () => {
-    const clock = new Clock();
-    const stats = new RequestStats(clock.now, 500);
+    const stats = new RequestStats(500);
     const s = http.createServer((req, res) => {
       res.statusCode = req.url === '/fail' ? 500 : 200;
       res.end('x');
     });
-    stats.watch(s);
+    countedByTracker(s, stats);
     const port = await start(s);
-    clock.t = 5_000; // a worker idle since its start is still cold: the warm-up runs from its first request
-    await get(port, '/', agent); // 5,000: warm-up
-    clock.t = 5_499;
+    clock.tick(4_000); // a worker idle since its start is still cold: the warm-up runs from its first request
+    await get(port, '/', agent); // the first: warm-up
+    clock.tick(499);
     await get(port, '/fail', agent); // 499 ms after the first: warm-up
-    clock.t = 5_500;
+    clock.tick(1);
     await get(port, '/', agent); // 500 ms after: counted alone
     await waitFor('3 responses counted', () => stats.counted === 3, 5_000, 10);
     const d = stats.takeDelta();
@@ -188,14 +194,14 @@ describe('observe: request stats (worker side)', () => {
     expect(d?.codes).to.deep.equal({ '2xx': 2, '5xx': 1 });
     expect(d?.warm?.codes).to.deep.equal({ '2xx': 1, '5xx': 1 });
     expect(d?.warm?.latency.n).to.equal(2);
-    clock.t = 9_000;
+    clock.tick(3_500);
     await get(port, '/', agent);
     await waitFor('one more', () => stats.pending, 5_000, 10);
     expect(stats.takeDelta()?.warm, 'after the warm-up: none').to.equal(undefined);
     // without a warm-up, never
-    const none = new RequestStats(clock.now);
+    const none = new RequestStats();
     const s2 = http.createServer((_req, res) => res.end('x'));
-    none.watch(s2);
+    countedByTracker(s2, none);
     await new Promise<void>((r) => s2.listen(0, '127.0.0.1', r));
     try {
       await get((s2.address() as AddressInfo).port, '/', agent);

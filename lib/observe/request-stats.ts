@@ -6,12 +6,10 @@
 // every 100 ms, and nothing when nothing changed.
 //
 // How it learns of responses: in a worker, the drain tracker follows the requests of http and
-// https servers (for the drain and for this, one watcher per request: lib/worker/drain.ts) and
-// tells record() and aborted() (ResponseSink): per request, a histogram increment here. On its
-// own (watch()), it follows http and https servers from Node's diagnostics channels
-// (lib/os/http-channels.ts: a timestamp stored on the response, a counter on its socket, one
-// 'close' listener per connection), and http2 servers (their compatibility API) from the
-// server's 'request' event and a 'close' listener per response, as a worker does for http2.
+// https servers from Node's diagnostics channels (for the drain and for this, one watcher per
+// request: lib/worker/drain.ts) and tells record() and aborted() (ResponseSink): per request,
+// a histogram increment here. Servers the tracker does not follow (http2's compatibility API)
+// are counted by watch(): the server's 'request' event and a 'close' listener per response.
 //
 // What counts: a response is counted when it finishes (its last byte handed to the kernel), by
 // its status code. One that never finishes (the client went away, the worker cut it) is counted
@@ -24,9 +22,8 @@
 // of serving (from its first request, not from its start: a worker that gets no traffic for a
 // while is still cold) are counted as usual, and also, apart, as its warm-up (`warm` in the
 // delta), which the canary leaves out (lib/observe/observer.ts tally()).
-import type { Server, Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { watchHttp, type HttpWatcher } from '../os/http-channels';
 import { Histogram, isHistogramData, type HistogramData } from './histogram';
 
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -68,12 +65,7 @@ interface Res {
 
 const START = Symbol('baton.requestStart');
 
-/** On a connection of an http or https server: its responses started and not finished yet. */
-const UNFINISHED = Symbol('baton.unfinished');
-/** (One RequestStats follows a connection: a worker has one.) */
-type Followed = Socket & { [UNFINISHED]?: number };
-
-export class RequestStats implements HttpWatcher, ResponseSink {
+export class RequestStats implements ResponseSink {
   private readonly byClass = new Float64Array(5);
   private unfinished = 0;
   private readonly latency = new Histogram();
@@ -82,60 +74,33 @@ export class RequestStats implements HttpWatcher, ResponseSink {
   /** When this worker's first request arrived; its warm-up lasts warmupMs from then. */
   private firstAt: number | undefined;
   private readonly servers = new WeakSet<Server>();
-  /** A clock of its own (tests); otherwise the time the channel read, or performance.now(). */
-  private readonly clock: (() => number) | undefined;
-  /** Bound once: the listeners every request (http2) or connection (http) shares. */
+  /** Bound once: the listeners every request shares. */
   private readonly onRequest: (req: unknown, res: Res) => void;
   private readonly onClose: (this: Res) => void;
-  private readonly onSocketClose: (this: Followed) => void;
 
-  constructor(now?: () => number, private readonly warmupMs = 0) {
-    this.clock = now;
+  constructor(private readonly warmupMs = 0) {
     const stats = this;
     this.onRequest = (_req, res) => {
-      stats.begin(res, stats.now());
+      stats.begin(res, performance.now());
       res.on('close', stats.onClose);
     };
     this.onClose = function onClose(this: Res) {
       const start = this[START];
       if (start === undefined) return;
       this[START] = undefined; // a second 'close' counts nothing
-      if (this.writableEnded) stats.done(this.statusCode, start, stats.now());
+      if (this.writableEnded) stats.done(this.statusCode, start, performance.now());
       else stats.unfinished++;
-    };
-    this.onSocketClose = function onSocketClose(this: Followed) {
-      const left = this[UNFINISHED] ?? 0;
-      this[UNFINISHED] = 0;
-      stats.unfinished += left;
     };
   }
 
-  /** Counts the requests of `server` (an http, https or http2 server; others never emit 'request'). */
+  /**
+   * Counts the requests of `server` from its 'request' event (a worker's http2 servers; its http
+   * and https servers are followed by the drain tracker, which tells record() and aborted()).
+   */
   watch(server: Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
-    if (watchHttp(server, this)) return;
     server.prependListener('request', this.onRequest as (...args: unknown[]) => void);
-  }
-
-  /** http, https: a request's headers arrived (lib/os/http-channels.ts), at `t`. */
-  started(_req: unknown, res: unknown, socket: Socket, t: number): void {
-    this.begin(res as Res, this.clock === undefined ? t : this.clock());
-    const s = socket as Followed;
-    const n = s[UNFINISHED];
-    if (n === undefined) socket.once('close', this.onSocketClose);
-    s[UNFINISHED] = (n ?? 0) + 1;
-  }
-
-  /** http, https: that request's response finished, at `t`. */
-  finished(res: unknown, socket: Socket, t: number): void {
-    const r = res as Res;
-    const start = r[START];
-    if (start === undefined) return;
-    r[START] = undefined;
-    const s = socket as Followed;
-    s[UNFINISHED] = (s[UNFINISHED] ?? 1) - 1;
-    this.done(r.statusCode, start, this.clock === undefined ? t : this.clock());
   }
 
   /**
@@ -144,16 +109,12 @@ export class RequestStats implements HttpWatcher, ResponseSink {
    */
   record(statusCode: number, start: number, end: number): void {
     if (this.firstAt === undefined || start < this.firstAt) this.firstAt = start;
-    this.done(statusCode, start, this.clock === undefined ? end : this.clock());
+    this.done(statusCode, start, end);
   }
 
   /** `n` responses whose connection closed before they ended. */
   aborted(n: number): void {
     this.unfinished += n;
-  }
-
-  private now(): number {
-    return this.clock === undefined ? performance.now() : this.clock();
   }
 
   private begin(res: Res, t: number): void {

@@ -2,9 +2,9 @@
 // diagnostics channels ('http.server.request.start', 'http.server.response.finish'), instead
 // of a 'request' listener per server and a 'close' listener per response.
 //
-// Why: baton follows every request twice in a worker (the drain tracker: which connections are
-// idle; the request counting: status and latency), and its listeners were most of what it cost
-// per request (docs/benchmarks.md). A 'request' listener in front of the app's turns the server's
+// Why: baton follows every request in a worker (the drain tracker: which connections are idle;
+// it tells the request counting each response's status and latency), and its listeners were
+// most of what it cost per request (docs/benchmarks.md). A 'request' listener in front of the app's turns the server's
 // one listener into an array that emit() copies per request, and a 'close' listener per
 // response adds an entry to every response's events. The channels are published by Node's
 // HTTP server itself, once per request and once per finished response, whoever listens; baton

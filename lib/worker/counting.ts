@@ -25,7 +25,7 @@ export class RequestCounting {
 
   /** @param warmupMs the responses of this worker's first warmupMs of serving are its warm-up (RequestStats) */
   constructor(private readonly send: (m: FromWorker, then?: () => void) => void, enabled = countingEnabled(), warmupMs = 0) {
-    this.stats = enabled ? new RequestStats(undefined, warmupMs) : undefined;
+    this.stats = enabled ? new RequestStats(warmupMs) : undefined;
   }
 
   /**
