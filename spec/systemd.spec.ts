@@ -274,6 +274,9 @@ describe('systemd: the unit files of docs/deployment.md under a real systemd (in
     await waitFor('the old master to exit', () => !s().alive(after), 15_000);
     const next = pidFile();
     seen.add(next);
+    // systemd learns of the exit of a main process that is not its child asynchronously (it
+    // said so: "We'll most likely not notice when it exits"), then reads the pid file again
+    await waitFor('MainPID to be the new master', async () => (await main()) === next, 5_000, EVERY_MS);
     const st = await s().show(UNIT, 'ActiveState', 'MainPID');
     expect([st.ActiveState, Number(st.MainPID)]).to.deep.equal(['active', next]);
     expect(next).to.not.equal(after);
