@@ -7,6 +7,10 @@ import * as sinon from 'sinon';
 import type { Worker } from 'node:cluster';
 import { Generation } from '../lib/pool/generation';
 import { ReloadAttempt } from '../lib/pool/reload';
+import { WorkersAccept } from '../lib/pool/workers-accept';
+import { Dispatcher } from '../lib/pool/dispatch';
+import type { Listener } from '../lib/sockets/listeners';
+import type { SharedSocket } from '../lib/sockets/open';
 import type { Judge } from '../lib/observe/canary';
 import type { Verdict } from '../lib/observe/canary';
 import { Backoff } from '../lib/pool/backoff';
@@ -196,19 +200,69 @@ describe('pool units (fake workers, fake clock)', () => {
     });
   });
 
+  /** A generation of `workers` ready workers, marked serving. */
+  function serving(id = 1, workers = 1): { gen: Generation; forked: FakeWorker[] } {
+    const p = pool(id, workers);
+    p.gen.start();
+    for (const w of p.forked) w.say({ type: 'ready' });
+    p.gen.markServing();
+    return p;
+  }
+
+  /** The intake where the workers accept, serving `gen` (as the master leaves it before a reload). */
+  function intakeOf(gen: Generation, sockets: SharedSocket[] = []): WorkersAccept {
+    const i = new WorkersAccept(() => sockets);
+    i.serve(gen);
+    return i;
+  }
+
+  describe('the intakes (lib/pool/intake.ts)', () => {
+    const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
+    const accepts = (w: FakeWorker | undefined): Array<unknown> => (w?.sent ?? []).filter((m) => m.type === 'accept').map((m) => m.on);
+
+    it('workers accept: serve() lets the new generation accept before the one before stops', () => {
+      const a = serving(1, 1);
+      const b = serving(2, 1);
+      const i = new WorkersAccept(() => sockets);
+      i.serve(a.gen);
+      expect(accepts(a.forked[0])).to.deep.equal([true]);
+      const order: string[] = [];
+      sinon.stub(b.gen, 'acceptOn').callsFake(() => void order.push('b accepts'));
+      sinon.stub(a.gen, 'stopAccepting').callsFake(() => void order.push('a stops'));
+      i.serve(b.gen);
+      expect(order).to.deep.equal(['b accepts', 'a stops']);
+    });
+
+    it('workers accept: hold() stops the generation that serves, serve() of the same one resumes it', () => {
+      const a = serving(1, 1);
+      const i = new WorkersAccept(() => sockets);
+      i.serve(a.gen);
+      i.hold();
+      i.serve(a.gen);
+      expect(accepts(a.forked[0])).to.deep.equal([true, false, true]);
+    });
+
+    it('the master dispatches: what it accepted before a generation serves waits, and goes to the one serve() names', () => {
+      const a = serving(1, 1);
+      const d = new Dispatcher({ handedOver: () => false, generations: () => [a.gen] }, log);
+      const l = { name: 'sock' } as unknown as Listener;
+      d.dispatch(l, { destroyed: false } as unknown as import('node:net').Socket);
+      const conns = (): number => (a.forked[0]?.sent ?? []).filter((m) => m.type === 'conn').length;
+      expect(conns(), 'nobody serves yet').to.equal(0);
+      d.serve(a.gen);
+      expect(conns()).to.equal(1);
+      d.hold(); // both masters accept meanwhile: it still hands them on
+      d.dispatch(l, { destroyed: false } as unknown as import('node:net').Socket);
+      expect(conns()).to.equal(2);
+    });
+  });
+
   describe('ReloadAttempt', () => {
-    function serving(): { gen: Generation; forked: FakeWorker[] } {
-      const p = pool(1, 1);
-      p.gen.start();
-      p.forked[0]?.say({ type: 'ready' });
-      p.gen.markServing();
-      return p;
-    }
 
     it('all ready -> promoted (the old generation stops accepting), then probation -> succeeded', () => {
       const old = serving();
       const next = pool(2, 2);
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => []);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen));
       const events: string[] = [];
       for (const e of ['promoted', 'rolled-back', 'succeeded'] as const) r.on(e, () => events.push(e));
       const stop = sinon.spy(old.gen, 'stopAccepting');
@@ -227,7 +281,7 @@ describe('pool units (fake workers, fake clock)', () => {
     it('a worker exits before ready -> rolled back, the new generation killed', () => {
       const old = serving();
       const next = pool(2, 2);
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => []);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen));
       const rolled = sinon.spy();
       r.on('rolled-back', rolled);
       r.start();
@@ -240,7 +294,7 @@ describe('pool units (fake workers, fake clock)', () => {
     it('readyTimeout -> rolled back', () => {
       const old = serving();
       const next = pool(2, 1, 300);
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => []);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen));
       const rolled = sinon.spy();
       r.on('rolled-back', rolled);
       r.start();
@@ -253,7 +307,7 @@ describe('pool units (fake workers, fake clock)', () => {
       const old = serving();
       const next = pool(2, 1);
       const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => sockets, judge);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen, sockets), judge);
       const rolled = sinon.spy();
       const succeeded = sinon.spy();
       r.on('rolled-back', rolled);
@@ -302,7 +356,7 @@ describe('pool units (fake workers, fake clock)', () => {
         const old = serving();
         const next = pool(2, 1);
         const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict(result, 'fine')) };
-        const r = new ReloadAttempt(next.gen, old.gen, 1_000, () => [], judge);
+        const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen), judge);
         const events: string[] = [];
         for (const e of ['judged', 'rolled-back', 'succeeded'] as const) r.on(e, () => events.push(e));
         r.start();

@@ -6,6 +6,9 @@
 import { EventEmitter } from 'node:events';
 import { Generation } from '../pool/generation';
 import { Dispatcher } from '../pool/dispatch';
+import type { Intake } from '../pool/intake';
+import { WorkersAccept } from '../pool/workers-accept';
+import { sharedSockets } from '../sockets/open';
 import { mayAccept } from '../pool/slot';
 import type { EnvOverlay } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
@@ -21,17 +24,20 @@ import type { MasterEvents } from './events';
 export const GENERATION_EVENTS = ['worker-ready', 'worker-exit', 'worker-replaced', 'drain-forced', 'generation-draining', 'generation-drained'] as const;
 export type GenerationsEvents = Pick<MasterEvents, (typeof GENERATION_EVENTS)[number]>;
 
-export class Generations extends EventEmitter<GenerationsEvents> {
+export class Generations extends EventEmitter<GenerationsEvents> implements Intake {
   readonly all = new Map<number, Generation>();
   /** Hands each connection the master accepted to a worker of the right generation (lib/pool/dispatch.ts). */
   readonly connections: Dispatcher;
+  /** Which generation's workers accept on the TCP sockets themselves (lib/pool/workers-accept.ts). */
+  private readonly workersAccept: WorkersAccept;
   /** Workers' log records, forwarded to the master's 'log' event while it has a listener. */
   private readonly workerRecords: WorkerRecords;
 
   /** @param next the number the next generation gets (kept across upgrades) */
   constructor(public next: number, master: EventEmitter, private readonly opts: ResolvedOptions, private readonly log: Logger, private readonly m: MasterView) {
     super();
-    this.connections = new Dispatcher({ serving: m.serving, handedOver: () => m.state() === 'handed-over', generations: () => this.all.values() }, log);
+    this.connections = new Dispatcher({ handedOver: () => m.state() === 'handed-over', generations: () => this.all.values() }, log);
+    this.workersAccept = new WorkersAccept(() => sharedSockets(m.sockets(), opts.backlog));
     this.workerRecords = new WorkerRecords(master, (m) => this.broadcast(m));
   }
 
@@ -44,6 +50,18 @@ export class Generations extends EventEmitter<GenerationsEvents> {
     const gen = this.wire(id, exec, env, workers, parent);
     this.all.set(id, gen);
     return gen;
+  }
+
+  /** Both intakes (lib/pool/intake.ts): `gen` takes the new connections, whichever way they come. */
+  serve(gen: Generation): void {
+    this.workersAccept.serve(gen);
+    this.connections.serve(gen);
+  }
+
+  /** Both intakes: none of this master's generations takes new connections for now. */
+  hold(): void {
+    this.workersAccept.hold();
+    this.connections.hold();
   }
 
   broadcast(m: { type: string; [k: string]: unknown }): void {

@@ -15,7 +15,6 @@ import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
 import { workerExec, type WorkerExec } from '../os/relaunch';
 import type { Listener } from '../sockets/listeners';
-import { sharedSockets } from '../sockets/open';
 import { Commands, type Outcome } from '../control/commands';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
@@ -133,14 +132,13 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.c.link && !this.c.handoff) await this.c.link.hold(this.sockets, this.stateMessage(true));
     for (const l of this.sockets) await l.accept();
     gen.markServing();
-    gen.acceptOn(sharedSockets(this.sockets, this.opts.backlog));
+    this.pool.serve(gen);
     this.startup.serving(gen, takenBack);
     this.serving = gen;
     this.states.to('serving');
     this.c.log.generation = gen.id;
     await this.c.surface.serving(gen, takenBack, () => new Commands(this, this.c.observation.observer));
     this.emit('serving', { generation: gen.id });
-    this.pool.connections.flush();
     this.startup.served(this.sockets, takenBack);
     this.c.link?.send(this.stateMessage());
     for (const what of this.states.takeQueued()) {
@@ -163,7 +161,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The upgrades piece reports; this master moves its state. */
   private followUpgrades(): Upgrades {
-    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.newGeneration(exec, this.servingEnv));
+    const u = new Upgrades(this.c, this.opts, this.view, this.pool, (exec) => this.newGeneration(exec, this.servingEnv));
     forward(u, this, ['upgrade-started', 'upgrade-worker-ready', 'upgrade-failed']);
     u.on('handed-over', (pid) => this.handOver(pid));
     u.on('taking-back', (info) => {
@@ -207,7 +205,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The reloads piece reports; this master moves what serves. */
   private followReloads(): Reloads {
-    const r = new Reloads(this.c, this.opts, this.view, (env) => this.newGeneration(undefined, env));
+    const r = new Reloads(this.c, this.opts, this.view, this.pool, (env) => this.newGeneration(undefined, env));
     forward(r, this, ['reload-started', 'reload-failed', 'reload-succeeded']);
     r.on('promoted', (gen) => this.serve(gen));
     r.on('rolled-back', (restored) => this.serve(restored ?? this.serving));
@@ -219,9 +217,9 @@ export class Master extends EventEmitter<MasterEvents> {
     return r;
   }
 
+  /** The reload made `gen` the one that serves (its ReloadAttempt told the intakes). */
   private serve(gen: Generation | undefined): void {
     this.serving = gen;
-    this.pool.connections.flush();
   }
 
   /** SIGTTIN / SIGTTOU / `baton scale N`: workers per generation, at least 1. */

@@ -13,8 +13,8 @@ import type { Generation } from '../pool/generation';
 import { ReloadAttempt } from '../pool/reload';
 import type { EnvOverlay } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
-import { sharedSockets } from '../sockets/open';
 import { setTitle } from '../os/title';
+import type { Intake } from '../pool/intake';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 import type { Outcome } from '../control/commands';
@@ -32,7 +32,7 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
   private current: ReloadAttempt | undefined;
 
   /** @param newGeneration creates (not starts) a generation of the current release with `env` over the master's */
-  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (env: EnvOverlay) => Generation) {
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly intake: Intake, private readonly newGeneration: (env: EnvOverlay) => Generation) {
     super();
   }
 
@@ -66,7 +66,7 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
     }
     const old = m.serving();
     const gen = this.newGeneration(env);
-    const r = new ReloadAttempt(gen, old, this.opts.probation, () => sharedSockets(m.sockets(), this.opts.backlog), c.observation.reloadJudge(gen.id, old?.id));
+    const r = new ReloadAttempt(gen, old, this.opts.probation, this.intake, c.observation.reloadJudge(gen.id, old?.id));
     this.current = r;
     log.info('reload-started', `reload started: generation ${gen.id}`);
     notifier.reloading(`reloading: generation ${gen.id} starting`);

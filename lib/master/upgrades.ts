@@ -23,9 +23,9 @@ import { emptyTally } from '../observe/metrics';
 import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../os/relaunch';
 import { KeptSockets } from '../sockets/keep';
-import { sharedSockets } from '../sockets/open';
 import { setTitle } from '../os/title';
 import type { RemoteUpgrade } from '../supervisor/supervised';
+import type { Intake } from '../pool/intake';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 import type { Outcome } from '../control/commands';
@@ -49,7 +49,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   private takingBack: TakeBack | undefined;
 
   /** @param newGeneration creates (not starts) a generation of this master running `exec` (undefined: the current release) */
-  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (exec: WorkerExec | undefined) => Generation) {
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly intake: Intake, private readonly newGeneration: (exec: WorkerExec | undefined) => Generation) {
     super();
   }
 
@@ -124,13 +124,13 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       let paused: Generation | undefined;
       attempt.on('probation', () => {
         paused = this.m.serving();
-        paused?.stopAccepting();
+        this.intake.hold();
         paused?.shedShare(PROBATION_SHARE);
       });
       attempt.on('failed', (reason) => {
         this.current = undefined;
         // rolled back, or the new master died: this master takes every new connection again
-        if (paused !== undefined && paused === this.m.serving()) paused.acceptOn(sharedSockets(this.m.sockets(), this.opts.backlog));
+        if (paused !== undefined && paused === this.m.serving()) this.intake.serve(paused);
         log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
         // the new master took the control socket's path over once it served (the pid file is restored already)
         if (this.m.state() === 'serving') void this.c.surface.reclaimControl();

@@ -1,10 +1,15 @@
-// Which worker gets each connection the master accepted: one of the serving generation,
-// round robin among its ready workers (pick()). With no worker ready (start-up,
-// a take-back, every worker just died), connections wait here, up to PENDING_LIMIT, and go
-// out as soon as one is. A master that handed over hands what it accepted just before to
-// any worker still connected, draining or not: it serves it to the end.
+// The intake (lib/pool/intake.ts) where the master dispatches: which worker gets each
+// connection the master accepted (UNIX sockets, `accept: 'master'`): one of the generation that
+// serves, round robin among its ready workers (pick()). With no worker ready (start-up, a
+// take-back, every worker just died), connections wait here, up to PENDING_LIMIT, and go out as
+// soon as one is. Held (the next master's probation), it goes on: a socket the master accepts on
+// cannot be left unpolled without closing it (libuv refuses to stop reading a listening socket
+// it bound itself, or any listening UNIX socket: ENOTCONN), so both masters accept on it during
+// the probation, and the canary judges the new one on the share it gets. A master that handed over hands what
+// it accepted just before to any worker still connected, draining or not: it serves it to the end.
 import type { Socket } from 'node:net';
 import type { Generation } from './generation';
+import type { Intake } from './intake';
 import { fewestInFlight, type WorkerSlot } from './slot';
 import { msg } from '../messages';
 import type { Listener } from '../sockets/listeners';
@@ -15,8 +20,6 @@ export const PENDING_LIMIT = 10_000;
 const SEND_RETRIES = 3;
 
 export interface DispatchView {
-  /** The generation that receives new connections. */
-  serving(): Generation | undefined;
   /** This master handed over: no generation serves any more, the draining ones still can. */
   handedOver(): boolean;
   generations(): Iterable<Generation>;
@@ -39,15 +42,25 @@ export function handTo(slot: WorkerSlot, listener: string, socket: Socket, done:
   }
 }
 
-export class Dispatcher {
+export class Dispatcher implements Intake {
   private pending: Array<[Listener, Socket]> = [];
   /** Round robin among ties. */
   private rr = 0;
+  /** The generation that receives new connections (serve()). */
+  private serving: Generation | undefined;
 
   constructor(private view: DispatchView, private log: Logger) {}
 
+  serve(gen: Generation): void {
+    this.serving = gen;
+    this.flush();
+  }
+
+  /** Nothing to do: see the top of this file. */
+  hold(): void {}
+
   dispatch(l: Listener, socket: Socket, attempt = 0): void {
-    const gen = this.view.serving();
+    const gen = this.serving;
     let slot = gen?.state === 'serving' ? this.pick(gen) : undefined;
     let target = gen;
     if (slot === undefined && this.view.handedOver()) {
@@ -88,7 +101,7 @@ export class Dispatcher {
   /** Sends the waiting connections on, once a worker can take them. */
   flush(): void {
     if (this.pending.length === 0) return;
-    const serving = this.view.serving();
+    const serving = this.serving;
     const ready = serving?.state === 'serving' && serving.readyCount() > 0;
     if (!ready && !this.view.handedOver()) return;
     for (const [l, s] of this.pending.splice(0)) {

@@ -18,7 +18,7 @@
 // It reports what happened as events; the master keeps its own state and logs.
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
-import type { SharedSocket } from '../sockets/open';
+import type { Intake } from './intake';
 import { Probation, PROBATION_SHARE } from './probation';
 import type { Judge, Verdict } from '../observe/canary';
 
@@ -38,7 +38,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   private readonly probation: Probation;
 
   /** @param sockets the sockets its workers accept on, asked when they start to */
-  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly sockets: () => SharedSocket[], private readonly judge?: Judge) {
+  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly intake: Intake, private readonly judge?: Judge) {
     super();
     this.probation = new Probation(probationMs);
   }
@@ -59,8 +59,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
       gen.probation = this.probation;
       this.judge?.begin();
       this.probation.begin(() => this.probationPassed());
-      gen.acceptOn(this.sockets());
-      old?.stopAccepting();
+      this.intake.serve(gen); // and the old one stops taking them
       // clients that keep their connections would never meet the new code before the drain:
       // half of them move now, so it serves (and warms up) beside the old one on probation
       if (this.probation.ms > 0) old?.shedShare(PROBATION_SHARE);
@@ -83,7 +82,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     if (this.done) return;
     this.done = true;
     this.probation.end();
-    if (restored) restored.acceptOn(this.sockets());
+    if (restored) this.intake.serve(restored);
     if (drain) {
       this.gen.probation = undefined;
       this.gen.drain(reason);
