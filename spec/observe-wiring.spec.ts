@@ -15,6 +15,8 @@ import { request } from './support/http-client';
 import { parsePrometheus as parse } from './support/prom-parse';
 import { RequestCounting, countingEnabled } from '../lib/worker/counting';
 import { removeDir, tempDir } from './support/unit';
+import { waitFor } from './support/wait';
+import type { RequestStats } from '../lib/observe/request-stats';
 
 const log = new Logger('master', 1, 'silent', 'text');
 
@@ -227,7 +229,8 @@ describe('observe: the wiring in the master and the workers', () => {
         await request({ port }, '/');
         await request({ port }, '/bad');
         await request({ port }, '/');
-        await new Promise((r) => setTimeout(r, 20)); // the responses' 'close'
+        // counted at each response's 'close', which may come after the client has its answer
+        await waitFor('the three responses counted', () => (c.sink as RequestStats | undefined)?.counted === 3, 5_000, 5);
         let done = false;
         c.close(() => (done = true));
         expect(done).to.equal(true);
