@@ -143,7 +143,7 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
     await waitRefused(port);
   });
 
-  it('a worker closing connections (its churn: closes in the last 25 to 50 ms) may hold that many more than its share; with no closes its share is exact (fake clock)', () => {
+  it('a worker closing connections (its churn: closes in the last 25 to 50 ms) may hold that many more than its share, at most twice its share; with no closes its share is exact (fake clock)', () => {
     const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     try {
       let held = 0;
@@ -169,6 +169,14 @@ describe('Acceptor: a worker accepting on a duplicate of the master\'s socket, u
       held = 1;
       a.update();
       expect(changes).to.deep.equal([true, false, true, false, true]);
+      // many closes: it may hold at most its share more (twice its share), however many closed
+      for (let i = 0; i < 10; i++) a.left();
+      held = 3;
+      a.update();
+      expect(changes, 'under twice its share: accepting').to.deep.equal([true, false, true, false, true]);
+      held = 4;
+      a.update();
+      expect(changes, 'at twice its share: paused, 10 closes notwithstanding').to.deep.equal([true, false, true, false, true, false]);
       a.close();
     } finally {
       clock.restore();
