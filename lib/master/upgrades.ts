@@ -160,9 +160,9 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
 
   /** The new master serves; while this one drains it may die, and this one takes service back. */
   private watch(pid: number, attempt: UpgradeAttempt): void {
-    // Before the servers close their fds: duplicates to take service back with (not under
+    // Before the servers close their fds: the sockets to take service back with (not under
     // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
-    const kept = this.c.link ? undefined : new KeptSockets(this.m.sockets());
+    const kept = this.c.link ? undefined : KeptSockets.atHandOver(this.m.sockets());
     const successor = { attempt, kept };
     this.successor = successor;
     kept?.ready.catch((err: Error) => {

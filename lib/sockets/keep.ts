@@ -3,12 +3,17 @@
 // listen again and start a fresh generation (master.ts, takeBack). Under `baton run` the
 // supervisor holds the sockets instead, and this is not used.
 //
-// Node has no dup(2), and closing a listening net.Server closes its fd. So, just before it
-// stops accepting, the old master spawns a tiny helper (lib/sockets/dup-child.ts) with the
-// sockets in its stdio: the kernel duplicates them into the helper at spawn(), which is
-// synchronous, so the old master may close its servers at once. The helper sends each
-// socket back over IPC as a raw handle (a duplicate again, held here without accepting:
-// lib/os/internals.ts, 6) and exits.
+// A TCP socket the workers accept on is held by the master as a raw handle it never polls:
+// at the hand-over that very handle is kept (Listener.keepRaw(), atHandOver()), nothing else
+// is needed. A socket the master accepts on itself (a UNIX socket, `accept: 'master'`) is a
+// listening server, and Node has no dup(2): closing the server closes its fd, and libuv cannot
+// stop polling it without closing it (a listening pipe, or a socket the process bound itself,
+// refuses readStop: ENOTCONN). So, just before it stops accepting, the old master spawns a tiny
+// helper (lib/sockets/dup-child.ts) with those sockets in its stdio: the kernel duplicates them
+// into the helper at spawn(), which is synchronous, so the old master may close its servers at
+// once. The helper sends each socket back over IPC as a raw handle (a duplicate again, held here
+// without accepting: lib/os/internals.ts, 6) and exits. A master that binds its own TCP sockets
+// for its workers gets the raw handle the same way, once, at its start (lib/sockets/open.ts).
 //
 // The duplicates must not outlive their use: a listening socket that someone still holds
 // keeps queueing connections that nobody accepts. They are closed as soon as the new
@@ -30,8 +35,23 @@ export class KeptSockets {
   /** Handles now listened on by a server (taken back): never closed here. */
   private readonly inUse = new Set<object>();
 
-  constructor(listeners: Listener[]) {
+  /** At a hand-over: the raw handles this master holds are kept as they are; the helper duplicates the rest. */
+  static atHandOver(listeners: Listener[]): KeptSockets {
+    const held = new Map<string, object>();
+    const rest: Listener[] = [];
+    for (const l of listeners) {
+      const h = l.keepRaw();
+      if (h !== undefined) held.set(l.name, h);
+      else rest.push(l);
+    }
+    return new KeptSockets(rest, held);
+  }
+
+  /** @param held handles of other sockets, kept as they are (this closes them with the rest) */
+  constructor(listeners: Listener[], held: ReadonlyMap<string, object> = new Map()) {
+    for (const [name, h] of held) this.handles.set(name, h);
     const names = listeners.map((l) => l.name);
+    const expected = held.size + names.length;
     if (names.length === 0) {
       this.ready = Promise.resolve(this.handles);
       return;
@@ -63,7 +83,7 @@ export class KeptSockets {
       };
       child.on('error', (err) => done(new Error(`the helper that keeps the sockets failed: ${err.message}`)));
       child.on('exit', (code, signal) => {
-        if (this.handles.size < names.length) done(new Error(`the helper that keeps the sockets ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it delivered them`));
+        if (this.handles.size < expected) done(new Error(`the helper that keeps the sockets ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it delivered them`));
       });
       child.on('message', (m: unknown, handle: unknown) => {
         if (!isBaton(m) || m.type !== 'kept' || typeof handle !== 'object' || handle === null) return;
@@ -71,7 +91,7 @@ export class KeptSockets {
         if (name === undefined) return;
         if (this.closed) closeHandle(handle);
         else this.handles.set(name, handle);
-        if (this.handles.size === names.length) done();
+        if (this.handles.size === expected) done();
       });
     });
     this.ready.catch(() => undefined);

@@ -171,6 +171,19 @@ export class Listener {
     this.accepting = true;
   }
 
+  /**
+   * At a hand-over: stops accepting, but a raw handle (a TCP socket the workers accept on, never
+   * polled here) stays open and goes to the caller, which keeps it to take service back with
+   * and closes it (lib/sockets/keep.ts); resume() takes it again. Undefined for a socket this
+   * master accepts on itself (stopAccepting() closes that one).
+   */
+  keepRaw(): object | undefined {
+    if (this.raw === undefined || this.closed) return undefined;
+    this.closed = true;
+    this.accepting = false;
+    return this.raw;
+  }
+
   /** Stops accepting. Connections waiting in the backlog stay there for the next master. */
   stopAccepting(): void {
     if (this.closed) return;
