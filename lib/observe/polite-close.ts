@@ -3,9 +3,10 @@
 //
 // Node's `http.Server.close()` (since Node 19) also closes the connections it counts as idle,
 // and from Node 26 a connection that was just accepted and whose request is not parsed yet
-// counts as idle too: destroying it with the request unread in the kernel's buffer sends a reset, so a probe or a
-// scrape that connected a moment before the close failed with ECONNRESET (observe.spec caught
-// it across upgrades on Node 26, where this began; spec/observe-polite-close.spec.ts shows it).
+// counts as idle too: destroying it with the request unread in the kernel's buffer sends a
+// reset, so a probe or a scrape that connected a moment before the close failed with
+// ECONNRESET (observe.spec caught it across upgrades on Node 26, where this began;
+// spec/observe-polite-close.spec.ts shows it).
 // So here:
 // - the listening handle closes alone (`net.Server.prototype.close`, the listener without
 //   http's sweep of idle connections); at a hand-over the next master serves on the same socket;

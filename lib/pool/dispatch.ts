@@ -5,8 +5,9 @@
 // soon as one is. Held (the next master's probation), it goes on: a socket the master accepts on
 // cannot be left unpolled without closing it (libuv refuses to stop reading a listening socket
 // it bound itself, or any listening UNIX socket: ENOTCONN), so both masters accept on it during
-// the probation, and the canary judges the new one on the share it gets. A master that handed over hands what
-// it accepted just before to any worker still connected, draining or not: it serves it to the end.
+// the probation, and the canary judges the new one on the share it gets. A master that handed
+// over hands what it accepted just before to any worker still connected, draining or not: it
+// serves it to the end.
 import type { Socket } from 'node:net';
 import type { Generation } from './generation';
 import type { Intake } from './intake';
