@@ -186,6 +186,36 @@ describe('observe: the wiring in the master and the workers', () => {
       expect(none.notReady()).to.equal('stopping');
     });
 
+    it('after the hand-over it answers the totals it sent to the new master, not its own later counts (a scrape never sees the total fall)', () => {
+      const m = new FakeMaster();
+      m.generations.set(1, gen(1, 'serving', [[1, 'ready', 0]]));
+      m.serving = m.generations.get(1);
+      const ob = new Observation(m, { opts: resolveOptions({}), log });
+      ob.observer.start();
+      const sent: Array<{ type: string; snapshot?: unknown }> = [];
+      const child = Object.assign(new EventEmitter(), { connected: true, send: (x: { type: string; snapshot?: unknown }, ...rest: unknown[]) => {
+        sent.push(x);
+        const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+        cb?.();
+        return true;
+      } });
+      const total = (text: string): number => (parse(text).get('baton_requests_total')?.samples ?? []).reduce((a, x) => a + x.value, 0);
+      try {
+        ob.followSuccessor(child as never);
+        report(1, { '2xx': 5 }, 2);
+        ob.handedOver();
+        const handed = sent.at(-1)?.snapshot;
+        expect(total(ob.render())).to.equal(5);
+        report(1, { '2xx': 3 }, 2); // its draining workers go on reporting
+        expect(total(ob.observer.render()), 'its own count grows').to.equal(8);
+        expect(total(ob.render()), 'what it answers stays at the hand-over').to.equal(5);
+        expect(sent.at(-1)?.snapshot).to.deep.equal(handed);
+      } finally {
+        ob.observer.stop();
+        child.emit('exit');
+      }
+    });
+
     it('judges a reload over the probation window only, each worker\'s warm-up left out (what each generation served before does not count)', () => {
       const m = new FakeMaster();
       m.generations.set(1, gen(1, 'serving', [[1, 'ready', 0]])).set(2, gen(2, 'serving', [[2, 'ready', 0]]));

@@ -42,6 +42,8 @@ export class Observation {
   private fromPredecessor = false;
   private closed = false;
   private sendTotals: (() => void) | undefined;
+  /** The metrics text as it was at the hand-over (see handedOver()). */
+  private atHandOver: string | undefined;
 
   constructor(private readonly m: ObservationHost, private readonly o: ObservationOptions) {
     this.observer = new Observer(m, { pidFile: o.opts.pidFile, log: o.log });
@@ -83,7 +85,7 @@ export class Observation {
     const { metrics, health } = this.o.opts;
     if ((metrics === undefined && health === undefined) || this.closed) return;
     try {
-      this.endpoints = await Endpoints.start({ metrics, health, render: () => this.observer.render(), notReady: () => this.notReady(), inherited: this.o.inherited });
+      this.endpoints = await Endpoints.start({ metrics, health, render: () => this.render(), notReady: () => this.notReady(), inherited: this.o.inherited });
       for (const e of this.endpoints.all) this.o.log.info('endpoint-listening', `${e.serves} on ${e.address}`);
     } catch (err) {
       const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
@@ -172,8 +174,19 @@ export class Observation {
    * their socket duplicates: the new master would serve the endpoints before the last totals.
    */
   handedOver(): void {
+    // What this master still answers (connections it accepted before its listener closed) is
+    // the text of the totals it sends now, the new master's starting point: this master's own
+    // count goes on growing as its workers drain, the new master learns of it only with the
+    // next totals (TOTALS_EVERY), and a scrape answered here and then there would see the total
+    // fall (observe.spec caught it once in CI).
+    this.atHandOver = this.observer.render();
     this.sendTotals?.();
     void this.endpoints?.close(false);
+  }
+
+  /** The metrics text: the hand-over's once this master handed over (handedOver()). */
+  render(): string {
+    return this.atHandOver ?? this.observer.render();
   }
 
   /** The master exits: the endpoints close (their socket files go unless the next master serves on them), the observer stops. */
