@@ -14,6 +14,7 @@ import { forwardUpgrade, readVerdict, upgradeEvent, verdictMessage } from '../li
 import { RemoteUpgrade, type SupervisorLink } from '../lib/supervisor/supervised';
 import { decide, States, TRANSITIONS } from '../lib/master/states';
 import { StopSignals } from '../lib/os/signals';
+import { HAND_OVER, HandOver } from '../lib/upgrade/phases';
 import { Logger } from '../lib/log/log';
 import { msg, type ToMaster } from '../lib/messages';
 
@@ -67,15 +68,19 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       child.say({ type: 'worker-ready', pid: 1, ready: 1, total: 1 });
       child.say({ type: 'ready', pid: child.pid });
       expect(child.sent.map((m) => m.type)).to.deep.equal(['go']);
+      expect(a.phase).to.equal('go');
       child.say({ type: 'serving', pid: child.pid, dropped: ['admin'] });
       expect(events.map((e) => e[0])).to.deep.equal(['started', 'worker-ready']);
+      expect([a.phase, a.finished]).to.deep.equal(['probation', false]);
       clock.tick(500);
       expect(events.at(-1)).to.deep.equal(['serving', child.pid, ['admin']]);
+      expect([a.phase, a.finished]).to.deep.equal(['serving', true]);
       expect(child.sent.map((m) => m.type)).to.deep.equal(['go', 'release']);
       expect(kill.called).to.equal(false);
       // later: it hands over in turn
       child.say({ type: 'handed-over', pid: 5 });
       expect(events.at(-1)).to.deep.equal(['moved-on', 'handed-over']);
+      expect(a.phase).to.equal('released');
     });
 
     it('the new master exits before serving -> its tree killed, failed with the errors it reported', () => {
@@ -88,6 +93,7 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       expect([...(kill.firstCall.args[1] as Set<number>)]).to.deep.equal([77]);
       expect(events.at(-1)?.[0]).to.equal('failed');
       expect(events.at(-1)?.[1]).to.equal(`the new master ${child.pid} exited with code 1 before it was serving: SyntaxError: nope`);
+      expect(a.phase).to.equal('failed');
     });
 
     it('readyTimeout -> killed and failed; an exit during probation also fails it', () => {
@@ -118,6 +124,7 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       expect(events.at(-1)?.[0]).to.equal('serving');
       child.emit('exit', null, 'SIGKILL');
       expect(events.at(-1)).to.deep.equal(['lost', `the new master ${child.pid} was killed by SIGKILL after it took over`]);
+      expect(a.phase).to.equal('lost');
 
       const calm = attempt(0);
       calm.a.start();
@@ -126,6 +133,55 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       calm.child.say({ type: 'stopping' });
       calm.child.emit('exit', 1, null);
       expect(calm.events.map((e) => e[0])).to.deep.equal(['started', 'serving', 'moved-on']);
+      expect(calm.a.phase).to.equal('released');
+    });
+  });
+
+  describe('the hand-over\'s phases (lib/upgrade/phases.ts)', () => {
+    it('the owner moves only along the table; the ends lead nowhere', () => {
+      const h = new HandOver();
+      for (const p of ['starting', 'go', 'probation', 'judging', 'serving', 'lost'] as const) h.to(p);
+      expect(() => h.to('serving')).to.throw(/hand-over phase lost -> serving is not a transition/);
+      expect(() => new HandOver().to('serving')).to.throw(/spawning -> serving/);
+      for (const end of ['released', 'lost', 'failed', 'rolled-back'] as const) expect(HAND_OVER[end]).to.deep.equal([]);
+      // a roll-back is the canary's only: it needs a verdict
+      expect(Object.entries(HAND_OVER).filter(([, next]) => next.includes('rolled-back')).map(([p]) => p)).to.deep.equal(['judging']);
+    });
+
+    it('a follower moves through the phases it did not hear, never back', () => {
+      const h = new HandOver();
+      expect(h.follow('probation')).to.equal(true); // spawning -> starting -> go -> probation
+      expect([h.phase, h.inProgress]).to.deep.equal(['probation', true]);
+      expect(h.follow('starting')).to.equal(false);
+      expect(h.phase).to.equal('probation');
+      expect(h.follow('serving')).to.equal(true);
+      expect(h.inProgress).to.equal(false);
+      expect(h.follow('failed')).to.equal(false);
+      expect(h.phase).to.equal('serving');
+    });
+
+    it('an upgrade the canary finds worse ends rolled back (not failed: it drains away)', () => {
+      const verdict = { result: 'fail' as const, reason: 'worse', next: { responses: 1, errors: 1, errorRate: 1, p99: 1 }, prev: { responses: 1, errors: 0, errorRate: 0, p99: 1 } };
+      const { a, child } = attempt(100, { begin: () => undefined, verdict: () => verdict });
+      a.start();
+      child.say({ type: 'ready', pid: child.pid });
+      child.say({ type: 'serving', pid: child.pid });
+      clock.tick(100);
+      expect(a.phase).to.equal('judging');
+      child.say({ type: 'tally', tally: toTallyData(emptyTally()) });
+      expect(a.phase).to.equal('rolled-back');
+    });
+
+    it('the master being replaced under `baton run` follows the same table on the forwarded events', () => {
+      const remote = new RemoteUpgrade({ send: () => undefined } as unknown as SupervisorLink);
+      remote.emit('started', 7);
+      expect(remote.phase).to.equal('starting');
+      remote.emit('probation', 7); // no 'go' is forwarded
+      expect([remote.phase, remote.finished]).to.deep.equal(['probation', false]);
+      remote.emit('tally', 7, {});
+      expect(remote.phase).to.equal('judging');
+      remote.fail('stopped');
+      expect([remote.phase, remote.finished]).to.deep.equal(['failed', true]);
     });
   });
 

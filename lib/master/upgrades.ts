@@ -43,9 +43,14 @@ export interface UpgradesEvents {
 const PID1 = 'this master is PID 1: its exit would end the container with the new master in it. Run it with `baton run` (a supervisor that stays), or under an init (docker run --init)';
 
 export class Upgrades extends EventEmitter<UpgradesEvents> {
-  private current: UpgradeAttempt | RemoteUpgrade | undefined;
-  /** Followed after the hand-over while this master drains (nginx mode): the new master, and duplicates of the sockets to take service back. */
-  private successor: { attempt: UpgradeAttempt; kept: KeptSockets | undefined } | undefined;
+  /**
+   * The latest upgrade, local or run by the supervisor: in progress, or (nginx mode) the new
+   * master this one follows while it drains, until it moves on or is lost (its phase says which:
+   * lib/upgrade/phases.ts).
+   */
+  private attempt: UpgradeAttempt | RemoteUpgrade | undefined;
+  /** While the new master is followed (nginx mode): duplicates of the sockets to take service back. */
+  private kept: KeptSockets | undefined;
   private takingBack: TakeBack | undefined;
 
   /** @param newGeneration creates (not starts) a generation of this master running `exec` (undefined: the current release) */
@@ -55,7 +60,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
 
   /** The upgrade in progress (`pid`: its new master, once spawned). */
   get busy(): { pid: number | undefined } | undefined {
-    return this.current ? { pid: this.current.pid } : undefined;
+    const a = this.attempt;
+    return a !== undefined && !a.finished ? { pid: a.pid } : undefined;
   }
 
   /** SIGUSR2: replaces this master with a new one started from the current files. */
@@ -85,7 +91,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
 
   /** An upgrade the supervisor started on its own (SIGUSR2 sent to it): followed if this master serves and runs none. */
   adopt(u: RemoteUpgrade): void {
-    if (this.m.state() === 'serving' && !this.current) void this.follow(u);
+    if (this.m.state() === 'serving' && this.busy === undefined) void this.follow(u);
   }
 
   /** The canary: the new master's first generation against the one serving here, over the probation. */
@@ -97,7 +103,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   /** Follows an upgrade (run here, or by the supervisor). */
   private follow(attempt: UpgradeAttempt | RemoteUpgrade): Promise<Outcome> {
     const { log, surface: { notifier } } = this.c;
-    this.current = attempt;
+    this.attempt = attempt;
     if (!(attempt instanceof UpgradeAttempt)) {
       // under `baton run` this master judges, and the supervisor's attempt acts on the verdict
       const judge = this.judge();
@@ -128,7 +134,6 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
         paused?.shedShare(PROBATION_SHARE);
       });
       attempt.on('failed', (reason) => {
-        this.current = undefined;
         // rolled back, or the new master died: this master takes every new connection again
         if (paused !== undefined && paused === this.m.serving()) this.intake.serve(paused);
         log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
@@ -139,7 +144,6 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
         resolve({ ok: false, reason });
       });
       attempt.on('serving', (pid, dropped) => {
-        this.current = undefined;
         this.c.observation.handedOver(); // the latest totals, before the release
         if (attempt instanceof UpgradeAttempt) this.watch(pid, attempt);
         this.emit('handed-over', pid);
@@ -163,10 +167,9 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     // Before the servers close their fds: the sockets to take service back with (not under
     // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
     const kept = this.c.link ? undefined : KeptSockets.atHandOver(this.m.sockets());
-    const successor = { attempt, kept };
-    this.successor = successor;
+    this.kept = kept;
     kept?.ready.catch((err: Error) => {
-      if (this.successor === successor) this.c.log.warn('keep-failed', `${err.message}: if the new master dies while this one drains, this one cannot take service back`);
+      if (this.kept === kept) this.c.log.warn('keep-failed', `${err.message}: if the new master dies while this one drains, this one cannot take service back`);
     });
     attempt.on('lost', (reason) => this.takeBack(pid, reason));
     attempt.on('moved-on', (what) => {
@@ -179,8 +182,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   /** The new master died after it took over, while this master still drains. */
   private takeBack(pid: number, reason: string): void {
     const { c } = this;
-    const kept = this.successor?.kept;
-    this.successor = undefined;
+    const kept = this.kept;
+    this.kept = undefined;
     const state = this.m.state();
     if (state !== 'handed-over' || kept === undefined) {
       c.log.warn('successor-lost', `${reason}; this master is ${state} and does not take service back`, { newPid: pid });
@@ -204,19 +207,19 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
 
   /** No take-back any more: the duplicates go (they would queue connections nobody accepts). */
   letGo(): void {
-    this.successor?.kept?.close();
-    this.successor = undefined;
+    this.kept?.close();
+    this.kept = undefined;
   }
 
   /** This master stops: it follows no new master any more, and takes nothing back. */
   release(): void {
-    this.successor?.attempt.release();
+    if (this.attempt instanceof UpgradeAttempt) this.attempt.release();
     this.letGo();
     this.takingBack?.cancel();
   }
 
   /** Gives up the upgrade in progress (this master stops). */
   fail(reason: string): void {
-    this.current?.fail(reason);
+    this.attempt?.fail(reason);
   }
 }

@@ -13,6 +13,7 @@ import type { Listener } from '../sockets/listeners';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
 import type { UpgradeEvents } from '../upgrade/attempt';
 import { upgradeEvent } from './bridge';
+import { HandOver, type HandOverPhase } from '../upgrade/phases';
 
 export const SUPERVISOR_ENV = 'BATON_SUPERVISOR';
 
@@ -23,21 +24,35 @@ export function takeSupervisedMarker(): boolean {
   return on;
 }
 
-/** An upgrade the supervisor runs, seen from the master being replaced (lib/supervisor/bridge.ts). */
+/**
+ * An upgrade the supervisor runs, seen from the master being replaced (lib/supervisor/bridge.ts):
+ * the same events as an UpgradeAttempt, and the same table of phases (lib/upgrade/phases.ts),
+ * followed on what the supervisor forwards.
+ */
 export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
   pid: number | undefined;
-  finished = false;
+  private readonly handOver = new HandOver();
 
   constructor(private link: SupervisorLink) {
     super();
+    const follow = (phase: HandOverPhase) => () => this.handOver.follow(phase);
     this.on('started', (pid) => {
       this.pid = pid;
+      this.handOver.follow('starting');
     });
-    for (const end of ['serving', 'failed'] as const) {
-      this.on(end, () => {
-        this.finished = true;
-      });
-    }
+    this.on('probation', follow('probation'));
+    this.on('tally', follow('judging'));
+    this.on('serving', follow('serving'));
+    this.on('failed', follow('failed'));
+  }
+
+  get phase(): HandOverPhase {
+    return this.handOver.phase;
+  }
+
+  /** The new master serves, or the upgrade failed: nothing more to follow. */
+  get finished(): boolean {
+    return !this.handOver.inProgress;
   }
 
   start(): void {

@@ -25,6 +25,8 @@
 // The canary (with `judge`): at the end of probation the new master's tally is judged
 // against the old master's generation (lib/upgrade/canary-call.ts); a worse release is asked
 // to roll back (it drains away) instead of being killed.
+//
+// Where it stands is one table, lib/upgrade/phases.ts, which only this class moves.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
@@ -38,15 +40,15 @@ import { killTree } from '../os/proctree';
 import { Probation } from '../pool/probation';
 import { CanaryCall, killIfLingering, ROLLBACK_GRACE } from './canary-call';
 import type { UpgradeEvents, UpgradeOptions } from './attempt-types';
+import { HandOver, type HandOverPhase } from './phases';
 
 export type { HandoffSocket, UpgradeEvents, UpgradeOptions } from './attempt-types';
 export { ROLLBACK_GRACE } from './canary-call';
 
 export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   child: ChildProcess | undefined;
-  private phase: 'spawning' | 'starting' | 'go' | 'probation' | 'serving' | 'failed' = 'spawning';
-  /** After 'serving': the new master said it handed over in turn, or stops. */
-  private succeeded: 'handed-over' | 'stopping' | undefined;
+  /** Where it stands: one table (lib/upgrade/phases.ts), moved here only. */
+  private readonly handOver = new HandOver();
   private forked = new Set<number>();
   /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
   dropped: string[] = [];
@@ -73,8 +75,13 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     return this.child?.pid;
   }
 
+  get phase(): HandOverPhase {
+    return this.handOver.phase;
+  }
+
+  /** The new master serves (or followed by nobody any more), or the upgrade failed. */
   get finished(): boolean {
-    return this.phase === 'serving' || this.phase === 'failed';
+    return !this.handOver.inProgress;
   }
 
   start(): void {
@@ -105,7 +112,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       return;
     }
     this.child = child;
-    this.phase = 'starting';
+    this.handOver.to('starting');
     child.on('error', (err) => {
       // ENOENT / EACCES on spawn, or EPIPE on a dying channel
       if (!this.finished) this.errors.push(err.message);
@@ -114,16 +121,16 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     child.on('message', (m: unknown) => this.onMessage(m));
     child.on('exit', (code, signal) => {
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      if (this.phase === 'serving') {
+      if (this.handOver.is('serving')) {
         // A master that exits 0 on its own stopped or handed over (and said so, if it could).
-        if (!this.o.keepChannel && this.succeeded === undefined && (signal !== null || code !== 0)) {
-          const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
-          this.emit('lost', `the new master ${child.pid} ${how} after it took over${detail}`);
-        }
+        if (signal === null && code === 0) return this.handOver.to('released');
+        this.handOver.to('lost');
+        const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
+        this.emit('lost', `the new master ${child.pid} ${how} after it took over${detail}`);
         return;
       }
       if (this.finished) return;
-      this.fail(this.phase === 'probation'
+      this.fail(this.handOver.is('probation', 'judging')
         ? `the new master ${child.pid} ${how} during its probation (this master accepts again; it served its own connections all along)`
         : `the new master ${child.pid} ${how} before it was serving`);
     });
@@ -145,11 +152,8 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (!isBaton(m)) return;
     this.heard = true;
     const message = m as FromSuccessor;
-    if (this.phase === 'serving') {
-      // a supervisor follows its masters itself (supervisor.ts)
-      if (this.o.keepChannel) return;
+    if (this.handOver.is('serving')) {
       if (message.type === 'handed-over' || message.type === 'stopping') {
-        this.succeeded = message.type;
         this.release();
         this.emit('moved-on', message.type);
       } else if (message.type === 'error') this.errors.push(message.message);
@@ -165,19 +169,19 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.errors.push(message.message);
         return;
       case 'tally':
-        if (this.phase === 'probation') this.call?.tally(message.tally);
+        if (this.handOver.is('judging')) this.call?.tally(message.tally);
         return;
       case 'worker-ready':
         this.emit('worker-ready', message.pid, message.ready, message.total);
         return;
       case 'ready':
-        if (this.phase !== 'starting') return;
-        this.phase = 'go';
+        if (!this.handOver.is('starting')) return;
+        this.handOver.to('go');
         if (this.o.pidFile !== undefined && this.oldPid !== undefined) writePidFile(oldbinPath(this.o.pidFile), this.oldPid);
         this.send({ type: 'go' });
         return;
       case 'serving': {
-        if (this.phase !== 'go') return;
+        if (!this.handOver.is('go')) return;
         if (this.timer) clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
         if (message.side !== undefined) this.emit('side', pid, message.side);
@@ -186,7 +190,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
           return;
         }
         // Both masters accept; a worker the new one loses now fails the upgrade (it exits).
-        this.phase = 'probation';
+        this.handOver.to('probation');
         this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${this.probation.ms} ms (probation)`, { newPid: pid });
         this.o.judge?.begin();
         this.probation.begin(() => this.probationPassed(pid));
@@ -198,8 +202,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
 
   /** Probation time is over without a crash: the canary (if any) decides, on the new master's tally. */
   private probationPassed(pid: number): void {
-    if (this.finished) return;
+    if (!this.handOver.is('probation')) return;
     if (this.o.judge === undefined) return this.settle(pid);
+    this.handOver.to('judging');
     this.call = new CanaryCall({
       judge: this.o.judge, pid, log: this.o.log, tally: (tally) => this.emit('tally', pid, tally), pass: () => this.settle(pid), rollBack: (reason) => this.rollBack(reason),
     });
@@ -220,12 +225,13 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   /** Probation passed: the new master takes over alone. */
   private settle(pid: number): void {
     if (this.finished) return;
-    this.phase = 'serving';
+    this.handOver.to('serving');
     if (this.timer) clearTimeout(this.timer);
     this.probation.end();
     this.early?.remove();
     this.emit('serving', pid, this.dropped);
-    if (this.o.keepChannel) return;
+    // a supervisor follows its masters itself (lib/supervisor/supervisor.ts)
+    if (this.o.keepChannel) return this.handOver.to('released');
     this.send({ type: 'release' });
     this.errors = [];
     // The channel stays open, but keeps nobody alive: the new master says on it when it is
@@ -238,15 +244,15 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   /** The old master no longer follows the new one (it stops, or the new one moved on). */
   release(): void {
     const child = this.child;
-    if (this.phase !== 'serving' || child === undefined) return;
-    this.succeeded ??= 'stopping';
+    if (!this.handOver.is('serving') || child === undefined) return;
+    this.handOver.to('released');
     if (child.connected) child.disconnect();
   }
 
   /** Gives up: kills the new master's whole tree (unless it was asked to roll back) and restores the pid file. */
   fail(reason: string, kill = true): void {
     if (this.finished) return;
-    this.phase = 'failed';
+    this.handOver.to(kill ? 'failed' : 'rolled-back');
     if (this.timer) clearTimeout(this.timer);
     this.call?.cancel();
     this.probation.end();

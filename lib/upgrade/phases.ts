@@ -1,0 +1,82 @@
+// The phases of one hand-over, in one table, as lib/master/states.ts is for the master.
+//
+//   spawning --spawned--> starting --ready (go sent)--> go --serving--> probation
+//   probation --its time is over, a canary to ask--> judging
+//   go | probation | judging --nothing (more) to wait for: released to serve alone--> serving
+//   serving --handed over in turn, stops, or nobody follows it (baton run)--> released
+//   serving --died while the old master drained--> lost (the old master takes service back:
+//            its own state, handed-over -> starting, lib/master/states.ts)
+//   spawning .. judging --exit, error, readyTimeout, the old master stops--> failed
+//   judging --the canary found it worse--> rolled-back (it drains away)
+//
+// One owner moves it: the attempt that spawns the next master (lib/upgrade/attempt.ts), run by
+// the old master or, under `baton run`, by the supervisor. The master being replaced then
+// follows the same table on the events the supervisor forwards (RemoteUpgrade,
+// lib/supervisor/supervised.ts): it hears no 'go', so a follower moves through the phases it
+// did not hear (follow()); only the owner's moves must each be on the table (to()).
+
+export type HandOverPhase = 'spawning' | 'starting' | 'go' | 'probation' | 'judging' | 'serving' | 'released' | 'lost' | 'failed' | 'rolled-back';
+
+export const HAND_OVER: Readonly<Record<HandOverPhase, readonly HandOverPhase[]>> = {
+  spawning: ['starting', 'failed'],
+  starting: ['go', 'failed'],
+  go: ['probation', 'serving', 'failed'],
+  probation: ['judging', 'serving', 'failed'],
+  judging: ['serving', 'rolled-back', 'failed'],
+  serving: ['released', 'lost'],
+  released: [],
+  lost: [],
+  failed: [],
+  'rolled-back': [],
+};
+
+/** Before the new master serves alone: the upgrade is in progress (it can still fail). */
+export const IN_PROGRESS: readonly HandOverPhase[] = ['spawning', 'starting', 'go', 'probation', 'judging'];
+
+/** The phases from `from` to `to` along the table (`to` last), or undefined when `to` is not ahead. */
+function path(from: HandOverPhase, to: HandOverPhase): HandOverPhase[] | undefined {
+  const seen = new Map<HandOverPhase, HandOverPhase[]>([[from, []]]);
+  const queue: HandOverPhase[] = [from];
+  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+    for (const next of HAND_OVER[p]) {
+      if (seen.has(next)) continue;
+      const way = [...(seen.get(p) as HandOverPhase[]), next];
+      if (next === to) return way;
+      seen.set(next, way);
+      queue.push(next);
+    }
+  }
+  return undefined;
+}
+
+export class HandOver {
+  private current: HandOverPhase = 'spawning';
+
+  get phase(): HandOverPhase {
+    return this.current;
+  }
+
+  /** Whether the phase is one of `phases`. */
+  is(...phases: HandOverPhase[]): boolean {
+    return phases.includes(this.current);
+  }
+
+  /** The upgrade is in progress: the new master does not serve alone yet, and has not failed. */
+  get inProgress(): boolean {
+    return IN_PROGRESS.includes(this.current);
+  }
+
+  /** The owner's move: must be on the table (a move off it is a bug in baton). */
+  to(next: HandOverPhase): void {
+    if (!HAND_OVER[this.current].includes(next)) throw new Error(`baton: internal error: hand-over phase ${this.current} -> ${next} is not a transition`);
+    this.current = next;
+  }
+
+  /** A follower's move: to `next` through the phases it did not hear; false (and no move) when `next` is not ahead. */
+  follow(next: HandOverPhase): boolean {
+    const way = path(this.current, next);
+    if (way === undefined) return false;
+    for (const p of way) this.to(p);
+    return true;
+  }
+}
