@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Verdict } from '../lib/observe/canary';
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
@@ -232,7 +233,7 @@ describe('observe: the wiring in the master and the workers', () => {
         expect(ob.observer.leftOut(2)).to.equal(17);
         expect(ob.observer.metrics.tally(2).codes['5xx']).to.equal(37);
         expect(ob.observer.tally(2).codes['5xx']).to.equal(30);
-        const v = j.verdict();
+        const v = j.verdict() as Verdict; // a reload's judge answers at once
         expect(v.result).to.equal('fail');
         expect(v.reason).to.equal('5xx 30.0% (30 of 100) vs 0.0% (0 of 100): an excess of at least 15.5% (99% confidence), above maxErrorRate 5.0% in probation (after a 333 ms warm-up, 17 response(s) of the new generation left out)');
       } finally {

@@ -15,6 +15,7 @@ import type { Judge } from '../lib/observe/canary';
 import type { Verdict } from '../lib/observe/canary';
 import { Backoff } from '../lib/pool/backoff';
 import { Probation } from '../lib/pool/probation';
+import { REPORT_TIMEOUT, Trial } from '../lib/pool/trial';
 import { Logger } from '../lib/log/log';
 import { msg } from '../lib/messages';
 
@@ -364,6 +365,55 @@ describe('pool units (fake workers, fake clock)', () => {
         clock.tick(1_000);
         expect(events).to.deep.equal(['judged', 'succeeded']);
       }
+    });
+  });
+
+  describe('the trial of a change (lib/pool/trial.ts)', () => {
+    const worse: Verdict = { result: 'fail', reason: 'worse', next: { responses: 1, errors: 1, errorRate: 1, p99: 1 }, prev: { responses: 1, errors: 0, errorRate: 0, p99: 1 } };
+    function trial(judge: Judge | undefined, ask?: () => void): { t: Trial; pass: sinon.SinonSpy; rollBack: sinon.SinonSpy } {
+      const pass = sinon.spy();
+      const rollBack = sinon.spy();
+      const t = new Trial({ what: 'upgrade', subject: 'new master 9', ms: 1_000, judge, ask, pass, rollBack, log: new Logger('master', 1, 'silent') });
+      t.begin();
+      return { t, pass, rollBack };
+    }
+
+    it('asks for the evidence at the end of probation, judges it once; none within REPORT_TIMEOUT: passes on crashes alone', () => {
+      const ask = sinon.spy();
+      const verdict = sinon.stub().returns(worse);
+      const slow = trial({ begin: sinon.spy(), verdict }, ask);
+      clock.tick(999);
+      expect(ask.called).to.equal(false);
+      clock.tick(1);
+      expect(ask.calledOnce).to.equal(true);
+      clock.tick(REPORT_TIMEOUT);
+      expect([slow.pass.calledOnceWith(undefined), slow.rollBack.called]).to.deep.equal([true, false]);
+      slow.t.evidence({}); // too late: nothing more
+      expect(verdict.called).to.equal(false);
+
+      const prompt = trial({ begin: sinon.spy(), verdict }, () => undefined);
+      clock.tick(1_000);
+      prompt.t.evidence({});
+      prompt.t.evidence({});
+      expect([verdict.calledOnce, prompt.rollBack.calledOnceWith('upgrade rolled back: worse'), prompt.pass.called]).to.deep.equal([true, true, false]);
+    });
+
+    it('a verdict from another process (a promise) is waited for at most REPORT_TIMEOUT; ended, it acts on nothing', async () => {
+      const never = trial({ begin: () => undefined, verdict: () => new Promise<undefined>(() => undefined) });
+      clock.tick(1_000 + REPORT_TIMEOUT - 1);
+      expect(never.pass.called).to.equal(false);
+      clock.tick(1);
+      expect(never.pass.calledOnce).to.equal(true);
+
+      const late = trial({ begin: () => undefined, verdict: () => Promise.resolve(worse) });
+      clock.tick(1_000);
+      await Promise.resolve();
+      expect(late.rollBack.calledOnceWith('upgrade rolled back: worse')).to.equal(true);
+
+      const ended = trial({ begin: () => undefined, verdict: () => worse });
+      ended.t.end();
+      clock.tick(1_000 + REPORT_TIMEOUT);
+      expect([ended.pass.called, ended.rollBack.called, ended.t.probation.active]).to.deep.equal([false, false, false]);
     });
   });
 

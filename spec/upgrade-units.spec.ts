@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { ChildProcess } from 'node:child_process';
 import { ROLLBACK_GRACE, UpgradeAttempt } from '../lib/upgrade/attempt';
-import { fromTallyData, REPORT_TIMEOUT, toTallyData, upgradeJudge, type UpgradeJudge } from '../lib/upgrade/canary';
+import { fromTallyData, REPORT_TIMEOUT, toTallyData, upgradeJudge } from '../lib/upgrade/canary';
+import type { Judge } from '../lib/observe/canary';
 import { CANARY_DEFAULTS } from '../lib/config/observe';
 import { emptyTally, type Tally } from '../lib/observe/metrics';
 import { forwardUpgrade, readVerdict, upgradeEvent, verdictMessage } from '../lib/supervisor/bridge';
@@ -38,7 +39,7 @@ class FakeChild extends EventEmitter {
 
 const log = new Logger('master', 1, 'silent');
 
-function attempt(probation: number, judge?: UpgradeJudge): { a: UpgradeAttempt; child: FakeChild; kill: sinon.SinonStub; events: Array<[string, ...unknown[]]> } {
+function attempt(probation: number, judge?: Judge): { a: UpgradeAttempt; child: FakeChild; kill: sinon.SinonStub; events: Array<[string, ...unknown[]]> } {
   const child = new FakeChild();
   const kill = sinon.stub().returns([child.pid]);
   const a = new UpgradeAttempt({

@@ -66,7 +66,7 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
     }
     const old = m.serving();
     const gen = this.newGeneration(env);
-    const r = new ReloadAttempt(gen, old, this.opts.probation, this.intake, c.observation.reloadJudge(gen.id, old?.id));
+    const r = new ReloadAttempt(gen, old, this.opts.probation, this.intake, c.observation.reloadJudge(gen.id, old?.id), log);
     this.current = r;
     log.info('reload-started', `reload started: generation ${gen.id}`);
     notifier.reloading(`reloading: generation ${gen.id} starting`);

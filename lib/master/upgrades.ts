@@ -17,7 +17,8 @@ import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
 import { UpgradeAttempt } from '../upgrade/attempt';
 import { PROBATION_SHARE } from '../pool/probation';
-import { upgradeJudge, type LocalJudge } from '../upgrade/canary';
+import { upgradeJudge } from '../upgrade/canary';
+import type { Judge } from '../observe/canary';
 import { verdictMessage } from '../supervisor/bridge';
 import { emptyTally } from '../observe/metrics';
 import { TakeBack } from '../upgrade/take-back';
@@ -95,7 +96,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   }
 
   /** The canary: the new master's first generation against the one serving here, over the probation. */
-  private judge(): LocalJudge {
+  private judge(): Judge {
     const serving = this.m.serving()?.id;
     return upgradeJudge(() => (serving === undefined ? emptyTally() : this.c.observation.observer.tally(serving)), this.opts.canary);
   }
@@ -109,9 +110,10 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       const judge = this.judge();
       attempt.on('probation', () => judge.begin());
       attempt.on('tally', (pid, tally) => {
-        const v = judge.verdict(tally);
-        log.info('canary', v ? `new master ${pid}: ${v.result}: ${v.reason}` : `new master ${pid} sent a malformed tally: judged on crashes alone`, { newPid: pid });
-        this.c.link?.send(verdictMessage(pid, v));
+        void Promise.resolve(judge.verdict(tally)).then((v) => {
+          log.info('canary', v ? `new master ${pid}: ${v.result}: ${v.reason}` : `new master ${pid} sent a malformed tally: judged on crashes alone`, { newPid: pid });
+          this.c.link?.send(verdictMessage(pid, v));
+        });
       });
     }
     return new Promise((resolve) => {

@@ -60,10 +60,16 @@ export interface Verdict {
   prev: Figures;
 }
 
-/** A reload's canary (lib/pool/reload.ts): its window opens at promotion, and its verdict is asked at the end of probation. */
+/**
+ * The canary of a change (a reload, an upgrade: lib/pool/trial.ts): its window opens as the
+ * probation begins, its verdict is asked at the end. `evidence`: the new side's figures when they
+ * were counted in another process (an upgrade's tally, off the wire); none for a reload, whose
+ * both sides are counted here. Undefined: nothing to judge by (a malformed tally). A judge in
+ * another process answers later (`baton run`: the old master judges for the supervisor).
+ */
 export interface Judge {
   begin(): void;
-  verdict(): Verdict;
+  verdict(evidence?: unknown): Verdict | undefined | Promise<Verdict | undefined>;
 }
 
 export function figures(t: Tally): Figures {

@@ -116,14 +116,7 @@ export class Observation {
     const w = new CanaryWindow({
       next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), left: () => this.observer.leftOut(next), policy: this.o.opts.canary,
     });
-    return {
-      begin: () => w.begin(),
-      verdict: () => {
-        const v = w.verdict();
-        this.o.log.info('canary', `generation ${next}: ${v.result}: ${v.reason}`, { generation: next });
-        return v;
-      },
-    };
+    return { begin: () => w.begin(), verdict: () => w.verdict() };
   }
 
   /**

@@ -4,9 +4,10 @@
 //   every worker ready: promoted         (new connections go to it; the old generation
 //                                         stops accepting and sheds half of its keep-alive
 //                                         connections, whose clients reconnect to the new one)
-//   probation ms without losing a worker, and the canary finds it no worse (lib/observe/
-//                                         window.ts: both generations' responses over probation,
-//                                         each worker's warm-up left out):
+//   probation ms without losing a worker, and the canary finds it no worse (the trial an
+//                                         upgrade has too, lib/pool/trial.ts; lib/observe/window.ts:
+//                                         both generations' responses over probation, each
+//                                         worker's warm-up left out):
 //                                         succeeded (the master drains the old one)
 //                                        --a worker exits--> rolled-back (killed; the old
 //                                         generation accepts again)
@@ -19,8 +20,10 @@
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
 import type { Intake } from './intake';
-import { Probation, PROBATION_SHARE } from './probation';
+import { PROBATION_SHARE } from './probation';
+import { Trial } from './trial';
 import type { Judge, Verdict } from '../observe/canary';
+import type { Logger } from '../log/log';
 
 export interface ReloadEvents {
   /** The new generation takes new connections (on probation). */
@@ -35,12 +38,19 @@ export interface ReloadEvents {
 
 export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   private done = false;
-  private readonly probation: Probation;
+  private readonly trial: Trial;
 
-  /** @param sockets the sockets its workers accept on, asked when they start to */
-  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly intake: Intake, private readonly judge?: Judge) {
+  /** @param intake tells which generation takes new connections */
+  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly intake: Intake, judge?: Judge, log?: Logger) {
     super();
-    this.probation = new Probation(probationMs);
+    this.trial = new Trial({
+      what: 'reload', subject: `generation ${gen.id}`, fields: { generation: gen.id }, ms: probationMs, judge, log,
+      pass: (v) => {
+        if (v !== undefined) this.emit('judged', v);
+        this.succeed();
+      },
+      rollBack: (reason) => this.rollBack(reason, this.old && this.old.state === 'serving' ? this.old : undefined, true),
+    });
   }
 
   get finished(): boolean {
@@ -56,13 +66,12 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
       // New connections go to the new generation; the old one stays until the new one has
       // served `probation` ms without losing a worker and the canary found it no worse.
       gen.markServing();
-      gen.probation = this.probation;
-      this.judge?.begin();
-      this.probation.begin(() => this.probationPassed());
+      gen.probation = this.trial.probation;
+      this.trial.begin();
       this.intake.serve(gen); // and the old one stops taking them
       // clients that keep their connections would never meet the new code before the drain:
       // half of them move now, so it serves (and warms up) beside the old one on probation
-      if (this.probation.ms > 0) old?.shedShare(PROBATION_SHARE);
+      if (this.trial.probation.ms > 0) old?.shedShare(PROBATION_SHARE);
       gen.removeListener('failed', fail);
       gen.on('failed', (reason) => this.rollBack(reason, old && old.state === 'serving' ? old : undefined));
       this.emit('promoted');
@@ -74,33 +83,20 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   abort(): void {
     if (this.done) return;
     this.done = true;
-    this.probation.end();
+    this.trial.end();
     this.gen.abort();
   }
 
   private rollBack(reason: string, restored: Generation | undefined, drain = false): void {
     if (this.done) return;
     this.done = true;
-    this.probation.end();
+    this.trial.end();
     if (restored) this.intake.serve(restored);
     if (drain) {
       this.gen.probation = undefined;
       this.gen.drain(reason);
     } else this.gen.abort();
     this.emit('rolled-back', reason, restored);
-  }
-
-  /** Probation time is over without a crash: the canary decides. */
-  private probationPassed(): void {
-    if (this.done || this.judge === undefined) return this.succeed();
-    const v = this.judge.verdict();
-    if (v.result === 'fail') {
-      const old = this.old && this.old.state === 'serving' ? this.old : undefined;
-      this.rollBack(`reload rolled back: ${v.reason}`, old, true);
-      return;
-    }
-    this.emit('judged', v);
-    this.succeed();
   }
 
   private succeed(): void {

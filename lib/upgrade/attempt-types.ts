@@ -8,7 +8,7 @@ import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
 import type { killTree } from '../os/proctree';
 import type { Relaunch } from '../os/relaunch';
-import type { UpgradeJudge } from './canary';
+import type { Judge } from '../observe/canary';
 
 export interface UpgradeEvents {
   started: [pid: number];
@@ -57,7 +57,7 @@ export interface UpgradeOptions {
   /** The `metrics` / `health` listening sockets to pass on after the listeners (lib/observe/endpoints.ts). */
   endpoints?: Array<{ key: string; fd: number }>;
   /** The canary, judged at the end of probation (under `baton run`, the supervisor's asks the old master). */
-  judge?: UpgradeJudge;
+  judge?: Judge;
   /** The new master's drainTimeout: a rolled-back one is killed if still there ROLLBACK_GRACE ms later (default 30 s). */
   drainTimeout?: number;
   /** Unit specs give fakes: how the new master is spawned, and its tree killed. */

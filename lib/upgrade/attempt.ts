@@ -22,9 +22,14 @@
 // names it again. The old master accepts again at once (during probation the new master alone
 // accepted; a connection that arrived meanwhile waited in the listen backlog), so nothing was lost.
 //
-// The canary (with `judge`): at the end of probation the new master's tally is judged
-// against the old master's generation (lib/upgrade/canary-call.ts); a worse release is asked
-// to roll back (it drains away) instead of being killed.
+// Probation and the canary (with `judge`): the trial a reload has too (lib/pool/trial.ts); at
+// its end the old master asks for the new master's tally (report -> tally) and judges it against
+// its own generation. A worse release is asked to roll back instead of being killed:
+//
+//   roll-back {reason} ------------------------->  drains like a stopping master (no request is
+//                                                  cut), leaves the socket files, the pid file and
+//                                                  the control socket's path to the old master
+//   (still there drainTimeout + ROLLBACK_GRACE later: SIGKILLed with its tree, as a failure)
 //
 // Where it stands is one table, lib/upgrade/phases.ts, which only this class moves.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
@@ -37,13 +42,21 @@ import { sendIfConnected } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { oldbinPath, removePidFileIf, writePidFile } from '../os/pidfile';
 import { killTree } from '../os/proctree';
-import { Probation } from '../pool/probation';
-import { CanaryCall, killIfLingering, ROLLBACK_GRACE } from './canary-call';
+import { Trial } from '../pool/trial';
+import type { Logger } from '../log/log';
 import type { UpgradeEvents, UpgradeOptions } from './attempt-types';
 import { HandOver, type HandOverPhase } from './phases';
 
 export type { HandoffSocket, UpgradeEvents, UpgradeOptions } from './attempt-types';
-export { ROLLBACK_GRACE } from './canary-call';
+/** How long past drainTimeout a rolled-back new master may take to exit before it is killed. */
+export const ROLLBACK_GRACE = 5_000;
+
+/** A rolled-back new master still there `ms` later is killed with its tree (`kill` returns the pids killed). */
+function killIfLingering(child: ChildProcess, ms: number, kill: () => number[], log: Logger): void {
+  const t = setTimeout(() => log.warn('rollback-killed', `new master ${child.pid} still there ${ms} ms after its roll-back: killed ${kill().join(', ')}`, { newPid: child.pid }), ms);
+  t.unref();
+  child.once('exit', () => clearTimeout(t));
+}
 
 export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   child: ChildProcess | undefined;
@@ -57,14 +70,11 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private heard = false;
   private timer: NodeJS.Timeout | undefined;
   private early: EarlyReporter | undefined;
-  /** The canary's exchange at the end of probation. */
-  private call: CanaryCall | undefined;
-  /** Both masters accept meanwhile; the new one exiting fails the upgrade (lib/pool/probation.ts). */
-  private readonly probation: Probation;
+  /** From 'serving' on: probation (the new master exiting fails the upgrade), then the canary. */
+  private trial: Trial | undefined;
 
   constructor(private o: UpgradeOptions) {
     super();
-    this.probation = new Probation(o.probation ?? 0);
   }
 
   private get oldPid(): number | undefined {
@@ -169,7 +179,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         this.errors.push(message.message);
         return;
       case 'tally':
-        if (this.handOver.is('judging')) this.call?.tally(message.tally);
+        if (this.handOver.is('judging')) this.trial?.evidence(message.tally);
         return;
       case 'worker-ready':
         this.emit('worker-ready', message.pid, message.ready, message.total);
@@ -185,30 +195,29 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         if (this.timer) clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
         if (message.side !== undefined) this.emit('side', pid, message.side);
-        if (this.probation.ms <= 0) {
+        const ms = this.o.probation ?? 0;
+        if (ms <= 0) {
           this.settle(pid);
           return;
         }
-        // Both masters accept; a worker the new one loses now fails the upgrade (it exits).
+        // The new master serves; a worker it loses now fails the upgrade (it exits).
         this.handOver.to('probation');
-        this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${this.probation.ms} ms (probation)`, { newPid: pid });
-        this.o.judge?.begin();
-        this.probation.begin(() => this.probationPassed(pid));
+        this.o.log.info('upgrade-probation', `new master ${pid} serves beside this one for ${ms} ms (probation)`, { newPid: pid });
+        this.trial = new Trial({
+          what: 'upgrade', subject: `new master ${pid}`, fields: { newPid: pid }, ms, judge: this.o.judge, log: this.o.log,
+          ask: () => {
+            this.handOver.to('judging');
+            this.send({ type: 'report' });
+          },
+          heard: (tally) => this.emit('tally', pid, tally),
+          pass: () => this.settle(pid),
+          rollBack: (reason) => this.rollBack(reason),
+        });
+        this.trial.begin();
         this.emit('probation', pid);
         return;
       }
     }
-  }
-
-  /** Probation time is over without a crash: the canary (if any) decides, on the new master's tally. */
-  private probationPassed(pid: number): void {
-    if (!this.handOver.is('probation')) return;
-    if (this.o.judge === undefined) return this.settle(pid);
-    this.handOver.to('judging');
-    this.call = new CanaryCall({
-      judge: this.o.judge, pid, log: this.o.log, tally: (tally) => this.emit('tally', pid, tally), pass: () => this.settle(pid), rollBack: (reason) => this.rollBack(reason),
-    });
-    this.call.ask(() => this.send({ type: 'report' }));
   }
 
   /**
@@ -227,7 +236,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (this.finished) return;
     this.handOver.to('serving');
     if (this.timer) clearTimeout(this.timer);
-    this.probation.end();
+    this.trial?.end();
     this.early?.remove();
     this.emit('serving', pid, this.dropped);
     // a supervisor follows its masters itself (lib/supervisor/supervisor.ts)
@@ -254,8 +263,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     if (this.finished) return;
     this.handOver.to(kill ? 'failed' : 'rolled-back');
     if (this.timer) clearTimeout(this.timer);
-    this.call?.cancel();
-    this.probation.end();
+    this.trial?.end();
     this.early?.remove();
     const pid = this.child?.pid;
     if (pid !== undefined && kill) {

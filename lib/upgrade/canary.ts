@@ -12,11 +12,10 @@ import { Histogram, isHistogramData, type HistogramData } from '../observe/histo
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';
 import { CanaryWindow } from '../observe/window';
-import type { Verdict, Warmup } from '../observe/canary';
+import type { Judge, Warmup } from '../observe/canary';
 import type { CanaryPolicy } from '../config/observe';
 
-/** How long the old master waits for the new master's tally before it judges on crashes alone. */
-export const REPORT_TIMEOUT = 2_000;
+export { REPORT_TIMEOUT } from '../pool/trial';
 
 /** A tally as it travels over the upgrade channel. */
 export interface TallyData {
@@ -54,24 +53,11 @@ export function fromTallyData(x: unknown): Tally | undefined {
 }
 
 /**
- * The old master's side: its own generation's window, and the verdict on the new master's
- * tally once it came. Under `baton run` the supervisor runs the attempt: its judge forwards
- * the tally to the old master and waits for the old master's verdict (lib/supervisor/bridge.ts).
+ * The old master's judge over `prev` (its serving generation's totals so far) and the new
+ * master's tally, which comes as the evidence. Under `baton run` the supervisor runs the attempt:
+ * its judge forwards the tally to the old master and waits for the verdict (lib/supervisor/bridge.ts).
  */
-export interface UpgradeJudge {
-  /** The probation begins: the old generation's window opens. */
-  begin(): void;
-  /** The verdict on the new master's tally (a TallyData from the wire; undefined when none came or it was malformed). */
-  verdict(next: unknown): Verdict | undefined | Promise<Verdict | undefined>;
-}
-
-/** The old master's own judge, which answers at once. */
-export interface LocalJudge extends UpgradeJudge {
-  verdict(next: unknown): Verdict | undefined;
-}
-
-/** A judge over `prev` (the old master's serving generation's totals so far). */
-export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): LocalJudge {
+export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): Judge {
   let received: Tally | undefined;
   const w = new CanaryWindow({ next: () => received ?? emptyTally(), prev, policy });
   return {
