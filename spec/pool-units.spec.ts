@@ -10,7 +10,6 @@ import { ReloadAttempt } from '../lib/pool/reload';
 import { WorkersAccept } from '../lib/pool/workers-accept';
 import { Dispatcher } from '../lib/pool/dispatch';
 import type { Listener } from '../lib/sockets/listeners';
-import type { SharedSocket } from '../lib/sockets/open';
 import type { Judge } from '../lib/observe/canary';
 import type { Verdict } from '../lib/observe/canary';
 import { Backoff } from '../lib/pool/backoff';
@@ -210,13 +209,6 @@ describe('pool units (fake workers, fake clock)', () => {
     return p;
   }
 
-  /** The intake where the workers accept, serving `gen` (as the master leaves it before a reload). */
-  function intakeOf(gen: Generation, sockets: SharedSocket[] = []): WorkersAccept {
-    const i = new WorkersAccept(() => sockets);
-    i.serve(gen);
-    return i;
-  }
-
   describe('the intakes (lib/pool/intake.ts)', () => {
     const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
     const accepts = (w: FakeWorker | undefined): Array<unknown> => (w?.sent ?? []).filter((m) => m.type === 'accept').map((m) => m.on);
@@ -260,18 +252,17 @@ describe('pool units (fake workers, fake clock)', () => {
 
   describe('ReloadAttempt', () => {
 
-    it('all ready -> promoted (the old generation stops accepting), then probation -> succeeded', () => {
+    it('all ready -> promoted (on probation; which generation accepts is the master\'s to move), then probation -> succeeded', () => {
       const old = serving();
       const next = pool(2, 2);
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen));
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000);
       const events: string[] = [];
       for (const e of ['promoted', 'rolled-back', 'succeeded'] as const) r.on(e, () => events.push(e));
-      const stop = sinon.spy(old.gen, 'stopAccepting');
       r.start();
       next.forked.forEach((w) => w.say({ type: 'ready' }));
       expect(events).to.deep.equal(['promoted']);
       expect(next.gen.state).to.equal('serving');
-      expect(stop.calledOnce).to.equal(true);
+      expect(next.gen.probation?.active).to.equal(true);
       clock.tick(999);
       expect(events).to.deep.equal(['promoted']);
       clock.tick(1);
@@ -282,7 +273,7 @@ describe('pool units (fake workers, fake clock)', () => {
     it('a worker exits before ready -> rolled back, the new generation killed', () => {
       const old = serving();
       const next = pool(2, 2);
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen));
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000);
       const rolled = sinon.spy();
       r.on('rolled-back', rolled);
       r.start();
@@ -295,7 +286,7 @@ describe('pool units (fake workers, fake clock)', () => {
     it('readyTimeout -> rolled back', () => {
       const old = serving();
       const next = pool(2, 1, 300);
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen));
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000);
       const rolled = sinon.spy();
       r.on('rolled-back', rolled);
       r.start();
@@ -307,25 +298,22 @@ describe('pool units (fake workers, fake clock)', () => {
     function onProbation(judge?: Judge) {
       const old = serving();
       const next = pool(2, 1);
-      const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
-      const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen, sockets), judge);
+      const r = new ReloadAttempt(next.gen, old.gen, 1_000, judge);
       const rolled = sinon.spy();
       const succeeded = sinon.spy();
       r.on('rolled-back', rolled);
       r.on('succeeded', succeeded);
-      const accept = sinon.spy(old.gen, 'acceptOn');
       r.start();
-      return { old, next, sockets, rolled, succeeded, accept };
+      return { old, next, rolled, succeeded };
     }
 
-    it('a worker lost during probation -> rolled back, the old generation accepts again', () => {
-      const { old, next, sockets, rolled, succeeded, accept } = onProbation();
+    it('a worker lost during probation -> rolled back, with the old generation to serve again', () => {
+      const { old, next, rolled, succeeded } = onProbation();
       next.forked[0]?.say({ type: 'ready' });
       clock.tick(500);
       next.forked[0]?.exit(1);
       expect(rolled.firstCall.args[0]).to.match(/during probation/);
       expect(rolled.firstCall.args[1]).to.equal(old.gen);
-      expect(accept.calledWith(sockets)).to.equal(true);
       clock.tick(1_000);
       expect(succeeded.called).to.equal(false);
     });
@@ -335,9 +323,9 @@ describe('pool units (fake workers, fake clock)', () => {
       return { result, reason, next: f, prev: f };
     }
 
-    it('the canary fails at the end of probation -> rolled back: the new generation drains (not killed), the old one accepts again', () => {
+    it('the canary fails at the end of probation -> rolled back: the new generation drains (not killed), the old one to serve again', () => {
       const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict('fail', '5xx 30.0% (30 of 100) vs 0.0% (0 of 100) in probation')) };
-      const { old, next, sockets, rolled, succeeded, accept } = onProbation(judge);
+      const { old, next, rolled, succeeded } = onProbation(judge);
       next.forked[0]?.say({ type: 'ready' });
       expect(judge.begin.calledOnce).to.equal(true);
       clock.tick(999);
@@ -348,7 +336,6 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(next.gen.state).to.equal('draining');
       expect(next.forked[0]?.sent.some((m) => m.type === 'drain')).to.equal(true);
       expect(next.forked[0]?.process.kill.called).to.equal(false);
-      expect(accept.calledWith(sockets)).to.equal(true);
       expect(succeeded.called).to.equal(false);
     });
 
@@ -357,7 +344,7 @@ describe('pool units (fake workers, fake clock)', () => {
         const old = serving();
         const next = pool(2, 1);
         const judge = { begin: sinon.spy(), verdict: sinon.stub().returns(verdict(result, 'fine')) };
-        const r = new ReloadAttempt(next.gen, old.gen, 1_000, intakeOf(old.gen), judge);
+        const r = new ReloadAttempt(next.gen, old.gen, 1_000, judge);
         const events: string[] = [];
         for (const e of ['judged', 'rolled-back', 'succeeded'] as const) r.on(e, () => events.push(e));
         r.start();

@@ -10,6 +10,7 @@
 // Only this file changes the state; what the world sees of it is lib/master/surface.ts.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
+import { PROBATION_SHARE } from '../pool/probation';
 import type { EnvOverlay } from '../config/envfile';
 import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
@@ -161,9 +162,15 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The upgrades piece reports; this master moves its state. */
   private followUpgrades(): Upgrades {
-    const u = new Upgrades(this.c, this.opts, this.view, this.pool, (exec) => this.newGeneration(exec, this.servingEnv));
+    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.newGeneration(exec, this.servingEnv));
     forward(u, this, ['upgrade-started', 'upgrade-worker-ready', 'upgrade-failed']);
-    u.on('handed-over', (pid) => this.handOver(pid));
+    // As a reload's generation: the new master alone takes new connections during its probation
+    // (when both accept, the old, warm workers win nearly every one and the canary has nothing to
+    // judge). A connection that arrives while neither accepts waits in the listen backlog.
+    u.on('probation', () => this.onProbation(undefined));
+    // rolled back, or the new master died: this master takes every new connection again
+    u.on('upgrade-failed', () => this.state === 'serving' && this.serving && this.serve(this.serving));
+    u.on('handed-over', (pid, dropped) => this.handOver(pid, dropped));
     u.on('taking-back', (info) => {
       this.states.to('starting');
       this.emit('taking-back', info);
@@ -180,8 +187,12 @@ export class Master extends EventEmitter<MasterEvents> {
     return u;
   }
 
-  private handOver(pid: number): void {
+  private handOver(pid: number, dropped: string[]): void {
     this.states.to('handed-over');
+    for (const l of this.sockets.filter((s) => dropped.includes(s.name))) {
+      l.removePath(); // nobody accepts on it any more
+      this.c.log.info('listener-closed', `${l.address()} (listener "${l.name}") is not in the new release: closed`, { listener: l.name });
+    }
     this.pool.next++; // the new master's first generation took this number; one taken back gets the next
     this.exitReason = 'upgraded';
     for (const l of this.sockets) l.stopAccepting();
@@ -205,10 +216,10 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The reloads piece reports; this master moves what serves. */
   private followReloads(): Reloads {
-    const r = new Reloads(this.c, this.opts, this.view, this.pool, (env) => this.newGeneration(undefined, env));
+    const r = new Reloads(this.c, this.opts, this.view, (env) => this.newGeneration(undefined, env));
     forward(r, this, ['reload-started', 'reload-failed', 'reload-succeeded']);
-    r.on('promoted', (gen) => this.serve(gen));
-    r.on('rolled-back', (restored) => this.serve(restored ?? this.serving));
+    r.on('promoted', (gen) => this.onProbation(gen));
+    r.on('rolled-back', (restored) => restored && this.serve(restored));
     r.on('succeeded', (old, env) => {
       this.servingEnv = env;
       this.c.link?.send(this.stateMessage());
@@ -217,9 +228,24 @@ export class Master extends EventEmitter<MasterEvents> {
     return r;
   }
 
-  /** The reload made `gen` the one that serves (its ReloadAttempt told the intakes). */
-  private serve(gen: Generation | undefined): void {
+  /** `gen` takes the new connections from now on (lib/pool/intake.ts); the one before stops. */
+  private serve(gen: Generation): void {
+    this.pool.serve(gen);
     this.serving = gen;
+  }
+
+  /**
+   * New code goes on probation: a reload's generation (`gen`), or the next master (none of this
+   * master's generations then takes new connections). Clients that keep their connections would
+   * meet it only at the drain: half of the serving generation's keep-alive connections move now,
+   * so that it serves, and warms up, beside the old code while there is still something to roll
+   * back to.
+   */
+  private onProbation(gen: Generation | undefined): void {
+    const old = this.serving;
+    if (gen) this.serve(gen);
+    else this.pool.hold();
+    if (this.opts.probation > 0) old?.shedShare(PROBATION_SHARE);
   }
 
   /** SIGTTIN / SIGTTOU / `baton scale N`: workers per generation, at least 1. */

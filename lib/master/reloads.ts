@@ -5,8 +5,8 @@
 // (lib/master/context.ts) and creates the generation with the factory it is given, but
 // changes nothing there: the master moves on its events.
 //
-//   promoted [gen]           new connections go to `gen`
-//   rolled-back [restored]   the old generation accepts again (when it still can)
+//   promoted [gen, old]      new connections go to `gen`, `old` sheds half its keep-alive ones
+//   rolled-back [restored]   the old generation takes them again (when it still can)
 //   succeeded [old]          the old generation may drain
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
@@ -14,7 +14,6 @@ import { ReloadAttempt } from '../pool/reload';
 import type { EnvOverlay } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
 import { setTitle } from '../os/title';
-import type { Intake } from '../pool/intake';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 import type { Outcome } from '../control/commands';
@@ -23,7 +22,7 @@ export interface ReloadsEvents {
   'reload-started': MasterEvents['reload-started'];
   'reload-failed': MasterEvents['reload-failed'];
   'reload-succeeded': MasterEvents['reload-succeeded'];
-  promoted: [gen: Generation];
+  promoted: [gen: Generation, old: Generation | undefined];
   'rolled-back': [restored: Generation | undefined];
   succeeded: [old: Generation | undefined, env: EnvOverlay];
 }
@@ -32,7 +31,7 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
   private current: ReloadAttempt | undefined;
 
   /** @param newGeneration creates (not starts) a generation of the current release with `env` over the master's */
-  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly intake: Intake, private readonly newGeneration: (env: EnvOverlay) => Generation) {
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (env: EnvOverlay) => Generation) {
     super();
   }
 
@@ -66,13 +65,13 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
     }
     const old = m.serving();
     const gen = this.newGeneration(env);
-    const r = new ReloadAttempt(gen, old, this.opts.probation, this.intake, c.observation.reloadJudge(gen.id, old?.id), log);
+    const r = new ReloadAttempt(gen, old, this.opts.probation, c.observation.reloadJudge(gen.id, old?.id), log);
     this.current = r;
     log.info('reload-started', `reload started: generation ${gen.id}`);
     notifier.reloading(`reloading: generation ${gen.id} starting`);
     this.emit('reload-started', { generation: gen.id });
     return new Promise((resolve) => {
-      r.on('promoted', () => this.emit('promoted', gen));
+      r.on('promoted', () => this.emit('promoted', gen, old));
       r.on('rolled-back', (reason, restored) => {
         this.current = undefined;
         this.emit('rolled-back', restored);

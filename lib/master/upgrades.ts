@@ -8,7 +8,11 @@
 // with the factory it is given, but changes nothing there: each outcome is an event (or the Outcome
 // an upgrade request resolves with), and the master moves its state on them:
 //
-//   handed-over [pid]            the new master serves: stop accepting, drain, exit
+//   probation                    the new master is on probation: it alone is to take new
+//                                connections, and half this master's keep-alive ones move to it
+//   upgrade-failed [reason]      this master takes every new connection again
+//   handed-over [pid, dropped]   the new master serves: stop accepting, drain, exit; the
+//                                listeners its release dropped are closed
 //   taking-back                  the new master died while this one drained: starting again
 //   taken-back [gen]             serve with this generation
 //   take-back-failed             nothing serves: drain what is left, exit 1
@@ -16,7 +20,6 @@ import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
 import { UpgradeAttempt } from '../upgrade/attempt';
-import { PROBATION_SHARE } from '../pool/probation';
 import { upgradeJudge } from '../upgrade/canary';
 import type { Judge } from '../observe/canary';
 import { verdictMessage } from '../supervisor/bridge';
@@ -26,7 +29,6 @@ import { relaunch, type WorkerExec } from '../os/relaunch';
 import { KeptSockets } from '../sockets/keep';
 import { setTitle } from '../os/title';
 import type { RemoteUpgrade } from '../supervisor/supervised';
-import type { Intake } from '../pool/intake';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 import type { Outcome } from '../control/commands';
@@ -35,7 +37,10 @@ export interface UpgradesEvents {
   'upgrade-started': MasterEvents['upgrade-started'];
   'upgrade-worker-ready': MasterEvents['upgrade-worker-ready'];
   'upgrade-failed': MasterEvents['upgrade-failed'];
-  'handed-over': [pid: number];
+  /** The new master is on probation: it alone is to take new connections. */
+  probation: [];
+  /** The new master serves; `dropped`: the listeners its release does not have. */
+  'handed-over': [pid: number, dropped: string[]];
   'taking-back': MasterEvents['taking-back'];
   'taken-back': [gen: Generation];
   'take-back-failed': MasterEvents['take-back-failed'];
@@ -55,7 +60,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   private takingBack: TakeBack | undefined;
 
   /** @param newGeneration creates (not starts) a generation of this master running `exec` (undefined: the current release) */
-  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly intake: Intake, private readonly newGeneration: (exec: WorkerExec | undefined) => Generation) {
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (exec: WorkerExec | undefined) => Generation) {
     super();
   }
 
@@ -125,19 +130,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       attempt.on('worker-ready', (pid, ready, total) => this.emit('upgrade-worker-ready', { pid, ready, total }));
       // the history's `to` side: what the new master runs
       attempt.on('side', (_pid, side) => this.c.observation.observer.upgradeTo(side));
-      // As a reload does: the new master alone takes new connections during its probation (when both
-      // accept, the old, warm workers win nearly every one and the canary has nothing to judge), and
-      // half of this master's keep-alive clients move to it (pooled clients would meet it only at
-      // the drain). A connection that arrives while neither accepts waits in the listen backlog.
-      let paused: Generation | undefined;
-      attempt.on('probation', () => {
-        paused = this.m.serving();
-        this.intake.hold();
-        paused?.shedShare(PROBATION_SHARE);
-      });
+      attempt.on('probation', () => this.emit('probation'));
       attempt.on('failed', (reason) => {
-        // rolled back, or the new master died: this master takes every new connection again
-        if (paused !== undefined && paused === this.m.serving()) this.intake.serve(paused);
         log.error('upgrade-failed', `upgrade failed, this master keeps serving: ${reason}`);
         // the new master took the control socket's path over once it served (the pid file is restored already)
         if (this.m.state() === 'serving') void this.c.surface.reclaimControl();
@@ -148,20 +142,10 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
       attempt.on('serving', (pid, dropped) => {
         this.c.observation.handedOver(); // the latest totals, before the release
         if (attempt instanceof UpgradeAttempt) this.watch(pid, attempt);
-        this.emit('handed-over', pid);
-        this.closeDropped(dropped);
+        this.emit('handed-over', pid, dropped);
         resolve({ ok: true, pid });
       });
     });
-  }
-
-  /** Listeners the new release does not have: nobody accepts on them any more; their socket files go. */
-  private closeDropped(names: string[]): void {
-    for (const l of this.m.sockets()) {
-      if (!names.includes(l.name)) continue;
-      l.removePath();
-      this.c.log.info('listener-closed', `${l.address()} (listener "${l.name}") is not in the new release: closed`, { listener: l.name });
-    }
   }
 
   /** The new master serves; while this one drains it may die, and this one takes service back. */

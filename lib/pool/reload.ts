@@ -1,9 +1,9 @@
 // A reload (SIGHUP) as one attempt, as lib/upgrade/attempt.ts is for an upgrade:
 //
 //   start: the new generation forks     --a worker exits, or readyTimeout--> rolled-back
-//   every worker ready: promoted         (new connections go to it; the old generation
-//                                         stops accepting and sheds half of its keep-alive
-//                                         connections, whose clients reconnect to the new one)
+//   every worker ready: promoted         (the master gives it the new connections; the old
+//                                         generation stops accepting and sheds half of its
+//                                         keep-alive connections, whose clients reconnect to it)
 //   probation ms without losing a worker, and the canary finds it no worse (the trial an
 //                                         upgrade has too, lib/pool/trial.ts; lib/observe/window.ts:
 //                                         both generations' responses over probation, each
@@ -16,19 +16,18 @@
 //                                         never stopped, accepts again and takes every new
 //                                         connection)
 //
-// It reports what happened as events; the master keeps its own state and logs.
+// It reports what happened as events; the master moves which generation serves on them, and
+// keeps its own state and logs.
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
-import type { Intake } from './intake';
-import { PROBATION_SHARE } from './probation';
 import { Trial } from './trial';
 import type { Judge, Verdict } from '../observe/canary';
 import type { Logger } from '../log/log';
 
 export interface ReloadEvents {
-  /** The new generation takes new connections (on probation). */
+  /** The new generation is ready: it is to take the new connections (on probation). */
   promoted: [];
-  /** It failed: aborted (or, rolled back by the canary, drained); `restored` when the old generation accepts again. */
+  /** It failed: aborted (or, rolled back by the canary, drained); `restored`: the old generation, to take the new connections again (when it still can). */
   'rolled-back': [reason: string, restored: Generation | undefined];
   /** The canary's verdict at the end of probation (passed, or not enough to judge by). */
   judged: [verdict: Verdict];
@@ -40,8 +39,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   private done = false;
   private readonly trial: Trial;
 
-  /** @param intake tells which generation takes new connections */
-  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, private readonly intake: Intake, judge?: Judge, log?: Logger) {
+  constructor(readonly gen: Generation, readonly old: Generation | undefined, probationMs: number, judge?: Judge, log?: Logger) {
     super();
     this.trial = new Trial({
       what: 'reload', subject: `generation ${gen.id}`, fields: { generation: gen.id }, ms: probationMs, judge, log,
@@ -68,10 +66,6 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
       gen.markServing();
       gen.probation = this.trial.probation;
       this.trial.begin();
-      this.intake.serve(gen); // and the old one stops taking them
-      // clients that keep their connections would never meet the new code before the drain:
-      // half of them move now, so it serves (and warms up) beside the old one on probation
-      if (this.trial.probation.ms > 0) old?.shedShare(PROBATION_SHARE);
       gen.removeListener('failed', fail);
       gen.on('failed', (reason) => this.rollBack(reason, old && old.state === 'serving' ? old : undefined));
       this.emit('promoted');
@@ -91,7 +85,6 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     if (this.done) return;
     this.done = true;
     this.trial.end();
-    if (restored) this.intake.serve(restored);
     if (drain) {
       this.gen.probation = undefined;
       this.gen.drain(reason);
