@@ -45,6 +45,11 @@ const HINTS: Record<string, string> = {
   ENOENT: 'the directory of the socket path does not exist',
 };
 
+function listenError(spec: ListenerSpec, err: unknown): ListenError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  return new ListenError(spec, code, HINTS[code] ?? (err as Error).message);
+}
+
 type OnConnection = (listener: Listener, socket: net.Socket) => void;
 
 export class Listener {
@@ -111,8 +116,7 @@ export class Listener {
       if (spec.path !== undefined) await listenUnixAtomically(server, spec.path, { backlog, mode: spec.mode });
       else await listen(server, { port: spec.port, host: spec.host, backlog });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new ListenError(spec, code, HINTS[code] ?? (err as Error).message);
+      throw listenError(spec, err);
     }
     const a = server.address();
     if (a && typeof a === 'object') l.bound = { address: a.address, port: a.port };
@@ -224,13 +228,10 @@ export class Listener {
    * own). listen(2) on a socket that already listens sets the backlog anew: this release's, not
    * Node's default 511 (Node reads it from the argument for a handle).
    */
-  private async listenOn(server: net.Server, handle: object): Promise<void> {
-    try {
-      await listen(server, handle, this.backlog);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new ListenError(this.spec, code, HINTS[code] ?? (err as Error).message);
-    }
+  private listenOn(server: net.Server, handle: object): Promise<void> {
+    return listen(server, handle, this.backlog).catch((err: unknown) => {
+      throw listenError(this.spec, err);
+    });
   }
 }
 
