@@ -140,39 +140,43 @@ describe('keeping listening sockets', function () {
     expect(await outcome({ port, host: '127.0.0.1' })).to.equal('ECONNREFUSED');
   });
 
-  it('at a hand-over, a UNIX socket the master accepts on pauses (no helper): connections wait, taking back answers them, close() lets it go and leaves the path', async () => {
-    const sock = path.join(dir, 'm.sock');
-    let served = 0;
-    const l = await RealListener.bind({ name: 'unix', path: sock }, 64, (_l, c) => {
-      served++;
-      c.end(`served:${served}`);
+  for (const kind of ['UNIX', 'TCP'] as const) {
+    it(`at a hand-over, a ${kind} socket the master accepts on pauses (no helper): connections wait, taking back answers them, close() lets it go${kind === 'UNIX' ? ' and leaves the path' : ''}`, async () => {
+      const sock = path.join(dir, 'm.sock');
+      let served = 0;
+      const spec = kind === 'UNIX' ? { name: 'm', path: sock } : { name: 'm', host: '127.0.0.1', port: 0 };
+      const l = await RealListener.bind(spec, 64, (_l, c) => {
+        served++;
+        c.end(`served:${served}`);
+      });
+      listeners.push(l);
+      const target = kind === 'UNIX' ? { path: sock } : { port: l.port() as number, host: '127.0.0.1' };
+      const [h] = (await duplicate([l.handoffFd()])) as [object];
+      await l.hold(h, false); // accept: 'master' (a UNIX socket always)
+      expect(l.workerHandle(), 'the master accepts on it').to.equal(undefined);
+      expect(await reply(target)).to.equal('served:1');
+
+      let kept = KeptSockets.atHandOver([l]);
+      expect(helpers(), 'no helper at a hand-over').to.deep.equal([]);
+      const handles = await kept.ready;
+      l.stopAccepting(); // the hand-over: a kept socket stays
+      const waiting = reply(target);
+      await holds('nothing accepted while kept', () => served === 1, 300);
+      // taking service back (lib/upgrade/take-back.ts)
+      kept.use(handles.get('m') as object);
+      await l.resume(handles.get('m') as object, 64);
+      kept.close();
+      expect(await waiting).to.equal('served:2');
+      expect(await reply(target)).to.equal('served:3');
+
+      // handed over again, and let go: nothing holds the socket
+      kept = KeptSockets.atHandOver([l]);
+      await kept.ready;
+      kept.close();
+      expect(await outcome(target)).to.equal('ECONNREFUSED');
+      if (kind === 'UNIX') expect(fs.lstatSync(sock).isSocket(), 'the socket file is left for the next master').to.equal(true);
     });
-    listeners.push(l);
-    const [h] = (await duplicate([l.handoffFd()])) as [object];
-    await l.hold(h, false);
-    expect(l.workerHandle(), 'the master accepts on it').to.equal(undefined);
-    expect(await reply({ path: sock })).to.equal('served:1');
-
-    let kept = KeptSockets.atHandOver([l]);
-    expect(helpers(), 'no helper at a hand-over').to.deep.equal([]);
-    const handles = await kept.ready;
-    l.stopAccepting(); // the hand-over: a kept socket stays
-    const waiting = reply({ path: sock });
-    await holds('nothing accepted while kept', () => served === 1, 300);
-    // taking service back (lib/upgrade/take-back.ts)
-    kept.use(handles.get('unix') as object);
-    await l.resume(handles.get('unix') as object, 64);
-    kept.close();
-    expect(await waiting).to.equal('served:2');
-    expect(await reply({ path: sock })).to.equal('served:3');
-
-    // handed over again, and let go: nothing holds the socket, the path stays for the next master
-    kept = KeptSockets.atHandOver([l]);
-    await kept.ready;
-    kept.close();
-    expect(await outcome({ path: sock })).to.equal('ECONNREFUSED');
-    expect(fs.lstatSync(sock).isSocket(), 'the socket file is not removed').to.equal(true);
-  });
+  }
 
   it('a socket this master serves on the server it bound (the helper failed) cannot be kept: ready rejects, close() still lets the others go', async () => {
     const l = await RealListener.bind({ name: 'web', host: '127.0.0.1', port: 0 }, 64, (_l, c) => c.end('bound'));
