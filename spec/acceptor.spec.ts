@@ -6,27 +6,19 @@ import { expect } from 'chai';
 import * as net from 'node:net';
 import * as sinon from 'sinon';
 import { Acceptor, CHURN_WINDOW } from '../lib/worker/acceptor';
-import type { Listener } from '../lib/sockets/listeners';
 import { fdOf } from './support/unit';
 import { holds, waitFor } from './support/wait';
 
 // the built module: it spawns dist/sockets/dup-child.js beside it
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { KeptSockets } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
+const { duplicate } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
 
 /** `n` raw duplicates of a fresh TCP socket on loopback, and its port; the original server is closed. */
 async function duplicates(n: number): Promise<{ port: number; handles: object[] }> {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as net.AddressInfo).port;
-  const handles: object[] = [];
-  for (let i = 0; i < n; i++) {
-    const kept = new KeptSockets([{ name: 'tcp', handoffFd: () => fdOf(server) } as unknown as Listener]);
-    const h = (await kept.ready).get('tcp') as object;
-    kept.use(h);
-    kept.close();
-    handles.push(h);
-  }
+  const handles = await duplicate(Array<number>(n).fill(fdOf(server)));
   server.close();
   return { port, handles };
 }

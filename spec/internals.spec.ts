@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { listeningFd, pauseAccepting, resumeAccepting } from '../lib/os/internals';
-import type { Listener } from '../lib/sockets/listeners';
 import { Lines, Pids, fdOf, removeDir, running, tempDir } from './support/unit';
 import { holds, waitFor } from './support/wait';
 
@@ -246,45 +245,54 @@ describe('internals: a cluster worker listens on a TCP handle itself (the data p
   });
 });
 
-describe('internals: pausing a listening handle received over IPC, without closing it (lib/worker/acceptor.ts)', function () {
+describe('internals: pausing a listening handle received over IPC, without closing it (lib/worker/acceptor.ts, lib/sockets/listeners.ts)', function () {
   this.timeout(10_000);
   const open: net.Socket[] = [];
+  let dir: string | undefined;
   afterEach(() => {
     for (const c of open.splice(0)) c.destroy();
+    removeDir(dir);
+    dir = undefined;
   });
 
-  it('pauseAccepting stops polling (a connection waits in the queue), resumeAccepting takes it, many times; a self-bound server says false', async () => {
-    // the built module: it spawns dist/sockets/dup-child.js beside it, which sends the handle back over IPC
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { KeptSockets } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
-    const bound = net.createServer();
-    await new Promise<void>((r) => bound.listen(0, '127.0.0.1', () => r()));
-    const port = (bound.address() as net.AddressInfo).port;
-    const kept = new KeptSockets([{ name: 'tcp', handoffFd: () => fdOf(bound) } as unknown as Listener]);
-    const handle = (await kept.ready).get('tcp') as object;
-    kept.use(handle);
-    kept.close();
-    expect(pauseAccepting(bound), 'a server that bound its own socket cannot be paused this way').to.equal(false);
-    bound.close();
-    let got = 0;
-    const server = net.createServer((c) => {
-      got++;
-      open.push(c);
-    });
-    server.listen(handle as net.ListenOptions, 64);
-    try {
-      for (let round = 1; round <= 3; round++) {
-        expect(pauseAccepting(server), `pause, round ${round}`).to.equal(true);
-        const c = net.connect(port, '127.0.0.1');
+  for (const kind of ['TCP', 'UNIX'] as const) {
+    it(`${kind}: pauseAccepting stops polling (a connection waits in the queue), resumeAccepting takes it, many times; a self-bound server says false`, async () => {
+      // the built module: it spawns dist/sockets/dup-child.js beside it, which sends the handle back over IPC
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { duplicate } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
+      const d = tempDir('baton-pause-');
+      dir = d;
+      const tmp = path.join(d, '.p.tmp');
+      const sock = path.join(d, 'p.sock');
+      const bound = net.createServer();
+      await new Promise<void>((r) => (kind === 'TCP' ? bound.listen(0, '127.0.0.1', () => r()) : bound.listen(tmp, () => r())));
+      // a UNIX socket renamed into place, as baton binds it (lib/sockets/unixpath.ts): close() does not unlink it
+      if (kind === 'UNIX') fs.renameSync(tmp, sock);
+      const target: net.NetConnectOpts = kind === 'TCP' ? { port: (bound.address() as net.AddressInfo).port, host: '127.0.0.1' } : { path: sock };
+      const [handle] = (await duplicate([fdOf(bound)])) as [object];
+      expect(pauseAccepting(bound), 'a server that bound its own socket cannot be paused this way').to.equal(false);
+      bound.close();
+      let got = 0;
+      const server = net.createServer((c) => {
+        got++;
         open.push(c);
-        await new Promise((r) => c.once('connect', r));
-        await holds('nothing accepted while paused', () => got === round - 1, 200);
-        expect(resumeAccepting(server), `resume, round ${round}`).to.equal(true);
-        await waitFor('the queued connection, after resume', () => got === round, 5_000, 10);
+      });
+      // a TCP handle is listened on as it is, a UNIX one through its fd (a handle of the server's own)
+      server.listen(handle as net.ListenOptions, 64);
+      try {
+        for (let round = 1; round <= 3; round++) {
+          expect(pauseAccepting(server), `pause, round ${round}`).to.equal(true);
+          const c = net.connect(target);
+          open.push(c);
+          await new Promise((r) => c.once('connect', r));
+          await holds('nothing accepted while paused', () => got === round - 1, 200);
+          expect(resumeAccepting(server), `resume, round ${round}`).to.equal(true);
+          await waitFor('the queued connection, after resume', () => got === round, 5_000, 10);
+        }
+        expect(resumeAccepting(server), 'resuming what accepts already').to.equal(true);
+      } finally {
+        server.close();
       }
-      expect(resumeAccepting(server), 'resuming what accepts already').to.equal(true);
-    } finally {
-      server.close();
-    }
-  });
+    });
+  }
 });

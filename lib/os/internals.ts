@@ -14,13 +14,14 @@
 // 6. The raw handle of a net.Socket opened on a listening fd, and closing such a handle.
 //    A raw handle sent over IPC arrives as a plain handle, held without reading or
 //    accepting; a net.Socket sent the public way is read from by the receiver, which
-//    fails (and closes the fd) on a listening socket. See lib/sockets/keep.ts.
+//    fails (and closes the fd) on a listening socket. See lib/sockets/keep.ts and listeners.ts.
 // 7. Pausing a listening server without closing it: the handle's readStop()/readStart()
 //    (libuv's uv_read_stop/uv_read_start on the listening stream stop and start polling it;
 //    the watcher's callback stays libuv's accept). Node's public API can only close a
-//    listening server, which loses the fd. Works on a TCP handle received over IPC (opened
-//    readable, as every duplicate a worker gets is); a server that bound its own socket says
-//    ENOTCONN, and pauseAccepting() then returns false.
+//    listening server, which loses the fd. Works on a TCP or UNIX socket opened from an fd or
+//    received over IPC (opened readable, as every socket a master holds and every duplicate a
+//    worker gets is); a server that bound its own socket says ENOTCONN, and pauseAccepting()
+//    then returns false.
 // 4. net.Server applies its per-connection options (noDelay, which http.Server turns on
 //    by default, and keepAlive) when *it* accepts; baton hands connections over with
 //    server.emit('connection'), so it applies them itself, read from the server.

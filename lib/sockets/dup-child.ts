@@ -1,7 +1,7 @@
-// The helper of lib/sockets/keep.ts, run for a moment at each hand-over: it gets the old master's
-// listening sockets in its stdio (fd 4 on) and sends each back to the old master over IPC
-// as a raw handle, so that the old master ends up with a duplicate it holds without
-// accepting. It exits when the old master disconnects (or dies).
+// The keep helper of lib/sockets/keep.ts, run for a moment at a master's start, once for the
+// sockets that master bound: it gets them in its stdio (fd 4 on) and sends each back over IPC
+// as a raw handle, so that the master ends up with a duplicate it can hold without accepting.
+// It exits when the master disconnects (or dies).
 import * as net from 'node:net';
 import { FIRST_FD } from './inherit';
 import { socketHandle } from '../os/internals';

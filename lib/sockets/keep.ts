@@ -1,23 +1,19 @@
-// Taking service back: an old master keeps a duplicate of every listening socket after it
-// hands over, so that if the new master dies while this one is still draining, it can
-// listen again and start a fresh generation (master.ts, takeBack). Under `baton run` the
-// supervisor holds the sockets instead, and this is not used.
+// Keeping the listening sockets, in the two moments it happens.
 //
-// A TCP socket the workers accept on is held by the master as a raw handle it never polls:
-// at the hand-over that very handle is kept (Listener.keepRaw(), atHandOver()), nothing else
-// is needed. A socket the master accepts on itself (a UNIX socket, `accept: 'master'`) is a
-// listening server, and Node has no dup(2): closing the server closes its fd, and libuv cannot
-// stop polling it without closing it (a listening pipe, or a socket the process bound itself,
-// refuses readStop: ENOTCONN). So, just before it stops accepting, the old master spawns a tiny
-// helper (lib/sockets/dup-child.ts) with those sockets in its stdio: the kernel duplicates them
-// into the helper at spawn(), which is synchronous, so the old master may close its servers at
-// once. The helper sends each socket back over IPC as a raw handle (a duplicate again, held here
-// without accepting: lib/os/internals.ts, 6) and exits. A master that binds its own TCP sockets
-// for its workers gets the raw handle the same way, once, at its start (lib/sockets/open.ts).
+// At a master's start, once per socket it binds itself (lib/sockets/open.ts): a socket a process
+// bound itself cannot be left open and unpolled (libuv refuses readStop: ENOTCONN), and Node has no
+// dup(2). So the master spawns a tiny helper (lib/sockets/dup-child.ts) with those sockets in its
+// stdio: the kernel duplicates them into the helper at spawn(), and the helper sends each back over
+// IPC as a raw handle (a duplicate again, held here without accepting: lib/os/internals.ts, 6) and
+// exits. The master holds the socket through that duplicate from then on (Listener.hold()). An
+// inherited socket needs no helper: its fd is not one this process bound.
 //
-// The duplicates must not outlive their use: a listening socket that someone still holds
-// keeps queueing connections that nobody accepts. They are closed as soon as the new
-// master hands over in turn, stops, or this master stops.
+// At a hand-over, for taking service back (lib/upgrade/take-back.ts): the old master keeps every
+// socket as it holds it, unpolled (Listener.keepRaw(): the raw handle stays, a server pauses); no
+// process is involved. Under `baton run` the supervisor holds the sockets instead, and this is not
+// used. The kept sockets must not outlive their use: a listening socket that someone still holds
+// keeps queueing connections that nobody accepts. They are let go as soon as the new master hands
+// over in turn, stops, or this master stops.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { closeHandle } from '../os/internals';
@@ -26,94 +22,84 @@ import { isBaton } from '../messages';
 
 const DELIVERY_TIMEOUT = 10_000;
 
+/** A duplicate of each socket (by fd), from the helper; rejects (closing what came) if it fails. */
+export function duplicate(fds: number[]): Promise<object[]> {
+  const got: object[] = [];
+  let child: ChildProcess;
+  try {
+    // the user's NODE_OPTIONS (preloads) have no business in this helper
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    child = spawn(process.execPath, [path.join(__dirname, 'dup-child.js'), String(fds.length)], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc', ...fds] });
+  } catch (err) {
+    return Promise.reject(new Error(`cannot spawn the helper that keeps the sockets: ${(err as Error).message}`));
+  }
+  // settled only once the helper has exited: it never outlives the start that needed it
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`the helper that keeps the sockets did not deliver them within ${DELIVERY_TIMEOUT} ms`)), DELIVERY_TIMEOUT);
+    let delivered = 0;
+    let failed: Error | undefined;
+    const fail = (err: Error): void => {
+      failed ??= err;
+      child.kill('SIGKILL');
+    };
+    child.on('error', (err) => {
+      fail(new Error(`the helper that keeps the sockets failed: ${err.message}`));
+      if (child.pid !== undefined) return; // its exit settles
+      clearTimeout(timer);
+      reject(failed);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (delivered === fds.length && failed === undefined) return resolve(got);
+      for (const h of got) if (h !== undefined) closeHandle(h);
+      reject(failed ?? new Error(`the helper that keeps the sockets ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it delivered them`));
+    });
+    child.on('message', (m: unknown, handle: unknown) => {
+      if (!isBaton(m) || m.type !== 'kept' || typeof handle !== 'object' || handle === null) return;
+      const i = (m as unknown as { index: number }).index;
+      if (!(i >= 0 && i < fds.length) || got[i] !== undefined) return closeHandle(handle);
+      got[i] = handle;
+      if (++delivered === fds.length && child.connected) child.disconnect(); // the helper exits
+    });
+  });
+}
+
+/** The sockets an old master keeps after a hand-over. */
 export class KeptSockets {
-  private readonly handles = new Map<string, object>();
-  private readonly child: ChildProcess | undefined;
-  /** Resolves with the handles by listener name once the helper delivered them all. */
+  /** The handles by listener name; rejects when a socket could not be kept. */
   readonly ready: Promise<Map<string, object>>;
-  private closed = false;
-  /** Handles now listened on by a server (taken back): never closed here. */
+  private readonly kept: Listener[] = [];
+  /** Handles taken back (listened on again): never let go here. */
   private readonly inUse = new Set<object>();
 
-  /** At a hand-over: the raw handles this master holds are kept as they are; the helper duplicates the rest. */
   static atHandOver(listeners: Listener[]): KeptSockets {
-    const held = new Map<string, object>();
-    const rest: Listener[] = [];
-    for (const l of listeners) {
-      const h = l.keepRaw();
-      if (h !== undefined) held.set(l.name, h);
-      else rest.push(l);
-    }
-    return new KeptSockets(rest, held);
+    return new KeptSockets(listeners);
   }
 
-  /** @param held handles of other sockets, kept as they are (this closes them with the rest) */
-  constructor(listeners: Listener[], held: ReadonlyMap<string, object> = new Map()) {
-    for (const [name, h] of held) this.handles.set(name, h);
-    const names = listeners.map((l) => l.name);
-    const expected = held.size + names.length;
-    if (names.length === 0) {
-      this.ready = Promise.resolve(this.handles);
-      return;
+  private constructor(listeners: Listener[]) {
+    const handles = new Map<string, object>();
+    const lost: string[] = [];
+    for (const l of listeners) {
+      const h = l.keepRaw();
+      if (h === undefined) lost.push(l.address());
+      else {
+        handles.set(l.name, h);
+        this.kept.push(l);
+      }
     }
-    let child: ChildProcess;
-    try {
-      // the user's NODE_OPTIONS (preloads) have no business in this helper
-      const env = { ...process.env };
-      delete env.NODE_OPTIONS;
-      child = spawn(process.execPath, [path.join(__dirname, 'dup-child.js'), String(names.length)], {
-        env,
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc', ...listeners.map((l) => l.handoffFd())],
-      });
-    } catch (err) {
-      this.ready = Promise.reject(new Error(`cannot spawn the helper that keeps the sockets: ${(err as Error).message}`));
-      this.ready.catch(() => undefined);
-      return;
-    }
-    this.child = child;
-    this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`the helper that keeps the sockets did not deliver them within ${DELIVERY_TIMEOUT} ms`)), DELIVERY_TIMEOUT);
-      const done = (err?: Error): void => {
-        clearTimeout(timer);
-        if (child.connected) child.disconnect();
-        if (err) {
-          child.kill('SIGKILL');
-          reject(err);
-        } else resolve(this.handles);
-      };
-      child.on('error', (err) => done(new Error(`the helper that keeps the sockets failed: ${err.message}`)));
-      child.on('exit', (code, signal) => {
-        if (this.handles.size < expected) done(new Error(`the helper that keeps the sockets ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it delivered them`));
-      });
-      child.on('message', (m: unknown, handle: unknown) => {
-        if (!isBaton(m) || m.type !== 'kept' || typeof handle !== 'object' || handle === null) return;
-        const name = names[(m as unknown as { index: number }).index];
-        if (name === undefined) return;
-        if (this.closed) closeHandle(handle);
-        else this.handles.set(name, handle);
-        if (this.handles.size === expected) done();
-      });
-    });
+    this.ready = lost.length === 0 ? Promise.resolve(handles)
+      : Promise.reject(new Error(`cannot keep ${lost.join(', ')}: this master accepted on a socket it bound itself (the helper failed at its start)`));
     this.ready.catch(() => undefined);
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  /** The handle is now a listening server's: close() leaves it alone. */
+  /** The handle is listened on again (taken back): close() leaves it alone. */
   use(handle: object): void {
     this.inUse.add(handle);
   }
 
-  /** Lets the duplicates go (the ones not taken back); idempotent. */
+  /** Lets the kept sockets go (the ones not taken back); idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const h of this.handles.values()) if (!this.inUse.has(h)) closeHandle(h);
-    this.handles.clear();
-    // a helper that has not delivered yet still holds duplicates of its own
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const l of this.kept.splice(0)) if (!this.inUse.has(l.handle())) l.release();
   }
 }

@@ -1,19 +1,26 @@
-// The listening sockets, held by the master. A TCP socket is held as a raw handle that the
-// master never polls: its workers accept on duplicates of it (lib/worker/acceptor.ts), so no
-// connection passes through the master. A UNIX socket is accepted on by the master, which
-// hands each connection (paused, no byte read) to a worker (lib/pool/dispatch.ts): Node routes
-// a UNIX handle given to a cluster worker back through the primary, so a worker cannot
-// listen on it itself. The same socket is shared with the next master through its stdio,
-// so there is never a moment when nobody accepts.
+// The socket ledger: one Listener per listener name, each holding its listening socket from the
+// master's start to its exit. Every socket is held through a handle of an fd this master did not
+// bind itself: one it inherited (the previous master's hand-off, systemd), or, for one it bound,
+// the duplicate the keep helper hands back once, at its start (lib/sockets/open.ts). Only such a
+// socket can be left open and unpolled (a socket a process bound itself refuses: ENOTCONN,
+// lib/os/internals.ts, 7), and that is what a hand-over needs. Two kinds:
+// - a TCP socket the workers accept on (`accept: 'workers'`): the master never polls it; its
+//   workers accept on duplicates of the handle (lib/worker/acceptor.ts), and no connection passes
+//   through the master;
+// - a socket the master accepts on (UNIX, `accept: 'master'`): a server on the held fd, which
+//   hands each connection (paused, no byte read) to a worker (lib/pool/dispatch.ts). Node routes a
+//   UNIX handle given to a cluster worker back through the primary: a worker cannot listen on it.
+// The same socket goes to the next master through its stdio (handoffFd()). At the hand-over this
+// master stops polling it and keeps it as it is (keepRaw(), lib/sockets/keep.ts): the server
+// pauses, the raw handle stays; resume() takes service back on it.
 //
-// UNIX sockets: libuv unlinks the path a server bound when that server is closed,
-// which would break the path for every later generation. baton binds to a private
-// temporary name and renames it into place: the close() of an old master then unlinks
-// a name that no longer exists, and the path is removed only at the final stop
-// (lib/sockets/unixpath.ts, shared with the control socket).
+// UNIX sockets: libuv unlinks the path a server bound when that server is closed, which would
+// break the path for every later generation. baton binds to a private temporary name and renames
+// it into place (lib/sockets/unixpath.ts), and a server opened from an fd never unlinks: the path
+// goes only at the final stop (removePath()).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { closeHandle, handleFd, listeningFd, listeningHandle, socketHandle } from '../os/internals';
+import { closeHandle, handleFd, listeningFd, listeningHandle, pauseAccepting, resumeAccepting, socketHandle } from '../os/internals';
 import { socketState } from './sockstate';
 import { listenUnixAtomically, unlinkSocket } from './unixpath';
 import type { ListenerSpec } from '../config/types';
@@ -38,30 +45,31 @@ const HINTS: Record<string, string> = {
   ENOENT: 'the directory of the socket path does not exist',
 };
 
+function listenError(spec: ListenerSpec, err: unknown): ListenError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  return new ListenError(spec, code, HINTS[code] ?? (err as Error).message);
+}
+
 type OnConnection = (listener: Listener, socket: net.Socket) => void;
 
 export class Listener {
-  /** Replaced when an old master takes service back (resume()). */
-  server: net.Server;
   /** The socket belongs to someone else (systemd socket activation): its path is never removed. */
   external = false;
   /** Announced with a 'listening' event. */
   announced = false;
   /** Accept errors (EMFILE...): the master logs them; they never stop it. */
   onAcceptError: ((err: Error) => void) | undefined;
-  private accepting = false;
-  private closed = false;
-  /** listen(2)'s backlog for an adopted socket (a bound one gets it at bind time). */
-  private backlog: number | undefined;
-  /** A TCP socket held without accepting: the workers accept on duplicates of it. */
-  private raw: object | undefined;
-  /** What owns `raw` when it was opened on an inherited fd (kept referenced). */
-  private rawOwner: net.Socket | undefined;
-  /** The address while `raw` is held (no server to ask). */
+  /** 'kept': paused at a hand-over, for taking service back; 'closed': let go. */
+  private state: 'open' | 'kept' | 'closed' = 'open';
+  /** The socket, never polled through this handle. Undefined only while (or if) the master serves on the server it bound. */
+  private held: object | undefined;
+  /** The master accepts on this server (UNIX, `accept: 'master'`); undefined when the workers accept. */
+  private server: net.Server | undefined;
+  /** A TCP socket's address (no server to ask when the workers accept). */
   private bound: { address: string | undefined; port: number } | undefined;
 
-  private constructor(readonly spec: ListenerSpec, private fd: number | undefined, private readonly onConnection: OnConnection) {
-    this.server = this.makeServer();
+  private constructor(readonly spec: ListenerSpec, private readonly backlog: number, private readonly onConnection: OnConnection, byMaster: boolean) {
+    if (byMaster) this.server = this.makeServer();
   }
 
   private makeServer(): net.Server {
@@ -77,63 +85,62 @@ export class Listener {
 
   /** The address clients use: for TCP the bound port (useful with port 0). */
   address(): string {
-    if (this.bound) return describeSpec({ name: this.name, host: this.bound.address, port: this.bound.port });
-    const a = this.server.address();
-    if (a && typeof a === 'object') return describeSpec({ name: this.name, host: a.address, port: a.port });
-    return describeSpec(this.spec);
+    return this.bound ? describeSpec({ name: this.name, host: this.bound.address, port: this.bound.port }) : describeSpec(this.spec);
   }
 
   port(): number | undefined {
-    if (this.bound) return this.bound.port;
-    const a = this.server.address();
-    return a && typeof a === 'object' ? a.port : this.spec.port;
+    return this.bound?.port ?? this.spec.port;
   }
 
   /** The fd to pass to the next master. */
   handoffFd(): number {
-    if (this.raw !== undefined) return handleFd(this.raw);
-    return this.fd ?? listeningFd(this.server);
+    return this.held !== undefined ? handleFd(this.held) : listeningFd(this.server as net.Server);
   }
 
-  /** A handle of the socket to give away (a duplicate is made for the receiver): to the supervisor, to workers. */
+  /** A handle of the socket to give away (a duplicate is made for the receiver): to the supervisor. */
   handle(): object {
-    return this.raw ?? listeningHandle(this.server);
+    return this.held ?? listeningHandle(this.server as net.Server);
   }
 
   /** The socket's raw handle when the workers accept on it themselves (TCP), else undefined. */
   workerHandle(): object | undefined {
-    return this.closed ? undefined : this.raw;
+    return this.server === undefined && this.state === 'open' ? this.held : undefined;
   }
 
-  /** A TCP listener this master accepts on may be held raw instead (see detach() in master.ts). */
-  get detachable(): boolean {
-    return this.spec.path === undefined && this.raw === undefined && this.server.listening;
-  }
-
-  /**
-   * From now on hold `handle` (a duplicate of this socket) without accepting, and let the
-   * workers accept: the server this master accepted on closes (its fd; the socket stays).
-   */
-  holdRaw(handle: object): void {
-    const a = this.server.address();
-    if (a && typeof a === 'object') this.bound = { address: a.address, port: a.port };
-    this.raw = handle;
-    this.fd = undefined;
-    if (this.server.listening) this.server.close();
-  }
-
-  /** Binds a new socket and starts accepting. */
+  /** Binds a new socket and accepts on it at once, until hold() (connections wait in the dispatcher). */
   static async bind(spec: ListenerSpec, backlog: number, onConnection: OnConnection): Promise<Listener> {
-    const l = new Listener(spec, undefined, onConnection);
-    if (spec.path !== undefined) await l.bindUnix(spec.path, backlog);
-    else await l.listenOn({ port: spec.port, host: spec.host, backlog });
-    l.accepting = true;
+    const l = new Listener(spec, backlog, onConnection, true);
+    const server = l.server as net.Server;
+    try {
+      // permissions are set under the private name: nobody ever sees the path with the wrong mode
+      if (spec.path !== undefined) await listenUnixAtomically(server, spec.path, { backlog, mode: spec.mode });
+      else await listen(server, { port: spec.port, host: spec.host, backlog });
+    } catch (err) {
+      throw listenError(spec, err);
+    }
+    const a = server.address();
+    if (a && typeof a === 'object') l.bound = { address: a.address, port: a.port };
     return l;
   }
 
-  /** Wraps a socket inherited from the previous master; accept() starts accepting on it. */
-  /** `raw`: a TCP socket is held without accepting, for the workers to accept on (the `accept` option). */
-  static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection, raw = true): Listener {
+  /**
+   * A socket this master bound is held through `dup` (the keep helper's duplicate) from now on:
+   * the workers accept on it (`forWorkers`, TCP), or the master serves on it; the server it bound closes.
+   */
+  async hold(dup: object, forWorkers: boolean): Promise<void> {
+    const bound = this.server as net.Server;
+    if (forWorkers && this.spec.path === undefined) this.server = undefined;
+    else {
+      const server = this.makeServer();
+      await this.listenOn(server, dup); // throws with nothing changed: the bound server goes on
+      this.server = server;
+    }
+    this.held = dup;
+    bound.close();
+  }
+
+  /** Wraps a socket inherited from the previous master or systemd; accept() starts serving on it. */
+  static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection, forWorkers = true): Listener {
     let stat: fs.Stats;
     try {
       stat = fs.fstatSync(fd);
@@ -149,74 +156,54 @@ export class Listener {
     if (state?.listening && state.port !== undefined && spec.port !== undefined && spec.port !== 0 && state.port !== spec.port) {
       throw new Error(`baton: inherited listener "${spec.name}" (${describeSpec(spec)}) names fd ${fd}, which listens on port ${state.port}: the inherited-socket environment does not match its sockets`);
     }
-    const l = new Listener(spec, fd, onConnection);
-    l.backlog = backlog;
-    if (raw && spec.path === undefined) {
-      // TCP: held as it is, never polled here; the workers accept on duplicates (and set the backlog)
-      const owner = new net.Socket({ fd, readable: false, writable: false });
-      l.rawOwner = owner;
-      l.raw = socketHandle(owner);
-      l.bound = { address: spec.host, port: state?.listening && state.port !== undefined ? state.port : (spec.port ?? 0) };
-    }
+    const l = new Listener(spec, backlog, onConnection, !forWorkers || spec.path !== undefined);
+    // opened, never polled: a handle with no watcher in this process
+    l.held = socketHandle(new net.Socket({ fd, readable: false, writable: false }));
+    if (spec.path === undefined) l.bound = { address: spec.host, port: state?.listening && state.port !== undefined ? state.port : (spec.port ?? 0) };
     return l;
   }
 
+  /** Serving: the master's server listens (the workers' sockets need nothing here). */
   async accept(): Promise<void> {
-    if (this.raw !== undefined) {
-      this.accepting = true;
-      return;
-    }
-    if (this.accepting || this.fd === undefined) return;
-    await this.listenOn({ fd: this.fd }, this.backlog);
-    this.accepting = true;
+    if (this.state !== 'open' || this.server === undefined || this.server.listening) return;
+    await this.listenOn(this.server, this.held as object);
   }
 
   /**
-   * At a hand-over: stops accepting, but a raw handle (a TCP socket the workers accept on, never
-   * polled here) stays open and goes to the caller, which keeps it to take service back with
-   * and closes it (lib/sockets/keep.ts); resume() takes it again. Undefined for a socket this
-   * master accepts on itself (stopAccepting() closes that one).
+   * At a hand-over: this master stops polling the socket and keeps it open, as it is, for taking
+   * service back (resume()); the handle goes to lib/sockets/keep.ts, which lets it go (release()).
+   * Undefined when it cannot: a server this master bound itself (the keep helper failed at its start).
    */
   keepRaw(): object | undefined {
-    if (this.raw === undefined || this.closed) return undefined;
-    this.closed = true;
-    this.accepting = false;
-    return this.raw;
+    if (this.state !== 'open' || this.held === undefined) return undefined;
+    if (this.server?.listening === true && !pauseAccepting(this.server)) return undefined;
+    this.state = 'kept';
+    return this.held;
   }
 
-  /** Stops accepting. Connections waiting in the backlog stay there for the next master. */
+  /** Stops accepting and closes the socket here (not one kept: release() does). Connections queued stay for the next master. */
   stopAccepting(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.accepting = false;
-    if (this.raw !== undefined) {
-      if (this.rawOwner) this.rawOwner.destroy(); // closes the handle it owns
-      else closeHandle(this.raw);
-      this.rawOwner = undefined;
-      return;
-    }
-    // close()'s callback would wait for the connections sent to workers; only the handle matters
-    if (this.server.listening) this.server.close();
+    if (this.state === 'open') this.close();
   }
 
-  /**
-   * Accepts again, after stopAccepting(), on a duplicate of the socket that was kept
-   * meanwhile (lib/sockets/keep.ts): an old master taking service back.
-   */
-  async resume(kept: object, backlog: number): Promise<void> {
-    if (!this.closed) return;
-    this.fd = undefined; // the kept duplicate has a number of its own
-    if (this.raw !== undefined) {
-      this.raw = kept;
-      this.closed = false;
-      this.accepting = true;
-      return;
-    }
-    this.server = this.makeServer();
-    // a TCP handle is listened on as it is; a UNIX one through its fd (see lib/sockets/keep.ts)
-    await this.listenOn(kept, backlog);
-    this.closed = false;
-    this.accepting = true;
+  /** Lets a kept socket go: the new master handed over in turn or stopped, or this one exits. */
+  release(): void {
+    if (this.state === 'kept') this.close();
+  }
+
+  private close(): void {
+    this.state = 'closed';
+    // a server on the held fd owns it (a UNIX server opened its own handle on it): closed once, by the server
+    // (close()'s callback would wait for the connections sent to workers; only the handle matters)
+    if (this.server?.listening === true) this.server.close();
+    else if (this.held !== undefined) closeHandle(this.held);
+  }
+
+  /** Accepts again on the socket kept at the hand-over (keepRaw()): an old master taking service back. */
+  async resume(kept: object, _backlog?: number): Promise<void> {
+    if (this.state !== 'kept' || kept !== this.held) return;
+    if (this.server !== undefined && !resumeAccepting(this.server)) throw new Error(`cannot accept on ${this.address()} again`);
+    this.state = 'open';
   }
 
   /** An adopted UNIX socket takes this release's `mode`; returns why it could not. */
@@ -237,33 +224,25 @@ export class Listener {
   }
 
   /**
-   * `backlog` as a separate argument: Node reads it from there, not from the options, for
-   * an fd or a handle; and listen(2) on a socket that already listens sets the backlog
-   * anew, so an adopted socket must get this release's backlog, not Node's default 511.
+   * Node listens on a TCP handle as it is, and on a UNIX one through its fd (a handle of its
+   * own). listen(2) on a socket that already listens sets the backlog anew: this release's, not
+   * Node's default 511 (Node reads it from the argument for a handle).
    */
-  private listenOn(opts: net.ListenOptions | { fd: number } | object, backlog?: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const code = err.code ?? 'error';
-        reject(new ListenError(this.spec, code, HINTS[code] ?? err.message));
-      };
-      this.server.once('error', onError);
-      const done = (): void => {
-        this.server.removeListener('error', onError);
-        resolve();
-      };
-      if (backlog === undefined) this.server.listen(opts as net.ListenOptions, done);
-      else this.server.listen(opts as net.ListenOptions, backlog, done);
+  private listenOn(server: net.Server, handle: object): Promise<void> {
+    return listen(server, handle, this.backlog).catch((err: unknown) => {
+      throw listenError(this.spec, err);
     });
   }
+}
 
-  private async bindUnix(target: string, backlog: number): Promise<void> {
-    try {
-      // permissions are set under the private name: nobody ever sees the path with the wrong mode
-      await listenUnixAtomically(this.server, target, { backlog, mode: this.spec.mode });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new ListenError(this.spec, code, HINTS[code] ?? (err as Error).message);
-    }
-  }
+function listen(server: net.Server, what: net.ListenOptions | object, backlog?: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.removeListener('error', reject);
+      resolve();
+    };
+    if (backlog === undefined) server.listen(what as net.ListenOptions, done);
+    else server.listen(what as net.ListenOptions, backlog, done);
+  });
 }

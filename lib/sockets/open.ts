@@ -1,15 +1,16 @@
-// A master's listening sockets at start-up: adopted from whoever started it (the previous
-// master's hand-off, or systemd's socket activation), bound when this release has a
-// listener nobody passed, and inherited ones this release dropped closed. Then, with
-// `accept: 'workers'`, every TCP socket it bound itself is detached: held through a
-// duplicate that is never polled (lib/sockets/keep.ts), for the workers to accept on.
+// A master's listening sockets at start-up, the one road to "held" (lib/sockets/listeners.ts):
+// adopted from whoever started it (the previous master's hand-off, or systemd's socket
+// activation), or bound when this release has a listener nobody passed and then held through
+// the keep helper's duplicate, once (lib/sockets/keep.ts); inherited ones this release dropped
+// are closed.
 import type { Socket } from 'node:net';
 import { takeActivatedSockets } from './activation';
-import { KeptSockets } from './keep';
+import { duplicate } from './keep';
 import { closeFd, matchInherited, type Inherited } from './inherit';
 import { describeSpec, Listener } from './listeners';
 import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
+import { closeHandle } from '../os/internals';
 
 export interface OpenOptions {
   specs: ListenerSpec[];
@@ -32,6 +33,7 @@ export interface Opened {
 export async function openListeners(o: OpenOptions): Promise<Opened> {
   const { log } = o;
   const sockets: Listener[] = [];
+  const bound: Listener[] = [];
   const dropped: string[] = [];
   // Sockets this master does not bind: the previous master's, or systemd's at a first start.
   const given = o.handedOff ?? takeActivatedSockets(o.specs, log);
@@ -55,35 +57,31 @@ export async function openListeners(o: OpenOptions): Promise<Opened> {
       const why = l.applyMode();
       if (why !== undefined) log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
       log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
-    } else if (o.handedOff) log.info('listener-added', `${l.address()} (listener "${l.name}") is new in this release: bound`, { listener: l.name });
+      continue;
+    }
+    bound.push(l);
+    if (o.handedOff) log.info('listener-added', `${l.address()} (listener "${l.name}") is new in this release: bound`, { listener: l.name });
     else o.bound(l);
   }
-  if (o.accept === 'workers') await detach(sockets, log);
+  await hold(bound, o.accept === 'workers', log);
   return { sockets, dropped };
 }
 
 /**
- * The TCP sockets this master bound are accepted on by its workers, not by itself: it
- * holds a duplicate of each that it never polls (from the helper of lib/sockets/keep.ts) and
- * closes the server it bound with. Connections it accepted meanwhile wait in the
- * dispatcher for the first worker. Sockets it adopted are held so from the start.
+ * The sockets this master bound are held through the keep helper's duplicates (once, here),
+ * since a socket a process bound itself cannot be left unpolled at a hand-over; the servers that
+ * bound them close. Failing that, this master accepts on the servers it bound, for good.
  */
-async function detach(sockets: Listener[], log: Logger): Promise<void> {
-  const detachable = sockets.filter((l) => l.detachable);
-  if (detachable.length === 0) return;
-  const kept = new KeptSockets(detachable);
+async function hold(bound: Listener[], forWorkers: boolean, log: Logger): Promise<void> {
+  if (bound.length === 0) return;
+  let dups: object[] = [];
+  let held = 0;
   try {
-    const handles = await kept.ready;
-    for (const l of detachable) {
-      const h = handles.get(l.name);
-      if (h === undefined) continue;
-      kept.use(h);
-      l.holdRaw(h);
-    }
+    dups = await duplicate(bound.map((l) => l.handoffFd()));
+    for (; held < bound.length; held++) await (bound[held] as Listener).hold(dups[held] as object, forWorkers);
   } catch (err) {
-    log.warn('detach-failed', `${(err as Error).message}: this master accepts the connections of ${detachable.map((l) => l.address()).join(', ')} itself and hands each to a worker`);
-  } finally {
-    kept.close();
+    for (const h of dups.slice(held)) closeHandle(h);
+    log.warn('detach-failed', `${(err as Error).message}: this master accepts the connections of ${bound.slice(held).map((l) => l.address()).join(', ')} itself, hands each to a worker, and cannot keep these sockets for taking service back`);
   }
 }
 
