@@ -1,7 +1,7 @@
 // The old master's side of its upgrades, as one piece the coordinator (lib/master/master.ts)
 // drives: it starts an upgrade (lib/upgrade/attempt.ts; under `baton run` it asks the
 // supervisor, lib/supervisor/supervised.ts), follows it, and once the new master serves,
-// follows that one while this master drains: the duplicates kept to take service back
+// follows that one while this master drains: the sockets kept to take service back
 // (lib/sockets/keep.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
 //
 // It reads the master through its view (lib/master/context.ts) and creates generations
@@ -55,7 +55,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
    * lib/upgrade/phases.ts).
    */
   private attempt: UpgradeAttempt | RemoteUpgrade | undefined;
-  /** While the new master is followed (nginx mode): duplicates of the sockets to take service back. */
+  /** While the new master is followed (nginx mode): the sockets kept to take service back. */
   private kept: KeptSockets | undefined;
   private takingBack: TakeBack | undefined;
 
@@ -159,7 +159,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     });
     attempt.on('lost', (reason) => this.takeBack(pid, reason));
     attempt.on('moved-on', (what) => {
-      // the duplicates would keep queueing connections on a socket nobody accepts on
+      // the kept sockets would keep queueing connections nobody accepts
       this.c.log.debug('successor-moved-on', `new master ${pid} ${what === 'stopping' ? 'stops' : 'handed over in turn'}: the kept sockets are closed`, { newPid: pid });
       this.letGo();
     });
@@ -191,7 +191,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     void t.run();
   }
 
-  /** No take-back any more: the duplicates go (they would queue connections nobody accepts). */
+  /** No take-back any more: the kept sockets go (they would queue connections nobody accepts). */
   letGo(): void {
     this.kept?.close();
     this.kept = undefined;

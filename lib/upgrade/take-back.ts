@@ -1,5 +1,5 @@
 // Taking service back (nginx mode): the new master died after it took over, while this
-// old master still drains. It listens again on the duplicates it kept (lib/sockets/keep.ts)
+// old master still drains. It accepts again on the sockets it kept (lib/sockets/keep.ts)
 // and starts a fresh generation of the release its own workers ran, even if `current`
 // points elsewhere now (the new release may be why the new master died); failing that, one
 // of the current release. Connections wait in the dispatcher (and the backlog) meanwhile.
