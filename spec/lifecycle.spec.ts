@@ -114,6 +114,32 @@ describe('life cycle (integration)', function () {
     expect(fs.existsSync(sock)).to.equal(false);
   });
 
+  it('a UNIX socket during an upgrade\'s probation: the old master stops accepting on it (the new one alone takes new connections), and accepts again once the upgrade is rolled back', async () => {
+    const sock = t.dir.file('app.sock');
+    t.server = new Server(t.dir, { SOCK_PATH: sock, WORKERS: '1', PROBATION: '4000' });
+    await t.server.waitEvent('serving');
+    const load = new Load({ socketPath: sock }, { keepAlive: 0, fresh: 3, maxMs: 40_000 });
+    const old = (): number => load.stats.versions.get('v0') ?? 0;
+    try {
+      await load.progress(30);
+      t.dir.release({ version: 'bad', errors: 10 }); // every answer a 500: the canary rolls it back
+      process.kill(t.server.pid, 'SIGUSR2');
+      await waitFor('the probation log line', () => /upgrade-probation/.test(t.server!.stderr), 10_000);
+      const before = old();
+      await load.progress(60);
+      expect(t.server.count('upgrade-failed'), 'still on probation').to.equal(0);
+      // at most the 3 loops' requests already accepted by the old master when it paused
+      expect(old() - before, 'answered by the old master during the probation').to.be.at.most(3);
+      await t.server.waitEvent('upgrade-failed', 1, 10_000);
+      const after = old();
+      await load.progress(30);
+      expect(old() - after, 'the old master accepts again').to.be.at.least(25);
+    } finally {
+      await load.stop();
+    }
+    expect(load.stats.errors, load.stats.errors.slice(0, 5).join('\n')).to.deep.equal([]);
+  });
+
   it('a stale socket file from a crashed run is replaced; a live one is refused like EADDRINUSE', async () => {
     const sock = t.dir.file('app.sock');
     // stale: a socket file nobody listens on

@@ -235,18 +235,23 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(accepts(a.forked[0])).to.deep.equal([true, false, true]);
     });
 
-    it('the master dispatches: what it accepted before a generation serves waits, and goes to the one serve() names', () => {
+    it('the master dispatches: what it accepted before a generation serves waits, and goes to the one serve() names; held, its sockets pause until it serves again', () => {
       const a = serving(1, 1);
-      const d = new Dispatcher({ handedOver: () => false, generations: () => [a.gen] }, log);
-      const l = { name: 'sock' } as unknown as Listener;
-      d.dispatch(l, { destroyed: false } as unknown as import('node:net').Socket);
+      const l = { name: 'sock', pause: sinon.spy(), unpause: sinon.spy() };
+      const d = new Dispatcher({ handedOver: () => false, generations: () => [a.gen], listeners: () => [l as unknown as Listener] }, log);
+      d.dispatch(l as unknown as Listener, { destroyed: false } as unknown as import('node:net').Socket);
       const conns = (): number => (a.forked[0]?.sent ?? []).filter((m) => m.type === 'conn').length;
       expect(conns(), 'nobody serves yet').to.equal(0);
       d.serve(a.gen);
       expect(conns()).to.equal(1);
-      d.hold(); // both masters accept meanwhile: it still hands them on
-      d.dispatch(l, { destroyed: false } as unknown as import('node:net').Socket);
+      expect(l.unpause.called, 'not held: nothing to resume').to.equal(false);
+      d.hold();
+      expect(l.pause.calledOnce).to.equal(true);
+      // what it accepted just before still goes out
+      d.dispatch(l as unknown as Listener, { destroyed: false } as unknown as import('node:net').Socket);
       expect(conns()).to.equal(2);
+      d.serve(a.gen); // the upgrade failed
+      expect(l.unpause.calledOnce).to.equal(true);
     });
   });
 

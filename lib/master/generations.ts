@@ -36,7 +36,7 @@ export class Generations extends EventEmitter<GenerationsEvents> implements Inta
   /** @param next the number the next generation gets (kept across upgrades) */
   constructor(public next: number, master: EventEmitter, private readonly opts: ResolvedOptions, private readonly log: Logger, private readonly m: MasterView) {
     super();
-    this.connections = new Dispatcher({ handedOver: () => m.state() === 'handed-over', generations: () => this.all.values() }, log);
+    this.connections = new Dispatcher({ handedOver: () => m.state() === 'handed-over', generations: () => this.all.values(), listeners: () => m.sockets() }, log);
     this.workersAccept = new WorkersAccept(() => sharedSockets(m.sockets(), opts.backlog));
     this.workerRecords = new WorkerRecords(master, (m) => this.broadcast(m));
   }

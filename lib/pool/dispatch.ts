@@ -2,10 +2,9 @@
 // connection the master accepted (UNIX sockets, `accept: 'master'`): one of the generation that
 // serves, round robin among its ready workers (pick()). With no worker ready (start-up, a
 // take-back, every worker just died), connections wait here, up to PENDING_LIMIT, and go out as
-// soon as one is. Held (the next master's probation), it goes on: a socket the master accepts on
-// cannot be left unpolled without closing it (libuv refuses to stop reading a listening socket
-// it bound itself, or any listening UNIX socket: ENOTCONN), so both masters accept on it during
-// the probation, and the canary judges the new one on the share it gets. A master that handed
+// soon as one is. Held (the next master's probation), the master stops polling the sockets it
+// accepts on (Listener.pause(): connections wait in their queues, for the new master) until it
+// serves again (a failed upgrade) or hands over. A master that handed
 // over hands what it accepted just before to any worker still connected, draining or not: it
 // serves it to the end.
 import type { Socket } from 'node:net';
@@ -24,6 +23,8 @@ export interface DispatchView {
   /** This master handed over: no generation serves any more, the draining ones still can. */
   handedOver(): boolean;
   generations(): Iterable<Generation>;
+  /** The master's listening sockets (those it accepts on pause when held). */
+  listeners(): Iterable<Listener>;
 }
 
 /** Hands an accepted socket to a worker; calls back false when it could not be sent. */
@@ -49,16 +50,22 @@ export class Dispatcher implements Intake {
   private rr = 0;
   /** The generation that receives new connections (serve()). */
   private serving: Generation | undefined;
+  private held = false;
 
   constructor(private view: DispatchView, private log: Logger) {}
 
   serve(gen: Generation): void {
     this.serving = gen;
+    if (this.held) for (const l of this.view.listeners()) l.unpause();
+    this.held = false;
     this.flush();
   }
 
-  /** Nothing to do: see the top of this file. */
-  hold(): void {}
+  /** The next master's probation: the sockets this master accepts on stop being polled (see the top of this file). */
+  hold(): void {
+    this.held = true;
+    for (const l of this.view.listeners()) l.pause();
+  }
 
   dispatch(l: Listener, socket: Socket, attempt = 0): void {
     const gen = this.serving;

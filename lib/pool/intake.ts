@@ -15,8 +15,8 @@ export interface Intake {
   serve(gen: Generation): void;
   /**
    * The next master's probation: it alone should take new connections, which wait in the
-   * sockets' queues meanwhile. The workers stop accepting; the master that dispatches cannot
-   * stop polling its sockets without closing them and goes on (lib/pool/dispatch.ts). serve() ends it.
+   * sockets' queues meanwhile. The workers stop accepting; the master that dispatches stops
+   * polling the sockets it accepts on (lib/pool/dispatch.ts). serve() ends it (a failed upgrade).
    */
   hold(): void;
 }

@@ -61,6 +61,8 @@ export class Listener {
   onAcceptError: ((err: Error) => void) | undefined;
   /** 'kept': paused at a hand-over, for taking service back; 'closed': let go. */
   private state: 'open' | 'kept' | 'closed' = 'open';
+  /** pause()d for the next master's probation. */
+  private paused = false;
   /** The socket, never polled through this handle. Undefined only while (or if) the master serves on the server it bound. */
   private held: object | undefined;
   /** The master accepts on this server (UNIX, `accept: 'master'`); undefined when the workers accept. */
@@ -178,7 +180,24 @@ export class Listener {
     if (this.state !== 'open' || this.held === undefined) return undefined;
     if (this.server?.listening === true && !pauseAccepting(this.server)) return undefined;
     this.state = 'kept';
+    this.paused = false; // kept now: resume() accepts again
     return this.held;
+  }
+
+  /**
+   * The next master's probation: this master stops accepting on the socket it accepts on itself,
+   * which stays open (connections wait in its queue, for the new master) until unpause(). Nothing
+   * for a socket the workers accept on, or one this master bound itself (it cannot: it goes on).
+   */
+  pause(): void {
+    if (this.state === 'open' && this.server?.listening === true && !this.paused) this.paused = pauseAccepting(this.server);
+  }
+
+  /** Accepts again after pause() (the upgrade failed). */
+  unpause(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.state === 'open' && this.server !== undefined) resumeAccepting(this.server);
   }
 
   /** Stops accepting and closes the socket here (not one kept: release() does). Connections queued stay for the next master. */
