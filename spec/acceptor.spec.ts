@@ -6,8 +6,7 @@ import { expect } from 'chai';
 import * as net from 'node:net';
 import * as sinon from 'sinon';
 import { Acceptor, CHURN_WINDOW } from '../lib/worker/acceptor';
-import type { Listener } from '../lib/sockets/listeners';
-import { fdOf } from './support/unit';
+import { listenerOn } from './support/fakes/listener';
 import { holds, waitFor } from './support/wait';
 
 // the built module: it spawns dist/sockets/dup-child.js beside it
@@ -21,7 +20,7 @@ async function duplicates(n: number): Promise<{ port: number; handles: object[] 
   const port = (server.address() as net.AddressInfo).port;
   const handles: object[] = [];
   for (let i = 0; i < n; i++) {
-    const kept = new KeptSockets([{ name: 'tcp', handoffFd: () => fdOf(server) } as unknown as Listener]);
+    const kept = new KeptSockets([listenerOn('tcp', server)]);
     const h = (await kept.ready).get('tcp') as object;
     kept.use(h);
     kept.close();

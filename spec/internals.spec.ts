@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { listeningFd, pauseAccepting, resumeAccepting } from '../lib/os/internals';
-import type { Listener } from '../lib/sockets/listeners';
-import { Lines, Pids, fdOf, removeDir, running, tempDir } from './support/unit';
+import { Lines, Pids, removeDir, running, tempDir } from './support/unit';
+import { listenerOn } from './support/fakes/listener';
 import { holds, waitFor } from './support/wait';
 
 const DIST_INTERNALS = path.resolve(__dirname, '../dist/os/internals.js');
@@ -260,7 +260,7 @@ describe('internals: pausing a listening handle received over IPC, without closi
     const bound = net.createServer();
     await new Promise<void>((r) => bound.listen(0, '127.0.0.1', () => r()));
     const port = (bound.address() as net.AddressInfo).port;
-    const kept = new KeptSockets([{ name: 'tcp', handoffFd: () => fdOf(bound) } as unknown as Listener]);
+    const kept = new KeptSockets([listenerOn('tcp', bound)]);
     const handle = (await kept.ready).get('tcp') as object;
     kept.use(handle);
     kept.close();

@@ -6,20 +6,16 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Listener } from '../lib/sockets/listeners';
 // the built modules, as the helper's own (one copy of Listener's class for both)
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { Listener: RealListener } = require('../dist/sockets/listeners') as typeof import('../lib/sockets/listeners');
-import { fdOf, running } from './support/unit';
+import { running } from './support/unit';
+import { listenerOn } from './support/fakes/listener';
 import { waitFor } from './support/wait';
 
 // the built module: it spawns dist/sockets/dup-child.js beside it
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { KeptSockets } = require('../dist/sockets/keep') as typeof import('../lib/sockets/keep');
-
-function fake(name: string, server: net.Server): Listener {
-  return { name, handoffFd: () => fdOf(server) } as unknown as Listener;
-}
 
 function reply(target: { port: number; host: string } | { path: string }): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -79,7 +75,7 @@ describe('KeptSockets: duplicates of listening sockets, kept without accepting',
     const unix = await listen(net.createServer((c) => c.end('old')), tmp);
     fs.renameSync(tmp, sock);
 
-    const kept = new KeptSockets([fake('tcp', tcp), fake('unix', unix)]);
+    const kept = new KeptSockets([listenerOn('tcp', tcp), listenerOn('unix', unix)]);
     const helper = kept.pid as number;
     tcp.close();
     unix.close();
@@ -102,7 +98,7 @@ describe('KeptSockets: duplicates of listening sockets, kept without accepting',
   it('close() lets the duplicates go: with no other holder the port refuses connections', async () => {
     const tcp = await listen(net.createServer((c) => c.end('old')), 0, '127.0.0.1');
     const port = (tcp.address() as net.AddressInfo).port;
-    const kept = new KeptSockets([fake('tcp', tcp)]);
+    const kept = new KeptSockets([listenerOn('tcp', tcp)]);
     tcp.close();
     await kept.ready;
     await gone(kept.pid as number);

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import cluster from 'node:cluster';
-import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -15,6 +14,8 @@ import { request } from './support/http-client';
 import { parsePrometheus as parse } from './support/prom-parse';
 import { RequestCounting, countingEnabled } from '../lib/worker/counting';
 import { removeDir, tempDir } from './support/unit';
+import { FakeChild } from './support/fakes/child';
+import { FakeMaster } from './support/fakes/master';
 import { waitFor } from './support/wait';
 import type { RequestStats } from '../lib/observe/request-stats';
 
@@ -23,12 +24,6 @@ const log = new Logger('master', 1, 'silent', 'text');
 function gen(id: number, state: string, workers: Array<[number, string, number]>): ObservedGeneration {
   const slots = new Map(workers.map(([wid, s, conns]) => [wid, { state: s, connections: conns, open: conns, leaving: false }]));
   return { id, state, slots, loaded: { script: `/srv/app/releases/${id}/app.js` } };
-}
-
-class FakeMaster extends EventEmitter {
-  state = 'serving';
-  readonly generations = new Map<number, ObservedGeneration>();
-  serving: ObservedGeneration | undefined;
 }
 
 /** A worker's report as cluster's 'message' event brings it to the master. */
@@ -192,13 +187,8 @@ describe('observe: the wiring in the master and the workers', () => {
       m.serving = m.generations.get(1);
       const ob = new Observation(m, { opts: resolveOptions({}), log });
       ob.observer.start();
-      const sent: Array<{ type: string; snapshot?: unknown }> = [];
-      const child = Object.assign(new EventEmitter(), { connected: true, send: (x: { type: string; snapshot?: unknown }, ...rest: unknown[]) => {
-        sent.push(x);
-        const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-        cb?.();
-        return true;
-      } });
+      const child = new FakeChild();
+      const sent = child.sent;
       const total = (text: string): number => (parse(text).get('baton_requests_total')?.samples ?? []).reduce((a, x) => a + x.value, 0);
       try {
         ob.followSuccessor(child as never);

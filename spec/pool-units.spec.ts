@@ -2,7 +2,6 @@
 // EventEmitter standing for each worker and its IPC channel), the reload attempt over it,
 // the crash back-off and the probation, all on sinon's fake clock.
 import { expect } from 'chai';
-import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { Worker } from 'node:cluster';
 import { Generation } from '../lib/pool/generation';
@@ -16,31 +15,7 @@ import type { Verdict } from '../lib/observe/canary';
 import { Backoff } from '../lib/pool/backoff';
 import { Probation } from '../lib/pool/probation';
 import { Logger } from '../lib/log/log';
-import { msg } from '../lib/messages';
-
-let nextId = 1;
-
-/** A cluster worker and its channel: what the master sends is recorded, what it says is emitted. */
-class FakeWorker extends EventEmitter {
-  readonly id = nextId++;
-  readonly sent: Array<{ type: string; [k: string]: unknown }> = [];
-  connected = true;
-  readonly process = { pid: 10_000 + this.id, kill: sinon.stub() };
-  isConnected(): boolean {
-    return this.connected;
-  }
-  send(m: { type: string }): boolean {
-    this.sent.push(m);
-    return true;
-  }
-  say(m: { type: string; [k: string]: unknown }): void {
-    this.emit('message', msg(m));
-  }
-  exit(code: number | null, signal: string | null = null): void {
-    this.connected = false;
-    this.emit('exit', code, signal);
-  }
-}
+import { FakeWorker } from './support/fakes/worker';
 
 const log = new Logger('master', 1, 'silent');
 

@@ -2,7 +2,6 @@
 // channel to the old one (Predecessor) over a fake parent channel, and the take-back
 // (TakeBack) over fake kept sockets, listeners and generations; on sinon's fake clock.
 import { expect } from 'chai';
-import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as sinon from 'sinon';
@@ -15,35 +14,8 @@ import type { Listener } from '../lib/sockets/listeners';
 import { Logger } from '../lib/log/log';
 import { msg } from '../lib/messages';
 import { removeDir, tempDir } from './support/unit';
-
-/** The new master's `process`: its IPC channel to the old master. */
-class FakeParent extends EventEmitter {
-  connected = true;
-  readonly sent: Array<{ type: string; [k: string]: unknown }> = [];
-  throws = false;
-  send(m: { type: string }): boolean {
-    if (this.throws) throw new Error('channel closed');
-    this.sent.push(m);
-    return true;
-  }
-  say(m: { type: string }): void {
-    this.emit('message', msg(m));
-  }
-}
-
-class FakeGeneration extends EventEmitter {
-  started = false;
-  aborted = false;
-  constructor(readonly id: number, readonly exec: WorkerExec | undefined, readonly loaded?: WorkerExec) {
-    super();
-  }
-  start(): void {
-    this.started = true;
-  }
-  abort(): void {
-    this.aborted = true;
-  }
-}
+import { FakeParent } from './support/fakes/channel';
+import { FakeGeneration } from './support/fakes/generation';
 
 const log = new Logger('master', 1, 'silent');
 

@@ -15,25 +15,8 @@ import { RemoteUpgrade, type SupervisorLink } from '../lib/supervisor/supervised
 import { decide, States, TRANSITIONS } from '../lib/master/states';
 import { StopSignals } from '../lib/os/signals';
 import { Logger } from '../lib/log/log';
-import { msg, type ToMaster } from '../lib/messages';
-
-class FakeChild extends EventEmitter {
-  readonly pid = 424_242;
-  connected = true;
-  readonly sent: Array<{ type: string }> = [];
-  channel = { unref: sinon.stub() };
-  unref = sinon.stub();
-  send(m: { type: string }): boolean {
-    this.sent.push(m);
-    return true;
-  }
-  disconnect(): void {
-    this.connected = false;
-  }
-  say(m: { type: string; [k: string]: unknown }): void {
-    this.emit('message', msg(m));
-  }
-}
+import { type ToMaster } from '../lib/messages';
+import { FakeChild } from './support/fakes/child';
 
 const log = new Logger('master', 1, 'silent');
 
