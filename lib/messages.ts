@@ -50,7 +50,7 @@ export type FromWorker =
   /**
    * Its responses and their latency since its last report (lib/worker/counting.ts): a
    * RequestDelta of lib/observe/request-stats.ts, typed unknown because the protocol ranks
-   * below observe/ (spec/layout.spec.ts); the master checks it with isRequestDelta before it
+   * below observe/ (spec/repo/layout.spec.ts); the master checks it with isRequestDelta before it
    * reads a field (lib/observe/observer.ts), as it would anything from another process.
    */
   | { type: 'requests'; delta: unknown };

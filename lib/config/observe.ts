@@ -5,7 +5,7 @@
 //
 // The canary's policy (CanaryPolicy, CANARY_DEFAULTS) is defined here, not beside its judge
 // in lib/observe/canary.ts: it is what the `probation` option gives, and lib/config/ ranks
-// below lib/observe/ (spec/layout.spec.ts), so observe reads it from here.
+// below lib/observe/ (spec/repo/layout.spec.ts), so observe reads it from here.
 import * as path from 'node:path';
 import { BatonOptionError, hostOption, portOption, show, socketPathOption } from './rules';
 

@@ -171,7 +171,7 @@ export class Observation {
     // the text of the totals it sends now, the new master's starting point: this master's own
     // count goes on growing as its workers drain, the new master learns of it only with the
     // next totals (TOTALS_EVERY), and a scrape answered here and then there would see the total
-    // fall (observe.spec caught it once in CI).
+    // fall (spec/integration/observe.spec.ts caught it once in CI).
     this.atHandOver = this.observer.render();
     this.sendTotals?.();
     void this.endpoints?.close(false);

@@ -5,8 +5,8 @@
 // and from Node 26 a connection that was just accepted and whose request is not parsed yet
 // counts as idle too: destroying it with the request unread in the kernel's buffer sends a
 // reset, so a probe or a scrape that connected a moment before the close failed with
-// ECONNRESET (observe.spec caught it across upgrades on Node 26, where this began;
-// spec/observe-polite-close.spec.ts shows it).
+// ECONNRESET (spec/integration/observe.spec.ts caught it across upgrades on Node 26, where this began;
+// spec/unit/observe/polite-close.spec.ts shows it).
 // So here:
 // - the listening handle closes alone (`net.Server.prototype.close`, the listener without
 //   http's sweep of idle connections); at a hand-over the next master serves on the same socket;

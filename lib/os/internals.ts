@@ -1,5 +1,5 @@
 // The only place baton touches Node internals. Each use is checked by
-// spec/internals.spec.ts, which fails loudly if a Node release changes it.
+// spec/unit/os/internals.spec.ts, which fails loudly if a Node release changes it.
 //
 // 1. The file descriptor of a listening net.Server. spawn() needs it as an integer to
 //    put the socket in the new master's stdio (passing the Server object itself throws

@@ -58,7 +58,7 @@ export class Notifier {
 /**
  * What to say about a failed systemd-notify, or undefined to say nothing: on `systemctl stop`
  * systemd's SIGTERM to the whole control group may catch the `systemd-notify STOPPING=1` just
- * started, after systemd has the message (seen under systemd 252, spec/systemd.spec.ts).
+ * started, after systemd has the message (seen under systemd 252, spec/integration/systemd.spec.ts).
  */
 export function notifyFailure(err: Error & { code?: unknown; signal?: unknown; killed?: unknown }, vars: string[]): string | undefined {
   if (err.killed === true) return 'systemd-notify did not finish within 5 s';

@@ -8,7 +8,7 @@
 // served: Node's server (nghttp2) ignores every stream that arrives after it sent any GOAWAY,
 // whatever its last stream id (nghttp2 allows no new incoming stream once a GOAWAY was sent,
 // except after its shutdown notice, which Node does not expose). Measured on Node 22, 24 and
-// 26 (spec/h2-goaway.spec.ts, which fails the day Node serves them): with the first GOAWAY
+// 26 (spec/unit/worker/h2-goaway.spec.ts, which fails the day Node serves them): with the first GOAWAY
 // the crossing streams are refused just the same, and the drain only waits longer. So a
 // client that sends a stream while the GOAWAY is on its way gets REFUSED_STREAM, which says
 // the stream was not processed and is safe to send again (RFC 9113 section 8.7); browsers

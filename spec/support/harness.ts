@@ -13,15 +13,18 @@ import { waitFor } from './wait';
 
 export const DIST = path.resolve(__dirname, '../../dist/index.js');
 const FIXTURE = path.resolve(__dirname, '../fixtures/app.js');
-/** The multi-listener fixture (spec/listeners.spec.ts). */
+/** The multi-listener fixture (spec/integration/listeners.spec.ts). */
 export const MULTI_FIXTURE = path.resolve(__dirname, '../fixtures/multi.js');
-/** The beforeExit and envFile fixture (spec/exit-hooks.spec.ts, spec/envfile.spec.ts). */
+/**
+ * The beforeExit and envFile fixture (spec/integration/exit-hooks.spec.ts,
+ * spec/integration/envfile.spec.ts).
+ */
 export const LIFE_FIXTURE = path.resolve(__dirname, '../fixtures/life.js');
 
 export interface Release {
   version: string;
   mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready' | 'leak-after-ready'
-    // framework mistakes (spec/mistakes.spec.ts)
+    // framework mistakes (spec/integration/mistakes.spec.ts)
     | 'factory-listens' | 'fastify-listens' | 'fastify-listens-later' | 'fastify-not-ready';
   /** The port a 'fastify-listens' release listens on itself. */
   port?: number;

@@ -1,6 +1,6 @@
 // A real systemd for the tests: the installed /lib/systemd/systemd booted as PID 1 of new pid,
 // mount, UTS and cgroup namespaces, on a throwaway root, and driven with the real `systemctl`
-// (through nsenter). Used by spec/systemd.spec.ts.
+// (through nsenter). Used by spec/integration/systemd.spec.ts.
 //
 // The throwaway root matters: a booting systemd runs sysinit.target (systemd-tmpfiles empties
 // /tmp, journald writes /var/log/journal, ...). So the root is an overlay of / whose upper layer
