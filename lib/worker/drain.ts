@@ -143,7 +143,8 @@ export class ConnectionTracker implements HttpWatcher {
     this.conns.set(socket, c);
     // the record on the raw socket too (for https, c.io is the TLSSocket later): listenerOf()
     own(socket, c);
-    socket.once('close', this.onClose);
+    // on(), not once(): a socket emits 'close' once, and once() builds a wrapper per connection
+    socket.on('close', this.onClose);
     return c;
   }
 
