@@ -32,7 +32,7 @@ import type { ResponseSink } from '../observe/request-stats';
 import { watchHttp, type HttpWatcher } from '../os/http-channels';
 import { applyConnectionOptions } from '../os/internals';
 import { goAway } from './h2-goaway';
-import { listenerOf, tag } from './tags';
+import { tag } from './tags';
 import { shed } from './shed';
 import { followTakeOver } from './take-over';
 import { closeAfterResponse, connOf, inProgress, own, peerOf, responseFinished, responseStarted, type Conn, type DrainResult, type Kind } from './connection';
@@ -121,7 +121,7 @@ export class ConnectionTracker implements HttpWatcher {
   }
 
   /** A connection handed to this worker by the master, counted from now on. */
-  add(socket: Socket, server?: Server): Conn {
+  add(socket: Socket, server?: Server, listener?: string): Conn {
     const srv = server ?? this.servers.keys().next().value;
     const kind = (srv && this.servers.get(srv)) ?? 'other';
     const c: Conn = {
@@ -138,19 +138,21 @@ export class ConnectionTracker implements HttpWatcher {
       res: undefined,
       start: 0,
       queued: undefined,
+      listener,
     };
     this.conns.set(socket, c);
-    if (c.io) own(c.io, c);
-    socket.once('close', this.onClose);
+    // the record on the raw socket too (for https, c.io is the TLSSocket later): listenerOf()
+    own(socket, c);
+    // on(), not once(): a socket emits 'close' once, and once() builds a wrapper per connection
+    socket.on('close', this.onClose);
     return c;
   }
 
-  /** add() and hand the socket to the server, tagged with the listener it came in on. */
+  /** add() and hand the socket to the server, recording the listener it came in on. */
   feed(socket: Socket, server: Server, listener: string): void {
-    tag(socket, listener);
     this.watch(server);
     applyConnectionOptions(server, socket);
-    const c = this.add(socket, server);
+    const c = this.add(socket, server, listener);
     this.feeding = c;
     try {
       server.emit('connection', socket);
@@ -175,9 +177,7 @@ export class ConnectionTracker implements HttpWatcher {
     found.io = s;
     found.idleSince = performance.now();
     found.bytesAtIdle = found.raw.bytesRead;
-    own(s, found);
-    const name = listenerOf(found.raw);
-    if (name !== undefined) tag(s, name);
+    own(s, found); // listenerOf(s) reads found.listener
     this.securing = found;
     setImmediate(() => {
       if (this.securing === found) this.securing = undefined;
@@ -187,7 +187,7 @@ export class ConnectionTracker implements HttpWatcher {
   private onSession(session: Http2Session): void {
     const from = this.feeding ?? this.securing;
     this.securing = undefined;
-    const name = from ? listenerOf(from.raw) : undefined;
+    const name = from?.listener;
     if (name !== undefined) tag(session, name);
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));

@@ -1,13 +1,26 @@
-// Which listener a connection came in on. The worker tags each socket the master hands
-// it with the listener's name; the drain tracker tags what the app's server builds on
-// top of it (the TLSSocket of an https server, the Http2Session of an http2 server).
-// listenerOf() finds the tag from whatever the app holds: a request, a socket, a
-// session or a stream.
+// Which listener a connection came in on. The drain tracker's record of each connection
+// the worker accepts holds the listener's name (lib/worker/connection.ts), and the raw
+// socket and its TLSSocket point to that record; what else the app's server builds on top
+// of a connection (the Http2Session of an http2 server) is tagged here. listenerOf() finds
+// the name from whatever the app holds: a request, a socket, a session or a stream.
+import type { Socket } from 'node:net';
+import { connOf } from './connection';
 
 const tags = new WeakMap<object, string>();
 
 export function tag(o: object, listener: string): void {
   tags.set(o, listener);
+}
+
+/** The listener of a tagged object, or of a connection's socket (from the tracker's record). */
+function tagOf(o: object): string | undefined {
+  const tagged = tags.get(o);
+  if (tagged !== undefined) return tagged;
+  try {
+    return connOf(o as Socket)?.listener;
+  } catch {
+    return undefined; // an http2 socket proxy throws once its session is gone
+  }
 }
 
 function field(o: object, key: string): unknown {
@@ -24,12 +37,12 @@ function field(o: object, key: string): unknown {
  */
 export function listenerOf(x: unknown): string | undefined {
   if (typeof x !== 'object' || x === null) return undefined;
-  const direct = tags.get(x);
+  const direct = tagOf(x);
   if (direct !== undefined) return direct;
   for (const key of ['session', 'stream', 'socket'] as const) {
     const inner = field(x, key);
     if (typeof inner !== 'object' || inner === null) continue;
-    const found = tags.get(inner) ?? (key === 'stream' ? listenerOf(field(inner, 'session')) : undefined);
+    const found = tagOf(inner) ?? (key === 'stream' ? listenerOf(field(inner, 'session')) : undefined);
     if (found !== undefined) return found;
   }
   return undefined;
