@@ -180,7 +180,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     this.emit('taking-back', { pid, reason });
     setTitle('master', this.m.generation(), 'taking back');
     const t = new TakeBack({
-      kept, sockets: this.m.sockets(), backlog: this.opts.backlog, start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration,
+      kept, sockets: this.m.sockets(), start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration,
     });
     this.takingBack = t;
     t.on('ready', (gen) => this.emit('taken-back', gen));

@@ -70,8 +70,6 @@ export class KeptSockets {
   /** The handles by listener name; rejects when a socket could not be kept. */
   readonly ready: Promise<Map<string, object>>;
   private readonly kept: Listener[] = [];
-  /** Handles taken back (listened on again): never let go here. */
-  private readonly inUse = new Set<object>();
 
   static atHandOver(listeners: Listener[]): KeptSockets {
     return new KeptSockets(listeners);
@@ -93,13 +91,8 @@ export class KeptSockets {
     this.ready.catch(() => undefined);
   }
 
-  /** The handle is listened on again (taken back): close() leaves it alone. */
-  use(handle: object): void {
-    this.inUse.add(handle);
-  }
-
-  /** Lets the kept sockets go (the ones not taken back); idempotent. */
+  /** Lets the kept sockets go; one taken back (Listener.resume()) is open again and stays. Idempotent. */
   close(): void {
-    for (const l of this.kept.splice(0)) if (!this.inUse.has(l.handle())) l.release();
+    for (const l of this.kept.splice(0)) l.release();
   }
 }

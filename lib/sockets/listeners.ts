@@ -219,7 +219,7 @@ export class Listener {
   }
 
   /** Accepts again on the socket kept at the hand-over (keepRaw()): an old master taking service back. */
-  async resume(kept: object, _backlog?: number): Promise<void> {
+  async resume(kept: object): Promise<void> {
     if (this.state !== 'kept' || kept !== this.held) return;
     if (this.server !== undefined && !resumeAccepting(this.server)) throw new Error(`cannot accept on ${this.address()} again`);
     this.state = 'open';

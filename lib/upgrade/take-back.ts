@@ -14,7 +14,6 @@ import { pinnedExec, workerExec, type StartContext, type WorkerExec } from '../o
 export interface TakeBackOptions {
   kept: KeptSockets;
   sockets: Listener[];
-  backlog: number;
   start: StartContext;
   /** The generation this master served with before it handed over. */
   old: Generation | undefined;
@@ -47,8 +46,7 @@ export class TakeBack extends EventEmitter<TakeBackEvents> {
       for (const l of this.o.sockets) {
         const h = handles.get(l.name);
         if (h === undefined) continue;
-        kept.use(h);
-        await l.resume(h, this.o.backlog);
+        await l.resume(h);
       }
     } catch (err) {
       kept.close();

@@ -163,8 +163,7 @@ describe('keeping listening sockets', function () {
       const waiting = reply(target);
       await holds('nothing accepted while kept', () => served === 1, 300);
       // taking service back (lib/upgrade/take-back.ts)
-      kept.use(handles.get('m') as object);
-      await l.resume(handles.get('m') as object, 64);
+      await l.resume(handles.get('m') as object);
       kept.close();
       expect(await waiting).to.equal('served:2');
       expect(await reply(target)).to.equal('served:3');

@@ -105,12 +105,12 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
 
     function setup(o: { loaded?: WorkerExec | undefined; keep?: Promise<Map<string, object>> } = {}) {
       const handle = { fd: 9 };
-      const kept = { ready: o.keep ?? Promise.resolve(new Map<string, object>([['web', handle]])), use: sinon.spy(), close: sinon.spy() };
+      const kept = { ready: o.keep ?? Promise.resolve(new Map<string, object>([['web', handle]])), close: sinon.spy() };
       const listener = { name: 'web', resume: sinon.stub().resolves() };
       const old = new FakeGeneration(4, undefined, 'loaded' in o ? o.loaded : { script: previous, args: [], cwd: dir });
       const gens: FakeGeneration[] = [];
       const t = new TakeBack({
-        kept: kept as unknown as KeptSockets, sockets: [listener as unknown as Listener], backlog: 77, start, log,
+        kept: kept as unknown as KeptSockets, sockets: [listener as unknown as Listener], start, log,
         old: old as unknown as Generation,
         newGeneration: (exec) => {
           const g = new FakeGeneration(10 + gens.length, exec);
@@ -127,8 +127,7 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
     it('listens again on the kept handles, then serves with the release its own workers ran', async () => {
       const { t, kept, handle, listener, gens, events } = setup();
       await t.run();
-      expect(kept.use.calledOnceWith(handle)).to.equal(true);
-      expect(listener.resume.calledOnceWith(handle, 77)).to.equal(true);
+      expect(listener.resume.calledOnceWith(handle)).to.equal(true);
       expect(kept.close.calledOnce).to.equal(true);
       expect(gens).to.have.length(1);
       expect(gens[0]?.exec?.script).to.equal(previous);
