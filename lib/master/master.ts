@@ -169,7 +169,9 @@ export class Master extends EventEmitter<MasterEvents> {
     // judge). A connection that arrives while neither accepts waits in the listen backlog.
     u.on('probation', () => this.onProbation(undefined));
     // rolled back, or the new master died: this master takes every new connection again
-    u.on('upgrade-failed', () => this.state === 'serving' && this.serving && this.serve(this.serving));
+    u.on('upgrade-failed', () => {
+      if (this.state === 'serving' && this.serving) this.serve(this.serving);
+    });
     u.on('handed-over', (pid, dropped) => this.handOver(pid, dropped));
     u.on('taking-back', (info) => {
       this.states.to('starting');
@@ -219,7 +221,9 @@ export class Master extends EventEmitter<MasterEvents> {
     const r = new Reloads(this.c, this.opts, this.view, (env) => this.newGeneration(undefined, env));
     forward(r, this, ['reload-started', 'reload-failed', 'reload-succeeded']);
     r.on('promoted', (gen) => this.onProbation(gen));
-    r.on('rolled-back', (restored) => restored && this.serve(restored));
+    r.on('rolled-back', (restored) => {
+      if (restored) this.serve(restored);
+    });
     r.on('succeeded', (old, env) => {
       this.servingEnv = env;
       this.c.link?.send(this.stateMessage());

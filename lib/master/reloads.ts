@@ -5,7 +5,8 @@
 // (lib/master/context.ts) and creates the generation with the factory it is given, but
 // changes nothing there: the master moves on its events.
 //
-//   promoted [gen, old]      new connections go to `gen`, `old` sheds half its keep-alive ones
+//   promoted [gen]           new connections go to `gen`; the generation serving so far sheds
+//                            half its keep-alive ones
 //   rolled-back [restored]   the old generation takes them again (when it still can)
 //   succeeded [old]          the old generation may drain
 import { EventEmitter } from 'node:events';
@@ -22,7 +23,7 @@ export interface ReloadsEvents {
   'reload-started': MasterEvents['reload-started'];
   'reload-failed': MasterEvents['reload-failed'];
   'reload-succeeded': MasterEvents['reload-succeeded'];
-  promoted: [gen: Generation, old: Generation | undefined];
+  promoted: [gen: Generation];
   'rolled-back': [restored: Generation | undefined];
   succeeded: [old: Generation | undefined, env: EnvOverlay];
 }
@@ -71,7 +72,7 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
     notifier.reloading(`reloading: generation ${gen.id} starting`);
     this.emit('reload-started', { generation: gen.id });
     return new Promise((resolve) => {
-      r.on('promoted', () => this.emit('promoted', gen, old));
+      r.on('promoted', () => this.emit('promoted', gen));
       r.on('rolled-back', (reason, restored) => {
         this.current = undefined;
         this.emit('rolled-back', restored);

@@ -47,7 +47,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
         if (v !== undefined) this.emit('judged', v);
         this.succeed();
       },
-      rollBack: (reason) => this.rollBack(reason, this.old && this.old.state === 'serving' ? this.old : undefined, true),
+      rollBack: (reason) => this.rollBack(reason, this.restorable(), true),
     });
   }
 
@@ -56,7 +56,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   }
 
   start(): void {
-    const { gen, old } = this;
+    const { gen } = this;
     const fail = (reason: string): void => this.rollBack(reason, undefined);
     gen.on('failed', fail);
     gen.once('ready', () => {
@@ -67,7 +67,7 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
       gen.probation = this.trial.probation;
       this.trial.begin();
       gen.removeListener('failed', fail);
-      gen.on('failed', (reason) => this.rollBack(reason, old && old.state === 'serving' ? old : undefined));
+      gen.on('failed', (reason) => this.rollBack(reason, this.restorable()));
       this.emit('promoted');
     });
     gen.start();
@@ -90,6 +90,11 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
       this.gen.drain(reason);
     } else this.gen.abort();
     this.emit('rolled-back', reason, restored);
+  }
+
+  /** The old generation, if it can take the new connections again (it still serves). */
+  private restorable(): Generation | undefined {
+    return this.old?.state === 'serving' ? this.old : undefined;
   }
 
   private succeed(): void {

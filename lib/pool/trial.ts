@@ -72,7 +72,10 @@ export class Trial {
   private judge(): void {
     if (this.stage !== 'serving') return;
     const { judge, ask } = this.o;
-    if (judge === undefined) return this.finish(undefined, false);
+    if (judge === undefined) {
+      this.end();
+      return this.o.pass(undefined);
+    }
     if (ask === undefined) {
       this.stage = 'judging';
       return this.decide(judge.verdict());
@@ -94,12 +97,12 @@ export class Trial {
   }
 
   /** Acts on the verdict, once (undefined: none came in time, or the tally was malformed). */
-  private finish(v: Verdict | undefined, judged = true): void {
+  private finish(v: Verdict | undefined): void {
     if (this.stage === 'over') return;
     this.end();
     const { log, subject, fields, what } = this.o;
-    if (judged && v === undefined) log?.warn('canary', `no verdict on ${subject} (no tally within ${REPORT_TIMEOUT} ms, or an older baton on the other side): judged on crashes alone`, fields);
-    else if (v !== undefined) log?.info('canary', `${subject}: ${v.result}: ${v.reason}`, fields);
+    if (v === undefined) log?.warn('canary', `no verdict on ${subject} (no tally within ${REPORT_TIMEOUT} ms, or an older baton on the other side): judged on crashes alone`, fields);
+    else log?.info('canary', `${subject}: ${v.result}: ${v.reason}`, fields);
     if (v?.result === 'fail') this.o.rollBack(`${what} rolled back: ${v.reason}`);
     else this.o.pass(v);
   }

@@ -150,7 +150,8 @@ export class Acceptor {
   }
 
   private should(): boolean {
-    if (this.closed || !this.wanted || this.unpausable) return !this.closed && this.wanted;
+    if (this.closed || !this.wanted) return false;
+    if (this.unpausable) return true;
     const held = this.on.held();
     // below its share it accepts whatever the churn: no clock read (2 of the 6 per connection
     // were here; with all 6 gone a worker served 1.025 x under a connection per request)
