@@ -23,8 +23,9 @@
 //    worker gets is); a server that bound its own socket says ENOTCONN, and pauseAccepting()
 //    then returns false.
 // 4. net.Server applies its per-connection options (noDelay, which http.Server turns on
-//    by default, and keepAlive) when *it* accepts; baton hands connections over with
-//    server.emit('connection'), so it applies them itself, read from the server.
+//    by default, keepAlive, and allowHalfOpen, which http.Server turns on too) when *it*
+//    accepts; baton hands connections over with server.emit('connection'), so it applies them
+//    itself, read from the server. (A socket's own `allowHalfOpen` is public: Duplex.)
 import type { Server, Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
 import type { ChildProcess } from 'node:child_process';
@@ -113,12 +114,13 @@ export function resumeAccepting(server: Server): boolean {
 }
 
 /** What net.Server would have applied to a connection it accepted itself (see 4. above). */
-export function connectionOptions(server: Server): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number } {
-  const s = server as unknown as { noDelay?: unknown; keepAlive?: unknown; keepAliveInitialDelay?: unknown };
+export function connectionOptions(server: Server): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number; allowHalfOpen: boolean } {
+  const s = server as unknown as { noDelay?: unknown; keepAlive?: unknown; keepAliveInitialDelay?: unknown; allowHalfOpen?: unknown };
   return {
     noDelay: s.noDelay === true,
     keepAlive: s.keepAlive === true,
     keepAliveInitialDelay: typeof s.keepAliveInitialDelay === 'number' ? s.keepAliveInitialDelay * 1000 : 0,
+    allowHalfOpen: s.allowHalfOpen === true,
   };
 }
 
@@ -126,6 +128,9 @@ export function applyConnectionOptions(server: Server, socket: Socket): void {
   const o = connectionOptions(server);
   if (o.noDelay) socket.setNoDelay(true);
   if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay);
+  // made by baton's acceptor or received over IPC, the socket closes its side at the client's
+  // FIN; a server that keeps connections half open (http does) may still answer after it
+  socket.allowHalfOpen = o.allowHalfOpen;
 }
 
 /** Closes the handle a dead child never acknowledged (see 5. above); true when there was one. */

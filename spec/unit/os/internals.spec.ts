@@ -142,12 +142,13 @@ describe('internals: the handle and per-connection options of a server', () => {
     }
   });
 
-  it('connectionOptions reads what net.Server would apply: http turns noDelay on, keepAlive when asked', async () => {
+  it('connectionOptions reads what net.Server would apply: http turns noDelay and allowHalfOpen on, keepAlive when asked', async () => {
     const { connectionOptions } = await import('../../../lib/os/internals');
     const http = await import('node:http');
-    expect(connectionOptions(http.createServer())).to.deep.equal({ noDelay: true, keepAlive: false, keepAliveInitialDelay: 0 });
+    expect(connectionOptions(http.createServer())).to.deep.equal({ noDelay: true, keepAlive: false, keepAliveInitialDelay: 0, allowHalfOpen: true });
     expect(connectionOptions(http.createServer({ noDelay: false }))).to.include({ noDelay: false });
-    expect(connectionOptions(net.createServer({ keepAlive: true, keepAliveInitialDelay: 3000 }))).to.deep.equal({ noDelay: false, keepAlive: true, keepAliveInitialDelay: 3000 });
+    expect(connectionOptions(net.createServer({ keepAlive: true, keepAliveInitialDelay: 3000 }))).to.deep.equal({ noDelay: false, keepAlive: true, keepAliveInitialDelay: 3000, allowHalfOpen: false });
+    expect(connectionOptions(net.createServer({ allowHalfOpen: true }))).to.include({ allowHalfOpen: true });
   });
 });
 

@@ -392,6 +392,32 @@ describe('drain: ConnectionTracker', () => {
     expect(await within(d.p, 2_000, 'the drain to finish')).to.deep.equal({ forced: 0, upgraded: 0 });
   });
 
+  it('feed() leaves a connection half open when its server does: a client that sent its FIN still gets the answer sent after it', async () => {
+    // baton's sockets are made by its acceptor (or arrive over IPC) with Node's default, closing
+    // their side when the client's FIN arrives; a server made with allowHalfOpen answers later
+    const srv = net.createServer({ allowHalfOpen: true }, (socket) => {
+      socket.on('error', () => undefined);
+      socket.resume();
+      socket.on('end', () => setImmediate(() => setImmediate(() => socket.end('pong'))));
+    });
+    tracker = new ConnectionTracker(undefined, GRACE);
+    listener = net.createServer((socket) => {
+      accepted.push(socket);
+      tracker.feed(socket, srv, 'raw');
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
+    let got = '';
+    client.on('data', (d) => (got += d));
+    const ended = new Promise<void>((resolve, reject) => {
+      client.on('end', resolve);
+      client.on('error', reject);
+    });
+    client.end('ping');
+    await within(ended, 5_000, 'the server to end the connection');
+    expect(got).to.equal('pong');
+  });
+
   it('tells its response sink each HTTP/1 response that finished (status, start, end), and the ones a closing connection left unfinished', async () => {
     const recorded: Array<[number, number]> = [];
     let aborted = 0;
