@@ -3,7 +3,7 @@
 // --reloads SIGHUP, each with new code. A segment: 1 s of steady load, then each event followed
 // to its end, the serving master sampled (bench/soak.ts) and a pause; at least --duration s.
 // At the end, only the serving master and its workers may still run.
-import { now, sleep } from './common';
+import { sleep } from './common';
 import type { Config } from './flags';
 import { loadSpec } from './loads';
 import { findCell, type Cell } from './matrix';
@@ -77,11 +77,12 @@ export async function upgradePhase(ses: Session, cfg: Config, baton: Started, ce
         const ev = await takeOver(kind, baton.s, ses.dir, st, index, name, base);
         events.push(ev);
         if (!ev.ok) ses.log(`${kind} ${index} did not complete: ${ev.reason ?? 'unknown'}`);
-        // the event has completed (new generation serving, old one gone): the serving master now,
-        // during the pause before the next signal
-        const pauseStart = now();
+        // the event has completed (new generation serving, old one gone): the serving master at
+        // the end of the pause before the next signal, so that what only passes through at a
+        // hand-over (the channel to the old master, an old worker's pipe) has had the pause to go
+        // on a busy machine; an fd that stays open is still there then
+        await sleep(gap);
         samples.push(await sampleMaster(kind, index, st.master, st.master === baton.s.pid, base));
-        await until(pauseStart, gap);
       }
       ses.progress.note = '';
       await until(base, cfg.durationS * 1000);
