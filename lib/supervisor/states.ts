@@ -11,6 +11,8 @@
 // listening. An upgrade in progress is not a state here: it is its attempt's phase
 // (lib/upgrade/phases.ts).
 
+import { StateTable } from '../upgrade/phases';
+
 export type SupervisorState = 'starting' | 'listening' | 'serving' | 'restarting' | 'stopping';
 
 export const SUPERVISOR: Readonly<Record<SupervisorState, readonly SupervisorState[]>> = {
@@ -21,21 +23,7 @@ export const SUPERVISOR: Readonly<Record<SupervisorState, readonly SupervisorSta
   stopping: [],
 };
 
-/** The supervisor's state, moved only along SUPERVISOR (a move off the table is a bug in baton). */
-export class SupervisorStates {
-  private current: SupervisorState = 'starting';
-
-  get state(): SupervisorState {
-    return this.current;
-  }
-
-  /** Whether the state is one of `states`. */
-  is(...states: SupervisorState[]): boolean {
-    return states.includes(this.current);
-  }
-
-  to(next: SupervisorState): void {
-    if (!SUPERVISOR[this.current].includes(next)) throw new Error(`baton: internal error: supervisor state ${this.current} -> ${next} is not a transition`);
-    this.current = next;
-  }
+/** The supervisor's state, moved only along SUPERVISOR (a move off the table throws). */
+export function supervisorStates(): StateTable<SupervisorState> {
+  return new StateTable(SUPERVISOR, 'starting', 'supervisor state');
 }

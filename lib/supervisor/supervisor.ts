@@ -37,7 +37,7 @@ import { SUPERVISOR_ENV } from './supervised';
 import { Notifier } from '../os/notify';
 import { DEFAULTS } from '../config/options';
 import { setTitle } from '../os/title';
-import { SupervisorStates } from './states';
+import { supervisorStates } from './states';
 
 interface Held extends HandoffSocket {
   spec: ListenerSpec;
@@ -55,7 +55,7 @@ export class Supervisor {
   private held: Held[] = [];
   private readonly notifier = new Notifier(this.log);
   /** Where it stands: one table (lib/supervisor/states.ts). */
-  private readonly states = new SupervisorStates();
+  private readonly states = supervisorStates();
   /** The master that serves (or the first one, or one that replaces a dead one, until it does). */
   private serving: ChildProcess | undefined;
   private masters = new Set<ChildProcess>();
@@ -160,22 +160,16 @@ export class Supervisor {
           this.log.debug('holding', `holding listener ${message.spec.name}`);
         }
         return;
-      case 'state':
+      case 'state': {
         if (child !== this.serving) return;
         if (message.serving !== false && this.states.is('starting', 'listening', 'restarting')) {
           if (!this.states.is('restarting')) this.notifier.ready(process.pid, `master ${child.pid} serving`);
           this.states.to('serving');
         }
-        this.info = {
-          pidFile: message.pidFile,
-          readyTimeout: message.readyTimeout,
-          nextGeneration: message.nextGeneration,
-          workers: message.workers,
-          scaled: message.scaled,
-          probation: message.probation ?? 0,
-          drainTimeout: message.drainTimeout ?? DEFAULTS.drainTimeout,
-        };
+        const { pidFile, readyTimeout, nextGeneration, workers, scaled, probation = 0, drainTimeout = DEFAULTS.drainTimeout } = message;
+        this.info = { pidFile, readyTimeout, nextGeneration, workers, scaled, probation, drainTimeout };
         return;
+      }
       case 'upgrade-verdict':
         if (this.verdict?.pid !== message.pid) return;
         this.verdict.resolve(readVerdict(message));

@@ -1,11 +1,11 @@
 // The supervisor's table of states (lib/supervisor/states.ts): the moves `baton run` makes,
 // and that a move off the table throws.
 import { expect } from 'chai';
-import { SUPERVISOR, SupervisorStates } from '../../../lib/supervisor/states';
+import { SUPERVISOR, supervisorStates } from '../../../lib/supervisor/states';
 
 describe('the supervisor\'s states (lib/supervisor/states.ts)', () => {
   it('follows a first master to serving, a restart back to serving, then a stop', () => {
-    const s = new SupervisorStates();
+    const s = supervisorStates();
     expect(s.state).to.equal('starting');
     for (const next of ['listening', 'serving', 'restarting', 'serving', 'stopping'] as const) {
       s.to(next);
@@ -15,7 +15,7 @@ describe('the supervisor\'s states (lib/supervisor/states.ts)', () => {
   });
 
   it('a master of an older baton serves without a word first; any state but stopping may stop', () => {
-    const s = new SupervisorStates();
+    const s = supervisorStates();
     s.to('serving');
     expect(s.state).to.equal('serving');
     for (const from of ['starting', 'listening', 'serving', 'restarting'] as const) expect(SUPERVISOR[from]).to.include('stopping');
@@ -24,8 +24,8 @@ describe('the supervisor\'s states (lib/supervisor/states.ts)', () => {
   it('a move off the table throws, and stopping leads nowhere', () => {
     expect(SUPERVISOR.stopping).to.deep.equal([]);
     // a restart is for a master that served: a first master that dies gives up instead
-    expect(() => new SupervisorStates().to('restarting')).to.throw(/supervisor state starting -> restarting is not a transition/);
-    const s = new SupervisorStates();
+    expect(() => supervisorStates().to('restarting')).to.throw(/supervisor state starting -> restarting is not a transition/);
+    const s = supervisorStates();
     s.to('listening');
     expect(() => s.to('starting')).to.throw(/listening -> starting/);
     s.to('stopping');
