@@ -21,6 +21,9 @@
 // A first master that does not call baton's listen() within readyTimeout (the wrong file,
 // or an app that never gets there) is killed and the supervisor exits 1, saying so: a
 // master says 'hello' to its supervisor from listen().
+//
+// Where it stands is one table, lib/supervisor/states.ts; an upgrade or a restart in progress
+// is its attempt's phase (lib/upgrade/phases.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Logger } from '../log/log';
 import { sendIfConnected } from '../channel';
@@ -56,7 +59,7 @@ export class Supervisor {
   private readonly notifier = new Notifier(this.log);
   /** Where it stands: one table (lib/supervisor/states.ts). */
   private readonly states = supervisorStates();
-  /** The master that serves (or the first one, or one that replaces a dead one, until it does). */
+  /** The master that serves, or the first one until it does (undefined while a dead one is being replaced). */
   private serving: ChildProcess | undefined;
   private masters = new Set<ChildProcess>();
   /** The latest upgrade or restart: in progress until its phase says otherwise (lib/upgrade/phases.ts). */
