@@ -35,7 +35,7 @@ export interface CommandEvents {
 /** What the commands need of a master: a narrow view, so that this file does not depend on the Master class. */
 export interface CommandTarget {
   readonly generations: ReadonlyMap<number, PoolView>;
-  readonly serving: PoolView | undefined;
+  serving(): PoolView | undefined;
   readonly readyTimeout: number;
   status(): Record<string, unknown>;
   upgrade(): Promise<Outcome>;
@@ -155,7 +155,7 @@ export class Commands implements ControlTarget {
     return this.follow(async (on) => {
       const outcome = await this.m.scale(n);
       if (!outcome.ok) return { ok: false, error: outcome.reason };
-      const gen = this.m.serving;
+      const gen = this.m.serving();
       if (!gen) return { ok: true, workers: n };
       const done = (): boolean => gen.readyCount() === n && [...gen.slots.values()].filter((s) => s.state !== 'draining').length === n;
       if (!done()) {

@@ -33,8 +33,11 @@ export class Generations extends EventEmitter<GenerationsEvents> implements Inta
   /** Workers' log records, forwarded to the master's 'log' event while it has a listener. */
   private readonly workerRecords: WorkerRecords;
 
-  /** @param next the number the next generation gets (kept across upgrades) */
-  constructor(public next: number, master: EventEmitter, private readonly opts: ResolvedOptions, private readonly log: Logger, private readonly m: MasterView) {
+  /**
+   * @param next the number the next generation gets (kept across upgrades)
+   * @param m what they read of their master: whether it handed over, and its sockets
+   */
+  constructor(public next: number, master: EventEmitter, private readonly opts: ResolvedOptions, private readonly log: Logger, private readonly m: Pick<MasterView, 'state' | 'sockets'>) {
     super();
     this.connections = new Dispatcher({ handedOver: () => m.state() === 'handed-over', generations: () => this.all.values(), listeners: () => m.sockets() }, log);
     this.workersAccept = new WorkersAccept(() => sharedSockets(m.sockets(), opts.backlog));
@@ -103,7 +106,7 @@ export class Generations extends EventEmitter<GenerationsEvents> implements Inta
     for (const ev of ['ready', 'failed', 'drained'] as const) gen.once(ev, () => early.removeAll());
     gen.on('worker-ready', (slot) => {
       this.emit('worker-ready', { pid: slot.pid, generation: id });
-      if (parent && m.state() === 'starting') parent.send({ type: 'worker-ready', pid: slot.pid, ready: gen.readyCount(), total: gen.target });
+      if (parent && gen.state === 'starting') parent.send({ type: 'worker-ready', pid: slot.pid, ready: gen.readyCount(), total: gen.target });
       connections.flush();
     });
     gen.on('orphans', (sockets) => {

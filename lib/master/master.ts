@@ -16,7 +16,8 @@ import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
 import { workerExec, type WorkerExec } from '../os/relaunch';
 import type { Listener } from '../sockets/listeners';
-import { Commands, type Outcome } from '../control/commands';
+import { Commands, type CommandTarget, type Outcome } from '../control/commands';
+import type { Predecessor } from '../upgrade/predecessor';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
 import { isStopSignal, StopSignals } from '../os/signals';
@@ -80,7 +81,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.generations = this.pool.all;
     forward(this.pool, this, GENERATION_EVENTS);
     this.pool.on('generation-drained', () => this.maybeExit());
-    this.startup = new Startup(this.c, opts, specs, this.view, () => this.newGeneration());
+    this.startup = new Startup(this.c, opts, specs, this.view, () => this.newGeneration(undefined, {}, handoff ? this.c.parent : undefined));
     this.upgrades = this.followUpgrades();
     this.reloads = this.followReloads();
   }
@@ -122,9 +123,13 @@ export class Master extends EventEmitter<MasterEvents> {
     void this.c.observation.start(this.c.handoff !== undefined);
   }
 
-  /** By default its workers run the script through the user's symlinks: the current release. */
-  private newGeneration(exec: WorkerExec = workerExec(this.c.start), env: EnvOverlay = {}): Generation {
-    return this.pool.create(exec, env, this.workers, this.c.handoff !== undefined && this.state === 'starting' ? this.c.parent : undefined);
+  /**
+   * A generation (created, not started) of `workers` workers. By default they run the script
+   * through the user's symlinks: the current release. `parent`: the old master, which follows
+   * a new master's first generation.
+   */
+  private newGeneration(exec: WorkerExec = workerExec(this.c.start), env: EnvOverlay = {}, parent?: Predecessor): Generation {
+    return this.pool.create(exec, env, this.workers, parent);
   }
 
   private async becomeServing(gen: Generation, takenBack = false): Promise<void> {
@@ -134,11 +139,11 @@ export class Master extends EventEmitter<MasterEvents> {
     for (const l of this.sockets) await l.accept();
     gen.markServing();
     this.pool.serve(gen);
-    this.startup.serving(gen, takenBack);
+    gen.probation = this.startup.probation(takenBack);
     this.serving = gen;
     this.states.to('serving');
     this.c.log.generation = gen.id;
-    await this.c.surface.serving(gen, takenBack, () => new Commands(this, this.c.observation.observer));
+    await this.c.surface.serving(gen, takenBack, () => new Commands(this.commandTarget(), this.c.observation.observer));
     this.emit('serving', { generation: gen.id });
     this.startup.served(this.sockets, takenBack);
     this.c.link?.send(this.stateMessage());
@@ -147,6 +152,16 @@ export class Master extends EventEmitter<MasterEvents> {
       if (what === 'reload') void this.reload();
       else void this.upgrade();
     }
+  }
+
+  /** What the control socket's commands may do with this master (lib/control/commands.ts): ask and read, not change its state. */
+  private commandTarget(): CommandTarget {
+    const { generations, opts: { readyTimeout } } = this;
+    return {
+      generations, readyTimeout, serving: () => this.serving, status: () => this.status(),
+      upgrade: () => this.upgrade(), reload: () => this.reload(), stop: (reason) => this.stop(reason), scale: (n) => this.scale(n),
+      on: this.on.bind(this), once: this.once.bind(this), removeListener: this.removeListener.bind(this),
+    };
   }
 
   /** What the supervisor (`baton run`) needs to start the next master. */

@@ -32,7 +32,7 @@ export class Reloads extends EventEmitter<ReloadsEvents> {
   private current: ReloadAttempt | undefined;
 
   /** @param newGeneration creates (not starts) a generation of the current release with `env` over the master's */
-  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (env: EnvOverlay) => Generation) {
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: Pick<MasterView, 'serving' | 'generation' | 'nextGeneration'>, private readonly newGeneration: (env: EnvOverlay) => Generation) {
     super();
   }
 

@@ -10,10 +10,12 @@
 //   failed [reason]             start-up failed: the master exits 1
 //
 // Once the master serves, this piece tells the old master so (with the listeners this
-// release dropped), and puts the first generation on probation meanwhile.
+// release dropped), and begins the first generation's probation meanwhile (the master sets
+// it on the generation).
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Generation } from '../pool/generation';
+import type { Probation } from '../pool/probation';
 import type { ResolvedOptions } from '../config/options';
 import type { Listener } from '../sockets/listeners';
 import type { ListenerSpec } from '../config/types';
@@ -32,7 +34,7 @@ export class Startup extends EventEmitter<StartupEvents> {
   /** Inherited listeners this release does not have (told to the old master). */
   private dropped: string[] = [];
   /** @param newGeneration creates (not starts) the first generation */
-  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly specs: ListenerSpec[], private readonly m: MasterView, private readonly newGeneration: () => Generation) {
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly specs: ListenerSpec[], private readonly m: Pick<MasterView, 'state'>, private readonly newGeneration: () => Generation) {
     super();
   }
 
@@ -71,14 +73,15 @@ export class Startup extends EventEmitter<StartupEvents> {
   }
 
   /**
-   * `gen` is about to serve. Spawned by an upgrade (and not taking service back), the old
-   * master still accepts and waits `probation` ms before it hands over; a worker lost in
-   * that time fails this master, and the old one goes on.
+   * The first generation is about to serve. Spawned by an upgrade (and not taking service
+   * back), the old master still accepts and waits `probation` ms before it hands over; a
+   * worker lost in that time fails this master, and the old one goes on. Returns that
+   * probation, begun, for the master to set on the generation (undefined: none).
    */
-  serving(gen: Generation, takenBack: boolean): void {
-    if (!this.c.handoff || takenBack) return;
-    gen.probation = this.c.parent.probation;
+  probation(takenBack: boolean): Probation | undefined {
+    if (!this.c.handoff || takenBack) return undefined;
     this.c.parent.probation.begin();
+    return this.c.parent.probation;
   }
 
   /** `gen` serves: the listeners not announced yet are, and the old master hears of it. */

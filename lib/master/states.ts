@@ -12,6 +12,7 @@
 // generation on probation) or an upgrade (a new master).
 import type { Logger } from '../log/log';
 import type { Outcome } from '../control/commands';
+import { StateTable } from '../upgrade/phases';
 
 export type MasterState = 'starting' | 'serving' | 'handed-over' | 'stopping';
 
@@ -66,25 +67,17 @@ export function decide(what: Request, state: MasterState, busy: Busy, workers = 
 }
 
 /** The master's state, moved only along TRANSITIONS (a move off the table is a bug in baton), and the requests it queued while starting. */
-export class States {
-  private current: MasterState = 'starting';
+export class States extends StateTable<MasterState> {
   private queued = new Set<'upgrade' | 'reload'>();
 
   /** @param busy the change in progress, read when a request comes */
-  constructor(private readonly log: Logger, private readonly busy: () => Busy) {}
-
-  get state(): MasterState {
-    return this.current;
-  }
-
-  to(next: MasterState): void {
-    if (!TRANSITIONS[this.current].includes(next)) throw new Error(`baton: internal error: master state ${this.current} -> ${next} is not a transition`);
-    this.current = next;
+  constructor(private readonly log: Logger, private readonly busy: () => Busy) {
+    super(TRANSITIONS, 'starting', 'master state');
   }
 
   /** Undefined: run `what` now; else the Outcome of refusing it, or of queueing it until start-up completes. */
   gate(what: Request, workers?: number): Outcome | undefined {
-    const d = decide(what, this.current, this.busy(), workers);
+    const d = decide(what, this.state, this.busy(), workers);
     if ('run' in d) return undefined;
     if ('refuse' in d) {
       this.log.warn(`${what}-refused`, `${what} refused: ${d.refuse}`);
@@ -104,6 +97,6 @@ export class States {
 
   /** A master that handed over or stops is on its way out: it drains and exits. */
   get leaving(): boolean {
-    return this.current === 'handed-over' || this.current === 'stopping';
+    return this.is('handed-over', 'stopping');
   }
 }

@@ -21,6 +21,9 @@
 // A first master that does not call baton's listen() within readyTimeout (the wrong file,
 // or an app that never gets there) is killed and the supervisor exits 1, saying so: a
 // master says 'hello' to its supervisor from listen().
+//
+// Where it stands is one table, lib/supervisor/states.ts; an upgrade or a restart in progress
+// is its attempt's phase (lib/upgrade/phases.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Logger } from '../log/log';
 import { sendIfConnected } from '../channel';
@@ -37,6 +40,7 @@ import { SUPERVISOR_ENV } from './supervised';
 import { Notifier } from '../os/notify';
 import { DEFAULTS } from '../config/options';
 import { setTitle } from '../os/title';
+import { supervisorStates } from './states';
 
 interface Held extends HandoffSocket {
   spec: ListenerSpec;
@@ -53,19 +57,19 @@ export class Supervisor {
   private readonly log = new Logger('supervisor', 0, (process.env.BATON_LOG_LEVEL as 'warn') || 'warn', (process.env.BATON_LOG_FORMAT as 'text') || 'text');
   private held: Held[] = [];
   private readonly notifier = new Notifier(this.log);
+  /** Where it stands: one table (lib/supervisor/states.ts). */
+  private readonly states = supervisorStates();
+  /** The master that serves, or the first one until it does (undefined while a dead one is being replaced). */
   private serving: ChildProcess | undefined;
   private masters = new Set<ChildProcess>();
+  /** The latest upgrade or restart: in progress until its phase says otherwise (lib/upgrade/phases.ts). */
   private attempt: UpgradeAttempt | undefined;
-  private stopping = false;
   private readonly signals = new StopSignals();
-  private everServed = false;
   /** Masters that die are restarted with the crash back-off of lib/pool/backoff.ts. */
   private readonly backoff = new Backoff();
   private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0, drainTimeout: DEFAULTS.drainTimeout };
   /** The upgrade's canary waits for the old master's verdict on the new master's tally (lib/supervisor/bridge.ts). */
   private verdict: { pid: number; resolve: (v: Verdict | undefined) => void } | undefined;
-  /** Whether the first master called listen() (it said 'hello'). */
-  private greeted = false;
   private exitCode = 0;
 
   constructor(private start: StartContext, private options: SupervisorOptions = {}) {}
@@ -100,9 +104,9 @@ export class Supervisor {
     this.log.info('master-started', `started master ${child.pid}`);
     const readyTimeout = this.options.readyTimeout ?? DEFAULTS.readyTimeout;
     const timer = setTimeout(() => {
-      if (this.greeted || this.stopping || child.exitCode !== null || child.signalCode !== null) return;
+      if (!this.states.is('starting') || child.exitCode !== null || child.signalCode !== null) return;
       this.log.error('no-listen', `${this.start.typedScript} (master ${child.pid}) did not call baton's listen() within ${readyTimeout} ms: is it the file that calls require('baton').listen(...)? Stopping it; give it longer with baton run --ready-timeout MS`);
-      this.stopping = true;
+      this.states.to('stopping');
       this.exitCode = 1;
       if (child.pid) killTree(child.pid);
     }, readyTimeout);
@@ -118,15 +122,15 @@ export class Supervisor {
     // said just before it died (its sockets, that it serves) is known when its death is handled.
     child.on('close', (code, signal) => {
       this.masters.delete(child);
-      if (this.stopping) {
+      if (this.states.is('stopping')) {
         if (this.masters.size === 0) this.exit(this.exitCode);
         return;
       }
       if (child !== this.serving) return;
       this.serving = undefined;
       const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
-      if (!this.everServed) {
-        const where = this.greeted ? 'before it served' : `before it called baton's listen() (is ${this.start.typedScript} the file that calls require('baton').listen(...)?)`;
+      if (this.states.is('starting', 'listening')) {
+        const where = this.states.is('listening') ? 'before it served' : `before it called baton's listen() (is ${this.start.typedScript} the file that calls require('baton').listen(...)?)`;
         this.log.error('start-failed', `the first master ${how} ${where}; giving up`);
         this.exit(typeof code === 'number' && code !== 0 ? code : 1);
         return;
@@ -134,11 +138,12 @@ export class Supervisor {
       if (code === 0 && signal === null) {
         // a master stopped on its own request (baton stop): the service is over
         this.log.info('master-stopped', `master ${child.pid} stopped; exiting`);
-        this.stopping = true;
+        this.states.to('stopping');
         if (this.masters.size === 0) this.exit(0);
         return;
       }
       this.log.error('master-died', `serving master ${child.pid} ${how}; starting a new one on the held sockets`);
+      if (this.states.is('serving')) this.states.to('restarting');
       this.respawn();
     });
   }
@@ -147,7 +152,7 @@ export class Supervisor {
     if (!isBaton(m)) return;
     const message = m as FromMaster;
     // 'hello' comes from listen(); a master of an older baton says nothing before it serves
-    if (child === this.serving) this.greeted = true;
+    if (child === this.serving && this.states.is('starting')) this.states.to('listening');
     switch (message.type) {
       case 'hello':
         return;
@@ -158,22 +163,16 @@ export class Supervisor {
           this.log.debug('holding', `holding listener ${message.spec.name}`);
         }
         return;
-      case 'state':
+      case 'state': {
         if (child !== this.serving) return;
-        if (message.serving !== false) {
-          if (!this.everServed) this.notifier.ready(process.pid, `master ${child.pid} serving`);
-          this.everServed = true;
+        if (message.serving !== false && this.states.is('starting', 'listening', 'restarting')) {
+          if (!this.states.is('restarting')) this.notifier.ready(process.pid, `master ${child.pid} serving`);
+          this.states.to('serving');
         }
-        this.info = {
-          pidFile: message.pidFile,
-          readyTimeout: message.readyTimeout,
-          nextGeneration: message.nextGeneration,
-          workers: message.workers,
-          scaled: message.scaled,
-          probation: message.probation ?? 0,
-          drainTimeout: message.drainTimeout ?? DEFAULTS.drainTimeout,
-        };
+        const { pidFile, readyTimeout, nextGeneration, workers, scaled, probation = 0, drainTimeout = DEFAULTS.drainTimeout } = message;
+        this.info = { pidFile, readyTimeout, nextGeneration, workers, scaled, probation, drainTimeout };
         return;
+      }
       case 'upgrade-verdict':
         if (this.verdict?.pid !== message.pid) return;
         this.verdict.resolve(readVerdict(message));
@@ -191,9 +190,9 @@ export class Supervisor {
 
   /** Spawns the next master on the held sockets; the serving one hands over once it serves. */
   private upgrade(why: string, replacing = true): void {
-    if (this.stopping) return;
+    if (this.states.is('stopping')) return;
     const old = replacing ? this.serving : undefined;
-    if (this.attempt) {
+    if (this.attempt?.finished === false) {
       this.log.warn('upgrade-refused', `upgrade refused (${why}): an upgrade is in progress (new master ${this.attempt.pid})`);
       this.tell(old, { type: 'upgrade-refused', reason: `an upgrade is in progress (new master ${this.attempt.pid})` });
       return;
@@ -241,15 +240,14 @@ export class Supervisor {
     // the master being replaced follows the attempt through the bridge
     forwardUpgrade(attempt, (m) => this.tell(old, m));
     attempt.on('failed', (reason) => {
-      this.attempt = undefined;
       if (replacing) this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
       else this.log.error('restart-failed', `restart failed: ${reason}; trying again`);
       this.notifier.ready(process.pid, replacing ? 'upgrade failed' : 'restart failed');
       if (!replacing) this.respawn();
     });
     attempt.on('serving', (pid) => {
-      this.attempt = undefined;
       this.serving = attempt.child;
+      if (this.states.is('restarting')) this.states.to('serving');
       this.backoff.reset();
       if (replacing) this.log.info('upgrade-succeeded', `master ${pid} serves`);
       else this.log.info('restarted', `master ${pid} serves (restarted: ${why})`);
@@ -264,13 +262,13 @@ export class Supervisor {
   }
 
   private stop(sig: StopSignal): void {
-    if (this.signals.note(sig) === 'force' && this.stopping) {
+    if (this.signals.note(sig) === 'force' && this.states.is('stopping')) {
       this.log.warn('forced-stop', `${sig} again: killing every master now`);
       for (const m of this.masters) if (m.pid) killTree(m.pid);
       this.exit(1);
       return;
     }
-    this.stopping = true;
+    if (!this.states.is('stopping')) this.states.to('stopping');
     this.notifier.stopping();
     this.log.info('stopping', `${sig}: stopping every master gracefully`);
     this.attempt?.fail(`stopped by ${sig}`);

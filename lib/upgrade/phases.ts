@@ -13,7 +13,8 @@
 // the old master or, under `baton run`, by the supervisor. The master being replaced then
 // follows the same table on the events the supervisor forwards (RemoteUpgrade,
 // lib/supervisor/supervised.ts): it hears no 'go', so a follower moves through the phases it
-// did not hear (follow()); only the owner's moves must each be on the table (to()).
+// did not hear (follow()); only the owner's moves must each be on the table (to()). The same
+// StateTable holds the master's and the supervisor's states.
 
 export type HandOverPhase = 'spawning' | 'starting' | 'go' | 'probation' | 'judging' | 'serving' | 'released' | 'lost' | 'failed' | 'rolled-back';
 
@@ -49,32 +50,50 @@ function path(from: HandOverPhase, to: HandOverPhase): HandOverPhase[] | undefin
   return undefined;
 }
 
-export class HandOver {
-  private current: HandOverPhase = 'spawning';
+/**
+ * A state moved only along `table` (a move off it is a bug in baton): a hand-over's phase here,
+ * a master's state (lib/master/states.ts), the supervisor's (lib/supervisor/states.ts).
+ */
+export class StateTable<S extends string> {
+  private current: S;
 
-  get phase(): HandOverPhase {
+  /** @param what what the error of a move off the table calls the state */
+  constructor(private readonly table: Readonly<Record<S, readonly S[]>>, first: S, private readonly what: string) {
+    this.current = first;
+  }
+
+  get state(): S {
     return this.current;
   }
 
-  /** Whether the phase is one of `phases`. */
-  is(...phases: HandOverPhase[]): boolean {
-    return phases.includes(this.current);
+  /** Whether the state is one of `states`. */
+  is(...states: S[]): boolean {
+    return states.includes(this.current);
+  }
+
+  to(next: S): void {
+    if (!this.table[this.current].includes(next)) throw new Error(`baton: internal error: ${this.what} ${this.current} -> ${next} is not a transition`);
+    this.current = next;
+  }
+}
+
+export class HandOver extends StateTable<HandOverPhase> {
+  constructor() {
+    super(HAND_OVER, 'spawning', 'hand-over phase');
+  }
+
+  get phase(): HandOverPhase {
+    return this.state;
   }
 
   /** The upgrade is in progress: the new master does not serve alone yet, and has not failed. */
   get inProgress(): boolean {
-    return IN_PROGRESS.includes(this.current);
-  }
-
-  /** The owner's move: must be on the table (a move off it is a bug in baton). */
-  to(next: HandOverPhase): void {
-    if (!HAND_OVER[this.current].includes(next)) throw new Error(`baton: internal error: hand-over phase ${this.current} -> ${next} is not a transition`);
-    this.current = next;
+    return IN_PROGRESS.includes(this.state);
   }
 
   /** A follower's move: to `next` through the phases it did not hear; false (and no move) when `next` is not ahead. */
   follow(next: HandOverPhase): boolean {
-    const way = path(this.current, next);
+    const way = path(this.state, next);
     if (way === undefined) return false;
     for (const p of way) this.to(p);
     return true;
