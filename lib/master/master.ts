@@ -15,7 +15,7 @@ import type { EnvOverlay } from '../config/envfile';
 import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
 import { workerExec, type WorkerExec } from '../os/relaunch';
-import type { Listener } from '../sockets/listeners';
+import type { Listener } from '../sockets/ledger';
 import { Commands, type Outcome } from '../control/commands';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';

@@ -1,5 +1,5 @@
 // How a master starts, up to the moment it may serve: it opens (or adopts) its listening
-// sockets (lib/sockets/open.ts) and starts its first generation; spawned by an upgrade, it
+// sockets (lib/sockets/ledger.ts) and starts its first generation; spawned by an upgrade, it
 // asks the old master to say go once every worker is ready (lib/upgrade/predecessor.ts),
 // and serves on go, or alone when the old master goes away (released it, or died) and
 // every worker is ready. The outcomes are events; the master changes its state on them:
@@ -15,9 +15,9 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
-import type { Listener } from '../sockets/listeners';
+import { openListeners, type Listener } from '../sockets/ledger';
+import { takeActivatedSockets } from '../sockets/activation';
 import type { ListenerSpec } from '../config/types';
-import { openListeners } from '../sockets/open';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 
@@ -50,7 +50,8 @@ export class Startup extends EventEmitter<StartupEvents> {
       parent.watch();
     }
     openListeners({
-      specs: this.specs, handedOff: handoff?.listeners, backlog: opts.backlog, accept: opts.accept, log: c.log, onConnection,
+      // sockets this master does not bind: the previous master's, or systemd's at a first start
+      specs: this.specs, inherited: handoff?.listeners ?? takeActivatedSockets(this.specs, c.log), upgrade: handoff !== undefined, backlog: opts.backlog, accept: opts.accept, log: c.log, onConnection,
       bound: (l) => this.announce(l),
     }).then(({ sockets, dropped }) => {
       this.dropped = dropped;

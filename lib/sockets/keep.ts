@@ -1,26 +1,20 @@
-// Keeping the listening sockets, in the two moments it happens.
-//
-// At a master's start, once per socket it binds itself (lib/sockets/open.ts): a socket a process
-// bound itself cannot be left open and unpolled (libuv refuses readStop: ENOTCONN), and Node has no
-// dup(2). So the master spawns a tiny helper (lib/sockets/dup-child.ts) with those sockets in its
-// stdio: the kernel duplicates them into the helper at spawn(), and the helper sends each back over
-// IPC as a raw handle (a duplicate again, held here without accepting: lib/os/internals.ts, 6) and
-// exits. The master holds the socket through that duplicate from then on (Listener.hold()). An
-// inherited socket needs no helper: its fd is not one this process bound.
-//
-// At a hand-over, for taking service back (lib/upgrade/take-back.ts): the old master keeps every
-// socket as it holds it, unpolled (Listener.keepRaw(): the raw handle stays, a server pauses); no
-// process is involved. Under `baton run` the supervisor holds the sockets instead, and this is not
-// used. The kept sockets must not outlive their use: a listening socket that someone still holds
-// keeps queueing connections that nobody accepts. They are let go as soon as the new master hands
-// over in turn, stops, or this master stops.
+// The keep helper: how a master comes to hold a socket it bound itself (lib/sockets/ledger.ts),
+// once per socket, at that master's start. A socket a process bound itself cannot be left open
+// and unpolled (libuv refuses readStop: ENOTCONN), and Node has no dup(2). So the master runs
+// this file as a tiny helper process with those sockets in its stdio (fd 4 on): the kernel
+// duplicates them into the helper at spawn(), and the helper sends each back over IPC as a raw
+// handle (a duplicate again, held by the master without accepting: lib/os/internals.ts, 6) and
+// exits. An inherited socket needs no helper: its fd is not one the master bound, and nothing
+// here runs at a hand-over.
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
-import { closeHandle } from '../os/internals';
-import type { Listener } from './listeners';
-import { isBaton } from '../messages';
+import { closeHandle, socketHandle } from '../os/internals';
+import { isBaton, msg } from '../messages';
 
 const DELIVERY_TIMEOUT = 10_000;
+/** Where the helper finds the sockets: after stdin, stdout, stderr and the IPC channel. */
+const HELPER_FIRST_FD = 4;
 
 /** A duplicate of each socket (by fd), from the helper; rejects (closing what came) if it fails. */
 export function duplicate(fds: number[]): Promise<object[]> {
@@ -30,7 +24,7 @@ export function duplicate(fds: number[]): Promise<object[]> {
     // the user's NODE_OPTIONS (preloads) have no business in this helper
     const env = { ...process.env };
     delete env.NODE_OPTIONS;
-    child = spawn(process.execPath, [path.join(__dirname, 'dup-child.js'), String(fds.length)], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc', ...fds] });
+    child = spawn(process.execPath, [path.join(__dirname, 'keep.js'), String(fds.length)], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc', ...fds] });
   } catch (err) {
     return Promise.reject(new Error(`cannot spawn the helper that keeps the sockets: ${(err as Error).message}`));
   }
@@ -65,34 +59,20 @@ export function duplicate(fds: number[]): Promise<object[]> {
   });
 }
 
-/** The sockets an old master keeps after a hand-over. */
-export class KeptSockets {
-  /** The handles by listener name; rejects when a socket could not be kept. */
-  readonly ready: Promise<Map<string, object>>;
-  private readonly kept: Listener[] = [];
-
-  static atHandOver(listeners: Listener[]): KeptSockets {
-    return new KeptSockets(listeners);
+/** The helper's side: each socket of its stdio back to the master as a raw handle; it exits when the master disconnects (or dies). */
+function helper(): void {
+  const count = Number(process.argv[2]);
+  if (!Number.isInteger(count) || count < 0 || typeof process.send !== 'function') {
+    process.stderr.write('baton: the keep helper is started by a master (lib/sockets/ledger.ts), not by hand\n');
+    process.exit(2);
   }
-
-  private constructor(listeners: Listener[]) {
-    const handles = new Map<string, object>();
-    const lost: string[] = [];
-    for (const l of listeners) {
-      const h = l.keepRaw();
-      if (h === undefined) lost.push(l.address());
-      else {
-        handles.set(l.name, h);
-        this.kept.push(l);
-      }
-    }
-    this.ready = lost.length === 0 ? Promise.resolve(handles)
-      : Promise.reject(new Error(`cannot keep ${lost.join(', ')}: this master accepted on a socket it bound itself (the helper failed at its start)`));
-    this.ready.catch(() => undefined);
-  }
-
-  /** Lets the kept sockets go; one taken back (Listener.resume()) is open again and stays. Idempotent. */
-  close(): void {
-    for (const l of this.kept.splice(0)) l.release();
+  // A listener keeps the channel (and this process) alive until the master disconnects:
+  // Node sends a second handle only once the first is acknowledged.
+  process.on('disconnect', () => process.exit(0));
+  for (let i = 0; i < count; i++) {
+    const socket = new net.Socket({ fd: HELPER_FIRST_FD + i, readable: false, writable: false });
+    process.send(msg({ type: 'kept', index: i }), socketHandle(socket) as never);
   }
 }
+
+if (require.main === module) helper();

@@ -3,8 +3,9 @@
 // continue from. It travels in one environment variable; the sockets themselves travel
 // in the new master's stdio, from fd 4 on (fd 3 is the IPC channel).
 import type { ListenerSpec } from '../config/types';
-import { FIRST_FD } from '../sockets/inherit';
 
+/** The first fd a new master finds its inherited sockets at (fd 3 is its IPC channel). */
+export const FIRST_FD = 4;
 export const HANDOFF_ENV = 'BATON_HANDOFF';
 
 export interface Handoff {

@@ -9,7 +9,7 @@ import { Acceptor, CHURN_WINDOW } from '../../../lib/worker/acceptor';
 import { fdOf } from '../../support/unit';
 import { holds, waitFor } from '../../support/wait';
 
-// the built module: it spawns dist/sockets/dup-child.js beside it
+// the built module: it runs itself (dist/sockets/keep.js) as the helper
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { duplicate } = require('../../../dist/sockets/keep') as typeof import('../../../lib/sockets/keep');
 

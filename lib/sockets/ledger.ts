@@ -1,29 +1,36 @@
-// The socket ledger: one Listener per listener name, each holding its listening socket from the
-// master's start to its exit. Every socket is held through a handle of an fd this master did not
-// bind itself: one it inherited (the previous master's hand-off, systemd), or, for one it bound,
-// the duplicate the keep helper hands back once, at its start (lib/sockets/open.ts). Only such a
-// socket can be left open and unpolled (a socket a process bound itself refuses: ENOTCONN,
-// lib/os/internals.ts, 7), and that is what a hand-over needs. Two kinds:
+// The socket ledger: every listening socket of a master, one Listener per listener name, from
+// the master's start to its exit. It is the one place a socket lives in a master:
+// - one road to "held" (openListeners()): a socket this master did not bind (the previous
+//   master's hand-off, or systemd's, matched to its listener by name and address) is adopted as
+//   it came; one nobody passed is bound, then held through the keep helper's duplicate, taken
+//   once at this start (lib/sockets/keep.ts). Every socket is thus held through a handle of an
+//   fd this master did not bind itself: only such a socket can be left open and unpolled (a
+//   socket a process bound itself refuses: ENOTCONN, lib/os/internals.ts, 7), and that is what
+//   a hand-over needs. Inherited fds this release has no listener for are closed.
+// - what it hands out: the raw handles its workers accept on (sharedSockets()), the fds for the
+//   next master's stdio (handoffFd()), the sockets kept at a hand-over for taking service back
+//   (KeptSockets), and at the final stop the UNIX socket paths go (removePath()).
+//
+// Two kinds of listener:
 // - a TCP socket the workers accept on (`accept: 'workers'`): the master never polls it; its
 //   workers accept on duplicates of the handle (lib/worker/acceptor.ts), and no connection passes
 //   through the master;
 // - a socket the master accepts on (UNIX, `accept: 'master'`): a server on the held fd, which
 //   hands each connection (paused, no byte read) to a worker (lib/pool/dispatch.ts). Node routes a
 //   UNIX handle given to a cluster worker back through the primary: a worker cannot listen on it.
-// The same socket goes to the next master through its stdio (handoffFd()). At the hand-over this
-// master stops polling it and keeps it as it is (keepRaw(), lib/sockets/keep.ts): the server
-// pauses, the raw handle stays; resume() takes service back on it.
 //
 // UNIX sockets: libuv unlinks the path a server bound when that server is closed, which would
 // break the path for every later generation. baton binds to a private temporary name and renames
 // it into place (lib/sockets/unixpath.ts), and a server opened from an fd never unlinks: the path
-// goes only at the final stop (removePath()).
+// goes only at the final stop.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { closeHandle, handleFd, listeningFd, listeningHandle, pauseAccepting, resumeAccepting, socketHandle } from '../os/internals';
+import { duplicate } from './keep';
 import { socketState } from './sockstate';
 import { listenUnixAtomically, unlinkSocket } from './unixpath';
 import type { ListenerSpec } from '../config/types';
+import type { Logger } from '../log/log';
 
 export function describeSpec(spec: ListenerSpec): string {
   if (spec.path !== undefined) return `unix:${spec.path}`;
@@ -50,8 +57,57 @@ function listenError(spec: ListenerSpec, err: unknown): ListenError {
   return new ListenError(spec, code, HINTS[code] ?? (err as Error).message);
 }
 
+/** A socket this master did not bind: from the previous master (hand-off) or from systemd. */
+export interface Inherited {
+  spec: ListenerSpec;
+  fd: number;
+  /** systemd's socket (socket activation): baton never removes its path. */
+  external?: boolean;
+}
+
+/** Closes an inherited fd nobody adopts; false when it was not open. */
+export function closeFd(fd: number): boolean {
+  try {
+    fs.closeSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What identifies a listener across masters (`named`), or its address alone (a renamed listener). */
+function key(spec: ListenerSpec, named: boolean): string {
+  return JSON.stringify([...(named ? [spec.name] : []), spec.path ?? null, spec.host ?? null, spec.port ?? null]);
+}
+
+/**
+ * Which inherited socket each configured listener takes: the one with the same name and
+ * address; failing that, the one with the same address under another name (a renamed
+ * listener), when that address is unambiguous on both sides. The rest is unused: a release
+ * that dropped a listener.
+ */
+export function matchInherited(specs: ListenerSpec[], given: Inherited[]): { adopt: Map<string, Inherited>; unused: Inherited[] } {
+  const adopt = new Map<string, Inherited>();
+  const left = [...given];
+  for (const spec of specs) {
+    const i = left.findIndex((g) => key(g.spec, true) === key(spec, true));
+    if (i >= 0) adopt.set(spec.name, left.splice(i, 1)[0] as Inherited);
+  }
+  for (const spec of specs) {
+    if (adopt.has(spec.name) || spec.port === 0) continue;
+    const same = left.filter((g) => key(g.spec, false) === key(spec, false));
+    const rivals = specs.filter((s) => !adopt.has(s.name) && key(s, false) === key(spec, false));
+    if (same.length === 1 && rivals.length === 1) {
+      adopt.set(spec.name, same[0] as Inherited);
+      left.splice(left.indexOf(same[0] as Inherited), 1);
+    }
+  }
+  return { adopt, unused: left };
+}
+
 type OnConnection = (listener: Listener, socket: net.Socket) => void;
 
+/** One entry of the ledger: a listening socket, by listener name. */
 export class Listener {
   /** The socket belongs to someone else (systemd socket activation): its path is never removed. */
   external = false;
@@ -172,16 +228,16 @@ export class Listener {
   }
 
   /**
-   * At a hand-over: this master stops polling the socket and keeps it open, as it is, for taking
-   * service back (resume()); the handle goes to lib/sockets/keep.ts, which lets it go (release()).
-   * Undefined when it cannot: a server this master bound itself (the keep helper failed at its start).
+   * At a hand-over (KeptSockets): this master stops polling the socket and keeps it open, as it
+   * is, for taking service back (resume()) until release(). False when it cannot: a server this
+   * master bound itself (the keep helper failed at its start).
    */
-  keepRaw(): object | undefined {
-    if (this.state !== 'open' || this.held === undefined) return undefined;
-    if (this.server?.listening === true && !pauseAccepting(this.server)) return undefined;
+  keep(): boolean {
+    if (this.state !== 'open' || this.held === undefined) return false;
+    if (this.server?.listening === true && !pauseAccepting(this.server)) return false;
     this.state = 'kept';
     this.paused = false; // kept now: resume() accepts again
-    return this.held;
+    return true;
   }
 
   /**
@@ -218,9 +274,9 @@ export class Listener {
     else if (this.held !== undefined) closeHandle(this.held);
   }
 
-  /** Accepts again on the socket kept at the hand-over (keepRaw()): an old master taking service back. */
-  async resume(kept: object): Promise<void> {
-    if (this.state !== 'kept' || kept !== this.held) return;
+  /** Accepts again on the socket kept at the hand-over (keep()): an old master taking service back. */
+  resume(): void {
+    if (this.state !== 'kept') return;
     if (this.server !== undefined && !resumeAccepting(this.server)) throw new Error(`cannot accept on ${this.address()} again`);
     this.state = 'open';
   }
@@ -264,4 +320,138 @@ function listen(server: net.Server, what: net.ListenOptions | object, backlog?: 
     if (backlog === undefined) server.listen(what as net.ListenOptions, done);
     else server.listen(what as net.ListenOptions, backlog, done);
   });
+}
+
+export interface OpenOptions {
+  specs: ListenerSpec[];
+  /** The sockets this master did not bind: the previous master's (`upgrade`), or systemd's at a first start. */
+  inherited: Inherited[];
+  /** Spawned by an upgrade. */
+  upgrade: boolean;
+  backlog: number;
+  accept: 'workers' | 'master';
+  log: Logger;
+  onConnection: OnConnection;
+  /** A listener bound at a first start: the master announces it ('listening'). */
+  bound: (l: Listener) => void;
+}
+
+export interface Opened {
+  sockets: Listener[];
+  /** Inherited listeners this release does not have (told to the old master). */
+  dropped: string[];
+}
+
+/** A master's sockets at its start: the one road to "held" (see the top of this file). */
+export async function openListeners(o: OpenOptions): Promise<Opened> {
+  const { log } = o;
+  const sockets: Listener[] = [];
+  const bound: Listener[] = [];
+  const dropped: string[] = [];
+  const { adopt, unused } = matchInherited(o.specs, o.inherited);
+  for (const u of unused) {
+    // a release that dropped this listener: only the old master holds it now; it closes it when it hands over
+    closeFd(u.fd);
+    dropped.push(u.spec.name);
+    log.info('listener-dropped', `listener "${u.spec.name}" (${describeSpec(u.spec)}) is not in this release: closed the inherited fd ${u.fd}`, { listener: u.spec.name });
+  }
+  for (const spec of o.specs) {
+    const from = adopt.get(spec.name);
+    const l = from !== undefined
+      // listen(2) on a listening socket sets its backlog anew: always baton's option (systemd's too)
+      ? Listener.adopt(spec, from.fd, o.backlog, o.onConnection, o.accept === 'workers')
+      : await Listener.bind(spec, o.backlog, o.onConnection);
+    l.onAcceptError = (err) => log.warn('accept-error', `${l.address()}: ${err.message}`);
+    sockets.push(l);
+    if (from !== undefined) {
+      l.external = from.external === true;
+      const why = l.applyMode();
+      if (why !== undefined) log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
+      log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
+      continue;
+    }
+    bound.push(l);
+    if (o.upgrade) log.info('listener-added', `${l.address()} (listener "${l.name}") is new in this release: bound`, { listener: l.name });
+    else o.bound(l);
+  }
+  await hold(bound, o.accept === 'workers', log);
+  return { sockets, dropped };
+}
+
+/**
+ * The sockets this master bound are held through the keep helper's duplicates (once, here),
+ * since a socket a process bound itself cannot be left unpolled at a hand-over; the servers that
+ * bound them close. Failing that, this master accepts on the servers it bound, for good.
+ */
+async function hold(bound: Listener[], forWorkers: boolean, log: Logger): Promise<void> {
+  if (bound.length === 0) return;
+  let dups: object[] = [];
+  let held = 0;
+  try {
+    dups = await duplicate(bound.map((l) => l.handoffFd()));
+    for (; held < bound.length; held++) await (bound[held] as Listener).hold(dups[held] as object, forWorkers);
+  } catch (err) {
+    for (const h of dups.slice(held)) closeHandle(h);
+    log.warn('detach-failed', `${(err as Error).message}: this master accepts the connections of ${bound.slice(held).map((l) => l.address()).join(', ')} itself, hands each to a worker, and cannot keep these sockets for taking service back`);
+  }
+}
+
+/** A TCP socket the workers accept on themselves (lib/worker/acceptor.ts). */
+export interface SharedSocket {
+  listener: string;
+  handle: object;
+  backlog: number;
+}
+
+/** The sockets the serving generation's workers accept on themselves. */
+export function sharedSockets(sockets: Listener[], backlog: number): SharedSocket[] {
+  const out: SharedSocket[] = [];
+  for (const l of sockets) {
+    const handle = l.workerHandle();
+    if (handle !== undefined) out.push({ listener: l.name, handle, backlog });
+  }
+  return out;
+}
+
+/**
+ * The sockets an old master keeps at a hand-over, for taking service back: each as it holds it,
+ * unpolled (the raw handle stays, a server pauses); no process is involved. Under `baton run` the
+ * supervisor holds the sockets instead, and this is not used. They must not outlive their use: a
+ * listening socket that someone still holds keeps queueing connections that nobody accepts. They
+ * are let go as soon as the new master hands over in turn, stops, or this master stops.
+ */
+export class KeptSockets {
+  /** Rejects when a socket could not be kept. */
+  readonly ready: Promise<void>;
+  private readonly kept: Listener[] = [];
+
+  static atHandOver(listeners: Listener[]): KeptSockets {
+    return new KeptSockets(listeners);
+  }
+
+  private constructor(listeners: Listener[]) {
+    const lost: string[] = [];
+    for (const l of listeners) {
+      if (l.keep()) this.kept.push(l);
+      else lost.push(l.address());
+    }
+    this.ready = lost.length === 0 ? Promise.resolve()
+      : Promise.reject(new Error(`cannot keep ${lost.join(', ')}: this master accepted on a socket it bound itself (the helper failed at its start)`));
+    this.ready.catch(() => undefined);
+  }
+
+  /** Taking service back (lib/upgrade/take-back.ts): every kept socket accepts again; rejects when one cannot (the rest are let go). */
+  async takeBack(): Promise<void> {
+    try {
+      await this.ready;
+      for (const l of this.kept) l.resume();
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Lets the kept sockets go; one taken back (resume()) is open again and stays. Idempotent. */
+  close(): void {
+    for (const l of this.kept.splice(0)) l.release();
+  }
 }
