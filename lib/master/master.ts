@@ -15,7 +15,7 @@ import type { EnvOverlay } from '../config/envfile';
 import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
 import { workerExec, type WorkerExec } from '../os/relaunch';
-import type { Listener } from '../sockets/ledger';
+import { SocketLedger, type Listener } from '../sockets/ledger';
 import { Commands, type Outcome } from '../control/commands';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
@@ -37,7 +37,8 @@ export type { MasterState } from './states';
 export class Master extends EventEmitter<MasterEvents> {
   readonly role = 'master' as const;
   private readonly states: States;
-  sockets: Listener[] = [];
+  /** Its listening sockets, from its start to its exit (lib/sockets/ledger.ts). */
+  private readonly ledger = new SocketLedger();
   /** Its generations by number, as its pool holds them (lib/master/generations.ts). */
   readonly generations: Map<number, Generation>;
   private readonly pool: Generations;
@@ -80,9 +81,13 @@ export class Master extends EventEmitter<MasterEvents> {
     this.generations = this.pool.all;
     forward(this.pool, this, GENERATION_EVENTS);
     this.pool.on('generation-drained', () => this.maybeExit());
-    this.startup = new Startup(this.c, opts, specs, this.view, () => this.newGeneration());
+    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.newGeneration());
     this.upgrades = this.followUpgrades();
     this.reloads = this.followReloads();
+  }
+
+  get sockets(): Listener[] {
+    return this.ledger.all;
   }
 
   get state(): MasterState {
@@ -115,7 +120,6 @@ export class Master extends EventEmitter<MasterEvents> {
     });
     const { startup } = this;
     startup.on('listening', (info) => this.emit('listening', info));
-    startup.on('opened', (sockets) => (this.sockets = sockets));
     startup.on('serve', (gen) => void this.becomeServing(gen));
     startup.on('failed', (reason) => this.fatal(reason));
     startup.run(this.generations, (l, s) => this.pool.connections.dispatch(l, s));

@@ -1,9 +1,9 @@
 // The socket ledger: every listening socket of a master, one Listener per listener name, from
 // the master's start to its exit. It is the one place a socket lives in a master:
-// - one road to "held" (openListeners()): a socket this master did not bind (the previous
+// - one road to "held" (SocketLedger.open()): a socket this master did not bind (the previous
 //   master's hand-off, or systemd's, matched to its listener by name and address) is adopted as
 //   it came; one nobody passed is bound, then held through the keep helper's duplicate, taken
-//   once at this start (lib/sockets/keep.ts). Every socket is thus held through a handle of an
+//   once at this start (duplicate(), below). Every socket is thus held through a handle of an
 //   fd this master did not bind itself: only such a socket can be left open and unpolled (a
 //   socket a process bound itself refuses: ENOTCONN, lib/os/internals.ts, 7), and that is what
 //   a hand-over needs. Inherited fds this release has no listener for are closed.
@@ -23,10 +23,18 @@
 // break the path for every later generation. baton binds to a private temporary name and renames
 // it into place (lib/sockets/unixpath.ts), and a server opened from an fd never unlinks: the path
 // goes only at the final stop.
+//
+// The keep helper: Node has no dup(2). So for the sockets it bound, a master runs this very file
+// as a tiny helper process with those sockets in its stdio (fd 4 on): the kernel duplicates them
+// into the helper at spawn(), and the helper sends each back over IPC as a raw handle (a duplicate
+// again, held by the master without accepting: lib/os/internals.ts, 6) and exits. It runs once per
+// socket, at the start of the master that bound it, never at a hand-over.
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { closeHandle, handleFd, listeningFd, listeningHandle, pauseAccepting, resumeAccepting, socketHandle } from '../os/internals';
-import { duplicate } from './keep';
+import { isBaton, msg } from '../messages';
 import { socketState } from './sockstate';
 import { listenUnixAtomically, unlinkSocket } from './unixpath';
 import type { ListenerSpec } from '../config/types';
@@ -336,18 +344,23 @@ export interface OpenOptions {
   bound: (l: Listener) => void;
 }
 
-export interface Opened {
-  sockets: Listener[];
+/** The ledger: a master's listening sockets. The master makes it empty; its start-up opens it. */
+export class SocketLedger {
+  /** Every listening socket, one per listener (none until open() has held them all). */
+  readonly all: Listener[] = [];
   /** Inherited listeners this release does not have (told to the old master). */
-  dropped: string[];
+  readonly dropped: string[] = [];
+
+  /** The one road to "held" (see the top of this file). */
+  async open(o: OpenOptions): Promise<void> {
+    this.all.push(...(await openListeners(o, this.dropped)));
+  }
 }
 
-/** A master's sockets at its start: the one road to "held" (see the top of this file). */
-export async function openListeners(o: OpenOptions): Promise<Opened> {
+async function openListeners(o: OpenOptions, dropped: string[]): Promise<Listener[]> {
   const { log } = o;
   const sockets: Listener[] = [];
   const bound: Listener[] = [];
-  const dropped: string[] = [];
   const { adopt, unused } = matchInherited(o.specs, o.inherited);
   for (const u of unused) {
     // a release that dropped this listener: only the old master holds it now; it closes it when it hands over
@@ -375,7 +388,7 @@ export async function openListeners(o: OpenOptions): Promise<Opened> {
     else o.bound(l);
   }
   await hold(bound, o.accept === 'workers', log);
-  return { sockets, dropped };
+  return sockets;
 }
 
 /**
@@ -455,3 +468,68 @@ export class KeptSockets {
     for (const l of this.kept.splice(0)) l.release();
   }
 }
+
+const DELIVERY_TIMEOUT = 10_000;
+/** Where the helper finds the sockets: after stdin, stdout, stderr and the IPC channel. */
+const HELPER_FIRST_FD = 4;
+
+/** The keep helper (see the top of this file): a duplicate of each socket (by fd); rejects (closing what came) if it fails. */
+export function duplicate(fds: number[]): Promise<object[]> {
+  const got: object[] = [];
+  let child: ChildProcess;
+  try {
+    // the user's NODE_OPTIONS (preloads) have no business in this helper
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    child = spawn(process.execPath, [path.join(__dirname, 'ledger.js'), String(fds.length)], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc', ...fds] });
+  } catch (err) {
+    return Promise.reject(new Error(`cannot spawn the helper that keeps the sockets: ${(err as Error).message}`));
+  }
+  // settled only once the helper has exited: it never outlives the start that needed it
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`the helper that keeps the sockets did not deliver them within ${DELIVERY_TIMEOUT} ms`)), DELIVERY_TIMEOUT);
+    let delivered = 0;
+    let failed: Error | undefined;
+    const fail = (err: Error): void => {
+      failed ??= err;
+      child.kill('SIGKILL');
+    };
+    child.on('error', (err) => {
+      fail(new Error(`the helper that keeps the sockets failed: ${err.message}`));
+      if (child.pid !== undefined) return; // its exit settles
+      clearTimeout(timer);
+      reject(failed);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (delivered === fds.length && failed === undefined) return resolve(got);
+      for (const h of got) if (h !== undefined) closeHandle(h);
+      reject(failed ?? new Error(`the helper that keeps the sockets ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it delivered them`));
+    });
+    child.on('message', (m: unknown, handle: unknown) => {
+      if (!isBaton(m) || m.type !== 'kept' || typeof handle !== 'object' || handle === null) return;
+      const i = (m as unknown as { index: number }).index;
+      if (!(i >= 0 && i < fds.length) || got[i] !== undefined) return closeHandle(handle);
+      got[i] = handle;
+      if (++delivered === fds.length && child.connected) child.disconnect(); // the helper exits
+    });
+  });
+}
+
+/** The helper's side: each socket of its stdio back to the master as a raw handle; it exits when the master disconnects (or dies). */
+function helper(): void {
+  const count = Number(process.argv[2]);
+  if (!Number.isInteger(count) || count < 0 || typeof process.send !== 'function') {
+    process.stderr.write('baton: lib/sockets/ledger.js runs as a helper only when a master starts it, not by hand\n');
+    process.exit(2);
+  }
+  // A listener keeps the channel (and this process) alive until the master disconnects:
+  // Node sends a second handle only once the first is acknowledged.
+  process.on('disconnect', () => process.exit(0));
+  for (let i = 0; i < count; i++) {
+    const socket = new net.Socket({ fd: HELPER_FIRST_FD + i, readable: false, writable: false });
+    process.send(msg({ type: 'kept', index: i }), socketHandle(socket) as never);
+  }
+}
+
+if (require.main === module) helper();

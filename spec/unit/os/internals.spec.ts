@@ -257,9 +257,9 @@ describe('internals: pausing a listening handle received over IPC, without closi
 
   for (const kind of ['TCP', 'UNIX'] as const) {
     it(`${kind}: pauseAccepting stops polling (a connection waits in the queue), resumeAccepting takes it, many times; a self-bound server says false`, async () => {
-      // the built module: it runs itself (dist/sockets/keep.js) as the helper, which sends the handle back over IPC
+      // the built module: it runs itself (dist/sockets/ledger.js) as the keep helper, which sends the handle back over IPC
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const { duplicate } = require('../../../dist/sockets/keep') as typeof import('../../../lib/sockets/keep');
+      const { duplicate } = require('../../../dist/sockets/ledger') as typeof import('../../../lib/sockets/ledger');
       const d = tempDir('baton-pause-');
       dir = d;
       const tmp = path.join(d, '.p.tmp');

@@ -1,4 +1,4 @@
-// Keeping listening sockets (lib/sockets/keep.ts, KeptSockets in lib/sockets/ledger.ts) on real sockets: the
+// Keeping listening sockets (lib/sockets/ledger.ts: duplicate() and KeptSockets) on real sockets: the
 // keep helper's duplicates (once, at a master's start) and what an old master keeps at a hand-over,
 // with no helper. This is also the check for lib/os/internals.ts (6, 7): a raw handle sent over
 // IPC arrives unread, can be listened on again, and closes; a socket held through such a handle
@@ -13,11 +13,9 @@ import type { Listener } from '../../../lib/sockets/ledger';
 import { fdOf } from '../../support/unit';
 import { holds, waitFor } from '../../support/wait';
 
-// the built modules: keep.js runs itself (dist/sockets/keep.js) as the helper
+// the built module: it runs itself (dist/sockets/ledger.js) as the keep helper
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { duplicate } = require('../../../dist/sockets/keep') as typeof import('../../../lib/sockets/keep');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { KeptSockets, Listener: RealListener } = require('../../../dist/sockets/ledger') as typeof import('../../../lib/sockets/ledger');
+const { duplicate, KeptSockets, Listener: RealListener } = require('../../../dist/sockets/ledger') as typeof import('../../../lib/sockets/ledger');
 
 function reply(target: { port: number; host: string } | { path: string }): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -45,7 +43,7 @@ async function outcome(target: { port: number; host: string } | { path: string }
   }, 2_000, 0);
 }
 
-/** The keep helpers this process has running (its children running dist/sockets/keep.js). */
+/** The keep helpers this process has running (its children running dist/sockets/ledger.js). */
 function helpers(): number[] {
   let children: string;
   try {
@@ -55,7 +53,7 @@ function helpers(): number[] {
   }
   return children.trim().split(/\s+/).filter(Boolean).map(Number).filter((pid) => {
     try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join('sockets', 'keep.js'));
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join('sockets', 'ledger.js'));
     } catch {
       return false;
     }
