@@ -353,42 +353,38 @@ export class SocketLedger {
 
   /** The one road to "held" (see the top of this file). */
   async open(o: OpenOptions): Promise<void> {
-    this.all.push(...(await openListeners(o, this.dropped)));
-  }
-}
-
-async function openListeners(o: OpenOptions, dropped: string[]): Promise<Listener[]> {
-  const { log } = o;
-  const sockets: Listener[] = [];
-  const bound: Listener[] = [];
-  const { adopt, unused } = matchInherited(o.specs, o.inherited);
-  for (const u of unused) {
-    // a release that dropped this listener: only the old master holds it now; it closes it when it hands over
-    closeFd(u.fd);
-    dropped.push(u.spec.name);
-    log.info('listener-dropped', `listener "${u.spec.name}" (${describeSpec(u.spec)}) is not in this release: closed the inherited fd ${u.fd}`, { listener: u.spec.name });
-  }
-  for (const spec of o.specs) {
-    const from = adopt.get(spec.name);
-    const l = from !== undefined
-      // listen(2) on a listening socket sets its backlog anew: always baton's option (systemd's too)
-      ? Listener.adopt(spec, from.fd, o.backlog, o.onConnection, o.accept === 'workers')
-      : await Listener.bind(spec, o.backlog, o.onConnection);
-    l.onAcceptError = (err) => log.warn('accept-error', `${l.address()}: ${err.message}`);
-    sockets.push(l);
-    if (from !== undefined) {
-      l.external = from.external === true;
-      const why = l.applyMode();
-      if (why !== undefined) log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
-      log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
-      continue;
+    const { log } = o;
+    const sockets: Listener[] = [];
+    const bound: Listener[] = [];
+    const { adopt, unused } = matchInherited(o.specs, o.inherited);
+    for (const u of unused) {
+      // a release that dropped this listener: only the old master holds it now; it closes it when it hands over
+      closeFd(u.fd);
+      this.dropped.push(u.spec.name);
+      log.info('listener-dropped', `listener "${u.spec.name}" (${describeSpec(u.spec)}) is not in this release: closed the inherited fd ${u.fd}`, { listener: u.spec.name });
     }
-    bound.push(l);
-    if (o.upgrade) log.info('listener-added', `${l.address()} (listener "${l.name}") is new in this release: bound`, { listener: l.name });
-    else o.bound(l);
+    for (const spec of o.specs) {
+      const from = adopt.get(spec.name);
+      const l = from !== undefined
+        // listen(2) on a listening socket sets its backlog anew: always baton's option (systemd's too)
+        ? Listener.adopt(spec, from.fd, o.backlog, o.onConnection, o.accept === 'workers')
+        : await Listener.bind(spec, o.backlog, o.onConnection);
+      l.onAcceptError = (err) => log.warn('accept-error', `${l.address()}: ${err.message}`);
+      sockets.push(l);
+      if (from !== undefined) {
+        l.external = from.external === true;
+        const why = l.applyMode();
+        if (why !== undefined) log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
+        log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
+        continue;
+      }
+      bound.push(l);
+      if (o.upgrade) log.info('listener-added', `${l.address()} (listener "${l.name}") is new in this release: bound`, { listener: l.name });
+      else o.bound(l);
+    }
+    await hold(bound, o.accept === 'workers', log);
+    this.all.push(...sockets);
   }
-  await hold(bound, o.accept === 'workers', log);
-  return sockets;
 }
 
 /**
