@@ -22,7 +22,7 @@ export type { ListenOptions, ListenerOption, AppHandler, ServerFactory, LogLevel
 export { listenerOf } from './worker/tags';
 export type { LogRecord, ExternalLogger } from './log/log';
 export type { ExitHook } from './worker/exit-hooks';
-export { ListenError } from './sockets/listeners';
+export { ListenError } from './sockets/ledger';
 
 let current: Master | BatonWorker | undefined;
 

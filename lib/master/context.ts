@@ -15,7 +15,7 @@ import { Logger } from '../log/log';
 import { Notifier } from '../os/notify';
 import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
 import type { Generation } from '../pool/generation';
-import type { Listener } from '../sockets/listeners';
+import type { Listener } from '../sockets/ledger';
 import { Observation, type ObservationHost } from '../observe/observation';
 import { checkPidFileWritable } from '../os/pidfile';
 import type { MasterState } from './states';

@@ -8,7 +8,7 @@ import { Generation } from '../pool/generation';
 import { Dispatcher } from '../pool/dispatch';
 import type { Intake } from '../pool/intake';
 import { WorkersAccept } from '../pool/workers-accept';
-import { sharedSockets } from '../sockets/open';
+import { sharedSockets } from '../sockets/ledger';
 import { mayAccept } from '../pool/slot';
 import type { EnvOverlay } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';

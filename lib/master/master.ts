@@ -15,7 +15,7 @@ import type { EnvOverlay } from '../config/envfile';
 import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
 import { workerExec, type WorkerExec } from '../os/relaunch';
-import type { Listener } from '../sockets/listeners';
+import { SocketLedger, type Listener } from '../sockets/ledger';
 import { Commands, type CommandTarget, type Outcome } from '../control/commands';
 import type { Predecessor } from '../upgrade/predecessor';
 import { setTitle } from '../os/title';
@@ -38,7 +38,8 @@ export type { MasterState } from './states';
 export class Master extends EventEmitter<MasterEvents> {
   readonly role = 'master' as const;
   private readonly states: States;
-  sockets: Listener[] = [];
+  /** Its listening sockets, from its start to its exit (lib/sockets/ledger.ts). */
+  private readonly ledger = new SocketLedger();
   /** Its generations by number, as its pool holds them (lib/master/generations.ts). */
   readonly generations: Map<number, Generation>;
   private readonly pool: Generations;
@@ -81,9 +82,13 @@ export class Master extends EventEmitter<MasterEvents> {
     this.generations = this.pool.all;
     forward(this.pool, this, GENERATION_EVENTS);
     this.pool.on('generation-drained', () => this.maybeExit());
-    this.startup = new Startup(this.c, opts, specs, this.view, () => this.newGeneration(undefined, {}, handoff ? this.c.parent : undefined));
+    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.newGeneration(undefined, {}, handoff ? this.c.parent : undefined));
     this.upgrades = this.followUpgrades();
     this.reloads = this.followReloads();
+  }
+
+  get sockets(): Listener[] {
+    return this.ledger.all;
   }
 
   get state(): MasterState {
@@ -116,7 +121,6 @@ export class Master extends EventEmitter<MasterEvents> {
     });
     const { startup } = this;
     startup.on('listening', (info) => this.emit('listening', info));
-    startup.on('opened', (sockets) => (this.sockets = sockets));
     startup.on('serve', (gen) => void this.becomeServing(gen));
     startup.on('failed', (reason) => this.fatal(reason));
     startup.run(this.generations, (l, s) => this.pool.connections.dispatch(l, s));

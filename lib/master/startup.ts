@@ -1,10 +1,9 @@
-// How a master starts, up to the moment it may serve: it opens (or adopts) its listening
-// sockets (lib/sockets/open.ts) and starts its first generation; spawned by an upgrade, it
-// asks the old master to say go once every worker is ready (lib/upgrade/predecessor.ts),
+// How a master starts, up to the moment it may serve: it opens the master's socket ledger
+// (lib/sockets/ledger.ts: its listening sockets, bound or adopted) and starts its first
+// generation; spawned by an upgrade, it asks the old master to say go once every worker is ready (lib/upgrade/predecessor.ts),
 // and serves on go, or alone when the old master goes away (released it, or died) and
 // every worker is ready. The outcomes are events; the master changes its state on them:
 //
-//   opened [sockets]            its listening sockets
 //   listening [info]            a listener is announced (bound at a first start, or once serving)
 //   serve [gen]                 the first generation may serve
 //   failed [reason]             start-up failed: the master exits 1
@@ -17,24 +16,21 @@ import type { Socket } from 'node:net';
 import type { Generation } from '../pool/generation';
 import type { Probation } from '../pool/probation';
 import type { ResolvedOptions } from '../config/options';
-import type { Listener } from '../sockets/listeners';
+import type { Listener, SocketLedger } from '../sockets/ledger';
+import { takeActivatedSockets } from '../sockets/activation';
 import type { ListenerSpec } from '../config/types';
-import { openListeners } from '../sockets/open';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 
 export interface StartupEvents {
-  opened: [sockets: Listener[]];
   listening: MasterEvents['listening'];
   serve: [gen: Generation];
   failed: [reason: string];
 }
 
 export class Startup extends EventEmitter<StartupEvents> {
-  /** Inherited listeners this release does not have (told to the old master). */
-  private dropped: string[] = [];
-  /** @param newGeneration creates (not starts) the first generation */
-  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly specs: ListenerSpec[], private readonly m: Pick<MasterView, 'state'>, private readonly newGeneration: () => Generation) {
+  /** @param sockets the master's ledger, empty: opened here @param newGeneration creates (not starts) the first generation */
+  constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly specs: ListenerSpec[], private readonly m: Pick<MasterView, 'state'>, private readonly sockets: SocketLedger, private readonly newGeneration: () => Generation) {
     super();
   }
 
@@ -51,12 +47,11 @@ export class Startup extends EventEmitter<StartupEvents> {
       parent.on('gone', () => serve(true));
       parent.watch();
     }
-    openListeners({
-      specs: this.specs, handedOff: handoff?.listeners, backlog: opts.backlog, accept: opts.accept, log: c.log, onConnection,
+    this.sockets.open({
+      // sockets this master does not bind: the previous master's, or systemd's at a first start
+      specs: this.specs, inherited: handoff?.listeners ?? takeActivatedSockets(this.specs, c.log), upgrade: handoff !== undefined, backlog: opts.backlog, accept: opts.accept, log: c.log, onConnection,
       bound: (l) => this.announce(l),
-    }).then(({ sockets, dropped }) => {
-      this.dropped = dropped;
-      this.emit('opened', sockets);
+    }).then(() => {
       const gen = this.newGeneration();
       gen.on('failed', (reason) => this.emit('failed', `generation ${gen.id} failed to start: ${reason}`));
       gen.on('ready', () => {
@@ -88,6 +83,6 @@ export class Startup extends EventEmitter<StartupEvents> {
   served(sockets: Listener[], takenBack: boolean): void {
     for (const l of sockets) if (!l.announced) this.announce(l);
     const { handoff } = this.c;
-    if (handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.dropped, side: this.c.observation.observer.sideOf(handoff.generation) });
+    if (handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.sockets.dropped, side: this.c.observation.observer.sideOf(handoff.generation) });
   }
 }

@@ -1,7 +1,7 @@
 // What `baton status` shows: the master, its listeners, the upgrade in progress and every
 // generation with its workers, read from what the master and its pools hold.
 import type { Generation } from '../pool/generation';
-import type { Listener } from '../sockets/listeners';
+import type { Listener } from '../sockets/ledger';
 import type { MasterState } from './states';
 
 export interface StatusSource {

@@ -2,7 +2,7 @@
 // drives: it starts an upgrade (lib/upgrade/attempt.ts; under `baton run` it asks the
 // supervisor, lib/supervisor/supervised.ts), follows it, and once the new master serves,
 // follows that one while this master drains: the sockets kept to take service back
-// (lib/sockets/keep.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
+// (KeptSockets, lib/sockets/ledger.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
 //
 // It reads the master through its view (lib/master/context.ts) and creates generations
 // with the factory it is given, but changes nothing there: each outcome is an event (or the Outcome
@@ -26,7 +26,7 @@ import { verdictMessage } from '../supervisor/bridge';
 import { emptyTally } from '../observe/metrics';
 import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../os/relaunch';
-import { KeptSockets } from '../sockets/keep';
+import { KeptSockets } from '../sockets/ledger';
 import { setTitle } from '../os/title';
 import type { RemoteUpgrade } from '../supervisor/supervised';
 import type { MasterContext, MasterView } from './context';
@@ -179,16 +179,14 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     c.log.error('taking-back', `${reason}; this master takes service back on the sockets it kept`, { newPid: pid });
     this.emit('taking-back', { pid, reason });
     setTitle('master', this.m.generation(), 'taking back');
-    const t = new TakeBack({
-      kept, sockets: this.m.sockets(), start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration,
-    });
+    const t = new TakeBack({ start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration });
     this.takingBack = t;
     t.on('ready', (gen) => this.emit('taken-back', gen));
     t.on('failed', (why) => {
       c.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${why}`);
       this.emit('take-back-failed', { reason: why });
     });
-    void t.run();
+    void t.run(kept.takeBack()); // the kept sockets accept again (the ledger's own doing), then a generation starts
   }
 
   /** No take-back any more: the kept sockets go (they would queue connections nobody accepts). */

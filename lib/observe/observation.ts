@@ -11,7 +11,7 @@ import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
 import type { ResolvedOptions } from '../config/types';
 import { addressKey, Endpoints } from './endpoints';
-import { closeFd } from '../sockets/inherit';
+import { closeFd } from '../sockets/ledger';
 import { emptyTally } from './metrics';
 import { Observer, type ObservedMaster } from './observer';
 import { CanaryWindow } from './window';

@@ -14,7 +14,7 @@
 // 6. The raw handle of a net.Socket opened on a listening fd, and closing such a handle.
 //    A raw handle sent over IPC arrives as a plain handle, held without reading or
 //    accepting; a net.Socket sent the public way is read from by the receiver, which
-//    fails (and closes the fd) on a listening socket. See lib/sockets/keep.ts and listeners.ts.
+//    fails (and closes the fd) on a listening socket. See lib/sockets/ledger.ts.
 // 7. Pausing a listening server without closing it: the handle's readStop()/readStart()
 //    (libuv's uv_read_stop/uv_read_start on the listening stream stop and start polling it;
 //    the watcher's callback stays libuv's accept). Node's public API can only close a

@@ -6,7 +6,7 @@
 import { NO_LIMIT, Shedding, TICK, shareOf } from './balance';
 import { sendIfConnected } from '../channel';
 import type { WorkerSlot } from './slot';
-import type { SharedSocket } from '../sockets/open';
+import type { SharedSocket } from '../sockets/ledger';
 
 export class Accepting {
   /** While set, its ready workers accept on these sockets themselves. */

@@ -12,7 +12,7 @@ import type { Generation } from './generation';
 import type { Intake } from './intake';
 import { fewestInFlight, type WorkerSlot } from './slot';
 import { msg } from '../messages';
-import type { Listener } from '../sockets/listeners';
+import type { Listener } from '../sockets/ledger';
 import type { Logger } from '../log/log';
 
 export const PENDING_LIMIT = 10_000;

@@ -18,7 +18,7 @@ import { sendIfConnected } from '../channel';
 import { releasePendingHandle } from '../os/internals';
 import { isBaton, type FromWorker } from '../messages';
 import type { Logger } from '../log/log';
-import type { SharedSocket } from '../sockets/open';
+import type { SharedSocket } from '../sockets/ledger';
 import { pinnedExec, type WorkerExec } from '../os/relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';

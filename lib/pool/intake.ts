@@ -1,6 +1,6 @@
 // How new connections reach the workers of a master: two strategies behind this one interface.
 // Which one serves a listener is chosen once, when the master opens its sockets
-// (lib/sockets/open.ts: the `accept` option; a UNIX socket always goes through the master):
+// (lib/sockets/ledger.ts: the `accept` option; a UNIX socket always goes through the master):
 // - the workers accept (lib/pool/workers-accept.ts): the generation that serves gets duplicates
 //   of the TCP sockets, its workers accept on them themselves and keep fair on their own
 //   (lib/worker/acceptor.ts); no connection passes through the master;

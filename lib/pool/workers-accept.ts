@@ -3,7 +3,7 @@
 // lib/worker/acceptor.ts in each worker). Here only which generation that is.
 import type { Generation } from './generation';
 import type { Intake } from './intake';
-import type { SharedSocket } from '../sockets/open';
+import type { SharedSocket } from '../sockets/ledger';
 
 export class WorkersAccept implements Intake {
   /** The generation its workers accept for, or last did (held). */

@@ -5,8 +5,7 @@
 // .socket unit); a single listener takes a single socket whatever its name. The variables
 // are removed from the environment at once, so that workers and later masters never see
 // them: from here on the sockets travel like any other, through the hand-off.
-import { closeFd, type Inherited } from './inherit';
-import { describeSpec } from './listeners';
+import { closeFd, describeSpec, type Inherited } from './ledger';
 import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
 

@@ -9,7 +9,7 @@
 // behaves like a local UpgradeAttempt.
 import { EventEmitter } from 'node:events';
 import { sendIfConnected } from '../channel';
-import type { Listener } from '../sockets/listeners';
+import type { Listener } from '../sockets/ledger';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
 import type { UpgradeEvents } from '../upgrade/attempt';
 import { upgradeEvent } from './bridge';

@@ -15,7 +15,7 @@
 //
 // After the hand-over: if the new master dies while this one still drains, without
 // having said that it handed over or stops, 'lost' tells the old master, which takes
-// service back (master.ts, lib/sockets/keep.ts).
+// service back (master.ts, KeptSockets in lib/sockets/ledger.ts).
 //
 // Failure (exit, error, readyTimeout before 'serving'): the new master and every
 // worker it forked are SIGKILLed, the old master goes on serving and the pid file
@@ -36,8 +36,7 @@ import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { earlyReporter, type EarlyReporter } from './early';
-import { encodeHandoff, HANDOFF_ENV, type Handoff } from './handoff';
-import { FIRST_FD } from '../sockets/inherit';
+import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
 import { sendIfConnected } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { oldbinPath, removePidFileIf, writePidFile } from '../os/pidfile';

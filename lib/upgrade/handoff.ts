@@ -2,9 +2,10 @@
 // file descriptors, with the spec each was made from, and the generation number to
 // continue from. It travels in one environment variable; the sockets themselves travel
 // in the new master's stdio, from fd 4 on (fd 3 is the IPC channel).
-import type { ListenerSpec } from '../config/types';
-import { FIRST_FD } from '../sockets/inherit';
+import type { Inherited } from '../sockets/ledger';
 
+/** The first fd a new master finds its inherited sockets at (fd 3 is its IPC channel). */
+export const FIRST_FD = 4;
 export const HANDOFF_ENV = 'BATON_HANDOFF';
 
 export interface Handoff {
@@ -13,8 +14,8 @@ export interface Handoff {
   parent: number;
   /** The id the new master's first generation takes. */
   generation: number;
-  /** `external`: systemd's socket (socket activation), whose path baton never removes. */
-  listeners: Array<{ spec: ListenerSpec; fd: number; external?: boolean }>;
+  /** Each listening socket: its spec, its fd here, whether systemd owns it. */
+  listeners: Inherited[];
   /** Workers per generation, when the old master was scaled at run time. */
   workers?: number;
   /** The `metrics` / `health` listening sockets (lib/observe/endpoints.ts addressKey()), after the listeners' fds. */

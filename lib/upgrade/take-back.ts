@@ -1,19 +1,16 @@
 // Taking service back (nginx mode): the new master died after it took over, while this
-// old master still drains. It accepts again on the sockets it kept (lib/sockets/keep.ts)
-// and starts a fresh generation of the release its own workers ran, even if `current`
-// points elsewhere now (the new release may be why the new master died); failing that, one
-// of the current release. Connections wait in the dispatcher (and the backlog) meanwhile.
+// old master still drains. Once the sockets it kept accept again (the ledger does that,
+// KeptSockets.takeBack() in lib/sockets/ledger.ts; this piece only waits for it), it starts a
+// fresh generation of the release its own workers ran, even if `current` points elsewhere now
+// (the new release may be why the new master died); failing that, one of the current release.
+// Connections wait in the dispatcher (and the backlog) meanwhile.
 // The outcome is an event: 'ready' with the generation to serve, or 'failed'.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
-import type { KeptSockets } from '../sockets/keep';
-import type { Listener } from '../sockets/listeners';
 import type { Logger } from '../log/log';
 import { pinnedExec, workerExec, type StartContext, type WorkerExec } from '../os/relaunch';
 
 export interface TakeBackOptions {
-  kept: KeptSockets;
-  sockets: Listener[];
   start: StartContext;
   /** The generation this master served with before it handed over. */
   old: Generation | undefined;
@@ -39,21 +36,14 @@ export class TakeBack extends EventEmitter<TakeBackEvents> {
     this.over = true;
   }
 
-  async run(): Promise<void> {
-    const { kept } = this.o;
+  /** `listening`: the kept sockets accepting again. */
+  async run(listening: Promise<void>): Promise<void> {
     try {
-      const handles = await kept.ready;
-      for (const l of this.o.sockets) {
-        const h = handles.get(l.name);
-        if (h === undefined) continue;
-        await l.resume(h);
-      }
+      await listening;
     } catch (err) {
-      kept.close();
       this.fail(`cannot listen again: ${(err as Error).message}`);
       return;
     }
-    kept.close();
     if (this.over) return;
     const old = this.o.old;
     const pinned = old?.loaded;

@@ -1,7 +1,7 @@
 // A worker accepting connections itself, on the TCP listening sockets its master holds, and
 // the one place that decides whether it accepts now.
 //
-// The master holds each TCP socket as a raw handle it never polls (lib/sockets/listeners.ts) and
+// The master holds each TCP socket as a raw handle it never polls (lib/sockets/ledger.ts) and
 // sends this worker one duplicate of it over IPC (a new fd here). The worker listens on it
 // (`server.listen(handle)`: a TCP handle is listened on in the worker itself, not routed
 // through cluster). So the master is off the per-connection path: no accept, no IPC send, no

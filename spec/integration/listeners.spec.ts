@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { takeActivatedSockets } from '../../lib/sockets/activation';
 import { listeningFd } from '../../lib/os/internals';
-import { matchInherited } from '../../lib/sockets/inherit';
+import { matchInherited } from '../../lib/sockets/ledger';
 import type { ListenerSpec } from '../../lib/config/types';
 import { Logger } from '../../lib/log/log';
 import { BatonOptionError, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../../lib/config/options';

@@ -246,7 +246,7 @@ describe('internals: a cluster worker listens on a TCP handle itself (the data p
   });
 });
 
-describe('internals: pausing a listening handle received over IPC, without closing it (lib/worker/acceptor.ts, lib/sockets/listeners.ts)', function () {
+describe('internals: pausing a listening handle received over IPC, without closing it (lib/worker/acceptor.ts, lib/sockets/ledger.ts)', function () {
   this.timeout(10_000);
   const open: net.Socket[] = [];
   let dir: string | undefined;
@@ -258,9 +258,9 @@ describe('internals: pausing a listening handle received over IPC, without closi
 
   for (const kind of ['TCP', 'UNIX'] as const) {
     it(`${kind}: pauseAccepting stops polling (a connection waits in the queue), resumeAccepting takes it, many times; a self-bound server says false`, async () => {
-      // the built module: it spawns dist/sockets/dup-child.js beside it, which sends the handle back over IPC
+      // the built module: it runs itself (dist/sockets/ledger.js) as the keep helper, which sends the handle back over IPC
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const { duplicate } = require('../../../dist/sockets/keep') as typeof import('../../../lib/sockets/keep');
+      const { duplicate } = require('../../../dist/sockets/ledger') as typeof import('../../../lib/sockets/ledger');
       const d = tempDir('baton-pause-');
       dir = d;
       const tmp = path.join(d, '.p.tmp');

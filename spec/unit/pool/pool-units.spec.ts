@@ -8,7 +8,7 @@ import { Generation } from '../../../lib/pool/generation';
 import { ReloadAttempt } from '../../../lib/pool/reload';
 import { WorkersAccept } from '../../../lib/pool/workers-accept';
 import { Dispatcher } from '../../../lib/pool/dispatch';
-import type { Listener } from '../../../lib/sockets/listeners';
+import type { Listener } from '../../../lib/sockets/ledger';
 import type { Judge } from '../../../lib/observe/canary';
 import type { Verdict } from '../../../lib/observe/canary';
 import { Backoff } from '../../../lib/pool/backoff';

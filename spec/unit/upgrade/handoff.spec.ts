@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { HANDOFF_ENV, encodeHandoff, readHandoff, type Handoff } from '../../../lib/upgrade/handoff';
-import { FIRST_FD } from '../../../lib/sockets/inherit';
+import { FIRST_FD, HANDOFF_ENV, encodeHandoff, readHandoff, type Handoff } from '../../../lib/upgrade/handoff';
 
 const GOOD: Handoff = {
   v: 1,

@@ -1,6 +1,6 @@
 // Both halves of the hand-over that live in a master, without processes: the new master's
 // channel to the old one (Predecessor) over a fake parent channel, and the take-back
-// (TakeBack) over fake kept sockets, listeners and generations; on sinon's fake clock.
+// (TakeBack) over fake generations, once the kept sockets accept again (or cannot); on sinon's fake clock.
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,8 +9,6 @@ import { Predecessor } from '../../../lib/upgrade/predecessor';
 import { TakeBack } from '../../../lib/upgrade/take-back';
 import type { StartContext, WorkerExec } from '../../../lib/os/relaunch';
 import type { Generation } from '../../../lib/pool/generation';
-import type { KeptSockets } from '../../../lib/sockets/keep';
-import type { Listener } from '../../../lib/sockets/listeners';
 import { Logger } from '../../../lib/log/log';
 import { msg } from '../../../lib/messages';
 import { removeDir, tempDir } from '../../support/unit';
@@ -103,14 +101,11 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
     });
     afterEach(() => removeDir(dir));
 
-    function setup(o: { loaded?: WorkerExec | undefined; keep?: Promise<Map<string, object>> } = {}) {
-      const handle = { fd: 9 };
-      const kept = { ready: o.keep ?? Promise.resolve(new Map<string, object>([['web', handle]])), close: sinon.spy() };
-      const listener = { name: 'web', resume: sinon.stub().resolves() };
+    function setup(o: { loaded?: WorkerExec | undefined } = {}) {
       const old = new FakeGeneration(4, undefined, 'loaded' in o ? o.loaded : { script: previous, args: [], cwd: dir });
       const gens: FakeGeneration[] = [];
       const t = new TakeBack({
-        kept: kept as unknown as KeptSockets, sockets: [listener as unknown as Listener], start, log,
+        start, log,
         old: old as unknown as Generation,
         newGeneration: (exec) => {
           const g = new FakeGeneration(10 + gens.length, exec);
@@ -121,14 +116,17 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
       const events: Array<[string, unknown]> = [];
       t.on('ready', (g) => events.push(['ready', g]));
       t.on('failed', (why) => events.push(['failed', why]));
-      return { t, kept, handle, listener, gens, events };
+      return { t, gens, events };
     }
 
-    it('listens again on the kept handles, then serves with the release its own workers ran', async () => {
-      const { t, kept, handle, listener, gens, events } = setup();
-      await t.run();
-      expect(listener.resume.calledOnceWith(handle)).to.equal(true);
-      expect(kept.close.calledOnce).to.equal(true);
+    it('once the kept sockets accept again (and not before), serves with the release its own workers ran', async () => {
+      const { t, gens, events } = setup();
+      let listening = (): void => undefined;
+      const running = t.run(new Promise<void>((resolve) => (listening = resolve)));
+      await Promise.resolve();
+      expect(gens, 'nothing before the sockets accept').to.deep.equal([]);
+      listening();
+      await running;
       expect(gens).to.have.length(1);
       expect(gens[0]?.exec?.script).to.equal(previous);
       expect(gens[0]?.started).to.equal(true);
@@ -141,7 +139,7 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
 
     it('that release failing, it tries the current one; that failing too, it fails', async () => {
       const { t, gens, events } = setup();
-      await t.run();
+      await t.run(Promise.resolve());
       gens[0]?.emit('failed', 'worker exited with code 1');
       expect(gens[0]?.aborted).to.equal(true);
       expect(gens).to.have.length(2);
@@ -153,34 +151,33 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
 
     it('when its own release is the current one, or gone, one attempt only', async () => {
       const same = setup({ loaded: { script: fs.realpathSync(current), args: [], cwd: dir } });
-      await same.t.run();
+      await same.t.run(Promise.resolve());
       same.gens[0]?.emit('failed', 'boom');
       expect(same.gens).to.have.length(1);
       expect(same.events).to.deep.equal([['failed', 'generation 10 could not start: boom']]);
 
       const gone = setup({ loaded: undefined });
-      await gone.t.run();
+      await gone.t.run(Promise.resolve());
       expect(gone.gens[0]?.exec).to.equal(undefined);
       gone.gens[0]?.emit('ready');
       expect(gone.events).to.deep.equal([['ready', gone.gens[0]]]);
     });
 
-    it('fails when the sockets cannot be listened on again, and closes the duplicates', async () => {
-      const { t, kept, gens, events } = setup({ keep: Promise.reject(new Error('helper died')) });
-      await t.run();
-      expect(kept.close.calledOnce).to.equal(true);
+    it('fails when the sockets cannot be listened on again', async () => {
+      const { t, gens, events } = setup();
+      await t.run(Promise.reject(new Error('cannot accept on unix:/x.sock again')));
       expect(gens).to.deep.equal([]);
-      expect(events).to.deep.equal([['failed', 'cannot listen again: helper died']]);
+      expect(events).to.deep.equal([['failed', 'cannot listen again: cannot accept on unix:/x.sock again']]);
     });
 
     it('cancelled (the master stops), it reports nothing', async () => {
       const before = setup();
       before.t.cancel();
-      await before.t.run();
+      await before.t.run(Promise.resolve());
       expect(before.gens, 'nothing started').to.deep.equal([]);
 
       const during = setup();
-      await during.t.run();
+      await during.t.run(Promise.resolve());
       during.t.cancel();
       during.gens[0]?.emit('ready');
       during.gens[0]?.emit('failed', 'x');

@@ -9,9 +9,9 @@ import { Acceptor, CHURN_WINDOW } from '../../../lib/worker/acceptor';
 import { fdOf } from '../../support/unit';
 import { holds, waitFor } from '../../support/wait';
 
-// the built module: it spawns dist/sockets/dup-child.js beside it
+// the built module: it runs itself (dist/sockets/ledger.js) as the keep helper
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { duplicate } = require('../../../dist/sockets/keep') as typeof import('../../../lib/sockets/keep');
+const { duplicate } = require('../../../dist/sockets/ledger') as typeof import('../../../lib/sockets/ledger');
 
 /** `n` raw duplicates of a fresh TCP socket on loopback, and its port; the original server is closed. */
 async function duplicates(n: number): Promise<{ port: number; handles: object[] }> {

@@ -1,4 +1,4 @@
-// Keeping listening sockets (lib/sockets/keep.ts, lib/sockets/listeners.ts) on real sockets: the
+// Keeping listening sockets (lib/sockets/ledger.ts: duplicate() and KeptSockets) on real sockets: the
 // keep helper's duplicates (once, at a master's start) and what an old master keeps at a hand-over,
 // with no helper. This is also the check for lib/os/internals.ts (6, 7): a raw handle sent over
 // IPC arrives unread, can be listened on again, and closes; a socket held through such a handle
@@ -9,15 +9,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { closeHandle } from '../../../lib/os/internals';
-import type { Listener } from '../../../lib/sockets/listeners';
+import type { Listener } from '../../../lib/sockets/ledger';
 import { fdOf } from '../../support/unit';
 import { holds, waitFor } from '../../support/wait';
 
-// the built modules: keep.js spawns dist/sockets/dup-child.js beside it
+// the built module: it runs itself (dist/sockets/ledger.js) as the keep helper
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { duplicate, KeptSockets } = require('../../../dist/sockets/keep') as typeof import('../../../lib/sockets/keep');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const { Listener: RealListener } = require('../../../dist/sockets/listeners') as typeof import('../../../lib/sockets/listeners');
+const { duplicate, KeptSockets, Listener: RealListener } = require('../../../dist/sockets/ledger') as typeof import('../../../lib/sockets/ledger');
 
 function reply(target: { port: number; host: string } | { path: string }): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -45,7 +43,7 @@ async function outcome(target: { port: number; host: string } | { path: string }
   }, 2_000, 0);
 }
 
-/** The keep helpers this process has running (its children running dup-child.js). */
+/** The keep helpers this process has running (its children running dist/sockets/ledger.js). */
 function helpers(): number[] {
   let children: string;
   try {
@@ -55,7 +53,7 @@ function helpers(): number[] {
   }
   return children.trim().split(/\s+/).filter(Boolean).map(Number).filter((pid) => {
     try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dup-child');
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join('sockets', 'ledger.js'));
     } catch {
       return false;
     }
@@ -116,7 +114,7 @@ describe('keeping listening sockets', function () {
   });
 
   it('at a hand-over, a TCP socket the workers accept on is kept as it is: no helper, open while kept, gone at close()', async () => {
-    // as a master that binds for its workers does at its start (lib/sockets/open.ts)
+    // as a master that binds for its workers does at its start (lib/sockets/ledger.ts)
     const l = await RealListener.bind({ name: 'web', host: '127.0.0.1', port: 0 }, 64, (_l, c) => c.destroy());
     listeners.push(l);
     const port = l.port() as number;
@@ -126,7 +124,7 @@ describe('keeping listening sockets', function () {
 
     const kept = KeptSockets.atHandOver([l]);
     expect(helpers(), 'no helper at a hand-over').to.deep.equal([]);
-    expect((await kept.ready).get('web')).to.equal(h);
+    await kept.ready;
     l.stopAccepting(); // the hand-over: this one closes nothing now
     expect(l.workerHandle(), 'not for workers any more').to.equal(undefined);
     // still open: a connection waits in the queue (nobody accepts), it is not refused
@@ -158,13 +156,12 @@ describe('keeping listening sockets', function () {
 
       let kept = KeptSockets.atHandOver([l]);
       expect(helpers(), 'no helper at a hand-over').to.deep.equal([]);
-      const handles = await kept.ready;
+      await kept.ready;
       l.stopAccepting(); // the hand-over: a kept socket stays
       const waiting = reply(target);
       await holds('nothing accepted while kept', () => served === 1, 300);
-      // taking service back (lib/upgrade/take-back.ts)
-      await l.resume(handles.get('m') as object);
-      kept.close();
+      // taking service back (lib/upgrade/take-back.ts waits for this)
+      await kept.takeBack();
       expect(await waiting).to.equal('served:2');
       expect(await reply(target)).to.equal('served:3');
 
