@@ -149,16 +149,9 @@ export class RequestStats implements ResponseSink {
   /** What changed since the last call, as a small plain object, or undefined when nothing did. */
   takeDelta(): RequestDelta | undefined {
     if (!this.pending) return undefined;
-    const codes: ClassCounts = {};
-    for (let i = 0; i < 5; i++) {
-      const n = this.byClass[i];
-      if (n > 0) codes[STATUS_CLASSES[i] as StatusClass] = n;
-    }
-    const delta: RequestDelta = { codes, aborted: this.unfinished, latency: this.latency.toData() };
+    const delta: RequestDelta = { codes: classCounts(this.byClass), aborted: this.unfinished, latency: this.latency.toData() };
     if (this.warmLatency.count > 0) {
-      const warm: ClassCounts = {};
-      for (let i = 0; i < 5; i++) if (this.warmClass[i] > 0) warm[STATUS_CLASSES[i] as StatusClass] = this.warmClass[i];
-      delta.warm = { codes: warm, latency: this.warmLatency.toData() };
+      delta.warm = { codes: classCounts(this.warmClass), latency: this.warmLatency.toData() };
       this.warmClass.fill(0);
       this.warmLatency.reset();
     }
@@ -167,6 +160,15 @@ export class RequestStats implements ResponseSink {
     this.latency.reset();
     return delta;
   }
+}
+
+/** The classes with responses of `byClass` (indexed 1xx to 5xx). */
+function classCounts(byClass: Float64Array): ClassCounts {
+  const codes: ClassCounts = {};
+  STATUS_CLASSES.forEach((c, i) => {
+    if (byClass[i] > 0) codes[c] = byClass[i];
+  });
+  return codes;
 }
 
 /** Whether `codes` and `latency` are well formed and agree (as many responses as timings). */
