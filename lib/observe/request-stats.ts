@@ -93,26 +93,18 @@ export class RequestStats implements ResponseSink {
     };
   }
 
-  /**
-   * Counts the requests of `server` from its 'request' event (a worker's http2 servers; its http
-   * and https servers are followed by the drain tracker, which tells record() and aborted()).
-   */
+  /** Counts the requests of `server` from its 'request' event: a server the drain tracker does not follow (http2). */
   watch(server: Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
     server.prependListener('request', this.onRequest as (...args: unknown[]) => void);
   }
 
-  /**
-   * A response that ended (from the worker's drain tracker, which follows the requests of http and
-   * https servers for both: lib/worker/drain.ts). `start` and `end` from performance.now().
-   */
   record(statusCode: number, start: number, end: number): void {
     if (this.firstAt === undefined || start < this.firstAt) this.firstAt = start;
     this.done(statusCode, start, end);
   }
 
-  /** `n` responses whose connection closed before they ended. */
   aborted(n: number): void {
     this.unfinished += n;
   }
