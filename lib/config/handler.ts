@@ -30,10 +30,6 @@ export function isFastify(v: unknown): boolean {
     && typeof v.ready === 'function' && typeof v.inject === 'function';
 }
 
-function isThenable(v: unknown): boolean {
-  return isObject(v) && typeof v.then === 'function';
-}
-
 /**
  * What the second argument of listen() (or a listener's `handler`) most likely is, when it is
  * neither a request listener nor `{ createServer }`, with what to write instead; else undefined.
@@ -45,7 +41,7 @@ export function handlerMistake(v: unknown): string | undefined {
     const listening = v.listening ? ' (it is listening already: remove that listen() call too, baton listens)' : '';
     return `got an http.Server (or another net.Server)${listening}: pass { createServer: () => server } to have baton feed that server without it ever listening, or pass its request listener (e.g. an Express app) itself.`;
   }
-  if (isThenable(v)) return 'got a Promise: pass { createServer: async () => { ...; return server; } }, or await the promise before calling listen().';
+  if (isObject(v) && typeof v.then === 'function') return 'got a Promise: pass { createServer: async () => { ...; return server; } }, or await the promise before calling listen().';
   if (isObject(v) && typeof v.createServer === 'function') {
     return `got an object with ${Object.keys(v).map((k) => `"${k}"`).join(', ')}: give { createServer } alone.`;
   }

@@ -118,7 +118,7 @@ export function shutdownDelayOption(v: unknown): number {
   return v === undefined ? SHUTDOWN_DELAY_DEFAULT : intIn('shutdownDelay', v, 0, MAX_MS, ' (milliseconds /readyz answers 503 while the server still serves, before the drain)');
 }
 
-/** An address the app listens on, as lib/listeners.ts specs carry it. */
+/** An address the app listens on, as lib/config/listeners.ts specs carry it. */
 export interface AppAddress {
   name: string;
   port?: number;

@@ -90,12 +90,6 @@ export class BatonMetrics {
     return t;
   }
 
-  /** Drops a generation's series (request counts, latency, gauges); e.g. some time after it is gone. */
-  forgetGeneration(generation: number): void {
-    const g = String(generation);
-    for (const f of [this.requests, this.duration, this.connections, this.workers, this.generationInfo]) f.removeWhere((l) => l.generation === g);
-  }
-
   /** The text of `GET /metrics` and `baton metrics`. */
   render(): string {
     return render(this.registry.all());

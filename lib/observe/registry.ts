@@ -74,11 +74,6 @@ abstract class Family<V> {
     return [...this.series.values()];
   }
 
-  /** Removes every series whose labels satisfy `pred` (e.g. a generation that is gone). */
-  removeWhere(pred: (labels: Record<string, string>) => boolean): void {
-    for (const [key, s] of this.series) if (pred(this.labelsOf(s))) this.series.delete(key);
-  }
-
   clear(): void {
     this.series.clear();
   }

@@ -205,16 +205,4 @@ describe('observe: baton metrics', () => {
     expect(next.restore(null)).to.equal(0);
     expect(next.restore({ version: 2 })).to.equal(0);
   });
-
-  it('forgets a generation\'s series', () => {
-    const m = new BatonMetrics();
-    m.addGeneration(1);
-    m.addGeneration(2);
-    m.connections.set({ generation: 1, state: 'draining' }, 1);
-    m.forgetGeneration(1);
-    const f = parsePrometheus(m.render());
-    expect(sampleValue(f, 'baton_requests_total', { generation: '1', code: '2xx' })).to.equal(undefined);
-    expect(sampleValue(f, 'baton_connections', { generation: '1', state: 'draining' })).to.equal(undefined);
-    expect(sampleValue(f, 'baton_requests_total', { generation: '2', code: '2xx' })).to.equal(0);
-  });
 });
