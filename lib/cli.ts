@@ -1,17 +1,8 @@
 // The `baton` command: talks to a running master over its control socket and waits
 // for the outcome, so that a deploy script (or systemd's ExecReload=) knows whether an
-// upgrade worked.
-//
-//   baton upgrade [--wait-drain]   baton reload [--wait-drain]   baton stop
-//   baton status [--json]          baton scale N
-//   baton metrics                  baton history [--json] (reads <pidFile>.history itself)
-// addressed by --pid-file FILE (socket FILE.sock) or --socket PATH
-// (or $BATON_PID_FILE / $BATON_SOCKET).
-//
-// Exit codes: 0 done, 1 the master answered that it failed, 2 usage error,
-// 3 no master could be reached, 4 timed out waiting. Progress lines go to stderr and the
-// result (a pid, a generation, a number, the status) to stdout, for `NEW=$(baton upgrade)`.
-// The help texts are in help.ts.
+// upgrade worked. Progress lines go to stderr and the result (a pid, a generation, a
+// number, the status) to stdout, for `NEW=$(baton upgrade)`; the exit code says how it
+// ended (EXIT). The commands, their options and exit codes are told in help.ts.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';

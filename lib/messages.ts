@@ -114,8 +114,6 @@ export function isBaton(msg: unknown): msg is { type: string } {
     && typeof (msg as { type?: unknown }).type === 'string';
 }
 
-export type Wire<T> = T & { baton: number };
-
-export function msg<T extends { type: string }>(m: T): Wire<T> {
+export function msg<T extends { type: string }>(m: T): T & { baton: number } {
   return { baton: PROTOCOL, ...m };
 }

@@ -43,7 +43,6 @@ export interface ObserverOptions {
 }
 
 interface Change {
-  kind: HistoryKind;
   trigger: HistoryTrigger;
   at: number;
   from: HistorySide | undefined;
@@ -83,10 +82,10 @@ export class Observer {
     m.on('serving', ({ generation }) => this.metrics.addGeneration(generation));
     m.on('reload-started', ({ generation }) => {
       this.metrics.addGeneration(generation);
-      this.changes.reload = this.begin('reload', { ...this.here(), generation, release: this.releaseOf(m.generations.get(generation)) });
+      this.changes.reload = this.begin({ ...this.here(), generation, release: this.releaseOf(m.generations.get(generation)) });
     });
     m.on('upgrade-started', ({ pid }) => {
-      this.changes.upgrade = this.begin('upgrade', { release: this.o.nextRelease?.() ?? '', node: 'unknown', generation: 0, pid });
+      this.changes.upgrade = this.begin({ release: this.o.nextRelease?.() ?? '', node: 'unknown', generation: 0, pid });
     });
     for (const kind of ['reload', 'upgrade'] as const) {
       m.on(`${kind}-succeeded`, () => this.end(kind, 'succeeded'));
@@ -228,14 +227,14 @@ export class Observer {
   }
 
   /** A change from what this master serves now. */
-  private begin(kind: HistoryKind, to: HistorySide | undefined): Change {
-    return { kind, trigger: this.trigger, at: Date.now(), from: this.side(this.m.serving), to };
+  private begin(to: HistorySide | undefined): Change {
+    return { trigger: this.trigger, at: Date.now(), from: this.side(this.m.serving), to };
   }
 
   private end(kind: HistoryKind, result: HistoryResult, reason?: string): void {
     this.metrics[kind === 'upgrade' ? 'upgrades' : 'reloads'].inc({ result });
     // failed before it started (a spawn error): recorded from now
-    const c = this.changes[kind] ?? this.begin(kind, undefined);
+    const c = this.changes[kind] ?? this.begin(undefined);
     delete this.changes[kind];
     if (this.o.pidFile === undefined || c.from === undefined) return;
     const to = c.to && c.to.generation > 0 ? c.to : undefined;
