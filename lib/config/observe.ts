@@ -65,19 +65,11 @@ export function probationOption(v: unknown): ProbationPolicy {
   onlyFields('probation', v, PROBATION_FIELDS, 'a probation field');
   const out = { ...defaults };
   if (v.ms !== undefined) out.ms = probationMs('probation.ms', v.ms);
-  if (v.maxErrorRate !== undefined) {
-    const r = v.maxErrorRate;
-    if (typeof r !== 'number' || !Number.isFinite(r) || r < 0 || r > 1) {
-      throw new BatonOptionError('probation.maxErrorRate', `must be a number from 0 to 1 (the largest allowed excess of the new generation's 5xx share over the old one's: 0.05 is 5 points), got ${show(r)}.${typeof r === 'number' && r > 1 && r <= 100 ? ` For ${r}% write ${r / 100}.` : ''}`);
-    }
-    out.maxErrorRate = r;
-  }
+  const rate = v.maxErrorRate;
+  const percent = typeof rate === 'number' && rate > 1 && rate <= 100 ? ` For ${rate}% write ${rate / 100}.` : '';
+  if (rate !== undefined) out.maxErrorRate = finite('probation.maxErrorRate', rate, (r) => r >= 0 && r <= 1, 'a number from 0 to 1 (the largest allowed excess of the new generation\'s 5xx share over the old one\'s: 0.05 is 5 points)', percent);
   if (v.maxLatencyRatio !== undefined) {
-    const r = v.maxLatencyRatio;
-    if (typeof r !== 'number' || !Number.isFinite(r) || (r !== 0 && r < 1) || r > 1000) {
-      throw new BatonOptionError('probation.maxLatencyRatio', `must be a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency, got ${show(r)}.`);
-    }
-    out.maxLatencyRatio = r;
+    out.maxLatencyRatio = finite('probation.maxLatencyRatio', v.maxLatencyRatio, (r) => (r === 0 || r >= 1) && r <= 1000, 'a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency');
   }
   if (v.minRequests !== undefined) out.minRequests = intIn('probation.minRequests', v.minRequests, 1, 1_000_000_000, ' (responses the new generation must serve before it is judged by them)');
   out.warmup = defaultWarmup(out.ms);
@@ -92,6 +84,12 @@ export function probationOption(v: unknown): ProbationPolicy {
     throw new BatonOptionError('probation.ms', 'is 0, which disables probation: the other fields would judge nothing. Give ms > 0, or remove them.');
   }
   return out;
+}
+
+/** `v`, a finite number that `ok` accepts; else it must be `rule` (and `hint` says more). Throws BatonOptionError. */
+function finite(name: string, v: unknown, ok: (n: number) => boolean, rule: string, hint = ''): number {
+  if (typeof v === 'number' && Number.isFinite(v) && ok(v)) return v;
+  throw new BatonOptionError(name, `must be ${rule}, got ${show(v)}.${hint}`);
 }
 
 function probationMs(option: string, v: unknown): number {

@@ -9,7 +9,7 @@ import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
 import { BatonOptionError, closest, flag, hostOption, integer, KNOWN, oneOf, plainObject, portOption, show, socketPathOption } from './rules';
 import { checkListeners } from './listeners';
-import { observeOptions, probationOption, type AppAddress } from './observe';
+import { observeOptions, PROBATION_DEFAULT_MS, probationOption, type AppAddress } from './observe';
 import type { AcceptMode, LogFormat, LogLevel, ResolvedOptions } from './types';
 
 export { BatonOptionError, portOption } from './rules';
@@ -27,7 +27,7 @@ export const DEFAULTS = {
   logLevel: 'warn' as LogLevel,
   logFormat: 'text' as LogFormat,
   workerTimeout: 30_000,
-  probation: 3_000,
+  probation: PROBATION_DEFAULT_MS,
   exitTimeout: 10_000,
   closeWebSockets: true,
 };

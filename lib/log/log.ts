@@ -3,9 +3,8 @@
 //
 // Three ways out, one record each: a text line, a JSON line with pino's field names
 // (`logFormat: 'json'`, so that baton's lines sit in the same stream as an app's pino
-// lines), or the app's own logger (`logger`: pino, bunyan, console, ...), called as
-// `logger.info(fields, message)` in the process the record belongs to (winston, whose
-// methods take the message first, as `logger.info(message, fields)`).
+// lines), or the app's own logger (`logger`: pino, bunyan, winston, console, ...), called
+// in the process the record belongs to.
 import * as os from 'node:os';
 
 export type Role = 'master' | 'worker' | 'supervisor';

@@ -52,7 +52,8 @@ export function isHistogramData(x: unknown): x is HistogramData {
   return total === d.n;
 }
 
-function isCount(v: unknown): v is number {
+/** Whether `v` is a count: a non-negative safe integer. */
+export function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 

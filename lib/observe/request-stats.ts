@@ -24,7 +24,7 @@
 // delta), which the canary leaves out (lib/observe/observer.ts tally()).
 import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Histogram, isHistogramData, type HistogramData } from './histogram';
+import { Histogram, isCount, isHistogramData, type HistogramData } from './histogram';
 
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
@@ -168,7 +168,7 @@ function isCounted(codes: unknown, latency: unknown): boolean {
   if (typeof codes !== 'object' || codes === null || !isHistogramData(latency)) return false;
   let total = 0;
   for (const [k, v] of Object.entries(codes)) {
-    if (!(STATUS_CLASSES as readonly string[]).includes(k) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return false;
+    if (!(STATUS_CLASSES as readonly string[]).includes(k) || !isCount(v)) return false;
     total += v;
   }
   return total === latency.n;
@@ -179,7 +179,7 @@ export function isRequestDelta(x: unknown): x is RequestDelta {
   if (typeof x !== 'object' || x === null) return false;
   const d = x as Record<string, unknown>;
   if (!isCounted(d.codes, d.latency)) return false;
-  if (typeof d.aborted !== 'number' || !Number.isSafeInteger(d.aborted) || d.aborted < 0) return false;
+  if (!isCount(d.aborted)) return false;
   if (d.warm === undefined) return true;
   const w = d.warm as Record<string, unknown> | null;
   if (typeof w !== 'object' || w === null || !isCounted(w.codes, w.latency)) return false;
