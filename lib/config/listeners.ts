@@ -95,11 +95,8 @@ export function resolveMainApp(handler: unknown, listeners: ListenerConfig[]): A
 /** Checks the second argument of listen(): a request listener or { createServer }. */
 export function resolveApp(handler: unknown): App {
   if (typeof handler === 'function') return { kind: 'handler', handler: handler as RequestListener };
-  if (typeof handler === 'object' && handler !== null) {
-    const factory = (handler as { createServer?: unknown }).createServer;
-    if (typeof factory === 'function' && Object.keys(handler).length === 1) {
-      return { kind: 'factory', factory: factory as ServerFactory };
-    }
+  if (plainObject(handler) && typeof handler.createServer === 'function' && Object.keys(handler).length === 1) {
+    return { kind: 'factory', factory: handler.createServer as ServerFactory };
   }
   throw new BatonOptionError(
     'handler',

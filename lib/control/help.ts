@@ -171,5 +171,5 @@ export function helpText(command?: Command): string {
 
 /** The usage line of a command (shown under a usage error). */
 export function usageLine(command?: Command): string {
-  return (command === undefined ? USAGE : TEXT[command]).split('\n')[0] as string;
+  return helpText(command).split('\n')[0] as string;
 }
