@@ -1,17 +1,8 @@
 // The `baton` command: talks to a running master over its control socket and waits
 // for the outcome, so that a deploy script (or systemd's ExecReload=) knows whether an
-// upgrade worked.
-//
-//   baton upgrade [--wait-drain]   baton reload [--wait-drain]   baton stop
-//   baton status [--json]          baton scale N
-//   baton metrics                  baton history [--json] (reads <pidFile>.history itself)
-// addressed by --pid-file FILE (socket FILE.sock) or --socket PATH
-// (or $BATON_PID_FILE / $BATON_SOCKET).
-//
-// Exit codes: 0 done, 1 the master answered that it failed, 2 usage error,
-// 3 no master could be reached, 4 timed out waiting. Progress lines go to stderr and the
-// result (a pid, a generation, a number, the status) to stdout, for `NEW=$(baton upgrade)`.
-// The help texts are in help.ts.
+// upgrade worked. Progress lines go to stderr and the result (a pid, a generation, a
+// number, the status) to stdout, for `NEW=$(baton upgrade)`; the exit code says how it
+// ended (EXIT). The commands, their options and exit codes are told in help.ts.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -24,7 +15,7 @@ import { formatHistory, historyPath, readHistory } from './observe/history';
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
 
 export interface Args {
-  command: 'upgrade' | 'reload' | 'stop' | 'status' | 'scale' | 'metrics' | 'history';
+  command: Exclude<Command, 'run' | 'help'>;
   socket: string;
   /** --pid-file or $BATON_PID_FILE (`baton history` reads FILE.history). */
   pidFile?: string;
@@ -92,7 +83,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
     else positional.push(a);
   }
   if (command === undefined) throw new UsageError('');
-  if (!['upgrade', 'reload', 'stop', 'status', 'scale', 'metrics', 'history'].includes(command)) throw new UsageError(`unknown command "${command}": run baton help`);
+  if (!isCommand(command) || command === 'run' || command === 'help') throw new UsageError(`unknown command "${command}": run baton help`);
   if (command === 'history' && pidFile === undefined) throw new UsageError('say which server: --pid-file FILE (the history is FILE.history)');
   if (socket === undefined && command !== 'history') throw new UsageError('say which server: --pid-file FILE or --socket PATH');
   let workers: number | undefined;
@@ -101,7 +92,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError('scale takes a number of workers, at least 1: baton scale 4');
   }
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
-  return { command: command as Args['command'], socket: socket ?? '', pidFile, waitDrain, json, timeout, workers };
+  return { command, socket: socket ?? '', pidFile, waitDrain, json, timeout, workers };
 }
 
 type Line = { done?: boolean; ok?: boolean; error?: string; event?: string; message?: string; [k: string]: unknown };

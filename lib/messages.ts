@@ -4,9 +4,9 @@
 //   sockets ('handle', then 'accept'), and reports its 'load'; connections the master
 //   accepted itself (UNIX sockets) arrive with a 'conn' message carrying the socket; the
 //   worker says 'ready', 'draining' or 'error'.
-// old master <-> new master (the spawn channel, fd 3): see handoff.ts, upgrade.ts (the old
-//   master's side) and predecessor.ts (the new master's side).
-// master <-> supervisor (`baton run`): see supervisor.ts.
+// old master <-> new master (the spawn channel, fd 3): see lib/upgrade/handoff.ts, attempt.ts
+//   (the old master's side) and predecessor.ts (the new master's side).
+// master <-> supervisor (`baton run`): see lib/supervisor/.
 //
 // Every message carries `baton: PROTOCOL`, so a newer baton in a worker (a reload
 // loads the app's current node_modules) can still talk to an older master.
@@ -114,8 +114,6 @@ export function isBaton(msg: unknown): msg is { type: string } {
     && typeof (msg as { type?: unknown }).type === 'string';
 }
 
-export type Wire<T> = T & { baton: number };
-
-export function msg<T extends { type: string }>(m: T): Wire<T> {
+export function msg<T extends { type: string }>(m: T): T & { baton: number } {
   return { baton: PROTOCOL, ...m };
 }

@@ -87,15 +87,14 @@ export function readEnvFile(file: string): Record<string, string> {
   let text: string;
   try {
     const st = fs.statSync(file);
-    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (st.isDirectory()) throw new Error('it is a directory');
     if (st.size > MAX_BYTES) throw new Error(`it is larger than ${MAX_BYTES / 1024 / 1024} MiB (${st.size} bytes): not an env file?`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'it does not exist'
       : e.code === 'EACCES' ? `it is not readable by this user (uid ${process.getuid?.() ?? '?'})`
-        : e.code === 'EISDIR' ? 'it is a directory'
-          : e.message;
+        : e.message;
     throw new Error(`envFile ${file}: ${why}`);
   }
   try {

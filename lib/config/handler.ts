@@ -8,30 +8,21 @@
 // in the worker, whose start then fails with the reason (lib/worker/worker.ts). What a
 // factory does while it runs (a listen() call) is lib/worker/mistakes.ts.
 import * as net from 'node:net';
+import { plainObject } from './rules';
 
 /** What a Fastify user writes instead: the server, once Fastify is ready. */
 export const FASTIFY_FACTORY = 'createServer: async () => { await fastify.ready(); return fastify.server; }';
 const KOA_HANDLER = 'app.callback() (listen(options, app.callback()))';
 
-type Shape = Record<string, unknown>;
-
-function isObject(v: unknown): v is Shape {
-  return typeof v === 'object' && v !== null;
-}
-
 /** A Koa application: `callback()`, `use()` and its `middleware` array. */
 export function isKoa(v: unknown): boolean {
-  return isObject(v) && typeof v.callback === 'function' && typeof v.use === 'function' && Array.isArray(v.middleware);
+  return plainObject(v) && typeof v.callback === 'function' && typeof v.use === 'function' && Array.isArray(v.middleware);
 }
 
 /** A Fastify instance: its `server`, `listen()`, `ready()` and `inject()`. */
 export function isFastify(v: unknown): boolean {
-  return isObject(v) && v.server instanceof net.Server && typeof v.listen === 'function'
+  return plainObject(v) && v.server instanceof net.Server && typeof v.listen === 'function'
     && typeof v.ready === 'function' && typeof v.inject === 'function';
-}
-
-function isThenable(v: unknown): boolean {
-  return isObject(v) && typeof v.then === 'function';
 }
 
 /**
@@ -45,8 +36,8 @@ export function handlerMistake(v: unknown): string | undefined {
     const listening = v.listening ? ' (it is listening already: remove that listen() call too, baton listens)' : '';
     return `got an http.Server (or another net.Server)${listening}: pass { createServer: () => server } to have baton feed that server without it ever listening, or pass its request listener (e.g. an Express app) itself.`;
   }
-  if (isThenable(v)) return 'got a Promise: pass { createServer: async () => { ...; return server; } }, or await the promise before calling listen().';
-  if (isObject(v) && typeof v.createServer === 'function') {
+  if (plainObject(v) && typeof v.then === 'function') return 'got a Promise: pass { createServer: async () => { ...; return server; } }, or await the promise before calling listen().';
+  if (plainObject(v) && typeof v.createServer === 'function') {
     return `got an object with ${Object.keys(v).map((k) => `"${k}"`).join(', ')}: give { createServer } alone.`;
   }
   return undefined;

@@ -3,11 +3,10 @@
 // one), or the single listener "default" that port/host/path describe; and the app itself.
 import type { RequestListener } from 'node:http';
 import { handlerMistake } from './handler';
-import { BatonOptionError, hostOption, portOption, show, socketPathOption } from './rules';
+import { addressOption, BatonOptionError, onlyFields, plainObject, show } from './rules';
 import type { ListenerSpec, ListenOptions, ResolvedOptions, ServerFactory } from './types';
 
-const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'] as const;
-
+const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'];
 
 export type App = { kind: 'handler'; handler: RequestListener } | { kind: 'factory'; factory: ServerFactory };
 
@@ -27,17 +26,12 @@ export function checkListeners(input: unknown): ListenerConfig[] {
   const out: ListenerConfig[] = [];
   const names = new Map<string, number>();
   const addresses = new Map<string, number>();
-  input.forEach((entry: unknown, i: number) => {
+  input.forEach((e: unknown, i: number) => {
     const at = `listeners[${i}]`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      throw new BatonOptionError(at, `must be an object such as { name: 'web', port: 8080 } or { name: 'admin', path: '/run/app.sock' }, got ${show(entry)}.`);
+    if (!plainObject(e)) {
+      throw new BatonOptionError(at, `must be an object such as { name: 'web', port: 8080 } or { name: 'admin', path: '/run/app.sock' }, got ${show(e)}.`);
     }
-    const e = entry as Record<string, unknown>;
-    for (const key of Object.keys(e)) {
-      if (!(LISTENER_KEYS as readonly string[]).includes(key)) {
-        throw new BatonOptionError(`${at}.${key}`, `is not a listener field; known fields: ${LISTENER_KEYS.join(', ')}.`);
-      }
-    }
+    onlyFields(at, e, LISTENER_KEYS, 'a listener field');
     const name = e.name;
     if (typeof name !== 'string' || name === '' || name.length > NAME_MAX || /[:\s\x00-\x1f]/.test(name)) {
       throw new BatonOptionError(`${at}.name`, `must be a non-empty string of at most ${NAME_MAX} characters without ":", spaces or control characters, got ${show(name)}.`);
@@ -45,20 +39,13 @@ export function checkListeners(input: unknown): ListenerConfig[] {
     const dup = names.get(name);
     if (dup !== undefined) throw new BatonOptionError(`${at}.name`, `${show(name)} is already the name of listeners[${dup}]; names must be unique.`);
     names.set(name, i);
-    let spec: ListenerSpec;
-    if (e.path !== undefined) {
-      spec = { name, path: socketPathOption(`${at}.path`, e.path, e.port !== undefined || e.host !== undefined) };
-      if (e.mode !== undefined) {
-        if (typeof e.mode !== 'number' || !Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o777) {
-          throw new BatonOptionError(`${at}.mode`, `must be an integer from 0 to 0o777 (permission bits such as 0o660), got ${show(e.mode)}.`);
-        }
-        spec.mode = e.mode;
+    if (e.mode !== undefined && e.path === undefined) throw new BatonOptionError(`${at}.mode`, 'applies to a UNIX socket only: give a "path" or remove "mode".');
+    const spec: ListenerSpec = { name, ...addressOption(at, e, 'give a TCP "port" (0 picks a free one) or a UNIX socket "path".') };
+    if (e.mode !== undefined) {
+      if (typeof e.mode !== 'number' || !Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o777) {
+        throw new BatonOptionError(`${at}.mode`, `must be an integer from 0 to 0o777 (permission bits such as 0o660), got ${show(e.mode)}.`);
       }
-    } else {
-      if (e.mode !== undefined) throw new BatonOptionError(`${at}.mode`, 'applies to a UNIX socket only: give a "path" or remove "mode".');
-      if (e.port === undefined) throw new BatonOptionError(`${at}.port`, 'is required: give a TCP "port" (0 picks a free one) or a UNIX socket "path".');
-      spec = { name, port: portOption(`${at}.port`, e.port) };
-      if (e.host !== undefined) spec.host = hostOption(`${at}.host`, e.host);
+      spec.mode = e.mode;
     }
     if (spec.port !== 0) {
       const where = spec.path ?? `${spec.host ?? '*'} ${spec.port}`;
@@ -108,11 +95,8 @@ export function resolveMainApp(handler: unknown, listeners: ListenerConfig[]): A
 /** Checks the second argument of listen(): a request listener or { createServer }. */
 export function resolveApp(handler: unknown): App {
   if (typeof handler === 'function') return { kind: 'handler', handler: handler as RequestListener };
-  if (typeof handler === 'object' && handler !== null) {
-    const factory = (handler as { createServer?: unknown }).createServer;
-    if (typeof factory === 'function' && Object.keys(handler).length === 1) {
-      return { kind: 'factory', factory: factory as ServerFactory };
-    }
+  if (plainObject(handler) && typeof handler.createServer === 'function' && Object.keys(handler).length === 1) {
+    return { kind: 'factory', factory: handler.createServer as ServerFactory };
   }
   throw new BatonOptionError(
     'handler',

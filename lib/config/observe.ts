@@ -7,14 +7,12 @@
 // in lib/observe/canary.ts: it is what the `probation` option gives, and lib/config/ ranks
 // below lib/observe/ (spec/repo/layout.spec.ts), so observe reads it from here.
 import * as path from 'node:path';
-import { BatonOptionError, hostOption, portOption, show, socketPathOption } from './rules';
+import { addressOption, BatonOptionError, intIn, onlyFields, plainObject, show } from './rules';
 
 export const OBSERVE_OPTIONS = ['metrics', 'health', 'shutdownDelay'] as const;
 export const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests', 'warmup'] as const;
 export const PROBATION_DEFAULT_MS = 3_000;
 export const SHUTDOWN_DELAY_DEFAULT = 0;
-
-const fail = (option: string, message: string): BatonOptionError => new BatonOptionError(option, message);
 
 /** What the probation judge (lib/observe/canary.ts) holds the new generation to. */
 export interface CanaryPolicy {
@@ -32,12 +30,9 @@ export interface CanaryPolicy {
 
 export const CANARY_DEFAULTS: Readonly<CanaryPolicy> = Object.freeze({ maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 });
 
-export interface ProbationPolicy {
+export interface ProbationPolicy extends Omit<CanaryPolicy, 'latencyFloorMs' | 'warmupMs'> {
   /** ms the new generation serves beside the old one; 0 disables probation. */
   ms: number;
-  maxErrorRate: number;
-  maxLatencyRatio: number;
-  minRequests: number;
   /** ms of each new worker's serving, from its first request, left out of the canary's window (its warm-up). */
   warmup: number;
 }
@@ -49,10 +44,6 @@ export function defaultWarmup(ms: number): number {
 
 /** A checked `metrics` or `health` address. */
 export type EndpointOption = { port: number; host?: string } | { path: string };
-
-function plainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const MAX_MS = 600_000;
 
@@ -69,53 +60,40 @@ export function probationOption(v: unknown): ProbationPolicy {
     return { ...defaults, ms, warmup: defaultWarmup(ms) };
   }
   if (!plainObject(v)) {
-    throw fail('probation', `must be a number of milliseconds (0 disables) or an object such as { ms: 5000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 }, got ${show(v)}.`);
+    throw new BatonOptionError('probation', `must be a number of milliseconds (0 disables) or an object such as { ms: 5000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 }, got ${show(v)}.`);
   }
-  for (const k of Object.keys(v)) {
-    if (!(PROBATION_FIELDS as readonly string[]).includes(k)) throw fail(`probation.${k}`, `is not a probation field; known fields: ${PROBATION_FIELDS.join(', ')}.`);
-  }
+  onlyFields('probation', v, PROBATION_FIELDS, 'a probation field');
   const out = { ...defaults };
   if (v.ms !== undefined) out.ms = probationMs('probation.ms', v.ms);
-  if (v.maxErrorRate !== undefined) {
-    const r = v.maxErrorRate;
-    if (typeof r !== 'number' || !Number.isFinite(r) || r < 0 || r > 1) {
-      throw fail('probation.maxErrorRate', `must be a number from 0 to 1 (the largest allowed excess of the new generation's 5xx share over the old one's: 0.05 is 5 points), got ${show(r)}.${typeof r === 'number' && r > 1 && r <= 100 ? ` For ${r}% write ${r / 100}.` : ''}`);
-    }
-    out.maxErrorRate = r;
-  }
+  const rate = v.maxErrorRate;
+  const percent = typeof rate === 'number' && rate > 1 && rate <= 100 ? ` For ${rate}% write ${rate / 100}.` : '';
+  if (rate !== undefined) out.maxErrorRate = finite('probation.maxErrorRate', rate, (r) => r >= 0 && r <= 1, 'a number from 0 to 1 (the largest allowed excess of the new generation\'s 5xx share over the old one\'s: 0.05 is 5 points)', percent);
   if (v.maxLatencyRatio !== undefined) {
-    const r = v.maxLatencyRatio;
-    if (typeof r !== 'number' || !Number.isFinite(r) || (r !== 0 && r < 1) || r > 1000) {
-      throw fail('probation.maxLatencyRatio', `must be a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency, got ${show(r)}.`);
-    }
-    out.maxLatencyRatio = r;
+    out.maxLatencyRatio = finite('probation.maxLatencyRatio', v.maxLatencyRatio, (r) => (r === 0 || r >= 1) && r <= 1000, 'a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency');
   }
-  if (v.minRequests !== undefined) {
-    const n = v.minRequests;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000_000) {
-      throw fail('probation.minRequests', `must be an integer from 1 to 1000000000 (responses the new generation must serve before it is judged by them), got ${show(n)}.`);
-    }
-    out.minRequests = n;
-  }
+  if (v.minRequests !== undefined) out.minRequests = intIn('probation.minRequests', v.minRequests, 1, 1_000_000_000, ' (responses the new generation must serve before it is judged by them)');
   out.warmup = defaultWarmup(out.ms);
   if (v.warmup !== undefined) {
     const w = v.warmup;
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || (out.ms > 0 && w >= out.ms)) {
-      throw fail('probation.warmup', `must be an integer number of ms from 0 to less than probation.ms (${out.ms}): how long each new worker serves, from its first request, before the canary counts its responses (its first, slower ones are left out), got ${show(w)}.`);
+      throw new BatonOptionError('probation.warmup', `must be an integer number of ms from 0 to less than probation.ms (${out.ms}): how long each new worker serves, from its first request, before the canary counts its responses (its first, slower ones are left out), got ${show(w)}.`);
     }
     out.warmup = w;
   }
   if (out.ms === 0 && Object.keys(v).some((k) => k !== 'ms')) {
-    throw fail('probation.ms', 'is 0, which disables probation: the other fields would judge nothing. Give ms > 0, or remove them.');
+    throw new BatonOptionError('probation.ms', 'is 0, which disables probation: the other fields would judge nothing. Give ms > 0, or remove them.');
   }
   return out;
 }
 
+/** `v`, a finite number that `ok` accepts; else it must be `rule` (and `hint` says more). Throws BatonOptionError. */
+function finite(name: string, v: unknown, ok: (n: number) => boolean, rule: string, hint = ''): number {
+  if (typeof v === 'number' && Number.isFinite(v) && ok(v)) return v;
+  throw new BatonOptionError(name, `must be ${rule}, got ${show(v)}.${hint}`);
+}
+
 function probationMs(option: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_MS) {
-    throw fail(option, `must be an integer from 0 to ${MAX_MS} (milliseconds, 0 disables), got ${show(v)}.`);
-  }
-  return v;
+  return intIn(option, v, 0, MAX_MS, ' (milliseconds, 0 disables)');
 }
 
 /**
@@ -127,28 +105,18 @@ export function endpointOption(name: string, v: unknown): EndpointOption | undef
   const example = `{ port: ${name === 'metrics' ? 9100 : 9101}, host: '127.0.0.1' } or { path: '/run/app/${name}.sock' }`;
   if (!plainObject(v)) {
     const hint = typeof v === 'number' || typeof v === 'string' ? ` For a port write { port: ${show(v)} }.` : v === true ? ' true names no address.' : '';
-    throw fail(name, `must be an object such as ${example}, or false for none, got ${show(v)}.${hint}`);
+    throw new BatonOptionError(name, `must be an object such as ${example}, or false for none, got ${show(v)}.${hint}`);
   }
-  for (const k of Object.keys(v)) {
-    if (!['port', 'host', 'path'].includes(k)) throw fail(`${name}.${k}`, `is not a field of ${name}; known fields: port, host, path.`);
-  }
-  if (v.path !== undefined) return { path: socketPathOption(`${name}.path`, v.path, v.port !== undefined || v.host !== undefined) };
-  if (v.port === undefined) throw fail(`${name}.port`, `is required: give a TCP "port" or a UNIX socket "path", e.g. ${example}.`);
-  const out: EndpointOption = { port: portOption(`${name}.port`, v.port) };
-  if (v.host !== undefined) out.host = hostOption(`${name}.host`, v.host);
-  return out;
+  onlyFields(name, v, ['port', 'host', 'path'], `a field of ${name}`);
+  return addressOption(name, v, `give a TCP "port" or a UNIX socket "path", e.g. ${example}.`);
 }
 
 /** `shutdownDelay`: ms, 0 to 600000, default 0. */
 export function shutdownDelayOption(v: unknown): number {
-  if (v === undefined) return SHUTDOWN_DELAY_DEFAULT;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_MS) {
-    throw fail('shutdownDelay', `must be an integer from 0 to ${MAX_MS} (milliseconds /readyz answers 503 while the server still serves, before the drain), got ${show(v)}.`);
-  }
-  return v;
+  return v === undefined ? SHUTDOWN_DELAY_DEFAULT : intIn('shutdownDelay', v, 0, MAX_MS, ' (milliseconds /readyz answers 503 while the server still serves, before the drain)');
 }
 
-/** An address the app listens on, as lib/listeners.ts specs carry it. */
+/** An address the app listens on, as lib/config/listeners.ts specs carry it. */
 export interface AppAddress {
   name: string;
   port?: number;
@@ -177,11 +145,11 @@ export function observeOptions(opts: Record<string, unknown>, app: readonly AppA
     const clash = app.find((l) => sameAddress(e, l));
     if (clash) {
       const where = 'path' in e ? e.path : `port ${e.port}`;
-      throw fail(name, `is at ${where}, where the app's listener "${clash.name}" is: baton serves ${name} on its own listener, never through the app. Choose another ${'path' in e ? 'path' : 'port'}.`);
+      throw new BatonOptionError(name, `is at ${where}, where the app's listener "${clash.name}" is: baton serves ${name} on its own listener, never through the app. Choose another ${'path' in e ? 'path' : 'port'}.`);
     }
   }
   if (metrics && health && 'port' in metrics && 'port' in health && metrics.port === health.port && metrics.port !== 0 && (metrics.host ?? '') !== (health.host ?? '')) {
-    throw fail('health', `is at port ${health.port} like "metrics" but with another host (${show(health.host ?? 'every interface')} vs ${show(metrics.host ?? 'every interface')}): give both the same address to share one listener, or another port.`);
+    throw new BatonOptionError('health', `is at port ${health.port} like "metrics" but with another host (${show(health.host ?? 'every interface')} vs ${show(metrics.host ?? 'every interface')}): give both the same address to share one listener, or another port.`);
   }
   return { ...(metrics ? { metrics } : {}), ...(health ? { health } : {}), shutdownDelay };
 }

@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
-import { BatonOptionError, closest, hostOption, integer, KNOWN, oneOf, portOption, show, socketPathOption } from './rules';
+import { BatonOptionError, closest, flag, hostOption, integer, KNOWN, oneOf, plainObject, portOption, show, socketPathOption } from './rules';
 import { checkListeners } from './listeners';
-import { observeOptions, probationOption, type AppAddress } from './observe';
+import { observeOptions, PROBATION_DEFAULT_MS, probationOption, type AppAddress } from './observe';
 import type { AcceptMode, LogFormat, LogLevel, ResolvedOptions } from './types';
 
 export { BatonOptionError, portOption } from './rules';
@@ -27,7 +27,7 @@ export const DEFAULTS = {
   logLevel: 'warn' as LogLevel,
   logFormat: 'text' as LogFormat,
   workerTimeout: 30_000,
-  probation: 3_000,
+  probation: PROBATION_DEFAULT_MS,
   exitTimeout: 10_000,
   closeWebSockets: true,
 };
@@ -37,11 +37,8 @@ const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 const ACCEPT_MODES: readonly AcceptMode[] = ['workers', 'master'];
 /** Checks the options object and fills in defaults. Throws BatonOptionError. */
 export function resolveOptions(input: unknown): ResolvedOptions {
-  if (input === undefined) input = {};
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new BatonOptionError('options', `must be an object such as { port: 8080 }, got ${show(input)}.`);
-  }
-  const opts = input as Record<string, unknown>;
+  const opts = input === undefined ? {} : input;
+  if (!plainObject(opts)) throw new BatonOptionError('options', `must be an object such as { port: 8080 }, got ${show(opts)}.`);
   for (const key of Object.keys(opts)) {
     if (!(KNOWN as readonly string[]).includes(key)) {
       const hint = closest(key);
@@ -55,7 +52,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (given.length > 0) {
       throw new BatonOptionError('listeners', `cannot be combined with ${given.map((k) => `"${k}"`).join(', ')}: give each listener its own port/host or path.`);
     }
-    app = checkListeners(opts.listeners).map((l) => ({ ...l.spec }));
+    app = checkListeners(opts.listeners).map((l) => l.spec);
   }
 
   const sockPath = opts.path !== undefined ? socketPathOption('path', opts.path, opts.port !== undefined || opts.host !== undefined) : undefined;
@@ -65,34 +62,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const probation = probationOption(opts.probation);
   const observe = observeOptions(opts, app);
 
-  let pidFile: string | undefined;
-  if (opts.pidFile !== undefined) {
-    if (typeof opts.pidFile !== 'string' || opts.pidFile === '') {
-      throw new BatonOptionError('pidFile', `must be a non-empty string (a file path), got ${show(opts.pidFile)}.`);
-    }
-    pidFile = path.resolve(opts.pidFile);
-  }
-  if (opts.manualReady !== undefined && typeof opts.manualReady !== 'boolean') {
-    throw new BatonOptionError('manualReady', `must be true or false, got ${show(opts.manualReady)}.`);
-  }
-
-  let controlSocket: string | undefined;
-  if (opts.controlSocket !== undefined && opts.controlSocket !== false) {
-    if (typeof opts.controlSocket !== 'string' || opts.controlSocket === '') {
-      throw new BatonOptionError('controlSocket', `must be a socket file path or false, got ${show(opts.controlSocket)}.`);
-    }
-    controlSocket = path.resolve(opts.controlSocket);
-  } else if (opts.controlSocket === undefined && pidFile !== undefined) {
-    controlSocket = `${pidFile}.sock`;
-  }
+  const pidFile = opts.pidFile === undefined ? undefined : path.resolve(filePath('pidFile', opts.pidFile, 'must be a non-empty string (a file path)'));
+  const controlSocket = opts.controlSocket === false ? undefined
+    : opts.controlSocket !== undefined ? path.resolve(filePath('controlSocket', opts.controlSocket, 'must be a socket file path or false'))
+      : pidFile !== undefined ? `${pidFile}.sock` : undefined;
   if (controlSocket !== undefined && Buffer.byteLength(controlSocket) > 107) {
     throw new BatonOptionError('controlSocket', `resolves to ${controlSocket}, longer than the 107 bytes a UNIX socket path may have; set a shorter controlSocket.`);
   }
 
   if (opts.envFile !== undefined) {
-    if (typeof opts.envFile !== 'string' || opts.envFile === '') {
-      throw new BatonOptionError('envFile', `must be a non-empty string (a file path such as ".env"), got ${show(opts.envFile)}.`);
-    }
+    filePath('envFile', opts.envFile, 'must be a non-empty string (a file path such as ".env")');
     if (typeof (util as { parseEnv?: unknown }).parseEnv !== 'function') {
       throw new BatonOptionError('envFile', `needs util.parseEnv, which this Node (${process.version}) does not have: use Node 20.12+ or 21.7+, or remove envFile and set the environment yourself.`);
     }
@@ -106,7 +85,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     drainTimeout: integer(opts, 'drainTimeout', 1, 86_400_000, DEFAULTS.drainTimeout, ' (milliseconds)'),
     readyTimeout: integer(opts, 'readyTimeout', 1, 86_400_000, DEFAULTS.readyTimeout, ' (milliseconds)'),
     pidFile,
-    manualReady: opts.manualReady === true,
+    manualReady: flag(opts, 'manualReady', false),
     keepAliveGrace: integer(opts, 'keepAliveGrace', 0, 60_000, DEFAULTS.keepAliveGrace, ' (milliseconds)'),
     closeWebSockets: flag(opts, 'closeWebSockets', DEFAULTS.closeWebSockets),
     backlog: integer(opts, 'backlog', 1, 65_535, DEFAULTS.backlog),
@@ -128,11 +107,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   };
 }
 
-/** A true/false option. */
-function flag(opts: Record<string, unknown>, name: string, dflt: boolean): boolean {
-  const v = opts[name];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new BatonOptionError(name, `must be true or false, got ${show(v)}.`);
+/** A file path option: a non-empty string; `rule` says what it must be. Throws BatonOptionError. */
+function filePath(name: string, v: unknown, rule: string): string {
+  if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `${rule}, got ${show(v)}.`);
   return v;
 }
 

@@ -28,12 +28,35 @@ export function show(v: unknown): string {
   return String(v);
 }
 
-export function integer(opts: Record<string, unknown>, name: string, min: number, max: number, fallback: number, unit = ''): number {
-  const v = opts[name];
-  if (v === undefined) return fallback;
+/** An object, not null nor an array: what an option given as `{ ... }` must be. */
+export function plainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Throws for the first field of `v` not in `known`, named `at.field`; `what` says whose fields they are. */
+export function onlyFields(at: string, v: Record<string, unknown>, known: readonly string[], what: string): void {
+  const unknown = Object.keys(v).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw new BatonOptionError(`${at}.${unknown}`, `is not ${what}; known fields: ${known.join(', ')}.`);
+}
+
+/** `v`, an integer from `min` to `max`; `unit` follows the range in the message. Throws BatonOptionError. */
+export function intIn(name: string, v: unknown, min: number, max: number, unit = ''): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new BatonOptionError(name, `must be an integer from ${min} to ${max}${unit}, got ${show(v)}.`);
   }
+  return v;
+}
+
+/** The option `name` of `opts`: `fallback` when absent, else as intIn() checks it. */
+export function integer(opts: Record<string, unknown>, name: string, min: number, max: number, fallback: number, unit = ''): number {
+  return opts[name] === undefined ? fallback : intIn(name, opts[name], min, max, unit);
+}
+
+/** A true/false option. */
+export function flag(opts: Record<string, unknown>, name: string, dflt: boolean): boolean {
+  const v = opts[name];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new BatonOptionError(name, `must be true or false, got ${show(v)}.`);
   return v;
 }
 
@@ -89,7 +112,6 @@ export function closest(word: string): string | undefined {
   return KNOWN.find((k) => k.toLowerCase().startsWith(lower.slice(0, 4)) || lower.startsWith(k.toLowerCase()));
 }
 
-
 /** A UNIX socket path option: a non-empty string, alone, short enough once resolved. Throws BatonOptionError. */
 export function socketPathOption(name: string, v: unknown, tcpToo: boolean): string {
   if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `must be a non-empty string naming a UNIX socket file, got ${show(v)}.`);
@@ -105,4 +127,15 @@ export function socketPathOption(name: string, v: unknown, tcpToo: boolean): str
 export function hostOption(name: string, v: unknown): string {
   if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `must be a non-empty string such as "127.0.0.1" or "::", got ${show(v)}.`);
   return v;
+}
+
+/**
+ * A listener's address at `at` (a `listeners` entry, `metrics`, `health`): `{ path }`, a UNIX
+ * socket resolved, or `{ port, host? }`; `portNeeded` says what to give when it has neither.
+ */
+export function addressOption(at: string, e: Record<string, unknown>, portNeeded: string): { path: string } | { port: number; host?: string } {
+  if (e.path !== undefined) return { path: socketPathOption(`${at}.path`, e.path, e.port !== undefined || e.host !== undefined) };
+  if (e.port === undefined) throw new BatonOptionError(`${at}.port`, `is required: ${portNeeded}`);
+  const port = portOption(`${at}.port`, e.port);
+  return e.host === undefined ? { port } : { port, host: hostOption(`${at}.host`, e.host) };
 }

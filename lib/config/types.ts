@@ -9,7 +9,6 @@ import type { CanaryPolicy, EndpointOption } from './observe';
 export type { LogFormat, LogLevel } from '../log/log';
 export type AcceptMode = 'workers' | 'master';
 
-
 export interface ListenOptions {
   /**
    * TCP port (0 picks a free one, kept across upgrades). Default 8080 unless `path` is set.

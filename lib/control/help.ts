@@ -55,10 +55,15 @@ const SERVER_ENV = `  BATON_LOG_LEVEL   silent, error, warn, info or debug: over
 
 const OUTPUT = `Progress lines go to stderr, the result to stdout`;
 
-const TEXT: Record<Command, string> = {
-  upgrade: `usage: baton upgrade [--wait-drain] [--pid-file FILE | --socket PATH] [options]
+/** The help of a command that talks to a master: `about` (what it does and prints), then its options. */
+function masterCommand(usage: string, about: string, options = ''): string {
+  return `usage: baton ${usage}\n\n${about}\n\noptions:\n${options}${ADDRESS}\n\n${CLI_EXIT}\n\n${CLI_ENV}\n`;
+}
 
-Starts a new master from the files on disk (new app code, new baton, new Node binary)
+const WAIT_DRAIN = '  --wait-drain      also wait until the old generation has drained and is gone\n';
+
+const TEXT: Record<Command, string> = {
+  upgrade: masterCommand('upgrade [--wait-drain] [--pid-file FILE | --socket PATH] [options]', `Starts a new master from the files on disk (new app code, new baton, new Node binary)
 with the listening sockets, and waits until it serves and the old master no longer
 accepts. A new master that fails (it exits, throws, or is not serving within
 readyTimeout) is killed; the old one never stopped serving. One that serves worse than
@@ -67,85 +72,25 @@ rolled back and drained; the reason, with the figures, is printed and the exit i
 
 ${OUTPUT}: the new master's pid alone, so that
   NEW=$(baton upgrade --pid-file /run/app.pid)
-gets it.
-
-options:
-  --wait-drain      also wait until the old generation has drained and is gone
-${ADDRESS}
-
-${CLI_EXIT}
-
-${CLI_ENV}
-`,
-  reload: `usage: baton reload [--wait-drain] [--pid-file FILE | --socket PATH] [options]
-
-Starts a new generation of workers with freshly loaded app code in the same master, and
+gets it.`, WAIT_DRAIN),
+  reload: masterCommand('reload [--wait-drain] [--pid-file FILE | --socket PATH] [options]', `Starts a new generation of workers with freshly loaded app code in the same master, and
 waits until it serves. A generation whose worker throws or exits at start, or that is
 not ready within readyTimeout, or that serves worse than the old one during probation
 (more 5xx, a slower p99), is rolled back; the old one keeps serving, and the error the
 new code threw, or the figures, are the reason printed.
 
-${OUTPUT}: the new generation's number.
-
-options:
-  --wait-drain      also wait until the old generation has drained and is gone
-${ADDRESS}
-
-${CLI_EXIT}
-
-${CLI_ENV}
-`,
-  stop: `usage: baton stop [--pid-file FILE | --socket PATH] [options]
-
-Stops the server gracefully: it stops accepting, every generation drains (at most
-drainTimeout), and the master exits. Waits until it is done.
-
-options:
-${ADDRESS}
-
-${CLI_EXIT}
-
-${CLI_ENV}
-`,
-  status: `usage: baton status [--json] [--pid-file FILE | --socket PATH] [options]
-
-Prints the master, its listeners, any upgrade in progress, and every generation with its
-workers (state, connections, requests, RSS, uptime) on stdout; with --json, one JSON object.
-
-options:
-${ADDRESS}
-
-${CLI_EXIT}
-
-${CLI_ENV}
-`,
-  scale: `usage: baton scale N [--pid-file FILE | --socket PATH] [options]
-
-Sets the number of workers per generation to N (at least 1; also for later reloads and
+${OUTPUT}: the new generation's number.`, WAIT_DRAIN),
+  stop: masterCommand('stop [--pid-file FILE | --socket PATH] [options]', `Stops the server gracefully: it stops accepting, every generation drains (at most
+drainTimeout), and the master exits. Waits until it is done.`),
+  status: masterCommand('status [--json] [--pid-file FILE | --socket PATH] [options]', `Prints the master, its listeners, any upgrade in progress, and every generation with its
+workers (state, connections, requests, RSS, uptime) on stdout; with --json, one JSON object.`),
+  scale: masterCommand('scale N [--pid-file FILE | --socket PATH] [options]', `Sets the number of workers per generation to N (at least 1; also for later reloads and
 upgrades) and waits until N workers of the serving generation are ready (scaling down:
 until the extra ones drained).
 
-${OUTPUT}: N.
-
-options:
-${ADDRESS}
-
-${CLI_EXIT}
-
-${CLI_ENV}
-`,
-  metrics: `usage: baton metrics [--pid-file FILE | --socket PATH] [options]
-
-Prints the master's metrics in the Prometheus text format (what GET /metrics serves with
-the listen() option metrics), with or without that option.
-
-options:
-${ADDRESS}
-
-${CLI_EXIT}
-
-${CLI_ENV}
-`,
+${OUTPUT}: N.`),
+  metrics: masterCommand('metrics [--pid-file FILE | --socket PATH] [options]', `Prints the master's metrics in the Prometheus text format (what GET /metrics serves with
+the listen() option metrics), with or without that option.`),
   history: `usage: baton history [--json] [--pid-file FILE]
 
 Prints the last 100 upgrades and reloads, oldest first: when, upgrade or reload, what
@@ -226,5 +171,5 @@ export function helpText(command?: Command): string {
 
 /** The usage line of a command (shown under a usage error). */
 export function usageLine(command?: Command): string {
-  return (command === undefined ? USAGE : TEXT[command]).split('\n')[0] as string;
+  return helpText(command).split('\n')[0] as string;
 }

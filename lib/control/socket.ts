@@ -122,7 +122,7 @@ export class ControlServer {
 
   private onClient(socket: net.Socket): void {
     if (this.clients.size >= MAX_CLIENTS) {
-      socket.end(`${JSON.stringify({ done: true, ok: false, error: `busy: ${MAX_CLIENTS} control clients already connected` })}\n`);
+      this.finish(socket, { ok: false, error: `busy: ${MAX_CLIENTS} control clients already connected` });
       return;
     }
     this.clients.add(socket);

@@ -3,9 +3,8 @@
 //
 // Three ways out, one record each: a text line, a JSON line with pino's field names
 // (`logFormat: 'json'`, so that baton's lines sit in the same stream as an app's pino
-// lines), or the app's own logger (`logger`: pino, bunyan, console, ...), called as
-// `logger.info(fields, message)` in the process the record belongs to (winston, whose
-// methods take the message first, as `logger.info(message, fields)`).
+// lines), or the app's own logger (`logger`: pino, bunyan, winston, console, ...), called
+// in the process the record belongs to.
 import * as os from 'node:os';
 
 export type Role = 'master' | 'worker' | 'supervisor';
@@ -57,6 +56,12 @@ function messageFirst(l: object): boolean {
   return Array.isArray(w.transports) && typeof w.add === 'function' && typeof w.log === 'function';
 }
 
+/** `into` with the record's own fields (those not every record has) added. */
+function withOwn(r: LogRecord, into: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(r)) if (!CORE.has(k)) into[k] = v;
+  return into;
+}
+
 export class Logger {
   level: LogLevel;
   format: LogFormat;
@@ -92,8 +97,7 @@ export class Logger {
   private write(r: LogRecord): void {
     const logger = this.logger;
     if (logger !== undefined) {
-      const fields: Record<string, unknown> = { role: r.role, generation: r.generation, event: r.event };
-      for (const [k, v] of Object.entries(r)) if (!CORE.has(k)) fields[k] = v;
+      const fields = withOwn(r, { role: r.role, generation: r.generation, event: r.event });
       try {
         const method = r.level === 'fatal' ? (logger.fatal ?? logger.error) : logger[r.level];
         if (this.winston) (method as unknown as (m: string, f: object) => unknown).call(logger, r.message, fields);
@@ -108,13 +112,8 @@ export class Logger {
 
   render(r: LogRecord): string {
     if (this.format === 'json') {
-      const line: Record<string, unknown> = {
-        level: PINO_LEVEL[r.level], time: Date.parse(r.time), pid: r.pid, hostname,
-        role: r.role, generation: r.generation, event: r.event,
-      };
-      for (const [k, v] of Object.entries(r)) if (!CORE.has(k)) line[k] = v;
-      line.msg = r.message;
-      return JSON.stringify(line);
+      const line = withOwn(r, { level: PINO_LEVEL[r.level], time: Date.parse(r.time), pid: r.pid, hostname, role: r.role, generation: r.generation, event: r.event });
+      return JSON.stringify({ ...line, msg: r.message });
     }
     // Multi-line text (a stack trace) is folded so the record stays one line.
     const err = r.err as { stack?: unknown; message?: unknown } | string | undefined;

@@ -8,10 +8,9 @@
 // and the caller puts `upgrade rolled back: ` or `reload rolled back: ` in front.
 //
 // Rules (docs/options.md, "Canary probation"), each on evidence (lib/observe/evidence.ts):
-// - Warm-up: each worker's first `warmupMs` of serving (from its first request) is left out of
-//   both generations' figures before they come here (lib/observe/request-stats.ts, counted apart
-//   by the worker; every worker is slower on its first requests: JIT, pools connecting, caches
-//   filling). The reason says how many of the new generation's responses that left out.
+// - Warm-up: each worker's first `warmupMs` of serving is left out of both generations' figures
+//   before they come here (lib/observe/request-stats.ts says why); the reason says how many of
+//   the new generation's responses that left out.
 // - Fewer than minRequests responses from the new generation: 'not-enough' (judged on crashes
 //   alone, as before this judge existed).
 // - 5xx: fail when the new share exceeds the old one by more than maxErrorRate with the
@@ -21,9 +20,7 @@
 // - Latency: fail when, at one of p50, p75, p90 that both samples bound, the new generation's
 //   lower bound is above maxLatencyRatio x the old one's upper bound (taken as at least
 //   latencyFloorMs: a few ms of difference on a sub-millisecond baseline is no regression).
-//   p90 needs about 60 responses a side to be bounded; the median about 25. The tail (p95,
-//   p99) is not judged: a new process's first seconds have a tail of their own under load
-//   (lib/observe/evidence.ts, QUANTILES).
+//   Why not the tail (p95, p99), and how many responses bound each: lib/observe/evidence.ts.
 //   Not judged when the old generation served fewer than minRequests, or when
 //   maxLatencyRatio is 0.
 import type { Tally } from './metrics';

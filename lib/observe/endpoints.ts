@@ -15,23 +15,21 @@ import * as http from 'node:http';
 import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
 import { listeningFd } from '../os/internals';
 import { PoliteClose } from './polite-close';
+import { CONTENT_TYPE } from './prometheus';
+import type { EndpointOption } from '../config/observe';
 
 /** How long a connection accepted before a close may take to send its request (then it is cut). */
 const CLOSE_GRACE_MS = 1_000;
 
-export type EndpointAddress = { port: number; host?: string } | { path: string } | { fd: number };
-
 export interface EndpointsOptions {
   /** Where `/metrics` is served; undefined: nowhere. */
-  metrics?: EndpointAddress;
+  metrics?: EndpointOption;
   /** Where `/livez` and `/readyz` are served; undefined: nowhere. */
-  health?: EndpointAddress;
+  health?: EndpointOption;
   /** The metrics text (Prometheus 0.0.4). */
   render: () => string;
   /** undefined when ready; otherwise why not (the 503's body), e.g. 'no generation serves'. */
   notReady: () => string | undefined;
-  /** Content-Type of /metrics. */
-  contentType?: string;
   /** Listening sockets the previous master handed over, by address key (addressKey()). */
   inherited?: ReadonlyMap<string, number>;
 }
@@ -49,8 +47,7 @@ export interface Endpoint {
 }
 
 /** Identifies an address across masters: `tcp:<host|*>:<port>`, `path:<path>`. */
-export function addressKey(a: EndpointAddress): string {
-  if ('fd' in a) return `fd:${a.fd}`;
+export function addressKey(a: EndpointOption): string {
   if ('path' in a) return `path:${a.path}`;
   return `tcp:${a.host ?? '*'}:${a.port}`;
 }
@@ -66,7 +63,7 @@ export class Endpoints {
   /** Binds every listener the options name; rejects (and closes what it bound) if one cannot be. */
   static async start(o: EndpointsOptions): Promise<Endpoints> {
     const e = new Endpoints(o);
-    const wanted = new Map<string, { address: EndpointAddress; metrics: boolean; health: boolean }>();
+    const wanted = new Map<string, { address: EndpointOption; metrics: boolean; health: boolean }>();
     for (const [what, a] of [['metrics', o.metrics], ['health', o.health]] as const) {
       if (a === undefined) continue;
       const k = addressKey(a);
@@ -105,7 +102,7 @@ export class Endpoints {
     return out;
   }
 
-  private async bind(address: EndpointAddress, metrics: boolean, health: boolean): Promise<void> {
+  private async bind(address: EndpointOption, metrics: boolean, health: boolean): Promise<void> {
     const server = http.createServer({ requestTimeout: 5_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => this.answer(req, res, metrics, health));
     const closer = new PoliteClose(server);
     server.maxConnections = 64;
@@ -121,13 +118,10 @@ export class Endpoints {
     } else {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        const done = (): void => {
+        server.listen(fd !== undefined ? { fd } : (address as { port: number; host?: string }), () => {
           server.off('error', reject);
           resolve();
-        };
-        if (fd !== undefined) server.listen({ fd }, done);
-        else if ('fd' in address) server.listen({ fd: address.fd }, done);
-        else server.listen({ port: (address as { port: number }).port, host: (address as { host?: string }).host }, done);
+        });
       });
     }
     server.on('error', () => {
@@ -153,7 +147,7 @@ export class Endpoints {
       } catch (err) {
         return this.send(res, req, 500, 'text/plain; charset=utf-8', `metrics failed: ${(err as Error).message}\n`);
       }
-      return this.send(res, req, 200, this.o.contentType ?? 'text/plain; version=0.0.4; charset=utf-8', text);
+      return this.send(res, req, 200, CONTENT_TYPE, text);
     }
     if (url === '/livez') return this.livez ? this.send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n') : this.send(res, req, 503, 'text/plain; charset=utf-8', 'stopping\n');
     const why = this.closed ? 'stopping' : this.o.notReady();

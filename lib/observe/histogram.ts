@@ -52,7 +52,8 @@ export function isHistogramData(x: unknown): x is HistogramData {
   return total === d.n;
 }
 
-function isCount(v: unknown): v is number {
+/** Whether `v` is a count: a non-negative safe integer. */
+export function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
@@ -86,15 +87,10 @@ export class Histogram {
 
   /** Adds another histogram (or its data) to this one. Data must pass isHistogramData. */
   merge(other: Histogram | HistogramData): this {
-    if (other instanceof Histogram) {
-      for (let i = 0; i < BUCKETS; i++) this.counts[i] += other.counts[i];
-      this.count += other.count;
-      this.sum += other.sum;
-      return this;
-    }
-    for (let i = 0; i < other.b.length; i += 2) this.counts[other.b[i]] += other.b[i + 1];
-    this.count += other.n;
-    this.sum += other.sum;
+    const d = other instanceof Histogram ? other.toData() : other;
+    for (let i = 0; i < d.b.length; i += 2) this.counts[d.b[i]] += d.b[i + 1];
+    this.count += d.n;
+    this.sum += d.sum;
     return this;
   }
 

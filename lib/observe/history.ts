@@ -17,7 +17,9 @@ export const REASON_LIMIT = 4096;
 
 export type HistoryKind = 'upgrade' | 'reload';
 export type HistoryTrigger = 'signal' | 'cli' | 'api';
-export type HistoryResult = 'succeeded' | 'rolled_back' | 'failed';
+/** How an upgrade or reload ended, in the history and in the metrics' `result` label. */
+export const RESULTS = ['succeeded', 'rolled_back', 'failed'] as const;
+export type HistoryResult = (typeof RESULTS)[number];
 
 export interface HistorySide {
   /** The release path the generation ran (the real path of its script's directory). */
@@ -53,7 +55,6 @@ export function historyPath(pidFile: string): string {
 
 const KINDS: readonly string[] = ['upgrade', 'reload'];
 const TRIGGERS: readonly string[] = ['signal', 'cli', 'api'];
-const RESULTS: readonly string[] = ['succeeded', 'rolled_back', 'failed'];
 
 /** Whether `x` is a well-formed side (a file's line, or what a new master sent). */
 export function isSide(x: unknown): x is HistorySide {
@@ -67,7 +68,7 @@ export function isHistoryRecord(x: unknown): x is HistoryRecord {
   if (typeof x !== 'object' || x === null) return false;
   const r = x as Record<string, unknown>;
   return typeof r.id === 'string' && typeof r.at === 'string' && KINDS.includes(r.kind as string) && TRIGGERS.includes(r.trigger as string)
-    && isSide(r.from) && (r.to === undefined || isSide(r.to)) && RESULTS.includes(r.result as string)
+    && isSide(r.from) && (r.to === undefined || isSide(r.to)) && (RESULTS as readonly string[]).includes(r.result as string)
     && (r.reason === undefined || typeof r.reason === 'string') && typeof r.durationMs === 'number' && Number.isFinite(r.durationMs);
 }
 

@@ -9,9 +9,8 @@ import { Histogram } from './histogram';
 import { render } from './prometheus';
 import { Registry, type Counter, type Gauge, type HistogramFamily, type RegistrySnapshot } from './registry';
 import { STATUS_CLASSES, type ClassCounts, type RequestDelta } from './request-stats';
+import { RESULTS } from './history';
 
-export type ChangeResult = 'succeeded' | 'rolled_back' | 'failed';
-export const CHANGE_RESULTS: readonly ChangeResult[] = ['succeeded', 'rolled_back', 'failed'];
 /** Why a worker was replaced: it died, hung (workerTimeout), or was recycled (maxMemory, maxRequests). */
 export type RestartReason = 'crashed' | 'hung' | 'memory' | 'requests';
 export const RESTART_REASONS: readonly RestartReason[] = ['crashed', 'hung', 'memory', 'requests'];
@@ -59,7 +58,7 @@ export class BatonMetrics {
     this.reloads = r.counter({ name: 'baton_reloads_total', help: 'Reloads (a new generation) by result: succeeded, rolled_back, failed.', labels: ['result'] });
     this.generationInfo = r.gauge({ name: 'baton_generation_info', help: '1 for each generation this master runs, with its release path and Node version.', labels: ['generation', 'release', 'node'] });
     this.drainForced = r.counter({ name: 'baton_drain_forced_total', help: 'Connections closed by force at drainTimeout.' });
-    for (const result of CHANGE_RESULTS) {
+    for (const result of RESULTS) {
       this.upgrades.inc({ result }, 0);
       this.reloads.inc({ result }, 0);
     }
@@ -91,15 +90,9 @@ export class BatonMetrics {
     return t;
   }
 
-  /** Drops a generation's series (request counts, latency, gauges); e.g. some time after it is gone. */
-  forgetGeneration(generation: number): void {
-    const g = String(generation);
-    for (const f of [this.requests, this.duration, this.connections, this.workers, this.generationInfo]) f.removeWhere((l) => l.generation === g);
-  }
-
-  /** The text of `GET /metrics` and `baton metrics` (beforeRender functions run first). */
+  /** The text of `GET /metrics` and `baton metrics`. */
   render(): string {
-    return render(this.registry.collect());
+    return render(this.registry.all());
   }
 
   snapshot(): RegistrySnapshot {

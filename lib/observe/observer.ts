@@ -12,10 +12,10 @@ import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
-import { BatonMetrics, emptyTally, tallySince, type ChangeResult, type RestartReason, type Tally } from './metrics';
+import { BatonMetrics, emptyTally, tallySince, type RestartReason, type Tally } from './metrics';
 import { isRequestDelta, STATUS_CLASSES, type WarmDelta } from './request-stats';
 import type { RegistrySnapshot } from './registry';
-import { appendHistory, historyPath, isSide, type HistoryKind, type HistorySide, type HistoryTrigger } from './history';
+import { appendHistory, historyPath, isSide, type HistoryKind, type HistoryResult, type HistorySide, type HistoryTrigger } from './history';
 
 /** A generation as the observer sees it (lib/pool/generation.ts). */
 export interface ObservedGeneration {
@@ -43,7 +43,6 @@ export interface ObserverOptions {
 }
 
 interface Change {
-  kind: HistoryKind;
   trigger: HistoryTrigger;
   at: number;
   from: HistorySide | undefined;
@@ -59,7 +58,7 @@ export function restartReason(why: string): RestartReason {
 }
 
 /** rolled_back: probation rolled it back (it served); failed: it never got as far. */
-export function changeResult(reason: string): ChangeResult {
+export function changeResult(reason: string): HistoryResult {
   return /probation/.test(reason) ? 'rolled_back' : 'failed';
 }
 
@@ -70,8 +69,8 @@ export class Observer {
   private trigger: HistoryTrigger = 'api';
   /** Each generation's warm-up responses (its workers' first `warmup` ms), left out of the canary's tally. */
   private readonly warm = new Map<number, Tally>();
-  private reload: Change | undefined;
-  private upgrade: Change | undefined;
+  /** The upgrade and the reload in progress, for the history. */
+  private readonly changes: Partial<Record<HistoryKind, Change>> = {};
   private readonly onMessage = (worker: Worker, m: unknown): void => this.workerMessage(worker, m);
 
   constructor(private readonly m: ObservedMaster, private readonly o: ObserverOptions) {}
@@ -83,15 +82,15 @@ export class Observer {
     m.on('serving', ({ generation }) => this.metrics.addGeneration(generation));
     m.on('reload-started', ({ generation }) => {
       this.metrics.addGeneration(generation);
-      this.reload = this.begin('reload', this.side(m.serving), { ...this.here(), generation, release: this.releaseOf(m.generations.get(generation)) });
+      this.changes.reload = this.begin({ ...this.here(), generation, release: this.releaseOf(m.generations.get(generation)) });
     });
-    m.on('reload-succeeded', () => this.end('reload', 'succeeded'));
-    m.on('reload-failed', ({ reason }) => this.end('reload', changeResult(reason), reason));
     m.on('upgrade-started', ({ pid }) => {
-      this.upgrade = this.begin('upgrade', this.side(m.serving), { release: this.o.nextRelease?.() ?? '', node: 'unknown', generation: 0, pid });
+      this.changes.upgrade = this.begin({ release: this.o.nextRelease?.() ?? '', node: 'unknown', generation: 0, pid });
     });
-    m.on('upgrade-succeeded', () => this.end('upgrade', 'succeeded'));
-    m.on('upgrade-failed', ({ reason }) => this.end('upgrade', changeResult(reason), reason));
+    for (const kind of ['reload', 'upgrade'] as const) {
+      m.on(`${kind}-succeeded`, () => this.end(kind, 'succeeded'));
+      m.on(`${kind}-failed`, ({ reason }) => this.end(kind, changeResult(reason), reason));
+    }
     m.on('worker-exit', ({ generation, expected }) => {
       const g = m.generations.get(generation);
       if (!expected && g?.state === 'serving' && g.probation?.active !== true) this.metrics.workerRestarts.inc({ reason: 'crashed' });
@@ -220,23 +219,23 @@ export class Observer {
 
   /** The upgrade in progress: what its new master said it runs (checked). */
   upgradeTo(side: unknown): void {
-    if (this.upgrade && isSide(side)) this.upgrade.to = { release: side.release, node: side.node, generation: side.generation, ...(side.pid !== undefined ? { pid: side.pid } : {}) };
+    if (this.changes.upgrade && isSide(side)) this.changes.upgrade.to = { release: side.release, node: side.node, generation: side.generation, ...(side.pid !== undefined ? { pid: side.pid } : {}) };
   }
 
   private side(g: ObservedGeneration | undefined): HistorySide | undefined {
     return g === undefined ? undefined : { ...this.here(), generation: g.id, release: this.releaseOf(g) };
   }
 
-  private begin(kind: HistoryKind, from: HistorySide | undefined, to: HistorySide | undefined): Change {
-    return { kind, trigger: this.trigger, at: Date.now(), from, to };
+  /** A change from what this master serves now. */
+  private begin(to: HistorySide | undefined): Change {
+    return { trigger: this.trigger, at: Date.now(), from: this.side(this.m.serving), to };
   }
 
-  private end(kind: HistoryKind, result: ChangeResult, reason?: string): void {
-    (kind === 'upgrade' ? this.metrics.upgrades : this.metrics.reloads).inc({ result });
+  private end(kind: HistoryKind, result: HistoryResult, reason?: string): void {
+    this.metrics[kind === 'upgrade' ? 'upgrades' : 'reloads'].inc({ result });
     // failed before it started (a spawn error): recorded from now
-    const c = (kind === 'upgrade' ? this.upgrade : this.reload) ?? this.begin(kind, this.side(this.m.serving), undefined);
-    if (kind === 'upgrade') this.upgrade = undefined;
-    else this.reload = undefined;
+    const c = this.changes[kind] ?? this.begin(undefined);
+    delete this.changes[kind];
     if (this.o.pidFile === undefined || c.from === undefined) return;
     const to = c.to && c.to.generation > 0 ? c.to : undefined;
     try {

@@ -4,7 +4,7 @@
 // with fixed label names, rendered as Prometheus text (prometheus.ts), and counters that go
 // on across upgrades: the old master's snapshot() is JSON that the new master restore()s, so
 // `rate()` sees no reset. Gauges describe the present and are not handed over; the master
-// sets them from its own state before each render (beforeRender).
+// sets them from its own state before each render (lib/observe/observer.ts).
 import { Histogram, isHistogramData, type HistogramData } from './histogram';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -74,16 +74,6 @@ abstract class Family<V> {
     return [...this.series.values()];
   }
 
-  /** Removes the series with exactly these labels. */
-  remove(labels: Labels | undefined): void {
-    this.series.delete(this.valuesOf(labels).join('\u0000'));
-  }
-
-  /** Removes every series whose labels satisfy `pred` (e.g. a generation that is gone). */
-  removeWhere(pred: (labels: Record<string, string>) => boolean): void {
-    for (const [key, s] of this.series) if (pred(this.labelsOf(s))) this.series.delete(key);
-  }
-
   clear(): void {
     this.series.clear();
   }
@@ -116,14 +106,6 @@ export class Gauge extends Family<number> {
   set(labels: Labels | undefined, v: number): void {
     this.entry(labels, () => 0).value = v;
   }
-
-  inc(labels?: Labels, n = 1): void {
-    this.entry(labels, () => 0).value += n;
-  }
-
-  get(labels?: Labels): number | undefined {
-    return this.find(labels)?.value;
-  }
 }
 
 /** Durations per label set; `observe` in ms, rendered in seconds (Prometheus' base unit). */
@@ -155,7 +137,6 @@ export interface RegistrySnapshot {
 
 export class Registry {
   private readonly families = new Map<string, AnyFamily>();
-  private readonly hooks: Array<() => void> = [];
 
   counter(o: FamilyOptions): Counter {
     return this.add(new Counter(o));
@@ -175,24 +156,9 @@ export class Registry {
     return f;
   }
 
-  get(name: string): AnyFamily | undefined {
-    return this.families.get(name);
-  }
-
-  /** Every family, in the order they were registered. */
+  /** Every family, in the order they were registered (prometheus.ts renders them). */
   all(): AnyFamily[] {
     return [...this.families.values()];
-  }
-
-  /** `fn` runs before each collect(): where the master sets its gauges from its live state. */
-  beforeRender(fn: () => void): void {
-    this.hooks.push(fn);
-  }
-
-  /** Runs the beforeRender functions and returns the families (prometheus.ts renders them). */
-  collect(): AnyFamily[] {
-    for (const fn of this.hooks) fn();
-    return this.all();
   }
 
   /** Counters and histograms as JSON (gauges describe the present: the new master sets its own). */

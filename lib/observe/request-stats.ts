@@ -24,7 +24,7 @@
 // delta), which the canary leaves out (lib/observe/observer.ts tally()).
 import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Histogram, isHistogramData, type HistogramData } from './histogram';
+import { Histogram, isCount, isHistogramData, type HistogramData } from './histogram';
 
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
@@ -93,26 +93,18 @@ export class RequestStats implements ResponseSink {
     };
   }
 
-  /**
-   * Counts the requests of `server` from its 'request' event (a worker's http2 servers; its http
-   * and https servers are followed by the drain tracker, which tells record() and aborted()).
-   */
+  /** Counts the requests of `server` from its 'request' event: a server the drain tracker does not follow (http2). */
   watch(server: Server): void {
     if (this.servers.has(server)) return;
     this.servers.add(server);
     server.prependListener('request', this.onRequest as (...args: unknown[]) => void);
   }
 
-  /**
-   * A response that ended (from the worker's drain tracker, which follows the requests of http and
-   * https servers for both: lib/worker/drain.ts). `start` and `end` from performance.now().
-   */
   record(statusCode: number, start: number, end: number): void {
     if (this.firstAt === undefined || start < this.firstAt) this.firstAt = start;
     this.done(statusCode, start, end);
   }
 
-  /** `n` responses whose connection closed before they ended. */
   aborted(n: number): void {
     this.unfinished += n;
   }
@@ -149,16 +141,9 @@ export class RequestStats implements ResponseSink {
   /** What changed since the last call, as a small plain object, or undefined when nothing did. */
   takeDelta(): RequestDelta | undefined {
     if (!this.pending) return undefined;
-    const codes: ClassCounts = {};
-    for (let i = 0; i < 5; i++) {
-      const n = this.byClass[i];
-      if (n > 0) codes[STATUS_CLASSES[i] as StatusClass] = n;
-    }
-    const delta: RequestDelta = { codes, aborted: this.unfinished, latency: this.latency.toData() };
+    const delta: RequestDelta = { codes: classCounts(this.byClass), aborted: this.unfinished, latency: this.latency.toData() };
     if (this.warmLatency.count > 0) {
-      const warm: ClassCounts = {};
-      for (let i = 0; i < 5; i++) if (this.warmClass[i] > 0) warm[STATUS_CLASSES[i] as StatusClass] = this.warmClass[i];
-      delta.warm = { codes: warm, latency: this.warmLatency.toData() };
+      delta.warm = { codes: classCounts(this.warmClass), latency: this.warmLatency.toData() };
       this.warmClass.fill(0);
       this.warmLatency.reset();
     }
@@ -169,12 +154,21 @@ export class RequestStats implements ResponseSink {
   }
 }
 
+/** The classes with responses of `byClass` (indexed 1xx to 5xx). */
+function classCounts(byClass: Float64Array): ClassCounts {
+  const codes: ClassCounts = {};
+  STATUS_CLASSES.forEach((c, i) => {
+    if (byClass[i] > 0) codes[c] = byClass[i];
+  });
+  return codes;
+}
+
 /** Whether `codes` and `latency` are well formed and agree (as many responses as timings). */
 function isCounted(codes: unknown, latency: unknown): boolean {
   if (typeof codes !== 'object' || codes === null || !isHistogramData(latency)) return false;
   let total = 0;
   for (const [k, v] of Object.entries(codes)) {
-    if (!(STATUS_CLASSES as readonly string[]).includes(k) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return false;
+    if (!(STATUS_CLASSES as readonly string[]).includes(k) || !isCount(v)) return false;
     total += v;
   }
   return total === latency.n;
@@ -185,7 +179,7 @@ export function isRequestDelta(x: unknown): x is RequestDelta {
   if (typeof x !== 'object' || x === null) return false;
   const d = x as Record<string, unknown>;
   if (!isCounted(d.codes, d.latency)) return false;
-  if (typeof d.aborted !== 'number' || !Number.isSafeInteger(d.aborted) || d.aborted < 0) return false;
+  if (!isCount(d.aborted)) return false;
   if (d.warm === undefined) return true;
   const w = d.warm as Record<string, unknown> | null;
   if (typeof w !== 'object' || w === null || !isCounted(w.codes, w.latency)) return false;

@@ -5,8 +5,7 @@
 // Why apart: a reload (both generations in one master) and an upgrade (the new generation in
 // another master, its totals reported over the upgrade channel) take their figures from
 // different places, but judge the same way: totals when the window opens, totals at the end,
-// the difference of each judged against the other's. Why a warm-up: every worker is slower on its
-// first requests (JIT, pools connecting, caches filling); the old generation's are long past.
+// the difference of each judged against the other's.
 import { judge, type Verdict, type Warmup } from './canary';
 import type { CanaryPolicy } from '../config/observe';
 import { tallySince, type Tally } from './metrics';

@@ -4,12 +4,12 @@
 // the pids we were told about are killed.
 import * as fs from 'node:fs';
 
-function parentOf(pid: number): number | undefined {
+/** /proc/<pid>/stat after `pid (comm) `: [state, ppid, ...]; undefined when it cannot be read. */
+function statOf(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // pid (comm) state ppid ...; comm may contain spaces and parentheses
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[1]);
+    // comm may contain spaces and parentheses
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
@@ -27,8 +27,9 @@ export function descendants(root: number): number[] {
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     const pid = Number(e);
-    const ppid = parentOf(pid);
-    if (ppid === undefined) continue;
+    const stat = statOf(pid);
+    if (stat === undefined) continue;
+    const ppid = Number(stat[1]);
     const list = children.get(ppid) ?? [];
     list.push(pid);
     children.set(ppid, list);
@@ -47,13 +48,9 @@ export function descendants(root: number): number[] {
 
 /** Running: alive and not a zombie (an orphan re-parented to an init that never reaps it). */
 export function isRunning(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return fs.existsSync('/proc/self') ? false : isAlive(pid);
-  }
+  const state = statOf(pid)?.[0];
+  if (state === undefined) return fs.existsSync('/proc/self') ? false : isAlive(pid);
+  return state !== 'Z' && state !== 'X';
 }
 
 export function isAlive(pid: number): boolean {

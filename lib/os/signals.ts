@@ -13,10 +13,6 @@ export function isStopSignal(s: string): s is StopSignal {
 export class StopSignals {
   private count = 0;
 
-  get received(): number {
-    return this.count;
-  }
-
   /** Counts `sig`: 'first', or for a repeated one 'force' (SIGTERM, SIGINT) or 'again' (SIGQUIT). */
   note(sig: StopSignal): 'first' | 'force' | 'again' {
     this.count++;

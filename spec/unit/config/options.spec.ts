@@ -463,6 +463,7 @@ describe('options: resolveOptions', () => {
       ['the same port twice', [web, { name: 'b', port: 8080 }], 'listeners[1].port', 'is the same address as listeners[0]'],
       ['the same host and port twice', [{ ...web, host: '::' }, { name: 'b', port: 8080, host: '::' }], 'listeners[1].port', 'is the same address as listeners[0]'],
       ['the same path twice', [{ name: 'a', path: '/tmp/x.sock' }, { name: 'b', path: '/tmp/x.sock' }], 'listeners[1].path', 'is the same address as listeners[0]'],
+      ['the same path written two ways', [{ name: 'a', path: '/tmp/s.sock' }, { name: 'b', path: '/tmp/../tmp/s.sock' }], 'listeners[1].path', 'is the same address as listeners[0]'],
       ['handler with createServer', [{ ...web, handler: () => undefined, createServer: () => undefined }], 'listeners[0].handler', 'cannot be combined with "createServer"'],
       ['a handler that is not a function', [{ ...web, handler: {} }], 'listeners[0].handler', 'must be a request listener'],
       ['a createServer that is not a function', [{ ...web, createServer: 'x' }], 'listeners[0].createServer', 'must be a function returning a server, got "x".'],

@@ -2,17 +2,7 @@ import { expect } from 'chai';
 import { CANARY_DEFAULTS } from '../../../lib/config/observe';
 import { LATENCY_FLOOR_MS, judge, millis, percent } from '../../../lib/observe/canary';
 import { emptyTally, type Tally } from '../../../lib/observe/metrics';
-
-/** A window: `ok` responses of 2xx and `errors` of 5xx, all taking `ms`, but `slow.n` of them taking `slow.ms`. */
-function tally(ok: number, errors: number, ms: number, slow?: { n: number; ms: number }): Tally {
-  const t = emptyTally();
-  t.codes['2xx'] = ok;
-  t.codes['5xx'] = errors;
-  const fast = ok + errors - (slow?.n ?? 0);
-  for (let i = 0; i < fast; i++) t.latency.record(ms);
-  for (let i = 0; i < (slow?.n ?? 0); i++) t.latency.record(slow?.ms as number);
-  return t;
-}
+import { tally } from '../../support/fakes/tally';
 
 /** A deterministic generator (mulberry32), so a statistical check gives the same answer every run. */
 function random(seed: number): () => number {

@@ -23,7 +23,7 @@ describe('observe: registry and Prometheus text', () => {
     c.inc({ a: 'two' });
     g.set(undefined, -3);
     for (const ms of [0.2, 3, 3, 70, 120_000]) h.observe({ gen: 1 }, ms);
-    const text = render(r.collect());
+    const text = render(r.all());
     const f = parsePrometheus(text);
     expect(f.get('x_total')?.type).to.equal('counter');
     expect(f.get('x_total')?.help).to.equal('A counter.');
@@ -49,7 +49,7 @@ describe('observe: registry and Prometheus text', () => {
     const r = new Registry();
     const odd = '/srv/app "current"\\releases\n42';
     r.gauge({ name: 'info', help: 'odd \\ help\nsecond line', labels: ['release'] }).set({ release: odd }, 1);
-    const f = parsePrometheus(render(r.collect()));
+    const f = parsePrometheus(render(r.all()));
     expect(f.get('info')?.help).to.equal('odd \\ help\nsecond line');
     expect(sampleValue(f, 'info', { release: odd })).to.equal(1);
   });
@@ -73,16 +73,6 @@ describe('observe: registry and Prometheus text', () => {
     expect(() => c.inc({ a: '1', b: '2', z: '3' })).to.throw(/takes the labels/);
     expect(() => c.inc({ a: '1', b: '2' }, -1)).to.throw(/only go up/);
     expect(() => c.inc({ a: '1', b: '2' }, NaN)).to.throw(/only go up/);
-  });
-
-  it('runs beforeRender functions first (the master sets its gauges from its state)', () => {
-    const r = new Registry();
-    const g = r.gauge({ name: 'now_workers', help: 'w' });
-    let workers = 2;
-    r.beforeRender(() => g.set(undefined, workers));
-    expect(sampleValue(parsePrometheus(render(r.collect())), 'now_workers')).to.equal(2);
-    workers = 5;
-    expect(sampleValue(parsePrometheus(render(r.collect())), 'now_workers')).to.equal(5);
   });
 
   it('the strict parser rejects what Prometheus would', () => {
@@ -214,17 +204,5 @@ describe('observe: baton metrics', () => {
     expect(next.upgrades.get({ result: 'failed' })).to.equal(2);
     expect(next.restore(null)).to.equal(0);
     expect(next.restore({ version: 2 })).to.equal(0);
-  });
-
-  it('forgets a generation\'s series', () => {
-    const m = new BatonMetrics();
-    m.addGeneration(1);
-    m.addGeneration(2);
-    m.connections.set({ generation: 1, state: 'draining' }, 1);
-    m.forgetGeneration(1);
-    const f = parsePrometheus(m.render());
-    expect(sampleValue(f, 'baton_requests_total', { generation: '1', code: '2xx' })).to.equal(undefined);
-    expect(sampleValue(f, 'baton_connections', { generation: '1', state: 'draining' })).to.equal(undefined);
-    expect(sampleValue(f, 'baton_requests_total', { generation: '2', code: '2xx' })).to.equal(0);
   });
 });

@@ -19,6 +19,7 @@ import { HAND_OVER, HandOver } from '../../../lib/upgrade/phases';
 import { Logger } from '../../../lib/log/log';
 import { type ToMaster } from '../../../lib/messages';
 import { FakeChild } from '../../support/fakes/child';
+import { tally } from '../../support/fakes/tally';
 
 const log = new Logger('master', 1, 'silent');
 
@@ -170,14 +171,6 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
   });
 
   describe('the canary of an upgrade (lib/upgrade/canary.ts)', () => {
-    /** `n` responses, `errors` of them 5xx, each taking `ms`. */
-    function tally(n: number, errors: number, ms = 2): Tally {
-      const t = emptyTally();
-      t.codes['2xx'] = n - errors;
-      t.codes['5xx'] = errors;
-      for (let i = 0; i < n; i++) t.latency.record(ms);
-      return t;
-    }
     /** Up to the end of probation; the old master's own generation served `prev` meanwhile. */
     function probationOver(prev: Tally): ReturnType<typeof attempt> {
       let served = emptyTally();
@@ -192,12 +185,12 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
 
     it('the reason says what the new master left out as its workers\' warm-up', () => {
       const u = probationOver(tally(100, 0));
-      u.child.say({ type: 'tally', tally: toTallyData(tally(50, 15), { ms: 200, responses: 42 }) });
+      u.child.say({ type: 'tally', tally: toTallyData(tally(35, 15), { ms: 200, responses: 42 }) });
       const reason = 'upgrade rolled back: 5xx 30.0% (15 of 50) vs 0.0% (0 of 100): an excess of at least 12.4% (99% confidence), above maxErrorRate 5.0% in probation (after a 200 ms warm-up, 42 response(s) of the new generation left out)';
       expect(u.child.sent.at(-1)).to.deep.include({ type: 'roll-back', reason });
       // a malformed left is no left
       const v = probationOver(tally(100, 0));
-      v.child.say({ type: 'tally', tally: { ...toTallyData(tally(50, 15)), left: { ms: -1, responses: 'x' } } });
+      v.child.say({ type: 'tally', tally: { ...toTallyData(tally(35, 15)), left: { ms: -1, responses: 'x' } } });
       expect(v.child.sent.at(-1)).to.deep.include({ type: 'roll-back', reason: reason.replace(' (after a 200 ms warm-up, 42 response(s) of the new generation left out)', '') });
     });
 
@@ -205,7 +198,7 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       const { a, child, kill, events } = probationOver(tally(100, 0));
       expect(child.sent.map((m) => m.type)).to.deep.equal(['go', 'report']);
       expect(events.some((e) => e[0] === 'serving' || e[0] === 'failed')).to.equal(false);
-      child.say({ type: 'tally', tally: toTallyData(tally(50, 15)) });
+      child.say({ type: 'tally', tally: toTallyData(tally(35, 15)) });
       const reason = 'upgrade rolled back: 5xx 30.0% (15 of 50) vs 0.0% (0 of 100): an excess of at least 12.4% (99% confidence), above maxErrorRate 5.0% in probation';
       expect(child.sent.at(-1)).to.deep.include({ type: 'roll-back', reason });
       expect(events.at(-1)).to.deep.equal(['failed', reason]);
@@ -218,15 +211,15 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
 
       // one that exits as asked is not killed
       const calm = probationOver(tally(100, 0));
-      calm.child.say({ type: 'tally', tally: toTallyData(tally(50, 15)) });
+      calm.child.say({ type: 'tally', tally: toTallyData(tally(35, 15)) });
       calm.child.emit('exit', 0, null);
       clock.tick(4_000 + ROLLBACK_GRACE);
       expect(calm.kill.called).to.equal(false);
     });
 
     it('a tally as good: promoted (release); no tally within REPORT_TIMEOUT: promoted on crashes alone', () => {
-      const good = probationOver(tally(100, 1));
-      good.child.say({ type: 'tally', tally: toTallyData(tally(60, 1)) });
+      const good = probationOver(tally(99, 1));
+      good.child.say({ type: 'tally', tally: toTallyData(tally(59, 1)) });
       expect(good.child.sent.map((m) => m.type)).to.deep.equal(['go', 'report', 'release']);
       expect(good.events.at(-1)?.[0]).to.equal('serving');
 
@@ -243,7 +236,7 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       for (const bad of [undefined, null, 3, { codes: {} }, { codes: { '5xx': -1 }, latency: empty }, { codes: { '2xx': 1.5 }, latency: empty }, { codes: {}, latency: { n: 2, sum: 1, b: [0, 1] } }]) {
         expect(fromTallyData(bad), JSON.stringify(bad)).to.equal(undefined);
       }
-      const t = tally(30, 4, 7);
+      const t = tally(26, 4, 7);
       const back = fromTallyData(JSON.parse(JSON.stringify(toTallyData(t))));
       expect(back?.codes).to.deep.equal(t.codes);
       expect(back?.latency.quantile(0.99)).to.equal(t.latency.quantile(0.99));
