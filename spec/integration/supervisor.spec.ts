@@ -7,6 +7,7 @@ import { onLines } from '../../lib/log/lines';
 import { AppDir, DIST, Load, perTest, running, Server } from '../support/harness';
 import { request } from '../support/http-client';
 import { holds, waitFor } from '../support/wait';
+import { FakeSystemd, haveNotifyTools } from '../support/fake-systemd';
 
 const CLI = path.resolve(__dirname, '../../bin/baton.js');
 
@@ -84,8 +85,19 @@ describe('supervisor mode: baton run (integration)', function () {
     return i < 0 ? [] : lines.slice(i);
   }
 
-  it('a serving master killed during an upgrade that then fails is replaced: a master serves again on the held sockets, and the log says so', async () => {
-    t.server = new Server(t.dir, { BATON_LOG_LEVEL: 'info' }, { args: [CLI, 'run', 'app.js'] });
+  it('a serving master killed during an upgrade that then fails is replaced: a master serves again on the held sockets, and the log and systemd are told so', async () => {
+    // systemd's notification socket, faked where python3 and systemd-notify are (as in CI)
+    const systemd = haveNotifyTools ? new FakeSystemd(t.dir.file('notify.sock')) : undefined;
+    try {
+      await systemd?.started();
+      await upgradeFailsAfterTheMasterDied(systemd);
+    } finally {
+      systemd?.kill();
+    }
+  });
+
+  async function upgradeFailsAfterTheMasterDied(systemd: FakeSystemd | undefined): Promise<void> {
+    t.server = new Server(t.dir, { BATON_LOG_LEVEL: 'info', ...(systemd ? { NOTIFY_SOCKET: systemd.socket } : {}) }, { args: [CLI, 'run', 'app.js'] });
     const supervisor = t.server.pid;
     const port = await t.server.port();
     const old = (await t.server.waitEvent('serving')).master;
@@ -114,7 +126,17 @@ describe('supervisor mode: baton run (integration)', function () {
     expect(lines[1]).to.match(new RegExp(`error upgrade-failed: upgrade failed: the new master ${next} exited with code 1 before it was serving: Error: release v1 is broken: thrown at its cue, before listen\\(\\).*; no master serves \\(the old one died\\): restarting in 100 ms on the held sockets$`));
     expect(lines[3]).to.match(new RegExp(`info restart-started: restarting \\(the serving master died\\): new master ${restarted.master}$`));
     expect(lines[4]).to.match(new RegExp(`info restarted: master ${restarted.master} serves \\(restarted: the serving master died\\)$`));
-  });
+    if (systemd === undefined) return;
+    // READY=1 ends the upgrade's RELOADING=1, its status saying that nothing serves until the restart does
+    await systemd.message(new RegExp(`^READY=1 \\| MAINPID=${supervisor} \\| STATUS=master ${restarted.master} serving$`));
+    expect(systemd.lines.filter((l) => l !== 'listening' && l !== 'BARRIER=1').map((l) => l.replace(/MONOTONIC_USEC=\d+/, 'MONOTONIC_USEC=N'))).to.deep.equal([
+      `READY=1 | MAINPID=${supervisor} | STATUS=master ${old} serving`,
+      `RELOADING=1 | MONOTONIC_USEC=N | STATUS=upgrading: new master ${next} starting`,
+      `READY=1 | MAINPID=${supervisor} | STATUS=upgrade failed; no master serves: restarting in 100 ms`,
+      `STATUS=restarting: new master ${restarted.master} starting`,
+      `READY=1 | MAINPID=${supervisor} | STATUS=master ${restarted.master} serving`,
+    ]);
+  }
 
   it('a serving master killed during an upgrade that then succeeds: the new master serves, and nothing restarts', async () => {
     t.server = new Server(t.dir, { BATON_LOG_LEVEL: 'info' }, { args: [CLI, 'run', 'app.js'] });
