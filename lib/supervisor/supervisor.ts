@@ -13,7 +13,9 @@
 //       |                             then master 1 is told to hand over: it stops
 //       |                             accepting, drains and exits
 //       |  a master that dies unexpectedly
-//       +--spawn, sockets in stdio--> master 3 (connections wait in the backlog meanwhile)
+//       +--spawn, sockets in stdio--> master 3 (connections wait in the backlog meanwhile,
+//                                     after the crash back-off; during an upgrade, only once
+//                                     the upgrade failed: its new master serves otherwise)
 //
 // Signals: USR2 upgrade; HUP, TTIN, TTOU, USR1 go to the serving master; TERM, INT, QUIT
 // stop every master gracefully and exit 0 once they are gone (a second TERM/INT kills).
