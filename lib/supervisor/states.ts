@@ -4,7 +4,8 @@
 //   starting  --the first master called baton's listen() (said anything)--> listening
 //   starting | listening --it serves--> serving
 //   serving   --the serving master died: a new one starts on the held sockets--> restarting
-//   restarting --a new master serves--> serving
+//             (during an upgrade, none: the upgrade's new master serves, or its failure restarts)
+//   restarting --a new master (restarted, or an upgrade's) serves--> serving
 //   any but stopping --TERM/INT/QUIT, the serving master stopped itself, no listen() in time--> stopping
 //
 // A first master that dies before it serves ends the supervisor (exit 1) from starting or

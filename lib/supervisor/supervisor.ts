@@ -13,7 +13,9 @@
 //       |                             then master 1 is told to hand over: it stops
 //       |                             accepting, drains and exits
 //       |  a master that dies unexpectedly
-//       +--spawn, sockets in stdio--> master 3 (connections wait in the backlog meanwhile)
+//       +--spawn, sockets in stdio--> master 3 (connections wait in the backlog meanwhile,
+//                                     after the crash back-off; during an upgrade, only once
+//                                     the upgrade failed: its new master serves otherwise)
 //
 // Signals: USR2 upgrade; HUP, TTIN, TTOU, USR1 go to the serving master; TERM, INT, QUIT
 // stop every master gracefully and exit 0 once they are gone (a second TERM/INT kills).
@@ -67,6 +69,8 @@ export class Supervisor {
   private readonly signals = new StopSignals();
   /** Masters that die are restarted with the crash back-off of lib/pool/backoff.ts. */
   private readonly backoff = new Backoff();
+  /** The restart waiting out its back-off (at most one). */
+  private restartTimer: NodeJS.Timeout | undefined;
   private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0, drainTimeout: DEFAULTS.drainTimeout };
   /** The upgrade's canary waits for the old master's verdict on the new master's tally (lib/supervisor/bridge.ts). */
   private verdict: { pid: number; resolve: (v: Verdict | undefined) => void } | undefined;
@@ -142,8 +146,15 @@ export class Supervisor {
         if (this.masters.size === 0) this.exit(0);
         return;
       }
-      this.log.error('master-died', `serving master ${child.pid} ${how}; starting a new one on the held sockets`);
       if (this.states.is('serving')) this.states.to('restarting');
+      const upgrade = this.attempt?.finished === false ? this.attempt : undefined;
+      if (upgrade !== undefined) {
+        // No restart beside it: the upgrade's new master serves if it starts; if it fails,
+        // its 'failed' restarts (no master serves, the state says: restarting).
+        this.log.error('master-died', `serving master ${child.pid} ${how} during the upgrade to new master ${upgrade.pid}: it serves if it starts, else a new master starts on the held sockets`);
+        return;
+      }
+      this.log.error('master-died', `serving master ${child.pid} ${how}; starting a new one on the held sockets`);
       this.respawn();
     });
   }
@@ -208,6 +219,7 @@ export class Supervisor {
       this.tell(old, { type: 'upgrade-refused', reason: 'the supervisor holds no sockets yet' });
       return;
     }
+    const what = replacing ? 'upgrade' : 'restart';
     const attempt = new UpgradeAttempt({
       relaunch: relaunch(this.start),
       listeners: this.held,
@@ -221,7 +233,7 @@ export class Supervisor {
       keepChannel: true,
       env: { [SUPERVISOR_ENV]: '1' },
       log: this.log,
-      what: replacing ? 'upgrade' : 'restart',
+      what,
       // the old master judges (it counts its own generation); its verdict comes back here
       judge: old && replacing ? { begin: () => undefined, verdict: () => new Promise((resolve) => (this.verdict = { pid: attempt.pid as number, resolve })) } : undefined,
       drainTimeout: this.info.drainTimeout,
@@ -240,10 +252,23 @@ export class Supervisor {
     // the master being replaced follows the attempt through the bridge
     forwardUpgrade(attempt, (m) => this.tell(old, m));
     attempt.on('failed', (reason) => {
-      if (replacing) this.log.error('upgrade-failed', `upgrade failed: ${reason}`);
-      else this.log.error('restart-failed', `restart failed: ${reason}; trying again`);
-      this.notifier.ready(process.pid, replacing ? 'upgrade failed' : 'restart failed');
-      if (!replacing) this.respawn();
+      if (this.states.is('stopping')) {
+        this.log.error(`${what}-failed`, `${what} failed: ${reason}`);
+        return;
+      }
+      // No master serves (the one being upgraded died meanwhile, or a restart failed): start one
+      // on the held sockets, after the crash back-off. READY=1 ends systemd's RELOADING=1; the
+      // status says that nothing serves until the restart does.
+      if (this.states.is('restarting')) {
+        const ms = this.respawn();
+        const again = replacing ? 'no master serves (the old one died): restarting' : 'trying again';
+        this.log.error(`${what}-failed`, `${what} failed: ${reason}; ${again} in ${ms} ms on the held sockets`);
+        this.notifier.ready(process.pid, `${what} failed; no master serves: restarting in ${ms} ms`);
+        return;
+      }
+      // the old master serves on (it accepts again)
+      this.log.error(`${what}-failed`, `${what} failed: ${reason}`);
+      this.notifier.ready(process.pid, `${what} failed`);
     });
     attempt.on('serving', (pid) => {
       this.serving = attempt.child;
@@ -256,9 +281,18 @@ export class Supervisor {
     attempt.start();
   }
 
-  /** The serving master died: a new one on the held sockets, with back-off. */
-  private respawn(): void {
-    setTimeout(() => this.upgrade('the serving master died', false), this.backoff.next());
+  /** No master serves: a new one on the held sockets after the crash back-off (returned, ms). */
+  private respawn(): number {
+    const ms = this.backoff.next();
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      // a master serves again (an upgrade started meanwhile took over), or the supervisor stops;
+      // an upgrade still in progress restarts if it fails ('failed')
+      if (!this.states.is('restarting') || this.attempt?.finished === false) return;
+      this.upgrade('the serving master died', false);
+    }, ms);
+    return ms;
   }
 
   private stop(sig: StopSignal): void {

@@ -1,32 +1,11 @@
 // systemd notifications (Type=notify), received by a stand-in for systemd's socket.
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { onLines } from '../../lib/log/lines';
 import { AppDir, Server } from '../support/harness';
+import { FakeSystemd, haveNotifyTools as haveTools } from '../support/fake-systemd';
 import { waitFor } from '../support/wait';
 
 const CLI = path.resolve(__dirname, '../../bin/baton.js');
-const RECV = path.resolve(__dirname, '../fixtures/notify-recv.py');
-const haveTools = spawnSync('python3', ['--version']).status === 0 && spawnSync('systemd-notify', ['--help']).status === 0;
-
-class FakeSystemd {
-  readonly lines: string[] = [];
-  readonly proc: ChildProcess;
-  constructor(readonly socket: string) {
-    this.proc = spawn('python3', [RECV, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
-    if (this.proc.stdout) onLines(this.proc.stdout, (line) => this.lines.push(line));
-  }
-  async started(): Promise<void> {
-    await waitFor('the fake notify socket', () => this.lines.includes('listening'), 5_000);
-  }
-  async message(pattern: RegExp, n = 1): Promise<string> {
-    return waitFor(`notification ${pattern} #${n} (got: ${this.lines.join(' // ')})`, () => this.lines.filter((l) => pattern.test(l))[n - 1], 10_000);
-  }
-  kill(): void {
-    this.proc.kill('SIGKILL');
-  }
-}
 
 describe('systemd notifications (integration)', function () {
   this.timeout(60_000);

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { onLines } from '../../lib/log/lines';
 import { AppDir, DIST, Load, perTest, running, Server } from '../support/harness';
 import { request } from '../support/http-client';
-import { waitFor } from '../support/wait';
+import { holds, waitFor } from '../support/wait';
+import { FakeSystemd, haveNotifyTools } from '../support/fake-systemd';
 
 const CLI = path.resolve(__dirname, '../../bin/baton.js');
 
@@ -75,6 +76,96 @@ describe('supervisor mode: baton run (integration)', function () {
     expect(after.join('\n')).to.match(new RegExp(`info restart-started: restarting \\(the serving master died\\): new master ${next}`));
     expect(after.join('\n')).to.match(new RegExp(`info restarted: master ${next} serves \\(restarted: the serving master died\\)`));
     expect(after.join('\n')).not.to.match(/upgrade/);
+  });
+
+  /** The supervisor's own log lines, from the first that matches `from` on. */
+  function supervisorLines(from: RegExp): string[] {
+    const lines = (t.server as Server).stderr.split('\n').filter((l) => l.includes(` baton supervisor[${t.server!.pid}] `));
+    const i = lines.findIndex((l) => from.test(l));
+    return i < 0 ? [] : lines.slice(i);
+  }
+
+  it('a serving master killed during an upgrade that then fails is replaced: a master serves again on the held sockets, and the log and systemd are told so', async () => {
+    // systemd's notification socket, faked where python3 and systemd-notify are (as in CI)
+    const systemd = haveNotifyTools ? new FakeSystemd(t.dir.file('notify.sock')) : undefined;
+    try {
+      await systemd?.started();
+      await upgradeFailsAfterTheMasterDied(systemd);
+    } finally {
+      systemd?.kill();
+    }
+  });
+
+  async function upgradeFailsAfterTheMasterDied(systemd: FakeSystemd | undefined): Promise<void> {
+    t.server = new Server(t.dir, { BATON_LOG_LEVEL: 'info', ...(systemd ? { NOTIFY_SOCKET: systemd.socket } : {}) }, { args: [CLI, 'run', 'app.js'] });
+    const supervisor = t.server.pid;
+    const port = await t.server.port();
+    const old = (await t.server.waitEvent('serving')).master;
+    // the upgrade's new master waits for the cue (so the old one dies while it is in progress), then throws
+    const cue = t.dir.file('cue');
+    t.dir.release({ version: 'v1', mode: 'throw-on-cue', cue });
+    process.kill(supervisor, 'SIGUSR2');
+    const next = (await t.server.waitEvent('awaiting-cue', 1, 15_000)).master;
+    process.kill(old, 'SIGKILL');
+    await waitFor(() => `the supervisor saw master ${old} die\n${t.server!.stderr.slice(-2000)}`, () => t.server!.stderr.includes(`master-died: serving master ${old} killed by SIGKILL`), 10_000);
+    // no master serves now: a connection waits in the backlog of the socket the supervisor holds
+    const during = request({ port }, '/', { timeoutMs: 30_000 });
+    fs.writeFileSync(cue, '');
+    const restarted = await t.server.waitEvent('serving', 2, 20_000);
+    expect(restarted.master).to.not.equal(next);
+    expect((await during).status).to.equal(200);
+    expect((await request({ port })).status).to.equal(200);
+    expect(running(next)).to.equal(false);
+    expect(running(supervisor)).to.equal(true);
+    await waitFor('the restarted line', () => t.server!.stderr.includes(`restarted: master ${restarted.master} serves`), 5_000);
+    // one line per event, in order: the death (and what will follow), the failure and the restart it
+    // starts after the crash back-off (the first: 100 ms), the restart, its master serving
+    const lines = supervisorLines(/master-died/);
+    expect(lines.map((l) => / (?:error|warn|info) ([a-z-]+):/.exec(l)?.[1])).to.deep.equal(['master-died', 'upgrade-failed', 'restart-spawned', 'restart-started', 'restarted']);
+    expect(lines[0]).to.match(new RegExp(`error master-died: serving master ${old} killed by SIGKILL during the upgrade to new master ${next}: it serves if it starts, else a new master starts on the held sockets$`));
+    expect(lines[1]).to.match(new RegExp(`error upgrade-failed: upgrade failed: the new master ${next} exited with code 1 before it was serving: Error: release v1 is broken: thrown at its cue, before listen\\(\\).*; no master serves \\(the old one died\\): restarting in 100 ms on the held sockets$`));
+    expect(lines[3]).to.match(new RegExp(`info restart-started: restarting \\(the serving master died\\): new master ${restarted.master}$`));
+    expect(lines[4]).to.match(new RegExp(`info restarted: master ${restarted.master} serves \\(restarted: the serving master died\\)$`));
+    if (systemd === undefined) return;
+    // READY=1 ends the upgrade's RELOADING=1, its status saying that nothing serves until the restart does
+    await systemd.message(new RegExp(`^READY=1 \\| MAINPID=${supervisor} \\| STATUS=master ${restarted.master} serving$`));
+    expect(systemd.lines.filter((l) => l !== 'listening' && l !== 'BARRIER=1').map((l) => l.replace(/MONOTONIC_USEC=\d+/, 'MONOTONIC_USEC=N'))).to.deep.equal([
+      `READY=1 | MAINPID=${supervisor} | STATUS=master ${old} serving`,
+      `RELOADING=1 | MONOTONIC_USEC=N | STATUS=upgrading: new master ${next} starting`,
+      `READY=1 | MAINPID=${supervisor} | STATUS=upgrade failed; no master serves: restarting in 100 ms`,
+      `STATUS=restarting: new master ${restarted.master} starting`,
+      `READY=1 | MAINPID=${supervisor} | STATUS=master ${restarted.master} serving`,
+    ]);
+  }
+
+  it('a serving master killed during an upgrade that then succeeds: the new master serves, and nothing restarts', async () => {
+    t.server = new Server(t.dir, { BATON_LOG_LEVEL: 'info' }, { args: [CLI, 'run', 'app.js'] });
+    const supervisor = t.server.pid;
+    const port = await t.server.port();
+    const old = (await t.server.waitEvent('serving')).master;
+    // the upgrade's new master builds its pool, whose workers wait for the cue before they are ready
+    const cue = t.dir.file('cue');
+    t.dir.release({ version: 'v1', cue });
+    process.kill(supervisor, 'SIGUSR2');
+    const next = Number((await waitFor(() => `the upgrade's new master\n${t.server!.stderr.slice(-2000)}`, () => /upgrade-started: upgrade \(SIGUSR2\): new master (\d+)/.exec(t.server!.stderr)?.[1], 15_000)));
+    t.server.pids.add(next); // killed by pid after the test, even if it never says a word
+    process.kill(old, 'SIGKILL');
+    await waitFor(() => `the supervisor saw master ${old} die\n${t.server!.stderr.slice(-2000)}`, () => t.server!.stderr.includes(`master-died: serving master ${old} killed by SIGKILL`), 10_000);
+    const during = request({ port }, '/', { timeoutMs: 30_000 });
+    fs.writeFileSync(cue, '');
+    await waitFor(() => `the upgrade succeeded\n${t.server!.stderr.slice(-2000)}`, () => t.server!.stderr.includes(`upgrade-succeeded: master ${next} serves`), 20_000);
+    const answer = await during;
+    expect(answer.status).to.equal(200);
+    expect(answer.json?.version).to.equal('v1');
+    expect(t.server.servingMaster()).to.equal(next);
+    // longer than the back-off a restart would have waited (100 ms): none starts
+    await holds('no restart', () => !/restart-/.test(t.server!.stderr), 1_000);
+    expect(t.server.count('serving')).to.equal(2);
+    expect(running(supervisor)).to.equal(true);
+    const lines = supervisorLines(/master-died/);
+    expect(lines[0]).to.match(new RegExp(`error master-died: serving master ${old} killed by SIGKILL during the upgrade to new master ${next}: it serves if it starts, else a new master starts on the held sockets$`));
+    expect(lines.join('\n')).not.to.match(/upgrade-refused|restart/);
+    expect((await request({ port })).json?.version).to.equal('v1');
   });
 
   it('an app that never calls listen() is stopped after --ready-timeout, saying so; one that exits without it too', async () => {

@@ -24,10 +24,14 @@ export const LIFE_FIXTURE = path.resolve(__dirname, '../fixtures/life.js');
 export interface Release {
   version: string;
   mode?: 'ok' | 'throw' | 'never-ready' | 'worker-throws' | 'crash-after-ready' | 'leak-after-ready'
+    // the release's first master waits for `cue`, then throws (never calling listen())
+    | 'throw-on-cue'
     // framework mistakes (spec/integration/mistakes.spec.ts)
     | 'factory-listens' | 'fastify-listens' | 'fastify-listens-later' | 'fastify-not-ready';
   /** The port a 'fastify-listens' release listens on itself. */
   port?: number;
+  /** A file: the release's start waits until it exists (its workers; with 'throw-on-cue', its first master). */
+  cue?: string;
   /** That many of every 10 requests answer 500. */
   errors?: number;
   /** Every answer waits that long (ms). */
