@@ -88,7 +88,8 @@ export class Trial {
   private decide(v: Verdict | undefined | Promise<Verdict | undefined>): void {
     if (!(v instanceof Promise)) return this.finish(v);
     this.arm();
-    void v.then((w) => this.finish(w), () => this.finish(undefined));
+    // a judge that cannot answer says why by rejecting (`baton run`: the old master died)
+    void v.then((w) => this.finish(w), (err: unknown) => this.finish(undefined, err instanceof Error ? err.message : undefined));
   }
 
   private arm(): void {
@@ -96,12 +97,12 @@ export class Trial {
     this.timer = setTimeout(() => this.finish(undefined), REPORT_TIMEOUT);
   }
 
-  /** Acts on the verdict, once (undefined: none came in time, or the tally was malformed). */
-  private finish(v: Verdict | undefined): void {
+  /** Acts on the verdict, once (undefined: none came in time, the tally was malformed, or `why`). */
+  private finish(v: Verdict | undefined, why?: string): void {
     if (this.stage === 'over') return;
     this.end();
     const { log, subject, fields, what } = this.o;
-    if (v === undefined) log?.warn('canary', `no verdict on ${subject} (no tally within ${REPORT_TIMEOUT} ms, or an older baton on the other side): judged on crashes alone`, fields);
+    if (v === undefined) log?.warn('canary', `no verdict on ${subject} (${why ?? `no tally within ${REPORT_TIMEOUT} ms, or an older baton on the other side`}): judged on crashes alone`, fields);
     else log?.info('canary', `${subject}: ${v.result}: ${v.reason}`, fields);
     if (v?.result === 'fail') this.o.rollBack(`${what} rolled back: ${v.reason}`);
     else this.o.pass(v);

@@ -73,7 +73,7 @@ export class Supervisor {
   private restartTimer: NodeJS.Timeout | undefined;
   private info = { pidFile: undefined as string | undefined, readyTimeout: DEFAULTS.readyTimeout, nextGeneration: 2, workers: undefined as number | undefined, scaled: false, probation: 0, drainTimeout: DEFAULTS.drainTimeout };
   /** The upgrade's canary waits for the old master's verdict on the new master's tally (lib/supervisor/bridge.ts). */
-  private verdict: { pid: number; resolve: (v: Verdict | undefined) => void } | undefined;
+  private verdict: { pid: number; resolve: (v: Verdict | undefined) => void; reject: (err: Error) => void } | undefined;
   private exitCode = 0;
 
   constructor(private start: StartContext, private options: SupervisorOptions = {}) {}
@@ -152,6 +152,8 @@ export class Supervisor {
         // No restart beside it: the upgrade's new master serves if it starts; if it fails,
         // its 'failed' restarts (no master serves, the state says: restarting).
         this.log.error('master-died', `serving master ${child.pid} ${how} during the upgrade to new master ${upgrade.pid}: it serves if it starts, else a new master starts on the held sockets`);
+        this.verdict?.reject(new Error(oldGone(child)));
+        this.verdict = undefined;
         return;
       }
       this.log.error('master-died', `serving master ${child.pid} ${how}; starting a new one on the held sockets`);
@@ -235,7 +237,13 @@ export class Supervisor {
       log: this.log,
       what,
       // the old master judges (it counts its own generation); its verdict comes back here
-      judge: old && replacing ? { begin: () => undefined, verdict: () => new Promise((resolve) => (this.verdict = { pid: attempt.pid as number, resolve })) } : undefined,
+      // (a master that died meanwhile never answers: the verdict is refused at once, saying so)
+      judge: old && replacing ? {
+        begin: () => undefined,
+        verdict: () => old.exitCode === null && old.signalCode === null
+          ? new Promise((resolve, reject) => (this.verdict = { pid: attempt.pid as number, resolve, reject }))
+          : Promise.reject(new Error(oldGone(old))),
+      } : undefined,
       drainTimeout: this.info.drainTimeout,
     });
     this.attempt = attempt;
@@ -324,4 +332,9 @@ export class Supervisor {
   private exit(code: number): void {
     void this.notifier.flush().then(() => process.exit(code));
   }
+}
+
+/** Why the canary of an upgrade whose old master died has no verdict (that master judged it). */
+function oldGone(old: ChildProcess): string {
+  return `the old master ${old.pid} died: nothing to compare the new one with`;
 }

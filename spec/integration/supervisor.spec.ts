@@ -165,6 +165,9 @@ describe('supervisor mode: baton run (integration)', function () {
     const lines = supervisorLines(/master-died/);
     expect(lines[0]).to.match(new RegExp(`error master-died: serving master ${old} killed by SIGKILL during the upgrade to new master ${next}: it serves if it starts, else a new master starts on the held sockets$`));
     expect(lines.join('\n')).not.to.match(/upgrade-refused|restart/);
+    // its canary knows at once that the old master, which judges, is gone (it waited 2 s for a verdict)
+    const canary = await waitFor(() => `the canary's line\n${t.server!.stderr.slice(-2000)}`, () => supervisorLines(/ canary: /)[0], 10_000);
+    expect(canary).to.match(new RegExp(`warn canary: no verdict on new master ${next} \\(the old master ${old} died: nothing to compare the new one with\\): judged on crashes alone$`));
     expect((await request({ port })).json?.version).to.equal('v1');
   });
 
