@@ -154,9 +154,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
     const kept = this.c.link ? undefined : KeptSockets.atHandOver(this.m.sockets());
     this.kept = kept;
-    kept?.ready.catch((err: Error) => {
-      if (this.kept === kept) this.c.log.warn('keep-failed', `${err.message}: if the new master dies while this one drains, this one cannot take service back`);
-    });
+    if (kept?.failed !== undefined) this.c.log.warn('keep-failed', `${kept.failed}: if the new master dies while this one drains, this one cannot take service back`);
     attempt.on('lost', (reason) => this.takeBack(pid, reason));
     attempt.on('moved-on', (what) => {
       // the kept sockets would keep queueing connections nobody accepts

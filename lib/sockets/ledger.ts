@@ -430,8 +430,8 @@ export function sharedSockets(sockets: Listener[], backlog: number): SharedSocke
  * are let go as soon as the new master hands over in turn, stops, or this master stops.
  */
 export class KeptSockets {
-  /** Rejects when a socket could not be kept. */
-  readonly ready: Promise<void>;
+  /** Why a socket could not be kept (the others are): undefined when every one was. */
+  readonly failed: string | undefined;
   private readonly kept: Listener[] = [];
 
   static atHandOver(listeners: Listener[]): KeptSockets {
@@ -444,15 +444,13 @@ export class KeptSockets {
       if (l.keep()) this.kept.push(l);
       else lost.push(l.address());
     }
-    this.ready = lost.length === 0 ? Promise.resolve()
-      : Promise.reject(new Error(`cannot keep ${lost.join(', ')}: this master accepted on a socket it bound itself (the helper failed at its start)`));
-    this.ready.catch(() => undefined);
+    if (lost.length > 0) this.failed = `cannot keep ${lost.join(', ')}: this master accepted on a socket it bound itself (the helper failed at its start)`;
   }
 
-  /** Taking service back (lib/upgrade/take-back.ts): every kept socket accepts again; rejects when one cannot (the rest are let go). */
+  /** Taking service back (lib/upgrade/take-back.ts): every kept socket accepts again; rejects when one could not be kept (the rest are let go). */
   async takeBack(): Promise<void> {
     try {
-      await this.ready;
+      if (this.failed !== undefined) throw new Error(this.failed);
       for (const l of this.kept) l.resume();
     } finally {
       this.close();
