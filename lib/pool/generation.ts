@@ -4,9 +4,7 @@
 //       \--'failed': a worker died, or not ready within readyTimeout (the caller decides)--> abort() --> done
 //
 // Each generation drains on its own timer, so several may drain at once. While it
-// serves, the generation keeps `target` workers alive: it replaces workers that die
-// (with back-off), hang (no heartbeat for workerTimeout) or outgrow their limits
-// (maxMemory, maxRequests: the replacement first, then the old worker drains).
+// serves, it keeps `target` workers alive (lib/pool/upkeep.ts).
 import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -22,8 +20,6 @@ import type { SharedSocket } from '../sockets/open';
 import { pinnedExec, type WorkerExec } from '../os/relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
-export type { WorkerSlot, WorkerState } from './slot';
-export { heartbeatInterval } from './slot';
 
 export interface GenerationOptions {
   workers: number;
@@ -102,7 +98,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Every worker it should have is there and ready (what 'ready' reports, asked later). */
   complete(): boolean {
-    return this.readyCount() >= this.target && this.slots.size >= this.target;
+    return this.readyCount() >= this.target;
   }
 
   readyCount(): number {
@@ -186,8 +182,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private stopTimers(): void {
     this.accepting.stop();
     this.upkeep.stop();
-    if (this.readyTimer) clearTimeout(this.readyTimer);
-    this.readyTimer = undefined;
+    clearTimeout(this.readyTimer);
   }
 
   /** Forks one worker (the upkeep asks for replacements). */
@@ -199,15 +194,12 @@ export class Generation extends EventEmitter<GenerationEvents> {
       ...this.opts.forkEnv?.(),
     });
     const slot = newSlot(worker, Date.now());
-    const pid = slot.pid;
     this.slots.set(worker.id, slot);
-    this.log.debug('worker-forked', `forked worker ${pid}`, { workerPid: pid });
+    this.log.debug('worker-forked', `forked worker ${slot.pid}`, { workerPid: slot.pid });
     this.emit('worker-forked', slot);
     worker.on('message', (m: unknown) => this.onMessage(slot, m));
     worker.on('exit', (code, signal) => this.onExit(slot, code, signal));
-    worker.on('error', () => {
-      // EPIPE on a dying worker's channel: its 'exit' follows
-    });
+    worker.on('error', () => {}); // EPIPE on a dying worker's channel: its 'exit' follows
   }
 
   private onMessage(slot: WorkerSlot, m: unknown): void {
@@ -222,8 +214,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
         this.emit('worker-ready', slot);
         this.upkeep.retireReplaced();
         if (this.state === 'starting' && this.complete()) {
-          if (this.readyTimer) clearTimeout(this.readyTimer);
-          this.readyTimer = undefined;
+          clearTimeout(this.readyTimer);
           this.emit('ready');
         }
         return;
@@ -264,20 +255,15 @@ export class Generation extends EventEmitter<GenerationEvents> {
     }
     const expected = slot.state === 'draining' || slot.leaving || this.state === 'draining' || this.state === 'done';
     this.emit('worker-exit', slot, code, signal, expected);
-    if (this.state === 'starting') {
-      const why = slot.lastError ?? `worker ${slot.pid} exited (${signal ?? `code ${code}`}) before it was ready`;
-      this.emit('failed', why);
-      return;
-    }
-    if (this.state === 'serving' && !expected && this.probation?.active === true) {
-      this.emit('failed', `worker ${slot.pid} exited (${signal ?? `code ${code}`}) during probation${slot.lastError ? `: ${slot.lastError}` : ''}`);
-      return;
-    }
-    if (this.state === 'serving' && !expected) {
-      this.log.warn('worker-died', `worker ${slot.pid} exited unexpectedly (${signal ?? `code ${code}`})${slot.lastError ? `: ${slot.lastError}` : ''}; replacing it`, { workerPid: slot.pid });
+    const exited = `worker ${slot.pid} exited (${signal ?? `code ${code}`})`;
+    const why = slot.lastError ? `: ${slot.lastError}` : '';
+    if (this.state === 'starting') this.emit('failed', slot.lastError ?? `${exited} before it was ready`);
+    else if (this.state === 'serving' && !expected && this.probation?.active === true) this.emit('failed', `${exited} during probation${why}`);
+    else if (this.state === 'serving' && !expected) {
+      this.log.warn('worker-died', `worker ${slot.pid} exited unexpectedly (${signal ?? `code ${code}`})${why}; replacing it`, { workerPid: slot.pid });
       this.upkeep.respawn();
     }
-    this.checkDone();
+    this.checkDone(); // only a draining generation can be done
   }
 
   /** A worker is being replaced (hung or recycled). */

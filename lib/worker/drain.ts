@@ -10,10 +10,9 @@
 //   Node's agent retires an idle socket a second before the server's announced
 //   `Keep-Alive: timeout`, so it never reuses one baton closes; other clients see what
 //   they see of any server's keep-alive timeout. A request already on the wire is
-//   served, not reset. For
-//   https the idle socket is the TLSSocket the server built on the raw one (found from
-//   the server's 'secureConnection' event), closed with a TLS close_notify; a TLS
-//   connection still in its handshake is left to finish it;
+//   served, not reset. For https the idle socket is the TLSSocket the server built on
+//   the raw one (found from the server's 'secureConnection' event), closed with a TLS
+//   close_notify; a TLS connection still in its handshake is left to finish it;
 // - every HTTP/2 session gets a GOAWAY (lib/worker/h2-goaway.ts): streams already started
 //   finish, the client opens its next streams elsewhere;
 // - a connection the app took over (HTTP Upgrade such as WebSocket, CONNECT) and every
@@ -52,6 +51,8 @@ export class ConnectionTracker implements HttpWatcher {
   webSocketsClosed = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
+  /** The drain's outcome, once drain() was called; `finish` settles it. */
+  private drained: Promise<DrainResult> | undefined;
   private finish: ((r: DrainResult) => void) | undefined;
   /** The raw socket being fed, while server.emit('connection') runs (h2c builds its session then). */
   private feeding: Conn | undefined;
@@ -220,16 +221,14 @@ export class ConnectionTracker implements HttpWatcher {
 
   /** Starts the drain; resolves when every connection is gone. `closeWebSockets`: tell them 1001. */
   drain(drainTimeout: number, closeWebSockets = false): Promise<DrainResult> {
-    if (this.draining) return new Promise((resolve) => this.chain(resolve));
+    if (this.drained) return this.drained;
     this.draining = true;
     this.closeWebSockets = closeWebSockets;
-    return new Promise((resolve) => {
+    this.drained = new Promise((resolve) => {
       this.finish = resolve;
       for (const s of this.sessions) goAway(s);
       // responses already in progress end their connection too
-      for (const c of this.conns.values()) {
-        closeAfterResponse(c);
-      }
+      for (const c of this.conns.values()) closeAfterResponse(c);
       if ([...this.servers.values()].some((k) => k !== 'other')) {
         const every = Math.max(10, Math.min(100, Math.floor(this.grace / 4) || 10));
         this.sweepTimer = setInterval(() => this.sweep(), every);
@@ -238,14 +237,7 @@ export class ConnectionTracker implements HttpWatcher {
       this.deadline = setTimeout(() => this.forceClose(), drainTimeout);
       this.check();
     });
-  }
-
-  private chain(resolve: (r: DrainResult) => void): void {
-    const prev = this.finish;
-    this.finish = (r) => {
-      prev?.(r);
-      resolve(r);
-    };
+    return this.drained;
   }
 
   /** Closes HTTP/1 connections that are idle and have been for the grace period; tells WebSockets. */
@@ -283,12 +275,8 @@ export class ConnectionTracker implements HttpWatcher {
   }
 
   private done(r: DrainResult): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.deadline) clearTimeout(this.deadline);
-    this.sweepTimer = undefined;
-    this.deadline = undefined;
-    const f = this.finish;
-    this.finish = undefined;
-    f?.(r);
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.deadline);
+    this.finish?.(r); // once: a promise settles once
   }
 }

@@ -69,6 +69,11 @@ export function forbidListen(server: net.Server): void {
   });
 }
 
+/** An error as Node prints it: its stack, else its message; anything thrown that is not an Error, as a string. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
 /** A server Fastify built: its request listener is Fastify's router entry, `preRouting`. */
 function isFastifyServer(server: net.Server): boolean {
   return server.listeners('request').some((l) => (l as { name?: string }).name === 'preRouting');
@@ -80,7 +85,7 @@ function isFastifyServer(server: net.Server): boolean {
  * `ready()` throws at its first request (once ready, Fastify catches what a route throws).
  */
 export function explainCrash(err: unknown, servers: Iterable<net.Server>): string {
-  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const text = errorText(err);
   const fastify = [...servers].some(isFastifyServer);
   if (fastify && /\bpreRouting\b/.test(text)) {
     return `${text}\nbaton: this is what Fastify throws when it serves before it is ready: return fastify.server only after await fastify.ready(), as in { ${FASTIFY_FACTORY} }`;

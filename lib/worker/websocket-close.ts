@@ -13,27 +13,14 @@
 import type * as http from 'node:http';
 import type { Socket } from 'node:net';
 
-/** RFC 6455 section 7.4.1: the endpoint is going away (a server going down). */
-export const GOING_AWAY = 1001;
-export const GOING_AWAY_REASON = 'going away';
-
 /** Whether `req` asked to upgrade to a WebSocket (`Upgrade: websocket`, any case, maybe in a list). */
 export function isWebSocketRequest(req: http.IncomingMessage): boolean {
   const h = req.headers.upgrade;
   return typeof h === 'string' && h.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
 }
 
-/** A server's (unmasked) Close frame: FIN + opcode 8, the status code, the reason (under 124 bytes). */
-export function closeFrame(code = GOING_AWAY, reason = GOING_AWAY_REASON): Buffer {
-  const text = Buffer.from(reason, 'utf8');
-  if (text.length > 123) throw new RangeError('a Close frame reason is at most 123 bytes');
-  const frame = Buffer.alloc(4 + text.length);
-  frame[0] = 0x88;
-  frame[1] = 2 + text.length;
-  frame.writeUInt16BE(code, 2);
-  text.copy(frame, 4);
-  return frame;
-}
+/** The Close frame: FIN + opcode 8, its length, status 1001 (0x03e9, RFC 6455 section 7.4.1), the reason. */
+const GOING_AWAY = Buffer.from([0x88, 2 + 10, 0x03, 0xe9, ...Buffer.from('going away')]);
 
 /** One WebSocket the app took over, as the drain watches it. */
 export interface WebSocketConn {
@@ -49,6 +36,6 @@ export function sayGoingAway(ws: WebSocketConn): boolean {
   const s = ws.socket;
   if (s.destroyed || !s.writable || s.bytesWritten <= ws.writtenAtUpgrade) return false;
   ws.told = true;
-  s.write(closeFrame());
+  s.write(GOING_AWAY);
   return true;
 }

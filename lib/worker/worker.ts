@@ -11,7 +11,7 @@ import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from '../os/internals';
 import { Logger } from '../log/log';
 import { isBaton, type FromWorker, type ToWorker } from '../messages';
-import { explainCrash, runFactory } from './mistakes';
+import { errorText, explainCrash, runFactory } from './mistakes';
 import { factoryResultMistake } from '../config/handler';
 import type { App, ListenerConfig, ResolvedOptions } from '../config/options';
 import { setTitle } from '../os/title';
@@ -149,11 +149,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     // One server per app: listeners without an app of their own share the main one.
     const built = new Map<App, net.Server>();
     const make = async (app: App): Promise<net.Server> => {
-      const existing = built.get(app);
-      if (existing) return existing;
-      const server = await this.makeServer(app);
-      built.set(app, server);
-      return server;
+      if (!built.has(app)) built.set(app, await this.makeServer(app));
+      return built.get(app) as net.Server;
     };
     const main = this.app && (this.listenerConfigs.length === 0 || this.listenerConfigs.some((l) => l.app === undefined)) ? await make(this.app) : undefined;
     for (const l of this.listenerConfigs) this.servers.set(l.spec.name, l.app ? await make(l.app) : (main as net.Server));
@@ -199,12 +196,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private failStart(err: unknown): void {
     if (this.failed) return; // one reason is enough (a listen() mistake may be followed by its EADDRINUSE)
     this.failed = true;
-    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const text = errorText(err);
     // as text, the stack as Node prints it too; JSON and a logger get it inside the record only
     if (this.log.format === 'text' && this.log.logger === undefined) process.stderr.write(`${text}\n`);
     this.log.error('start-failed', 'the app failed to start', { err });
-    // the reason first (the master puts it in the generation's failure), then exit 1: once
-    // it is in the channel, at once without a master, or after 1 s (lib/channel.ts)
+    // the reason first (the master puts it in the generation's failure), then exit 1
     this.tell({ type: 'error', message: text }, () => process.exit(1));
   }
 
@@ -272,12 +268,10 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   /** Connections done: the app's beforeExit functions, then exit. */
   private leave(reason: string): void {
     // every response it served is counted: the last report goes before the exit hooks run
-    this.counting.close(() => void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => this.exit(0)));
-  }
-
-  private exit(code: number): void {
-    this.log.debug('worker-exit', `exiting with code ${code}`);
-    setImmediate(() => process.exit(code));
+    this.counting.close(() => void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => {
+      this.log.debug('worker-exit', 'exiting with code 0');
+      setImmediate(() => process.exit(0));
+    }));
   }
 
   /** `then` runs once the message is in the channel, at once without a master, or after 1 s. */
