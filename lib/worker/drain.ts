@@ -130,7 +130,7 @@ export class ConnectionTracker implements HttpWatcher {
       server: srv as Server,
       kind,
       io: kind === 'http' ? socket : undefined,
-      peer: kind === 'https' || (srv instanceof tls.Server) ? peerOf(socket) : undefined,
+      peer: srv instanceof tls.Server ? peerOf(socket) : undefined,
       idleSince: performance.now(),
       bytesAtIdle: 0,
       long: false,

@@ -43,13 +43,14 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private readonly abort = new AbortController();
   private readySent = false;
   private readyAsked = false;
-  private tracker: ConnectionTracker | undefined;
+  /** Its connections, and their drain (lib/worker/drain.ts). */
+  private readonly tracker: ConnectionTracker;
   private queue: Array<[string, net.Socket]> = [];
   private readonly log: Logger;
   private readonly exitHooks: ExitHooks;
   /** Requests served (HTTP 'request' events, counted by the tracker), reported in heartbeats. */
   get requests(): number {
-    return this.tracker?.requests ?? 0;
+    return this.tracker.requests;
   }
   private readonly ownSignals = new StopSignals();
 
@@ -59,12 +60,12 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private readonly acceptor = new Acceptor({
     connection: (listener, socket) => this.accept(listener, socket),
     error: (listener, err) => this.log.warn('accept-error', `listener "${listener}": ${err.message}`),
-    held: () => this.tracker?.size ?? 0,
+    held: () => this.tracker.size,
     changed: (on) => this.load.changed(on),
   });
   /** Its load reports to the master, for the share (lib/worker/load.ts). */
   private readonly load = new LoadReports(
-    () => ({ open: this.tracker?.size ?? 0, accepting: this.acceptor.accepting, pauses: this.acceptor.pauses }),
+    () => ({ open: this.tracker.size, accepting: this.acceptor.accepting, pauses: this.acceptor.pauses }),
     (m) => this.tell(m),
   );
   /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
@@ -78,6 +79,8 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     this.exitHooks = new ExitHooks(this.log);
     // the canary leaves out what this worker serves in its first `warmup` ms (lib/observe/request-stats.ts)
     this.counting = new RequestCounting((m, then) => this.tell(m, then), undefined, opts.canary.warmupMs ?? 0);
+    // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
+    this.tracker = new ConnectionTracker(undefined, opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
   }
 
   /**
@@ -132,7 +135,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     // counters it shows in `baton status` and checks against maxMemory / maxRequests.
     const every = Number(process.env.BATON_HEARTBEAT) || 1_000;
     setInterval(() => this.tell({
-      type: 'beat', connections: this.tracker?.size ?? 0, requests: this.requests, rss: process.memoryUsage.rss(),
+      type: 'beat', connections: this.tracker.size, requests: this.requests, rss: process.memoryUsage.rss(),
     }), every).unref();
     const early = (err: unknown): void => this.failStart(err);
     process.on('uncaughtException', early);
@@ -157,12 +160,9 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     const first = main ?? [...built.values()][0];
     if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
     this.server = first;
-    // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
-    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
-    this.tracker = tracker;
     for (const server of built.values()) {
       // http and https: the tracker follows their requests and tells the counting (one watcher)
-      this.counting.watch(server, tracker.watch(server));
+      this.counting.watch(server, this.tracker.watch(server));
       // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
       // 'listening'; baton feeds connections instead of listening, so it says so itself.
       server.emit('listening');
@@ -214,13 +214,13 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.acceptor.want(message.on && !this.draining);
       if (!this.draining) this.load.start();
     } else if (message.type === 'share') this.acceptor.share(message.limit);
-    else if (message.type === 'shed') this.tracker?.shed(message.connections, message.http2 === true);
+    else if (message.type === 'shed') this.tracker.shed(message.connections, message.http2 === true);
     else if (message.type === 'drain') this.drain(message.reason);
     else if (message.type === 'signal') this.emit('signal', message.signal);
   }
 
   private accept(listener: string, socket: net.Socket): void {
-    if (this.server === undefined || this.tracker === undefined) {
+    if (this.server === undefined) {
       this.queue.push([listener, socket]);
       return;
     }
@@ -246,7 +246,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     setTitle('worker', this.generation, 'draining');
     this.log.info('worker-draining', `draining: ${reason}`);
     this.emit('drain', reason);
-    if (this.tracker === undefined) {
+    if (this.server === undefined) {
       // Not built yet: nothing was served; leave once any queued sockets are handed back.
       for (const [, socket] of this.queue.splice(0)) socket.destroy();
       this.leave(reason);
@@ -254,9 +254,9 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     }
     // WebSockets the app left open are told 1001 "going away", unless the app closes them itself
     const closeWebSockets = this.opts.closeWebSockets && this.listenerCount('drain') === 0;
-    const tracker = this.tracker;
-    tracker.drain(this.opts.drainTimeout, closeWebSockets).then(({ forced, upgraded }) => {
-      if (tracker.webSocketsClosed > 0) this.log.info('websockets-closed', `sent ${tracker.webSocketsClosed} WebSocket(s) a Close frame 1001 "going away" (no drain handler; option closeWebSockets)`, { websockets: tracker.webSocketsClosed });
+    this.tracker.drain(this.opts.drainTimeout, closeWebSockets).then(({ forced, upgraded }) => {
+      const websockets = this.tracker.webSocketsClosed;
+      if (websockets > 0) this.log.info('websockets-closed', `sent ${websockets} WebSocket(s) a Close frame 1001 "going away" (no drain handler; option closeWebSockets)`, { websockets });
       if (forced === 0) return this.leave(reason);
       const which = upgraded > 0 ? ` (${upgraded} of them upgraded, e.g. WebSockets)` : '';
       this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force${which}`, { forced, upgraded });
