@@ -9,8 +9,8 @@ import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Accepting } from './accepting';
-import { clusterFork, heartbeatInterval, newSlot, record, type WorkerSlot } from './slot';
-import { Stragglers } from './stragglers';
+import { clusterFork, heartbeatInterval, newSlot, record, type Limits, type WorkerSlot } from './slot';
+import { Stragglers, type StragglerTimes } from './stragglers';
 import { Upkeep } from './upkeep';
 import { sendIfConnected } from '../channel';
 import { releasePendingHandle } from '../os/internals';
@@ -21,23 +21,12 @@ import { pinnedExec, type WorkerExec } from '../os/relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
 
-export interface GenerationOptions {
+export interface GenerationOptions extends Limits, StragglerTimes {
   workers: number;
   /** What its workers run (every fork, respawns included: cluster's settings are global). */
   exec: WorkerExec;
   /** ms from start() to every worker ready; later, 'failed'. */
   readyTimeout: number;
-  drainTimeout: number;
-  /** ms without a heartbeat after which a serving worker is replaced; 0 disables. */
-  workerTimeout: number;
-  /** bytes of RSS after which a worker is recycled; 0 disables. */
-  maxMemory: number;
-  /** requests after which a worker is recycled; 0 disables. */
-  maxRequests: number;
-  /** Extra time after drainTimeout before a worker that did not exit is SIGKILLed. */
-  killGrace?: number;
-  /** ms a draining worker's beforeExit functions may take after its connections are done. */
-  exitTimeout?: number;
   /** Environment of its workers over the master's (envFile; undefined removes a variable). */
   env?: Record<string, string | undefined>;
   /** More environment, asked at every fork (the master's: worker-records.ts, early.ts). */

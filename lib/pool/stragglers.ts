@@ -7,7 +7,9 @@ import type { Logger } from '../log/log';
 
 export interface StragglerTimes {
   drainTimeout: number;
+  /** ms a draining worker's beforeExit functions may take after its connections are done. */
   exitTimeout?: number;
+  /** Extra time after drainTimeout before a worker that did not exit is SIGKILLed. */
   killGrace?: number;
 }
 

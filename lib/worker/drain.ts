@@ -108,11 +108,10 @@ export class ConnectionTracker implements HttpWatcher {
       server.prependListener('secureConnection', (s: tls.TLSSocket) => this.onSecure(server, s));
     }
     server.on('session', (session: Http2Session) => this.onSession(session));
-    // Upgrade and CONNECT: listening changes what Node does (with no listener an Upgrade is
-    // an ordinary request, a CONNECT is refused), so baton listens only while the app does.
+    // Upgrade and CONNECT: connections the app takes over (lib/worker/take-over.ts)
     for (const ev of ['upgrade', 'connect'] as const) {
       followTakeOver(server, ev, (socket, req) => {
-        const c = connOf(socket) ?? this.conns.get(socket);
+        const c = connOf(socket);
         if (c === undefined) return;
         c.long = true;
         if (ev === 'upgrade' && isWebSocketRequest(req)) c.ws = { socket, writtenAtUpgrade: socket.bytesWritten, told: false };
@@ -153,8 +152,7 @@ export class ConnectionTracker implements HttpWatcher {
   feed(socket: Socket, server: Server, listener: string): void {
     this.watch(server);
     applyConnectionOptions(server, socket);
-    const c = this.add(socket, server, listener);
-    this.feeding = c;
+    this.feeding = this.add(socket, server, listener);
     try {
       server.emit('connection', socket);
     } finally {
@@ -168,8 +166,7 @@ export class ConnectionTracker implements HttpWatcher {
     const peer = peerOf(s);
     let found: Conn | undefined;
     for (const c of this.conns.values()) {
-      if (c.server !== server || c.io !== undefined) continue;
-      if (peer !== undefined ? c.peer === peer : c.peer === undefined) {
+      if (c.server === server && c.io === undefined && c.peer === peer) {
         found = c;
         break;
       }

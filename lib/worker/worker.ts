@@ -161,7 +161,6 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
     this.server = first;
     for (const server of built.values()) {
-      // http and https: the tracker follows their requests and tells the counting (one watcher)
       this.counting.watch(server, this.tracker.watch(server));
       // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
       // 'listening'; baton feeds connections instead of listening, so it says so itself.
