@@ -139,8 +139,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   /** Tells every worker to drain; workers exit on their own, stragglers are killed. */
   drain(reason: string): void {
     if (this.state === 'draining' || this.state === 'done') return;
-    this.state = 'draining';
-    this.stopTimers();
+    this.stopServing();
     for (const slot of this.slots.values()) this.drainWorker(slot, reason);
     this.stragglers.watchAll(this.id, this.slots, () => this.forcedKills++);
     this.checkDone();
@@ -151,7 +150,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
     slot.state = 'draining';
     slot.accepting = false; // the worker closes its duplicates when it starts draining
     sendIfConnected(slot.worker, { type: 'drain', reason }); // channel gone: the exit handler takes over
-    // a draining worker that never leaves (busy loop) is killed at drainTimeout
     this.stragglers.watchWorker(slot, () => this.slots.has(slot.worker.id));
   }
 
@@ -162,13 +160,14 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Kills every worker at once (a generation that failed to start, or a forced stop). */
   abort(): void {
-    this.state = 'draining';
-    this.stopTimers();
+    this.stopServing();
     for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL');
     this.checkDone();
   }
 
-  private stopTimers(): void {
+  /** From now on it drains: no accepting, no upkeep, no ready timer. */
+  private stopServing(): void {
+    this.state = 'draining';
     this.accepting.stop();
     this.upkeep.stop();
     clearTimeout(this.readyTimer);

@@ -24,8 +24,7 @@ export class Probation {
     this.until = this.now() + this.ms;
     if (passed === undefined) return;
     this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.until = 0;
+      this.end();
       passed();
     }, this.ms);
   }
@@ -38,7 +37,6 @@ export class Probation {
   /** Over before its time: passed (the old master handed over), failed, or nobody to roll back to. */
   end(): void {
     this.until = 0;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    clearTimeout(this.timer);
   }
 }

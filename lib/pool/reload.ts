@@ -54,8 +54,6 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     gen.on('failed', (reason) => this.rollBack(reason, gen.state === 'starting' ? undefined : this.restorable()));
     gen.once('ready', () => {
       if (this.done) return;
-      // New connections go to the new generation; the old one stays until the new one has
-      // served `probation` ms without losing a worker and the canary found it no worse.
       gen.markServing();
       gen.probation = this.trial.probation;
       this.trial.begin();

@@ -43,8 +43,7 @@ export class Upkeep {
   stop(): void {
     for (const t of this.respawnTimers) clearTimeout(t);
     this.respawnTimers.clear();
-    if (this.watchTimer) clearInterval(this.watchTimer);
-    this.watchTimer = undefined;
+    clearInterval(this.watchTimer);
   }
 
   /** Workers that count towards the target: alive, not draining, not being replaced. */

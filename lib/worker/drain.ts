@@ -224,7 +224,6 @@ export class ConnectionTracker implements HttpWatcher {
     this.drained = new Promise((resolve) => {
       this.finish = resolve;
       for (const s of this.sessions) goAway(s);
-      // responses already in progress end their connection too
       for (const c of this.conns.values()) closeAfterResponse(c);
       if ([...this.servers.values()].some((k) => k !== 'other')) {
         const every = Math.max(10, Math.min(100, Math.floor(this.grace / 4) || 10));

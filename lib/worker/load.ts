@@ -1,8 +1,7 @@
 // A worker's load reports: how many connections it holds and whether it accepts now, for the
-// master's share (lib/pool/balance.ts). Every LOAD_EVERY ms when that changed; and when it
-// paused at its share and still is PAUSED_REPORT_AFTER ms later (a burst of long-lived
-// connections, not short ones coming and going), at once: the share then grows as soon as
-// every worker holds its own.
+// master's share (lib/pool/balance.ts). A pause that lasts (a burst of long-lived connections,
+// not short ones coming and going) is told at once: the share then grows as soon as every
+// worker holds its own.
 import type { FromWorker } from '../messages';
 
 /** How often a worker tells the master how many connections it holds (only when that changed). */

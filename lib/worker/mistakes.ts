@@ -74,11 +74,6 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
-/** A server Fastify built: its request listener is Fastify's router entry, `preRouting`. */
-function isFastifyServer(server: net.Server): boolean {
-  return server.listeners('request').some((l) => (l as { name?: string }).name === 'preRouting');
-}
-
 /**
  * An uncaught error's text, with a hint when it names a known mistake: an error thrown
  * through Fastify's request entry (`preRouting`) is what a Fastify that serves before
@@ -86,7 +81,7 @@ function isFastifyServer(server: net.Server): boolean {
  */
 export function explainCrash(err: unknown, servers: Iterable<net.Server>): string {
   const text = errorText(err);
-  const fastify = [...servers].some(isFastifyServer);
+  const fastify = [...servers].some((s) => s.listeners('request').some((l) => (l as { name?: string }).name === 'preRouting'));
   if (fastify && /\bpreRouting\b/.test(text)) {
     return `${text}\nbaton: this is what Fastify throws when it serves before it is ready: return fastify.server only after await fastify.ready(), as in { ${FASTIFY_FACTORY} }`;
   }

@@ -109,8 +109,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   }
 
   start(): void {
-    const worker = cluster.worker;
-    if (worker) surviveMasterDisconnect(worker);
+    if (cluster.worker) surviveMasterDisconnect(cluster.worker);
     setTitle('worker', this.generation, 'starting');
     takeOverUncaught(this.log);
     process.on('message', (m: unknown, handle: unknown) => this.onMessage(m, handle));
