@@ -254,11 +254,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
     this.checkDone(); // only a draining generation can be done
   }
 
-  /** A worker is being replaced (hung or recycled). */
-  replaced(slot: WorkerSlot, why: string): void {
-    this.emit('worker-replaced', slot, why);
-  }
-
   private checkDone(): void {
     if (this.state !== 'draining' || this.slots.size > 0) return;
     this.state = 'done';

@@ -21,7 +21,7 @@ export interface UpkeepPool {
   fork(): void;
   drainWorker(slot: WorkerSlot, reason: string): void;
   /** A worker is replaced (hung or recycled): for the master's 'worker-replaced' event. */
-  replaced(slot: WorkerSlot, why: string): void;
+  emit(event: 'worker-replaced', slot: WorkerSlot, why: string): boolean;
 }
 
 export class Upkeep {
@@ -91,7 +91,7 @@ export class Upkeep {
   private replace(slot: WorkerSlot, why: string, hung: boolean): void {
     slot.leaving = true;
     this.log.warn(hung ? 'worker-hung' : 'worker-recycled', `worker ${slot.pid} is replaced: ${why}`, { workerPid: slot.pid });
-    this.pool.replaced(slot, why);
+    this.pool.emit('worker-replaced', slot, why);
     this.pool.restarts++;
     this.pool.fork();
     if (hung) {

@@ -40,13 +40,6 @@ export interface Conn {
   listener: string | undefined;
 }
 
-export interface DrainResult {
-  /** Connections closed by force at drainTimeout. */
-  forced: number;
-  /** How many of those the app had taken over (WebSocket and other upgrades, CONNECT). */
-  upgraded: number;
-}
-
 /** The responses in progress on `c` that have not started yet end the connection when done. */
 export function closeAfterResponse(c: Conn): void {
   if (c.res !== undefined && !c.res.headersSent) c.res.setHeader('Connection', 'close');

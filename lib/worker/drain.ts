@@ -34,10 +34,15 @@ import { goAway } from './h2-goaway';
 import { tag } from './tags';
 import { shed } from './shed';
 import { followTakeOver } from './take-over';
-import { closeAfterResponse, connOf, inProgress, own, peerOf, responseFinished, responseStarted, type Conn, type DrainResult, type Kind } from './connection';
+import { closeAfterResponse, connOf, inProgress, own, peerOf, responseFinished, responseStarted, type Conn, type Kind } from './connection';
 import { isWebSocketRequest, sayGoingAway } from './websocket-close';
 
-export type { DrainResult } from './connection';
+export interface DrainResult {
+  /** Connections closed by force at drainTimeout. */
+  forced: number;
+  /** How many of those the app had taken over (WebSocket and other upgrades, CONNECT). */
+  upgraded: number;
+}
 
 export class ConnectionTracker implements HttpWatcher {
   /** HTTP requests seen, on every server watched (reported in the worker's heartbeats). */

@@ -9,11 +9,8 @@ export const LOAD_EVERY = 25;
 /** A worker still paused at its share this long after it paused says so at once. */
 export const PAUSED_REPORT_AFTER = 2;
 
-export interface Load {
-  open: number;
-  accepting: boolean;
-  pauses: number;
-}
+/** What a load report says: connections held, accepting now, pauses at the share so far. */
+export type Load = Omit<Extract<FromWorker, { type: 'load' }>, 'type'>;
 
 export class LoadReports {
   private timer: NodeJS.Timeout | undefined;

@@ -4,10 +4,6 @@
 // with the reason (which the master reports as the reason its start, reload or upgrade
 // failed), or add a hint to its crash. What the user passed as the handler, and what a factory
 // returned, are checked by shape in lib/config/handler.ts.
-//
-// A factory's listen() calls are seen by wrapping net.Server.prototype.listen while the
-// factory runs (calls go through unchanged; the wrapper only notes which server called), and
-// by replacing listen() on the server baton serves once it has it (nothing may listen it).
 import * as net from 'node:net';
 import { FASTIFY_FACTORY } from '../config/handler';
 
@@ -22,10 +18,11 @@ export class ListenMistake extends Error {
 }
 
 /**
- * Runs a server factory, noting which servers call listen() meanwhile. Throws a ListenMistake
- * when the server it returns is one of them (or when the factory failed with a listen error
- * after a listen() call: fastify.listen() on baton's own port fails with EADDRINUSE). From
- * then on, listen() on the server it returned throws (forbidListen).
+ * Runs a server factory, noting which servers call listen() meanwhile (net.Server.prototype.listen
+ * is wrapped while it runs; calls go through unchanged). Throws a ListenMistake when the server
+ * it returns is one of them (or when the factory failed with a listen error after a listen()
+ * call: fastify.listen() on baton's own port fails with EADDRINUSE). From then on, listen() on
+ * the server it returned throws (forbidListen).
  */
 export async function runFactory(factory: () => unknown): Promise<unknown> {
   const listened = new Set<net.Server>();

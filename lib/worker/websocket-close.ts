@@ -4,8 +4,7 @@
 // A connection is a WebSocket when the app took it over from an HTTP Upgrade request whose
 // `Upgrade` header names `websocket` (RFC 6455 section 4.1). Once the app has written its
 // handshake answer (the socket's bytesWritten grew after the upgrade), baton writes one Close
-// frame with status 1001 "going away" (section 7.4.1: "a server going down"). A server frame
-// is not masked, so the frame is 2 header bytes, the 2-byte status and the reason. The client
+// frame with status 1001 "going away" (section 7.4.1: "a server going down"). The client
 // answers with its own Close frame; a WebSocket library (ws, and so Socket.IO) then ends the
 // TCP connection. baton writes nothing else and reads nothing: the socket stays the app's.
 // Frames are whole writes (ws writes each frame in one go), so this one never lands inside
@@ -19,7 +18,7 @@ export function isWebSocketRequest(req: http.IncomingMessage): boolean {
   return typeof h === 'string' && h.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
 }
 
-/** The Close frame: FIN + opcode 8, its length, status 1001 (0x03e9, RFC 6455 section 7.4.1), the reason. */
+/** The Close frame, unmasked as a server's is: FIN + opcode 8, its length, status 1001 (0x03e9), the reason. */
 const GOING_AWAY = Buffer.from([0x88, 2 + 10, 0x03, 0xe9, ...Buffer.from('going away')]);
 
 /** One WebSocket the app took over, as the drain watches it. */
