@@ -77,7 +77,6 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat, opts.logger);
     this.log.sink = recordForwarder((m) => this.tell(m));
     this.exitHooks = new ExitHooks(this.log);
-    // the canary leaves out what this worker serves in its first `warmup` ms (lib/observe/request-stats.ts)
     this.counting = new RequestCounting((m, then) => this.tell(m, then), undefined, opts.canary.warmupMs ?? 0);
     // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
     this.tracker = new ConnectionTracker(undefined, opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
@@ -250,7 +249,6 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.leave(reason);
       return;
     }
-    // WebSockets the app left open are told 1001 "going away", unless the app closes them itself
     const closeWebSockets = this.opts.closeWebSockets && this.listenerCount('drain') === 0;
     this.tracker.drain(this.opts.drainTimeout, closeWebSockets).then(({ forced, upgraded }) => {
       const websockets = this.tracker.webSocketsClosed;
