@@ -82,11 +82,8 @@ export class Shedding {
     const starved = Math.min(...reports.map((r) => r.open)) <= cap - 2;
     const now = this.now();
     for (const r of reports) {
-      let m = this.members.get(r.id);
-      if (m === undefined) {
-        m = { shedAt: 0, over: 0 };
-        this.members.set(r.id, m);
-      }
+      const m = this.members.get(r.id) ?? { shedAt: 0, over: 0 };
+      this.members.set(r.id, m);
       m.over = r.open > cap + 1 || (starved && r.open > cap) ? m.over + 1 : 0;
       if (m.over >= SHED_PERSIST && now - m.shedAt >= SHED_EVERY) {
         m.shedAt = now;

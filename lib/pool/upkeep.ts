@@ -34,10 +34,8 @@ export class Upkeep {
   /** Heartbeats and limits are watched only when an option asks for it. */
   start(): void {
     const o = this.limits;
-    if (o.workerTimeout > 0 || o.maxMemory > 0 || o.maxRequests > 0) {
-      this.watchTimer = setInterval(() => this.watch(), heartbeatInterval(o.workerTimeout));
-      this.watchTimer.unref();
-    }
+    if (o.workerTimeout <= 0 && o.maxMemory <= 0 && o.maxRequests <= 0) return;
+    this.watchTimer = setInterval(() => this.watch(), heartbeatInterval(o.workerTimeout)).unref();
   }
 
   stop(): void {

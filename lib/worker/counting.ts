@@ -37,9 +37,7 @@ export class RequestCounting {
   watch(server: Server, tracked = false): void {
     if (this.stats === undefined) return;
     if (!tracked) this.stats.watch(server);
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.report(), REPORT_EVERY);
-    this.timer.unref();
+    this.timer ??= setInterval(() => this.report(), REPORT_EVERY).unref();
   }
 
   /** Sends what was counted since the last report, if anything; `then` runs once it is on its way. */

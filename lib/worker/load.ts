@@ -23,10 +23,7 @@ export class LoadReports {
   /** Reports now, and from now on every LOAD_EVERY ms. */
   start(): void {
     if (this.stopped) return;
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.report(), LOAD_EVERY);
-      this.timer.unref();
-    }
+    this.timer ??= setInterval(() => this.report(), LOAD_EVERY).unref();
     this.report();
   }
 
@@ -36,8 +33,7 @@ export class LoadReports {
     this.paused = setTimeout(() => {
       this.paused = undefined;
       if (!this.read().accepting) this.report();
-    }, PAUSED_REPORT_AFTER);
-    this.paused.unref();
+    }, PAUSED_REPORT_AFTER).unref();
   }
 
   /** What changed since the last report, if anything. */
