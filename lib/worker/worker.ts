@@ -169,13 +169,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     setTitle('worker', this.generation, this.draining ? 'draining' : 'serving');
     if (!this.opts.manualReady) this.readyAsked = true;
     this.sendReady();
-    if (this.draining) this.drain('drain requested during start-up');
   }
 
   private async makeServer(app: App): Promise<net.Server> {
-    let server: unknown;
-    if (app.kind === 'handler') server = http.createServer(app.handler);
-    else server = await runFactory(app.factory); // a listen() call on it throws, naming the mistake
+    // a factory's server: a listen() call on it throws, naming the mistake
+    const server: unknown = app.kind === 'handler' ? http.createServer(app.handler) : await runFactory(app.factory);
     if (!(server instanceof net.Server)) {
       const mistake = factoryResultMistake(server);
       throw new TypeError(`baton: createServer() must return a net.Server (http, https, http2 or net)${mistake ? `; it ${mistake}` : `, got ${server === null ? 'null' : typeof server}`}`);
