@@ -193,6 +193,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private onMessage(slot: WorkerSlot, m: unknown): void {
     if (!isBaton(m)) return;
     const message = m as FromWorker;
+    record(slot, message); // heartbeats, load reports, errors
     switch (message.type) {
       case 'ready':
         if (slot.state !== 'starting') return;
@@ -215,14 +216,10 @@ export class Generation extends EventEmitter<GenerationEvents> {
         this.upkeep.respawn(true);
         return;
       case 'load':
-        record(slot, message);
         this.accepting.reshare();
         return;
       case 'drain-forced':
         this.emit('drain-forced', slot, message.connections, message.upgraded);
-        return;
-      default:
-        record(slot, message);
     }
   }
 
