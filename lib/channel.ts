@@ -43,7 +43,7 @@ export function sendIfConnected<T extends { type: string }>(ch: Channel | undefi
   const done = (): void => {
     const f = once;
     once = undefined;
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
     f?.();
   };
   const timer = written && o.within !== undefined ? setTimeout(done, o.within) : undefined;

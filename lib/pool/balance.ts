@@ -1,28 +1,24 @@
 // Fairness among workers that accept for themselves (lib/worker/acceptor.ts): the share, and
-// shedding.
+// shedding (docs/architecture.md, "The data path").
 //
-// Workers sharing one listening socket are not balanced by the kernel: every waiting worker
-// is woken for a connection and the first to run takes it. A burst of connections that stay
-// (WebSockets, HTTP/2, keep-alive) lands on whichever ran first and stays there. So each
-// worker decides for itself, as nginx's do, at the moment a connection comes or goes: it
-// accepts while it holds fewer connections than the generation's *share*, and stops at once
-// when it holds that many (every connection counts, long-lived ones too). The master only
-// computes the share from the workers' reports and sends it when it changes:
+// Workers sharing one listening socket are not balanced by the kernel: the first worker to run
+// takes each connection, and a burst of connections that stay (WebSockets, HTTP/2, keep-alive)
+// stays where it landed. So each worker stops accepting the moment it holds its *share* (every
+// connection counts); the master only computes the share from the workers' reports and sends it
+// when it changes:
 //
 //   share = max(ceil(total / workers), least + 1)
 //
 // - ceil(total / workers): nobody takes more than the mean, rounded up;
-// - least + 1: the least busy worker always accepts (when every worker holds the mean, the
-//   share grows by one), so connections never wait for all workers to be paused. A worker
-//   still paused a moment after it paused says so then, and a larger share goes out at once
-//   (lib/pool/accepting.ts): a burst is spread as it arrives, a few ms per step, not a tick.
+// - least + 1: the least busy worker always accepts, so connections never wait for all workers
+//   to be paused (a larger share goes out at once, lib/pool/accepting.ts: a burst is spread as
+//   it arrives);
 // - a lone worker has no share (it always accepts).
 //
-// Keep-alive connections already held unevenly (one worker took them before another joined)
-// are moved by *shedding*: a worker more than one over the mean for SHED_PERSIST ticks in a
-// row, or over it at all while another worker holds two or more under it, is asked to close
-// the excess after their next response (`Connection: close`); the clients reconnect to a
-// worker that accepts. Nothing is reset or refused.
+// Keep-alive connections already held unevenly are moved by *shedding*: a worker more than one
+// over the mean for SHED_PERSIST ticks in a row, or over it at all while another worker holds two
+// or more under it, is asked to close the excess after their next response (`Connection: close`);
+// the clients reconnect to a worker that accepts. Nothing is reset or refused.
 
 /**
  * How often the master looks at the reports for shedding (and catches workers that left), while
@@ -86,11 +82,8 @@ export class Shedding {
     const starved = Math.min(...reports.map((r) => r.open)) <= cap - 2;
     const now = this.now();
     for (const r of reports) {
-      let m = this.members.get(r.id);
-      if (m === undefined) {
-        m = { shedAt: 0, over: 0 };
-        this.members.set(r.id, m);
-      }
+      const m = this.members.get(r.id) ?? { shedAt: 0, over: 0 };
+      this.members.set(r.id, m);
       m.over = r.open > cap + 1 || (starved && r.open > cap) ? m.over + 1 : 0;
       if (m.over >= SHED_PERSIST && now - m.shedAt >= SHED_EVERY) {
         m.shedAt = now;

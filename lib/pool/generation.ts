@@ -4,15 +4,13 @@
 //       \--'failed': a worker died, or not ready within readyTimeout (the caller decides)--> abort() --> done
 //
 // Each generation drains on its own timer, so several may drain at once. While it
-// serves, the generation keeps `target` workers alive: it replaces workers that die
-// (with back-off), hang (no heartbeat for workerTimeout) or outgrow their limits
-// (maxMemory, maxRequests: the replacement first, then the old worker drains).
+// serves, it keeps `target` workers alive (lib/pool/upkeep.ts).
 import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Accepting } from './accepting';
-import { clusterFork, heartbeatInterval, newSlot, record, type WorkerSlot } from './slot';
-import { Stragglers } from './stragglers';
+import { clusterFork, heartbeatInterval, newSlot, record, type Limits, type WorkerSlot } from './slot';
+import { Stragglers, type StragglerTimes } from './stragglers';
 import { Upkeep } from './upkeep';
 import { sendIfConnected } from '../channel';
 import { releasePendingHandle } from '../os/internals';
@@ -22,26 +20,13 @@ import type { SharedSocket } from '../sockets/ledger';
 import { pinnedExec, type WorkerExec } from '../os/relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
-export type { WorkerSlot, WorkerState } from './slot';
-export { heartbeatInterval } from './slot';
 
-export interface GenerationOptions {
+export interface GenerationOptions extends Limits, StragglerTimes {
   workers: number;
   /** What its workers run (every fork, respawns included: cluster's settings are global). */
   exec: WorkerExec;
   /** ms from start() to every worker ready; later, 'failed'. */
   readyTimeout: number;
-  drainTimeout: number;
-  /** ms without a heartbeat after which a serving worker is replaced; 0 disables. */
-  workerTimeout: number;
-  /** bytes of RSS after which a worker is recycled; 0 disables. */
-  maxMemory: number;
-  /** requests after which a worker is recycled; 0 disables. */
-  maxRequests: number;
-  /** Extra time after drainTimeout before a worker that did not exit is SIGKILLed. */
-  killGrace?: number;
-  /** ms a draining worker's beforeExit functions may take after its connections are done. */
-  exitTimeout?: number;
   /** Environment of its workers over the master's (envFile; undefined removes a variable). */
   env?: Record<string, string | undefined>;
   /** More environment, asked at every fork (the master's: worker-records.ts, early.ts). */
@@ -102,7 +87,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Every worker it should have is there and ready (what 'ready' reports, asked later). */
   complete(): boolean {
-    return this.readyCount() >= this.target && this.slots.size >= this.target;
+    return this.readyCount() >= this.target;
   }
 
   readyCount(): number {
@@ -154,8 +139,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   /** Tells every worker to drain; workers exit on their own, stragglers are killed. */
   drain(reason: string): void {
     if (this.state === 'draining' || this.state === 'done') return;
-    this.state = 'draining';
-    this.stopTimers();
+    this.stopServing();
     for (const slot of this.slots.values()) this.drainWorker(slot, reason);
     this.stragglers.watchAll(this.id, this.slots, () => this.forcedKills++);
     this.checkDone();
@@ -166,7 +150,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
     slot.state = 'draining';
     slot.accepting = false; // the worker closes its duplicates when it starts draining
     sendIfConnected(slot.worker, { type: 'drain', reason }); // channel gone: the exit handler takes over
-    // a draining worker that never leaves (busy loop) is killed at drainTimeout
     this.stragglers.watchWorker(slot, () => this.slots.has(slot.worker.id));
   }
 
@@ -177,17 +160,17 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Kills every worker at once (a generation that failed to start, or a forced stop). */
   abort(): void {
-    this.state = 'draining';
-    this.stopTimers();
+    this.stopServing();
     for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL');
     this.checkDone();
   }
 
-  private stopTimers(): void {
+  /** From now on it drains: no accepting, no upkeep, no ready timer. */
+  private stopServing(): void {
+    this.state = 'draining';
     this.accepting.stop();
     this.upkeep.stop();
-    if (this.readyTimer) clearTimeout(this.readyTimer);
-    this.readyTimer = undefined;
+    clearTimeout(this.readyTimer);
   }
 
   /** Forks one worker (the upkeep asks for replacements). */
@@ -199,20 +182,18 @@ export class Generation extends EventEmitter<GenerationEvents> {
       ...this.opts.forkEnv?.(),
     });
     const slot = newSlot(worker, Date.now());
-    const pid = slot.pid;
     this.slots.set(worker.id, slot);
-    this.log.debug('worker-forked', `forked worker ${pid}`, { workerPid: pid });
+    this.log.debug('worker-forked', `forked worker ${slot.pid}`, { workerPid: slot.pid });
     this.emit('worker-forked', slot);
     worker.on('message', (m: unknown) => this.onMessage(slot, m));
     worker.on('exit', (code, signal) => this.onExit(slot, code, signal));
-    worker.on('error', () => {
-      // EPIPE on a dying worker's channel: its 'exit' follows
-    });
+    worker.on('error', () => {}); // EPIPE on a dying worker's channel: its 'exit' follows
   }
 
   private onMessage(slot: WorkerSlot, m: unknown): void {
     if (!isBaton(m)) return;
     const message = m as FromWorker;
+    record(slot, message); // heartbeats, load reports, errors
     switch (message.type) {
       case 'ready':
         if (slot.state !== 'starting') return;
@@ -222,8 +203,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
         this.emit('worker-ready', slot);
         this.upkeep.retireReplaced();
         if (this.state === 'starting' && this.complete()) {
-          if (this.readyTimer) clearTimeout(this.readyTimer);
-          this.readyTimer = undefined;
+          clearTimeout(this.readyTimer);
           this.emit('ready');
         }
         return;
@@ -236,14 +216,10 @@ export class Generation extends EventEmitter<GenerationEvents> {
         this.upkeep.respawn(true);
         return;
       case 'load':
-        record(slot, message);
         this.accepting.reshare();
         return;
       case 'drain-forced':
         this.emit('drain-forced', slot, message.connections, message.upgraded);
-        return;
-      default:
-        record(slot, message);
     }
   }
 
@@ -264,25 +240,15 @@ export class Generation extends EventEmitter<GenerationEvents> {
     }
     const expected = slot.state === 'draining' || slot.leaving || this.state === 'draining' || this.state === 'done';
     this.emit('worker-exit', slot, code, signal, expected);
-    if (this.state === 'starting') {
-      const why = slot.lastError ?? `worker ${slot.pid} exited (${signal ?? `code ${code}`}) before it was ready`;
-      this.emit('failed', why);
-      return;
-    }
-    if (this.state === 'serving' && !expected && this.probation?.active === true) {
-      this.emit('failed', `worker ${slot.pid} exited (${signal ?? `code ${code}`}) during probation${slot.lastError ? `: ${slot.lastError}` : ''}`);
-      return;
-    }
-    if (this.state === 'serving' && !expected) {
-      this.log.warn('worker-died', `worker ${slot.pid} exited unexpectedly (${signal ?? `code ${code}`})${slot.lastError ? `: ${slot.lastError}` : ''}; replacing it`, { workerPid: slot.pid });
+    const exited = `worker ${slot.pid} exited (${signal ?? `code ${code}`})`;
+    const why = slot.lastError ? `: ${slot.lastError}` : '';
+    if (this.state === 'starting') this.emit('failed', slot.lastError ?? `${exited} before it was ready`);
+    else if (this.state === 'serving' && !expected && this.probation?.active === true) this.emit('failed', `${exited} during probation${why}`);
+    else if (this.state === 'serving' && !expected) {
+      this.log.warn('worker-died', `worker ${slot.pid} exited unexpectedly (${signal ?? `code ${code}`})${why}; replacing it`, { workerPid: slot.pid });
       this.upkeep.respawn();
     }
-    this.checkDone();
-  }
-
-  /** A worker is being replaced (hung or recycled). */
-  replaced(slot: WorkerSlot, why: string): void {
-    this.emit('worker-replaced', slot, why);
+    this.checkDone(); // only a draining generation can be done
   }
 
   private checkDone(): void {

@@ -1,9 +1,8 @@
 // Probation: a change (a reload's new generation, an upgrade's new master) serves beside
 // what it replaces for `probation` ms; a worker it loses in that time rolls the change back
-// while the old code is still there to serve. One object for all three places that need it:
-// the reload (lib/pool/reload.ts), the old master's side of an upgrade (lib/upgrade/attempt.ts)
-// and the new master's first generation (lib/upgrade/predecessor.ts), which a generation
-// asks when a worker dies (lib/pool/generation.ts).
+// while the old code is still there to serve. A trial (lib/pool/trial.ts) holds one for a reload
+// and for the old master's side of an upgrade; the new master's first generation has its own
+// (lib/upgrade/predecessor.ts). A generation asks it when a worker dies.
 /**
  * The share of the old generation's keep-alive connections moved to the new code as its
  * probation starts (each closes after its next response; its client reconnects to whoever
@@ -24,8 +23,7 @@ export class Probation {
     this.until = this.now() + this.ms;
     if (passed === undefined) return;
     this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.until = 0;
+      this.end();
       passed();
     }, this.ms);
   }
@@ -38,7 +36,6 @@ export class Probation {
   /** Over before its time: passed (the old master handed over), failed, or nobody to roll back to. */
   end(): void {
     this.until = 0;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    clearTimeout(this.timer);
   }
 }

@@ -1,23 +1,16 @@
 // A reload (SIGHUP) as one attempt, as lib/upgrade/attempt.ts is for an upgrade:
 //
-//   start: the new generation forks     --a worker exits, or readyTimeout--> rolled-back
-//   every worker ready: promoted         (the master gives it the new connections; the old
-//                                         generation stops accepting and sheds half of its
-//                                         keep-alive connections, whose clients reconnect to it)
-//   probation ms without losing a worker, and the canary finds it no worse (the trial an
-//                                         upgrade has too, lib/pool/trial.ts; lib/observe/window.ts:
-//                                         both generations' responses over probation, each
-//                                         worker's warm-up left out):
-//                                         succeeded (the master drains the old one)
-//                                        --a worker exits--> rolled-back (killed; the old
-//                                         generation accepts again)
-//                                        --the canary fails--> rolled-back (drained: its
-//                                         requests in flight complete; the old generation,
-//                                         never stopped, accepts again and takes every new
-//                                         connection)
+//   start: the new generation forks   --a worker exits, or readyTimeout--> rolled-back (killed)
+//   every worker ready: promoted       the master gives it the new connections; the old generation
+//                                      stops accepting and sheds half of its keep-alive connections
+//   on trial (lib/pool/trial.ts)       --a worker exits--> rolled-back (killed)
+//                                      --the canary fails--> rolled-back (drained: its requests in
+//                                      flight complete)
+//   passed: succeeded                  the master drains the old generation
 //
-// It reports what happened as events; the master moves which generation serves on them, and
-// keeps its own state and logs.
+// After a roll-back the old generation, never stopped, accepts again and takes every new
+// connection. It reports what happened as events; the master moves which generation serves on
+// them, and keeps its own state and logs.
 import { EventEmitter } from 'node:events';
 import type { Generation } from './generation';
 import { Trial } from './trial';
@@ -57,17 +50,13 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
 
   start(): void {
     const { gen } = this;
-    const fail = (reason: string): void => this.rollBack(reason, undefined);
-    gen.on('failed', fail);
+    // before it is promoted, the old generation never stopped taking new connections
+    gen.on('failed', (reason) => this.rollBack(reason, gen.state === 'starting' ? undefined : this.restorable()));
     gen.once('ready', () => {
       if (this.done) return;
-      // New connections go to the new generation; the old one stays until the new one has
-      // served `probation` ms without losing a worker and the canary found it no worse.
       gen.markServing();
       gen.probation = this.trial.probation;
       this.trial.begin();
-      gen.removeListener('failed', fail);
-      gen.on('failed', (reason) => this.rollBack(reason, this.restorable()));
       this.emit('promoted');
     });
     gen.start();

@@ -52,8 +52,11 @@ export function heartbeatInterval(workerTimeout: number): number {
 }
 
 export interface Limits {
+  /** ms without a heartbeat after which a serving worker is replaced; 0 disables. */
   workerTimeout: number;
+  /** bytes of RSS after which a worker is recycled; 0 disables. */
   maxMemory: number;
+  /** requests after which a worker is recycled; 0 disables. */
   maxRequests: number;
 }
 

@@ -7,7 +7,9 @@ import type { Logger } from '../log/log';
 
 export interface StragglerTimes {
   drainTimeout: number;
+  /** ms a draining worker's beforeExit functions may take after its connections are done. */
   exitTimeout?: number;
+  /** Extra time after drainTimeout before a worker that did not exit is SIGKILLed. */
   killGrace?: number;
 }
 
@@ -23,28 +25,27 @@ export class Stragglers {
 
   /** One worker told to drain: killed if `alive()` still says so at the deadline. */
   watchWorker(slot: WorkerSlot, alive: () => boolean): void {
-    const t = setTimeout(() => {
-      if (!alive()) return;
-      this.log.warn('worker-killed', `worker ${slot.pid} did not finish draining within drainTimeout + exitTimeout; killing it`, { workerPid: slot.pid });
-      slot.worker.process.kill('SIGKILL');
-    }, this.after);
-    t.unref();
+    setTimeout(() => {
+      if (alive()) this.kill(slot, `worker ${slot.pid} did not finish draining within drainTimeout + exitTimeout; killing it`);
+    }, this.after).unref();
   }
 
   /** A whole generation drains: whoever is left at the deadline is killed, and counted. */
   watchAll(generation: number, slots: Map<number, WorkerSlot>, killed: () => void): void {
     this.timer = setTimeout(() => {
       for (const slot of slots.values()) {
-        this.log.warn('worker-killed', `worker ${slot.pid} of generation ${generation} did not exit within drainTimeout + exitTimeout; killing it`, { workerPid: slot.pid });
+        this.kill(slot, `worker ${slot.pid} of generation ${generation} did not exit within drainTimeout + exitTimeout; killing it`);
         killed();
-        slot.worker.process.kill('SIGKILL');
       }
-    }, this.after);
-    this.timer.unref();
+    }, this.after).unref();
+  }
+
+  private kill(slot: WorkerSlot, message: string): void {
+    this.log.warn('worker-killed', message, { workerPid: slot.pid });
+    slot.worker.process.kill('SIGKILL');
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    clearTimeout(this.timer);
   }
 }

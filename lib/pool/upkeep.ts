@@ -21,7 +21,7 @@ export interface UpkeepPool {
   fork(): void;
   drainWorker(slot: WorkerSlot, reason: string): void;
   /** A worker is replaced (hung or recycled): for the master's 'worker-replaced' event. */
-  replaced(slot: WorkerSlot, why: string): void;
+  emit(event: 'worker-replaced', slot: WorkerSlot, why: string): boolean;
 }
 
 export class Upkeep {
@@ -34,17 +34,14 @@ export class Upkeep {
   /** Heartbeats and limits are watched only when an option asks for it. */
   start(): void {
     const o = this.limits;
-    if (o.workerTimeout > 0 || o.maxMemory > 0 || o.maxRequests > 0) {
-      this.watchTimer = setInterval(() => this.watch(), heartbeatInterval(o.workerTimeout));
-      this.watchTimer.unref();
-    }
+    if (o.workerTimeout <= 0 && o.maxMemory <= 0 && o.maxRequests <= 0) return;
+    this.watchTimer = setInterval(() => this.watch(), heartbeatInterval(o.workerTimeout)).unref();
   }
 
   stop(): void {
     for (const t of this.respawnTimers) clearTimeout(t);
     this.respawnTimers.clear();
-    if (this.watchTimer) clearInterval(this.watchTimer);
-    this.watchTimer = undefined;
+    clearInterval(this.watchTimer);
   }
 
   /** Workers that count towards the target: alive, not draining, not being replaced. */
@@ -92,7 +89,7 @@ export class Upkeep {
   private replace(slot: WorkerSlot, why: string, hung: boolean): void {
     slot.leaving = true;
     this.log.warn(hung ? 'worker-hung' : 'worker-recycled', `worker ${slot.pid} is replaced: ${why}`, { workerPid: slot.pid });
-    this.pool.replaced(slot, why);
+    this.pool.emit('worker-replaced', slot, why);
     this.pool.restarts++;
     this.pool.fork();
     if (hung) {

@@ -1,37 +1,27 @@
 // A worker accepting connections itself, on the TCP listening sockets its master holds, and
-// the one place that decides whether it accepts now.
+// the one place that decides whether it accepts now (the measurements behind it:
+// docs/architecture.md, "The data path", and docs/benchmarks.md).
 //
 // The master holds each TCP socket as a raw handle it never polls (lib/sockets/ledger.ts) and
-// sends this worker one duplicate of it over IPC (a new fd here). The worker listens on it
-// (`server.listen(handle)`: a TCP handle is listened on in the worker itself, not routed
-// through cluster). So the master is off the per-connection path: no accept, no IPC send, no
-// acknowledgement per connection.
+// sends this worker one duplicate of it over IPC. `server.listen(handle)` on a TCP handle listens
+// in the worker itself, not through cluster: the master is off the per-connection path.
 //
-// It accepts while both hold:
-// - its generation takes new connections (`want()`: the master's 'accept' message);
-// - it holds fewer connections than its share (`share()`: the limit the master broadcasts when
-//   it changes, lib/pool/balance.ts). Every connection it holds counts, long-lived ones too
-//   (upgrades, HTTP/2 sessions, raw TCP): it checks after each connection it accepts and after
-//   each one that closes (`update()`), and stops or starts again at once, asking nobody.
+// It accepts while its generation takes new connections (`want()`: the master's 'accept') and it
+// holds fewer connections than its share (`share()`: lib/pool/balance.ts). Every connection it
+// holds counts, long-lived ones too; it decides again after each connection it accepts and each
+// one that closes (`update()`), asking nobody.
 //
-// Short connections coming and going (a connection per request) are not what the share is for,
-// and pausing for them costs: each worker's count hovers at a share of 1 to 4 (the reports are
-// snapshots of counts that change every few hundred microseconds), so it paused and resumed at
-// nearly every connection (two epoll changes each) while the connections waited in the queue,
-// served a few at a time: 9 % of the throughput under `wrk -H 'Connection: close'` (a build
-// without the share served 1.095 x). So a worker that is closing connections (its *churn*: how
-// many closed in the last CHURN_WINDOW to 2 x CHURN_WINDOW ms) may hold that many more than its
-// share before it pauses, but never more than twice its share: without that bound a worker under
-// heavy short traffic ignored its share altogether, and with the load generator on the servers'
-// cores (`npm run bench --client node`, fresh, W = 4) the busiest served 1.36 x the mean, the
-// kernel's own spread (1.02 with the bound; a connection per request, paired, the bound costs
-// 0.989 x at W = 2, rounds 0.96 to 1.03, A/A 1.003; 0.997 x at W = 4). A burst of connections
-// that stay brings no closes: it is spread exactly.
+// Short connections coming and going are not what the share is for: the reported counts are
+// snapshots of connections living a few hundred microseconds, so a worker paused and resumed at
+// nearly every connection (two epoll changes each): 9 % of the throughput under a connection per
+// request. So a worker that is closing connections may hold as many more than its share as it
+// closed in the last CHURN_WINDOW to 2 x CHURN_WINDOW ms (its *churn*), but never more than twice
+// its share: without that bound the busiest of 4 workers under heavy short traffic served 1.36 x
+// the mean. A burst of connections that stay brings no closes: it is spread exactly.
 //
-// Pausing keeps the duplicate open and stops polling it (lib/os/internals.ts, 7): no spare
-// duplicate and no round trip to resume. Connections arriving meanwhile wait in the socket's
-// queue, which every worker polling the socket drains. Only close() (a drain, an exit) closes
-// the duplicate.
+// Pausing keeps the duplicate open and stops polling it (lib/os/internals.ts, 7): connections
+// arriving meanwhile wait in the socket's queue, which every worker polling it drains. Only
+// close() (a drain, an exit) closes the duplicate.
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { closeHandle, pauseAccepting, resumeAccepting } from '../os/internals';
@@ -68,8 +58,6 @@ export class Acceptor {
   private churnAt = -Infinity;
   private churnNow = 0;
   private churnBefore = 0;
-  /** Connections accepted since start. */
-  accepted = 0;
   /** Times it stopped accepting because it held its share. */
   pauses = 0;
 
@@ -82,7 +70,6 @@ export class Acceptor {
       return;
     }
     const server = net.createServer((socket) => {
-      this.accepted++;
       this.on.connection(listener, socket);
       this.update();
     });

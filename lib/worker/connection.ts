@@ -40,13 +40,6 @@ export interface Conn {
   listener: string | undefined;
 }
 
-export interface DrainResult {
-  /** Connections closed by force at drainTimeout. */
-  forced: number;
-  /** How many of those the app had taken over (WebSocket and other upgrades, CONNECT). */
-  upgraded: number;
-}
-
 /** The responses in progress on `c` that have not started yet end the connection when done. */
 export function closeAfterResponse(c: Conn): void {
   if (c.res !== undefined && !c.res.headersSent) c.res.setHeader('Connection', 'close');
@@ -66,18 +59,14 @@ export function responseStarted(c: Conn, res: http.ServerResponse, t: number): v
  * HTTP/1 finishes them in the order their requests came.
  */
 export function responseFinished(c: Conn, res: http.ServerResponse): number {
-  let start: number;
-  if (c.res === res) {
-    start = c.start;
-    const next = c.queued?.shift();
-    c.res = next?.[0];
-    if (next !== undefined) c.start = next[1];
-  } else {
+  if (c.res !== res) {
     const i = c.queued?.findIndex(([r]) => r === res) ?? -1;
-    if (i < 0) return -1;
-    start = (c.queued as Array<[http.ServerResponse, number]>)[i][1];
-    c.queued?.splice(i, 1);
+    return i < 0 ? -1 : (c.queued as Array<[http.ServerResponse, number]>).splice(i, 1)[0][1];
   }
+  const start = c.start;
+  const next = c.queued?.shift();
+  c.res = next?.[0];
+  if (next !== undefined) c.start = next[1];
   return start;
 }
 

@@ -28,24 +28,16 @@ export class RequestCounting {
     this.stats = enabled ? new RequestStats(warmupMs) : undefined;
   }
 
-  /**
-   * Where the drain tracker tells the responses of http and https servers (it follows their
-   * requests for both: one watcher per request); undefined when counting is off.
-   */
+  /** Where the drain tracker tells the responses of the servers it follows; undefined when counting is off. */
   get sink(): ResponseSink | undefined {
     return this.stats;
   }
 
-  /**
-   * Counts the requests of `server`; `tracked`: the drain tracker follows them and tells `sink`
-   * (http and https servers in a worker), so only the report timer starts here.
-   */
+  /** Counts the requests of `server`, unless `tracked` (the drain tracker tells `sink` of them). */
   watch(server: Server, tracked = false): void {
     if (this.stats === undefined) return;
     if (!tracked) this.stats.watch(server);
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.report(), REPORT_EVERY);
-    this.timer.unref();
+    this.timer ??= setInterval(() => this.report(), REPORT_EVERY).unref();
   }
 
   /** Sends what was counted since the last report, if anything; `then` runs once it is on its way. */

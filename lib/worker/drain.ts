@@ -1,26 +1,22 @@
-// Worker-side drain: finish what was accepted, reset nothing.
+// Worker-side drain: finish what was accepted, reset nothing (for users: docs/signals.md,
+// "What drain means").
 //
 // Once draining starts (the master stopped sending connections to this worker):
 // - every HTTP/1 response not yet started carries `Connection: close`, so busy
 //   keep-alive connections end after their current request (http and https);
 // - an HTTP/1 connection with no request in progress is closed once it has been idle
 //   for the server's keepAliveTimeout, or `keepAliveGrace` ms if that is longer (a socket
-//   that never sent a byte counts as idle since it arrived). Closing sooner would race
-//   clients that reuse their idle sockets: a request sent as the close goes out fails.
-//   Node's agent retires an idle socket a second before the server's announced
-//   `Keep-Alive: timeout`, so it never reuses one baton closes; other clients see what
-//   they see of any server's keep-alive timeout. A request already on the wire is
-//   served, not reset. For
-//   https the idle socket is the TLSSocket the server built on the raw one (found from
+//   that never sent a byte counts as idle since it arrived): closing sooner would race
+//   clients that reuse their idle sockets (Node's agent retires one a second before the
+//   announced `Keep-Alive: timeout`). A request already on the wire is served, not reset.
+//   For https the idle socket is the TLSSocket the server built on the raw one (found from
 //   the server's 'secureConnection' event), closed with a TLS close_notify; a TLS
 //   connection still in its handshake is left to finish it;
-// - every HTTP/2 session gets a GOAWAY (lib/worker/h2-goaway.ts): streams already started
-//   finish, the client opens its next streams elsewhere;
+// - every HTTP/2 session gets a GOAWAY (lib/worker/h2-goaway.ts);
 // - a connection the app took over (HTTP Upgrade such as WebSocket, CONNECT) and every
 //   connection of a raw net/tls server are the app's: it is told through the drain
-//   signal and closes them politely. A WebSocket the app took over is sent a Close frame
-//   1001 "going away" when the drain starts (or once the app has answered its handshake)
-//   if the app has no drain handler (lib/worker/websocket-close.ts; option closeWebSockets);
+//   signal. A WebSocket the app took over is sent a Close frame 1001 "going away" if the
+//   app has no drain handler (lib/worker/websocket-close.ts; option closeWebSockets);
 // - at `drainTimeout` whatever remains is destroyed and counted as forced.
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -35,10 +31,15 @@ import { goAway } from './h2-goaway';
 import { tag } from './tags';
 import { shed } from './shed';
 import { followTakeOver } from './take-over';
-import { closeAfterResponse, connOf, inProgress, own, peerOf, responseFinished, responseStarted, type Conn, type DrainResult, type Kind } from './connection';
+import { closeAfterResponse, connOf, inProgress, own, peerOf, responseFinished, responseStarted, type Conn, type Kind } from './connection';
 import { isWebSocketRequest, sayGoingAway } from './websocket-close';
 
-export type { DrainResult } from './connection';
+export interface DrainResult {
+  /** Connections closed by force at drainTimeout. */
+  forced: number;
+  /** How many of those the app had taken over (WebSocket and other upgrades, CONNECT). */
+  upgraded: number;
+}
 
 export class ConnectionTracker implements HttpWatcher {
   /** HTTP requests seen, on every server watched (reported in the worker's heartbeats). */
@@ -52,6 +53,8 @@ export class ConnectionTracker implements HttpWatcher {
   webSocketsClosed = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
+  /** The drain's outcome, once drain() was called; `finish` settles it. */
+  private drained: Promise<DrainResult> | undefined;
   private finish: ((r: DrainResult) => void) | undefined;
   /** The raw socket being fed, while server.emit('connection') runs (h2c builds its session then). */
   private feeding: Conn | undefined;
@@ -107,11 +110,10 @@ export class ConnectionTracker implements HttpWatcher {
       server.prependListener('secureConnection', (s: tls.TLSSocket) => this.onSecure(server, s));
     }
     server.on('session', (session: Http2Session) => this.onSession(session));
-    // Upgrade and CONNECT: listening changes what Node does (with no listener an Upgrade is
-    // an ordinary request, a CONNECT is refused), so baton listens only while the app does.
+    // Upgrade and CONNECT: connections the app takes over (lib/worker/take-over.ts)
     for (const ev of ['upgrade', 'connect'] as const) {
       followTakeOver(server, ev, (socket, req) => {
-        const c = connOf(socket) ?? this.conns.get(socket);
+        const c = connOf(socket);
         if (c === undefined) return;
         c.long = true;
         if (ev === 'upgrade' && isWebSocketRequest(req)) c.ws = { socket, writtenAtUpgrade: socket.bytesWritten, told: false };
@@ -129,7 +131,7 @@ export class ConnectionTracker implements HttpWatcher {
       server: srv as Server,
       kind,
       io: kind === 'http' ? socket : undefined,
-      peer: kind === 'https' || (srv instanceof tls.Server) ? peerOf(socket) : undefined,
+      peer: srv instanceof tls.Server ? peerOf(socket) : undefined,
       idleSince: performance.now(),
       bytesAtIdle: 0,
       long: false,
@@ -152,8 +154,7 @@ export class ConnectionTracker implements HttpWatcher {
   feed(socket: Socket, server: Server, listener: string): void {
     this.watch(server);
     applyConnectionOptions(server, socket);
-    const c = this.add(socket, server, listener);
-    this.feeding = c;
+    this.feeding = this.add(socket, server, listener);
     try {
       server.emit('connection', socket);
     } finally {
@@ -167,8 +168,7 @@ export class ConnectionTracker implements HttpWatcher {
     const peer = peerOf(s);
     let found: Conn | undefined;
     for (const c of this.conns.values()) {
-      if (c.server !== server || c.io !== undefined) continue;
-      if (peer !== undefined ? c.peer === peer : c.peer === undefined) {
+      if (c.server === server && c.io === undefined && c.peer === peer) {
         found = c;
         break;
       }
@@ -220,16 +220,13 @@ export class ConnectionTracker implements HttpWatcher {
 
   /** Starts the drain; resolves when every connection is gone. `closeWebSockets`: tell them 1001. */
   drain(drainTimeout: number, closeWebSockets = false): Promise<DrainResult> {
-    if (this.draining) return new Promise((resolve) => this.chain(resolve));
+    if (this.drained) return this.drained;
     this.draining = true;
     this.closeWebSockets = closeWebSockets;
-    return new Promise((resolve) => {
+    this.drained = new Promise((resolve) => {
       this.finish = resolve;
       for (const s of this.sessions) goAway(s);
-      // responses already in progress end their connection too
-      for (const c of this.conns.values()) {
-        closeAfterResponse(c);
-      }
+      for (const c of this.conns.values()) closeAfterResponse(c);
       if ([...this.servers.values()].some((k) => k !== 'other')) {
         const every = Math.max(10, Math.min(100, Math.floor(this.grace / 4) || 10));
         this.sweepTimer = setInterval(() => this.sweep(), every);
@@ -238,14 +235,7 @@ export class ConnectionTracker implements HttpWatcher {
       this.deadline = setTimeout(() => this.forceClose(), drainTimeout);
       this.check();
     });
-  }
-
-  private chain(resolve: (r: DrainResult) => void): void {
-    const prev = this.finish;
-    this.finish = (r) => {
-      prev?.(r);
-      resolve(r);
-    };
+    return this.drained;
   }
 
   /** Closes HTTP/1 connections that are idle and have been for the grace period; tells WebSockets. */
@@ -283,12 +273,8 @@ export class ConnectionTracker implements HttpWatcher {
   }
 
   private done(r: DrainResult): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.deadline) clearTimeout(this.deadline);
-    this.sweepTimer = undefined;
-    this.deadline = undefined;
-    const f = this.finish;
-    this.finish = undefined;
-    f?.(r);
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.deadline);
+    this.finish?.(r); // once: a promise settles once
   }
 }

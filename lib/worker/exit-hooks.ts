@@ -8,6 +8,7 @@
 // function that throws, rejects or is still running at exitTimeout is logged (one
 // line each), and never keeps the process from leaving.
 import type { Logger } from '../log/log';
+import { errorText } from './mistakes';
 
 /** A clean-up function: it may return a promise, which the process waits for. */
 export type ExitHook = (reason: string) => unknown;
@@ -20,19 +21,11 @@ export interface ExitOutcome {
   timedOut: number;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? err.message) : String(err);
-}
-
 export class ExitHooks {
   private readonly fns: ExitHook[] = [];
   private running: Promise<ExitOutcome> | undefined;
 
   constructor(private readonly log: Logger) {}
-
-  get size(): number {
-    return this.fns.length;
-  }
 
   add(fn: unknown): void {
     if (typeof fn !== 'function') {
@@ -59,21 +52,13 @@ export class ExitHooks {
       const name = `beforeExit #${i + 1}${fn.name ? ` (${fn.name})` : ''}`;
       pending.add(name);
       // a synchronous throw becomes a rejection
-      return new Promise<unknown>((resolve) => resolve(fn(reason))).then(
-        () => {
-          pending.delete(name);
-        },
-        (err: unknown) => {
-          pending.delete(name);
-          outcome.failed++;
-          this.log.error('before-exit-failed', `${name} failed: ${describe(err)}`);
-        },
-      );
+      return new Promise<unknown>((resolve) => resolve(fn(reason))).catch((err: unknown) => {
+        outcome.failed++;
+        this.log.error('before-exit-failed', `${name} failed: ${errorText(err)}`);
+      }).finally(() => pending.delete(name));
     });
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')));
     const result = await Promise.race([Promise.all(calls), timeout]);
     clearTimeout(timer);
     if (result === 'timeout') {

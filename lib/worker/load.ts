@@ -1,8 +1,7 @@
 // A worker's load reports: how many connections it holds and whether it accepts now, for the
-// master's share (lib/pool/balance.ts). Every LOAD_EVERY ms when that changed; and when it
-// paused at its share and still is PAUSED_REPORT_AFTER ms later (a burst of long-lived
-// connections, not short ones coming and going), at once: the share then grows as soon as
-// every worker holds its own.
+// master's share (lib/pool/balance.ts). A pause that lasts (a burst of long-lived connections,
+// not short ones coming and going) is told at once: the share then grows as soon as every
+// worker holds its own.
 import type { FromWorker } from '../messages';
 
 /** How often a worker tells the master how many connections it holds (only when that changed). */
@@ -10,11 +9,8 @@ export const LOAD_EVERY = 25;
 /** A worker still paused at its share this long after it paused says so at once. */
 export const PAUSED_REPORT_AFTER = 2;
 
-export interface Load {
-  open: number;
-  accepting: boolean;
-  pauses: number;
-}
+/** What a load report says: connections held, accepting now, pauses at the share so far. */
+export type Load = Omit<Extract<FromWorker, { type: 'load' }>, 'type'>;
 
 export class LoadReports {
   private timer: NodeJS.Timeout | undefined;
@@ -27,10 +23,7 @@ export class LoadReports {
   /** Reports now, and from now on every LOAD_EVERY ms. */
   start(): void {
     if (this.stopped) return;
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.report(), LOAD_EVERY);
-      this.timer.unref();
-    }
+    this.timer ??= setInterval(() => this.report(), LOAD_EVERY).unref();
     this.report();
   }
 
@@ -40,8 +33,7 @@ export class LoadReports {
     this.paused = setTimeout(() => {
       this.paused = undefined;
       if (!this.read().accepting) this.report();
-    }, PAUSED_REPORT_AFTER);
-    this.paused.unref();
+    }, PAUSED_REPORT_AFTER).unref();
   }
 
   /** What changed since the last report, if anything. */

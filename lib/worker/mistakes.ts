@@ -4,10 +4,6 @@
 // with the reason (which the master reports as the reason its start, reload or upgrade
 // failed), or add a hint to its crash. What the user passed as the handler, and what a factory
 // returned, are checked by shape in lib/config/handler.ts.
-//
-// A factory's listen() calls are seen by wrapping net.Server.prototype.listen while the
-// factory runs (calls go through unchanged; the wrapper only notes which server called), and
-// by replacing listen() on the server baton serves once it has it (nothing may listen it).
 import * as net from 'node:net';
 import { FASTIFY_FACTORY } from '../config/handler';
 
@@ -22,10 +18,11 @@ export class ListenMistake extends Error {
 }
 
 /**
- * Runs a server factory, noting which servers call listen() meanwhile. Throws a ListenMistake
- * when the server it returns is one of them (or when the factory failed with a listen error
- * after a listen() call: fastify.listen() on baton's own port fails with EADDRINUSE). From
- * then on, listen() on the server it returned throws (forbidListen).
+ * Runs a server factory, noting which servers call listen() meanwhile (net.Server.prototype.listen
+ * is wrapped while it runs; calls go through unchanged). Throws a ListenMistake when the server
+ * it returns is one of them (or when the factory failed with a listen error after a listen()
+ * call: fastify.listen() on baton's own port fails with EADDRINUSE). From then on, listen() on
+ * the server it returned throws (forbidListen).
  */
 export async function runFactory(factory: () => unknown): Promise<unknown> {
   const listened = new Set<net.Server>();
@@ -69,9 +66,9 @@ export function forbidListen(server: net.Server): void {
   });
 }
 
-/** A server Fastify built: its request listener is Fastify's router entry, `preRouting`. */
-function isFastifyServer(server: net.Server): boolean {
-  return server.listeners('request').some((l) => (l as { name?: string }).name === 'preRouting');
+/** An error as Node prints it: its stack, else its message; anything thrown that is not an Error, as a string. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
 /**
@@ -80,8 +77,8 @@ function isFastifyServer(server: net.Server): boolean {
  * `ready()` throws at its first request (once ready, Fastify catches what a route throws).
  */
 export function explainCrash(err: unknown, servers: Iterable<net.Server>): string {
-  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  const fastify = [...servers].some(isFastifyServer);
+  const text = errorText(err);
+  const fastify = [...servers].some((s) => s.listeners('request').some((l) => (l as { name?: string }).name === 'preRouting'));
   if (fastify && /\bpreRouting\b/.test(text)) {
     return `${text}\nbaton: this is what Fastify throws when it serves before it is ready: return fastify.server only after await fastify.ready(), as in { ${FASTIFY_FACTORY} }`;
   }

@@ -12,23 +12,22 @@ export function tag(o: object, listener: string): void {
   tags.set(o, listener);
 }
 
-/** The listener of a tagged object, or of a connection's socket (from the tracker's record). */
-function tagOf(o: object): string | undefined {
-  const tagged = tags.get(o);
-  if (tagged !== undefined) return tagged;
+/** What `read` returns, or undefined if it throws (an http2 socket proxy does once its session is gone). */
+function safely<T>(read: () => T): T | undefined {
   try {
-    return connOf(o as Socket)?.listener;
+    return read();
   } catch {
-    return undefined; // an http2 socket proxy throws once its session is gone
+    return undefined;
   }
 }
 
+/** The listener of a tagged object, or of a connection's socket (from the tracker's record). */
+function tagOf(o: object): string | undefined {
+  return tags.get(o) ?? safely(() => connOf(o as Socket)?.listener);
+}
+
 function field(o: object, key: string): unknown {
-  try {
-    return (o as Record<string, unknown>)[key];
-  } catch {
-    return undefined; // an http2 socket proxy throws once its session is gone
-  }
+  return safely(() => (o as Record<string, unknown>)[key]);
 }
 
 /**

@@ -4,8 +4,7 @@
 // A connection is a WebSocket when the app took it over from an HTTP Upgrade request whose
 // `Upgrade` header names `websocket` (RFC 6455 section 4.1). Once the app has written its
 // handshake answer (the socket's bytesWritten grew after the upgrade), baton writes one Close
-// frame with status 1001 "going away" (section 7.4.1: "a server going down"). A server frame
-// is not masked, so the frame is 2 header bytes, the 2-byte status and the reason. The client
+// frame with status 1001 "going away" (section 7.4.1: "a server going down"). The client
 // answers with its own Close frame; a WebSocket library (ws, and so Socket.IO) then ends the
 // TCP connection. baton writes nothing else and reads nothing: the socket stays the app's.
 // Frames are whole writes (ws writes each frame in one go), so this one never lands inside
@@ -13,27 +12,14 @@
 import type * as http from 'node:http';
 import type { Socket } from 'node:net';
 
-/** RFC 6455 section 7.4.1: the endpoint is going away (a server going down). */
-export const GOING_AWAY = 1001;
-export const GOING_AWAY_REASON = 'going away';
-
 /** Whether `req` asked to upgrade to a WebSocket (`Upgrade: websocket`, any case, maybe in a list). */
 export function isWebSocketRequest(req: http.IncomingMessage): boolean {
   const h = req.headers.upgrade;
   return typeof h === 'string' && h.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
 }
 
-/** A server's (unmasked) Close frame: FIN + opcode 8, the status code, the reason (under 124 bytes). */
-export function closeFrame(code = GOING_AWAY, reason = GOING_AWAY_REASON): Buffer {
-  const text = Buffer.from(reason, 'utf8');
-  if (text.length > 123) throw new RangeError('a Close frame reason is at most 123 bytes');
-  const frame = Buffer.alloc(4 + text.length);
-  frame[0] = 0x88;
-  frame[1] = 2 + text.length;
-  frame.writeUInt16BE(code, 2);
-  text.copy(frame, 4);
-  return frame;
-}
+/** The Close frame, unmasked as a server's is: FIN + opcode 8, its length, status 1001 (0x03e9), the reason. */
+const GOING_AWAY = Buffer.from([0x88, 2 + 10, 0x03, 0xe9, ...Buffer.from('going away')]);
 
 /** One WebSocket the app took over, as the drain watches it. */
 export interface WebSocketConn {
@@ -49,6 +35,6 @@ export function sayGoingAway(ws: WebSocketConn): boolean {
   const s = ws.socket;
   if (s.destroyed || !s.writable || s.bytesWritten <= ws.writtenAtUpgrade) return false;
   ws.told = true;
-  s.write(closeFrame());
+  s.write(GOING_AWAY);
   return true;
 }

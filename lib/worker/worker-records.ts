@@ -8,16 +8,15 @@
 // worker's life (forked, ready, draining, exit, errors), never one per request.
 import cluster from 'node:cluster';
 import type { EventEmitter } from 'node:events';
-import type { LogRecord } from '../log/log';
+import { PINO_LEVEL, type LogRecord } from '../log/log';
 import { isBaton, type FromWorker, type ToWorker } from '../messages';
 
 export const FORWARD_ENV = 'BATON_LOG_FORWARD';
-const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug']);
 
 function isRecord(r: unknown): r is LogRecord {
   const x = r as Partial<LogRecord> | null;
   return typeof x === 'object' && x !== null && typeof x.event === 'string' && typeof x.message === 'string'
-    && typeof x.pid === 'number' && typeof x.level === 'string' && LEVELS.has(x.level);
+    && typeof x.pid === 'number' && typeof x.level === 'string' && Object.hasOwn(PINO_LEVEL, x.level);
 }
 
 /** The master's side: tells workers whether to send, and re-emits what they send as 'log'. */

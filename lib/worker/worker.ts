@@ -11,7 +11,7 @@ import { ExitHooks, type ExitHook } from './exit-hooks';
 import { surviveMasterDisconnect } from '../os/internals';
 import { Logger } from '../log/log';
 import { isBaton, type FromWorker, type ToWorker } from '../messages';
-import { explainCrash, runFactory } from './mistakes';
+import { errorText, explainCrash, runFactory } from './mistakes';
 import { factoryResultMistake } from '../config/handler';
 import type { App, ListenerConfig, ResolvedOptions } from '../config/options';
 import { setTitle } from '../os/title';
@@ -43,13 +43,14 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private readonly abort = new AbortController();
   private readySent = false;
   private readyAsked = false;
-  private tracker: ConnectionTracker | undefined;
+  /** Its connections, and their drain (lib/worker/drain.ts). */
+  private readonly tracker: ConnectionTracker;
   private queue: Array<[string, net.Socket]> = [];
   private readonly log: Logger;
   private readonly exitHooks: ExitHooks;
   /** Requests served (HTTP 'request' events, counted by the tracker), reported in heartbeats. */
   get requests(): number {
-    return this.tracker?.requests ?? 0;
+    return this.tracker.requests;
   }
   private readonly ownSignals = new StopSignals();
 
@@ -59,12 +60,12 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private readonly acceptor = new Acceptor({
     connection: (listener, socket) => this.accept(listener, socket),
     error: (listener, err) => this.log.warn('accept-error', `listener "${listener}": ${err.message}`),
-    held: () => this.tracker?.size ?? 0,
+    held: () => this.tracker.size,
     changed: (on) => this.load.changed(on),
   });
   /** Its load reports to the master, for the share (lib/worker/load.ts). */
   private readonly load = new LoadReports(
-    () => ({ open: this.tracker?.size ?? 0, accepting: this.acceptor.accepting, pauses: this.acceptor.pauses }),
+    () => ({ open: this.tracker.size, accepting: this.acceptor.accepting, pauses: this.acceptor.pauses }),
     (m) => this.tell(m),
   );
   /** Responses by status class and their latency, reported to the master (lib/worker/counting.ts). */
@@ -76,8 +77,9 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     this.log = new Logger('worker', this.generation, opts.logLevel, opts.logFormat, opts.logger);
     this.log.sink = recordForwarder((m) => this.tell(m));
     this.exitHooks = new ExitHooks(this.log);
-    // the canary leaves out what this worker serves in its first `warmup` ms (lib/observe/request-stats.ts)
     this.counting = new RequestCounting((m, then) => this.tell(m, then), undefined, opts.canary.warmupMs ?? 0);
+    // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
+    this.tracker = new ConnectionTracker(undefined, opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
   }
 
   /**
@@ -106,8 +108,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   }
 
   start(): void {
-    const worker = cluster.worker;
-    if (worker) surviveMasterDisconnect(worker);
+    if (cluster.worker) surviveMasterDisconnect(cluster.worker);
     setTitle('worker', this.generation, 'starting');
     takeOverUncaught(this.log);
     process.on('message', (m: unknown, handle: unknown) => this.onMessage(m, handle));
@@ -132,7 +133,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     // counters it shows in `baton status` and checks against maxMemory / maxRequests.
     const every = Number(process.env.BATON_HEARTBEAT) || 1_000;
     setInterval(() => this.tell({
-      type: 'beat', connections: this.tracker?.size ?? 0, requests: this.requests, rss: process.memoryUsage.rss(),
+      type: 'beat', connections: this.tracker.size, requests: this.requests, rss: process.memoryUsage.rss(),
     }), every).unref();
     const early = (err: unknown): void => this.failStart(err);
     process.on('uncaughtException', early);
@@ -149,23 +150,16 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     // One server per app: listeners without an app of their own share the main one.
     const built = new Map<App, net.Server>();
     const make = async (app: App): Promise<net.Server> => {
-      const existing = built.get(app);
-      if (existing) return existing;
-      const server = await this.makeServer(app);
-      built.set(app, server);
-      return server;
+      if (!built.has(app)) built.set(app, await this.makeServer(app));
+      return built.get(app) as net.Server;
     };
     const main = this.app && (this.listenerConfigs.length === 0 || this.listenerConfigs.some((l) => l.app === undefined)) ? await make(this.app) : undefined;
     for (const l of this.listenerConfigs) this.servers.set(l.spec.name, l.app ? await make(l.app) : (main as net.Server));
     const first = main ?? [...built.values()][0];
     if (first === undefined) throw new Error('baton: no server to build: give listen() a handler or each listener its own');
     this.server = first;
-    // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
-    const tracker = new ConnectionTracker(undefined, this.opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
-    this.tracker = tracker;
     for (const server of built.values()) {
-      // http and https: the tracker follows their requests and tells the counting (one watcher)
-      this.counting.watch(server, tracker.watch(server));
+      this.counting.watch(server, this.tracker.watch(server));
       // Node starts its HTTP connection bookkeeping (headersTimeout, requestTimeout) on
       // 'listening'; baton feeds connections instead of listening, so it says so itself.
       server.emit('listening');
@@ -175,13 +169,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     setTitle('worker', this.generation, this.draining ? 'draining' : 'serving');
     if (!this.opts.manualReady) this.readyAsked = true;
     this.sendReady();
-    if (this.draining) this.drain('drain requested during start-up');
   }
 
   private async makeServer(app: App): Promise<net.Server> {
-    let server: unknown;
-    if (app.kind === 'handler') server = http.createServer(app.handler);
-    else server = await runFactory(app.factory); // a listen() call on it throws, naming the mistake
+    // a factory's server: a listen() call on it throws, naming the mistake
+    const server: unknown = app.kind === 'handler' ? http.createServer(app.handler) : await runFactory(app.factory);
     if (!(server instanceof net.Server)) {
       const mistake = factoryResultMistake(server);
       throw new TypeError(`baton: createServer() must return a net.Server (http, https, http2 or net)${mistake ? `; it ${mistake}` : `, got ${server === null ? 'null' : typeof server}`}`);
@@ -199,12 +191,11 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   private failStart(err: unknown): void {
     if (this.failed) return; // one reason is enough (a listen() mistake may be followed by its EADDRINUSE)
     this.failed = true;
-    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const text = errorText(err);
     // as text, the stack as Node prints it too; JSON and a logger get it inside the record only
     if (this.log.format === 'text' && this.log.logger === undefined) process.stderr.write(`${text}\n`);
     this.log.error('start-failed', 'the app failed to start', { err });
-    // the reason first (the master puts it in the generation's failure), then exit 1: once
-    // it is in the channel, at once without a master, or after 1 s (lib/channel.ts)
+    // the reason first (the master puts it in the generation's failure), then exit 1
     this.tell({ type: 'error', message: text }, () => process.exit(1));
   }
 
@@ -218,13 +209,13 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
       this.acceptor.want(message.on && !this.draining);
       if (!this.draining) this.load.start();
     } else if (message.type === 'share') this.acceptor.share(message.limit);
-    else if (message.type === 'shed') this.tracker?.shed(message.connections, message.http2 === true);
+    else if (message.type === 'shed') this.tracker.shed(message.connections, message.http2 === true);
     else if (message.type === 'drain') this.drain(message.reason);
     else if (message.type === 'signal') this.emit('signal', message.signal);
   }
 
   private accept(listener: string, socket: net.Socket): void {
-    if (this.server === undefined || this.tracker === undefined) {
+    if (this.server === undefined) {
       this.queue.push([listener, socket]);
       return;
     }
@@ -250,17 +241,16 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     setTitle('worker', this.generation, 'draining');
     this.log.info('worker-draining', `draining: ${reason}`);
     this.emit('drain', reason);
-    if (this.tracker === undefined) {
+    if (this.server === undefined) {
       // Not built yet: nothing was served; leave once any queued sockets are handed back.
       for (const [, socket] of this.queue.splice(0)) socket.destroy();
       this.leave(reason);
       return;
     }
-    // WebSockets the app left open are told 1001 "going away", unless the app closes them itself
     const closeWebSockets = this.opts.closeWebSockets && this.listenerCount('drain') === 0;
-    const tracker = this.tracker;
-    tracker.drain(this.opts.drainTimeout, closeWebSockets).then(({ forced, upgraded }) => {
-      if (tracker.webSocketsClosed > 0) this.log.info('websockets-closed', `sent ${tracker.webSocketsClosed} WebSocket(s) a Close frame 1001 "going away" (no drain handler; option closeWebSockets)`, { websockets: tracker.webSocketsClosed });
+    this.tracker.drain(this.opts.drainTimeout, closeWebSockets).then(({ forced, upgraded }) => {
+      const websockets = this.tracker.webSocketsClosed;
+      if (websockets > 0) this.log.info('websockets-closed', `sent ${websockets} WebSocket(s) a Close frame 1001 "going away" (no drain handler; option closeWebSockets)`, { websockets });
       if (forced === 0) return this.leave(reason);
       const which = upgraded > 0 ? ` (${upgraded} of them upgraded, e.g. WebSockets)` : '';
       this.log.warn('drain-forced', `drainTimeout (${this.opts.drainTimeout} ms) reached: closed ${forced} connection(s) by force${which}`, { forced, upgraded });
@@ -272,12 +262,10 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
   /** Connections done: the app's beforeExit functions, then exit. */
   private leave(reason: string): void {
     // every response it served is counted: the last report goes before the exit hooks run
-    this.counting.close(() => void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => this.exit(0)));
-  }
-
-  private exit(code: number): void {
-    this.log.debug('worker-exit', `exiting with code ${code}`);
-    setImmediate(() => process.exit(code));
+    this.counting.close(() => void this.exitHooks.run(reason, this.opts.exitTimeout).then(() => {
+      this.log.debug('worker-exit', 'exiting with code 0');
+      setImmediate(() => process.exit(0));
+    }));
   }
 
   /** `then` runs once the message is in the channel, at once without a master, or after 1 s. */
