@@ -140,17 +140,24 @@ export class Generation extends EventEmitter<GenerationEvents> {
   drain(reason: string): void {
     if (this.state === 'draining' || this.state === 'done') return;
     this.stopServing();
-    for (const slot of this.slots.values()) this.drainWorker(slot, reason);
+    // one deadline for them all: whoever is left then is killed once, and counted
+    for (const slot of this.slots.values()) this.tellDrain(slot, reason);
     this.stragglers.watchAll(this.id, this.slots, () => this.forcedKills++);
     this.checkDone();
   }
 
+  /** One worker drains (scaled down, recycled): killed if still there at its own deadline. */
   drainWorker(slot: WorkerSlot, reason: string): void {
-    if (slot.state === 'draining') return;
+    if (this.tellDrain(slot, reason)) this.stragglers.watchWorker(slot, () => this.slots.has(slot.worker.id));
+  }
+
+  /** False when it drains already. */
+  private tellDrain(slot: WorkerSlot, reason: string): boolean {
+    if (slot.state === 'draining') return false;
     slot.state = 'draining';
     slot.accepting = false; // the worker closes its duplicates when it starts draining
     sendIfConnected(slot.worker, { type: 'drain', reason }); // channel gone: the exit handler takes over
-    this.stragglers.watchWorker(slot, () => this.slots.has(slot.worker.id));
+    return true;
   }
 
   /** Sends a message to every live worker (SIGUSR1 is passed on this way). */

@@ -41,6 +41,21 @@ describe('pool units (fake workers, fake clock)', () => {
   afterEach(() => clock.restore());
 
   describe('Generation', () => {
+    it('a generation drain kills each worker still there at the deadline once, and counts it forced once', () => {
+      const { gen, forked } = pool(1);
+      gen.start();
+      for (const w of forked) w.say({ type: 'ready' });
+      gen.drain('test');
+      clock.tick(1_000 + 2_000 - 1);
+      for (const w of forked) expect(w.process.kill.called, 'before the deadline').to.equal(false);
+      clock.tick(1);
+      for (const w of forked) expect(w.process.kill.args, `worker ${w.id}`).to.deep.equal([['SIGKILL']]);
+      const drained = sinon.spy();
+      gen.on('drained', drained);
+      for (const w of forked) w.exit(null, 'SIGKILL');
+      expect(drained.args).to.deep.equal([[2]]);
+    });
+
     it('is ready once every worker said ready, and fails when one exits before', () => {
       const { gen, forked } = pool(1);
       const ready = sinon.spy();
