@@ -200,7 +200,7 @@ export class Master extends EventEmitter<MasterEvents> {
     u.on('take-back-failed', (info) => {
       this.states.to('handed-over');
       this.exitCode = 1;
-      for (const l of this.sockets) l.stopAccepting();
+      this.ledger.stopAccepting();
       this.emit('take-back-failed', info);
       this.pool.connections.flush(); // to a draining worker, while one is left
       this.maybeExit();
@@ -216,7 +216,7 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     this.pool.next++; // the new master's first generation took this number; one taken back gets the next
     this.exitReason = 'upgraded';
-    for (const l of this.sockets) l.stopAccepting();
+    this.ledger.stopAccepting();
     this.c.parent.send({ type: 'handed-over', pid }); // the master before this one may stop watching
     this.c.surface.releaseControl(false); // the new master has the path now
     this.drainAll('upgraded');
@@ -317,8 +317,8 @@ export class Master extends EventEmitter<MasterEvents> {
     this.emit('stopping', { reason });
     this.c.surface.stopping(this.generation, !rolledBack);
     this.upgrades.fail(`stopped by ${reason}`);
-    for (const l of this.sockets) l.stopAccepting();
-    if (own) for (const l of this.sockets) l.removePath();
+    this.ledger.stopAccepting();
+    if (own) this.ledger.removePaths();
     this.c.surface.releaseControl(own);
     this.pool.connections.dropPending();
     this.drainAll(reason);

@@ -152,7 +152,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   private watch(pid: number, attempt: UpgradeAttempt): void {
     // Before the servers close their fds: the sockets to take service back with (not under
     // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
-    const kept = this.c.link ? undefined : KeptSockets.atHandOver(this.m.sockets());
+    const kept = this.c.link ? undefined : new KeptSockets(this.m.sockets());
     this.kept = kept;
     if (kept?.failed !== undefined) this.c.log.warn('keep-failed', `${kept.failed}: if the new master dies while this one drains, this one cannot take service back`);
     attempt.on('lost', (reason) => this.takeBack(pid, reason));

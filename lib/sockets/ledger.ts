@@ -385,6 +385,16 @@ export class SocketLedger {
     await hold(bound, o.accept === 'workers', log);
     this.all.push(...sockets);
   }
+
+  /** Stops accepting on every socket and closes it here (a kept one stays: KeptSockets lets it go). */
+  stopAccepting(): void {
+    for (const l of this.all) l.stopAccepting();
+  }
+
+  /** At the final stop: the UNIX socket files go (not systemd's). */
+  removePaths(): void {
+    for (const l of this.all) l.removePath();
+  }
 }
 
 /**
@@ -434,11 +444,8 @@ export class KeptSockets {
   readonly failed: string | undefined;
   private readonly kept: Listener[] = [];
 
-  static atHandOver(listeners: Listener[]): KeptSockets {
-    return new KeptSockets(listeners);
-  }
-
-  private constructor(listeners: Listener[]) {
+  /** At the hand-over: keeps each of `listeners` it can. */
+  constructor(listeners: Listener[]) {
     const lost: string[] = [];
     for (const l of listeners) {
       if (l.keep()) this.kept.push(l);

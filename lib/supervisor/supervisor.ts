@@ -34,7 +34,6 @@ import { Backoff } from '../pool/backoff';
 import { STOP_SIGNALS, StopSignals, type StopSignal } from '../os/signals';
 import { forwardUpgrade, readVerdict } from './bridge';
 import type { Verdict } from '../observe/canary';
-import type { ListenerSpec } from '../config/types';
 import { relaunch, type StartContext } from '../os/relaunch';
 import { UpgradeAttempt, type HandoffSocket } from '../upgrade/attempt';
 import { killTree } from '../os/proctree';
@@ -44,12 +43,6 @@ import { DEFAULTS } from '../config/options';
 import { setTitle } from '../os/title';
 import { supervisorStates } from './states';
 
-interface Held extends HandoffSocket {
-  spec: ListenerSpec;
-  external?: boolean;
-  handle: object;
-}
-
 export interface SupervisorOptions {
   /** ms the first master may take to call listen() (default: listen()'s readyTimeout default). */
   readyTimeout?: number;
@@ -57,7 +50,8 @@ export interface SupervisorOptions {
 
 export class Supervisor {
   private readonly log = new Logger('supervisor', 0, (process.env.BATON_LOG_LEVEL as 'warn') || 'warn', (process.env.BATON_LOG_FORMAT as 'text') || 'text');
-  private held: Held[] = [];
+  /** The listening sockets, as the first master sent them: handed to each next master. */
+  private held: HandoffSocket[] = [];
   private readonly notifier = new Notifier(this.log);
   /** Where it stands: one table (lib/supervisor/states.ts). */
   private readonly states = supervisorStates();
@@ -172,7 +166,7 @@ export class Supervisor {
       case 'hold':
         if (handle && typeof handle === 'object' && !this.held.some((h) => h.spec.name === message.spec.name)) {
           const h = handle as object;
-          this.held.push({ spec: message.spec, external: message.external, handle: h, handoffFd: () => h });
+          this.held.push({ spec: message.spec, external: message.external, handoffFd: () => h });
           this.log.debug('holding', `holding listener ${message.spec.name}`);
         }
         return;

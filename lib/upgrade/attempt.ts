@@ -95,6 +95,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
 
   start(): void {
     const { relaunch, listeners, generation } = this.o;
+    const argv = [...relaunch.execArgv, relaunch.script, ...relaunch.args];
     const handoff: Handoff = {
       v: 1,
       parent: process.pid,
@@ -109,7 +110,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
-      child = (this.o.spawn ?? spawnChild)(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
+      child = (this.o.spawn ?? spawnChild)(relaunch.command, argv, {
         argv0: relaunch.argv0,
         cwd: relaunch.cwd,
         env,
@@ -134,8 +135,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         // A master that exits 0 on its own stopped or handed over (and said so, if it could).
         if (signal === null && code === 0) return this.handOver.to('released');
         this.handOver.to('lost');
-        const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
-        this.emit('lost', `the new master ${child.pid} ${how} after it took over${detail}`);
+        this.emit('lost', this.withErrors(`the new master ${child.pid} ${how} after it took over`));
         return;
       }
       if (this.finished) return;
@@ -148,7 +148,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)${hint}`);
     }, this.o.readyTimeout);
     if (child.pid !== undefined) {
-      this.o.log.info(`${this.o.what ?? 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${[...relaunch.execArgv, relaunch.script, ...relaunch.args].join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
+      this.o.log.info(`${this.o.what ?? 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${argv.join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
       this.emit('started', child.pid);
     }
   }
@@ -191,7 +191,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         return;
       case 'serving': {
         if (!this.handOver.is('go')) return;
-        if (this.timer) clearTimeout(this.timer);
+        clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
         if (message.side !== undefined) this.emit('side', pid, message.side);
         const ms = this.o.probation ?? 0;
@@ -226,17 +226,19 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private rollBack(reason: string): void {
     const child = this.child as ChildProcess;
     this.send({ type: 'roll-back', reason });
-    killIfLingering(child, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE, () => (this.o.killTree ?? killTree)(child.pid as number, this.forked), this.o.log);
+    killIfLingering(child, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE, () => this.killTree(child.pid as number), this.o.log);
     this.fail(reason, false);
+  }
+
+  private killTree(pid: number): number[] {
+    return (this.o.killTree ?? killTree)(pid, this.forked);
   }
 
   /** Probation passed: the new master takes over alone. */
   private settle(pid: number): void {
     if (this.finished) return;
     this.handOver.to('serving');
-    if (this.timer) clearTimeout(this.timer);
-    this.trial?.end();
-    this.early?.remove();
+    this.ended();
     this.emit('serving', pid, this.dropped);
     // a supervisor follows its masters itself (lib/supervisor/supervisor.ts)
     if (this.o.keepChannel) return this.handOver.to('released');
@@ -261,19 +263,28 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   fail(reason: string, kill = true): void {
     if (this.finished) return;
     this.handOver.to(kill ? 'failed' : 'rolled-back');
-    if (this.timer) clearTimeout(this.timer);
-    this.trial?.end();
-    this.early?.remove();
+    this.ended();
     const pid = this.child?.pid;
     if (pid !== undefined && kill) {
-      const killed = (this.o.killTree ?? killTree)(pid, this.forked);
+      const killed = this.killTree(pid);
       if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
     }
     if (this.o.pidFile !== undefined && this.oldPid !== undefined) {
       writePidFile(this.o.pidFile, this.oldPid);
       removePidFileIf(oldbinPath(this.o.pidFile), this.oldPid);
     }
-    const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
-    this.emit('failed', `${reason}${detail}`);
+    this.emit('failed', this.withErrors(reason));
+  }
+
+  /** `what`, with the errors the new master reported. */
+  private withErrors(what: string): string {
+    return this.errors.length > 0 ? `${what}: ${this.errors.join(' | ')}` : what;
+  }
+
+  /** Starting, probation and judging are over, either way. */
+  private ended(): void {
+    clearTimeout(this.timer);
+    this.trial?.end();
+    this.early?.remove();
   }
 }
