@@ -142,9 +142,8 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.c.link && !this.c.handoff) await this.c.link.hold(this.sockets, this.stateMessage(true));
     for (const l of this.sockets) await l.accept();
     gen.markServing();
-    this.pool.serve(gen);
+    this.serve(gen);
     gen.probation = this.startup.probation(takenBack);
-    this.serving = gen;
     this.states.to('serving');
     this.c.log.generation = gen.id;
     await this.c.surface.serving(gen, takenBack, () => new Commands(this.commandTarget(), this.c.observation.observer));

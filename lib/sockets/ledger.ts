@@ -36,7 +36,7 @@ import * as path from 'node:path';
 import { closeHandle, handleFd, listeningFd, listeningHandle, pauseAccepting, resumeAccepting, socketHandle } from '../os/internals';
 import { isBaton, msg } from '../messages';
 import { socketState } from './sockstate';
-import { listenUnixAtomically, unlinkSocket } from './unixpath';
+import { listen, listenUnixAtomically, unlinkSocket } from './unixpath';
 import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
 
@@ -207,20 +207,21 @@ export class Listener {
 
   /** Wraps a socket inherited from the previous master or systemd; accept() starts serving on it. */
   static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection, forWorkers = true): Listener {
+    const bad = (which: string, named = `"${spec.name}"`): Error => new Error(`baton: inherited listener ${named} names fd ${fd}, which ${which}`);
     let stat: fs.Stats;
     try {
       stat = fs.fstatSync(fd);
     } catch (err) {
-      throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not open (${(err as NodeJS.ErrnoException).code})`);
+      throw bad(`is not open (${(err as NodeJS.ErrnoException).code})`);
     }
-    if (!stat.isSocket()) throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a socket`);
+    if (!stat.isSocket()) throw bad('is not a socket');
     const state = socketState(fd);
     if (state !== undefined && !state.listening) {
-      throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a listening socket: ${state.why}. Pass listening sockets only (or start without the inherited-socket environment)`);
+      throw bad(`is not a listening socket: ${state.why}. Pass listening sockets only (or start without the inherited-socket environment)`);
     }
     // the environment says which socket is which: a socket on another port was mislabelled
     if (state?.listening && state.port !== undefined && spec.port !== undefined && spec.port !== 0 && state.port !== spec.port) {
-      throw new Error(`baton: inherited listener "${spec.name}" (${describeSpec(spec)}) names fd ${fd}, which listens on port ${state.port}: the inherited-socket environment does not match its sockets`);
+      throw bad(`listens on port ${state.port}: the inherited-socket environment does not match its sockets`, `"${spec.name}" (${describeSpec(spec)})`);
     }
     const l = new Listener(spec, backlog, onConnection, !forWorkers || spec.path !== undefined);
     // opened, never polled: a handle with no watcher in this process
@@ -316,18 +317,6 @@ export class Listener {
       throw listenError(this.spec, err);
     });
   }
-}
-
-function listen(server: net.Server, what: net.ListenOptions | object, backlog?: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const done = (): void => {
-      server.removeListener('error', reject);
-      resolve();
-    };
-    if (backlog === undefined) server.listen(what as net.ListenOptions, done);
-    else server.listen(what as net.ListenOptions, backlog, done);
-  });
 }
 
 export interface OpenOptions {

@@ -47,7 +47,7 @@ export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
   }
 
   get phase(): HandOverPhase {
-    return this.handOver.phase;
+    return this.handOver.state;
   }
 
   /** The new master serves, or the upgrade failed: nothing more to follow. */

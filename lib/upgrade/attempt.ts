@@ -85,7 +85,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   }
 
   get phase(): HandOverPhase {
-    return this.handOver.phase;
+    return this.handOver.state;
   }
 
   /** The new master serves (or followed by nobody any more), or the upgrade failed. */

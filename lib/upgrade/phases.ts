@@ -82,10 +82,6 @@ export class HandOver extends StateTable<HandOverPhase> {
     super(HAND_OVER, 'spawning', 'hand-over phase');
   }
 
-  get phase(): HandOverPhase {
-    return this.state;
-  }
-
   /** The upgrade is in progress: the new master does not serve alone yet, and has not failed. */
   get inProgress(): boolean {
     return IN_PROGRESS.includes(this.state);
