@@ -2,12 +2,7 @@
 // (lib/sockets/ledger.ts: its listening sockets, bound or adopted) and starts its first
 // generation; spawned by an upgrade, it asks the old master to say go once every worker is ready (lib/upgrade/predecessor.ts),
 // and serves on go, or alone when the old master goes away (released it, or died) and
-// every worker is ready. The outcomes are events; the master changes its state on them:
-//
-//   listening [info]            a listener is announced (bound at a first start, or once serving)
-//   serve [gen]                 the first generation may serve
-//   failed [reason]             start-up failed: the master exits 1
-//
+// every worker is ready. The outcomes are events (StartupEvents); the master changes its state on them.
 // Once the master serves, this piece tells the old master so (with the listeners this
 // release dropped), and begins the first generation's probation meanwhile (the master sets
 // it on the generation).
@@ -23,8 +18,11 @@ import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 
 export interface StartupEvents {
+  /** A listener is announced (bound at a first start, or once serving). */
   listening: MasterEvents['listening'];
+  /** The first generation may serve. */
   serve: [gen: Generation];
+  /** Start-up failed: the master exits 1. */
   failed: [reason: string];
 }
 

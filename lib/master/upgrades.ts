@@ -5,17 +5,8 @@
 // (KeptSockets, lib/sockets/ledger.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
 //
 // It reads the master through its view (lib/master/context.ts) and creates generations
-// with the factory it is given, but changes nothing there: each outcome is an event (or the Outcome
-// an upgrade request resolves with), and the master moves its state on them:
-//
-//   probation                    the new master is on probation: it alone is to take new
-//                                connections, and half this master's keep-alive ones move to it
-//   upgrade-failed [reason]      this master takes every new connection again
-//   handed-over [pid, dropped]   the new master serves: stop accepting, drain, exit; the
-//                                listeners its release dropped are closed
-//   taking-back                  the new master died while this one drained: starting again
-//   taken-back [gen]             serve with this generation
-//   take-back-failed             nothing serves: drain what is left, exit 1
+// with the factory it is given, but changes nothing there: each outcome is an event
+// (UpgradesEvents) or the Outcome an upgrade request resolves with, and the master moves its state on them.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
@@ -36,13 +27,17 @@ import type { Outcome } from '../control/commands';
 export interface UpgradesEvents {
   'upgrade-started': MasterEvents['upgrade-started'];
   'upgrade-worker-ready': MasterEvents['upgrade-worker-ready'];
+  /** This master takes every new connection again. */
   'upgrade-failed': MasterEvents['upgrade-failed'];
-  /** The new master is on probation: it alone is to take new connections. */
+  /** The new master is on probation: it alone is to take new connections, and half this master's keep-alive ones move to it. */
   probation: [];
-  /** The new master serves; `dropped`: the listeners its release does not have. */
+  /** The new master serves: stop accepting, drain, exit; `dropped`: the listeners its release does not have, closed. */
   'handed-over': [pid: number, dropped: string[]];
+  /** The new master died while this one drained: starting again. */
   'taking-back': MasterEvents['taking-back'];
+  /** Serve with this generation. */
   'taken-back': [gen: Generation];
+  /** Nothing serves: drain what is left, exit 1. */
   'take-back-failed': MasterEvents['take-back-failed'];
 }
 

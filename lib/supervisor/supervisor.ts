@@ -199,22 +199,18 @@ export class Supervisor {
   private upgrade(why: string, replacing = true): void {
     if (this.states.is('stopping')) return;
     const old = replacing ? this.serving : undefined;
-    if (this.attempt?.finished === false) {
-      this.log.warn('upgrade-refused', `upgrade refused (${why}): an upgrade is in progress (new master ${this.attempt.pid})`);
-      this.tell(old, { type: 'upgrade-refused', reason: `an upgrade is in progress (new master ${this.attempt.pid})` });
-      return;
-    }
+    const refuse = (reason: string, logged = reason): void => {
+      this.log.warn('upgrade-refused', `upgrade refused (${why}): ${logged}`);
+      this.tell(old, { type: 'upgrade-refused', reason });
+    };
+    if (this.attempt?.finished === false) return refuse(`an upgrade is in progress (new master ${this.attempt.pid})`);
     if (this.held.length === 0 && !replacing) {
       // a master that died before its sockets reached this supervisor: start one that binds them
       this.log.warn('master-restarted', 'the supervisor holds no sockets: the new master binds them itself');
       this.spawnFirst();
       return;
     }
-    if (this.held.length === 0) {
-      this.log.warn('upgrade-refused', `upgrade refused (${why}): the master has not handed its sockets to the supervisor yet`);
-      this.tell(old, { type: 'upgrade-refused', reason: 'the supervisor holds no sockets yet' });
-      return;
-    }
+    if (this.held.length === 0) return refuse('the supervisor holds no sockets yet', 'the master has not handed its sockets to the supervisor yet');
     const what = replacing ? 'upgrade' : 'restart';
     const attempt = new UpgradeAttempt({
       relaunch: relaunch(this.start),

@@ -1,17 +1,21 @@
-// The old master's side of an upgrade (SIGUSR2).
+// The old master's side of an upgrade (SIGUSR2); the new master's is lib/upgrade/predecessor.ts.
 //
 //   old master                                   new master (spawned, sockets at fd 4..)
 //   spawn ------------------------------------->  runs the app, builds its pool on the
 //                                                 inherited sockets (accepting nothing yet)
-//        <--------------- forked {pid} (each worker, so a failure can kill the tree)
+//        <--------------- forked {pid}, worker-ready (each worker, so a failure can kill the tree)
 //        <--------------- ready                   every worker is ready
 //   pid -> <pidFile>.oldbin
 //   go ---------------------------------------->  starts accepting, writes <pidFile>
 //        <--------------- serving
+//   report (probation over) -------------------->
+//        <--------------- tally                   its first generation's responses but its
+//                                                 workers' warm-up (lib/upgrade/canary.ts)
 //   stops accepting, release -------------------> the new master serves alone
 //   drains its generations, exits 0              (the channel stays open meanwhile:
 //        <--------------- handed-over | stopping   the new master says when it is no
 //                                                  longer the one serving)
+//   disconnect: the new master's 'gone' (the old one released it, or died)
 //
 // After the hand-over: if the new master dies while this one still drains, without
 // having said that it handed over or stops, 'lost' tells the old master, which takes
