@@ -189,10 +189,7 @@ export class Listener {
     return l;
   }
 
-  /**
-   * A socket this master bound is held through `dup` (the keep helper's duplicate) from now on:
-   * the workers accept on it (`forWorkers`, TCP), or the master serves on it; the server it bound closes.
-   */
+  /** Held through `dup` (the keep helper's duplicate) from now on: the workers accept on it (`forWorkers`, TCP), or the master; the server it bound closes. */
   async hold(dup: object, forWorkers: boolean): Promise<void> {
     const bound = this.server as net.Server;
     if (forWorkers && this.spec.path === undefined) this.server = undefined;
@@ -386,11 +383,7 @@ export class SocketLedger {
   }
 }
 
-/**
- * The sockets this master bound are held through the keep helper's duplicates (once, here),
- * since a socket a process bound itself cannot be left unpolled at a hand-over; the servers that
- * bound them close. Failing that, this master accepts on the servers it bound, for good.
- */
+/** The sockets this master bound are held through the keep helper's duplicates; failing that, this master accepts on the servers it bound, for good. */
 async function hold(bound: Listener[], forWorkers: boolean, log: Logger): Promise<void> {
   if (bound.length === 0) return;
   let dups: object[] = [];
@@ -424,9 +417,8 @@ export function sharedSockets(sockets: Listener[], backlog: number): SharedSocke
 /**
  * The sockets an old master keeps at a hand-over, for taking service back: each as it holds it,
  * unpolled (the raw handle stays, a server pauses); no process is involved. Under `baton run` the
- * supervisor holds the sockets instead, and this is not used. They must not outlive their use: a
- * listening socket that someone still holds keeps queueing connections that nobody accepts. They
- * are let go as soon as the new master hands over in turn, stops, or this master stops.
+ * supervisor holds the sockets instead. They must not outlive their use (close()): a listening
+ * socket that someone still holds keeps queueing connections that nobody accepts.
  */
 export class KeptSockets {
   /** Why a socket could not be kept (the others are): undefined when every one was. */
@@ -453,7 +445,7 @@ export class KeptSockets {
     }
   }
 
-  /** Lets the kept sockets go; one taken back (resume()) is open again and stays. Idempotent. */
+  /** Lets the kept sockets go (the new master hands over in turn or stops, or this one stops); one taken back stays open. Idempotent. */
   close(): void {
     for (const l of this.kept.splice(0)) l.release();
   }

@@ -84,17 +84,12 @@ export class Supervisor {
     this.spawnFirst();
   }
 
-  private command(): { command: string; args: string[]; argv0: string; cwd: string } {
-    const r = relaunch(this.start);
-    return { command: r.command, args: [...r.execArgv, r.script, ...r.args], argv0: r.argv0, cwd: r.cwd };
-  }
-
   private spawnFirst(): void {
-    const c = this.command();
-    const child = spawn(c.command, c.args, {
-      argv0: c.argv0,
-      cwd: c.cwd,
-      env: { ...process.env, [SUPERVISOR_ENV]: '1', PWD: c.cwd },
+    const r = relaunch(this.start);
+    const child = spawn(r.command, [...r.execArgv, r.script, ...r.args], {
+      argv0: r.argv0,
+      cwd: r.cwd,
+      env: { ...process.env, [SUPERVISOR_ENV]: '1', PWD: r.cwd },
       stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     });
     this.adopt(child);
