@@ -10,7 +10,8 @@
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
-import { UpgradeAttempt } from '../upgrade/attempt';
+import { UpgradeAttempt, type Upgrade } from '../upgrade/attempt';
+import type { RemoteUpgrade } from '../supervisor/supervised';
 import { upgradeJudge } from '../upgrade/canary';
 import type { Judge } from '../observe/canary';
 import { verdictMessage } from '../supervisor/bridge';
@@ -19,7 +20,6 @@ import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../os/relaunch';
 import { KeptSockets } from '../sockets/ledger';
 import { setTitle } from '../os/title';
-import type { RemoteUpgrade } from '../supervisor/supervised';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 import type { Outcome } from '../control/commands';
@@ -49,7 +49,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
    * master this one follows while it drains, until it moves on or is lost (its phase says which:
    * lib/upgrade/phases.ts).
    */
-  private attempt: UpgradeAttempt | RemoteUpgrade | undefined;
+  private attempt: Upgrade | undefined;
   /** While the new master is followed (nginx mode): the sockets kept to take service back. */
   private kept: KeptSockets | undefined;
   private takingBack: TakeBack | undefined;
@@ -102,7 +102,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   }
 
   /** Follows an upgrade (run here, or by the supervisor). */
-  private follow(attempt: UpgradeAttempt | RemoteUpgrade): Promise<Outcome> {
+  private follow(attempt: Upgrade): Promise<Outcome> {
     const { log, surface: { notifier } } = this.c;
     this.attempt = attempt;
     if (!(attempt instanceof UpgradeAttempt)) {

@@ -6,13 +6,12 @@
 // it dies) and keeps it informed of what the next master needs. Upgrades are run by the
 // supervisor, the new master's parent: this master asks for one (SIGUSR2, `baton upgrade`)
 // and follows it through RemoteUpgrade.
-import { EventEmitter } from 'node:events';
 import { sendIfConnected } from '../channel';
 import type { Listener } from '../sockets/ledger';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
-import type { UpgradeEvents } from '../upgrade/attempt';
+import { Upgrade } from '../upgrade/attempt';
 import { upgradeEvent } from './bridge';
-import { HandOver, type HandOverPhase } from '../upgrade/phases';
+import type { HandOverPhase } from '../upgrade/phases';
 
 export const SUPERVISOR_ENV = 'BATON_SUPERVISOR';
 
@@ -28,9 +27,8 @@ export function takeSupervisedMarker(): boolean {
  * the same events as an UpgradeAttempt, and the same table of phases (lib/upgrade/phases.ts),
  * followed on what the supervisor forwards.
  */
-export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
+export class RemoteUpgrade extends Upgrade {
   pid: number | undefined;
-  private readonly handOver = new HandOver();
 
   constructor(private link: SupervisorLink) {
     super();
@@ -43,15 +41,6 @@ export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
     this.on('tally', follow('judging'));
     this.on('serving', follow('serving'));
     this.on('failed', follow('failed'));
-  }
-
-  get phase(): HandOverPhase {
-    return this.handOver.state;
-  }
-
-  /** The new master serves, or the upgrade failed: nothing more to follow. */
-  get finished(): boolean {
-    return !this.handOver.inProgress;
   }
 
   start(): void {

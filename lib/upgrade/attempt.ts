@@ -118,10 +118,28 @@ function killIfLingering(child: ChildProcess, ms: number, kill: () => number[], 
   child.once('exit', () => clearTimeout(t));
 }
 
-export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
+/** An upgrade as its old master follows it: run here (UpgradeAttempt) or by the supervisor (RemoteUpgrade, lib/supervisor/supervised.ts). */
+export abstract class Upgrade extends EventEmitter<UpgradeEvents> {
+  /** Where it stands: one table (lib/upgrade/phases.ts). */
+  protected readonly handOver = new HandOver();
+
+  abstract get pid(): number | undefined;
+
+  get phase(): HandOverPhase {
+    return this.handOver.state;
+  }
+
+  /** The new master serves (or followed by nobody any more), or the upgrade failed. */
+  get finished(): boolean {
+    return !this.handOver.inProgress;
+  }
+
+  abstract start(): void;
+  abstract fail(reason: string): void;
+}
+
+export class UpgradeAttempt extends Upgrade {
   child: ChildProcess | undefined;
-  /** Where it stands: one table (lib/upgrade/phases.ts), moved here only. */
-  private readonly handOver = new HandOver();
   private forked = new Set<number>();
   /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
   dropped: string[] = [];
@@ -143,15 +161,6 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
 
   get pid(): number | undefined {
     return this.child?.pid;
-  }
-
-  get phase(): HandOverPhase {
-    return this.handOver.state;
-  }
-
-  /** The new master serves (or followed by nobody any more), or the upgrade failed. */
-  get finished(): boolean {
-    return !this.handOver.inProgress;
   }
 
   start(): void {
