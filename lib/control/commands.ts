@@ -106,7 +106,8 @@ export class Commands implements ControlTarget {
       const tick = (): void => {
         const draining = [...this.m.generations.values()].filter((g) => g.state === 'draining');
         if (draining.length === 0) return drained();
-        progress('draining', `draining: ${this.drainingConnections()} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections: this.drainingConnections() });
+        const connections = this.drainingConnections();
+        progress('draining', `draining: ${connections} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections });
       };
       const t = setInterval(tick, 500);
       this.m.once('exiting', drained);

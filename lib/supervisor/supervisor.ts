@@ -245,10 +245,6 @@ export class Supervisor {
     // the master being replaced follows the attempt through the bridge
     forwardUpgrade(attempt, (m) => this.tell(old, m));
     attempt.on('failed', (reason) => {
-      if (this.states.is('stopping')) {
-        this.log.error(`${what}-failed`, `${what} failed: ${reason}`);
-        return;
-      }
       // No master serves (the one being upgraded died meanwhile, or a restart failed): start one
       // on the held sockets, after the crash back-off. READY=1 ends systemd's RELOADING=1; the
       // status says that nothing serves until the restart does.
@@ -259,9 +255,9 @@ export class Supervisor {
         this.notifier.ready(process.pid, `${what} failed; no master serves: restarting in ${ms} ms`);
         return;
       }
-      // the old master serves on (it accepts again)
       this.log.error(`${what}-failed`, `${what} failed: ${reason}`);
-      this.notifier.ready(process.pid, `${what} failed`);
+      // the old master serves on (it accepts again), unless the supervisor stops
+      if (!this.states.is('stopping')) this.notifier.ready(process.pid, `${what} failed`);
     });
     attempt.on('serving', (pid) => {
       this.serving = attempt.child;

@@ -113,6 +113,8 @@ let exitHooked = false;
 
 /** Prepares the preload; undefined when it cannot be written (the upgrade goes on without it). */
 export function earlyReporter(o: EarlyOptions, env: NodeJS.ProcessEnv = process.env): EarlyReporter | undefined {
+  // NODE_OPTIONS cannot carry a path with quotes, backslashes or spaces
+  if (/["\\\s]/.test(os.tmpdir())) return undefined;
   let dir: string;
   try {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-early-'));
@@ -130,10 +132,6 @@ export function earlyReporter(o: EarlyOptions, env: NodeJS.ProcessEnv = process.
   try {
     fs.writeFileSync(file, preload(o), { mode: 0o600 });
   } catch {
-    removeDir(dir);
-    return undefined;
-  }
-  if (/["\\\s]/.test(file)) {
     removeDir(dir);
     return undefined;
   }
