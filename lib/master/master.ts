@@ -148,7 +148,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.c.log.generation = gen.id;
     await this.c.surface.serving(gen, takenBack, () => new Commands(this.commandTarget(), this.c.observation.observer));
     this.emit('serving', { generation: gen.id });
-    this.startup.served(this.sockets, takenBack);
+    this.startup.served(takenBack);
     this.c.link?.send(this.stateMessage());
     for (const what of this.states.takeQueued()) {
       this.c.log.info('signal-replayed', `carrying out the ${what} requested during start-up`);

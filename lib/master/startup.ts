@@ -78,8 +78,8 @@ export class Startup extends EventEmitter<StartupEvents> {
   }
 
   /** `gen` serves: the listeners not announced yet are, and the old master hears of it. */
-  served(sockets: Listener[], takenBack: boolean): void {
-    for (const l of sockets) if (!l.announced) this.announce(l);
+  served(takenBack: boolean): void {
+    for (const l of this.sockets.all) if (!l.announced) this.announce(l);
     const { handoff } = this.c;
     if (handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.sockets.dropped, side: this.c.observation.observer.sideOf(handoff.generation) });
   }

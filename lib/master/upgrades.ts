@@ -68,26 +68,26 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   /** SIGUSR2: replaces this master with a new one started from the current files. */
   start(): Promise<Outcome> {
     const { c } = this;
-    if (c.link) {
-      const remote = c.link.request();
-      const outcome = this.follow(remote);
-      remote.start();
-      return outcome;
-    }
-    if (process.pid === 1) {
+    if (!c.link && process.pid === 1) {
       c.log.warn('upgrade-refused', `upgrade refused: ${PID1}`);
       return Promise.resolve({ ok: false, reason: PID1 });
     }
-    const o = this.opts;
+    const attempt = c.link?.request() ?? this.localAttempt();
+    const outcome = this.follow(attempt);
+    attempt.start();
+    return outcome;
+  }
+
+  /** An upgrade run by this master (not under `baton run`). */
+  private localAttempt(): UpgradeAttempt {
+    const { c, opts: o } = this;
     const attempt = new UpgradeAttempt({
       judge: this.judge(), drainTimeout: o.drainTimeout,
       relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
       readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
     });
     attempt.once('started', () => attempt.child && c.observation.followSuccessor(attempt.child));
-    const outcome = this.follow(attempt);
-    attempt.start();
-    return outcome;
+    return attempt;
   }
 
   /** An upgrade the supervisor started on its own (SIGUSR2 sent to it): followed if this master serves and runs none. */
