@@ -44,7 +44,6 @@ export class Master extends EventEmitter<MasterEvents> {
   readonly generations: Map<number, Generation>;
   private readonly pool: Generations;
   serving: Generation | undefined;
-  // the pieces it delegates to: start-up (and the new side of a hand-over), reloads, upgrades
   private readonly startup: Startup;
   private readonly reloads: Reloads;
   private readonly upgrades: Upgrades;

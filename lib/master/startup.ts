@@ -27,6 +27,9 @@ export interface StartupEvents {
 }
 
 export class Startup extends EventEmitter<StartupEvents> {
+  /** The listeners announced with a 'listening' event so far. */
+  private readonly announced = new Set<Listener>();
+
   /** @param sockets the master's ledger, empty: opened here @param newGeneration creates (not starts) the first generation */
   constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly specs: ListenerSpec[], private readonly m: Pick<MasterView, 'state'>, private readonly sockets: SocketLedger, private readonly newGeneration: () => Generation) {
     super();
@@ -60,7 +63,7 @@ export class Startup extends EventEmitter<StartupEvents> {
   }
 
   private announce(l: Listener): void {
-    l.announced = true;
+    this.announced.add(l);
     this.c.log.info('listening', `listening on ${l.address()}`, { listener: l.name });
     this.emit('listening', { name: l.name, address: l.address(), port: l.port() });
   }
@@ -79,7 +82,7 @@ export class Startup extends EventEmitter<StartupEvents> {
 
   /** `gen` serves: the listeners not announced yet are, and the old master hears of it. */
   served(takenBack: boolean): void {
-    for (const l of this.sockets.all) if (!l.announced) this.announce(l);
+    for (const l of this.sockets.all) if (!this.announced.has(l)) this.announce(l);
     const { handoff } = this.c;
     if (handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.sockets.dropped, side: this.c.observation.observer.sideOf(handoff.generation) });
   }

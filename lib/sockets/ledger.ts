@@ -119,8 +119,6 @@ type OnConnection = (listener: Listener, socket: net.Socket) => void;
 export class Listener {
   /** The socket belongs to someone else (systemd socket activation): its path is never removed. */
   external = false;
-  /** Announced with a 'listening' event. */
-  announced = false;
   /** Accept errors (EMFILE...): the master logs them; they never stop it. */
   onAcceptError: ((err: Error) => void) | undefined;
   /** 'kept': paused at a hand-over, for taking service back; 'closed': let go. */

@@ -23,9 +23,6 @@
 // A first master that does not call baton's listen() within readyTimeout (the wrong file,
 // or an app that never gets there) is killed and the supervisor exits 1, saying so: a
 // master says 'hello' to its supervisor from listen().
-//
-// Where it stands is one table, lib/supervisor/states.ts; an upgrade or a restart in progress
-// is its attempt's phase (lib/upgrade/phases.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Logger } from '../log/log';
 import { sendIfConnected } from '../channel';

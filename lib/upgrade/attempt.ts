@@ -34,8 +34,6 @@
 //                                                  cut), leaves the socket files, the pid file and
 //                                                  the control socket's path to the old master
 //   (still there drainTimeout + ROLLBACK_GRACE later: SIGKILLed with its tree, as a failure)
-//
-// Where it stands is one table, lib/upgrade/phases.ts, which only this class moves.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
@@ -120,7 +118,7 @@ function killIfLingering(child: ChildProcess, ms: number, kill: () => number[], 
 
 /** An upgrade as its old master follows it: run here (UpgradeAttempt) or by the supervisor (RemoteUpgrade, lib/supervisor/supervised.ts). */
 export abstract class Upgrade extends EventEmitter<UpgradeEvents> {
-  /** Where it stands: one table (lib/upgrade/phases.ts). */
+  /** Where it stands: one table (lib/upgrade/phases.ts), moved by UpgradeAttempt, followed by RemoteUpgrade. */
   protected readonly handOver = new HandOver();
 
   abstract get pid(): number | undefined;
