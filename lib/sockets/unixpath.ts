@@ -22,11 +22,7 @@ export function socketIsLive(target: string): Promise<boolean> {
   });
 }
 
-export interface UnixBindError extends Error {
-  code: string;
-}
-
-function codeError(code: string, message: string): UnixBindError {
+function codeError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
 

@@ -92,6 +92,7 @@ export class SupervisorLink {
     });
   }
 
+  /** The upgrade this master asks for, or (onMessage) one the supervisor started on its own. */
   request(): RemoteUpgrade {
     const u = new RemoteUpgrade(this);
     this.current = u;
@@ -107,8 +108,7 @@ export class SupervisorLink {
     }
     let u = this.current;
     if (message.type === 'upgrade-started' && (u === undefined || u.finished)) {
-      u = new RemoteUpgrade(this);
-      this.current = u;
+      u = this.request();
       this.onUpgrade(u);
     }
     const e = upgradeEvent(message);
