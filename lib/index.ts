@@ -10,9 +10,7 @@ import cluster from 'node:cluster';
 import { Master } from './master/master';
 import { resolveListeners, resolveMainApp, resolveOptions, type AppHandler, type ListenOptions } from './config/options';
 import { BatonWorker } from './worker/worker';
-import { HANDOFF_ENV } from './upgrade/handoff';
-import { EARLY_MARK } from './upgrade/early';
-import { msg } from './messages';
+import { reportUncaught } from './upgrade/early';
 
 export { Master, type MasterEvents, type MasterState } from './master/master';
 export type { Outcome } from './control/commands';
@@ -26,21 +24,8 @@ export { ListenError } from './sockets/ledger';
 
 let current: Master | BatonWorker | undefined;
 
-// A master spawned by an upgrade reports errors thrown by the app's code to the old
-// master (which logs them as the reason the upgrade failed), and a worker to its master
-// (the reason a reload failed, or a worker died), from the moment baton loads (from the
-// very start when the parent's preload, lib/upgrade/early.ts, already does it).
-if (((process.env[HANDOFF_ENV] && cluster.isPrimary) || cluster.isWorker) && typeof process.send === 'function'
-  && !(globalThis as Record<symbol, unknown>)[EARLY_MARK]) {
-  (globalThis as Record<symbol, unknown>)[EARLY_MARK] = true;
-  process.on('uncaughtExceptionMonitor', (err) => {
-    try {
-      process.send?.(msg({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
-    } catch {
-      // parent gone
-    }
-  });
-}
+// errors the app's code throws reach the parent from the moment baton loads, if its preload did not see to it
+reportUncaught(cluster.isWorker ? 'worker' : 'master');
 
 /**
  * Serves `handler` on every core with zero-downtime upgrades.

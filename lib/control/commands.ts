@@ -31,7 +31,6 @@ export interface CommandEvents {
   exiting: [];
 }
 
-
 /** What the commands need of a master: a narrow view, so that this file does not depend on the Master class. */
 export interface CommandTarget {
   readonly generations: ReadonlyMap<number, PoolView>;
@@ -99,22 +98,19 @@ export class Commands implements ControlTarget {
   /** Reports connections left in draining generations until they are gone. */
   private waitDrained(progress: Progress): Promise<void> {
     return new Promise((resolve) => {
-      const tick = (): void => {
-        const draining = [...this.m.generations.values()].filter((g) => g.state === 'draining');
-        if (draining.length === 0) {
-          clearInterval(t);
-          progress('drained', 'the old generation is gone');
-          resolve();
-          return;
-        }
-        progress('draining', `draining: ${this.drainingConnections()} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections: this.drainingConnections() });
-      };
-      const t = setInterval(tick, 500);
-      this.m.once('exiting', () => {
+      const drained = (): void => {
         clearInterval(t);
         progress('drained', 'the old generation is gone');
         resolve();
-      });
+      };
+      const tick = (): void => {
+        const draining = [...this.m.generations.values()].filter((g) => g.state === 'draining');
+        if (draining.length === 0) return drained();
+        const connections = this.drainingConnections();
+        progress('draining', `draining: ${connections} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections });
+      };
+      const t = setInterval(tick, 500);
+      this.m.once('exiting', drained);
       tick();
     });
   }

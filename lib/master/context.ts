@@ -1,9 +1,5 @@
 // What a master is made of before it does anything, read or built once when it is
-// constructed: how it was started (lib/os/relaunch.ts), the hand-off from the old
-// master when an upgrade spawned it (lib/upgrade/handoff.ts) and the channel to it, its
-// logger, its envFile, its beforeExit functions, what it shows the world
-// (lib/master/surface.ts), what it observes (lib/observe/observation.ts: metrics, health,
-// the canary, history) and, under `baton run`, the link to the supervisor.
+// constructed (MasterContext), and what its pieces may read of it (MasterView).
 import type { EventEmitter } from 'node:events';
 import { EnvFile } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
@@ -22,6 +18,7 @@ import type { MasterState } from './states';
 import { Surface } from './surface';
 
 export interface MasterContext {
+  /** How it was started (lib/os/relaunch.ts). */
   readonly start: StartContext;
   /** Set in a master spawned by an upgrade: what the old master handed to it. */
   readonly handoff: Handoff | undefined;

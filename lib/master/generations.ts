@@ -20,7 +20,6 @@ import { WorkerRecords } from '../worker/worker-records';
 import type { MasterView } from './context';
 import type { MasterEvents } from './events';
 
-
 export const GENERATION_EVENTS = ['worker-ready', 'worker-exit', 'worker-replaced', 'drain-forced', 'generation-draining', 'generation-drained'] as const;
 export type GenerationsEvents = Pick<MasterEvents, (typeof GENERATION_EVENTS)[number]>;
 

@@ -44,7 +44,6 @@ export class Master extends EventEmitter<MasterEvents> {
   readonly generations: Map<number, Generation>;
   private readonly pool: Generations;
   serving: Generation | undefined;
-  // the pieces it delegates to: start-up (and the new side of a hand-over), reloads, upgrades
   private readonly startup: Startup;
   private readonly reloads: Reloads;
   private readonly upgrades: Upgrades;
@@ -142,14 +141,13 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.c.link && !this.c.handoff) await this.c.link.hold(this.sockets, this.stateMessage(true));
     for (const l of this.sockets) await l.accept();
     gen.markServing();
-    this.pool.serve(gen);
+    this.serve(gen);
     gen.probation = this.startup.probation(takenBack);
-    this.serving = gen;
     this.states.to('serving');
     this.c.log.generation = gen.id;
     await this.c.surface.serving(gen, takenBack, () => new Commands(this.commandTarget(), this.c.observation.observer));
     this.emit('serving', { generation: gen.id });
-    this.startup.served(this.sockets, takenBack);
+    this.startup.served(takenBack);
     this.c.link?.send(this.stateMessage());
     for (const what of this.states.takeQueued()) {
       this.c.log.info('signal-replayed', `carrying out the ${what} requested during start-up`);
@@ -200,7 +198,7 @@ export class Master extends EventEmitter<MasterEvents> {
     u.on('take-back-failed', (info) => {
       this.states.to('handed-over');
       this.exitCode = 1;
-      for (const l of this.sockets) l.stopAccepting();
+      this.ledger.stopAccepting();
       this.emit('take-back-failed', info);
       this.pool.connections.flush(); // to a draining worker, while one is left
       this.maybeExit();
@@ -216,7 +214,7 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     this.pool.next++; // the new master's first generation took this number; one taken back gets the next
     this.exitReason = 'upgraded';
-    for (const l of this.sockets) l.stopAccepting();
+    this.ledger.stopAccepting();
     this.c.parent.send({ type: 'handed-over', pid }); // the master before this one may stop watching
     this.c.surface.releaseControl(false); // the new master has the path now
     this.drainAll('upgraded');
@@ -317,8 +315,8 @@ export class Master extends EventEmitter<MasterEvents> {
     this.emit('stopping', { reason });
     this.c.surface.stopping(this.generation, !rolledBack);
     this.upgrades.fail(`stopped by ${reason}`);
-    for (const l of this.sockets) l.stopAccepting();
-    if (own) for (const l of this.sockets) l.removePath();
+    this.ledger.stopAccepting();
+    if (own) this.ledger.removePaths();
     this.c.surface.releaseControl(own);
     this.pool.connections.dropPending();
     this.drainAll(reason);

@@ -3,12 +3,7 @@
 // master makes of it (the envFile read again, its log lines, systemd's RELOADING/READY,
 // the Outcome the request resolves with). It reads the master through its view
 // (lib/master/context.ts) and creates the generation with the factory it is given, but
-// changes nothing there: the master moves on its events.
-//
-//   promoted [gen]           new connections go to `gen`; the generation serving so far sheds
-//                            half its keep-alive ones
-//   rolled-back [restored]   the old generation takes them again (when it still can)
-//   succeeded [old]          the old generation may drain
+// changes nothing there: the master moves on its events (ReloadsEvents).
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import { ReloadAttempt } from '../pool/reload';
@@ -23,8 +18,11 @@ export interface ReloadsEvents {
   'reload-started': MasterEvents['reload-started'];
   'reload-failed': MasterEvents['reload-failed'];
   'reload-succeeded': MasterEvents['reload-succeeded'];
+  /** New connections go to `gen`; the generation serving so far sheds half its keep-alive ones. */
   promoted: [gen: Generation];
+  /** The old generation takes them again (when it still can). */
   'rolled-back': [restored: Generation | undefined];
+  /** The old generation may drain; `env`: what the new one was started with. */
   succeeded: [old: Generation | undefined, env: EnvOverlay];
 }
 

@@ -2,12 +2,7 @@
 // (lib/sockets/ledger.ts: its listening sockets, bound or adopted) and starts its first
 // generation; spawned by an upgrade, it asks the old master to say go once every worker is ready (lib/upgrade/predecessor.ts),
 // and serves on go, or alone when the old master goes away (released it, or died) and
-// every worker is ready. The outcomes are events; the master changes its state on them:
-//
-//   listening [info]            a listener is announced (bound at a first start, or once serving)
-//   serve [gen]                 the first generation may serve
-//   failed [reason]             start-up failed: the master exits 1
-//
+// every worker is ready. The outcomes are events (StartupEvents); the master changes its state on them.
 // Once the master serves, this piece tells the old master so (with the listeners this
 // release dropped), and begins the first generation's probation meanwhile (the master sets
 // it on the generation).
@@ -23,12 +18,18 @@ import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 
 export interface StartupEvents {
+  /** A listener is announced (bound at a first start, or once serving). */
   listening: MasterEvents['listening'];
+  /** The first generation may serve. */
   serve: [gen: Generation];
+  /** Start-up failed: the master exits 1. */
   failed: [reason: string];
 }
 
 export class Startup extends EventEmitter<StartupEvents> {
+  /** The listeners announced with a 'listening' event so far. */
+  private readonly announced = new Set<Listener>();
+
   /** @param sockets the master's ledger, empty: opened here @param newGeneration creates (not starts) the first generation */
   constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly specs: ListenerSpec[], private readonly m: Pick<MasterView, 'state'>, private readonly sockets: SocketLedger, private readonly newGeneration: () => Generation) {
     super();
@@ -62,7 +63,7 @@ export class Startup extends EventEmitter<StartupEvents> {
   }
 
   private announce(l: Listener): void {
-    l.announced = true;
+    this.announced.add(l);
     this.c.log.info('listening', `listening on ${l.address()}`, { listener: l.name });
     this.emit('listening', { name: l.name, address: l.address(), port: l.port() });
   }
@@ -80,8 +81,8 @@ export class Startup extends EventEmitter<StartupEvents> {
   }
 
   /** `gen` serves: the listeners not announced yet are, and the old master hears of it. */
-  served(sockets: Listener[], takenBack: boolean): void {
-    for (const l of sockets) if (!l.announced) this.announce(l);
+  served(takenBack: boolean): void {
+    for (const l of this.sockets.all) if (!this.announced.has(l)) this.announce(l);
     const { handoff } = this.c;
     if (handoff && !takenBack) this.c.parent.send({ type: 'serving', pid: process.pid, dropped: this.sockets.dropped, side: this.c.observation.observer.sideOf(handoff.generation) });
   }

@@ -5,21 +5,13 @@
 // (KeptSockets, lib/sockets/ledger.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
 //
 // It reads the master through its view (lib/master/context.ts) and creates generations
-// with the factory it is given, but changes nothing there: each outcome is an event (or the Outcome
-// an upgrade request resolves with), and the master moves its state on them:
-//
-//   probation                    the new master is on probation: it alone is to take new
-//                                connections, and half this master's keep-alive ones move to it
-//   upgrade-failed [reason]      this master takes every new connection again
-//   handed-over [pid, dropped]   the new master serves: stop accepting, drain, exit; the
-//                                listeners its release dropped are closed
-//   taking-back                  the new master died while this one drained: starting again
-//   taken-back [gen]             serve with this generation
-//   take-back-failed             nothing serves: drain what is left, exit 1
+// with the factory it is given, but changes nothing there: each outcome is an event
+// (UpgradesEvents) or the Outcome an upgrade request resolves with, and the master moves its state on them.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
-import { UpgradeAttempt } from '../upgrade/attempt';
+import { UpgradeAttempt, type Upgrade } from '../upgrade/attempt';
+import type { RemoteUpgrade } from '../supervisor/supervised';
 import { upgradeJudge } from '../upgrade/canary';
 import type { Judge } from '../observe/canary';
 import { verdictMessage } from '../supervisor/bridge';
@@ -28,7 +20,6 @@ import { TakeBack } from '../upgrade/take-back';
 import { relaunch, type WorkerExec } from '../os/relaunch';
 import { KeptSockets } from '../sockets/ledger';
 import { setTitle } from '../os/title';
-import type { RemoteUpgrade } from '../supervisor/supervised';
 import type { MasterContext, MasterView } from './context';
 import type { MasterEvents } from './events';
 import type { Outcome } from '../control/commands';
@@ -36,13 +27,17 @@ import type { Outcome } from '../control/commands';
 export interface UpgradesEvents {
   'upgrade-started': MasterEvents['upgrade-started'];
   'upgrade-worker-ready': MasterEvents['upgrade-worker-ready'];
+  /** This master takes every new connection again. */
   'upgrade-failed': MasterEvents['upgrade-failed'];
-  /** The new master is on probation: it alone is to take new connections. */
+  /** The new master is on probation: it alone is to take new connections, and half this master's keep-alive ones move to it. */
   probation: [];
-  /** The new master serves; `dropped`: the listeners its release does not have. */
+  /** The new master serves: stop accepting, drain, exit; `dropped`: the listeners its release does not have, closed. */
   'handed-over': [pid: number, dropped: string[]];
+  /** The new master died while this one drained: starting again. */
   'taking-back': MasterEvents['taking-back'];
+  /** Serve with this generation. */
   'taken-back': [gen: Generation];
+  /** Nothing serves: drain what is left, exit 1. */
   'take-back-failed': MasterEvents['take-back-failed'];
 }
 
@@ -54,7 +49,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
    * master this one follows while it drains, until it moves on or is lost (its phase says which:
    * lib/upgrade/phases.ts).
    */
-  private attempt: UpgradeAttempt | RemoteUpgrade | undefined;
+  private attempt: Upgrade | undefined;
   /** While the new master is followed (nginx mode): the sockets kept to take service back. */
   private kept: KeptSockets | undefined;
   private takingBack: TakeBack | undefined;
@@ -73,26 +68,26 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   /** SIGUSR2: replaces this master with a new one started from the current files. */
   start(): Promise<Outcome> {
     const { c } = this;
-    if (c.link) {
-      const remote = c.link.request();
-      const outcome = this.follow(remote);
-      remote.start();
-      return outcome;
-    }
-    if (process.pid === 1) {
+    if (!c.link && process.pid === 1) {
       c.log.warn('upgrade-refused', `upgrade refused: ${PID1}`);
       return Promise.resolve({ ok: false, reason: PID1 });
     }
-    const o = this.opts;
+    const attempt = c.link?.request() ?? this.localAttempt();
+    const outcome = this.follow(attempt);
+    attempt.start();
+    return outcome;
+  }
+
+  /** An upgrade run by this master (not under `baton run`). */
+  private localAttempt(): UpgradeAttempt {
+    const { c, opts: o } = this;
     const attempt = new UpgradeAttempt({
       judge: this.judge(), drainTimeout: o.drainTimeout,
       relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
       readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
     });
     attempt.once('started', () => attempt.child && c.observation.followSuccessor(attempt.child));
-    const outcome = this.follow(attempt);
-    attempt.start();
-    return outcome;
+    return attempt;
   }
 
   /** An upgrade the supervisor started on its own (SIGUSR2 sent to it): followed if this master serves and runs none. */
@@ -107,7 +102,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   }
 
   /** Follows an upgrade (run here, or by the supervisor). */
-  private follow(attempt: UpgradeAttempt | RemoteUpgrade): Promise<Outcome> {
+  private follow(attempt: Upgrade): Promise<Outcome> {
     const { log, surface: { notifier } } = this.c;
     this.attempt = attempt;
     if (!(attempt instanceof UpgradeAttempt)) {
@@ -152,7 +147,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   private watch(pid: number, attempt: UpgradeAttempt): void {
     // Before the servers close their fds: the sockets to take service back with (not under
     // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
-    const kept = this.c.link ? undefined : KeptSockets.atHandOver(this.m.sockets());
+    const kept = this.c.link ? undefined : new KeptSockets(this.m.sockets());
     this.kept = kept;
     if (kept?.failed !== undefined) this.c.log.warn('keep-failed', `${kept.failed}: if the new master dies while this one drains, this one cannot take service back`);
     attempt.on('lost', (reason) => this.takeBack(pid, reason));

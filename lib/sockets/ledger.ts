@@ -36,7 +36,7 @@ import * as path from 'node:path';
 import { closeHandle, handleFd, listeningFd, listeningHandle, pauseAccepting, resumeAccepting, socketHandle } from '../os/internals';
 import { isBaton, msg } from '../messages';
 import { socketState } from './sockstate';
-import { listenUnixAtomically, unlinkSocket } from './unixpath';
+import { listen, listenUnixAtomically, unlinkSocket } from './unixpath';
 import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';
 
@@ -119,8 +119,6 @@ type OnConnection = (listener: Listener, socket: net.Socket) => void;
 export class Listener {
   /** The socket belongs to someone else (systemd socket activation): its path is never removed. */
   external = false;
-  /** Announced with a 'listening' event. */
-  announced = false;
   /** Accept errors (EMFILE...): the master logs them; they never stop it. */
   onAcceptError: ((err: Error) => void) | undefined;
   /** 'kept': paused at a hand-over, for taking service back; 'closed': let go. */
@@ -189,10 +187,7 @@ export class Listener {
     return l;
   }
 
-  /**
-   * A socket this master bound is held through `dup` (the keep helper's duplicate) from now on:
-   * the workers accept on it (`forWorkers`, TCP), or the master serves on it; the server it bound closes.
-   */
+  /** Held through `dup` (the keep helper's duplicate) from now on: the workers accept on it (`forWorkers`, TCP), or the master; the server it bound closes. */
   async hold(dup: object, forWorkers: boolean): Promise<void> {
     const bound = this.server as net.Server;
     if (forWorkers && this.spec.path === undefined) this.server = undefined;
@@ -207,20 +202,21 @@ export class Listener {
 
   /** Wraps a socket inherited from the previous master or systemd; accept() starts serving on it. */
   static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection, forWorkers = true): Listener {
+    const bad = (which: string, named = `"${spec.name}"`): Error => new Error(`baton: inherited listener ${named} names fd ${fd}, which ${which}`);
     let stat: fs.Stats;
     try {
       stat = fs.fstatSync(fd);
     } catch (err) {
-      throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not open (${(err as NodeJS.ErrnoException).code})`);
+      throw bad(`is not open (${(err as NodeJS.ErrnoException).code})`);
     }
-    if (!stat.isSocket()) throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a socket`);
+    if (!stat.isSocket()) throw bad('is not a socket');
     const state = socketState(fd);
     if (state !== undefined && !state.listening) {
-      throw new Error(`baton: inherited listener "${spec.name}" names fd ${fd}, which is not a listening socket: ${state.why}. Pass listening sockets only (or start without the inherited-socket environment)`);
+      throw bad(`is not a listening socket: ${state.why}. Pass listening sockets only (or start without the inherited-socket environment)`);
     }
     // the environment says which socket is which: a socket on another port was mislabelled
     if (state?.listening && state.port !== undefined && spec.port !== undefined && spec.port !== 0 && state.port !== spec.port) {
-      throw new Error(`baton: inherited listener "${spec.name}" (${describeSpec(spec)}) names fd ${fd}, which listens on port ${state.port}: the inherited-socket environment does not match its sockets`);
+      throw bad(`listens on port ${state.port}: the inherited-socket environment does not match its sockets`, `"${spec.name}" (${describeSpec(spec)})`);
     }
     const l = new Listener(spec, backlog, onConnection, !forWorkers || spec.path !== undefined);
     // opened, never polled: a handle with no watcher in this process
@@ -318,18 +314,6 @@ export class Listener {
   }
 }
 
-function listen(server: net.Server, what: net.ListenOptions | object, backlog?: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const done = (): void => {
-      server.removeListener('error', reject);
-      resolve();
-    };
-    if (backlog === undefined) server.listen(what as net.ListenOptions, done);
-    else server.listen(what as net.ListenOptions, backlog, done);
-  });
-}
-
 export interface OpenOptions {
   specs: ListenerSpec[];
   /** The sockets this master did not bind: the previous master's (`upgrade`), or systemd's at a first start. */
@@ -385,13 +369,19 @@ export class SocketLedger {
     await hold(bound, o.accept === 'workers', log);
     this.all.push(...sockets);
   }
+
+  /** Stops accepting on every socket and closes it here (a kept one stays: KeptSockets lets it go). */
+  stopAccepting(): void {
+    for (const l of this.all) l.stopAccepting();
+  }
+
+  /** At the final stop: the UNIX socket files go (not systemd's). */
+  removePaths(): void {
+    for (const l of this.all) l.removePath();
+  }
 }
 
-/**
- * The sockets this master bound are held through the keep helper's duplicates (once, here),
- * since a socket a process bound itself cannot be left unpolled at a hand-over; the servers that
- * bound them close. Failing that, this master accepts on the servers it bound, for good.
- */
+/** The sockets this master bound are held through the keep helper's duplicates; failing that, this master accepts on the servers it bound, for good. */
 async function hold(bound: Listener[], forWorkers: boolean, log: Logger): Promise<void> {
   if (bound.length === 0) return;
   let dups: object[] = [];
@@ -425,20 +415,16 @@ export function sharedSockets(sockets: Listener[], backlog: number): SharedSocke
 /**
  * The sockets an old master keeps at a hand-over, for taking service back: each as it holds it,
  * unpolled (the raw handle stays, a server pauses); no process is involved. Under `baton run` the
- * supervisor holds the sockets instead, and this is not used. They must not outlive their use: a
- * listening socket that someone still holds keeps queueing connections that nobody accepts. They
- * are let go as soon as the new master hands over in turn, stops, or this master stops.
+ * supervisor holds the sockets instead. They must not outlive their use (close()): a listening
+ * socket that someone still holds keeps queueing connections that nobody accepts.
  */
 export class KeptSockets {
   /** Why a socket could not be kept (the others are): undefined when every one was. */
   readonly failed: string | undefined;
   private readonly kept: Listener[] = [];
 
-  static atHandOver(listeners: Listener[]): KeptSockets {
-    return new KeptSockets(listeners);
-  }
-
-  private constructor(listeners: Listener[]) {
+  /** At the hand-over: keeps each of `listeners` it can. */
+  constructor(listeners: Listener[]) {
     const lost: string[] = [];
     for (const l of listeners) {
       if (l.keep()) this.kept.push(l);
@@ -457,7 +443,7 @@ export class KeptSockets {
     }
   }
 
-  /** Lets the kept sockets go; one taken back (resume()) is open again and stays. Idempotent. */
+  /** Lets the kept sockets go (the new master hands over in turn or stops, or this one stops); one taken back stays open. Idempotent. */
   close(): void {
     for (const l of this.kept.splice(0)) l.release();
   }

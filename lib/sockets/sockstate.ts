@@ -91,9 +91,8 @@ export function socketState(fd: number): SocketState {
   }
   const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
   if (inode === undefined) return undefined;
-  // A listening TCP socket is in the first rows (the kernel lists its listening sockets
-  // first): read no further, since the whole table of a busy host (tens of thousands of
-  // TIME_WAIT rows) takes seconds to read and parse.
+  // A listening TCP socket is among the first rows: the whole table of a busy host (tens of
+  // thousands of TIME_WAIT rows) would take seconds to read and parse.
   for (const table of ['tcp', 'tcp6']) {
     const row = listeningRow(`/proc/self/net/${table}`, inode);
     if (row !== undefined) return tcpState(row);

@@ -22,11 +22,7 @@ export function socketIsLive(target: string): Promise<boolean> {
   });
 }
 
-export interface UnixBindError extends Error {
-  code: string;
-}
-
-function codeError(code: string, message: string): UnixBindError {
+function codeError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
 
@@ -52,14 +48,7 @@ export async function listenUnixAtomically(server: net.Server, target: string, o
   } catch {
     // normal: no leftover
   }
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen({ path: tmp, backlog: opts.backlog }, () => {
-      server.removeListener('error', onError);
-      resolve();
-    });
-  });
+  await listen(server, { path: tmp, backlog: opts.backlog });
   try {
     if (opts.mode !== undefined) fs.chmodSync(tmp, opts.mode);
     fs.renameSync(tmp, target);
@@ -67,6 +56,19 @@ export async function listenUnixAtomically(server: net.Server, target: string, o
     server.close();
     throw codeError((err as NodeJS.ErrnoException).code ?? 'error', `could not move the socket into place: ${(err as Error).message}`);
   }
+}
+
+/** `server.listen()` as a promise: rejects with the error it failed with. */
+export function listen(server: net.Server, what: net.ListenOptions | object, backlog?: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.removeListener('error', reject);
+      resolve();
+    };
+    if (backlog === undefined) server.listen(what as net.ListenOptions, done);
+    else server.listen(what as net.ListenOptions, backlog, done);
+  });
 }
 
 /** Removes the socket file at `target` (only if it is a socket). */

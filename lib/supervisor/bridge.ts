@@ -7,7 +7,7 @@
 // The canary goes both ways: the new master's tally reaches the old master as an event
 // ('tally'), and the old master's verdict goes back to the supervisor's attempt ('upgrade-verdict',
 // verdictMessage / readVerdict). An older master never answers: the supervisor's attempt then
-// judges on crashes alone (lib/upgrade/attempt.ts, REPORT_TIMEOUT).
+// judges on crashes alone (lib/pool/trial.ts, REPORT_TIMEOUT).
 import type { EventEmitter } from 'node:events';
 import type { FromMaster, ToMaster } from '../messages';
 import type { UpgradeEvents } from '../upgrade/attempt';

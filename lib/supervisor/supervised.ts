@@ -3,17 +3,15 @@
 // It hands the supervisor a duplicate of each listening socket (once, when the first
 // master is about to serve: before it accepts its first connection, so that the
 // supervisor never lacks the sockets or the news that this master served, however soon
-// it dies) and keeps it informed of what the next master needs. Upgrades are
-// run by the supervisor, which is the new master's parent: this master asks for one
-// (SIGUSR2, `baton upgrade`) and follows its progress through RemoteUpgrade, which
-// behaves like a local UpgradeAttempt.
-import { EventEmitter } from 'node:events';
+// it dies) and keeps it informed of what the next master needs. Upgrades are run by the
+// supervisor, the new master's parent: this master asks for one (SIGUSR2, `baton upgrade`)
+// and follows it through RemoteUpgrade.
 import { sendIfConnected } from '../channel';
 import type { Listener } from '../sockets/ledger';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
-import type { UpgradeEvents } from '../upgrade/attempt';
+import { Upgrade } from '../upgrade/attempt';
 import { upgradeEvent } from './bridge';
-import { HandOver, type HandOverPhase } from '../upgrade/phases';
+import type { HandOverPhase } from '../upgrade/phases';
 
 export const SUPERVISOR_ENV = 'BATON_SUPERVISOR';
 
@@ -29,9 +27,8 @@ export function takeSupervisedMarker(): boolean {
  * the same events as an UpgradeAttempt, and the same table of phases (lib/upgrade/phases.ts),
  * followed on what the supervisor forwards.
  */
-export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
+export class RemoteUpgrade extends Upgrade {
   pid: number | undefined;
-  private readonly handOver = new HandOver();
 
   constructor(private link: SupervisorLink) {
     super();
@@ -44,15 +41,6 @@ export class RemoteUpgrade extends EventEmitter<UpgradeEvents> {
     this.on('tally', follow('judging'));
     this.on('serving', follow('serving'));
     this.on('failed', follow('failed'));
-  }
-
-  get phase(): HandOverPhase {
-    return this.handOver.phase;
-  }
-
-  /** The new master serves, or the upgrade failed: nothing more to follow. */
-  get finished(): boolean {
-    return !this.handOver.inProgress;
   }
 
   start(): void {
@@ -104,6 +92,7 @@ export class SupervisorLink {
     });
   }
 
+  /** The upgrade this master asks for, or (onMessage) one the supervisor started on its own. */
   request(): RemoteUpgrade {
     const u = new RemoteUpgrade(this);
     this.current = u;
@@ -119,8 +108,7 @@ export class SupervisorLink {
     }
     let u = this.current;
     if (message.type === 'upgrade-started' && (u === undefined || u.finished)) {
-      u = new RemoteUpgrade(this);
-      this.current = u;
+      u = this.request();
       this.onUpgrade(u);
     }
     const e = upgradeEvent(message);

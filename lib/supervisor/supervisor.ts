@@ -23,9 +23,6 @@
 // A first master that does not call baton's listen() within readyTimeout (the wrong file,
 // or an app that never gets there) is killed and the supervisor exits 1, saying so: a
 // master says 'hello' to its supervisor from listen().
-//
-// Where it stands is one table, lib/supervisor/states.ts; an upgrade or a restart in progress
-// is its attempt's phase (lib/upgrade/phases.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Logger } from '../log/log';
 import { sendIfConnected } from '../channel';
@@ -34,7 +31,6 @@ import { Backoff } from '../pool/backoff';
 import { STOP_SIGNALS, StopSignals, type StopSignal } from '../os/signals';
 import { forwardUpgrade, readVerdict } from './bridge';
 import type { Verdict } from '../observe/canary';
-import type { ListenerSpec } from '../config/types';
 import { relaunch, type StartContext } from '../os/relaunch';
 import { UpgradeAttempt, type HandoffSocket } from '../upgrade/attempt';
 import { killTree } from '../os/proctree';
@@ -44,12 +40,6 @@ import { DEFAULTS } from '../config/options';
 import { setTitle } from '../os/title';
 import { supervisorStates } from './states';
 
-interface Held extends HandoffSocket {
-  spec: ListenerSpec;
-  external?: boolean;
-  handle: object;
-}
-
 export interface SupervisorOptions {
   /** ms the first master may take to call listen() (default: listen()'s readyTimeout default). */
   readyTimeout?: number;
@@ -57,7 +47,8 @@ export interface SupervisorOptions {
 
 export class Supervisor {
   private readonly log = new Logger('supervisor', 0, (process.env.BATON_LOG_LEVEL as 'warn') || 'warn', (process.env.BATON_LOG_FORMAT as 'text') || 'text');
-  private held: Held[] = [];
+  /** The listening sockets, as the first master sent them: handed to each next master. */
+  private held: HandoffSocket[] = [];
   private readonly notifier = new Notifier(this.log);
   /** Where it stands: one table (lib/supervisor/states.ts). */
   private readonly states = supervisorStates();
@@ -90,17 +81,12 @@ export class Supervisor {
     this.spawnFirst();
   }
 
-  private command(): { command: string; args: string[]; argv0: string; cwd: string } {
-    const r = relaunch(this.start);
-    return { command: r.command, args: [...r.execArgv, r.script, ...r.args], argv0: r.argv0, cwd: r.cwd };
-  }
-
   private spawnFirst(): void {
-    const c = this.command();
-    const child = spawn(c.command, c.args, {
-      argv0: c.argv0,
-      cwd: c.cwd,
-      env: { ...process.env, [SUPERVISOR_ENV]: '1', PWD: c.cwd },
+    const r = relaunch(this.start);
+    const child = spawn(r.command, [...r.execArgv, r.script, ...r.args], {
+      argv0: r.argv0,
+      cwd: r.cwd,
+      env: { ...process.env, [SUPERVISOR_ENV]: '1', PWD: r.cwd },
       stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     });
     this.adopt(child);
@@ -172,7 +158,7 @@ export class Supervisor {
       case 'hold':
         if (handle && typeof handle === 'object' && !this.held.some((h) => h.spec.name === message.spec.name)) {
           const h = handle as object;
-          this.held.push({ spec: message.spec, external: message.external, handle: h, handoffFd: () => h });
+          this.held.push({ spec: message.spec, external: message.external, handoffFd: () => h });
           this.log.debug('holding', `holding listener ${message.spec.name}`);
         }
         return;
@@ -205,22 +191,18 @@ export class Supervisor {
   private upgrade(why: string, replacing = true): void {
     if (this.states.is('stopping')) return;
     const old = replacing ? this.serving : undefined;
-    if (this.attempt?.finished === false) {
-      this.log.warn('upgrade-refused', `upgrade refused (${why}): an upgrade is in progress (new master ${this.attempt.pid})`);
-      this.tell(old, { type: 'upgrade-refused', reason: `an upgrade is in progress (new master ${this.attempt.pid})` });
-      return;
-    }
+    const refuse = (reason: string, logged = reason): void => {
+      this.log.warn('upgrade-refused', `upgrade refused (${why}): ${logged}`);
+      this.tell(old, { type: 'upgrade-refused', reason });
+    };
+    if (this.attempt?.finished === false) return refuse(`an upgrade is in progress (new master ${this.attempt.pid})`);
     if (this.held.length === 0 && !replacing) {
       // a master that died before its sockets reached this supervisor: start one that binds them
       this.log.warn('master-restarted', 'the supervisor holds no sockets: the new master binds them itself');
       this.spawnFirst();
       return;
     }
-    if (this.held.length === 0) {
-      this.log.warn('upgrade-refused', `upgrade refused (${why}): the master has not handed its sockets to the supervisor yet`);
-      this.tell(old, { type: 'upgrade-refused', reason: 'the supervisor holds no sockets yet' });
-      return;
-    }
+    if (this.held.length === 0) return refuse('the supervisor holds no sockets yet', 'the master has not handed its sockets to the supervisor yet');
     const what = replacing ? 'upgrade' : 'restart';
     const attempt = new UpgradeAttempt({
       relaunch: relaunch(this.start),
@@ -260,10 +242,6 @@ export class Supervisor {
     // the master being replaced follows the attempt through the bridge
     forwardUpgrade(attempt, (m) => this.tell(old, m));
     attempt.on('failed', (reason) => {
-      if (this.states.is('stopping')) {
-        this.log.error(`${what}-failed`, `${what} failed: ${reason}`);
-        return;
-      }
       // No master serves (the one being upgraded died meanwhile, or a restart failed): start one
       // on the held sockets, after the crash back-off. READY=1 ends systemd's RELOADING=1; the
       // status says that nothing serves until the restart does.
@@ -274,9 +252,9 @@ export class Supervisor {
         this.notifier.ready(process.pid, `${what} failed; no master serves: restarting in ${ms} ms`);
         return;
       }
-      // the old master serves on (it accepts again)
       this.log.error(`${what}-failed`, `${what} failed: ${reason}`);
-      this.notifier.ready(process.pid, `${what} failed`);
+      // the old master serves on (it accepts again), unless the supervisor stops
+      if (!this.states.is('stopping')) this.notifier.ready(process.pid, `${what} failed`);
     });
     attempt.on('serving', (pid) => {
       this.serving = attempt.child;

@@ -1,17 +1,21 @@
-// The old master's side of an upgrade (SIGUSR2).
+// The old master's side of an upgrade (SIGUSR2); the new master's is lib/upgrade/predecessor.ts.
 //
 //   old master                                   new master (spawned, sockets at fd 4..)
 //   spawn ------------------------------------->  runs the app, builds its pool on the
 //                                                 inherited sockets (accepting nothing yet)
-//        <--------------- forked {pid} (each worker, so a failure can kill the tree)
+//        <--------------- forked {pid}, worker-ready (each worker, so a failure can kill the tree)
 //        <--------------- ready                   every worker is ready
 //   pid -> <pidFile>.oldbin
 //   go ---------------------------------------->  starts accepting, writes <pidFile>
 //        <--------------- serving
+//   report (probation over) -------------------->
+//        <--------------- tally                   its first generation's responses but its
+//                                                 workers' warm-up (lib/upgrade/canary.ts)
 //   stops accepting, release -------------------> the new master serves alone
 //   drains its generations, exits 0              (the channel stays open meanwhile:
 //        <--------------- handed-over | stopping   the new master says when it is no
 //                                                  longer the one serving)
+//   disconnect: the new master's 'gone' (the old one released it, or died)
 //
 // After the hand-over: if the new master dies while this one still drains, without
 // having said that it handed over or stops, 'lost' tells the old master, which takes
@@ -30,8 +34,6 @@
 //                                                  cut), leaves the socket files, the pid file and
 //                                                  the control socket's path to the old master
 //   (still there drainTimeout + ROLLBACK_GRACE later: SIGKILLed with its tree, as a failure)
-//
-// Where it stands is one table, lib/upgrade/phases.ts, which only this class moves.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
@@ -43,10 +45,67 @@ import { oldbinPath, removePidFileIf, writePidFile } from '../os/pidfile';
 import { killTree } from '../os/proctree';
 import { Trial } from '../pool/trial';
 import type { Logger } from '../log/log';
-import type { UpgradeEvents, UpgradeOptions } from './attempt-types';
+import type { ListenerSpec } from '../config/types';
+import type { Relaunch } from '../os/relaunch';
+import type { Judge } from '../observe/canary';
 import { HandOver, type HandOverPhase } from './phases';
 
-export type { HandoffSocket, UpgradeEvents, UpgradeOptions } from './attempt-types';
+/** What the attempt reports: the master follows it (lib/master/upgrades.ts), `baton run` forwards it (lib/supervisor/bridge.ts). */
+export interface UpgradeEvents {
+  started: [pid: number];
+  'worker-ready': [pid: number, ready: number, total: number];
+  /** What the new master runs (release, Node, generation: a HistorySide as it sent it), once it serves. */
+  side: [pid: number, side: unknown];
+  /** The new master serves beside this one, on probation: this one sheds part of its keep-alive connections to it. */
+  probation: [pid: number];
+  /** The new master serves: the old one must stop accepting and drain. `dropped`: the listeners it did not adopt. */
+  serving: [pid: number, dropped: string[]];
+  failed: [reason: string];
+  /** The new master's tally at the end of probation (a TallyData), before it is judged: `baton run` forwards it to the old master. */
+  tally: [pid: number, tally: unknown];
+  /** After 'serving': the new master died while it was the one serving. */
+  lost: [reason: string];
+  /** After 'serving': the new master handed over in turn, or stops; nothing to watch any more. */
+  'moved-on': [what: 'handed-over' | 'stopping'];
+}
+
+/** A listening socket to hand to the new master: a Listener, or a handle a supervisor holds. */
+export interface HandoffSocket {
+  spec: ListenerSpec;
+  external?: boolean;
+  /** An fd number or a handle object, as spawn() takes them in stdio. */
+  handoffFd(): number | object;
+}
+
+export interface UpgradeOptions {
+  relaunch: Relaunch;
+  listeners: HandoffSocket[];
+  generation: number;
+  workers: number | undefined;
+  readyTimeout: number;
+  /** ms the new master serves beside the old one before the old one hands over. */
+  probation?: number;
+  pidFile: string | undefined;
+  /** The master being replaced (default: this process); undefined when there is none. */
+  oldPid?: number | undefined;
+  /** A supervisor keeps talking to the new master: the channel stays open. */
+  keepChannel?: boolean;
+  /** Environment of the new master over this process's (undefined removes a variable). */
+  env?: Record<string, string | undefined>;
+  log: Logger;
+  /** What the log calls it: a supervisor replacing a master that died restarts it (default 'upgrade'). */
+  what?: 'upgrade' | 'restart';
+  /** The `metrics` / `health` listening sockets to pass on after the listeners (lib/observe/endpoints.ts). */
+  endpoints?: Array<{ key: string; fd: number }>;
+  /** The canary, judged at the end of probation (under `baton run`, the supervisor's asks the old master). */
+  judge?: Judge;
+  /** The new master's drainTimeout: a rolled-back one is killed if still there ROLLBACK_GRACE ms later (default 30 s). */
+  drainTimeout?: number;
+  /** Unit specs give fakes: how the new master is spawned, and its tree killed. */
+  spawn?: typeof spawnChild;
+  killTree?: typeof killTree;
+}
+
 /** How long past drainTimeout a rolled-back new master may take to exit before it is killed. */
 export const ROLLBACK_GRACE = 5_000;
 
@@ -57,10 +116,28 @@ function killIfLingering(child: ChildProcess, ms: number, kill: () => number[], 
   child.once('exit', () => clearTimeout(t));
 }
 
-export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
+/** An upgrade as its old master follows it: run here (UpgradeAttempt) or by the supervisor (RemoteUpgrade, lib/supervisor/supervised.ts). */
+export abstract class Upgrade extends EventEmitter<UpgradeEvents> {
+  /** Where it stands: one table (lib/upgrade/phases.ts), moved by UpgradeAttempt, followed by RemoteUpgrade. */
+  protected readonly handOver = new HandOver();
+
+  abstract get pid(): number | undefined;
+
+  get phase(): HandOverPhase {
+    return this.handOver.state;
+  }
+
+  /** The new master serves (or followed by nobody any more), or the upgrade failed. */
+  get finished(): boolean {
+    return !this.handOver.inProgress;
+  }
+
+  abstract start(): void;
+  abstract fail(reason: string): void;
+}
+
+export class UpgradeAttempt extends Upgrade {
   child: ChildProcess | undefined;
-  /** Where it stands: one table (lib/upgrade/phases.ts), moved here only. */
-  private readonly handOver = new HandOver();
   private forked = new Set<number>();
   /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
   dropped: string[] = [];
@@ -84,17 +161,9 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     return this.child?.pid;
   }
 
-  get phase(): HandOverPhase {
-    return this.handOver.phase;
-  }
-
-  /** The new master serves (or followed by nobody any more), or the upgrade failed. */
-  get finished(): boolean {
-    return !this.handOver.inProgress;
-  }
-
   start(): void {
     const { relaunch, listeners, generation } = this.o;
+    const argv = [...relaunch.execArgv, relaunch.script, ...relaunch.args];
     const handoff: Handoff = {
       v: 1,
       parent: process.pid,
@@ -109,7 +178,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
     const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
-      child = (this.o.spawn ?? spawnChild)(relaunch.command, [...relaunch.execArgv, relaunch.script, ...relaunch.args], {
+      child = (this.o.spawn ?? spawnChild)(relaunch.command, argv, {
         argv0: relaunch.argv0,
         cwd: relaunch.cwd,
         env,
@@ -134,8 +203,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         // A master that exits 0 on its own stopped or handed over (and said so, if it could).
         if (signal === null && code === 0) return this.handOver.to('released');
         this.handOver.to('lost');
-        const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
-        this.emit('lost', `the new master ${child.pid} ${how} after it took over${detail}`);
+        this.emit('lost', this.withErrors(`the new master ${child.pid} ${how} after it took over`));
         return;
       }
       if (this.finished) return;
@@ -148,7 +216,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
       this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)${hint}`);
     }, this.o.readyTimeout);
     if (child.pid !== undefined) {
-      this.o.log.info(`${this.o.what ?? 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${[...relaunch.execArgv, relaunch.script, ...relaunch.args].join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
+      this.o.log.info(`${this.o.what ?? 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${argv.join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
       this.emit('started', child.pid);
     }
   }
@@ -191,7 +259,7 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
         return;
       case 'serving': {
         if (!this.handOver.is('go')) return;
-        if (this.timer) clearTimeout(this.timer);
+        clearTimeout(this.timer);
         this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
         if (message.side !== undefined) this.emit('side', pid, message.side);
         const ms = this.o.probation ?? 0;
@@ -226,17 +294,19 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   private rollBack(reason: string): void {
     const child = this.child as ChildProcess;
     this.send({ type: 'roll-back', reason });
-    killIfLingering(child, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE, () => (this.o.killTree ?? killTree)(child.pid as number, this.forked), this.o.log);
+    killIfLingering(child, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE, () => this.killTree(child.pid as number), this.o.log);
     this.fail(reason, false);
+  }
+
+  private killTree(pid: number): number[] {
+    return (this.o.killTree ?? killTree)(pid, this.forked);
   }
 
   /** Probation passed: the new master takes over alone. */
   private settle(pid: number): void {
     if (this.finished) return;
     this.handOver.to('serving');
-    if (this.timer) clearTimeout(this.timer);
-    this.trial?.end();
-    this.early?.remove();
+    this.ended();
     this.emit('serving', pid, this.dropped);
     // a supervisor follows its masters itself (lib/supervisor/supervisor.ts)
     if (this.o.keepChannel) return this.handOver.to('released');
@@ -261,19 +331,28 @@ export class UpgradeAttempt extends EventEmitter<UpgradeEvents> {
   fail(reason: string, kill = true): void {
     if (this.finished) return;
     this.handOver.to(kill ? 'failed' : 'rolled-back');
-    if (this.timer) clearTimeout(this.timer);
-    this.trial?.end();
-    this.early?.remove();
+    this.ended();
     const pid = this.child?.pid;
     if (pid !== undefined && kill) {
-      const killed = (this.o.killTree ?? killTree)(pid, this.forked);
+      const killed = this.killTree(pid);
       if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
     }
     if (this.o.pidFile !== undefined && this.oldPid !== undefined) {
       writePidFile(this.o.pidFile, this.oldPid);
       removePidFileIf(oldbinPath(this.o.pidFile), this.oldPid);
     }
-    const detail = this.errors.length > 0 ? `: ${this.errors.join(' | ')}` : '';
-    this.emit('failed', `${reason}${detail}`);
+    this.emit('failed', this.withErrors(reason));
+  }
+
+  /** `what`, with the errors the new master reported. */
+  private withErrors(what: string): string {
+    return this.errors.length > 0 ? `${what}: ${this.errors.join(' | ')}` : what;
+  }
+
+  /** Starting, probation and judging are over, either way. */
+  private ended(): void {
+    clearTimeout(this.timer);
+    this.trial?.end();
+    this.early?.remove();
   }
 }

@@ -15,8 +15,6 @@ import { CanaryWindow } from '../observe/window';
 import type { Judge, Warmup } from '../observe/canary';
 import type { CanaryPolicy } from '../config/observe';
 
-export { REPORT_TIMEOUT } from '../pool/trial';
-
 /** A tally as it travels over the upgrade channel. */
 export interface TallyData {
   codes: Record<string, number>;

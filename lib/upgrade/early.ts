@@ -23,8 +23,26 @@ import type { Role } from '../log/log';
 import { EARLY_FATAL } from '../os/fatal';
 
 export const ORIGINAL_NODE_OPTIONS = 'BATON_ORIGINAL_NODE_OPTIONS';
-/** Set by the preload, so that baton does not report the same error twice. */
-export const EARLY_MARK = Symbol.for('baton.early-errors');
+
+/**
+ * Reports each uncaught exception to the parent over IPC, once per process: a master spawned
+ * by an upgrade to the old master (the reason the upgrade failed), a worker to its master (the
+ * reason a reload failed, or a worker died). The preload runs this very function (its source
+ * is written into it, so it names nothing from outside); lib/index.ts runs it when no preload did.
+ */
+export function reportUncaught(role: 'master' | 'worker'): void {
+  const g = globalThis as Record<symbol, unknown>;
+  const mark = Symbol.for('baton.early-errors');
+  if (g[mark] || typeof process.send !== 'function' || (role === 'master' && !process.env.BATON_HANDOFF)) return;
+  g[mark] = true;
+  process.on('uncaughtExceptionMonitor', (err) => {
+    try {
+      process.send?.({ baton: 1, type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    } catch {
+      // the parent is gone
+    }
+  });
+}
 
 /**
  * The JSON record lib/log/log.ts writes for an uncaught error, without baton loaded. The
@@ -59,15 +77,8 @@ function preload(o: EarlyOptions): string {
     else process.env.NODE_OPTIONS = original;
     delete process.env.${ORIGINAL_NODE_OPTIONS};
   }
-  // a master spawned by an upgrade, or a cluster worker (which has no NODE_UNIQUE_ID any more)
-  if (typeof process.send === 'function' && (ROLE === 'worker' || process.env.BATON_HANDOFF)) {
-    globalThis[Symbol.for('baton.early-errors')] = true;
-    process.on('uncaughtExceptionMonitor', (err) => {
-      try {
-        process.send({ baton: 1, type: 'error', message: (err && err.stack) || String(err) });
-      } catch {}
-    });
-  }${o.format === 'json' ? JSON_FATAL : ''}
+  // a cluster worker has no NODE_UNIQUE_ID any more: ROLE says what this process is
+  (${reportUncaught})(ROLE);${o.format === 'json' ? JSON_FATAL : ''}
 }
 `;
 }
@@ -102,6 +113,8 @@ let exitHooked = false;
 
 /** Prepares the preload; undefined when it cannot be written (the upgrade goes on without it). */
 export function earlyReporter(o: EarlyOptions, env: NodeJS.ProcessEnv = process.env): EarlyReporter | undefined {
+  // NODE_OPTIONS cannot carry a path with quotes, backslashes or spaces
+  if (/["\\\s]/.test(os.tmpdir())) return undefined;
   let dir: string;
   try {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-early-'));
@@ -119,10 +132,6 @@ export function earlyReporter(o: EarlyOptions, env: NodeJS.ProcessEnv = process.
   try {
     fs.writeFileSync(file, preload(o), { mode: 0o600 });
   } catch {
-    removeDir(dir);
-    return undefined;
-  }
-  if (/["\\\s]/.test(file)) {
     removeDir(dir);
     return undefined;
   }

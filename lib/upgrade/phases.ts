@@ -13,8 +13,7 @@
 // the old master or, under `baton run`, by the supervisor. The master being replaced then
 // follows the same table on the events the supervisor forwards (RemoteUpgrade,
 // lib/supervisor/supervised.ts): it hears no 'go', so a follower moves through the phases it
-// did not hear (follow()); only the owner's moves must each be on the table (to()). The same
-// StateTable holds the master's and the supervisor's states.
+// did not hear (follow()); only the owner's moves must each be on the table (to()).
 
 export type HandOverPhase = 'spawning' | 'starting' | 'go' | 'probation' | 'judging' | 'serving' | 'released' | 'lost' | 'failed' | 'rolled-back';
 
@@ -80,10 +79,6 @@ export class StateTable<S extends string> {
 export class HandOver extends StateTable<HandOverPhase> {
   constructor() {
     super(HAND_OVER, 'spawning', 'hand-over phase');
-  }
-
-  get phase(): HandOverPhase {
-    return this.state;
   }
 
   /** The upgrade is in progress: the new master does not serve alone yet, and has not failed. */

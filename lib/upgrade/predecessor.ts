@@ -1,18 +1,6 @@
 // The new master's side of an upgrade: the channel to the process that spawned it (the old
-// master; under `baton run`, the supervisor). lib/upgrade/attempt.ts is the other side.
-//
-//   -> forked {pid}, worker-ready   while its generation starts (so a failure can kill them all)
-//   -> ready                        every worker is ready
-//   <- go                           start accepting
-//   -> serving
-//   <- report                       the probation is over: -> tally (its first generation's
-//                                   responses but its workers' warm-up, and how many that
-//                                   left out, lib/upgrade/canary.ts)
-//   <- roll-back {reason}           the canary failed: 'roll-back', this master drains
-//   <- release                      the old master handed over: the probation is over
-//   -> handed-over | stopping       this master is no longer the one serving (the old master,
-//                                   still draining, would otherwise take service back if it died)
-//   disconnect                      the old master left (released this one, or died)
+// master; under `baton run`, the supervisor). lib/upgrade/attempt.ts is the other side, and
+// draws the messages both exchange.
 //
 // Its first generation serves on probation from 'serving' until the release (or until the
 // old master is gone: nobody to roll back to). Every message is a no-op once the channel is
@@ -53,10 +41,6 @@ export class Predecessor extends EventEmitter<PredecessorEvents> {
     this.probation = new Probation(probationMs);
   }
 
-  get connected(): boolean {
-    return this.channel.connected === true;
-  }
-
   /** Follows what the old master says; only in a master spawned by an upgrade. */
   watch(): void {
     this.channel.on('message', (m: unknown) => {
@@ -82,7 +66,7 @@ export class Predecessor extends EventEmitter<PredecessorEvents> {
 
   /** Every worker is ready: asks the old master to say go; false when there is none to ask. */
   askToGo(): boolean {
-    if (!this.connected) return false;
+    if (this.channel.connected !== true) return false;
     this.send({ type: 'ready', pid: process.pid });
     return true;
   }

@@ -48,9 +48,9 @@ export class TakeBack extends EventEmitter<TakeBackEvents> {
     const old = this.o.old;
     const pinned = old?.loaded;
     const current = workerExec(this.o.start);
-    const differs = pinned !== undefined && pinnedExec(current)?.script !== pinned.script;
     if (pinned === undefined) this.attempt(undefined, current, `the files of generation ${old?.id} are gone: the current release`, true);
-    else this.attempt(pinned, current, `the release generation ${old?.id} ran`, !differs);
+    // the last attempt when the current release is that one
+    else this.attempt(pinned, current, `the release generation ${old?.id} ran`, pinnedExec(current)?.script === pinned.script);
   }
 
   private attempt(exec: WorkerExec | undefined, current: WorkerExec, what: string, last: boolean): void {

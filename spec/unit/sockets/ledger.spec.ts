@@ -123,7 +123,7 @@ describe('keeping listening sockets', function () {
     await l.hold(h, true);
     expect(l.workerHandle()).to.equal(h);
 
-    const kept = KeptSockets.atHandOver([l]);
+    const kept = new KeptSockets([l]);
     expect(helpers(), 'no helper at a hand-over').to.deep.equal([]);
     expect(kept.failed).to.equal(undefined);
     l.stopAccepting(); // the hand-over: this one closes nothing now
@@ -155,7 +155,7 @@ describe('keeping listening sockets', function () {
       expect(l.workerHandle(), 'the master accepts on it').to.equal(undefined);
       expect(await reply(target)).to.equal('served:1');
 
-      let kept = KeptSockets.atHandOver([l]);
+      let kept = new KeptSockets([l]);
       expect(helpers(), 'no helper at a hand-over').to.deep.equal([]);
       expect(kept.failed).to.equal(undefined);
       l.stopAccepting(); // the hand-over: a kept socket stays
@@ -167,7 +167,7 @@ describe('keeping listening sockets', function () {
       expect(await reply(target)).to.equal('served:3');
 
       // handed over again, and let go: nothing holds the socket
-      kept = KeptSockets.atHandOver([l]);
+      kept = new KeptSockets([l]);
       expect(kept.failed).to.equal(undefined);
       kept.close();
       expect(await outcome(target)).to.equal('ECONNREFUSED');
@@ -178,7 +178,7 @@ describe('keeping listening sockets', function () {
   it('a socket this master serves on the server it bound (the helper failed) cannot be kept: it says why, close() still lets the others go', async () => {
     const l = await RealListener.bind({ name: 'web', host: '127.0.0.1', port: 0 }, 64, (_l, c) => c.end('bound'));
     listeners.push(l);
-    const kept = KeptSockets.atHandOver([l]);
+    const kept = new KeptSockets([l]);
     expect(kept.failed).to.match(/cannot keep 127\.0\.0\.1:\d+/);
     kept.close();
     expect(await reply({ port: l.port() as number, host: '127.0.0.1' }), 'still serving until stopAccepting()').to.equal('bound');

@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { ChildProcess } from 'node:child_process';
 import { ROLLBACK_GRACE, UpgradeAttempt } from '../../../lib/upgrade/attempt';
-import { fromTallyData, REPORT_TIMEOUT, toTallyData, upgradeJudge } from '../../../lib/upgrade/canary';
+import { fromTallyData, toTallyData, upgradeJudge } from '../../../lib/upgrade/canary';
+import { REPORT_TIMEOUT } from '../../../lib/pool/trial';
 import type { Judge } from '../../../lib/observe/canary';
 import { CANARY_DEFAULTS } from '../../../lib/config/observe';
 import { emptyTally, type Tally } from '../../../lib/observe/metrics';
@@ -136,13 +137,13 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
     it('a follower moves through the phases it did not hear, never back', () => {
       const h = new HandOver();
       expect(h.follow('probation')).to.equal(true); // spawning -> starting -> go -> probation
-      expect([h.phase, h.inProgress]).to.deep.equal(['probation', true]);
+      expect([h.state, h.inProgress]).to.deep.equal(['probation', true]);
       expect(h.follow('starting')).to.equal(false);
-      expect(h.phase).to.equal('probation');
+      expect(h.state).to.equal('probation');
       expect(h.follow('serving')).to.equal(true);
       expect(h.inProgress).to.equal(false);
       expect(h.follow('failed')).to.equal(false);
-      expect(h.phase).to.equal('serving');
+      expect(h.state).to.equal('serving');
     });
 
     it('an upgrade the canary finds worse ends rolled back (not failed: it drains away)', () => {
