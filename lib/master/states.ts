@@ -12,7 +12,7 @@
 // generation on probation) or an upgrade (a new master).
 import type { Logger } from '../log/log';
 import type { Outcome } from '../control/commands';
-import { StateTable } from '../upgrade/phases';
+import { StateTable } from '../upgrade/state-table';
 
 export type MasterState = 'starting' | 'serving' | 'handed-over' | 'stopping';
 

@@ -12,7 +12,7 @@
 // listening. An upgrade in progress is not a state here: it is its attempt's phase
 // (lib/upgrade/phases.ts).
 
-import { StateTable } from '../upgrade/phases';
+import { StateTable } from '../upgrade/state-table';
 
 export type SupervisorState = 'starting' | 'listening' | 'serving' | 'restarting' | 'stopping';
 

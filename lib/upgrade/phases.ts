@@ -14,6 +14,7 @@
 // follows the same table on the events the supervisor forwards (RemoteUpgrade,
 // lib/supervisor/supervised.ts): it hears no 'go', so a follower moves through the phases it
 // did not hear (follow()); only the owner's moves must each be on the table (to()).
+import { StateTable } from './state-table';
 
 export type HandOverPhase = 'spawning' | 'starting' | 'go' | 'probation' | 'judging' | 'serving' | 'released' | 'lost' | 'failed' | 'rolled-back';
 
@@ -47,33 +48,6 @@ function path(from: HandOverPhase, to: HandOverPhase): HandOverPhase[] | undefin
     }
   }
   return undefined;
-}
-
-/**
- * A state moved only along `table` (a move off it is a bug in baton): a hand-over's phase here,
- * a master's state (lib/master/states.ts), the supervisor's (lib/supervisor/states.ts).
- */
-export class StateTable<S extends string> {
-  private current: S;
-
-  /** @param what what the error of a move off the table calls the state */
-  constructor(private readonly table: Readonly<Record<S, readonly S[]>>, first: S, private readonly what: string) {
-    this.current = first;
-  }
-
-  get state(): S {
-    return this.current;
-  }
-
-  /** Whether the state is one of `states`. */
-  is(...states: S[]): boolean {
-    return states.includes(this.current);
-  }
-
-  to(next: S): void {
-    if (!this.table[this.current].includes(next)) throw new Error(`baton: internal error: ${this.what} ${this.current} -> ${next} is not a transition`);
-    this.current = next;
-  }
 }
 
 export class HandOver extends StateTable<HandOverPhase> {
