@@ -33,6 +33,7 @@ export const ORIGINAL_NODE_OPTIONS = 'BATON_ORIGINAL_NODE_OPTIONS';
 export function reportUncaught(role: 'master' | 'worker'): void {
   const g = globalThis as Record<symbol, unknown>;
   const mark = Symbol.for('baton.early-errors');
+  // BATON_HANDOFF is HANDOFF_ENV (lib/upgrade/handoff.ts) written out: the preload has no imports
   if (g[mark] || typeof process.send !== 'function' || (role === 'master' && !process.env.BATON_HANDOFF)) return;
   g[mark] = true;
   process.on('uncaughtExceptionMonitor', (err) => {
