@@ -71,23 +71,39 @@ export function parseWrk(text: string): Omit<WrkRun, 'cpu' | 'runnable' | 'satur
 }
 
 /** ns run and ns waited to run, summed over the threads of pid; null when it is gone. */
-export function schedNs(pid: number): { run: number; wait: number } | null {
+export function schedNs(pid: number): Map<string, { run: number; wait: number }> | null {
   let tids: string[];
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
     return null;
   }
-  let run = 0;
-  let wait = 0;
+  const byThread = new Map<string, { run: number; wait: number }>();
   for (const t of tids) {
     try {
       const [r, w] = fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
-      run += r ?? 0;
-      wait += w ?? 0;
+      byThread.set(t, { run: r ?? 0, wait: w ?? 0 });
     } catch {
       // a thread that ended
     }
+  }
+  return byThread;
+}
+
+/**
+ * The CPU time (run, wait) each thread of `a` spent until `b`; null when one of them ended in
+ * between (a late second sample on a busy machine, after wrk's threads finished): its time is lost,
+ * and a sum without it would read near 0.
+ */
+export function schedDelta(a: Map<string, { run: number; wait: number }> | null, b: Map<string, { run: number; wait: number }> | null): { run: number; wait: number } | null {
+  if (!a || !b) return null;
+  let run = 0;
+  let wait = 0;
+  for (const [t, x] of a) {
+    const y = b.get(t);
+    if (!y) return null;
+    run += y.run - x.run;
+    wait += y.wait - x.wait;
   }
   return { run, wait };
 }
@@ -137,11 +153,11 @@ export async function runWrks(bin: string, plan: CpuPlan, jobs: WrkJob[], second
   const windowNs = (tb - ta) * 1e6;
   return outs.map((o, i) => {
     if (o.code !== 0) throw new Error(`wrk (port ${jobs[i]?.port}) exited with ${o.code}: ${o.out.slice(0, 1000)}`);
-    const x = a[i];
-    const y = b[i];
-    if (!x || !y || !(windowNs > 0)) return { ...parseWrk(o.out), cpu: null, runnable: null, saturated: false };
-    const cpu = Math.round(((y.run - x.run) / windowNs) * 1000) / 1000;
-    const runnable = Math.round(((y.run - x.run + y.wait - x.wait) / (windowNs * threads)) * 1000) / 1000;
+    const d = schedDelta(a[i] ?? null, b[i] ?? null);
+    // a second sample later than wrk's run (timers late on a busy machine) measured its idle end
+    if (!d || !(windowNs > 0) || tb - t0 > durationS * 1000) return { ...parseWrk(o.out), cpu: null, runnable: null, saturated: false };
+    const cpu = Math.round((d.run / windowNs) * 1000) / 1000;
+    const runnable = Math.round(((d.run + d.wait) / (windowNs * threads)) * 1000) / 1000;
     return { ...parseWrk(o.out), cpu, runnable, saturated: runnable >= SATURATED };
   });
 }

@@ -7,7 +7,7 @@ import { parseArgs } from '../../bench/flags';
 import { exitCodeOf } from '../../bench/goals';
 import { interleavedRatios, pairedRatios, ratioOf, TWIN, type PriceCell } from '../../bench/price';
 import { CALIBRATION, calibrationError, priceGoals, unjudged } from '../../bench/price-goals';
-import { parseWrk, SATURATED, wholeSeconds, wrkArgs, wrkFailed, type WrkRun } from '../../bench/wrk';
+import { parseWrk, SATURATED, schedDelta, wholeSeconds, wrkArgs, wrkFailed, type WrkRun } from '../../bench/wrk';
 
 const WRK_OUT = `Running 2s test @ http://127.0.0.1:41234/
   1 threads and 16 connections
@@ -79,6 +79,14 @@ describe('bench: wrk', () => {
     expect(wrkArgs('keep-alive', 16, 1, 2, 80)).to.deep.equal(['-t', '1', '-c', '16', '-d', '2s', '--latency', '--timeout', '5s', 'http://127.0.0.1:80/']);
     expect(wrkArgs('fresh', 4, 8, 1, 80)).to.include.members(['-H', 'Connection: close']).and.include('4');
     expect(SATURATED).to.equal(0.9);
+  });
+
+  it("reads its CPU time per thread, and none when a thread ended between the samples (not a sum near 0)", () => {
+    const at = (...xs: [string, number, number][]) => new Map(xs.map(([t, run, wait]) => [t, { run, wait }]));
+    expect(schedDelta(at(['1', 10, 1], ['2', 100, 5]), at(['1', 12, 1], ['2', 900, 25], ['3', 7, 7]))).to.deep.equal({ run: 802, wait: 20 });
+    // wrk's worker thread finished before the late second sample: only the idle main thread is left
+    expect(schedDelta(at(['1', 10, 1], ['2', 100, 5]), at(['1', 12, 1]))).to.equal(null);
+    expect(schedDelta(null, at(['1', 1, 1]))).to.equal(null);
   });
 });
 

@@ -235,6 +235,7 @@ describe('npm run bench (tiny configuration)', function () {
     if (p === null) return;
     expect(p.failed, 'wrk saw no failed request').to.equal(0);
     expect(p.cells.map((c) => `${c.load} ${c.mode}`)).to.deep.equal(['keep-alive interleaved', 'keep-alive paired', 'fresh interleaved', 'fresh paired']);
+    let measured = 0;
     for (const c of p.cells) {
       const name = `${c.load} ${c.mode}`;
       expect(c.runs, name).to.have.length(2);
@@ -244,7 +245,9 @@ describe('npm run bench (tiny configuration)', function () {
         for (const w of Object.values(round)) {
           expect(w.rps, name).to.be.greaterThan(0);
           expect(w.requests, name).to.be.greaterThan(0);
-          if (c.load === 'keep-alive') expect(w.cpu, `${name}: wrk's own CPU use, read from /proc`).to.be.a('number').greaterThan(0);
+          // null when a late sample on a busy machine came after wrk's threads ended (bench/wrk.ts schedDelta)
+          if (c.load === 'keep-alive' && w.cpu !== null) expect(w.cpu, `${name}: wrk's own CPU use, read from /proc`).to.be.greaterThan(0);
+          if (c.load === 'keep-alive' && w.cpu !== null) measured++;
         }
       }
       for (const x of c.ratios) expect(x.rounds, `${name} ${x.what}`).to.have.length(2);
@@ -253,6 +256,7 @@ describe('npm run bench (tiny configuration)', function () {
       expect(gs.map((g) => g.key?.split(':')[4]), name).to.deep.equal(['baton/best']);
       for (const g of gs) expect(g.asserted, name).to.equal(false);
     }
+    expect(measured, "wrk's own CPU use read in at least one keep-alive run").to.be.greaterThan(0);
     expect(stderr).to.match(/price per core \(wrk .*load generator on CPU/);
     expect(stderr).to.match(/A\/A/);
     // the Node client ran baton alone: every request of it accounted for

@@ -371,7 +371,7 @@ describe('probation: new code whose workers crash right after becoming ready (in
 
   it('an upgrade is rolled back: the old master never stopped accepting and keeps serving', async () => {
     const pidFile = t.dir.file('app.pid');
-    t.server = new Server(t.dir, { PROBATION: '1500', PID_FILE: pidFile });
+    t.server = new Server(t.dir, { PROBATION: '1500', PID_FILE: pidFile, CRASH_FALLBACK_MS: '0' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const load = new Load({ port }, { keepAlive: 3, fresh: 2, maxMs: 40_000 });
@@ -427,7 +427,7 @@ describe('probation: new code whose workers crash right after becoming ready (in
   });
 
   it('a reload is rolled back: the old generation, never drained, takes the connections back', async () => {
-    t.server = new Server(t.dir, { PROBATION: '1500' });
+    t.server = new Server(t.dir, { PROBATION: '1500', CRASH_FALLBACK_MS: '0' });
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const oldWorkers = t.server.events.filter((e) => e.ev === 'worker-ready').map((e) => e.pid as number);
