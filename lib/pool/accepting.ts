@@ -56,7 +56,7 @@ export class Accepting {
     let n = 0;
     for (const slot of this.slots.values()) {
       if (slot.state !== 'ready') continue;
-      const k = Math.floor(Math.max(slot.open, slot.connections) * share);
+      const k = Math.floor(slot.connections * share);
       if (k <= 0) continue;
       slot.fairness.shed += k;
       sendIfConnected(slot.worker, { type: 'shed', connections: k, http2: true });
@@ -98,7 +98,7 @@ export class Accepting {
     if (this.shared === undefined) return;
     if (!lower) this.wake(); // a report: the next ticks look at it
     const members = this.members();
-    const limit = shareOf(members.map((s) => ({ id: s.worker.id, open: s.open })));
+    const limit = shareOf(members.map((s) => ({ id: s.worker.id, open: s.connections })));
     if (limit === this.limit || (limit < this.limit && !lower)) return;
     this.limit = limit;
     for (const slot of members) sendIfConnected(slot.worker, { type: 'share', limit });
@@ -118,7 +118,7 @@ export class Accepting {
     }
     this.changed = false;
     this.reshare(true);
-    for (const [id, connections] of this.shedding.tick(this.members().map((s) => ({ id: s.worker.id, open: s.open })))) {
+    for (const [id, connections] of this.shedding.tick(this.members().map((s) => ({ id: s.worker.id, open: s.connections })))) {
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       slot.fairness.shed += connections;
