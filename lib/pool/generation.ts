@@ -96,8 +96,10 @@ export class Generation extends EventEmitter<GenerationEvents> {
     return n;
   }
 
-  markServing(): void {
+  /** Serving, on `probation` (begun) when it is a change on trial: a reload's generation, a new master's first. */
+  markServing(probation?: { readonly active: boolean }): void {
     this.state = 'serving';
+    this.probation = probation;
   }
 
   /**

@@ -69,7 +69,7 @@ export class ConnectionTracker implements HttpWatcher {
    * @param responses told of every HTTP/1 response this tracker saw finish, and of those a closing
    *   connection left unfinished (the worker's request counting: one watcher per request for both)
    */
-  constructor(server: Server | undefined, private grace: number, gone?: () => void, private readonly responses?: ResponseSink) {
+  constructor(private grace: number, gone?: () => void, private readonly responses?: ResponseSink) {
     const tracker = this;
     this.onClose = function onClose(this: Socket) {
       const c = tracker.conns.get(this);
@@ -79,7 +79,6 @@ export class ConnectionTracker implements HttpWatcher {
       tracker.check();
       gone?.();
     };
-    if (server) this.watch(server);
   }
 
   get size(): number {
@@ -122,16 +121,15 @@ export class ConnectionTracker implements HttpWatcher {
     return kind !== 'other';
   }
 
-  /** A connection handed to this worker by the master, counted from now on. */
-  add(socket: Socket, server?: Server, listener?: string): Conn {
-    const srv = server ?? this.servers.keys().next().value;
-    const kind = (srv && this.servers.get(srv)) ?? 'other';
+  /** A connection of `server` (watched), counted from now on. */
+  add(socket: Socket, server: Server, listener?: string): Conn {
+    const kind = this.servers.get(server) ?? 'other';
     const c: Conn = {
       raw: socket,
-      server: srv as Server,
+      server,
       kind,
       io: kind === 'http' ? socket : undefined,
-      peer: srv instanceof tls.Server ? peerOf(socket) : undefined,
+      peer: server instanceof tls.Server ? peerOf(socket) : undefined,
       idleSince: performance.now(),
       bytesAtIdle: 0,
       long: false,

@@ -85,11 +85,12 @@ describe('drain: ConnectionTracker', () => {
       });
     }
     current = srv;
-    tracker = new ConnectionTracker(srv, grace);
+    tracker = new ConnectionTracker(grace);
+    tracker.watch(srv); // as a worker does once its server is built
     listener = net.createServer((socket) => {
       accepted.push(socket);
-      tracker.add(socket);
-      if (feed) srv.emit('connection', socket);
+      if (feed) tracker.feed(socket, srv, 'test');
+      else tracker.add(socket, srv);
     });
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   }
@@ -375,7 +376,7 @@ describe('drain: ConnectionTracker', () => {
     clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     const srv = http.createServer((req, res) => res.end(String(listenerOf(req))));
     srv.keepAliveTimeout = 0;
-    tracker = new ConnectionTracker(undefined, GRACE);
+    tracker = new ConnectionTracker(GRACE);
     listener = net.createServer((socket) => {
       accepted.push(socket);
       tracker.feed(socket, srv, 'web');
@@ -400,7 +401,7 @@ describe('drain: ConnectionTracker', () => {
       socket.resume();
       socket.on('end', () => setImmediate(() => setImmediate(() => socket.end('pong'))));
     });
-    tracker = new ConnectionTracker(undefined, GRACE);
+    tracker = new ConnectionTracker(GRACE);
     listener = net.createServer((socket) => {
       accepted.push(socket);
       tracker.feed(socket, srv, 'raw');
@@ -429,7 +430,7 @@ describe('drain: ConnectionTracker', () => {
       res.end('x');
     });
     srv.keepAliveTimeout = 0;
-    tracker = new ConnectionTracker(srv, GRACE, undefined, sink);
+    tracker = new ConnectionTracker(GRACE, undefined, sink);
     listener = net.createServer((socket) => {
       accepted.push(socket);
       tracker.feed(socket, srv, 'web');
