@@ -44,11 +44,7 @@ export function surviveMasterDisconnect(worker: Worker): void {
   (worker as unknown as { exitedAfterDisconnect: boolean }).exitedAfterDisconnect = true;
 }
 
-/**
- * 3. The handle of a listening net.Server, sent to the `baton run` supervisor over IPC so
- *    that it holds a duplicate of the socket without accepting on it (a net.Server sent
- *    the public way is listened on by the receiver).
- */
+/** 3. (A net.Server sent the public way is listened on by the receiver.) */
 export function listeningHandle(server: Server): object {
   return rawHandle(server, 'a listening server');
 }
@@ -138,11 +134,7 @@ export function releasePendingHandle(child: ChildProcess): boolean {
   const c = child as unknown as { _pendingMessage?: { handle?: { close?: () => void } } | null };
   const handle = c._pendingMessage?.handle;
   if (!handle || typeof handle.close !== 'function') return false;
-  try {
-    handle.close();
-  } catch {
-    // already closed
-  }
+  closeHandle(handle);
   c._pendingMessage = null;
   return true;
 }

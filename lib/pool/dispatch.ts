@@ -10,7 +10,7 @@
 import type { Socket } from 'node:net';
 import type { Generation } from './generation';
 import type { Intake } from './intake';
-import { fewestInFlight, type WorkerSlot } from './slot';
+import type { WorkerSlot } from './slot';
 import { msg } from '../messages';
 import type { Listener } from '../sockets/ledger';
 import type { Logger } from '../log/log';
@@ -103,7 +103,12 @@ export class Dispatcher implements Intake {
   private pick(gen: Generation): WorkerSlot | undefined {
     const ready = [...gen.slots.values()].filter((s) => s.state === 'ready');
     if (ready.length > 0) this.rr = (this.rr + 1) % ready.length;
-    return fewestInFlight(ready, this.rr);
+    let best: WorkerSlot | undefined;
+    for (let i = 0; i < ready.length; i++) {
+      const s = ready[(this.rr + i) % ready.length] as WorkerSlot;
+      if (best === undefined || s.inflight < best.inflight) best = s;
+    }
+    return best;
   }
 
   /** Sends the waiting connections on, once a worker can take them. */

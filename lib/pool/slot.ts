@@ -98,13 +98,3 @@ export function record(slot: WorkerSlot, m: FromWorker): void {
 export function mayAccept(slot: WorkerSlot): boolean {
   return slot.given.size > 0 && slot.acceptClosed !== true;
 }
-
-/** Of `ready`, from index `from` on, the worker with the fewest connections in transit. */
-export function fewestInFlight(ready: WorkerSlot[], from: number): WorkerSlot | undefined {
-  let best: WorkerSlot | undefined;
-  for (let i = 0; i < ready.length; i++) {
-    const s = ready[(from + i) % ready.length] as WorkerSlot;
-    if (best === undefined || s.inflight < best.inflight) best = s;
-  }
-  return best;
-}
