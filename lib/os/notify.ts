@@ -1,11 +1,6 @@
-// systemd's notification protocol (Type=notify, NotifyAccess=all): READY=1 once serving,
-// MAINPID= when a new master takes over, RELOADING=1 while an upgrade or reload runs,
-// STOPPING=1 on the way out.
-//
-// The messages are datagrams on the UNIX socket named by $NOTIFY_SOCKET. Node cannot send
-// UNIX datagrams without a native addon, so baton runs systemd's own `systemd-notify`
-// (present wherever systemd is). Without $NOTIFY_SOCKET nothing is sent; without the
-// command, one warning is logged.
+// systemd's notification protocol (Type=notify, NotifyAccess=all; docs/deployment.md): READY=1,
+// MAINPID=, RELOADING=1, STOPPING=1. Node cannot send the UNIX datagrams to $NOTIFY_SOCKET without
+// a native addon, so baton runs systemd's own `systemd-notify` (present wherever systemd is).
 import { execFile } from 'node:child_process';
 import type { Logger } from '../log/log';
 

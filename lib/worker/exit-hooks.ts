@@ -1,12 +1,7 @@
-// beforeExit(fn): the app's clean-up before a baton process leaves.
-//
-// Closing a database pool, flushing a queue or a log shipper takes time, and 'drain'
-// comes too early for it (requests still run) while the worker used to exit as soon as
-// its connections were done. A worker runs these functions once its connections are
-// done, a master once its generations are gone; the process exits when every one has
-// settled, or `exitTimeout` ms after they were called, whichever comes first. A
-// function that throws, rejects or is still running at exitTimeout is logged (one
-// line each), and never keeps the process from leaving.
+// beforeExit(fn): the app's clean-up before a baton process leaves (docs/options.md, "Clean-up
+// before exit"): after a worker's connections are done ('drain' comes too early: requests still
+// run), or a master's generations are gone; bounded by exitTimeout. A function that throws,
+// rejects or is still running then is logged (one line each), and never keeps the process.
 import type { Logger } from '../log/log';
 import { errorText } from './mistakes';
 
