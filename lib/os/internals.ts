@@ -26,7 +26,7 @@
 //    by default, keepAlive, and allowHalfOpen, which http.Server turns on too) when *it*
 //    accepts; baton hands connections over with server.emit('connection'), so it applies them
 //    itself, read from the server. (A socket's own `allowHalfOpen` is public: Duplex.)
-import type { Server, Socket } from 'node:net';
+import { Server, type Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
@@ -44,19 +44,14 @@ export function surviveMasterDisconnect(worker: Worker): void {
   (worker as unknown as { exitedAfterDisconnect: boolean }).exitedAfterDisconnect = true;
 }
 
-/** 3. (A net.Server sent the public way is listened on by the receiver.) */
-export function listeningHandle(server: Server): object {
-  return rawHandle(server, 'a listening server');
-}
-
-/** 6. The raw handle under a net.Socket (opened with `{ fd }`), to send over IPC as such. */
-export function socketHandle(socket: Socket): object {
-  return rawHandle(socket, 'a socket');
-}
-
-function rawHandle(owner: Server | Socket, what: string): object {
+/**
+ * 3. The handle of a listening net.Server (a net.Server sent the public way is listened on by the
+ * receiver), and 6. the raw handle under a net.Socket opened with `{ fd }`: to send over IPC as such.
+ */
+export function rawHandle(owner: Server | Socket): object {
   const handle = (owner as unknown as { _handle?: unknown })._handle;
   if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
+    const what = owner instanceof Server ? 'a listening server' : 'a socket';
     throw new Error(`baton: cannot read the handle of ${what}; this Node version (${process.version}) is not supported`);
   }
   return handle;

@@ -79,7 +79,6 @@ export class Accepting {
     for (const s of shared) {
       if (slot.given.has(s.listener)) continue;
       slot.given.add(s.listener);
-      slot.fairness.handles++;
       sendIfConnected(slot.worker, { type: 'handle', listener: s.listener, backlog: s.backlog }, { handle: s.handle });
     }
     slot.accepting = true;

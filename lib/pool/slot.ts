@@ -34,14 +34,14 @@ export interface WorkerSlot {
   acceptClosed?: boolean;
   /** Accepting now, by its last load report (lib/worker/acceptor.ts decides; this only mirrors it). */
   acceptingNow: boolean;
-  /** Fairness so far: times it paused at its share, connections it was asked to shed, duplicates sent. */
-  fairness: { pauses: number; shed: number; handles: number };
+  /** Fairness so far: times it paused at its share, connections it was asked to shed (the duplicates sent: given.size). */
+  fairness: { pauses: number; shed: number };
 }
 
 export function newSlot(worker: Worker, now: number): WorkerSlot {
   return {
     worker, pid: worker.process.pid ?? -1, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
-    sending: new Map(), accepting: false, given: new Set(), acceptingNow: false, fairness: { pauses: 0, shed: 0, handles: 0 },
+    sending: new Map(), accepting: false, given: new Set(), acceptingNow: false, fairness: { pauses: 0, shed: 0 },
   };
 }
 

@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { closeHandle, handleFd, listeningHandle, pauseAccepting, resumeAccepting, socketHandle } from '../os/internals';
+import { closeHandle, handleFd, pauseAccepting, rawHandle, resumeAccepting } from '../os/internals';
 import { isBaton, msg } from '../messages';
 import { socketState } from './sockstate';
 import { listen, listenUnixAtomically, unlinkSocket } from './unixpath';
@@ -147,7 +147,7 @@ export class Listener {
 
   /** A handle of the socket to give away (a duplicate is made for the receiver): to the supervisor. */
   handle(): object {
-    return this.held ?? listeningHandle(this.server as net.Server);
+    return this.held ?? rawHandle(this.server as net.Server);
   }
 
   /** The socket's raw handle when the workers accept on it themselves (TCP), else undefined. */
@@ -205,7 +205,7 @@ export class Listener {
     const l = new Listener(spec, backlog, onConnection, !forWorkers || spec.path !== undefined);
     l.external = external === true;
     // opened, never polled: a handle with no watcher in this process
-    l.held = socketHandle(new net.Socket({ fd, readable: false, writable: false }));
+    l.held = rawHandle(new net.Socket({ fd, readable: false, writable: false }));
     if (spec.path === undefined) l.bound = { address: spec.host, port: state?.listening && state.port !== undefined ? state.port : (spec.port ?? 0) };
     return l;
   }
@@ -497,7 +497,7 @@ function helper(): void {
   process.on('disconnect', () => process.exit(0));
   for (let i = 0; i < count; i++) {
     const socket = new net.Socket({ fd: HELPER_FIRST_FD + i, readable: false, writable: false });
-    process.send(msg({ type: 'kept', index: i }), socketHandle(socket) as never);
+    process.send(msg({ type: 'kept', index: i }), rawHandle(socket) as never);
   }
 }
 
