@@ -16,7 +16,7 @@ import { sendIfConnected } from '../channel';
 import { releasePendingHandle } from '../os/internals';
 import { isBaton, type FromWorker } from '../messages';
 import type { Logger } from '../log/log';
-import type { SharedSocket } from '../sockets/ledger';
+import type { Listener } from '../sockets/ledger';
 import { pinnedExec, type WorkerExec } from '../os/relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
@@ -25,6 +25,8 @@ export interface GenerationOptions extends Limits, StragglerTimes {
   workers: number;
   /** What its workers run (every fork, respawns included: cluster's settings are global). */
   exec: WorkerExec;
+  /** The backlog its workers' listen() sets on the sockets they accept on (the `backlog` option). */
+  backlog: number;
   /** ms from start() to every worker ready; later, 'failed'. */
   readyTimeout: number;
   /** Environment of its workers over the master's (envFile; undefined removes a variable). */
@@ -61,7 +63,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private readyTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
   /** Its workers accepting on the shared sockets themselves, kept fair. */
-  private readonly accepting = new Accepting(this.slots);
+  private readonly accepting: Accepting;
   /** Replacing the workers that die, hang or outgrow their limits while it serves. */
   private readonly upkeep: Upkeep;
   private readonly stragglers: Stragglers;
@@ -73,6 +75,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
     super();
     this.target = opts.workers;
     this.loaded = pinnedExec(opts.exec);
+    this.accepting = new Accepting(this.slots, opts.backlog);
     this.upkeep = new Upkeep(this, opts, log);
     this.stragglers = new Stragglers(opts, log);
   }
@@ -106,9 +109,9 @@ export class Generation extends EventEmitter<GenerationEvents> {
    * Its workers accept new connections on these sockets themselves, each on duplicates of
    * its own, kept fair by lib/pool/balance.ts; a worker that becomes ready later joins in.
    */
-  acceptOn(sockets: SharedSocket[]): void {
+  acceptOn(listeners: Listener[]): void {
     if (this.state === 'draining' || this.state === 'done') return;
-    this.accepting.on(sockets);
+    this.accepting.on(listeners);
   }
 
   /** Its workers stop taking new connections (for now: acceptOn() again resumes). */

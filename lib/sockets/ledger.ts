@@ -7,7 +7,7 @@
 //   this master did not bind can be left open and unpolled (a socket a process bound itself
 //   refuses: ENOTCONN, lib/os/internals.ts, 7), and that is what a hand-over needs. Inherited fds
 //   this release has no listener for are closed.
-// - What it hands out: the raw handles its workers accept on (sharedSockets()), the fds for the
+// - What it hands out: the raw handles its workers accept on (workerHandle()), the fds for the
 //   next master (handoffFd()), the sockets kept for taking service back (KeptSockets), and at the
 //   final stop the UNIX socket paths (removePath(); why a path survives until then:
 //   lib/sockets/unixpath.ts).
@@ -376,23 +376,6 @@ async function hold(bound: Listener[], forWorkers: boolean, log: Logger): Promis
     for (const h of dups.slice(held)) closeHandle(h);
     log.warn('keep-helper-failed', `${(err as Error).message}: this master accepts the connections of ${bound.slice(held).map((l) => l.address()).join(', ')} itself, hands each to a worker, and cannot keep these sockets for taking service back`);
   }
-}
-
-/** A TCP socket the workers accept on themselves (lib/worker/acceptor.ts). */
-export interface SharedSocket {
-  listener: string;
-  handle: object;
-  backlog: number;
-}
-
-/** The sockets the serving generation's workers accept on themselves. */
-export function sharedSockets(sockets: Listener[], backlog: number): SharedSocket[] {
-  const out: SharedSocket[] = [];
-  for (const l of sockets) {
-    const handle = l.workerHandle();
-    if (handle !== undefined) out.push({ listener: l.name, handle, backlog });
-  }
-  return out;
 }
 
 /**

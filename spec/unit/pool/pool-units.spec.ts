@@ -19,10 +19,13 @@ import { FakeWorker } from '../../support/fakes/worker';
 
 const log = new Logger('master', 1, 'silent');
 
+/** A TCP listener the workers accept on, as the generation sees it. */
+const web = { name: 'web', workerHandle: () => ({}) } as unknown as Listener;
+
 function pool(id: number, workers = 2, readyTimeout = 1_000): { gen: Generation; forked: FakeWorker[] } {
   const forked: FakeWorker[] = [];
   const gen = new Generation(id, {
-    workers, readyTimeout, drainTimeout: 1_000, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
+    workers, backlog: 511, readyTimeout, drainTimeout: 1_000, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
     exec: { script: __filename, args: [], cwd: __dirname },
     fork: () => {
       const w = new FakeWorker();
@@ -119,7 +122,7 @@ describe('pool units (fake workers, fake clock)', () => {
       const { gen, forked } = pool(1, 1);
       gen.start();
       gen.markServing();
-      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      gen.acceptOn([web]);
       const w = forked[0] as FakeWorker;
       expect(w.sent).to.deep.equal([]); // not ready yet
       w.say({ type: 'ready' });
@@ -136,7 +139,7 @@ describe('pool units (fake workers, fake clock)', () => {
       const { gen, forked } = pool(1, 2);
       gen.start();
       gen.markServing();
-      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      gen.acceptOn([web]);
       const [a, b] = forked as [FakeWorker, FakeWorker];
       const shares = (w: FakeWorker): unknown[] => w.sent.filter((m) => m.type === 'share').map((m) => m.limit);
       a.say({ type: 'ready' });
@@ -165,7 +168,7 @@ describe('pool units (fake workers, fake clock)', () => {
       const { gen, forked } = pool(1, 2);
       gen.start();
       gen.markServing();
-      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      gen.acceptOn([web]);
       const [a, b] = forked as [FakeWorker, FakeWorker];
       a.say({ type: 'ready' });
       b.say({ type: 'ready' });
@@ -200,7 +203,7 @@ describe('pool units (fake workers, fake clock)', () => {
   }
 
   describe('the intakes (lib/pool/intake.ts)', () => {
-    const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
+    const sockets = [web];
     const accepts = (w: FakeWorker | undefined): Array<unknown> => (w?.sent ?? []).filter((m) => m.type === 'accept').map((m) => m.on);
 
     it('workers accept: serve() lets the new generation accept before the one before stops', () => {
