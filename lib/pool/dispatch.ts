@@ -70,18 +70,13 @@ export class Dispatcher implements Intake {
   dispatch(l: Listener, socket: Socket, attempt = 0): void {
     const gen = this.serving;
     let slot = gen?.state === 'serving' ? this.pick(gen) : undefined;
-    let target = gen;
     if (slot === undefined && this.view.handedOver()) {
       for (const g of this.view.generations()) {
-        const any = [...g.slots.values()].find((s) => s.worker.isConnected());
-        if (any) {
-          slot = any;
-          target = g;
-          break;
-        }
+        slot = [...g.slots.values()].find((s) => s.worker.isConnected());
+        if (slot !== undefined) break;
       }
     }
-    if (slot === undefined || target === undefined) {
+    if (slot === undefined) {
       if (this.pending.length >= PENDING_LIMIT) {
         this.log.warn('overload', `no worker ready and ${PENDING_LIMIT} connections waiting: closing one`);
         socket.destroy();

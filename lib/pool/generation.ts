@@ -5,7 +5,6 @@
 //
 // Each generation drains on its own timer, so several may drain at once. While it
 // serves, it keeps `target` workers alive (lib/pool/upkeep.ts).
-import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Accepting } from './accepting';
@@ -33,8 +32,6 @@ export interface GenerationOptions extends Limits, StragglerTimes {
   env?: Record<string, string | undefined>;
   /** More environment, asked at every fork (the master's: worker-records.ts, early.ts). */
   forkEnv?: () => Record<string, string>;
-  /** Forks one worker (default: cluster.fork from `exec`); unit specs give a fake. */
-  fork?: (exec: WorkerExec, env: Record<string, string | undefined>) => Worker;
 }
 
 export interface GenerationEvents {
@@ -187,7 +184,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Forks one worker (the upkeep asks for replacements). */
   fork(): void {
-    const worker = (this.opts.fork ?? clusterFork)(this.opts.exec, {
+    const worker = clusterFork(this.opts.exec, {
       ...this.opts.env,
       BATON_GENERATION: String(this.id),
       BATON_HEARTBEAT: String(heartbeatInterval(this.opts.workerTimeout)),

@@ -3,7 +3,7 @@
 // the crash back-off and the probation, all on sinon's fake clock.
 import { expect } from 'chai';
 import * as sinon from 'sinon';
-import type { Worker } from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { Generation } from '../../../lib/pool/generation';
 import { ReloadAttempt } from '../../../lib/pool/reload';
 import { WorkersAccept } from '../../../lib/pool/workers-accept';
@@ -22,16 +22,15 @@ const log = new Logger('master', 1, 'silent');
 /** A TCP listener the workers accept on, as the generation sees it. */
 const web = { name: 'web', workerHandle: () => ({}) } as unknown as Listener;
 
+/** The workers forked for each generation, by its id (cluster.fork is faked: see below). */
+const forkedBy = new Map<string, FakeWorker[]>();
+
 function pool(id: number, workers = 2, readyTimeout = 1_000): { gen: Generation; forked: FakeWorker[] } {
   const forked: FakeWorker[] = [];
+  forkedBy.set(String(id), forked);
   const gen = new Generation(id, {
     workers, backlog: 511, readyTimeout, drainTimeout: 1_000, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
     exec: { script: __filename, args: [], cwd: __dirname },
-    fork: () => {
-      const w = new FakeWorker();
-      forked.push(w);
-      return w as unknown as Worker;
-    },
   }, log);
   return { gen, forked };
 }
@@ -40,8 +39,19 @@ describe('pool units (fake workers, fake clock)', () => {
   let clock: sinon.SinonFakeTimers;
   beforeEach(() => {
     clock = sinon.useFakeTimers({ now: 1_000_000 });
+    // a generation forks through cluster: each fork is a fake worker, filed under its generation
+    sinon.stub(cluster, 'setupPrimary');
+    sinon.stub(cluster, 'fork').callsFake((env?: Record<string, unknown>) => {
+      const w = new FakeWorker();
+      forkedBy.get(String(env?.BATON_GENERATION))?.push(w);
+      return w as unknown as Worker;
+    });
   });
-  afterEach(() => clock.restore());
+  afterEach(() => {
+    clock.restore();
+    sinon.restore();
+    forkedBy.clear();
+  });
 
   describe('Generation', () => {
     it('a generation drain kills each worker still there at the deadline once, and counts it forced once', () => {
