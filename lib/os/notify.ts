@@ -11,10 +11,6 @@ export class Notifier {
 
   constructor(private log: Logger, private readonly enabled = true) {}
 
-  get active(): boolean {
-    return this.enabled && this.socket !== undefined && this.socket !== '';
-  }
-
   /** Serving: READY=1, and this process (or `mainPid`) is the one systemd should follow. */
   ready(mainPid = process.pid, status?: string): void {
     this.send(['READY=1', `MAINPID=${mainPid}`, ...(status ? [`STATUS=${status}`] : [])]);
@@ -31,7 +27,7 @@ export class Notifier {
 
   /** Sends one message; messages go out in order. */
   send(vars: string[]): void {
-    if (!this.active) return;
+    if (!this.enabled || this.socket === undefined || this.socket === '') return;
     this.chain = this.chain.then(() => new Promise<void>((resolve) => {
       execFile('systemd-notify', vars, { timeout: 5_000, env: { ...process.env, NOTIFY_SOCKET: this.socket } }, (err) => {
         const why = err ? notifyFailure(err, vars) : undefined;

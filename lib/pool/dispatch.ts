@@ -4,9 +4,8 @@
 // take-back, every worker just died), connections wait here, up to PENDING_LIMIT, and go out as
 // soon as one is. Held (the next master's probation), the master stops polling the sockets it
 // accepts on (Listener.pause(): connections wait in their queues, for the new master) until it
-// serves again (a failed upgrade) or hands over. A master that handed
-// over hands what it accepted just before to any worker still connected, draining or not: it
-// serves it to the end.
+// serves again (a failed upgrade) or hands over. A master that handed over hands what it
+// accepted just before to any worker still connected, draining or not: it serves it to the end.
 import type { Socket } from 'node:net';
 import type { Generation } from './generation';
 import type { Intake } from './intake';

@@ -73,13 +73,6 @@ export class ConnectionTracker implements HttpWatcher {
     return this.conns.size;
   }
 
-  /** Connections the app took over (upgrades), still open. */
-  get upgradedCount(): number {
-    let n = 0;
-    for (const c of this.conns.values()) if (c.long) n++;
-    return n;
-  }
-
   /**
    * Starts tracking what `server` does with the connections fed to it. Returns whether it follows
    * the server's requests one by one (http, https: it tells its ResponseSink of each response).
@@ -245,8 +238,9 @@ export class ConnectionTracker implements HttpWatcher {
 
   forceClose(): void {
     const forced = this.conns.size;
-    const upgraded = this.upgradedCount;
+    let upgraded = 0; // the app had taken them over
     for (const c of this.conns.values()) {
+      if (c.long) upgraded++;
       c.io?.destroy();
       c.raw.destroy();
     }
