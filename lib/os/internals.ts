@@ -32,12 +32,7 @@ import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 
 export function listeningFd(server: Server): number {
-  const handle = (server as unknown as { _handle?: { fd?: unknown } })._handle;
-  const fd = handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) {
-    throw new Error(`baton: cannot read the file descriptor of a listening server (got ${String(fd)}); this Node version (${process.version}) is not supported`);
-  }
-  return fd;
+  return fdOf((server as unknown as { _handle?: object })._handle, 'a listening server');
 }
 
 export function surviveMasterDisconnect(worker: Worker): void {
@@ -59,9 +54,13 @@ export function rawHandle(owner: Server | Socket): object {
 
 /** 6. The fd of a raw handle (to put it in a new master's stdio). */
 export function handleFd(handle: object): number {
-  const fd = (handle as { fd?: unknown }).fd;
+  return fdOf(handle, 'a socket handle');
+}
+
+function fdOf(handle: object | undefined, what: string): number {
+  const fd = (handle as { fd?: unknown } | undefined)?.fd;
   if (typeof fd !== 'number' || fd < 0) {
-    throw new Error(`baton: cannot read the file descriptor of a socket handle (got ${String(fd)}); this Node version (${process.version}) is not supported`);
+    throw new Error(`baton: cannot read the file descriptor of ${what} (got ${String(fd)}); this Node version (${process.version}) is not supported`);
   }
   return fd;
 }

@@ -21,7 +21,10 @@ export class Accepting {
   /** @param backlog what each worker's listen() sets anew on the shared sockets */
   constructor(private readonly slots: Map<number, WorkerSlot>, private readonly backlog: number) {}
 
-  /** Every ready worker accepts on those of `listeners` the workers accept on, from now on; one that becomes ready later joins in. */
+  /**
+   * Every ready worker accepts on those of `listeners` that workers accept on (TCP), from now on;
+   * one that becomes ready later joins in.
+   */
   on(listeners: Listener[]): void {
     const sockets = listeners.filter((l) => l.workerHandle() !== undefined);
     this.shared = sockets;

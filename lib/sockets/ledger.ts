@@ -59,13 +59,12 @@ export interface Inherited {
   external?: boolean;
 }
 
-/** Closes an inherited fd nobody adopts; false when it was not open. */
-export function closeFd(fd: number): boolean {
+/** Closes an inherited fd nobody adopts (if it is open: its caller cannot tell). */
+export function closeFd(fd: number): void {
   try {
     fs.closeSync(fd);
-    return true;
   } catch {
-    return false;
+    // it was not open
   }
 }
 

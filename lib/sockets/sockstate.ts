@@ -25,7 +25,7 @@ function tcpState(row: string[]): SocketState {
   return st === '0A' ? { listening: true, port } : { listening: false, why: `a TCP socket in state ${TCP_STATES[st] ?? st}` };
 }
 
-/** Calls `visit` with each row of a /proc/net table (its columns, the header skipped) until it returns true; false when the table cannot be read. */
+/** Each row of a /proc/net table (columns, header skipped) to `visit` until it returns true; false: unreadable. */
 function scan(file: string, visit: (columns: string[]) => boolean): boolean {
   let fd: number;
   try {
