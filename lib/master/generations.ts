@@ -8,7 +8,6 @@ import { Generation } from '../pool/generation';
 import { Dispatcher } from '../pool/dispatch';
 import type { Intake } from '../pool/intake';
 import { WorkersAccept } from '../pool/workers-accept';
-import { sharedSockets } from '../sockets/ledger';
 import { mayAccept } from '../pool/slot';
 import type { EnvOverlay } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
@@ -39,7 +38,7 @@ export class Generations extends EventEmitter<GenerationsEvents> implements Inta
   constructor(public next: number, master: EventEmitter, private readonly opts: ResolvedOptions, private readonly log: Logger, private readonly m: Pick<MasterView, 'state' | 'sockets'>) {
     super();
     this.connections = new Dispatcher({ handedOver: () => m.state() === 'handed-over', generations: () => this.all.values(), listeners: () => m.sockets() }, log);
-    this.workersAccept = new WorkersAccept(() => sharedSockets(m.sockets(), opts.backlog));
+    this.workersAccept = new WorkersAccept(() => m.sockets());
     this.workerRecords = new WorkerRecords(master, (m) => this.broadcast(m));
   }
 
@@ -98,7 +97,7 @@ export class Generations extends EventEmitter<GenerationsEvents> implements Inta
     // errors its workers throw before they load baton reach the reason it failed (early.ts)
     const early = workerPreloads({ generation: id, format: o.logFormat }, () => ({ ...process.env, ...env }));
     const gen: Generation = new Generation(id, {
-      workers, exec, env, exitTimeout: o.exitTimeout, readyTimeout: o.readyTimeout, drainTimeout: o.drainTimeout,
+      workers, exec, env, backlog: o.backlog, exitTimeout: o.exitTimeout, readyTimeout: o.readyTimeout, drainTimeout: o.drainTimeout,
       workerTimeout: o.workerTimeout, maxMemory: o.maxMemory, maxRequests: o.maxRequests,
       forkEnv: () => ({ ...this.workerRecords.env(), ...(gen.state === 'starting' ? early.env() : undefined) }),
     }, log);

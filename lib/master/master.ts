@@ -140,9 +140,8 @@ export class Master extends EventEmitter<MasterEvents> {
     // it accepts anything: killed a moment later, it is still replaced (not given up on).
     if (this.c.link && !this.c.handoff) await this.c.link.hold(this.sockets, this.stateMessage(true));
     for (const l of this.sockets) await l.accept();
-    gen.markServing();
+    gen.markServing(this.startup.probation(takenBack));
     this.serve(gen);
-    gen.probation = this.startup.probation(takenBack);
     this.states.to('serving');
     this.c.log.generation = gen.id;
     await this.c.surface.serving(gen, takenBack, () => new Commands(this.commandTarget(), this.c.observation.observer));

@@ -38,7 +38,7 @@ export function renderStatus(m: StatusSource, now = Date.now()): Record<string, 
         /** Accepts on the sockets itself now (its generation accepts, and it holds less than its share). */
         accepting: w.accepting && w.acceptingNow,
         /** Fairness so far: times it paused at its share, keep-alive connections it was asked to shed, socket duplicates sent. */
-        fairness: { ...w.fairness },
+        fairness: { ...w.fairness, handles: w.given.size },
         connections: w.connections,
         requests: w.requests,
         rss: w.rss,

@@ -21,7 +21,7 @@ import { appendHistory, historyPath, isSide, type HistoryKind, type HistoryResul
 export interface ObservedGeneration {
   readonly id: number;
   readonly state: string;
-  readonly slots: ReadonlyMap<number, { readonly state: string; readonly connections: number; readonly open: number; readonly leaving: boolean }>;
+  readonly slots: ReadonlyMap<number, { readonly state: string; readonly connections: number; readonly leaving: boolean }>;
   readonly loaded?: { script: string } | undefined;
   readonly probation?: { readonly active: boolean } | undefined;
 }
@@ -173,7 +173,7 @@ export class Observer {
       for (const s of g.slots.values()) {
         const leaving = g.state === 'draining' || s.state === 'draining' || s.leaving;
         count[leaving ? 'draining' : s.state === 'ready' ? 'serving' : 'starting']++;
-        const n = Math.max(s.connections, s.open);
+        const n = s.connections;
         if (leaving) draining += n;
         else open += n;
       }

@@ -2,14 +2,10 @@
 // diagnostics channels ('http.server.request.start', 'http.server.response.finish'), instead
 // of a 'request' listener per server and a 'close' listener per response.
 //
-// Why: baton follows every request in a worker (the drain tracker: which connections are idle;
-// it tells the request counting each response's status and latency), and its listeners were
-// most of what it cost per request (docs/benchmarks.md). A 'request' listener in front of the
-// app's turns the server's one listener into an array that emit() copies per request, and a
-// 'close' listener per response adds an entry to every response's events. The channels are
-// published by Node's HTTP server itself, once per request and once per finished response,
-// whoever listens; baton subscribes once per process and finds its watchers on the server the
-// message names.
+// Why (a 'request' listener in front of the app's is copied by emit() per request; a 'close'
+// listener per response costs too): docs/benchmarks.md. Node's HTTP server publishes on the
+// channels whoever listens; baton subscribes once per process and finds its watchers on the
+// server the message names.
 //
 // What a channel gives:
 // - start: published as the request's headers are parsed, before the server emits 'request'

@@ -26,18 +26,13 @@
 //    by default, keepAlive, and allowHalfOpen, which http.Server turns on too) when *it*
 //    accepts; baton hands connections over with server.emit('connection'), so it applies them
 //    itself, read from the server. (A socket's own `allowHalfOpen` is public: Duplex.)
-import type { Server, Socket } from 'node:net';
+import { Server, type Socket } from 'node:net';
 import type { Worker } from 'node:cluster';
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 
 export function listeningFd(server: Server): number {
-  const handle = (server as unknown as { _handle?: { fd?: unknown } })._handle;
-  const fd = handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) {
-    throw new Error(`baton: cannot read the file descriptor of a listening server (got ${String(fd)}); this Node version (${process.version}) is not supported`);
-  }
-  return fd;
+  return fdOf((server as unknown as { _handle?: object })._handle, 'a listening server');
 }
 
 export function surviveMasterDisconnect(worker: Worker): void {
@@ -45,22 +40,13 @@ export function surviveMasterDisconnect(worker: Worker): void {
 }
 
 /**
- * 3. The handle of a listening net.Server, sent to the `baton run` supervisor over IPC so
- *    that it holds a duplicate of the socket without accepting on it (a net.Server sent
- *    the public way is listened on by the receiver).
+ * 3. The handle of a listening net.Server (a net.Server sent the public way is listened on by the
+ * receiver), and 6. the raw handle under a net.Socket opened with `{ fd }`: to send over IPC as such.
  */
-export function listeningHandle(server: Server): object {
-  return rawHandle(server, 'a listening server');
-}
-
-/** 6. The raw handle under a net.Socket (opened with `{ fd }`), to send over IPC as such. */
-export function socketHandle(socket: Socket): object {
-  return rawHandle(socket, 'a socket');
-}
-
-function rawHandle(owner: Server | Socket, what: string): object {
+export function rawHandle(owner: Server | Socket): object {
   const handle = (owner as unknown as { _handle?: unknown })._handle;
   if (typeof handle !== 'object' || handle === null || typeof (handle as { fd?: unknown }).fd !== 'number') {
+    const what = owner instanceof Server ? 'a listening server' : 'a socket';
     throw new Error(`baton: cannot read the handle of ${what}; this Node version (${process.version}) is not supported`);
   }
   return handle;
@@ -68,9 +54,13 @@ function rawHandle(owner: Server | Socket, what: string): object {
 
 /** 6. The fd of a raw handle (to put it in a new master's stdio). */
 export function handleFd(handle: object): number {
-  const fd = (handle as { fd?: unknown }).fd;
+  return fdOf(handle, 'a socket handle');
+}
+
+function fdOf(handle: object | undefined, what: string): number {
+  const fd = (handle as { fd?: unknown } | undefined)?.fd;
   if (typeof fd !== 'number' || fd < 0) {
-    throw new Error(`baton: cannot read the file descriptor of a socket handle (got ${String(fd)}); this Node version (${process.version}) is not supported`);
+    throw new Error(`baton: cannot read the file descriptor of ${what} (got ${String(fd)}); this Node version (${process.version}) is not supported`);
   }
   return fd;
 }
@@ -138,11 +128,7 @@ export function releasePendingHandle(child: ChildProcess): boolean {
   const c = child as unknown as { _pendingMessage?: { handle?: { close?: () => void } } | null };
   const handle = c._pendingMessage?.handle;
   if (!handle || typeof handle.close !== 'function') return false;
-  try {
-    handle.close();
-  } catch {
-    // already closed
-  }
+  closeHandle(handle);
   c._pendingMessage = null;
   return true;
 }

@@ -1,11 +1,6 @@
-// systemd's notification protocol (Type=notify, NotifyAccess=all): READY=1 once serving,
-// MAINPID= when a new master takes over, RELOADING=1 while an upgrade or reload runs,
-// STOPPING=1 on the way out.
-//
-// The messages are datagrams on the UNIX socket named by $NOTIFY_SOCKET. Node cannot send
-// UNIX datagrams without a native addon, so baton runs systemd's own `systemd-notify`
-// (present wherever systemd is). Without $NOTIFY_SOCKET nothing is sent; without the
-// command, one warning is logged.
+// systemd's notification protocol (Type=notify, NotifyAccess=all; docs/deployment.md): READY=1,
+// MAINPID=, RELOADING=1, STOPPING=1. Node cannot send the UNIX datagrams to $NOTIFY_SOCKET without
+// a native addon, so baton runs systemd's own `systemd-notify` (present wherever systemd is).
 import { execFile } from 'node:child_process';
 import type { Logger } from '../log/log';
 
@@ -15,10 +10,6 @@ export class Notifier {
   private warned = false;
 
   constructor(private log: Logger, private readonly enabled = true) {}
-
-  get active(): boolean {
-    return this.enabled && this.socket !== undefined && this.socket !== '';
-  }
 
   /** Serving: READY=1, and this process (or `mainPid`) is the one systemd should follow. */
   ready(mainPid = process.pid, status?: string): void {
@@ -36,7 +27,7 @@ export class Notifier {
 
   /** Sends one message; messages go out in order. */
   send(vars: string[]): void {
-    if (!this.active) return;
+    if (!this.enabled || this.socket === undefined || this.socket === '') return;
     this.chain = this.chain.then(() => new Promise<void>((resolve) => {
       execFile('systemd-notify', vars, { timeout: 5_000, env: { ...process.env, NOTIFY_SOCKET: this.socket } }, (err) => {
         const why = err ? notifyFailure(err, vars) : undefined;

@@ -1,25 +1,23 @@
 // How to start this program again, *as the user started it*, so that an upgrade picks up
-// whatever the user's words point at now: a `node` that a symlink or PATH now resolves to
-// a new release, and a `current -> releases/42` directory switched since the last start.
-//
-// Node resolves most of this away (see docs/architecture.md, "What the new master runs"):
-// process.execPath is the real binary, process.cwd() and require.main.filename are real
-// paths. What survives: process.argv0 (the binary as typed), $PWD (the directory as the
-// shell named it) and /proc/self/cmdline (the script path as typed).
+// whatever the user's words point at now (a `node` symlink, a `current -> releases/42`
+// directory): Node resolves them away, so baton keeps process.argv0, $PWD and the script path
+// of /proc/self/cmdline (docs/architecture.md, "What the new master runs").
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export interface Relaunch {
+/** What cluster workers run: the script (absolute), its arguments and working directory, through the user's symlinks. */
+export interface WorkerExec {
+  script: string;
+  args: string[];
+  cwd: string;
+}
+
+export interface Relaunch extends WorkerExec {
   /** The binary to spawn: argv0 looked up again at upgrade time. */
   command: string;
   /** argv[0] the new master sees (as the user typed it). */
   argv0: string;
   execArgv: string[];
-  /** The script, absolute, through the user's symlinks. */
-  script: string;
-  args: string[];
-  /** The working directory, through the user's symlinks. */
-  cwd: string;
 }
 
 function realpathOr(p: string): string | undefined {
@@ -105,30 +103,15 @@ export function captureStart(): StartContext {
   };
 }
 
-/** The command that starts the next master, resolved now. */
-export function relaunch(start: StartContext, env: NodeJS.ProcessEnv = process.env): Relaunch {
-  const script = path.resolve(start.cwd, start.typedScript);
-  return {
-    command: lookupBinary(start.argv0, start.cwd, env, process.execPath),
-    argv0: start.argv0,
-    execArgv: start.execArgv,
-    script,
-    args: start.argv.slice(2),
-    cwd: start.cwd,
-  };
-}
-
-/** What cluster workers run: the script, its arguments and working directory. */
-export interface WorkerExec {
-  script: string;
-  args: string[];
-  cwd: string;
-}
-
 /** What workers run through the user's symlinks now, so that a reload loads the current release. */
 export function workerExec(start: StartContext): WorkerExec {
-  const { script, args, cwd } = relaunch(start);
-  return { script, args, cwd };
+  return { script: path.resolve(start.cwd, start.typedScript), args: start.argv.slice(2), cwd: start.cwd };
+}
+
+/** The command that starts the next master, resolved now. */
+export function relaunch(start: StartContext, env: NodeJS.ProcessEnv = process.env): Relaunch {
+  const command = lookupBinary(start.argv0, start.cwd, env, process.execPath);
+  return { ...workerExec(start), command, argv0: start.argv0, execArgv: start.execArgv };
 }
 
 /**

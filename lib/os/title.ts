@@ -1,13 +1,7 @@
-// Process titles, so that `ps` tells the roles and their stages apart as it does for nginx.
-//
-// Two names: the command line (`ps -o args`, /proc/<pid>/cmdline) gets the long form
-//   baton master gen=3 serving     baton worker gen=3 draining
-// and the kernel's 15-byte `comm` (`ps -e`, `top`, `pgrep`, /proc/<pid>/comm), which
-// would otherwise hold a truncated "baton worker ge", gets a short form whose 15 bytes
-// still say role, generation and stage:
-//   baton:m3 serve   baton:w3 drain   baton:m3 old   baton:sup
-// Linux keeps the command line within the space of the original one: a short command
-// (`node app.js`) shows a truncated long form; the comm is always whole.
+// Process titles, so that `ps` tells the roles and their stages apart as it does for nginx: the
+// command line gets the long form, the kernel's 15-byte `comm` a short one that still says role,
+// generation and stage (both shown in docs/options.md). Linux keeps the command line within the
+// space of the original one: a short command (`node app.js`) shows a truncated long form.
 import * as fs from 'node:fs';
 import type { Role } from '../log/log';
 

@@ -6,11 +6,11 @@
 import { NO_LIMIT, Shedding, TICK, shareOf } from './balance';
 import { sendIfConnected } from '../channel';
 import type { WorkerSlot } from './slot';
-import type { SharedSocket } from '../sockets/ledger';
+import type { Listener } from '../sockets/ledger';
 
 export class Accepting {
-  /** While set, its ready workers accept on these sockets themselves. */
-  private shared: SharedSocket[] | undefined;
+  /** While set, its ready workers accept on these sockets themselves (TCP: Listener.workerHandle()). */
+  private shared: Listener[] | undefined;
   private readonly shedding = new Shedding();
   private timer: NodeJS.Timeout | undefined;
   /** The share its accepting workers were sent last. */
@@ -18,10 +18,15 @@ export class Accepting {
   /** A report came (or a worker left) since the last tick. */
   private changed = false;
 
-  constructor(private readonly slots: Map<number, WorkerSlot>) {}
+  /** @param backlog what each worker's listen() sets anew on the shared sockets */
+  constructor(private readonly slots: Map<number, WorkerSlot>, private readonly backlog: number) {}
 
-  /** Every ready worker accepts on `sockets` from now on; one that becomes ready later joins in. */
-  on(sockets: SharedSocket[]): void {
+  /**
+   * Every ready worker accepts on those of `listeners` that workers accept on (TCP), from now on;
+   * one that becomes ready later joins in.
+   */
+  on(listeners: Listener[]): void {
+    const sockets = listeners.filter((l) => l.workerHandle() !== undefined);
     this.shared = sockets;
     if (sockets.length === 0) return;
     for (const slot of this.slots.values()) this.let(slot);
@@ -56,7 +61,7 @@ export class Accepting {
     let n = 0;
     for (const slot of this.slots.values()) {
       if (slot.state !== 'ready') continue;
-      const k = Math.floor(Math.max(slot.open, slot.connections) * share);
+      const k = Math.floor(slot.connections * share);
       if (k <= 0) continue;
       slot.fairness.shed += k;
       sendIfConnected(slot.worker, { type: 'shed', connections: k, http2: true });
@@ -76,11 +81,11 @@ export class Accepting {
   let(slot: WorkerSlot): void {
     const shared = this.shared;
     if (shared === undefined || slot.state !== 'ready' || slot.accepting) return;
-    for (const s of shared) {
-      if (slot.given.has(s.listener)) continue;
-      slot.given.add(s.listener);
-      slot.fairness.handles++;
-      sendIfConnected(slot.worker, { type: 'handle', listener: s.listener, backlog: s.backlog }, { handle: s.handle });
+    for (const l of shared) {
+      const handle = l.workerHandle();
+      if (handle === undefined || slot.given.has(l.name)) continue;
+      slot.given.add(l.name);
+      sendIfConnected(slot.worker, { type: 'handle', listener: l.name, backlog: this.backlog }, { handle });
     }
     slot.accepting = true;
     // one more worker: the share again, for the others; then this one's, before it accepts
@@ -98,7 +103,7 @@ export class Accepting {
     if (this.shared === undefined) return;
     if (!lower) this.wake(); // a report: the next ticks look at it
     const members = this.members();
-    const limit = shareOf(members.map((s) => ({ id: s.worker.id, open: s.open })));
+    const limit = shareOf(members.map((s) => ({ id: s.worker.id, open: s.connections })));
     if (limit === this.limit || (limit < this.limit && !lower)) return;
     this.limit = limit;
     for (const slot of members) sendIfConnected(slot.worker, { type: 'share', limit });
@@ -118,7 +123,7 @@ export class Accepting {
     }
     this.changed = false;
     this.reshare(true);
-    for (const [id, connections] of this.shedding.tick(this.members().map((s) => ({ id: s.worker.id, open: s.open })))) {
+    for (const [id, connections] of this.shedding.tick(this.members().map((s) => ({ id: s.worker.id, open: s.connections })))) {
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       slot.fairness.shed += connections;

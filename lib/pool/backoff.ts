@@ -1,7 +1,6 @@
 // Crash back-off: one policy for every process baton restarts (a serving generation's
-// workers, lib/pool/generation.ts; `baton run`'s masters, lib/supervisor/supervisor.ts).
-// The n-th crash in a row waits 100 ms * 2^(n-1), at most 10 s: 100, 200, 400 ... 6400,
-// 10000 ms. A crash more than 30 s after the previous one starts the count again.
+// workers, lib/pool/generation.ts; `baton run`'s masters, lib/supervisor/supervisor.ts), told
+// in docs/architecture.md ("Processes that die").
 export const BACKOFF_MIN = 100;
 export const BACKOFF_MAX = 10_000;
 export const STABLE_AFTER = 30_000;

@@ -1,24 +1,14 @@
 // Fairness among workers that accept for themselves (lib/worker/acceptor.ts): the share, and
-// shedding (docs/architecture.md, "The data path").
-//
-// Workers sharing one listening socket are not balanced by the kernel: the first worker to run
-// takes each connection, and a burst of connections that stay (WebSockets, HTTP/2, keep-alive)
-// stays where it landed. So each worker stops accepting the moment it holds its *share* (every
-// connection counts); the master only computes the share from the workers' reports and sends it
-// when it changes:
+// shedding. Why and how, with the measurements: docs/architecture.md, "The data path". In short,
+// each worker stops accepting the moment it holds its *share* (every connection counts), which the
+// master computes from the workers' reports and sends when it changes:
 //
 //   share = max(ceil(total / workers), least + 1)
 //
-// - ceil(total / workers): nobody takes more than the mean, rounded up;
-// - least + 1: the least busy worker always accepts, so connections never wait for all workers
-//   to be paused (a larger share goes out at once, lib/pool/accepting.ts: a burst is spread as
-//   it arrives);
-// - a lone worker has no share (it always accepts).
-//
-// Keep-alive connections already held unevenly are moved by *shedding*: a worker more than one
-// over the mean for SHED_PERSIST ticks in a row, or over it at all while another worker holds two
-// or more under it, is asked to close the excess after their next response (`Connection: close`);
-// the clients reconnect to a worker that accepts. Nothing is reset or refused.
+// (nobody takes more than the mean, rounded up; the least busy worker always accepts, so
+// connections never wait for every worker to be paused; a lone worker has no share). Keep-alive
+// connections already held unevenly are moved by *shedding* (`Connection: close` after their next
+// response): nothing is reset or refused.
 
 /**
  * How often the master looks at the reports for shedding (and catches workers that left), while

@@ -4,13 +4,12 @@
 // take-back, every worker just died), connections wait here, up to PENDING_LIMIT, and go out as
 // soon as one is. Held (the next master's probation), the master stops polling the sockets it
 // accepts on (Listener.pause(): connections wait in their queues, for the new master) until it
-// serves again (a failed upgrade) or hands over. A master that handed
-// over hands what it accepted just before to any worker still connected, draining or not: it
-// serves it to the end.
+// serves again (a failed upgrade) or hands over. A master that handed over hands what it
+// accepted just before to any worker still connected, draining or not: it serves it to the end.
 import type { Socket } from 'node:net';
 import type { Generation } from './generation';
 import type { Intake } from './intake';
-import { fewestInFlight, type WorkerSlot } from './slot';
+import type { WorkerSlot } from './slot';
 import { msg } from '../messages';
 import type { Listener } from '../sockets/ledger';
 import type { Logger } from '../log/log';
@@ -70,18 +69,13 @@ export class Dispatcher implements Intake {
   dispatch(l: Listener, socket: Socket, attempt = 0): void {
     const gen = this.serving;
     let slot = gen?.state === 'serving' ? this.pick(gen) : undefined;
-    let target = gen;
     if (slot === undefined && this.view.handedOver()) {
       for (const g of this.view.generations()) {
-        const any = [...g.slots.values()].find((s) => s.worker.isConnected());
-        if (any) {
-          slot = any;
-          target = g;
-          break;
-        }
+        slot = [...g.slots.values()].find((s) => s.worker.isConnected());
+        if (slot !== undefined) break;
       }
     }
-    if (slot === undefined || target === undefined) {
+    if (slot === undefined) {
       if (this.pending.length >= PENDING_LIMIT) {
         this.log.warn('overload', `no worker ready and ${PENDING_LIMIT} connections waiting: closing one`);
         socket.destroy();
@@ -103,7 +97,12 @@ export class Dispatcher implements Intake {
   private pick(gen: Generation): WorkerSlot | undefined {
     const ready = [...gen.slots.values()].filter((s) => s.state === 'ready');
     if (ready.length > 0) this.rr = (this.rr + 1) % ready.length;
-    return fewestInFlight(ready, this.rr);
+    let best: WorkerSlot | undefined;
+    for (let i = 0; i < ready.length; i++) {
+      const s = ready[(this.rr + i) % ready.length] as WorkerSlot;
+      if (best === undefined || s.inflight < best.inflight) best = s;
+    }
+    return best;
   }
 
   /** Sends the waiting connections on, once a worker can take them. */

@@ -5,7 +5,6 @@
 //
 // Each generation drains on its own timer, so several may drain at once. While it
 // serves, it keeps `target` workers alive (lib/pool/upkeep.ts).
-import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Accepting } from './accepting';
@@ -16,7 +15,7 @@ import { sendIfConnected } from '../channel';
 import { releasePendingHandle } from '../os/internals';
 import { isBaton, type FromWorker } from '../messages';
 import type { Logger } from '../log/log';
-import type { SharedSocket } from '../sockets/ledger';
+import type { Listener } from '../sockets/ledger';
 import { pinnedExec, type WorkerExec } from '../os/relaunch';
 
 export type GenerationState = 'starting' | 'serving' | 'draining' | 'done';
@@ -25,14 +24,14 @@ export interface GenerationOptions extends Limits, StragglerTimes {
   workers: number;
   /** What its workers run (every fork, respawns included: cluster's settings are global). */
   exec: WorkerExec;
+  /** The backlog its workers' listen() sets on the sockets they accept on (the `backlog` option). */
+  backlog: number;
   /** ms from start() to every worker ready; later, 'failed'. */
   readyTimeout: number;
   /** Environment of its workers over the master's (envFile; undefined removes a variable). */
   env?: Record<string, string | undefined>;
   /** More environment, asked at every fork (the master's: worker-records.ts, early.ts). */
   forkEnv?: () => Record<string, string>;
-  /** Forks one worker (default: cluster.fork from `exec`); unit specs give a fake. */
-  fork?: (exec: WorkerExec, env: Record<string, string | undefined>) => Worker;
 }
 
 export interface GenerationEvents {
@@ -61,7 +60,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
   private readyTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
   /** Its workers accepting on the shared sockets themselves, kept fair. */
-  private readonly accepting = new Accepting(this.slots);
+  private readonly accepting: Accepting;
   /** Replacing the workers that die, hang or outgrow their limits while it serves. */
   private readonly upkeep: Upkeep;
   private readonly stragglers: Stragglers;
@@ -73,6 +72,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
     super();
     this.target = opts.workers;
     this.loaded = pinnedExec(opts.exec);
+    this.accepting = new Accepting(this.slots, opts.backlog);
     this.upkeep = new Upkeep(this, opts, log);
     this.stragglers = new Stragglers(opts, log);
   }
@@ -96,17 +96,19 @@ export class Generation extends EventEmitter<GenerationEvents> {
     return n;
   }
 
-  markServing(): void {
+  /** Serving, on `probation` (begun) when it is a change on trial: a reload's generation, a new master's first. */
+  markServing(probation?: { readonly active: boolean }): void {
     this.state = 'serving';
+    this.probation = probation;
   }
 
   /**
    * Its workers accept new connections on these sockets themselves, each on duplicates of
    * its own, kept fair by lib/pool/balance.ts; a worker that becomes ready later joins in.
    */
-  acceptOn(sockets: SharedSocket[]): void {
+  acceptOn(listeners: Listener[]): void {
     if (this.state === 'draining' || this.state === 'done') return;
-    this.accepting.on(sockets);
+    this.accepting.on(listeners);
   }
 
   /** Its workers stop taking new connections (for now: acceptOn() again resumes). */
@@ -182,7 +184,7 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Forks one worker (the upkeep asks for replacements). */
   fork(): void {
-    const worker = (this.opts.fork ?? clusterFork)(this.opts.exec, {
+    const worker = clusterFork(this.opts.exec, {
       ...this.opts.env,
       BATON_GENERATION: String(this.id),
       BATON_HEARTBEAT: String(heartbeatInterval(this.opts.workerTimeout)),

@@ -1,13 +1,8 @@
-// How new connections reach the workers of a master: two strategies behind this one interface.
-// Which one serves a listener is chosen once, when the master opens its sockets
-// (lib/sockets/ledger.ts: the `accept` option; a UNIX socket always goes through the master):
-// - the workers accept (lib/pool/workers-accept.ts): the generation that serves gets duplicates
-//   of the TCP sockets, its workers accept on them themselves and keep fair on their own
-//   (lib/worker/acceptor.ts); no connection passes through the master;
-// - the master dispatches (lib/pool/dispatch.ts): it accepts, and hands each connection to a
-//   ready worker of the generation that serves.
-// The master tells both the same two things, at the same moments (start, reload, roll-back,
-// take-back, an upgrade's probation); what each does with them is its own.
+// How new connections reach the workers of a master: two strategies behind this one interface,
+// chosen per listener when the master opens its sockets (docs/architecture.md, "Processes and
+// generations"): the workers accept (lib/pool/workers-accept.ts: TCP), or the master dispatches
+// (lib/pool/dispatch.ts: UNIX, and every socket with `accept: 'master'`). The master tells both
+// the same two things at the same moments; what each does with them is its own.
 import type { Generation } from './generation';
 
 export interface Intake {

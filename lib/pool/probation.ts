@@ -3,12 +3,8 @@
 // while the old code is still there to serve. A trial (lib/pool/trial.ts) holds one for a reload
 // and for the old master's side of an upgrade; the new master's first generation has its own
 // (lib/upgrade/predecessor.ts). A generation asks it when a worker dies.
-/**
- * The share of the old generation's keep-alive connections moved to the new code as its
- * probation starts (each closes after its next response; its client reconnects to whoever
- * accepts): pooled clients, which never reconnect by themselves, then meet the new code while
- * the old is there to roll back to, and the new workers warm up before they take everything.
- */
+/** The share of the old generation's keep-alive connections moved to the new code as its
+ * probation starts (why: docs/architecture.md, "Reload (SIGHUP)"). */
 export const PROBATION_SHARE = 0.5;
 
 export class Probation {

@@ -44,18 +44,13 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     });
   }
 
-  get finished(): boolean {
-    return this.done;
-  }
-
   start(): void {
     const { gen } = this;
     // before it is promoted, the old generation never stopped taking new connections
     gen.on('failed', (reason) => this.rollBack(reason, gen.state === 'starting' ? undefined : this.restorable()));
     gen.once('ready', () => {
       if (this.done) return;
-      gen.markServing();
-      gen.probation = this.trial.probation;
+      gen.markServing(this.trial.probation);
       this.trial.begin();
       this.emit('promoted');
     });
@@ -74,10 +69,8 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     if (this.done) return;
     this.done = true;
     this.trial.end();
-    if (drain) {
-      this.gen.probation = undefined;
-      this.gen.drain(reason);
-    } else this.gen.abort();
+    if (drain) this.gen.drain(reason);
+    else this.gen.abort();
     this.emit('rolled-back', reason, restored);
   }
 
@@ -89,7 +82,6 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   private succeed(): void {
     if (this.done) return;
     this.done = true;
-    this.gen.probation = undefined;
     this.emit('succeeded');
   }
 }

@@ -17,6 +17,7 @@ export interface WorkerSlot {
   inflight: number;
   startedAt: number;
   lastBeat: number;
+  /** Connections it holds, from its last heartbeat or load report (the same count: the later one is the newer). */
   connections: number;
   requests: number;
   rss: number;
@@ -31,17 +32,16 @@ export interface WorkerSlot {
   given: Set<string>;
   /** Draining, it said its duplicates are closed (an upgrade waits for that to say it is done). */
   acceptClosed?: boolean;
-  /** Its last load report (lib/worker/acceptor.ts decides; these only mirror it): connections held, accepting now. */
-  open: number;
+  /** Accepting now, by its last load report (lib/worker/acceptor.ts decides; this only mirrors it). */
   acceptingNow: boolean;
-  /** Fairness so far: times it paused at its share, connections it was asked to shed, duplicates sent. */
-  fairness: { pauses: number; shed: number; handles: number };
+  /** Fairness so far: times it paused at its share, connections it was asked to shed (the duplicates sent: given.size). */
+  fairness: { pauses: number; shed: number };
 }
 
 export function newSlot(worker: Worker, now: number): WorkerSlot {
   return {
     worker, pid: worker.process.pid ?? -1, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
-    sending: new Map(), accepting: false, given: new Set(), open: 0, acceptingNow: false, fairness: { pauses: 0, shed: 0, handles: 0 },
+    sending: new Map(), accepting: false, given: new Set(), acceptingNow: false, fairness: { pauses: 0, shed: 0 },
   };
 }
 
@@ -87,7 +87,7 @@ export function record(slot: WorkerSlot, m: FromWorker): void {
     slot.requests = m.requests;
     slot.rss = m.rss;
   } else if (m.type === 'load') {
-    slot.open = m.open;
+    slot.connections = m.open;
     slot.acceptingNow = m.accepting;
     slot.fairness.pauses = m.pauses;
   } else if (m.type === 'error') slot.lastError = m.message;
@@ -97,14 +97,4 @@ export function record(slot: WorkerSlot, m: FromWorker): void {
 /** A worker that may still accept on a duplicate: given one, alive, and not yet said it closed them. */
 export function mayAccept(slot: WorkerSlot): boolean {
   return slot.given.size > 0 && slot.acceptClosed !== true;
-}
-
-/** Of `ready`, from index `from` on, the worker with the fewest connections in transit. */
-export function fewestInFlight(ready: WorkerSlot[], from: number): WorkerSlot | undefined {
-  let best: WorkerSlot | undefined;
-  for (let i = 0; i < ready.length; i++) {
-    const s = ready[(from + i) % ready.length] as WorkerSlot;
-    if (best === undefined || s.inflight < best.inflight) best = s;
-  }
-  return best;
 }

@@ -1,7 +1,6 @@
-// A draining worker has drainTimeout for its connections, then exitTimeout for its
-// beforeExit functions, then a grace period; one still there after that (a busy loop, a
-// hook that never settles) is SIGKILLed. Per worker (a scale-down, a recycled worker) and
-// per generation (its drain: each worker killed then counts as forced).
+// A draining worker still there after drainTimeout + exitTimeout + a grace period (a busy loop, a
+// hook that never settles; docs/signals.md, "What drain means") is SIGKILLed: per worker (a
+// scale-down, a recycled worker) and per generation (its drain: each one killed counts as forced).
 import type { WorkerSlot } from './slot';
 import type { Logger } from '../log/log';
 

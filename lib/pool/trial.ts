@@ -13,8 +13,7 @@
 //                  supervisor's attempt) it may come later: at most REPORT_TIMEOUT again
 //                  fail: rollBack(`<what> rolled back: <figures>`); anything else: pass
 //
-// What a roll-back does differs (a reload drains its generation, an upgrade asks the new master
-// to drain away): each side says it in rollBack.
+// What a roll-back does is each side's (rollBack): docs/architecture.md, "The canary".
 import type { Logger } from '../log/log';
 import type { Judge, Verdict } from '../observe/canary';
 import { Probation } from './probation';

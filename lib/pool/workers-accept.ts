@@ -3,14 +3,14 @@
 // lib/worker/acceptor.ts in each worker). Here only which generation that is.
 import type { Generation } from './generation';
 import type { Intake } from './intake';
-import type { SharedSocket } from '../sockets/ledger';
+import type { Listener } from '../sockets/ledger';
 
 export class WorkersAccept implements Intake {
   /** The generation its workers accept for, or last did (held). */
   private current: Generation | undefined;
 
-  /** @param sockets the TCP sockets the workers accept on (none: nothing to do) */
-  constructor(private readonly sockets: () => SharedSocket[]) {}
+  /** @param sockets the master's listening sockets (those the workers accept on: TCP; none: nothing to do) */
+  constructor(private readonly sockets: () => Listener[]) {}
 
   serve(gen: Generation): void {
     const before = this.current;

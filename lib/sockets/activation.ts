@@ -1,10 +1,7 @@
-// systemd socket activation (sd_listen_fds(3)): a first master started by systemd with
-// LISTEN_PID (this process), LISTEN_FDS (how many) and LISTEN_FDNAMES (their names,
-// ':'-separated) finds its listening sockets at fd 3, 4, ... instead of binding them.
-// Each is matched to the configured listener of the same name (FileDescriptorName= in the
-// .socket unit); a single listener takes a single socket whatever its name. The variables
-// are removed from the environment at once, so that workers and later masters never see
-// them: from here on the sockets travel like any other, through the hand-off.
+// systemd socket activation (sd_listen_fds(3)): a first master with LISTEN_PID = its pid finds
+// LISTEN_FDS listening sockets at fd 3 on, each matched to the listener named in LISTEN_FDNAMES (a
+// single listener takes a single socket whatever its name). The variables are removed at once:
+// workers and later masters never see them; the sockets travel like any other, by the hand-off.
 import { closeFd, describeSpec, type Inherited } from './ledger';
 import type { ListenerSpec } from '../config/types';
 import type { Logger } from '../log/log';

@@ -1,39 +1,25 @@
 // The socket ledger: every listening socket of a master, one Listener per listener name, from
-// the master's start to its exit. It is the one place a socket lives in a master:
-// - one road to "held" (SocketLedger.open()): a socket this master did not bind (the previous
-//   master's hand-off, or systemd's, matched to its listener by name and address) is adopted as
-//   it came; one nobody passed is bound, then held through the keep helper's duplicate, taken
-//   once at this start (duplicate(), below). Every socket is thus held through a handle of an
-//   fd this master did not bind itself: only such a socket can be left open and unpolled (a
-//   socket a process bound itself refuses: ENOTCONN, lib/os/internals.ts, 7), and that is what
-//   a hand-over needs. Inherited fds this release has no listener for are closed.
-// - what it hands out: the raw handles its workers accept on (sharedSockets()), the fds for the
-//   next master's stdio (handoffFd()), the sockets kept at a hand-over for taking service back
-//   (KeptSockets), and at the final stop the UNIX socket paths go (removePath()).
-//
-// Two kinds of listener:
-// - a TCP socket the workers accept on (`accept: 'workers'`): the master never polls it; its
-//   workers accept on duplicates of the handle (lib/worker/acceptor.ts), and no connection passes
-//   through the master;
-// - a socket the master accepts on (UNIX, `accept: 'master'`): a server on the held fd, which
-//   hands each connection (paused, no byte read) to a worker (lib/pool/dispatch.ts). Node routes a
-//   UNIX handle given to a cluster worker back through the primary: a worker cannot listen on it.
-//
-// UNIX sockets: libuv unlinks the path a server bound when that server is closed, which would
-// break the path for every later generation. baton binds to a private temporary name and renames
-// it into place (lib/sockets/unixpath.ts), and a server opened from an fd never unlinks: the path
-// goes only at the final stop.
-//
-// The keep helper: Node has no dup(2). So for the sockets it bound, a master runs this very file
-// as a tiny helper process with those sockets in its stdio (fd 4 on): the kernel duplicates them
-// into the helper at spawn(), and the helper sends each back over IPC as a raw handle (a duplicate
-// again, held by the master without accepting: lib/os/internals.ts, 6) and exits. It runs once per
-// socket, at the start of the master that bound it, never at a hand-over.
+// the master's start to its exit. A socket's way through it, hop by hop: docs/architecture.md,
+// "One listening socket, from `listen()` to the next master".
+// - One road to "held" (SocketLedger.open()): a socket this master did not bind (the previous
+//   master's hand-off, or systemd's) is adopted as it came; one nobody passed is bound, then held
+//   through the keep helper's duplicate (duplicate(), below). Only a socket held through an fd
+//   this master did not bind can be left open and unpolled (a socket a process bound itself
+//   refuses: ENOTCONN, lib/os/internals.ts, 7), and that is what a hand-over needs. Inherited fds
+//   this release has no listener for are closed.
+// - What it hands out: the raw handles its workers accept on (workerHandle()), the fds for the
+//   next master (handoffFd()), the sockets kept for taking service back (KeptSockets), and at the
+//   final stop the UNIX socket paths (removePath(); why a path survives until then:
+//   lib/sockets/unixpath.ts).
+// - Two kinds of listener: a TCP socket the workers accept on (`accept: 'workers'`), which the
+//   master never polls (lib/worker/acceptor.ts); and a socket the master accepts on (UNIX,
+//   `accept: 'master'`), a server on the held fd feeding lib/pool/dispatch.ts: Node routes a UNIX
+//   handle given to a cluster worker back through the primary.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { closeHandle, handleFd, listeningFd, listeningHandle, pauseAccepting, resumeAccepting, socketHandle } from '../os/internals';
+import { closeHandle, handleFd, pauseAccepting, rawHandle, resumeAccepting } from '../os/internals';
 import { isBaton, msg } from '../messages';
 import { socketState } from './sockstate';
 import { listen, listenUnixAtomically, unlinkSocket } from './unixpath';
@@ -73,13 +59,12 @@ export interface Inherited {
   external?: boolean;
 }
 
-/** Closes an inherited fd nobody adopts; false when it was not open. */
-export function closeFd(fd: number): boolean {
+/** Closes an inherited fd nobody adopts (if it is open: its caller cannot tell). */
+export function closeFd(fd: number): void {
   try {
     fs.closeSync(fd);
-    return true;
   } catch {
-    return false;
+    // it was not open
   }
 }
 
@@ -121,10 +106,8 @@ export class Listener {
   external = false;
   /** Accept errors (EMFILE...): the master logs them; they never stop it. */
   onAcceptError: ((err: Error) => void) | undefined;
-  /** 'kept': paused at a hand-over, for taking service back; 'closed': let go. */
-  private state: 'open' | 'kept' | 'closed' = 'open';
-  /** pause()d for the next master's probation. */
-  private paused = false;
+  /** 'paused': for the next master's probation; 'kept': paused at a hand-over, for taking service back; 'closed': let go. */
+  private state: 'open' | 'paused' | 'kept' | 'closed' = 'open';
   /** The socket, never polled through this handle. Undefined only while (or if) the master serves on the server it bound. */
   private held: object | undefined;
   /** The master accepts on this server (UNIX, `accept: 'master'`); undefined when the workers accept. */
@@ -158,12 +141,12 @@ export class Listener {
 
   /** The fd to pass to the next master. */
   handoffFd(): number {
-    return this.held !== undefined ? handleFd(this.held) : listeningFd(this.server as net.Server);
+    return handleFd(this.handle());
   }
 
   /** A handle of the socket to give away (a duplicate is made for the receiver): to the supervisor. */
   handle(): object {
-    return this.held ?? listeningHandle(this.server as net.Server);
+    return this.held ?? rawHandle(this.server as net.Server);
   }
 
   /** The socket's raw handle when the workers accept on it themselves (TCP), else undefined. */
@@ -200,8 +183,8 @@ export class Listener {
     bound.close();
   }
 
-  /** Wraps a socket inherited from the previous master or systemd; accept() starts serving on it. */
-  static adopt(spec: ListenerSpec, fd: number, backlog: number, onConnection: OnConnection, forWorkers = true): Listener {
+  /** Wraps a socket inherited from the previous master or systemd (for `spec`); accept() starts serving on it. */
+  static adopt(spec: ListenerSpec, { fd, external }: Inherited, backlog: number, onConnection: OnConnection, forWorkers = true): Listener {
     const bad = (which: string, named = `"${spec.name}"`): Error => new Error(`baton: inherited listener ${named} names fd ${fd}, which ${which}`);
     let stat: fs.Stats;
     try {
@@ -219,8 +202,9 @@ export class Listener {
       throw bad(`listens on port ${state.port}: the inherited-socket environment does not match its sockets`, `"${spec.name}" (${describeSpec(spec)})`);
     }
     const l = new Listener(spec, backlog, onConnection, !forWorkers || spec.path !== undefined);
+    l.external = external === true;
     // opened, never polled: a handle with no watcher in this process
-    l.held = socketHandle(new net.Socket({ fd, readable: false, writable: false }));
+    l.held = rawHandle(new net.Socket({ fd, readable: false, writable: false }));
     if (spec.path === undefined) l.bound = { address: spec.host, port: state?.listening && state.port !== undefined ? state.port : (spec.port ?? 0) };
     return l;
   }
@@ -237,10 +221,9 @@ export class Listener {
    * master bound itself (the keep helper failed at its start).
    */
   keep(): boolean {
-    if (this.state !== 'open' || this.held === undefined) return false;
-    if (this.server?.listening === true && !pauseAccepting(this.server)) return false;
-    this.state = 'kept';
-    this.paused = false; // kept now: resume() accepts again
+    if ((this.state !== 'open' && this.state !== 'paused') || this.held === undefined) return false;
+    if (this.state === 'open' && this.server?.listening === true && !pauseAccepting(this.server)) return false;
+    this.state = 'kept'; // resume() accepts again
     return true;
   }
 
@@ -250,19 +233,19 @@ export class Listener {
    * for a socket the workers accept on, or one this master bound itself (it cannot: it goes on).
    */
   pause(): void {
-    if (this.state === 'open' && this.server?.listening === true && !this.paused) this.paused = pauseAccepting(this.server);
+    if (this.state === 'open' && this.server?.listening === true && pauseAccepting(this.server)) this.state = 'paused';
   }
 
   /** Accepts again after pause() (the upgrade failed). */
   unpause(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.state === 'open' && this.server !== undefined) resumeAccepting(this.server);
+    if (this.state !== 'paused') return;
+    this.state = 'open';
+    resumeAccepting(this.server as net.Server);
   }
 
   /** Stops accepting and closes the socket here (not one kept: release() does). Connections queued stay for the next master. */
   stopAccepting(): void {
-    if (this.state === 'open') this.close();
+    if (this.state === 'open' || this.state === 'paused') this.close();
   }
 
   /** Lets a kept socket go: the new master handed over in turn or stopped, or this one exits. */
@@ -351,12 +334,11 @@ export class SocketLedger {
       const from = adopt.get(spec.name);
       const l = from !== undefined
         // listen(2) on a listening socket sets its backlog anew: always baton's option (systemd's too)
-        ? Listener.adopt(spec, from.fd, o.backlog, o.onConnection, o.accept === 'workers')
+        ? Listener.adopt(spec, from, o.backlog, o.onConnection, o.accept === 'workers')
         : await Listener.bind(spec, o.backlog, o.onConnection);
       l.onAcceptError = (err) => log.warn('accept-error', `${l.address()}: ${err.message}`);
       sockets.push(l);
       if (from !== undefined) {
-        l.external = from.external === true;
         const why = l.applyMode();
         if (why !== undefined) log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
         log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
@@ -391,25 +373,8 @@ async function hold(bound: Listener[], forWorkers: boolean, log: Logger): Promis
     for (; held < bound.length; held++) await (bound[held] as Listener).hold(dups[held] as object, forWorkers);
   } catch (err) {
     for (const h of dups.slice(held)) closeHandle(h);
-    log.warn('detach-failed', `${(err as Error).message}: this master accepts the connections of ${bound.slice(held).map((l) => l.address()).join(', ')} itself, hands each to a worker, and cannot keep these sockets for taking service back`);
+    log.warn('keep-helper-failed', `${(err as Error).message}: this master accepts the connections of ${bound.slice(held).map((l) => l.address()).join(', ')} itself, hands each to a worker, and cannot keep these sockets for taking service back`);
   }
-}
-
-/** A TCP socket the workers accept on themselves (lib/worker/acceptor.ts). */
-export interface SharedSocket {
-  listener: string;
-  handle: object;
-  backlog: number;
-}
-
-/** The sockets the serving generation's workers accept on themselves. */
-export function sharedSockets(sockets: Listener[], backlog: number): SharedSocket[] {
-  const out: SharedSocket[] = [];
-  for (const l of sockets) {
-    const handle = l.workerHandle();
-    if (handle !== undefined) out.push({ listener: l.name, handle, backlog });
-  }
-  return out;
 }
 
 /**
@@ -453,7 +418,13 @@ const DELIVERY_TIMEOUT = 10_000;
 /** Where the helper finds the sockets: after stdin, stdout, stderr and the IPC channel. */
 const HELPER_FIRST_FD = 4;
 
-/** The keep helper (see the top of this file): a duplicate of each socket (by fd); rejects (closing what came) if it fails. */
+/**
+ * The keep helper: Node has no dup(2), so a master runs this very file as a tiny process with the
+ * sockets it bound in its stdio (fd 4 on): the kernel duplicates them at spawn(), and the helper
+ * sends each back over IPC as a raw handle (a duplicate again, held without accepting:
+ * lib/os/internals.ts, 6) and exits. Once per socket, at the start of the master that bound it.
+ * Resolves with a duplicate of each socket (by fd); rejects (closing what came) if it fails.
+ */
 export function duplicate(fds: number[]): Promise<object[]> {
   const got: object[] = [];
   let child: ChildProcess;
@@ -508,7 +479,7 @@ function helper(): void {
   process.on('disconnect', () => process.exit(0));
   for (let i = 0; i < count; i++) {
     const socket = new net.Socket({ fd: HELPER_FIRST_FD + i, readable: false, writable: false });
-    process.send(msg({ type: 'kept', index: i }), socketHandle(socket) as never);
+    process.send(msg({ type: 'kept', index: i }), rawHandle(socket) as never);
   }
 }
 

@@ -19,36 +19,19 @@ const TCP_STATES: Record<string, string> = {
 };
 const SO_ACCEPTCON = 0x10000;
 
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function rows(text: string | undefined): string[][] {
-  return (text ?? '').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((c) => c.length > 1);
-}
-
 function tcpState(row: string[]): SocketState {
   const st = row[3] ?? '';
   const port = Number.parseInt((row[1] ?? '').split(':')[1] ?? '', 16);
   return st === '0A' ? { listening: true, port } : { listening: false, why: `a TCP socket in state ${TCP_STATES[st] ?? st}` };
 }
 
-/**
- * The LISTEN rows at the head of a /proc/net/tcp or tcp6 table (the kernel lists its listening
- * sockets first), reading no further; `stop` ends the read early at a row it accepts. Empty when
- * the table cannot be read. The bench reads the serving master's listening sockets with it too.
- */
-export function listeningRows(file: string, stop?: (row: string[]) => boolean): string[][] {
-  const out: string[][] = [];
+/** Each row of a /proc/net table (columns, header skipped) to `visit` until it returns true; false: unreadable. */
+function scan(file: string, visit: (columns: string[]) => boolean): boolean {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch {
-    return out;
+    return false;
   }
   try {
     const buf = Buffer.alloc(64 * 1024);
@@ -64,21 +47,39 @@ export function listeningRows(file: string, stop?: (row: string[]) => boolean): 
           continue;
         }
         const c = line.trim().split(/\s+/);
-        if (c.length < 10) continue;
-        if (c[3] !== '0A') return out; // past the listening sockets
-        out.push(c);
-        if (stop?.(c) === true) return out;
+        if (c.length > 1 && visit(c)) return true;
       }
-      if (n === 0) return out;
+      if (n === 0) return true;
     }
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/** The row of `inode` among the LISTEN rows at the head of a /proc/net/tcp table. */
-function listeningRow(file: string, inode: string): string[] | undefined {
-  return listeningRows(file, (c) => c[9] === inode).find((c) => c[9] === inode);
+/**
+ * The LISTEN rows at the head of a /proc/net/tcp or tcp6 table (the kernel lists its listening
+ * sockets first), reading no further; `stop` ends the read early at a row it accepts. Empty when
+ * the table cannot be read. The bench reads the serving master's listening sockets with it too.
+ */
+export function listeningRows(file: string, stop?: (row: string[]) => boolean): string[][] {
+  const out: string[][] = [];
+  scan(file, (c) => {
+    if (c.length < 10) return false;
+    if (c[3] !== '0A') return true; // past the listening sockets
+    out.push(c);
+    return stop?.(c) === true;
+  });
+  return out;
+}
+
+/** The row whose column `col` is `inode`, reading the whole table; null when it cannot be read. */
+function rowOf(file: string, col: number, inode: string): string[] | undefined | null {
+  let row: string[] | undefined;
+  const read = scan(file, (c) => {
+    if (c[col] === inode) row = c;
+    return row !== undefined;
+  });
+  return read ? row : null;
 }
 
 /** The state of the socket at `fd`, or undefined when this system cannot tell. */
@@ -94,21 +95,20 @@ export function socketState(fd: number): SocketState {
   // A listening TCP socket is among the first rows: the whole table of a busy host (tens of
   // thousands of TIME_WAIT rows) would take seconds to read and parse.
   for (const table of ['tcp', 'tcp6']) {
-    const row = listeningRow(`/proc/self/net/${table}`, inode);
+    const row = listeningRows(`/proc/self/net/${table}`, (c) => c[9] === inode).find((c) => c[9] === inode);
     if (row !== undefined) return tcpState(row);
   }
   // not a listening TCP socket: a UNIX one (a short table), or the error case, read in full
-  const unix = read('/proc/self/net/unix');
-  const urow = unix === undefined ? undefined : rows(unix).find((c) => c[6] === inode);
-  if (urow !== undefined) {
+  const urow = rowOf('/proc/self/net/unix', 6, inode);
+  if (urow) {
     const flags = Number.parseInt(urow[3] ?? '0', 16);
     if (urow[4] !== '0001') return { listening: false, why: 'a UNIX socket that is not a stream socket' };
     return (flags & SO_ACCEPTCON) !== 0 ? { listening: true } : { listening: false, why: 'a UNIX socket that is not listening (connected, or only bound)' };
   }
   for (const table of ['tcp', 'tcp6']) {
-    const row = rows(read(`/proc/self/net/${table}`)).find((c) => c[9] === inode);
-    if (row !== undefined) return tcpState(row);
+    const row = rowOf(`/proc/self/net/${table}`, 9, inode);
+    if (row) return tcpState(row);
   }
-  if (unix === undefined) return undefined;
+  if (urow === null) return undefined;
   return { listening: false, why: 'neither a TCP nor a UNIX stream socket of this network namespace (UDP? another namespace?)' };
 }

@@ -1,11 +1,8 @@
-// Binding a UNIX socket path so that it survives the process that bound it.
-//
-// libuv unlinks the path a server bound when that server is closed. A path shared by
-// several masters over time (the listening socket, the control socket) would break for
-// the next master when an old one closes its server. So the socket is bound at a
-// private temporary name in the same directory and renamed into place: the old
-// server's close() unlinks a name that no longer exists. rename() also replaces a
-// stale socket file atomically.
+// Binding a UNIX socket path so that it survives the process that bound it (the listening
+// socket, the control socket): libuv unlinks the path a server bound when that server is closed,
+// so the socket is bound at a private temporary name and renamed into place, and the old
+// server's close() unlinks a name that no longer exists. rename() also replaces a stale socket
+// file atomically.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';

@@ -1,27 +1,16 @@
-// A worker accepting connections itself, on the TCP listening sockets its master holds, and
-// the one place that decides whether it accepts now (the measurements behind it:
-// docs/architecture.md, "The data path", and docs/benchmarks.md).
-//
-// The master holds each TCP socket as a raw handle it never polls (lib/sockets/ledger.ts) and
-// sends this worker one duplicate of it over IPC. `server.listen(handle)` on a TCP handle listens
-// in the worker itself, not through cluster: the master is off the per-connection path.
+// A worker accepting connections itself, on a duplicate of each TCP socket its master holds, and
+// the one place that decides whether it accepts now. Why and the measurements behind it (a TCP
+// handle is listened on in the worker itself, not through cluster; the share; the churn, its
+// bound and the 9 % it saves): docs/architecture.md, "The data path", and docs/benchmarks.md.
 //
 // It accepts while its generation takes new connections (`want()`: the master's 'accept') and it
-// holds fewer connections than its share (`share()`: lib/pool/balance.ts). Every connection it
-// holds counts, long-lived ones too; it decides again after each connection it accepts and each
-// one that closes (`update()`), asking nobody.
-//
-// Short connections coming and going are not what the share is for: the reported counts are
-// snapshots of connections living a few hundred microseconds, so a worker paused and resumed at
-// nearly every connection (two epoll changes each): 9 % of the throughput under a connection per
-// request. So a worker that is closing connections may hold as many more than its share as it
-// closed in the last CHURN_WINDOW to 2 x CHURN_WINDOW ms (its *churn*), but never more than twice
-// its share: without that bound the busiest of 4 workers under heavy short traffic served 1.36 x
-// the mean. A burst of connections that stay brings no closes: it is spread exactly.
-//
-// Pausing keeps the duplicate open and stops polling it (lib/os/internals.ts, 7): connections
-// arriving meanwhile wait in the socket's queue, which every worker polling it drains. Only
-// close() (a drain, an exit) closes the duplicate.
+// holds fewer connections than its share (`share()`: lib/pool/balance.ts), every connection it
+// holds counting; it decides again after each connection it accepts and each one that closes
+// (`update()`), asking nobody. A worker that is closing connections may hold as many more than
+// its share as it closed in the last CHURN_WINDOW to 2 x CHURN_WINDOW ms (its *churn*), never more
+// than twice its share: short connections coming and going would otherwise pause and resume it
+// at nearly every connection. Pausing keeps the duplicate open and stops polling it
+// (lib/os/internals.ts, 7): connections wait in the socket's queue for the workers that poll it.
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { closeHandle, pauseAccepting, resumeAccepting } from '../os/internals';

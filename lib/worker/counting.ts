@@ -1,13 +1,8 @@
-// A worker's request counting (lib/observe/request-stats.ts) and its reports to the master.
-//
-// Why here: only the worker sees responses (no request passes through the master). What it
-// counted goes to the master as a small delta every REPORT_EVERY ms, and only when it served
-// something; the last one before the worker exits (its drain done, so every response it
-// served is in it). The master adds the deltas to its metrics and to the canary's tallies.
-//
-// BATON_REQUEST_STATS=off in the environment turns counting off (for a cost comparison, or an
-// app that wants none): no listener is added, nothing is sent; the canary then judges a new
-// generation on crashes alone, and baton_requests_total stays at 0.
+// A worker's request counting (lib/observe/request-stats.ts) and its reports to the master: only
+// the worker sees responses. What it counted goes as a small delta every REPORT_EVERY ms, only
+// when it served something, and once more before the worker exits (its drain done, so every
+// response it served is in it). BATON_REQUEST_STATS=off turns counting off (docs/options.md): no
+// listener is added, nothing is sent.
 import type { Server } from 'node:net';
 import { RequestStats, type ResponseSink } from '../observe/request-stats';
 import type { FromWorker } from '../messages';

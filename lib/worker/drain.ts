@@ -1,23 +1,11 @@
-// Worker-side drain: finish what was accepted, reset nothing (for users: docs/signals.md,
-// "What drain means").
-//
-// Once draining starts (the master stopped sending connections to this worker):
-// - every HTTP/1 response not yet started carries `Connection: close`, so busy
-//   keep-alive connections end after their current request (http and https);
-// - an HTTP/1 connection with no request in progress is closed once it has been idle
-//   for the server's keepAliveTimeout, or `keepAliveGrace` ms if that is longer (a socket
-//   that never sent a byte counts as idle since it arrived): closing sooner would race
-//   clients that reuse their idle sockets (Node's agent retires one a second before the
-//   announced `Keep-Alive: timeout`). A request already on the wire is served, not reset.
-//   For https the idle socket is the TLSSocket the server built on the raw one (found from
-//   the server's 'secureConnection' event), closed with a TLS close_notify; a TLS
-//   connection still in its handshake is left to finish it;
-// - every HTTP/2 session gets a GOAWAY (lib/worker/h2-goaway.ts);
-// - a connection the app took over (HTTP Upgrade such as WebSocket, CONNECT) and every
-//   connection of a raw net/tls server are the app's: it is told through the drain
-//   signal. A WebSocket the app took over is sent a Close frame 1001 "going away" if the
-//   app has no drain handler (lib/worker/websocket-close.ts; option closeWebSockets);
-// - at `drainTimeout` whatever remains is destroyed and counted as forced.
+// Worker-side drain: finish what was accepted, reset nothing. What it does, for users:
+// docs/signals.md, "What drain means": `Connection: close` on every response not yet started; an
+// idle HTTP/1 connection closed after max(keepAliveTimeout, keepAliveGrace) (sooner would race a
+// client reusing it); a GOAWAY to each HTTP/2 session (lib/worker/h2-goaway.ts); connections the
+// app took over, and raw net/tls ones, left to the app (a WebSocket told 1001 if it has no drain
+// handler: lib/worker/websocket-close.ts) and to drainTimeout. For https the idle socket is the
+// TLSSocket the server built on the raw one (found from the server's 'secureConnection'), closed
+// with a TLS close_notify; a TLS connection still in its handshake is left to finish it.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Http2Session } from 'node:http2';
@@ -69,7 +57,7 @@ export class ConnectionTracker implements HttpWatcher {
    * @param responses told of every HTTP/1 response this tracker saw finish, and of those a closing
    *   connection left unfinished (the worker's request counting: one watcher per request for both)
    */
-  constructor(server: Server | undefined, private grace: number, gone?: () => void, private readonly responses?: ResponseSink) {
+  constructor(private grace: number, gone?: () => void, private readonly responses?: ResponseSink) {
     const tracker = this;
     this.onClose = function onClose(this: Socket) {
       const c = tracker.conns.get(this);
@@ -79,18 +67,10 @@ export class ConnectionTracker implements HttpWatcher {
       tracker.check();
       gone?.();
     };
-    if (server) this.watch(server);
   }
 
   get size(): number {
     return this.conns.size;
-  }
-
-  /** Connections the app took over (upgrades), still open. */
-  get upgradedCount(): number {
-    let n = 0;
-    for (const c of this.conns.values()) if (c.long) n++;
-    return n;
   }
 
   /**
@@ -122,16 +102,15 @@ export class ConnectionTracker implements HttpWatcher {
     return kind !== 'other';
   }
 
-  /** A connection handed to this worker by the master, counted from now on. */
-  add(socket: Socket, server?: Server, listener?: string): Conn {
-    const srv = server ?? this.servers.keys().next().value;
-    const kind = (srv && this.servers.get(srv)) ?? 'other';
+  /** A connection of `server` (watched), counted from now on. */
+  add(socket: Socket, server: Server, listener?: string): Conn {
+    const kind = this.servers.get(server) ?? 'other';
     const c: Conn = {
       raw: socket,
-      server: srv as Server,
+      server,
       kind,
       io: kind === 'http' ? socket : undefined,
-      peer: srv instanceof tls.Server ? peerOf(socket) : undefined,
+      peer: server instanceof tls.Server ? peerOf(socket) : undefined,
       idleSince: performance.now(),
       bytesAtIdle: 0,
       long: false,
@@ -259,8 +238,9 @@ export class ConnectionTracker implements HttpWatcher {
 
   forceClose(): void {
     const forced = this.conns.size;
-    const upgraded = this.upgradedCount;
+    let upgraded = 0; // the app had taken them over
     for (const c of this.conns.values()) {
+      if (c.long) upgraded++;
       c.io?.destroy();
       c.raw.destroy();
     }

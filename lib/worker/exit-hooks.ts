@@ -1,29 +1,16 @@
-// beforeExit(fn): the app's clean-up before a baton process leaves.
-//
-// Closing a database pool, flushing a queue or a log shipper takes time, and 'drain'
-// comes too early for it (requests still run) while the worker used to exit as soon as
-// its connections were done. A worker runs these functions once its connections are
-// done, a master once its generations are gone; the process exits when every one has
-// settled, or `exitTimeout` ms after they were called, whichever comes first. A
-// function that throws, rejects or is still running at exitTimeout is logged (one
-// line each), and never keeps the process from leaving.
+// beforeExit(fn): the app's clean-up before a baton process leaves (docs/options.md, "Clean-up
+// before exit"): after a worker's connections are done ('drain' comes too early: requests still
+// run), or a master's generations are gone; bounded by exitTimeout. A function that throws,
+// rejects or is still running then is logged (one line each), and never keeps the process.
 import type { Logger } from '../log/log';
 import { errorText } from './mistakes';
 
 /** A clean-up function: it may return a promise, which the process waits for. */
 export type ExitHook = (reason: string) => unknown;
 
-export interface ExitOutcome {
-  /** How many functions ran. */
-  ran: number;
-  failed: number;
-  /** Still running at exitTimeout. */
-  timedOut: number;
-}
-
 export class ExitHooks {
   private readonly fns: ExitHook[] = [];
-  private running: Promise<ExitOutcome> | undefined;
+  private running: Promise<void> | undefined;
 
   constructor(private readonly log: Logger) {}
 
@@ -35,16 +22,14 @@ export class ExitHooks {
   }
 
   /** Calls every function once with `reason`; resolves (never rejects) when all settled or at `timeoutMs`. */
-  run(reason: string, timeoutMs: number): Promise<ExitOutcome> {
-    if (this.running) return this.running;
-    this.running = this.runAll(reason, timeoutMs);
+  run(reason: string, timeoutMs: number): Promise<void> {
+    this.running ??= this.runAll(reason, timeoutMs);
     return this.running;
   }
 
-  private async runAll(reason: string, timeoutMs: number): Promise<ExitOutcome> {
+  private async runAll(reason: string, timeoutMs: number): Promise<void> {
     const fns = this.fns.slice();
-    const outcome: ExitOutcome = { ran: fns.length, failed: 0, timedOut: 0 };
-    if (fns.length === 0) return outcome;
+    if (fns.length === 0) return;
     const started = Date.now();
     this.log.debug('before-exit', `running ${fns.length} beforeExit function(s) (${reason}); exitTimeout ${timeoutMs} ms`);
     const pending = new Set<string>();
@@ -53,7 +38,6 @@ export class ExitHooks {
       pending.add(name);
       // a synchronous throw becomes a rejection
       return new Promise<unknown>((resolve) => resolve(fn(reason))).catch((err: unknown) => {
-        outcome.failed++;
         this.log.error('before-exit-failed', `${name} failed: ${errorText(err)}`);
       }).finally(() => pending.delete(name));
     });
@@ -62,11 +46,7 @@ export class ExitHooks {
     const result = await Promise.race([Promise.all(calls), timeout]);
     clearTimeout(timer);
     if (result === 'timeout') {
-      outcome.timedOut = pending.size;
       this.log.error('before-exit-timeout', `${[...pending].join(', ')} still running at exitTimeout (${timeoutMs} ms): exiting without waiting for ${pending.size === 1 ? 'it' : 'them'}`);
-    } else {
-      this.log.debug('before-exit-done', `beforeExit function(s) done in ${Date.now() - started} ms`);
-    }
-    return outcome;
+    } else this.log.debug('before-exit-done', `beforeExit function(s) done in ${Date.now() - started} ms`);
   }
 }

@@ -1,7 +1,6 @@
 // A worker's load reports: how many connections it holds and whether it accepts now, for the
-// master's share (lib/pool/balance.ts). A pause that lasts (a burst of long-lived connections,
-// not short ones coming and going) is told at once: the share then grows as soon as every
-// worker holds its own.
+// master's share (lib/pool/balance.ts); a pause that lasts is told at once (docs/architecture.md,
+// "The data path": the share grows as soon as every worker holds its own).
 import type { FromWorker } from '../messages';
 
 /** How often a worker tells the master how many connections it holds (only when that changed). */

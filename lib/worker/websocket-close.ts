@@ -1,14 +1,9 @@
-// The polite close baton sends to WebSockets the app left open when a worker drains
-// (option closeWebSockets, on by default; lib/worker/drain.ts decides when).
-//
-// A connection is a WebSocket when the app took it over from an HTTP Upgrade request whose
-// `Upgrade` header names `websocket` (RFC 6455 section 4.1). Once the app has written its
-// handshake answer (the socket's bytesWritten grew after the upgrade), baton writes one Close
-// frame with status 1001 "going away" (section 7.4.1: "a server going down"). The client
-// answers with its own Close frame; a WebSocket library (ws, and so Socket.IO) then ends the
-// TCP connection. baton writes nothing else and reads nothing: the socket stays the app's.
-// Frames are whole writes (ws writes each frame in one go), so this one never lands inside
-// another.
+// The polite close baton sends to WebSockets the app left open when a worker drains (option
+// closeWebSockets; docs/listeners.md). A connection is a WebSocket when the app took it over from
+// an `Upgrade: websocket` request (RFC 6455 section 4.1); once the app has answered the handshake
+// (bytesWritten grew after the upgrade), baton writes one Close frame 1001 "going away" (section
+// 7.4.1) and nothing else, reading nothing: the socket stays the app's. Frames are whole writes
+// (ws writes each frame in one go), so this one never lands inside another.
 import type * as http from 'node:http';
 import type { Socket } from 'node:net';
 

@@ -79,7 +79,7 @@ export class BatonWorker extends EventEmitter<WorkerEvents> {
     this.exitHooks = new ExitHooks(this.log);
     this.counting = new RequestCounting((m, then) => this.tell(m, then), undefined, opts.canary.warmupMs ?? 0);
     // a connection gone (counted gone first): the acceptor counts it and decides again whether to accept
-    this.tracker = new ConnectionTracker(undefined, opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
+    this.tracker = new ConnectionTracker(opts.keepAliveGrace, () => this.acceptor.left(), this.counting.sink);
   }
 
   /**

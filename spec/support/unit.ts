@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 export { isRunning as running } from '../../lib/os/proctree';
 import { onLines } from '../../lib/log/lines';
-import { listeningFd, socketHandle } from '../../lib/os/internals';
+import { listeningFd, rawHandle } from '../../lib/os/internals';
 import { waitFor } from './wait';
 
 /** A fresh temporary directory, as a real path (so realpath comparisons are exact). */
@@ -59,5 +59,5 @@ export class Lines {
 
 /** The fd of a test's own listening server or connected socket (through lib/os/internals.ts). */
 export function fdOf(x: net.Server | net.Socket): number {
-  return x instanceof net.Server ? listeningFd(x) : (socketHandle(x) as { fd: number }).fd;
+  return x instanceof net.Server ? listeningFd(x) : (rawHandle(x) as { fd: number }).fd;
 }

@@ -1,5 +1,5 @@
 // A cluster worker without a process: its channel (FakeChannel) and a process whose kill() is a
-// stub. Give `fork: () => new FakeWorker() as unknown as Worker` to a Generation.
+// stub. spec/unit/pool/pool-units.spec.ts makes cluster.fork() return one.
 import * as sinon from 'sinon';
 import { FakeChannel } from './channel';
 

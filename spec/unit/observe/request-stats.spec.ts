@@ -15,7 +15,7 @@ import { waitFor } from '../../support/wait';
  * which follows the requests of http and https servers and tells `stats` of each response.
  */
 function countedByTracker(server: http.Server, stats: RequestStats): void {
-  const tracker = new ConnectionTracker(undefined, 1_000, undefined, stats);
+  const tracker = new ConnectionTracker(1_000, undefined, stats);
   expect(tracker.watch(server), 'the tracker follows http servers').to.equal(true);
   tracker.watch(server); // twice: followed once
   server.prependListener('connection', (socket: net.Socket) => tracker.add(socket, server));

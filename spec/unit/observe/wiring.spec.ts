@@ -23,7 +23,7 @@ import type { RequestStats } from '../../../lib/observe/request-stats';
 const log = new Logger('master', 1, 'silent', 'text');
 
 function gen(id: number, state: string, workers: Array<[number, string, number]>): ObservedGeneration {
-  const slots = new Map(workers.map(([wid, s, conns]) => [wid, { state: s, connections: conns, open: conns, leaving: false }]));
+  const slots = new Map(workers.map(([wid, s, conns]) => [wid, { state: s, connections: conns, leaving: false }]));
   return { id, state, slots, loaded: { script: `/srv/app/releases/${id}/app.js` } };
 }
 

@@ -130,12 +130,12 @@ describe('internals: surviveMasterDisconnect (real cluster worker)', function ()
 });
 
 describe('internals: the handle and per-connection options of a server', () => {
-  it('listeningHandle returns the listening handle, whose fd is the server socket', async () => {
-    const { listeningHandle } = await import('../../../lib/os/internals');
+  it('rawHandle returns the listening handle, whose fd is the server socket', async () => {
+    const { rawHandle } = await import('../../../lib/os/internals');
     const srv = net.createServer();
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
-      const h = listeningHandle(srv) as { fd: number };
+      const h = rawHandle(srv) as { fd: number };
       expect(h.fd).to.equal(listeningFd(srv));
     } finally {
       srv.close();
@@ -197,7 +197,7 @@ if (cluster.isPrimary) {
     const port = server.address().port;
     const w = cluster.fork();
     w.on('message', (m) => { if (m && m.listening) process.stdout.write('port ' + port + ' worker ' + w.process.pid + '\\n'); });
-    w.on('online', () => w.send({ handle: true }, require(process.env.INTERNALS).listeningHandle(server), {}, () => server.close()));
+    w.on('online', () => w.send({ handle: true }, require(process.env.INTERNALS).rawHandle(server), {}, () => server.close()));
   });
 } else {
   process.on('message', (m, handle) => {

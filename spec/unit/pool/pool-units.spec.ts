@@ -3,7 +3,7 @@
 // the crash back-off and the probation, all on sinon's fake clock.
 import { expect } from 'chai';
 import * as sinon from 'sinon';
-import type { Worker } from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { Generation } from '../../../lib/pool/generation';
 import { ReloadAttempt } from '../../../lib/pool/reload';
 import { WorkersAccept } from '../../../lib/pool/workers-accept';
@@ -19,16 +19,18 @@ import { FakeWorker } from '../../support/fakes/worker';
 
 const log = new Logger('master', 1, 'silent');
 
+/** A TCP listener the workers accept on, as the generation sees it. */
+const web = { name: 'web', workerHandle: () => ({}) } as unknown as Listener;
+
+/** The workers forked for each generation, by its id (cluster.fork is faked: see below). */
+const forkedBy = new Map<string, FakeWorker[]>();
+
 function pool(id: number, workers = 2, readyTimeout = 1_000): { gen: Generation; forked: FakeWorker[] } {
   const forked: FakeWorker[] = [];
+  forkedBy.set(String(id), forked);
   const gen = new Generation(id, {
-    workers, readyTimeout, drainTimeout: 1_000, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
+    workers, backlog: 511, readyTimeout, drainTimeout: 1_000, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
     exec: { script: __filename, args: [], cwd: __dirname },
-    fork: () => {
-      const w = new FakeWorker();
-      forked.push(w);
-      return w as unknown as Worker;
-    },
   }, log);
   return { gen, forked };
 }
@@ -37,8 +39,19 @@ describe('pool units (fake workers, fake clock)', () => {
   let clock: sinon.SinonFakeTimers;
   beforeEach(() => {
     clock = sinon.useFakeTimers({ now: 1_000_000 });
+    // a generation forks through cluster: each fork is a fake worker, filed under its generation
+    sinon.stub(cluster, 'setupPrimary');
+    sinon.stub(cluster, 'fork').callsFake((env?: Record<string, unknown>) => {
+      const w = new FakeWorker();
+      forkedBy.get(String(env?.BATON_GENERATION))?.push(w);
+      return w as unknown as Worker;
+    });
   });
-  afterEach(() => clock.restore());
+  afterEach(() => {
+    clock.restore();
+    sinon.restore();
+    forkedBy.clear();
+  });
 
   describe('Generation', () => {
     it('a generation drain kills each worker still there at the deadline once, and counts it forced once', () => {
@@ -106,8 +119,8 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(forked).to.have.length(3); // second in a row: 200 ms
 
       const p = new Probation(1_000);
-      gen.probation = p;
       p.begin();
+      gen.markServing(p); // a change on trial
       const failed = sinon.spy();
       gen.on('failed', failed);
       forked[2]?.say({ type: 'ready' });
@@ -119,7 +132,7 @@ describe('pool units (fake workers, fake clock)', () => {
       const { gen, forked } = pool(1, 1);
       gen.start();
       gen.markServing();
-      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      gen.acceptOn([web]);
       const w = forked[0] as FakeWorker;
       expect(w.sent).to.deep.equal([]); // not ready yet
       w.say({ type: 'ready' });
@@ -136,7 +149,7 @@ describe('pool units (fake workers, fake clock)', () => {
       const { gen, forked } = pool(1, 2);
       gen.start();
       gen.markServing();
-      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      gen.acceptOn([web]);
       const [a, b] = forked as [FakeWorker, FakeWorker];
       const shares = (w: FakeWorker): unknown[] => w.sent.filter((m) => m.type === 'share').map((m) => m.limit);
       a.say({ type: 'ready' });
@@ -165,7 +178,7 @@ describe('pool units (fake workers, fake clock)', () => {
       const { gen, forked } = pool(1, 2);
       gen.start();
       gen.markServing();
-      gen.acceptOn([{ listener: 'web', handle: {}, backlog: 511 }]);
+      gen.acceptOn([web]);
       const [a, b] = forked as [FakeWorker, FakeWorker];
       a.say({ type: 'ready' });
       b.say({ type: 'ready' });
@@ -200,7 +213,7 @@ describe('pool units (fake workers, fake clock)', () => {
   }
 
   describe('the intakes (lib/pool/intake.ts)', () => {
-    const sockets = [{ listener: 'web', handle: {}, backlog: 511 }];
+    const sockets = [web];
     const accepts = (w: FakeWorker | undefined): Array<unknown> => (w?.sent ?? []).filter((m) => m.type === 'accept').map((m) => m.on);
 
     it('workers accept: serve() lets the new generation accept before the one before stops', () => {
@@ -262,7 +275,8 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(events).to.deep.equal(['promoted']);
       clock.tick(1);
       expect(events).to.deep.equal(['promoted', 'succeeded']);
-      expect(r.finished).to.equal(true);
+      r.abort(); // over: the master stopping now kills nothing
+      expect(next.forked.some((w) => w.process.kill.called)).to.equal(false);
     });
 
     it('a worker exits before ready -> rolled back, the new generation killed', () => {
