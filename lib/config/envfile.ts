@@ -1,18 +1,7 @@
-// envFile: the environment each new master and each new generation starts with.
-//
-// Upgrades and reloads would otherwise inherit the first master's process.env forever:
-// a changed `.env` (or systemd EnvironmentFile) needed a full restart. With `envFile`
-// the master reads the file (Node's util.parseEnv) when it starts, and again for every
-// new generation (reload); its variables override the inherited ones.
-//
-// The file is the truth for the variables it sets: the master remembers what each
-// variable it overrode was before (its inherited value, or unset), so a variable removed
-// from the file goes back to that in the next generation, and the next master (upgrade)
-// is started with the inherited environment, not with this file's variables, before it
-// reads the file itself.
-//
-// A file that cannot be read or parsed fails that start, reload or upgrade with the
-// reason; the running generation keeps serving.
+// envFile: the environment each new master and each new generation starts with, read from the
+// file at each start, reload and upgrade (docs/options.md, "The environment: envFile"). The file is
+// the truth for the variables it sets: the master remembers what each variable it overrode was
+// before, for a variable the file no longer sets and for the next master (an upgrade).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as util from 'node:util';

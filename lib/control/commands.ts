@@ -1,6 +1,6 @@
 // What the control socket's commands do in a master: `baton upgrade | reload | stop |
 // scale N | status | metrics`, each followed through the master's events to its outcome, with
-// progress lines for the CLI. The socket and its protocol are in control.ts.
+// progress lines for the CLI. The socket and its protocol are in socket.ts.
 import type { ControlTarget, Progress, Reply, Request } from './socket';
 
 /** What an upgrade, a reload or a scale resolves with (the master's, which the commands report). */

@@ -1,17 +1,6 @@
-// The control socket: how the `baton` CLI talks to a running master.
-//
-// A UNIX socket (default `<pidFile>.sock`), mode 0600: only its owner (and root) can
-// connect. One request per connection, a line of JSON:
-//   {"cmd":"status"} | {"cmd":"upgrade","waitDrain":true} | {"cmd":"reload"} |
-//   {"cmd":"stop"} | {"cmd":"scale","workers":4} | {"cmd":"metrics"}
-// The master answers with progress lines {"event":"...","message":"..."} and one final
-// line {"done":true,"ok":true|false,...}, then closes the connection. Malformed,
-// oversized or unknown requests get {"done":true,"ok":false,"error":"..."}; a client
-// that says nothing is dropped after a few seconds; neither stalls the master.
-//
-// During an upgrade the new master takes the path over (bound at a temporary name and
-// renamed into place), while the CLI that asked for the upgrade stays connected to the
-// old master, which reports until the end.
+// The control socket: how the `baton` CLI talks to a running master. Its protocol (one JSON request
+// a connection, progress lines, one final line), limits and security model are in docs/operations.md,
+// "The control socket". Malformed, oversized or unknown requests and silent clients never stall the master.
 import * as net from 'node:net';
 import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
 
