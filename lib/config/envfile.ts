@@ -50,16 +50,12 @@ export function lineProblem(text: string): string | undefined {
   return undefined;
 }
 
-/** Parses an env file's text; throws an Error saying what is wrong. */
+/** Parses an env file's text; throws an Error saying what is wrong. resolveOptions() made sure util.parseEnv exists. */
 export function parseEnvText(text: string): Record<string, string> {
-  const parseEnv = (util as { parseEnv?: (content: string) => Record<string, string> }).parseEnv;
-  if (typeof parseEnv !== 'function') {
-    throw new Error(`util.parseEnv is not in this Node (${process.version}): envFile needs Node 20.12+ or 21.7+`);
-  }
   if (text.includes('\0')) throw new Error('it contains a NUL byte: not a text file');
   const problem = lineProblem(text);
   if (problem !== undefined) throw new Error(problem);
-  const vars = parseEnv(text);
+  const vars = (util as unknown as { parseEnv: (content: string) => Record<string, string> }).parseEnv(text);
   for (const name of Object.keys(vars)) {
     if (!NAME.test(name)) {
       throw new Error(`util.parseEnv reads a variable named ${shown(name)}, not a valid name: check the lines around it (on Node 20 a comment must start at the beginning of its line)`);

@@ -66,20 +66,25 @@ export class Commands implements ControlTarget {
     return n;
   }
 
-  /** A request from the control socket (the `baton` CLI), with progress lines. */
-  control(req: Request, progress: Progress): Promise<Reply> {
+  /** A request from the control socket (the `baton` CLI): checked, then followed with progress lines. */
+  async control(req: Request, progress: Progress): Promise<Reply> {
     switch (req.cmd) {
       case 'status':
-        return Promise.resolve({ ok: true, status: this.m.status() });
+        return { ok: true, status: this.m.status() };
       case 'metrics':
-        return Promise.resolve(this.observer ? { ok: true, text: this.observer.render() } : { ok: false, error: 'this master has no metrics' });
-      case 'scale':
-        return this.controlScale(req.workers, progress);
+        return this.observer ? { ok: true, text: this.observer.render() } : { ok: false, error: 'this master has no metrics' };
+      case 'scale': {
+        const n = req.workers;
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) return { ok: false, error: 'scale needs "workers": an integer from 1 to 1024' };
+        return this.controlScale(n, progress);
+      }
       case 'stop':
         return this.controlStop(progress);
       case 'upgrade':
       case 'reload':
-        return this.controlChange(req.cmd, req.waitDrain, progress);
+        return this.controlChange(req.cmd, req.waitDrain === true, progress);
+      default:
+        return { ok: false, error: `unknown command ${JSON.stringify(req.cmd)}: use status, metrics, upgrade, reload, stop or scale` };
     }
   }
 
