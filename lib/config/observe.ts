@@ -5,9 +5,8 @@
 // in lib/observe/canary.ts: it is what the `probation` option gives, and lib/config/ ranks
 // below lib/observe/ (spec/repo/layout.spec.ts), so observe reads it from here.
 import * as path from 'node:path';
-import { addressOption, BatonOptionError, intIn, ints, onlyFields, plainObject, show, type Rule } from './rules';
+import { addressOption, BatonOptionError, ints, onlyFields, plainObject, show, type Rule } from './rules';
 
-const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests', 'warmup'];
 export const PROBATION_DEFAULT_MS = 3_000;
 
 /** What the probation judge (lib/observe/canary.ts) holds the new generation to. */
@@ -45,6 +44,16 @@ export const PROBATION_DEFAULTS: Readonly<ProbationPolicy> = Object.freeze({ ...
 export type EndpointOption = { port: number; host?: string } | { path: string };
 
 const MAX_MS = 600_000;
+const probationMs = ints(0, MAX_MS, ' (milliseconds, 0 disables)');
+
+/** The fields of `probation: { ... }` but `warmup` (bounded by `ms`), each with its rule, checked in this order. */
+const POLICY: { [K in Exclude<keyof ProbationPolicy, 'warmup'>]: Rule<number> } = {
+  ms: probationMs,
+  maxErrorRate: (v, name) => finite(name, v, (r) => r >= 0 && r <= 1, 'a number from 0 to 1 (the largest allowed excess of the new generation\'s 5xx share over the old one\'s: 0.05 is 5 points)',
+    typeof v === 'number' && v > 1 && v <= 100 ? ` For ${v}% write ${v / 100}.` : ''),
+  maxLatencyRatio: (v, name) => finite(name, v, (r) => (r === 0 || r >= 1) && r <= 1000, 'a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency'),
+  minRequests: ints(1, 1_000_000_000, ' (responses the new generation must serve before it is judged by them)'),
+};
 
 /**
  * `probation`: a number of ms (0 disables), or `{ ms?, maxErrorRate?, maxLatencyRatio?,
@@ -52,22 +61,17 @@ const MAX_MS = 600_000;
  */
 export function probationOption(v: unknown): ProbationPolicy {
   if (typeof v === 'number') {
-    const ms = probationMs('probation', v);
+    const ms = probationMs(v, 'probation', {});
     return { ...PROBATION_DEFAULTS, ms, warmup: defaultWarmup(ms) };
   }
   if (!plainObject(v)) {
     throw new BatonOptionError('probation', `must be a number of milliseconds (0 disables) or an object such as { ms: 5000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 }, got ${show(v)}.`);
   }
-  onlyFields('probation', v, PROBATION_FIELDS, 'a probation field');
+  onlyFields('probation', v, [...Object.keys(POLICY), 'warmup'], 'a probation field');
   const out = { ...PROBATION_DEFAULTS };
-  if (v.ms !== undefined) out.ms = probationMs('probation.ms', v.ms);
-  const rate = v.maxErrorRate;
-  const percent = typeof rate === 'number' && rate > 1 && rate <= 100 ? ` For ${rate}% write ${rate / 100}.` : '';
-  if (rate !== undefined) out.maxErrorRate = finite('probation.maxErrorRate', rate, (r) => r >= 0 && r <= 1, 'a number from 0 to 1 (the largest allowed excess of the new generation\'s 5xx share over the old one\'s: 0.05 is 5 points)', percent);
-  if (v.maxLatencyRatio !== undefined) {
-    out.maxLatencyRatio = finite('probation.maxLatencyRatio', v.maxLatencyRatio, (r) => (r === 0 || r >= 1) && r <= 1000, 'a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency');
+  for (const [k, rule] of Object.entries(POLICY)) {
+    if (v[k] !== undefined) out[k as keyof typeof POLICY] = rule(v[k], `probation.${k}`, v);
   }
-  if (v.minRequests !== undefined) out.minRequests = intIn('probation.minRequests', v.minRequests, 1, 1_000_000_000, ' (responses the new generation must serve before it is judged by them)');
   out.warmup = defaultWarmup(out.ms);
   if (v.warmup !== undefined) {
     const w = v.warmup;
@@ -86,10 +90,6 @@ export function probationOption(v: unknown): ProbationPolicy {
 function finite(name: string, v: unknown, ok: (n: number) => boolean, rule: string, hint = ''): number {
   if (typeof v === 'number' && Number.isFinite(v) && ok(v)) return v;
   throw new BatonOptionError(name, `must be ${rule}, got ${show(v)}.${hint}`);
-}
-
-function probationMs(option: string, v: unknown): number {
-  return intIn(option, v, 0, MAX_MS, ' (milliseconds, 0 disables)');
 }
 
 /** `shutdownDelay`: ms /readyz answers 503 before the drain. */

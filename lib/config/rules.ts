@@ -40,17 +40,14 @@ export function onlyFields(at: string, v: Record<string, unknown>, known: readon
   if (unknown !== undefined) throw new BatonOptionError(`${at}.${unknown}`, `is not ${what}; known fields: ${known.join(', ')}.`);
 }
 
-/** `v`, an integer from `min` to `max`; `unit` follows the range in the message. Throws BatonOptionError. */
-export function intIn(name: string, v: unknown, min: number, max: number, unit = ''): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new BatonOptionError(name, `must be an integer from ${min} to ${max}${unit}, got ${show(v)}.`);
-  }
-  return v;
-}
-
 /** An integer from `min` to `max`; `unit` follows the range in the message. */
 export function ints(min: number, max: number, unit = ''): Rule<number> {
-  return (v, name) => intIn(name, v, min, max, unit);
+  return (v, name) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new BatonOptionError(name, `must be an integer from ${min} to ${max}${unit}, got ${show(v)}.`);
+    }
+    return v;
+  };
 }
 
 /** A true/false option. */

@@ -71,12 +71,9 @@ export interface ListenOptions {
   /** Control socket for the `baton` CLI: a path, or false for none. Default `<pidFile>.sock` when pidFile is set. */
   controlSocket?: string | false;
   /**
-   * ms a new generation (reload, upgrade) serves on probation beside the old one: a worker of it
-   * that dies in that time, or (once it served `minRequests` after its workers' `warmup`) a 5xx share
-   * shown to be more than `maxErrorRate` above the old one's or a latency shown to be more than
-   * `maxLatencyRatio` x the old one's, rolls the change back while the old generation is still
-   * there. 0 disables. Or `{ ms, maxErrorRate, maxLatencyRatio, minRequests, warmup }`
-   * (defaults 3000, 0.05, 3, 20, a third of ms).
+   * ms a new generation (reload, upgrade) serves on probation beside the old one, rolled back if it
+   * crashes or serves worse (more 5xx, a slower p99); 0 disables. Or `{ ms, maxErrorRate,
+   * maxLatencyRatio, minRequests, warmup }` (defaults 3000, 0.05, 3, 20, a third of ms): docs/options.md.
    */
   probation?: number | { ms?: number; maxErrorRate?: number; maxLatencyRatio?: number; minRequests?: number; warmup?: number };
   /** The master serves `GET /metrics` (Prometheus text) here, on its own listener: `{ port, host? }` or `{ path }`. */

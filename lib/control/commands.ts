@@ -56,16 +56,6 @@ export interface ObserverView {
 export class Commands implements ControlTarget {
   constructor(private m: CommandTarget, private observer?: ObserverView) {}
 
-  /** Connections still open in this master's draining generations (from heartbeats). */
-  private drainingConnections(): number {
-    let n = 0;
-    for (const g of this.m.generations.values()) {
-      if (g.state !== 'draining') continue;
-      for (const w of g.slots.values()) n += w.connections;
-    }
-    return n;
-  }
-
   /** A request from the control socket (the `baton` CLI): checked, then followed with progress lines. */
   async control(req: Request, progress: Progress): Promise<Reply> {
     switch (req.cmd) {
@@ -111,7 +101,8 @@ export class Commands implements ControlTarget {
       const tick = (): void => {
         const draining = [...this.m.generations.values()].filter((g) => g.state === 'draining');
         if (draining.length === 0) return drained();
-        const connections = this.drainingConnections();
+        let connections = 0; // still open in the draining generations (from heartbeats)
+        for (const g of draining) for (const w of g.slots.values()) connections += w.connections;
         progress('draining', `draining: ${connections} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections });
       };
       const t = setInterval(tick, 500);
