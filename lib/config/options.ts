@@ -10,12 +10,12 @@ import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
 import { BatonOptionError, bool, closest, hostOption, ints, oneOf, plainObject, portOption, show, socketPathOption, type Rule } from './rules';
 import { checkListeners } from './listeners';
 import { checkEndpoints, endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, shutdownDelayOption, type ProbationPolicy } from './observe';
-import type { AcceptMode, ListenerSpec, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
+import type { AcceptMode, ListenerConfig, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
 
 export { BatonOptionError, portOption } from './rules';
-export { resolveApp, resolveListeners, resolveMainApp, type App, type ListenerConfig } from './listeners';
+export { resolveApp, resolveMainApp } from './listeners';
 
-export type { AcceptMode, AppHandler, ListenerOption, ListenOptions, LogFormat, LogLevel, ResolvedOptions, ServerFactory } from './types';
+export type { AcceptMode, App, AppHandler, ListenerConfig, ListenerOption, ListenOptions, LogFormat, LogLevel, ResolvedOptions, ServerFactory } from './types';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULTS = {
@@ -42,7 +42,7 @@ interface Option<T> {
 }
 
 /** Each option once checked; resolveOptions() makes `probation` ResolvedOptions' probation and canary. */
-type Checked = Omit<ResolvedOptions, 'probation' | 'canary'> & { probation: ProbationPolicy; listeners: ListenerSpec[] | undefined };
+type Checked = Omit<ResolvedOptions, 'probation' | 'canary' | 'listeners'> & { probation: ProbationPolicy; listeners: ListenerConfig[] | undefined };
 
 const DAY = 86_400_000;
 const MS = ' (milliseconds)';
@@ -71,7 +71,7 @@ const OPTIONS: { [K in keyof ListenOptions]-?: Option<Checked[K]> } = {
     default: (o) => (o.pidFile === undefined ? undefined : controlSocket(`${path.resolve(o.pidFile as string)}.sock`)),
   },
   probation: { rule: probationOption, default: PROBATION_DEFAULTS },
-  listeners: { rule: (v) => checkListeners(v).map((l) => l.spec) },
+  listeners: { rule: checkListeners },
   exitTimeout: { rule: ints(1, DAY, MS), default: DEFAULTS.exitTimeout },
   envFile: { rule: envFileOption },
   accept: { rule: oneOf(['workers', 'master']), default: DEFAULTS.accept, env: 'BATON_ACCEPT' },
@@ -103,9 +103,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     checked[name] = v !== undefined ? o.rule(v, name, opts, env) : typeof o.default === 'function' ? o.default(opts) : o.default;
   }
   const { listeners, probation, ...rest } = checked as Checked;
-  checkEndpoints(rest.metrics, rest.health, listeners ?? [{ name: 'default', port: rest.port, host: rest.host, path: rest.path }]);
+  const spec = rest.path !== undefined ? { name: 'default', path: rest.path } : { name: 'default', port: rest.port, host: rest.host };
+  const all = listeners ?? [{ spec, app: undefined }];
+  checkEndpoints(rest.metrics, rest.health, all.map((l) => l.spec));
   const { ms, warmup, ...canary } = probation;
-  return { ...rest, probation: ms, canary: { ...canary, warmupMs: warmup } };
+  return { ...rest, listeners: all, probation: ms, canary: { ...canary, warmupMs: warmup } };
 }
 
 /** A file path option: a non-empty string; `rule` says what it must be. Throws BatonOptionError. */

@@ -126,7 +126,17 @@ export interface ListenerSpec {
   mode?: number;
 }
 
+export type App = { kind: 'handler'; handler: RequestListener } | { kind: 'factory'; factory: ServerFactory };
+
+/** A listener as baton uses it: what to bind (the spec) and, when it has one, its own app. */
+export interface ListenerConfig {
+  spec: ListenerSpec;
+  app: App | undefined;
+}
+
 export interface ResolvedOptions {
+  /** The `listeners` option checked, or the single listener "default" that port/host/path describe. */
+  listeners: ListenerConfig[];
   port: number | undefined;
   host: string | undefined;
   path: string | undefined;
