@@ -92,9 +92,6 @@ function finite(name: string, v: unknown, ok: (n: number) => boolean, rule: stri
   throw new BatonOptionError(name, `must be ${rule}, got ${show(v)}.${hint}`);
 }
 
-/** `shutdownDelay`: ms /readyz answers 503 before the drain. */
-export const shutdownDelayOption: Rule<number> = ints(0, MAX_MS, ' (milliseconds /readyz answers 503 while the server still serves, before the drain)');
-
 /**
  * `metrics` / `health`: `{ port, host? }` (port as a number or a string of digits) or
  * `{ path }` (a UNIX socket, resolved, at most 107 bytes); false: none.

@@ -9,7 +9,7 @@ import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
 import { BatonOptionError, bool, closest, hostOption, ints, oneOf, plainObject, portOption, show, socketPathOption, type Rule } from './rules';
 import { checkListeners } from './listeners';
-import { checkEndpoints, endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, shutdownDelayOption, type ProbationPolicy } from './observe';
+import { checkEndpoints, endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, type ProbationPolicy } from './observe';
 import type { AcceptMode, ListenerConfig, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
 
 export { BatonOptionError, portOption } from './rules';
@@ -77,7 +77,7 @@ const OPTIONS: { [K in keyof ListenOptions]-?: Option<Checked[K]> } = {
   accept: { rule: oneOf(['workers', 'master']), default: DEFAULTS.accept, env: 'BATON_ACCEPT' },
   metrics: { rule: endpointOption },
   health: { rule: endpointOption },
-  shutdownDelay: { rule: shutdownDelayOption, default: 0 },
+  shutdownDelay: { rule: ints(0, 600_000, ' (milliseconds /readyz answers 503 while the server still serves, before the drain)'), default: 0 },
 };
 const KNOWN = Object.keys(OPTIONS);
 
