@@ -134,13 +134,11 @@ export class Commands implements ControlTarget {
     });
   }
 
-  private controlStop(progress: Progress): Promise<Reply> {
-    return this.follow(async () => {
-      this.m.stop('stop requested by the control socket');
-      progress('stopping', 'stopped accepting; draining');
-      await this.waitDrained(progress);
-      return { ok: true };
-    });
+  private async controlStop(progress: Progress): Promise<Reply> {
+    this.m.stop('stop requested by the control socket');
+    progress('stopping', 'stopped accepting; draining');
+    await this.waitDrained(progress);
+    return { ok: true };
   }
 
   private controlScale(n: number, progress: Progress): Promise<Reply> {
