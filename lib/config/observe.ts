@@ -1,10 +1,9 @@
 // The rules of the options of issue 12: `probation` (a number or the canary's policy), `metrics`
-// and `health` (lib/config/options.ts's table checks them), and where those two may not be.
+// and `health` (lib/config/options.ts's table checks them).
 //
 // The canary's policy (CanaryPolicy, CANARY_DEFAULTS) is defined here, not beside its judge
 // in lib/observe/canary.ts: it is what the `probation` option gives, and lib/config/ ranks
 // below lib/observe/ (spec/repo/layout.spec.ts), so observe reads it from here.
-import * as path from 'node:path';
 import { addressOption, BatonOptionError, ints, onlyFields, plainObject, show, type Rule } from './rules';
 
 export const PROBATION_DEFAULT_MS = 3_000;
@@ -105,37 +104,4 @@ export function endpointOption(v: unknown, name: string): EndpointOption | undef
   }
   onlyFields(name, v, ['port', 'host', 'path'], `a field of ${name}`);
   return addressOption(name, v, `give a TCP "port" or a UNIX socket "path", e.g. ${example}.`);
-}
-
-/** An address the app listens on, as lib/config/listeners.ts specs carry it. */
-export interface AppAddress {
-  name: string;
-  port?: number;
-  host?: string;
-  path?: string;
-}
-
-function sameAddress(a: EndpointOption, b: AppAddress): boolean {
-  if ('path' in a) return b.path !== undefined && path.resolve(b.path) === a.path;
-  if (b.port === undefined || a.port === 0 || b.port !== a.port) return false;
-  const wild = (h: string | undefined): boolean => h === undefined || h === '0.0.0.0' || h === '::';
-  return wild(a.host) || wild(b.host) || a.host === b.host;
-}
-
-/**
- * Neither endpoint may be at one of the app's addresses (they are never served through the app);
- * `metrics` and `health` at the same address share one listener, and must then agree on the host.
- */
-export function checkEndpoints(metrics: EndpointOption | undefined, health: EndpointOption | undefined, app: readonly AppAddress[]): void {
-  for (const [name, e] of [['metrics', metrics], ['health', health]] as const) {
-    if (e === undefined) continue;
-    const clash = app.find((l) => sameAddress(e, l));
-    if (clash) {
-      const where = 'path' in e ? e.path : `port ${e.port}`;
-      throw new BatonOptionError(name, `is at ${where}, where the app's listener "${clash.name}" is: baton serves ${name} on its own listener, never through the app. Choose another ${'path' in e ? 'path' : 'port'}.`);
-    }
-  }
-  if (metrics && health && 'port' in metrics && 'port' in health && metrics.port === health.port && metrics.port !== 0 && (metrics.host ?? '') !== (health.host ?? '')) {
-    throw new BatonOptionError('health', `is at port ${health.port} like "metrics" but with another host (${show(health.host ?? 'every interface')} vs ${show(metrics.host ?? 'every interface')}): give both the same address to share one listener, or another port.`);
-  }
 }

@@ -9,8 +9,8 @@ import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
 import { BatonOptionError, bool, closest, hostOption, ints, oneOf, plainObject, portOption, show, socketPathOption, type Rule } from './rules';
 import { checkListeners } from './listeners';
-import { checkEndpoints, endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, type ProbationPolicy } from './observe';
-import type { AcceptMode, ListenerConfig, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
+import { endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, type EndpointOption, type ProbationPolicy } from './observe';
+import type { AcceptMode, ListenerConfig, ListenerSpec, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
 
 export { BatonOptionError, portOption } from './rules';
 export { resolveApp, resolveMainApp } from './listeners';
@@ -108,6 +108,31 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   checkEndpoints(rest.metrics, rest.health, all.map((l) => l.spec));
   const { ms, warmup, ...canary } = probation;
   return { ...rest, listeners: all, probation: ms, canary: { ...canary, warmupMs: warmup } };
+}
+
+function sameAddress(a: EndpointOption, b: ListenerSpec): boolean {
+  if ('path' in a) return b.path !== undefined && path.resolve(b.path) === a.path;
+  if (b.port === undefined || a.port === 0 || b.port !== a.port) return false;
+  const wild = (h: string | undefined): boolean => h === undefined || h === '0.0.0.0' || h === '::';
+  return wild(a.host) || wild(b.host) || a.host === b.host;
+}
+
+/**
+ * Neither endpoint may be at one of the app's addresses (they are never served through the app);
+ * `metrics` and `health` at the same address share one listener, and must then agree on the host.
+ */
+function checkEndpoints(metrics: EndpointOption | undefined, health: EndpointOption | undefined, app: readonly ListenerSpec[]): void {
+  for (const [name, e] of [['metrics', metrics], ['health', health]] as const) {
+    if (e === undefined) continue;
+    const clash = app.find((l) => sameAddress(e, l));
+    if (clash) {
+      const where = 'path' in e ? e.path : `port ${e.port}`;
+      throw new BatonOptionError(name, `is at ${where}, where the app's listener "${clash.name}" is: baton serves ${name} on its own listener, never through the app. Choose another ${'path' in e ? 'path' : 'port'}.`);
+    }
+  }
+  if (metrics && health && 'port' in metrics && 'port' in health && metrics.port === health.port && metrics.port !== 0 && (metrics.host ?? '') !== (health.host ?? '')) {
+    throw new BatonOptionError('health', `is at port ${health.port} like "metrics" but with another host (${show(health.host ?? 'every interface')} vs ${show(metrics.host ?? 'every interface')}): give both the same address to share one listener, or another port.`);
+  }
 }
 
 /** A file path option: a non-empty string; `rule` says what it must be. Throws BatonOptionError. */
