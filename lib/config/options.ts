@@ -12,7 +12,7 @@ import { checkListeners } from './listeners';
 import { endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, type EndpointOption, type ProbationPolicy } from './observe';
 import type { AcceptMode, ListenerConfig, ListenerSpec, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
 
-export { BatonOptionError, portOption } from './rules';
+export { BatonOptionError } from './rules';
 export { resolveApp, resolveMainApp } from './listeners';
 
 export type { AcceptMode, App, AppHandler, ListenerConfig, ListenerOption, ListenOptions, LogFormat, LogLevel, ResolvedOptions, ServerFactory } from './types';
@@ -49,8 +49,8 @@ const MS = ' (milliseconds)';
 
 /** Every option of listen(), checked in this order (the order "known options" lists them in). */
 const OPTIONS: { [K in keyof ListenOptions]-?: Option<Checked[K]> } = {
-  port: { rule: (v, name) => portOption(name, v), default: (o) => (o.path === undefined && o.listeners === undefined ? DEFAULT_PORT : undefined) },
-  host: { rule: (v, name) => hostOption(name, v) },
+  port: { rule: portOption, default: (o) => (o.path === undefined && o.listeners === undefined ? DEFAULT_PORT : undefined) },
+  host: { rule: hostOption },
   path: { rule: (v, name, o) => socketPathOption(name, v, o.port !== undefined || o.host !== undefined) },
   workers: { rule: ints(1, 1024), default: () => os.availableParallelism() },
   drainTimeout: { rule: ints(1, DAY, MS), default: DEFAULTS.drainTimeout },

@@ -59,7 +59,7 @@ export const bool: Rule<boolean> = (v, name) => {
 const PORT_RULE = 'must be an integer from 0 to 65535, or a string of digits such as "8080" (as environment variables are)';
 
 /** A TCP port: an integer, or a string of digits (`port: process.env.PORT`). Throws BatonOptionError. */
-export function portOption(name: string, v: unknown): number {
+export function portOption(v: unknown, name: string): number {
   const n = typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
   let hint = '';
@@ -118,7 +118,7 @@ export function socketPathOption(name: string, v: unknown, tcpToo: boolean): str
 }
 
 /** A host option: a non-empty string. Throws BatonOptionError. */
-export function hostOption(name: string, v: unknown): string {
+export function hostOption(v: unknown, name: string): string {
   if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `must be a non-empty string such as "127.0.0.1" or "::", got ${show(v)}.`);
   return v;
 }
@@ -130,6 +130,6 @@ export function hostOption(name: string, v: unknown): string {
 export function addressOption(at: string, e: Record<string, unknown>, portNeeded: string): { path: string } | { port: number; host?: string } {
   if (e.path !== undefined) return { path: socketPathOption(`${at}.path`, e.path, e.port !== undefined || e.host !== undefined) };
   if (e.port === undefined) throw new BatonOptionError(`${at}.port`, `is required: ${portNeeded}`);
-  const port = portOption(`${at}.port`, e.port);
-  return e.host === undefined ? { port } : { port, host: hostOption(`${at}.host`, e.host) };
+  const port = portOption(e.port, `${at}.port`);
+  return e.host === undefined ? { port } : { port, host: hostOption(e.host, `${at}.host`) };
 }
