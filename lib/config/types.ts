@@ -134,27 +134,19 @@ export interface ListenerConfig {
   app: App | undefined;
 }
 
-export interface ResolvedOptions {
+/** The options baton uses as they were given, once checked: each is set (to its default when not given). */
+type AsGiven = 'workers' | 'drainTimeout' | 'readyTimeout' | 'manualReady' | 'keepAliveGrace' | 'closeWebSockets' | 'backlog'
+  | 'accept' | 'logLevel' | 'logFormat' | 'workerTimeout' | 'maxRequests' | 'shutdownDelay' | 'exitTimeout';
+
+export interface ResolvedOptions extends Required<Pick<ListenOptions, AsGiven>> {
   /** The `listeners` option checked, or the single listener "default" that port/host/path describe. */
   listeners: ListenerConfig[];
   port: number | undefined;
   host: string | undefined;
   path: string | undefined;
-  workers: number;
-  drainTimeout: number;
-  readyTimeout: number;
   pidFile: string | undefined;
-  manualReady: boolean;
-  keepAliveGrace: number;
-  closeWebSockets: boolean;
-  backlog: number;
-  accept: AcceptMode;
-  logLevel: LogLevel;
-  logFormat: LogFormat;
   logger: ExternalLogger | undefined;
-  workerTimeout: number;
   maxMemory: number;
-  maxRequests: number;
   controlSocket: string | undefined;
   /** ms of probation (0: none). */
   probation: number;
@@ -162,8 +154,6 @@ export interface ResolvedOptions {
   canary: CanaryPolicy;
   metrics: EndpointOption | undefined;
   health: EndpointOption | undefined;
-  shutdownDelay: number;
-  exitTimeout: number;
   /** As given (resolved by the master against its working directory, lib/config/envfile.ts). */
   envFile: string | undefined;
 }
