@@ -116,14 +116,12 @@ export interface ListenerOption {
   createServer?: ServerFactory;
 }
 
-/** A listener once checked (lib/config/listeners.ts): its name and address, as every process and message carries it. */
-export interface ListenerSpec {
-  name: string;
+/**
+ * A listener once checked (lib/config/listeners.ts): its name and address, as every process and message
+ * carries it. Its `mode` is not part of its identity: a release may change it.
+ */
+export interface ListenerSpec extends Omit<ListenerOption, 'port' | 'handler' | 'createServer'> {
   port?: number;
-  host?: string;
-  path?: string;
-  /** Permission bits of a UNIX socket file (not part of the identity: a release may change it). */
-  mode?: number;
 }
 
 export type App = { kind: 'handler'; handler: RequestListener } | { kind: 'factory'; factory: ServerFactory };
