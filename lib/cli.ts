@@ -41,20 +41,12 @@ export class HelpRequest extends Error {
 const TAKES_VALUE = new Set(['--pid-file', '--socket', '--timeout']);
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Args {
+  // the command: the first word that is not an option's value, known before any error (for its usage line)
   const named = argv.find((a, i) => !a.startsWith('-') && !TAKES_VALUE.has(argv[i - 1] ?? ''));
   const known = isCommand(named) ? named : undefined;
   if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequest(known);
-  try {
-    return parse(argv, env);
-  } catch (e) {
-    if (e instanceof UsageError && e.command === undefined) throw new UsageError(e.message, known);
-    throw e;
-  }
-}
-
-function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
+  const usage = (message: string): UsageError => new UsageError(message, known);
   const rest = [...argv];
-  let command: string | undefined;
   let socket = env.BATON_SOCKET || (env.BATON_PID_FILE ? `${env.BATON_PID_FILE}.sock` : undefined);
   let pidFile = env.BATON_PID_FILE || undefined;
   let waitDrain = false;
@@ -65,7 +57,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
     const a = rest.shift() as string;
     const value = (): string => {
       const v = rest.shift();
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+      if (v === undefined || v.startsWith('--')) throw usage(`${a} needs a value`);
       return v;
     };
     if (a === '--pid-file') {
@@ -77,21 +69,21 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args {
     else if (a === '--json') json = true;
     else if (a === '--timeout') {
       timeout = Number(value());
-      if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError('--timeout takes a positive number of milliseconds');
-    } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else if (command === undefined) command = a;
+      if (!Number.isInteger(timeout) || timeout <= 0) throw usage('--timeout takes a positive number of milliseconds');
+    } else if (a.startsWith('-')) throw usage(`unknown option ${a}`);
     else positional.push(a);
   }
-  if (command === undefined) throw new UsageError('');
-  if (!isCommand(command) || command === 'run' || command === 'help') throw new UsageError(`unknown command "${command}": run baton help`);
-  if (command === 'history' && pidFile === undefined) throw new UsageError('say which server: --pid-file FILE (the history is FILE.history)');
-  if (socket === undefined && command !== 'history') throw new UsageError('say which server: --pid-file FILE or --socket PATH');
+  const command = positional.shift();
+  if (command === undefined) throw usage('');
+  if (!isCommand(command) || command === 'run' || command === 'help') throw usage(`unknown command "${command}": run baton help`);
+  if (command === 'history' && pidFile === undefined) throw usage('say which server: --pid-file FILE (the history is FILE.history)');
+  if (socket === undefined && command !== 'history') throw usage('say which server: --pid-file FILE or --socket PATH');
   let workers: number | undefined;
   if (command === 'scale') {
     workers = Number(positional.shift());
-    if (!Number.isInteger(workers) || workers < 1) throw new UsageError('scale takes a number of workers, at least 1: baton scale 4');
+    if (!Number.isInteger(workers) || workers < 1) throw usage('scale takes a number of workers, at least 1: baton scale 4');
   }
-  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  if (positional.length > 0) throw usage(`unexpected argument "${positional[0]}"`);
   return { command, socket: socket ?? '', pidFile, waitDrain, json, timeout, workers };
 }
 

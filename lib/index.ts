@@ -8,7 +8,7 @@
 // BatonWorker (the server, ready(), the drain signal). See docs/architecture.md.
 import cluster from 'node:cluster';
 import { Master } from './master/master';
-import { resolveListeners, resolveMainApp, resolveOptions, type AppHandler, type ListenOptions } from './config/options';
+import { resolveMainApp, resolveOptions, type AppHandler, type ListenOptions } from './config/options';
 import { BatonWorker } from './worker/worker';
 import { reportUncaught } from './upgrade/early';
 
@@ -34,16 +34,15 @@ reportUncaught(cluster.isWorker ? 'worker' : 'master');
  */
 export function listen(options: ListenOptions, handler?: AppHandler): Master | BatonWorker {
   const opts = resolveOptions(options);
-  const listeners = resolveListeners(options, opts);
-  const app = resolveMainApp(handler, listeners);
+  const app = resolveMainApp(handler, opts.listeners);
   if (current) throw new Error('baton: listen() was already called in this process; call it once per program');
   if (cluster.isPrimary) {
-    const master = new Master(opts, listeners.map((l) => l.spec));
+    const master = new Master(opts, opts.listeners.map((l) => l.spec));
     current = master;
     master.run();
     return master;
   }
-  const worker = new BatonWorker(opts, app, listeners);
+  const worker = new BatonWorker(opts, app, opts.listeners);
   current = worker;
   worker.start();
   return worker;

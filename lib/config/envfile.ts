@@ -1,18 +1,7 @@
-// envFile: the environment each new master and each new generation starts with.
-//
-// Upgrades and reloads would otherwise inherit the first master's process.env forever:
-// a changed `.env` (or systemd EnvironmentFile) needed a full restart. With `envFile`
-// the master reads the file (Node's util.parseEnv) when it starts, and again for every
-// new generation (reload); its variables override the inherited ones.
-//
-// The file is the truth for the variables it sets: the master remembers what each
-// variable it overrode was before (its inherited value, or unset), so a variable removed
-// from the file goes back to that in the next generation, and the next master (upgrade)
-// is started with the inherited environment, not with this file's variables, before it
-// reads the file itself.
-//
-// A file that cannot be read or parsed fails that start, reload or upgrade with the
-// reason; the running generation keeps serving.
+// envFile: the environment each new master and each new generation starts with, read from the
+// file at each start, reload and upgrade (docs/options.md, "The environment: envFile"). The file is
+// the truth for the variables it sets: the master remembers what each variable it overrode was
+// before, for a variable the file no longer sets and for the next master (an upgrade).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as util from 'node:util';
@@ -61,16 +50,12 @@ export function lineProblem(text: string): string | undefined {
   return undefined;
 }
 
-/** Parses an env file's text; throws an Error saying what is wrong. */
+/** Parses an env file's text; throws an Error saying what is wrong. resolveOptions() made sure util.parseEnv exists. */
 export function parseEnvText(text: string): Record<string, string> {
-  const parseEnv = (util as { parseEnv?: (content: string) => Record<string, string> }).parseEnv;
-  if (typeof parseEnv !== 'function') {
-    throw new Error(`util.parseEnv is not in this Node (${process.version}): envFile needs Node 20.12+ or 21.7+`);
-  }
   if (text.includes('\0')) throw new Error('it contains a NUL byte: not a text file');
   const problem = lineProblem(text);
   if (problem !== undefined) throw new Error(problem);
-  const vars = parseEnv(text);
+  const vars = (util as unknown as { parseEnv: (content: string) => Record<string, string> }).parseEnv(text);
   for (const name of Object.keys(vars)) {
     if (!NAME.test(name)) {
       throw new Error(`util.parseEnv reads a variable named ${shown(name)}, not a valid name: check the lines around it (on Node 20 a comment must start at the beginning of its line)`);

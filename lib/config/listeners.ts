@@ -1,20 +1,12 @@
 // The listeners of listen(): the `listeners` option checked entry by entry (names unique,
 // addresses unique, each a TCP address or a UNIX socket, each with its own app or the main
-// one), or the single listener "default" that port/host/path describe; and the app itself.
+// one); and the app itself.
 import type { RequestListener } from 'node:http';
 import { handlerMistake } from './handler';
 import { addressOption, BatonOptionError, onlyFields, plainObject, show } from './rules';
-import type { ListenerSpec, ListenOptions, ResolvedOptions, ServerFactory } from './types';
+import type { App, ListenerConfig, ListenerSpec, ServerFactory } from './types';
 
 const LISTENER_KEYS = ['name', 'port', 'host', 'path', 'mode', 'handler', 'createServer'];
-
-export type App = { kind: 'handler'; handler: RequestListener } | { kind: 'factory'; factory: ServerFactory };
-
-/** A listener as baton uses it: what to bind (the spec) and, when it has one, its own app. */
-export interface ListenerConfig {
-  spec: ListenerSpec;
-  app: App | undefined;
-}
 
 const NAME_MAX = 255; // systemd's limit for FileDescriptorName=
 
@@ -69,18 +61,6 @@ export function checkListeners(input: unknown): ListenerConfig[] {
     out.push({ spec, app });
   });
   return out;
-}
-
-/**
- * The listeners of checked options: the `listeners` option, or the single listener named
- * "default" that port/host/path describe.
- */
-export function resolveListeners(input: ListenOptions | undefined, resolved: ResolvedOptions): ListenerConfig[] {
-  if (input?.listeners !== undefined) return checkListeners(input.listeners);
-  const spec: ListenerSpec = resolved.path !== undefined
-    ? { name: 'default', path: resolved.path }
-    : { name: 'default', port: resolved.port, host: resolved.host };
-  return [{ spec, app: undefined }];
 }
 
 /**

@@ -1,18 +1,12 @@
-// The options of issue 12: `probation` (a number or the canary's policy), `metrics`, `health`,
-// `shutdownDelay`. Checked before any process is forked, by lib/config/options.ts's
-// resolveOptions(), with its rules (lib/config/rules.ts): an error names the option, says what
-// was given and what to do.
+// The rules of the options of issue 12: `probation` (a number or the canary's policy), `metrics`
+// and `health` (lib/config/options.ts's table checks them).
 //
 // The canary's policy (CanaryPolicy, CANARY_DEFAULTS) is defined here, not beside its judge
 // in lib/observe/canary.ts: it is what the `probation` option gives, and lib/config/ ranks
 // below lib/observe/ (spec/repo/layout.spec.ts), so observe reads it from here.
-import * as path from 'node:path';
-import { addressOption, BatonOptionError, intIn, onlyFields, plainObject, show } from './rules';
+import { addressOption, BatonOptionError, ints, onlyFields, plainObject, show, type Rule } from './rules';
 
-export const OBSERVE_OPTIONS = ['metrics', 'health', 'shutdownDelay'] as const;
-export const PROBATION_FIELDS = ['ms', 'maxErrorRate', 'maxLatencyRatio', 'minRequests', 'warmup'] as const;
 export const PROBATION_DEFAULT_MS = 3_000;
-export const SHUTDOWN_DELAY_DEFAULT = 0;
 
 /** What the probation judge (lib/observe/canary.ts) holds the new generation to. */
 export interface CanaryPolicy {
@@ -38,40 +32,45 @@ export interface ProbationPolicy extends Omit<CanaryPolicy, 'latencyFloorMs' | '
 }
 
 /** The warm-up when none is given: a third of probation (1000 ms of the default 3000). */
-export function defaultWarmup(ms: number): number {
+function defaultWarmup(ms: number): number {
   return Math.floor(ms / 3);
 }
+
+/** `probation` when not given. */
+export const PROBATION_DEFAULTS: Readonly<ProbationPolicy> = Object.freeze({ ...CANARY_DEFAULTS, ms: PROBATION_DEFAULT_MS, warmup: defaultWarmup(PROBATION_DEFAULT_MS) });
 
 /** A checked `metrics` or `health` address. */
 export type EndpointOption = { port: number; host?: string } | { path: string };
 
 const MAX_MS = 600_000;
+const probationMs = ints(0, MAX_MS, ' (milliseconds, 0 disables)');
+
+/** The fields of `probation: { ... }` but `warmup` (bounded by `ms`), each with its rule, checked in this order. */
+const POLICY: { [K in Exclude<keyof ProbationPolicy, 'warmup'>]: Rule<number> } = {
+  ms: probationMs,
+  maxErrorRate: (v, name) => finite(name, v, (r) => r >= 0 && r <= 1, 'a number from 0 to 1 (the largest allowed excess of the new generation\'s 5xx share over the old one\'s: 0.05 is 5 points)',
+    typeof v === 'number' && v > 1 && v <= 100 ? ` For ${v}% write ${v / 100}.` : ''),
+  maxLatencyRatio: (v, name) => finite(name, v, (r) => (r === 0 || r >= 1) && r <= 1000, 'a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency'),
+  minRequests: ints(1, 1_000_000_000, ' (responses the new generation must serve before it is judged by them)'),
+};
 
 /**
  * `probation`: a number of ms (0 disables), or `{ ms?, maxErrorRate?, maxLatencyRatio?,
- * minRequests? }`; the missing fields get their defaults.
+ * minRequests?, warmup? }`; the missing fields get their defaults.
  */
 export function probationOption(v: unknown): ProbationPolicy {
-  const { maxErrorRate, maxLatencyRatio, minRequests } = CANARY_DEFAULTS;
-  const defaults: ProbationPolicy = { ms: PROBATION_DEFAULT_MS, maxErrorRate, maxLatencyRatio, minRequests, warmup: defaultWarmup(PROBATION_DEFAULT_MS) };
-  if (v === undefined) return defaults;
   if (typeof v === 'number') {
-    const ms = probationMs('probation', v);
-    return { ...defaults, ms, warmup: defaultWarmup(ms) };
+    const ms = probationMs(v, 'probation', {});
+    return { ...PROBATION_DEFAULTS, ms, warmup: defaultWarmup(ms) };
   }
   if (!plainObject(v)) {
     throw new BatonOptionError('probation', `must be a number of milliseconds (0 disables) or an object such as { ms: 5000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 }, got ${show(v)}.`);
   }
-  onlyFields('probation', v, PROBATION_FIELDS, 'a probation field');
-  const out = { ...defaults };
-  if (v.ms !== undefined) out.ms = probationMs('probation.ms', v.ms);
-  const rate = v.maxErrorRate;
-  const percent = typeof rate === 'number' && rate > 1 && rate <= 100 ? ` For ${rate}% write ${rate / 100}.` : '';
-  if (rate !== undefined) out.maxErrorRate = finite('probation.maxErrorRate', rate, (r) => r >= 0 && r <= 1, 'a number from 0 to 1 (the largest allowed excess of the new generation\'s 5xx share over the old one\'s: 0.05 is 5 points)', percent);
-  if (v.maxLatencyRatio !== undefined) {
-    out.maxLatencyRatio = finite('probation.maxLatencyRatio', v.maxLatencyRatio, (r) => (r === 0 || r >= 1) && r <= 1000, 'a number from 1 to 1000 (the largest allowed new p99 / old p99), or 0 to not judge latency');
+  onlyFields('probation', v, [...Object.keys(POLICY), 'warmup'], 'a probation field');
+  const out = { ...PROBATION_DEFAULTS };
+  for (const [k, rule] of Object.entries(POLICY)) {
+    if (v[k] !== undefined) out[k as keyof typeof POLICY] = rule(v[k], `probation.${k}`, v);
   }
-  if (v.minRequests !== undefined) out.minRequests = intIn('probation.minRequests', v.minRequests, 1, 1_000_000_000, ' (responses the new generation must serve before it is judged by them)');
   out.warmup = defaultWarmup(out.ms);
   if (v.warmup !== undefined) {
     const w = v.warmup;
@@ -92,16 +91,12 @@ function finite(name: string, v: unknown, ok: (n: number) => boolean, rule: stri
   throw new BatonOptionError(name, `must be ${rule}, got ${show(v)}.${hint}`);
 }
 
-function probationMs(option: string, v: unknown): number {
-  return intIn(option, v, 0, MAX_MS, ' (milliseconds, 0 disables)');
-}
-
 /**
  * `metrics` / `health`: `{ port, host? }` (port as a number or a string of digits) or
- * `{ path }` (a UNIX socket, resolved, at most 107 bytes); undefined or false: none.
+ * `{ path }` (a UNIX socket, resolved, at most 107 bytes); false: none.
  */
-export function endpointOption(name: string, v: unknown): EndpointOption | undefined {
-  if (v === undefined || v === false) return undefined;
+export function endpointOption(v: unknown, name: string): EndpointOption | undefined {
+  if (v === false) return undefined;
   const example = `{ port: ${name === 'metrics' ? 9100 : 9101}, host: '127.0.0.1' } or { path: '/run/app/${name}.sock' }`;
   if (!plainObject(v)) {
     const hint = typeof v === 'number' || typeof v === 'string' ? ` For a port write { port: ${show(v)} }.` : v === true ? ' true names no address.' : '';
@@ -109,47 +104,4 @@ export function endpointOption(name: string, v: unknown): EndpointOption | undef
   }
   onlyFields(name, v, ['port', 'host', 'path'], `a field of ${name}`);
   return addressOption(name, v, `give a TCP "port" or a UNIX socket "path", e.g. ${example}.`);
-}
-
-/** `shutdownDelay`: ms, 0 to 600000, default 0. */
-export function shutdownDelayOption(v: unknown): number {
-  return v === undefined ? SHUTDOWN_DELAY_DEFAULT : intIn('shutdownDelay', v, 0, MAX_MS, ' (milliseconds /readyz answers 503 while the server still serves, before the drain)');
-}
-
-/** An address the app listens on, as lib/config/listeners.ts specs carry it. */
-export interface AppAddress {
-  name: string;
-  port?: number;
-  host?: string;
-  path?: string;
-}
-
-function sameAddress(a: EndpointOption, b: AppAddress): boolean {
-  if ('path' in a) return b.path !== undefined && path.resolve(b.path) === a.path;
-  if (b.port === undefined || a.port === 0 || b.port !== a.port) return false;
-  const wild = (h: string | undefined): boolean => h === undefined || h === '0.0.0.0' || h === '::';
-  return wild(a.host) || wild(b.host) || a.host === b.host;
-}
-
-/**
- * The checked `metrics`, `health` and `shutdownDelay`, and their combinations: neither endpoint
- * may be at one of the app's addresses (they are never served through the app); `metrics` and
- * `health` at the same address share one listener, and must then agree on the host.
- */
-export function observeOptions(opts: Record<string, unknown>, app: readonly AppAddress[]): { metrics?: EndpointOption; health?: EndpointOption; shutdownDelay: number } {
-  const metrics = endpointOption('metrics', opts.metrics);
-  const health = endpointOption('health', opts.health);
-  const shutdownDelay = shutdownDelayOption(opts.shutdownDelay);
-  for (const [name, e] of [['metrics', metrics], ['health', health]] as const) {
-    if (e === undefined) continue;
-    const clash = app.find((l) => sameAddress(e, l));
-    if (clash) {
-      const where = 'path' in e ? e.path : `port ${e.port}`;
-      throw new BatonOptionError(name, `is at ${where}, where the app's listener "${clash.name}" is: baton serves ${name} on its own listener, never through the app. Choose another ${'path' in e ? 'path' : 'port'}.`);
-    }
-  }
-  if (metrics && health && 'port' in metrics && 'port' in health && metrics.port === health.port && metrics.port !== 0 && (metrics.host ?? '') !== (health.host ?? '')) {
-    throw new BatonOptionError('health', `is at port ${health.port} like "metrics" but with another host (${show(health.host ?? 'every interface')} vs ${show(metrics.host ?? 'every interface')}): give both the same address to share one listener, or another port.`);
-  }
-  return { ...(metrics ? { metrics } : {}), ...(health ? { health } : {}), shutdownDelay };
 }

@@ -7,15 +7,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
-import { BatonOptionError, closest, flag, hostOption, integer, KNOWN, oneOf, plainObject, portOption, show, socketPathOption } from './rules';
+import { BatonOptionError, bool, closest, hostOption, ints, oneOf, plainObject, portOption, show, socketPathOption, type Rule } from './rules';
 import { checkListeners } from './listeners';
-import { observeOptions, PROBATION_DEFAULT_MS, probationOption, type AppAddress } from './observe';
-import type { AcceptMode, LogFormat, LogLevel, ResolvedOptions } from './types';
+import { endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, type EndpointOption, type ProbationPolicy } from './observe';
+import type { AcceptMode, ListenerConfig, ListenerSpec, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
 
-export { BatonOptionError, portOption } from './rules';
-export { resolveApp, resolveListeners, resolveMainApp, type App, type ListenerConfig } from './listeners';
+export { BatonOptionError } from './rules';
+export { resolveApp, resolveMainApp } from './listeners';
 
-export type { AcceptMode, AppHandler, ListenerOption, ListenOptions, LogFormat, LogLevel, ResolvedOptions, ServerFactory } from './types';
+export type { AcceptMode, App, AppHandler, ListenerConfig, ListenerOption, ListenOptions, LogFormat, LogLevel, ResolvedOptions, ServerFactory } from './types';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULTS = {
@@ -32,79 +32,107 @@ export const DEFAULTS = {
   closeWebSockets: true,
 };
 
-const LOG_LEVELS: readonly LogLevel[] = ['silent', 'error', 'warn', 'info', 'debug'];
-const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
-const ACCEPT_MODES: readonly AcceptMode[] = ['workers', 'master'];
+type Given = Record<string, unknown>;
+
+/** One option: the rule a given value must meet, its value when not given, the environment variable that overrides it. */
+interface Option<T> {
+  rule: Rule<T>;
+  default?: T | ((opts: Given) => T);
+  env?: string;
+}
+
+/** Each option once checked; resolveOptions() makes `probation` ResolvedOptions' probation and canary. */
+type Checked = Omit<ResolvedOptions, 'probation' | 'canary' | 'listeners'> & { probation: ProbationPolicy; listeners: ListenerConfig[] | undefined };
+
+const DAY = 86_400_000;
+const MS = ' (milliseconds)';
+
+/** Every option of listen(), checked in this order (the order "known options" lists them in). */
+const OPTIONS: { [K in keyof ListenOptions]-?: Option<Checked[K]> } = {
+  port: { rule: portOption, default: (o) => (o.path === undefined && o.listeners === undefined ? DEFAULT_PORT : undefined) },
+  host: { rule: hostOption },
+  path: { rule: (v, name, o) => socketPathOption(name, v, o.port !== undefined || o.host !== undefined) },
+  workers: { rule: ints(1, 1024), default: () => os.availableParallelism() },
+  drainTimeout: { rule: ints(1, DAY, MS), default: DEFAULTS.drainTimeout },
+  readyTimeout: { rule: ints(1, DAY, MS), default: DEFAULTS.readyTimeout },
+  pidFile: { rule: (v, name) => path.resolve(filePath(name, v, 'must be a non-empty string (a file path)')) },
+  manualReady: { rule: bool, default: false },
+  keepAliveGrace: { rule: ints(0, 60_000, MS), default: DEFAULTS.keepAliveGrace },
+  closeWebSockets: { rule: bool, default: DEFAULTS.closeWebSockets },
+  backlog: { rule: ints(1, 65_535), default: DEFAULTS.backlog },
+  logLevel: { rule: oneOf(['silent', 'error', 'warn', 'info', 'debug']), default: DEFAULTS.logLevel, env: 'BATON_LOG_LEVEL' },
+  logFormat: { rule: oneOf(['text', 'json']), default: DEFAULTS.logFormat, env: 'BATON_LOG_FORMAT' },
+  logger: { rule: loggerOption },
+  workerTimeout: { rule: ints(0, DAY, ' (milliseconds, 0 disables)'), default: DEFAULTS.workerTimeout },
+  maxMemory: { rule: memory, default: 0 },
+  maxRequests: { rule: ints(0, Number.MAX_SAFE_INTEGER, ' (0 disables)'), default: 0 },
+  controlSocket: {
+    rule: (v, name) => (v === false ? undefined : controlSocket(path.resolve(filePath(name, v, 'must be a socket file path or false')))),
+    default: (o) => (o.pidFile === undefined ? undefined : controlSocket(`${path.resolve(o.pidFile as string)}.sock`)),
+  },
+  probation: { rule: probationOption, default: PROBATION_DEFAULTS },
+  listeners: { rule: checkListeners },
+  exitTimeout: { rule: ints(1, DAY, MS), default: DEFAULTS.exitTimeout },
+  envFile: { rule: envFileOption },
+  accept: { rule: oneOf(['workers', 'master']), default: DEFAULTS.accept, env: 'BATON_ACCEPT' },
+  metrics: { rule: endpointOption },
+  health: { rule: endpointOption },
+  shutdownDelay: { rule: ints(0, 600_000, ' (milliseconds /readyz answers 503 while the server still serves, before the drain)'), default: 0 },
+};
+const KNOWN = Object.keys(OPTIONS);
+
 /** Checks the options object and fills in defaults. Throws BatonOptionError. */
 export function resolveOptions(input: unknown): ResolvedOptions {
   const opts = input === undefined ? {} : input;
   if (!plainObject(opts)) throw new BatonOptionError('options', `must be an object such as { port: 8080 }, got ${show(opts)}.`);
-  for (const key of Object.keys(opts)) {
-    if (!(KNOWN as readonly string[]).includes(key)) {
-      const hint = closest(key);
-      throw new BatonOptionError(key, `is not a baton option${hint ? ` (did you mean "${hint}"?)` : ''}; known options: ${KNOWN.join(', ')}.`);
-    }
+  const unknown = Object.keys(opts).find((k) => !KNOWN.includes(k));
+  if (unknown !== undefined) {
+    const hint = closest(unknown, KNOWN);
+    throw new BatonOptionError(unknown, `is not a baton option${hint ? ` (did you mean "${hint}"?)` : ''}; known options: ${KNOWN.join(', ')}.`);
   }
-
-  let app: AppAddress[] = [];
   if (opts.listeners !== undefined) {
     const given = (['port', 'host', 'path'] as const).filter((k) => opts[k] !== undefined);
     if (given.length > 0) {
       throw new BatonOptionError('listeners', `cannot be combined with ${given.map((k) => `"${k}"`).join(', ')}: give each listener its own port/host or path.`);
     }
-    app = checkListeners(opts.listeners).map((l) => l.spec);
   }
-
-  const sockPath = opts.path !== undefined ? socketPathOption('path', opts.path, opts.port !== undefined || opts.host !== undefined) : undefined;
-  const host = opts.host !== undefined ? hostOption('host', opts.host) : undefined;
-  const port = sockPath === undefined && opts.listeners === undefined ? (opts.port === undefined ? DEFAULT_PORT : portOption('port', opts.port)) : undefined;
-  if (opts.listeners === undefined) app = [{ name: 'default', port, host, path: sockPath }];
-  const probation = probationOption(opts.probation);
-  const observe = observeOptions(opts, app);
-
-  const pidFile = opts.pidFile === undefined ? undefined : path.resolve(filePath('pidFile', opts.pidFile, 'must be a non-empty string (a file path)'));
-  const controlSocket = opts.controlSocket === false ? undefined
-    : opts.controlSocket !== undefined ? path.resolve(filePath('controlSocket', opts.controlSocket, 'must be a socket file path or false'))
-      : pidFile !== undefined ? `${pidFile}.sock` : undefined;
-  if (controlSocket !== undefined && Buffer.byteLength(controlSocket) > 107) {
-    throw new BatonOptionError('controlSocket', `resolves to ${controlSocket}, longer than the 107 bytes a UNIX socket path may have; set a shorter controlSocket.`);
+  const checked: Given = {};
+  for (const [name, o] of Object.entries(OPTIONS) as Array<[string, Option<unknown>]>) {
+    const env = o.env !== undefined && process.env[o.env] ? o.env : undefined;
+    const v = env !== undefined ? process.env[env] : opts[name];
+    checked[name] = v !== undefined ? o.rule(v, name, opts, env) : typeof o.default === 'function' ? o.default(opts) : o.default;
   }
+  const { listeners, probation, ...rest } = checked as Checked;
+  const spec = rest.path !== undefined ? { name: 'default', path: rest.path } : { name: 'default', port: rest.port, host: rest.host };
+  const all = listeners ?? [{ spec, app: undefined }];
+  checkEndpoints(rest.metrics, rest.health, all.map((l) => l.spec));
+  const { ms, warmup, ...canary } = probation;
+  return { ...rest, listeners: all, probation: ms, canary: { ...canary, warmupMs: warmup } };
+}
 
-  if (opts.envFile !== undefined) {
-    filePath('envFile', opts.envFile, 'must be a non-empty string (a file path such as ".env")');
-    if (typeof (util as { parseEnv?: unknown }).parseEnv !== 'function') {
-      throw new BatonOptionError('envFile', `needs util.parseEnv, which this Node (${process.version}) does not have: use Node 20.12+ or 21.7+, or remove envFile and set the environment yourself.`);
+function sameAddress(a: EndpointOption, b: ListenerSpec): boolean {
+  if ('path' in a) return b.path !== undefined && path.resolve(b.path) === a.path;
+  if (b.port === undefined || a.port === 0 || b.port !== a.port) return false;
+  const wild = (h: string | undefined): boolean => h === undefined || h === '0.0.0.0' || h === '::';
+  return wild(a.host) || wild(b.host) || a.host === b.host;
+}
+
+/**
+ * Neither endpoint may be at one of the app's addresses (they are never served through the app);
+ * `metrics` and `health` at the same address share one listener, and must then agree on the host.
+ */
+function checkEndpoints(metrics: EndpointOption | undefined, health: EndpointOption | undefined, app: readonly ListenerSpec[]): void {
+  for (const [name, e] of [['metrics', metrics], ['health', health]] as const) {
+    if (e === undefined) continue;
+    const clash = app.find((l) => sameAddress(e, l));
+    if (clash) {
+      const where = 'path' in e ? e.path : `port ${e.port}`;
+      throw new BatonOptionError(name, `is at ${where}, where the app's listener "${clash.name}" is: baton serves ${name} on its own listener, never through the app. Choose another ${'path' in e ? 'path' : 'port'}.`);
     }
   }
-
-  return {
-    port,
-    host,
-    path: sockPath,
-    workers: integer(opts, 'workers', 1, 1024, os.availableParallelism()),
-    drainTimeout: integer(opts, 'drainTimeout', 1, 86_400_000, DEFAULTS.drainTimeout, ' (milliseconds)'),
-    readyTimeout: integer(opts, 'readyTimeout', 1, 86_400_000, DEFAULTS.readyTimeout, ' (milliseconds)'),
-    pidFile,
-    manualReady: flag(opts, 'manualReady', false),
-    keepAliveGrace: integer(opts, 'keepAliveGrace', 0, 60_000, DEFAULTS.keepAliveGrace, ' (milliseconds)'),
-    closeWebSockets: flag(opts, 'closeWebSockets', DEFAULTS.closeWebSockets),
-    backlog: integer(opts, 'backlog', 1, 65_535, DEFAULTS.backlog),
-    logLevel: oneOf(opts, 'logLevel', LOG_LEVELS, DEFAULTS.logLevel, 'BATON_LOG_LEVEL'),
-    logFormat: oneOf(opts, 'logFormat', LOG_FORMATS, DEFAULTS.logFormat, 'BATON_LOG_FORMAT'),
-    accept: oneOf(opts, 'accept', ACCEPT_MODES, DEFAULTS.accept, 'BATON_ACCEPT'),
-    logger: checkLogger(opts),
-    workerTimeout: integer(opts, 'workerTimeout', 0, 86_400_000, DEFAULTS.workerTimeout, ' (milliseconds, 0 disables)'),
-    maxMemory: memory(opts.maxMemory),
-    maxRequests: integer(opts, 'maxRequests', 0, Number.MAX_SAFE_INTEGER, 0, ' (0 disables)'),
-    controlSocket,
-    probation: probation.ms,
-    canary: { maxErrorRate: probation.maxErrorRate, maxLatencyRatio: probation.maxLatencyRatio, minRequests: probation.minRequests, warmupMs: probation.warmup },
-    metrics: observe.metrics,
-    health: observe.health,
-    shutdownDelay: observe.shutdownDelay,
-    exitTimeout: integer(opts, 'exitTimeout', 1, 86_400_000, DEFAULTS.exitTimeout, ' (milliseconds)'),
-    envFile: opts.envFile as string | undefined,
-  };
+  if (metrics && health && 'port' in metrics && 'port' in health && metrics.port === health.port && metrics.port !== 0 && (metrics.host ?? '') !== (health.host ?? '')) {
+    throw new BatonOptionError('health', `is at port ${health.port} like "metrics" but with another host (${show(health.host ?? 'every interface')} vs ${show(metrics.host ?? 'every interface')}): give both the same address to share one listener, or another port.`);
+  }
 }
 
 /** A file path option: a non-empty string; `rule` says what it must be. Throws BatonOptionError. */
@@ -113,16 +141,30 @@ function filePath(name: string, v: unknown, rule: string): string {
   return v;
 }
 
+/** The control socket's path, resolved: a UNIX socket path has at most 107 bytes. */
+function controlSocket(resolved: string): string {
+  if (Buffer.byteLength(resolved) > 107) {
+    throw new BatonOptionError('controlSocket', `resolves to ${resolved}, longer than the 107 bytes a UNIX socket path may have; set a shorter controlSocket.`);
+  }
+  return resolved;
+}
+
+function envFileOption(v: unknown, name: string): string {
+  filePath(name, v, 'must be a non-empty string (a file path such as ".env")');
+  if (typeof (util as { parseEnv?: unknown }).parseEnv !== 'function') {
+    throw new BatonOptionError(name, `needs util.parseEnv, which this Node (${process.version}) does not have: use Node 20.12+ or 21.7+, or remove envFile and set the environment yourself.`);
+  }
+  return v as string;
+}
+
 /** The `logger` option: an object with error, warn, info and debug methods. */
-function checkLogger(opts: Record<string, unknown>): ExternalLogger | undefined {
-  const l = opts.logger;
-  if (l === undefined) return undefined;
+function loggerOption(l: unknown, name: string, opts: Given): ExternalLogger {
   if ((typeof l !== 'object' && typeof l !== 'function') || l === null) {
-    throw new BatonOptionError('logger', `must be a logger object with error, warn, info and debug methods (pino, bunyan, winston or console), got ${show(l)}.`);
+    throw new BatonOptionError(name, `must be a logger object with error, warn, info and debug methods (pino, bunyan, winston or console), got ${show(l)}.`);
   }
   const missing = LOGGER_METHODS.filter((m) => typeof (l as Record<string, unknown>)[m] !== 'function');
   if (missing.length > 0) {
-    throw new BatonOptionError('logger', `has no ${missing.map((m) => `"${m}"`).join(', ')} method${missing.length > 1 ? 's' : ''}: baton calls logger.error/warn/info/debug(fields, message), as pino, bunyan, winston and console have them.`);
+    throw new BatonOptionError(name, `has no ${missing.map((m) => `"${m}"`).join(', ')} method${missing.length > 1 ? 's' : ''}: baton calls logger.error/warn/info/debug(fields, message), as pino, bunyan, winston and console have them.`);
   }
   if (opts.logFormat !== undefined) {
     throw new BatonOptionError('logFormat', 'cannot be combined with "logger": the logger formats its own lines; remove one of them.');
@@ -133,8 +175,8 @@ function checkLogger(opts: Record<string, unknown>): ExternalLogger | undefined 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
 /** maxMemory: bytes, or a string such as '512M' / '1.5G' / '300MB'. */
-export function memory(v: unknown): number {
-  if (v === undefined || v === 0) return 0;
+function memory(v: unknown): number {
+  if (v === 0) return 0;
   if (typeof v === 'number' && Number.isInteger(v) && v >= 1_048_576) return v;
   if (typeof v === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B)?\s*$/i.exec(v);

@@ -4,11 +4,12 @@
 // `host`, `path` and each entry of `listeners`), and the option a typo most likely meant.
 import * as path from 'node:path';
 
-export const KNOWN = [
-  'port', 'host', 'path', 'workers', 'drainTimeout', 'readyTimeout', 'pidFile', 'manualReady',
-  'keepAliveGrace', 'closeWebSockets', 'backlog', 'logLevel', 'logFormat', 'logger', 'workerTimeout', 'maxMemory', 'maxRequests', 'controlSocket', 'probation',
-  'listeners', 'exitTimeout', 'envFile', 'accept', 'metrics', 'health', 'shutdownDelay',
-] as const;
+/**
+ * How an option's value (given, not undefined) is checked: returns the value baton uses, or throws a
+ * BatonOptionError naming `name`. `opts`: every option as given, for a rule that depends on another;
+ * `env`: the environment variable the value came from, if it did.
+ */
+export type Rule<T> = (v: unknown, name: string, opts: Record<string, unknown>, env?: string) => T;
 
 export class BatonOptionError extends TypeError {
   readonly option: string;
@@ -39,31 +40,26 @@ export function onlyFields(at: string, v: Record<string, unknown>, known: readon
   if (unknown !== undefined) throw new BatonOptionError(`${at}.${unknown}`, `is not ${what}; known fields: ${known.join(', ')}.`);
 }
 
-/** `v`, an integer from `min` to `max`; `unit` follows the range in the message. Throws BatonOptionError. */
-export function intIn(name: string, v: unknown, min: number, max: number, unit = ''): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new BatonOptionError(name, `must be an integer from ${min} to ${max}${unit}, got ${show(v)}.`);
-  }
-  return v;
-}
-
-/** The option `name` of `opts`: `fallback` when absent, else as intIn() checks it. */
-export function integer(opts: Record<string, unknown>, name: string, min: number, max: number, fallback: number, unit = ''): number {
-  return opts[name] === undefined ? fallback : intIn(name, opts[name], min, max, unit);
+/** An integer from `min` to `max`; `unit` follows the range in the message. */
+export function ints(min: number, max: number, unit = ''): Rule<number> {
+  return (v, name) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new BatonOptionError(name, `must be an integer from ${min} to ${max}${unit}, got ${show(v)}.`);
+    }
+    return v;
+  };
 }
 
 /** A true/false option. */
-export function flag(opts: Record<string, unknown>, name: string, dflt: boolean): boolean {
-  const v = opts[name];
-  if (v === undefined) return dflt;
+export const bool: Rule<boolean> = (v, name) => {
   if (typeof v !== 'boolean') throw new BatonOptionError(name, `must be true or false, got ${show(v)}.`);
   return v;
-}
+};
 
 const PORT_RULE = 'must be an integer from 0 to 65535, or a string of digits such as "8080" (as environment variables are)';
 
 /** A TCP port: an integer, or a string of digits (`port: process.env.PORT`). Throws BatonOptionError. */
-export function portOption(name: string, v: unknown): number {
+export function portOption(v: unknown, name: string): number {
   const n = typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535) return n;
   let hint = '';
@@ -72,15 +68,13 @@ export function portOption(name: string, v: unknown): number {
   throw new BatonOptionError(name, `${PORT_RULE}, got ${show(v)}.${hint}`);
 }
 
-export function oneOf<T extends string>(opts: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T, env?: string): T {
-  const fromEnv = env !== undefined ? process.env[env] : undefined;
-  const v = fromEnv !== undefined && fromEnv !== '' ? fromEnv : opts[name];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    const where = fromEnv ? ` (from the environment variable ${env})` : '';
+/** One of `allowed`; the message names the environment variable the value came from. */
+export function oneOf<T extends string>(allowed: readonly T[]): Rule<T> {
+  return (v, name, _opts, env) => {
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    const where = env !== undefined ? ` (from the environment variable ${env})` : '';
     throw new BatonOptionError(name, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}${where}, got ${show(v)}.`);
-  }
-  return v as T;
+  };
 }
 
 /** Edit distance (insertions, deletions, substitutions) between two words. */
@@ -96,12 +90,12 @@ function distance(a: string, b: string): number {
   return prev[b.length] as number;
 }
 
-/** The known option a typo most likely meant: the nearest by edit distance, else a shared prefix. */
-export function closest(word: string): string | undefined {
+/** The one of `known` a typo most likely meant: the nearest by edit distance, else a shared prefix. */
+export function closest(word: string, known: readonly string[]): string | undefined {
   const lower = word.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
-  for (const k of KNOWN) {
+  for (const k of known) {
     const d = distance(lower, k.toLowerCase());
     if (d < bestD) {
       best = k;
@@ -109,7 +103,7 @@ export function closest(word: string): string | undefined {
     }
   }
   if (best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3))) return best;
-  return KNOWN.find((k) => k.toLowerCase().startsWith(lower.slice(0, 4)) || lower.startsWith(k.toLowerCase()));
+  return known.find((k) => k.toLowerCase().startsWith(lower.slice(0, 4)) || lower.startsWith(k.toLowerCase()));
 }
 
 /** A UNIX socket path option: a non-empty string, alone, short enough once resolved. Throws BatonOptionError. */
@@ -124,7 +118,7 @@ export function socketPathOption(name: string, v: unknown, tcpToo: boolean): str
 }
 
 /** A host option: a non-empty string. Throws BatonOptionError. */
-export function hostOption(name: string, v: unknown): string {
+export function hostOption(v: unknown, name: string): string {
   if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `must be a non-empty string such as "127.0.0.1" or "::", got ${show(v)}.`);
   return v;
 }
@@ -136,6 +130,6 @@ export function hostOption(name: string, v: unknown): string {
 export function addressOption(at: string, e: Record<string, unknown>, portNeeded: string): { path: string } | { port: number; host?: string } {
   if (e.path !== undefined) return { path: socketPathOption(`${at}.path`, e.path, e.port !== undefined || e.host !== undefined) };
   if (e.port === undefined) throw new BatonOptionError(`${at}.port`, `is required: ${portNeeded}`);
-  const port = portOption(`${at}.port`, e.port);
-  return e.host === undefined ? { port } : { port, host: hostOption(`${at}.host`, e.host) };
+  const port = portOption(e.port, `${at}.port`);
+  return e.host === undefined ? { port } : { port, host: hostOption(e.host, `${at}.host`) };
 }

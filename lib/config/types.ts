@@ -71,12 +71,9 @@ export interface ListenOptions {
   /** Control socket for the `baton` CLI: a path, or false for none. Default `<pidFile>.sock` when pidFile is set. */
   controlSocket?: string | false;
   /**
-   * ms a new generation (reload, upgrade) serves on probation beside the old one: a worker of it
-   * that dies in that time, or (once it served `minRequests` after its workers' `warmup`) a 5xx share
-   * shown to be more than `maxErrorRate` above the old one's or a latency shown to be more than
-   * `maxLatencyRatio` x the old one's, rolls the change back while the old generation is still
-   * there. 0 disables. Or `{ ms, maxErrorRate, maxLatencyRatio, minRequests, warmup }`
-   * (defaults 3000, 0.05, 3, 20, a third of ms).
+   * ms a new generation (reload, upgrade) serves on probation beside the old one, rolled back if it
+   * crashes or serves worse (more 5xx, a slower p99); 0 disables. Or `{ ms, maxErrorRate,
+   * maxLatencyRatio, minRequests, warmup }` (defaults 3000, 0.05, 3, 20, a third of ms): docs/options.md.
    */
   probation?: number | { ms?: number; maxErrorRate?: number; maxLatencyRatio?: number; minRequests?: number; warmup?: number };
   /** The master serves `GET /metrics` (Prometheus text) here, on its own listener: `{ port, host? }` or `{ path }`. */
@@ -119,35 +116,35 @@ export interface ListenerOption {
   createServer?: ServerFactory;
 }
 
-/** A listener once checked (lib/config/listeners.ts): its name and address, as every process and message carries it. */
-export interface ListenerSpec {
-  name: string;
+/**
+ * A listener once checked (lib/config/listeners.ts): its name and address, as every process and message
+ * carries it. Its `mode` is not part of its identity: a release may change it.
+ */
+export interface ListenerSpec extends Omit<ListenerOption, 'port' | 'handler' | 'createServer'> {
   port?: number;
-  host?: string;
-  path?: string;
-  /** Permission bits of a UNIX socket file (not part of the identity: a release may change it). */
-  mode?: number;
 }
 
-export interface ResolvedOptions {
+export type App = { kind: 'handler'; handler: RequestListener } | { kind: 'factory'; factory: ServerFactory };
+
+/** A listener as baton uses it: what to bind (the spec) and, when it has one, its own app. */
+export interface ListenerConfig {
+  spec: ListenerSpec;
+  app: App | undefined;
+}
+
+/** The options baton uses as they were given, once checked: each is set (to its default when not given). */
+type AsGiven = 'workers' | 'drainTimeout' | 'readyTimeout' | 'manualReady' | 'keepAliveGrace' | 'closeWebSockets' | 'backlog'
+  | 'accept' | 'logLevel' | 'logFormat' | 'workerTimeout' | 'maxRequests' | 'shutdownDelay' | 'exitTimeout';
+
+export interface ResolvedOptions extends Required<Pick<ListenOptions, AsGiven>> {
+  /** The `listeners` option checked, or the single listener "default" that port/host/path describe. */
+  listeners: ListenerConfig[];
   port: number | undefined;
   host: string | undefined;
   path: string | undefined;
-  workers: number;
-  drainTimeout: number;
-  readyTimeout: number;
   pidFile: string | undefined;
-  manualReady: boolean;
-  keepAliveGrace: number;
-  closeWebSockets: boolean;
-  backlog: number;
-  accept: AcceptMode;
-  logLevel: LogLevel;
-  logFormat: LogFormat;
   logger: ExternalLogger | undefined;
-  workerTimeout: number;
   maxMemory: number;
-  maxRequests: number;
   controlSocket: string | undefined;
   /** ms of probation (0: none). */
   probation: number;
@@ -155,8 +152,6 @@ export interface ResolvedOptions {
   canary: CanaryPolicy;
   metrics: EndpointOption | undefined;
   health: EndpointOption | undefined;
-  shutdownDelay: number;
-  exitTimeout: number;
   /** As given (resolved by the master against its working directory, lib/config/envfile.ts). */
   envFile: string | undefined;
 }

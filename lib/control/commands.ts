@@ -1,6 +1,6 @@
 // What the control socket's commands do in a master: `baton upgrade | reload | stop |
 // scale N | status | metrics`, each followed through the master's events to its outcome, with
-// progress lines for the CLI. The socket and its protocol are in control.ts.
+// progress lines for the CLI. The socket and its protocol are in socket.ts.
 import type { ControlTarget, Progress, Reply, Request } from './socket';
 
 /** What an upgrade, a reload or a scale resolves with (the master's, which the commands report). */
@@ -56,30 +56,25 @@ export interface ObserverView {
 export class Commands implements ControlTarget {
   constructor(private m: CommandTarget, private observer?: ObserverView) {}
 
-  /** Connections still open in this master's draining generations (from heartbeats). */
-  private drainingConnections(): number {
-    let n = 0;
-    for (const g of this.m.generations.values()) {
-      if (g.state !== 'draining') continue;
-      for (const w of g.slots.values()) n += w.connections;
-    }
-    return n;
-  }
-
-  /** A request from the control socket (the `baton` CLI), with progress lines. */
-  control(req: Request, progress: Progress): Promise<Reply> {
+  /** A request from the control socket (the `baton` CLI): checked, then followed with progress lines. */
+  async control(req: Request, progress: Progress): Promise<Reply> {
     switch (req.cmd) {
       case 'status':
-        return Promise.resolve({ ok: true, status: this.m.status() });
+        return { ok: true, status: this.m.status() };
       case 'metrics':
-        return Promise.resolve(this.observer ? { ok: true, text: this.observer.render() } : { ok: false, error: 'this master has no metrics' });
-      case 'scale':
-        return this.controlScale(req.workers, progress);
+        return this.observer ? { ok: true, text: this.observer.render() } : { ok: false, error: 'this master has no metrics' };
+      case 'scale': {
+        const n = req.workers;
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) return { ok: false, error: 'scale needs "workers": an integer from 1 to 1024' };
+        return this.controlScale(n, progress);
+      }
       case 'stop':
         return this.controlStop(progress);
       case 'upgrade':
       case 'reload':
-        return this.controlChange(req.cmd, req.waitDrain, progress);
+        return this.controlChange(req.cmd, req.waitDrain === true, progress);
+      default:
+        return { ok: false, error: `unknown command ${JSON.stringify(req.cmd)}: use status, metrics, upgrade, reload, stop or scale` };
     }
   }
 
@@ -106,7 +101,8 @@ export class Commands implements ControlTarget {
       const tick = (): void => {
         const draining = [...this.m.generations.values()].filter((g) => g.state === 'draining');
         if (draining.length === 0) return drained();
-        const connections = this.drainingConnections();
+        let connections = 0; // still open in the draining generations (from heartbeats)
+        for (const g of draining) for (const w of g.slots.values()) connections += w.connections;
         progress('draining', `draining: ${connections} connection(s) left in generation ${draining.map((g) => g.id).join(', ')}`, { connections });
       };
       const t = setInterval(tick, 500);
@@ -138,13 +134,11 @@ export class Commands implements ControlTarget {
     });
   }
 
-  private controlStop(progress: Progress): Promise<Reply> {
-    return this.follow(async () => {
-      this.m.stop('stop requested by the control socket');
-      progress('stopping', 'stopped accepting; draining');
-      await this.waitDrained(progress);
-      return { ok: true };
-    });
+  private async controlStop(progress: Progress): Promise<Reply> {
+    this.m.stop('stop requested by the control socket');
+    progress('stopping', 'stopped accepting; draining');
+    await this.waitDrained(progress);
+    return { ok: true };
   }
 
   private controlScale(n: number, progress: Progress): Promise<Reply> {

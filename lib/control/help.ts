@@ -3,13 +3,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const COMMANDS = ['upgrade', 'reload', 'stop', 'status', 'scale', 'metrics', 'history', 'run', 'help'] as const;
-export type Command = (typeof COMMANDS)[number];
-
-export function isCommand(s: string | undefined): s is Command {
-  return (COMMANDS as readonly string[]).includes(s ?? '');
-}
-
 /** The version in baton's package.json (dist/ and lib/ both sit beside it). */
 export function version(): string {
   try {
@@ -62,7 +55,8 @@ function masterCommand(usage: string, about: string, options = ''): string {
 
 const WAIT_DRAIN = '  --wait-drain      also wait until the old generation has drained and is gone\n';
 
-const TEXT: Record<Command, string> = {
+/** Each command's help, in the order `baton help` lists them. */
+const TEXT = {
   upgrade: masterCommand('upgrade [--wait-drain] [--pid-file FILE | --socket PATH] [options]', `Starts a new master from the files on disk (new app code, new baton, new Node binary)
 with the listening sockets, and waits until it serves and the old master no longer
 accepts. A new master that fails (it exits, throws, or is not serving within
@@ -135,6 +129,12 @@ Prints the list of commands, or what COMMAND does, its options, exit codes and
 environment variables (also: baton COMMAND --help).
 `,
 };
+export type Command = keyof typeof TEXT;
+export const COMMANDS = Object.keys(TEXT) as Command[];
+
+export function isCommand(s: string | undefined): s is Command {
+  return (COMMANDS as string[]).includes(s ?? '');
+}
 
 export const USAGE = `usage: baton <command> [options]
 

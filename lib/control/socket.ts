@@ -1,17 +1,6 @@
-// The control socket: how the `baton` CLI talks to a running master.
-//
-// A UNIX socket (default `<pidFile>.sock`), mode 0600: only its owner (and root) can
-// connect. One request per connection, a line of JSON:
-//   {"cmd":"status"} | {"cmd":"upgrade","waitDrain":true} | {"cmd":"reload"} |
-//   {"cmd":"stop"} | {"cmd":"scale","workers":4} | {"cmd":"metrics"}
-// The master answers with progress lines {"event":"...","message":"..."} and one final
-// line {"done":true,"ok":true|false,...}, then closes the connection. Malformed,
-// oversized or unknown requests get {"done":true,"ok":false,"error":"..."}; a client
-// that says nothing is dropped after a few seconds; neither stalls the master.
-//
-// During an upgrade the new master takes the path over (bound at a temporary name and
-// renamed into place), while the CLI that asked for the upgrade stays connected to the
-// old master, which reports until the end.
+// The control socket: how the `baton` CLI talks to a running master. Its protocol (one JSON request
+// a connection, progress lines, one final line), limits and security model are in docs/operations.md,
+// "The control socket". Malformed, oversized or unknown requests and silent clients never stall the master.
 import * as net from 'node:net';
 import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
 
@@ -22,13 +11,8 @@ export const MAX_CLIENTS = 32;
 export type Progress = (event: string, message: string, fields?: Record<string, unknown>) => void;
 export type Reply = { ok: boolean; error?: string; [k: string]: unknown };
 
-export type Request =
-  | { cmd: 'status' }
-  | { cmd: 'metrics' }
-  | { cmd: 'upgrade'; waitDrain: boolean }
-  | { cmd: 'reload'; waitDrain: boolean }
-  | { cmd: 'stop' }
-  | { cmd: 'scale'; workers: number };
+/** A request: a JSON object; its `cmd` and arguments are checked where they are run (commands.ts). */
+export type Request = Record<string, unknown>;
 
 export interface ControlTarget {
   control(req: Request, progress: Progress): Promise<Reply>;
@@ -43,23 +27,7 @@ export function parseRequest(line: string): Request | string {
     return 'malformed request: not JSON. Send one line such as {"cmd":"status"}';
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'malformed request: expected a JSON object such as {"cmd":"status"}';
-  const o = v as Record<string, unknown>;
-  switch (o.cmd) {
-    case 'status':
-    case 'stop':
-    case 'metrics':
-      return { cmd: o.cmd };
-    case 'upgrade':
-    case 'reload':
-      return { cmd: o.cmd, waitDrain: o.waitDrain === true };
-    case 'scale': {
-      const n = o.workers;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) return 'scale needs "workers": an integer from 1 to 1024';
-      return { cmd: 'scale', workers: n };
-    }
-    default:
-      return `unknown command ${JSON.stringify(o.cmd)}: use status, metrics, upgrade, reload, stop or scale`;
-  }
+  return v as Request;
 }
 
 export class ControlServer {

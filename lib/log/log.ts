@@ -63,17 +63,11 @@ function withOwn(r: LogRecord, into: Record<string, unknown>): Record<string, un
 }
 
 export class Logger {
-  level: LogLevel;
-  format: LogFormat;
-  generation: number;
   /** Called for every record, printed or not (the master turns them into 'log' events). */
   sink: ((r: LogRecord) => void) | undefined;
   private readonly winston: boolean;
 
-  constructor(readonly role: Role, generation: number, level: LogLevel = 'warn', format: LogFormat = 'text', readonly logger?: ExternalLogger) {
-    this.generation = generation;
-    this.level = level;
-    this.format = format;
+  constructor(readonly role: Role, public generation: number, public level: LogLevel = 'warn', public format: LogFormat = 'text', readonly logger?: ExternalLogger) {
     this.winston = logger !== undefined && messageFirst(logger);
   }
 

@@ -1,15 +1,15 @@
 import { expect } from 'chai';
 import * as path from 'node:path';
 import { resolveOptions } from '../../../lib/config/options';
-import { OBSERVE_OPTIONS, endpointOption, observeOptions, probationOption, shutdownDelayOption } from '../../../lib/config/observe';
 import { optionError } from '../../support/option-error';
 
+/** The probation policy resolveOptions() makes of `probation` (absent when undefined). */
+function probationOf(input: unknown): object {
+  const { probation: ms, canary } = resolveOptions(input === undefined ? {} : { probation: input });
+  return { ms, maxErrorRate: canary.maxErrorRate, maxLatencyRatio: canary.maxLatencyRatio, minRequests: canary.minRequests, warmup: canary.warmupMs };
+}
 
 describe('observe: options', () => {
-  it('names the new top-level options for the config code', () => {
-    expect(OBSERVE_OPTIONS).to.deep.equal(['metrics', 'health', 'shutdownDelay']);
-  });
-
   describe('probation', () => {
     const D = { ms: 3000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20, warmup: 1000 };
     for (const [label, input, expected] of [
@@ -28,7 +28,7 @@ describe('observe: options', () => {
       ['a field set to undefined', { ms: undefined, minRequests: 5 }, { ...D, minRequests: 5 }],
     ] as Array<[string, unknown, object]>) {
       it(`accepts ${label}`, () => {
-        expect(probationOption(input)).to.deep.equal(expected);
+        expect(probationOf(input)).to.deep.equal(expected);
       });
     }
 
@@ -56,7 +56,7 @@ describe('observe: options', () => {
       ['ms 0 with a policy', { ms: 0, maxErrorRate: 0.1 }, 'probation.ms', /is 0, which disables probation: the other fields would judge nothing\./],
     ] as Array<[string, unknown, string, RegExp]>) {
       it(`rejects ${label}`, () => {
-        expect(optionError(() => probationOption(input), option).message).to.match(says);
+        expect(optionError(() => probationOf(input), option).message).to.match(says);
       });
     }
   });
@@ -72,7 +72,7 @@ describe('observe: options', () => {
         ['a relative path, resolved', { path: 'm.sock' }, { path: path.resolve('m.sock') }],
       ] as Array<[string, unknown, unknown]>) {
         it(`${name}: accepts ${label}`, () => {
-          expect(endpointOption(name, input)).to.deep.equal(expected);
+          expect(resolveOptions({ [name]: input })[name as 'metrics']).to.deep.equal(expected);
         });
       }
       for (const [label, input, option, says] of [
@@ -89,7 +89,7 @@ describe('observe: options', () => {
         ['a path too long', { path: `/${'x'.repeat(120)}` }, `${name}.path`, /longer than the 107 bytes/],
       ] as Array<[string, unknown, string, RegExp]>) {
         it(`${name}: rejects ${label}`, () => {
-          expect(optionError(() => endpointOption(name, input), option).message).to.match(says);
+          expect(optionError(() => resolveOptions({ [name]: input }), option).message).to.match(says);
         });
       }
     }
@@ -97,22 +97,22 @@ describe('observe: options', () => {
 
   describe('shutdownDelay', () => {
     it('defaults to 0 and keeps a value given', () => {
-      expect(shutdownDelayOption(undefined)).to.equal(0);
-      expect(shutdownDelayOption(5000)).to.equal(5000);
+      expect(resolveOptions({}).shutdownDelay).to.equal(0);
+      expect(resolveOptions({ shutdownDelay: 5000 }).shutdownDelay).to.equal(5000);
     });
     for (const v of [-1, 1.5, '5000', 600_001, NaN, null]) {
       it(`rejects ${String(v)}`, () => {
-        expect(optionError(() => shutdownDelayOption(v), 'shutdownDelay').message).to.match(/must be an integer from 0 to 600000 \(milliseconds \/readyz answers 503 while the server still serves, before the drain\), got /);
+        expect(optionError(() => resolveOptions({ shutdownDelay: v }), 'shutdownDelay').message).to.match(/must be an integer from 0 to 600000 \(milliseconds \/readyz answers 503 while the server still serves, before the drain\), got /);
       });
     }
   });
 
   describe('together, and against the app\'s listeners', () => {
-    const app = [{ name: 'default', port: 8080 }, { name: 'admin', path: '/run/app/admin.sock' }];
+    const listeners = [{ name: 'default', port: 8080 }, { name: 'admin', path: '/run/app/admin.sock' }];
 
     it('returns what is set', () => {
-      expect(observeOptions({}, app)).to.deep.equal({ shutdownDelay: 0 });
-      expect(observeOptions({ metrics: { port: 9100 }, health: { port: 9100 }, shutdownDelay: 3000 }, app)).to.deep.equal({ metrics: { port: 9100 }, health: { port: 9100 }, shutdownDelay: 3000 });
+      const r = resolveOptions({ listeners, metrics: { port: 9100 }, health: { port: 9100 }, shutdownDelay: 3000 });
+      expect([r.metrics, r.health, r.shutdownDelay]).to.deep.equal([{ port: 9100 }, { port: 9100 }, 3000]);
     });
 
     for (const [label, opts, option, says] of [
@@ -122,13 +122,13 @@ describe('observe: options', () => {
       ['metrics and health at one port, two hosts', { metrics: { port: 9100, host: '127.0.0.1' }, health: { port: 9100 } }, 'health', /is at port 9100 like "metrics" but with another host/],
     ] as Array<[string, Record<string, unknown>, string, RegExp]>) {
       it(`rejects ${label}`, () => {
-        expect(optionError(() => observeOptions(opts, app), option).message).to.match(says);
+        expect(optionError(() => resolveOptions({ listeners, ...opts }), option).message).to.match(says);
       });
     }
 
     it('allows the app\'s port on another host, and port 0 anywhere', () => {
-      expect(() => observeOptions({ metrics: { port: 0 } }, [{ name: 'default', port: 0 }])).to.not.throw();
-      expect(() => observeOptions({ metrics: { port: 8080, host: '127.0.0.1' } }, [{ name: 'default', port: 8080, host: '10.0.0.1' }])).to.not.throw();
+      expect(() => resolveOptions({ port: 0, metrics: { port: 0 } })).to.not.throw();
+      expect(() => resolveOptions({ port: 8080, host: '10.0.0.1', metrics: { port: 8080, host: '127.0.0.1' } })).to.not.throw();
     });
 
     it('is checked by resolveOptions(), before any fork, with the app\'s addresses', () => {

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as sinon from 'sinon';
-import { DEFAULTS, DEFAULT_PORT, memory, resolveApp, resolveListeners, resolveMainApp, resolveOptions, type ListenOptions } from '../../../lib/config/options';
+import { DEFAULTS, DEFAULT_PORT, resolveApp, resolveMainApp, resolveOptions, type ListenOptions } from '../../../lib/config/options';
 import { optionError } from '../../support/option-error';
 
 const KNOWN_LIST = 'known options: port, host, path, workers, drainTimeout, readyTimeout, pidFile, manualReady, keepAliveGrace, closeWebSockets, backlog, logLevel, logFormat, logger, workerTimeout, maxMemory, maxRequests, controlSocket, probation, listeners, exitTimeout, envFile, accept, metrics, health, shutdownDelay.';
@@ -56,6 +56,7 @@ describe('options: resolveOptions', () => {
         shutdownDelay: 0,
         exitTimeout: 10_000,
         envFile: undefined,
+        listeners: [{ spec: { name: 'default', port: 8080, host: undefined }, app: undefined }],
       };
       expect(resolveOptions(undefined)).to.deep.equal(expected);
       expect(resolveOptions({})).to.deep.equal(expected);
@@ -218,7 +219,7 @@ describe('options: resolveOptions', () => {
       expect(resolveOptions({ port: '65535' }).port).to.equal(65535);
       expect(resolveOptions({ port: '080' }).port).to.equal(80);
       const input = { listeners: [{ name: 'web', port: '8081' }] };
-      expect(resolveListeners(input, resolveOptions(input))[0]?.spec).to.deep.equal({ name: 'web', port: 8081 });
+      expect(resolveOptions(input).listeners[0]?.spec).to.deep.equal({ name: 'web', port: 8081 });
     });
 
     for (const [bad, shown] of [
@@ -350,7 +351,6 @@ describe('options: resolveOptions', () => {
       ['2GiB', 2048 * MiB], ['2048K', 2 * MiB], [' 64 M ', 64 * MiB], [String(MiB), MiB],
     ] as Array<[unknown, number]>) {
       it(`reads ${JSON.stringify(given)} as ${bytes} bytes`, () => {
-        expect(memory(given)).to.equal(bytes);
         expect(resolveOptions(given === undefined ? {} : { maxMemory: given }).maxMemory).to.equal(bytes);
       });
     }
@@ -405,16 +405,16 @@ describe('options: resolveOptions', () => {
       expect(r.port).to.equal(undefined);
       expect(r.host).to.equal(undefined);
       expect(r.path).to.equal(undefined);
-      expect(resolveListeners(input, r)).to.deep.equal([
+      expect(r.listeners).to.deep.equal([
         { spec: { name: 'web', port: 8080, host: '127.0.0.1' }, app: undefined },
         { spec: { name: 'admin', path: path.resolve('admin.sock'), mode: 0o660 }, app: undefined },
       ]);
     });
 
-    it('resolveListeners() without the option describes the single "default" listener', () => {
-      expect(resolveListeners({ port: 81, host: '::1' }, resolveOptions({ port: 81, host: '::1' })))
+    it('without the option, the single "default" listener at port/host/path', () => {
+      expect(resolveOptions({ port: 81, host: '::1' }).listeners)
         .to.deep.equal([{ spec: { name: 'default', port: 81, host: '::1' }, app: undefined }]);
-      expect(resolveListeners({ path: 'a.sock' }, resolveOptions({ path: 'a.sock' })))
+      expect(resolveOptions({ path: 'a.sock' }).listeners)
         .to.deep.equal([{ spec: { name: 'default', path: path.resolve('a.sock') }, app: undefined }]);
     });
 
@@ -422,7 +422,7 @@ describe('options: resolveOptions', () => {
       const handler = (): void => undefined;
       const createServer = (): http.Server => http.createServer();
       const input = { listeners: [{ name: 'a', port: 1, handler }, { name: 'b', port: 2, createServer }] };
-      const l = resolveListeners(input, resolveOptions(input));
+      const l = resolveOptions(input).listeners;
       expect(l[0]?.app).to.deep.equal({ kind: 'handler', handler });
       expect(l[1]?.app).to.deep.equal({ kind: 'factory', factory: createServer });
     });
