@@ -136,11 +136,11 @@ export class Histogram {
   }
 
   /** Cumulative counts at each of PROMETHEUS_BOUNDS_MS (then +Inf = count), for `_bucket{le}`. */
-  cumulative(boundsMs: readonly number[] = PROMETHEUS_BOUNDS_MS): number[] {
+  cumulative(): number[] {
     const out: number[] = [];
     let i = 0;
     let acc = 0;
-    for (const b of boundsMs) {
+    for (const b of PROMETHEUS_BOUNDS_MS) {
       while (i < EDGES.length && EDGES[i] <= b) acc += this.counts[i++];
       out.push(acc);
     }

@@ -12,9 +12,8 @@ import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
-import { BatonMetrics, emptyTally, tallySince, type RestartReason, type Tally } from './metrics';
+import { BatonMetrics, emptyTally, tallySince, type MetricsSnapshot, type RestartReason, type Tally } from './metrics';
 import { isRequestDelta, STATUS_CLASSES, type WarmDelta } from './request-stats';
-import type { RegistrySnapshot } from './registry';
 import { appendHistory, historyPath, isSide, type HistoryKind, type HistoryResult, type HistorySide, type HistoryTrigger } from './history';
 
 /** A generation as the observer sees it (lib/pool/generation.ts). */
@@ -141,7 +140,7 @@ export class Observer {
   }
 
   /** Counters and histograms, this master's and those it inherited: for the next master. */
-  snapshot(): RegistrySnapshot {
+  snapshot(): MetricsSnapshot {
     return this.combined().snapshot();
   }
 
