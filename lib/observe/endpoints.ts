@@ -12,7 +12,7 @@
 // listening sockets go to the next master as fds (handoff()), which listens on them
 // (`inherited`), so a probe never finds the port closed; the old master then closes its own.
 import * as http from 'node:http';
-import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
+import { listen, listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
 import { listeningFd } from '../os/internals';
 import { PoliteClose } from './polite-close';
 import { CONTENT_TYPE } from './prometheus';
@@ -54,7 +54,7 @@ export function addressKey(a: EndpointOption): string {
 
 export class Endpoints {
   private readonly endpoints: Endpoint[] = [];
-  private livez = true;
+  /** The final stop: /livez and /readyz answer 503 to what is still asked. */
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -84,11 +84,6 @@ export class Endpoints {
     return this.endpoints;
   }
 
-  /** `/livez` answers 503 from now on (the master is going away); it is 200 until then. */
-  stopLive(): void {
-    this.livez = false;
-  }
-
   /** The listening sockets for the next master: its key and fd each. */
   handoff(): Array<{ key: string; fd: number }> {
     const out: Array<{ key: string; fd: number }> = [];
@@ -116,13 +111,7 @@ export class Endpoints {
         throw Object.assign(new Error(`baton: cannot serve ${metrics ? 'metrics' : 'health'} at ${address.path}: ${(err as Error).message}`), { code: (err as NodeJS.ErrnoException).code });
       }
     } else {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(fd !== undefined ? { fd } : (address as { port: number; host?: string }), () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(server, fd !== undefined ? { fd } : address);
     }
     server.on('error', () => {
       // after listening: a failed accept; nothing to do, the listener goes on
@@ -149,7 +138,7 @@ export class Endpoints {
       }
       return this.send(res, req, 200, CONTENT_TYPE, text);
     }
-    if (url === '/livez') return this.livez ? this.send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n') : this.send(res, req, 503, 'text/plain; charset=utf-8', 'stopping\n');
+    if (url === '/livez') return !this.closed ? this.send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n') : this.send(res, req, 503, 'text/plain; charset=utf-8', 'stopping\n');
     const why = this.closed ? 'stopping' : this.o.notReady();
     if (why === undefined) return this.send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n');
     return this.send(res, req, 503, 'text/plain; charset=utf-8', `not ready: ${why}\n`);
@@ -172,9 +161,7 @@ export class Endpoints {
    */
   async close(removePaths = true): Promise<void> {
     if (removePaths) {
-      // the final stop: what is still answered says so
       this.closed = true;
-      this.livez = false;
       for (const e of this.endpoints) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
     }
     // a second close() (the exit after a hand-over) waits for the first one's connections too
