@@ -46,7 +46,7 @@ export class Observation {
   private atHandOver: string | undefined;
 
   constructor(private readonly m: ObservationHost, private readonly o: ObservationOptions) {
-    this.observer = new Observer(m, { pidFile: o.opts.pidFile, log: o.log });
+    this.observer = new Observer(m, o.opts.pidFile, o.log);
   }
 
   /**

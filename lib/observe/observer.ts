@@ -34,13 +34,6 @@ export interface ObservedMaster {
   on(event: string, fn: Listener): unknown;
 }
 
-export interface ObserverOptions {
-  pidFile: string | undefined;
-  log: Logger;
-  /** The release a new master would run (its script's real directory), for an upgrade's history. */
-  nextRelease?: () => string;
-}
-
 interface Change {
   trigger: HistoryTrigger;
   at: number;
@@ -72,7 +65,7 @@ export class Observer {
   private readonly changes: Partial<Record<HistoryKind, Change>> = {};
   private readonly onMessage = (worker: Worker, m: unknown): void => this.workerMessage(worker, m);
 
-  constructor(private readonly m: ObservedMaster, private readonly o: ObserverOptions) {}
+  constructor(private readonly m: ObservedMaster, private readonly pidFile: string | undefined, private readonly log: Logger) {}
 
   /** Follows the workers' reports and the master's events. */
   start(): void {
@@ -81,11 +74,10 @@ export class Observer {
     m.on('serving', ({ generation }) => this.metrics.addGeneration(generation));
     m.on('reload-started', ({ generation }) => {
       this.metrics.addGeneration(generation);
-      this.changes.reload = this.begin({ ...this.here(), generation, release: this.releaseOf(m.generations.get(generation)) });
+      this.changes.reload = this.begin(this.sideOf(generation));
     });
-    m.on('upgrade-started', ({ pid }) => {
-      this.changes.upgrade = this.begin({ release: this.o.nextRelease?.() ?? '', node: 'unknown', generation: 0, pid });
-    });
+    // what the new master runs, it says later (upgradeTo())
+    m.on('upgrade-started', ({ pid }) => (this.changes.upgrade = this.begin({ release: '', node: 'unknown', generation: 0, pid })));
     for (const kind of ['reload', 'upgrade'] as const) {
       m.on(`${kind}-succeeded`, () => this.end(kind, 'succeeded'));
       m.on(`${kind}-failed`, ({ reason }) => this.end(kind, changeResult(reason), reason));
@@ -179,7 +171,7 @@ export class Observer {
       for (const [state, n] of Object.entries(count)) out.workers.set({ generation, state }, n);
       out.connections.set({ generation, state: 'open' }, open);
       out.connections.set({ generation, state: 'draining' }, draining);
-      out.generationInfo.set({ generation, release: this.releaseOf(g), node: process.version }, 1);
+      out.generationInfo.set({ generation, release: releaseOf(g), node: process.version }, 1);
     }
   }
 
@@ -203,17 +195,10 @@ export class Observer {
     t.latency.merge(d.latency);
   }
 
-  private here(): { node: string; pid: number } {
-    return { node: process.version, pid: process.pid };
-  }
-
-  private releaseOf(g: ObservedGeneration | undefined): string {
-    return g?.loaded ? path.dirname(g.loaded.script) : '';
-  }
-
   /** What generation `id` of this master runs (a new master tells the old one, for its history). */
-  sideOf(id: number): HistorySide | undefined {
-    return this.side(this.m.generations.get(id));
+  sideOf(id: number | undefined): HistorySide | undefined {
+    const g = id === undefined ? undefined : this.m.generations.get(id);
+    return g === undefined ? undefined : { node: process.version, pid: process.pid, generation: g.id, release: releaseOf(g) };
   }
 
   /** The upgrade in progress: what its new master said it runs (checked). */
@@ -221,13 +206,9 @@ export class Observer {
     if (this.changes.upgrade && isSide(side)) this.changes.upgrade.to = { release: side.release, node: side.node, generation: side.generation, ...(side.pid !== undefined ? { pid: side.pid } : {}) };
   }
 
-  private side(g: ObservedGeneration | undefined): HistorySide | undefined {
-    return g === undefined ? undefined : { ...this.here(), generation: g.id, release: this.releaseOf(g) };
-  }
-
   /** A change from what this master serves now. */
   private begin(to: HistorySide | undefined): Change {
-    return { trigger: this.trigger, at: Date.now(), from: this.side(this.m.serving), to };
+    return { trigger: this.trigger, at: Date.now(), from: this.sideOf(this.m.serving?.id), to };
   }
 
   private end(kind: HistoryKind, result: HistoryResult, reason?: string): void {
@@ -235,15 +216,19 @@ export class Observer {
     // failed before it started (a spawn error): recorded from now
     const c = this.changes[kind] ?? this.begin(undefined);
     delete this.changes[kind];
-    if (this.o.pidFile === undefined || c.from === undefined) return;
+    if (this.pidFile === undefined || c.from === undefined) return;
     const to = c.to && c.to.generation > 0 ? c.to : undefined;
     try {
-      appendHistory(historyPath(this.o.pidFile), {
+      appendHistory(historyPath(this.pidFile), {
         at: new Date(c.at).toISOString(), kind, trigger: c.trigger, from: c.from, ...(to ? { to } : {}), result,
         ...(reason !== undefined ? { reason } : {}), durationMs: Date.now() - c.at,
       });
     } catch (err) {
-      this.o.log.warn('history-failed', `cannot record the ${kind} in ${historyPath(this.o.pidFile)}: ${(err as Error).message}`);
+      this.log.warn('history-failed', `cannot record the ${kind} in ${historyPath(this.pidFile)}: ${(err as Error).message}`);
     }
   }
+}
+
+function releaseOf(g: ObservedGeneration): string {
+  return g.loaded ? path.dirname(g.loaded.script) : '';
 }

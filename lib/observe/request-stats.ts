@@ -133,14 +133,9 @@ export class RequestStats implements ResponseSink {
     return this.latency.count + this.unfinished;
   }
 
-  /** Whether anything was counted since the last takeDelta(). */
-  get pending(): boolean {
-    return this.counted > 0;
-  }
-
   /** What changed since the last call, as a small plain object, or undefined when nothing did. */
   takeDelta(): RequestDelta | undefined {
-    if (!this.pending) return undefined;
+    if (this.counted === 0) return undefined;
     const delta: RequestDelta = { codes: classCounts(this.byClass), aborted: this.unfinished, latency: this.latency.toData() };
     if (this.warmLatency.count > 0) {
       delta.warm = { codes: classCounts(this.warmClass), latency: this.warmLatency.toData() };

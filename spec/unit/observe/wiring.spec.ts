@@ -51,7 +51,7 @@ describe('observe: the wiring in the master and the workers', () => {
       const g2 = gen(2, 'serving', [[2, 'ready', 5], [3, 'starting', 0]]);
       m.generations.set(1, g1).set(2, g2);
       m.serving = g2;
-      const o = new Observer(m, { pidFile: undefined, log });
+      const o = new Observer(m, undefined, log);
       o.start();
       try {
         m.emit('serving', { generation: 1 });
@@ -89,9 +89,9 @@ describe('observe: the wiring in the master and the workers', () => {
       const m = new FakeMaster();
       const g = gen(5, 'serving', [[10, 'ready', 0]]);
       m.generations.set(5, g);
-      const old = new Observer(new FakeMaster(), { pidFile: undefined, log });
+      const old = new Observer(new FakeMaster(), undefined, log);
       old.metrics.addRequests(4, { codes: { '2xx': 10 }, aborted: 0, latency: { n: 10, sum: 10, b: [40, 10] } });
-      const o = new Observer(m, { pidFile: undefined, log });
+      const o = new Observer(m, undefined, log);
       o.start();
       try {
         o.inherit(old.snapshot());
@@ -103,7 +103,7 @@ describe('observe: the wiring in the master and the workers', () => {
         expect(s.find((x) => x.labels.generation === '4' && x.labels.code === '2xx')?.value).to.equal(12);
         expect(s.find((x) => x.labels.generation === '5' && x.labels.code === '2xx')?.value).to.equal(3);
         // and on to the next master: its own and what it inherited
-        const next = new Observer(new FakeMaster(), { pidFile: undefined, log });
+        const next = new Observer(new FakeMaster(), undefined, log);
         next.inherit(o.snapshot());
         expect(parse(next.render()).get('baton_requests_total')?.samples.find((x) => x.labels.generation === '4' && x.labels.code === '2xx')?.value).to.equal(12);
       } finally {
@@ -118,7 +118,7 @@ describe('observe: the wiring in the master and the workers', () => {
       const g1 = gen(1, 'serving', []);
       m.generations.set(1, g1).set(2, gen(2, 'starting', []));
       m.serving = g1;
-      const o = new Observer(m, { pidFile, log });
+      const o = new Observer(m, pidFile, log);
       o.start();
       try {
         o.triggeredBy('cli', () => m.emit('reload-started', { generation: 2 }));
