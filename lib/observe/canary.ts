@@ -4,25 +4,11 @@
 // during probation) and asks; the answer and its reason do not depend on timers, processes or
 // sockets, so every edge is a unit test. The reason names the figures, e.g.
 //   5xx 21.4% (112 of 523) vs 0.0% (0 of 611) in probation
-//   p99 412 ms vs 80 ms (5.2x, limit 3x) in probation
 // and the caller puts `upgrade rolled back: ` or `reload rolled back: ` in front.
 //
-// Rules (docs/options.md, "Canary probation"), each on evidence (lib/observe/evidence.ts):
-// - Warm-up: each worker's first `warmupMs` of serving is left out of both generations' figures
-//   before they come here (lib/observe/request-stats.ts says why); the reason says how many of
-//   the new generation's responses that left out.
-// - Fewer than minRequests responses from the new generation: 'not-enough' (judged on crashes
-//   alone, as before this judge existed).
-// - 5xx: fail when the new share exceeds the old one by more than maxErrorRate with the
-//   confidence: the new share's lower bound minus the old share's upper bound. When the old
-//   generation served fewer than minRequests responses in the window its share is no
-//   baseline: the new share's lower bound is held against maxErrorRate alone.
-// - Latency: fail when, at one of p50, p75, p90 that both samples bound, the new generation's
-//   lower bound is above maxLatencyRatio x the old one's upper bound (taken as at least
-//   latencyFloorMs: a few ms of difference on a sub-millisecond baseline is no regression).
-//   Why not the tail (p95, p99), and how many responses bound each: lib/observe/evidence.ts.
-//   Not judged when the old generation served fewer than minRequests, or when
-//   maxLatencyRatio is 0.
+// The rules (warm-up left out, minRequests, 5xx, latency at p50/p75/p90 with a floor, an old
+// generation too small to be a baseline) are told in docs/options.md, "Canary probation"; the
+// bounds each rule uses, and why not the tail: lib/observe/evidence.ts.
 import type { Tally } from './metrics';
 import { STATUS_CLASSES } from './request-stats';
 import { CONFIDENCE, QUANTILES, quantileName, rankBounds, shareBounds } from './evidence';

@@ -103,10 +103,6 @@ export class Histogram {
     return h;
   }
 
-  clone(): Histogram {
-    return new Histogram().merge(this);
-  }
-
   reset(): void {
     this.counts.fill(0);
     this.count = 0;
@@ -152,9 +148,5 @@ export class Histogram {
     const b: number[] = [];
     for (let i = 0; i < BUCKETS; i++) if (this.counts[i] > 0) b.push(i, this.counts[i]);
     return { n: this.count, sum: this.sum, b };
-  }
-
-  static from(data: HistogramData): Histogram {
-    return new Histogram().merge(data);
   }
 }

@@ -47,7 +47,7 @@ export interface HistoryRecord {
   durationMs: number;
 }
 
-export type NewRecord = Omit<HistoryRecord, 'id'> & { id?: string };
+export type NewRecord = Omit<HistoryRecord, 'id'>;
 
 export function historyPath(pidFile: string): string {
   return `${pidFile}.history`;
@@ -110,18 +110,18 @@ function write(file: string, records: HistoryRecord[]): void {
 }
 
 /**
- * Appends a record (keeping the last `limit`), written atomically; returns the record as stored
+ * Appends a record (keeping the last HISTORY_LIMIT), written atomically; returns the record as stored
  * (with its id, the reason cut to REASON_LIMIT). Throws on a record that is not well formed,
  * and on file errors (the caller logs them: a history that cannot be written fails nothing).
  */
-export function appendHistory(file: string, rec: NewRecord, limit = HISTORY_LIMIT): HistoryRecord {
-  const stored: HistoryRecord = { ...rec, id: rec.id ?? `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString('hex')}` };
+export function appendHistory(file: string, rec: NewRecord): HistoryRecord {
+  const stored: HistoryRecord = { ...rec, id: `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString('hex')}` };
   if (stored.reason !== undefined && stored.reason.length > REASON_LIMIT) stored.reason = `${stored.reason.slice(0, REASON_LIMIT - 1)}…`;
   if (!isHistoryRecord(stored)) throw new TypeError(`baton: not a history record: ${JSON.stringify(rec)}`);
   for (let attempt = 0; attempt < 3; attempt++) {
     const records = readHistory(file).filter((r) => r.id !== stored.id);
     records.push(stored);
-    write(file, records.slice(-limit));
+    write(file, records.slice(-HISTORY_LIMIT));
     if (readHistory(file).some((r) => r.id === stored.id)) return stored;
   }
   throw new Error(`baton: ${file}: the record was overwritten by another writer three times`);

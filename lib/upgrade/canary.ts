@@ -8,7 +8,7 @@
 // below, checked on arrival), and the old master judges it beside its own generation's
 // responses since the probation began. The new generation's window is everything it served
 // (it accepted from 'go', a moment before the probation began) but its workers' warm-up.
-import { Histogram, isHistogramData, type HistogramData } from '../observe/histogram';
+import { isHistogramData, type HistogramData } from '../observe/histogram';
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';
 import { CanaryWindow } from '../observe/window';
@@ -46,7 +46,7 @@ export function fromTallyData(x: unknown): Tally | undefined {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return undefined;
     t.codes[c] = n;
   }
-  t.latency = Histogram.from(d.latency);
+  t.latency.merge(d.latency);
   return t;
 }
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { CANARY_DEFAULTS } from '../../../lib/config/observe';
 import { emptyTally, type Tally } from '../../../lib/observe/metrics';
 import { CanaryWindow } from '../../../lib/observe/window';
+import { Histogram } from '../../../lib/observe/histogram';
 
 /** Totals that grow as a test serves: `serve(n, ms, status)`; `left` counts the warm-up left out. */
 class Totals {
@@ -14,7 +15,7 @@ class Totals {
   read = (): Tally => {
     const c = emptyTally();
     c.codes = { ...this.t.codes };
-    c.latency = this.t.latency.clone();
+    c.latency = new Histogram().merge(this.t.latency);
     return c;
   };
 }
