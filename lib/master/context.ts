@@ -74,7 +74,12 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter & Obse
   envFile.load();
   const observation = new Observation(master, { opts, log, inherited: new Map((handoff?.endpoints ?? []).map((e) => [e.key, e.fd])) });
   // the old master's canary: the first generation's tally when asked, and its verdict
-  if (handoff) parent.report = () => ({ tally: observation.observer.tally(handoff.generation), left: { ms: opts.canary.warmupMs ?? 0, responses: observation.observer.leftOut(handoff.generation) } });
+  if (handoff) {
+    parent.report = () => {
+      const tally = observation.observer.tally(handoff.generation);
+      return { tally, left: { ms: opts.canary.warmupMs ?? 0, responses: tally.left } };
+    };
+  }
   parent.on('roll-back', (reason) => supervisor.rollBack(reason));
   // its endpoints close last; their socket files stay when the next master serves on them
   exitHooks.add((reason: string) => observation.close(reason !== 'upgraded'));

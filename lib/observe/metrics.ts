@@ -20,10 +20,12 @@ export type RestartReason = (typeof RESTART_REASONS)[number];
 export interface Tally {
   codes: Required<ClassCounts>;
   latency: Histogram;
+  /** How many responses of its workers' warm-up were left out of `codes` and `latency` (the canary's tally). */
+  left: number;
 }
 
 export function emptyTally(): Tally {
-  return { codes: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }, latency: new Histogram() };
+  return { codes: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }, latency: new Histogram(), left: 0 };
 }
 
 /** `now` minus `base`: what a generation served between two readings (the probation window). */
@@ -31,6 +33,7 @@ export function tallySince(now: Tally, base: Tally): Tally {
   const t = emptyTally();
   for (const c of STATUS_CLASSES) t.codes[c] = Math.max(0, now.codes[c] - base.codes[c]);
   t.latency = now.latency.minus(base.latency);
+  t.left = Math.max(0, now.left - base.left);
   return t;
 }
 

@@ -113,10 +113,7 @@ export class Observation {
 
   /** The canary of a reload from generation `old` to `next`, judged with the probation policy. */
   reloadJudge(next: number, old: number | undefined): Judge {
-    const w = new CanaryWindow({
-      next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), left: () => this.observer.leftOut(next), policy: this.o.opts.canary,
-    });
-    return { begin: () => w.begin(), verdict: () => w.verdict() };
+    return new CanaryWindow({ next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), policy: this.o.opts.canary });
   }
 
   /**

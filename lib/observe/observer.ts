@@ -111,19 +111,13 @@ export class Observer {
   }
 
   /**
-   * A generation's responses so far but its workers' warm-up: what the canary judges (own counts
-   * only: a generation is one master's). The metrics count every response.
+   * A generation's responses so far but its workers' warm-up, and how many that left out: what
+   * the canary judges (own counts only: a generation is one master's). The metrics count every response.
    */
   tally(generation: number): Tally {
     const t = this.metrics.tally(generation);
     const w = this.warm.get(generation);
-    return w === undefined ? t : tallySince(t, w);
-  }
-
-  /** How many of a generation's responses were its workers' warm-up (left out of tally()). */
-  leftOut(generation: number): number {
-    const w = this.warm.get(generation);
-    return w === undefined ? 0 : w.latency.count;
+    return w === undefined ? t : { ...tallySince(t, w), left: w.latency.count };
   }
 
   /** The old master's counters (latest first-hand totals); what this one adds goes on top. */

@@ -11,19 +11,16 @@ import type { CanaryPolicy } from '../config/observe';
 import { tallySince, type Tally } from './metrics';
 
 export interface WindowSources {
-  /** The new generation's totals so far. */
+  /** The new generation's totals so far (their `left`: its warm-up left out). */
   next: () => Tally;
   /** The old generation's totals so far. */
   prev: () => Tally;
-  /** How many of the new generation's responses so far were its workers' warm-up (left out of `next`). */
-  left?: () => number;
   policy: CanaryPolicy;
 }
 
 export class CanaryWindow {
   private nextBase: Tally | undefined;
   private prevBase: Tally | undefined;
-  private leftBase = 0;
 
   constructor(private readonly s: WindowSources) {}
 
@@ -31,18 +28,16 @@ export class CanaryWindow {
   begin(): void {
     this.nextBase = this.s.next();
     this.prevBase = this.s.prev();
-    this.leftBase = this.s.left?.() ?? 0;
   }
 
   /**
    * Probation ends: the verdict over the window. `left`: what the new generation's figures left
-   * out when they came from elsewhere (an upgrade's new master); else counted here.
+   * out when they came from elsewhere (an upgrade's new master, in its own policy's warm-up).
    */
   verdict(left?: Warmup): Verdict {
-    const next = this.s.next();
-    const prev = this.s.prev();
+    const next = this.nextBase ? tallySince(this.s.next(), this.nextBase) : this.s.next();
+    const prev = this.prevBase ? tallySince(this.s.prev(), this.prevBase) : this.s.prev();
     const ms = this.s.policy.warmupMs ?? 0;
-    const warmup = left ?? (this.s.left && ms > 0 ? { ms, responses: this.s.left() - this.leftBase } : undefined);
-    return judge(this.nextBase ? tallySince(next, this.nextBase) : next, this.prevBase ? tallySince(prev, this.prevBase) : prev, this.s.policy, warmup);
+    return judge(next, prev, this.s.policy, left ?? (ms > 0 ? { ms, responses: next.left } : undefined));
   }
 }

@@ -63,7 +63,7 @@ export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): Judge {
     verdict: (next) => {
       received = fromTallyData(next);
       // the new master's tally leaves its workers' warm-up out, and says how much
-      return received === undefined ? undefined : w.verdict(leftOf(next));
+      return received === undefined ? undefined : w.verdict(leftOf(next) ?? { ms: 0, responses: 0 });
     },
   };
 }

@@ -220,7 +220,7 @@ describe('observe: the wiring in the master and the workers', () => {
         report(2, { '2xx': 10, '5xx': 7 }, 2, { '2xx': 10, '5xx': 7 });
         report(1, { '2xx': 100 }, 2);
         report(2, { '2xx': 70, '5xx': 30 }, 2);
-        expect(ob.observer.leftOut(2)).to.equal(17);
+        expect(ob.observer.tally(2).left).to.equal(17);
         expect(ob.observer.metrics.tally(2).codes['5xx']).to.equal(37);
         expect(ob.observer.tally(2).codes['5xx']).to.equal(30);
         const v = j.verdict() as Verdict; // a reload's judge answers at once
