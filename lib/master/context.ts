@@ -12,7 +12,8 @@ import { Notifier } from '../os/notify';
 import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
 import type { Generation } from '../pool/generation';
 import type { Listener } from '../sockets/ledger';
-import { Observation, type ObservationHost } from '../observe/observation';
+import { Observation } from '../observe/observation';
+import type { ObservedMaster } from '../observe/observer';
 import { checkPidFileWritable } from '../os/pidfile';
 import type { MasterState } from './states';
 import { Surface } from './surface';
@@ -57,7 +58,7 @@ export interface SupervisorRequests {
 }
 
 /** `master` receives the log records (its 'log' event). Throws on a pid file it cannot write. */
-export function masterContext(opts: ResolvedOptions, master: EventEmitter & ObservationHost, supervisor: SupervisorRequests): MasterContext {
+export function masterContext(opts: ResolvedOptions, master: EventEmitter & ObservedMaster, supervisor: SupervisorRequests): MasterContext {
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];

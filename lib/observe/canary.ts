@@ -25,7 +25,7 @@ export interface Warmup {
 export const LATENCY_FLOOR_MS = 20;
 
 /** The figures of one generation's window. */
-export interface Figures {
+interface Figures {
   responses: number;
   errors: number;
   /** errors / responses, 0 when it served none. */
@@ -39,8 +39,6 @@ export interface Verdict {
   result: 'pass' | 'fail' | 'not-enough';
   /** The figures, for the log and the rollback's reason (without the "rolled back: " prefix). */
   reason: string;
-  next: Figures;
-  prev: Figures;
 }
 
 /**
@@ -55,7 +53,7 @@ export interface Judge {
   verdict(evidence?: unknown): Verdict | undefined | Promise<Verdict | undefined>;
 }
 
-export function figures(t: Tally): Figures {
+function figures(t: Tally): Figures {
   let responses = 0;
   for (const c of STATUS_CLASSES) responses += t.codes[c];
   const errors = t.codes['5xx'];
@@ -118,7 +116,7 @@ export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DE
   const floor = policy.latencyFloorMs ?? LATENCY_FLOOR_MS;
   const where = `in probation${warmupText(warmup)}`;
   if (n.responses < policy.minRequests) {
-    return { result: 'not-enough', reason: `${n.responses} response(s) ${where}, fewer than minRequests ${policy.minRequests}: judged on crashes alone`, next: n, prev: p };
+    return { result: 'not-enough', reason: `${n.responses} response(s) ${where}, fewer than minRequests ${policy.minRequests}: judged on crashes alone` };
   }
   const baseline = p.responses >= policy.minRequests;
   const confidence = `${Math.round(CONFIDENCE * 100)}% confidence`;
@@ -150,6 +148,6 @@ export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DE
     }
   }
 
-  if (failures.length > 0) return { result: 'fail', reason: `${failures.join('; ')} ${where}`, next: n, prev: p };
-  return { result: 'pass', reason: `${notes.join(', ')} ${where}`, next: n, prev: p };
+  if (failures.length > 0) return { result: 'fail', reason: `${failures.join('; ')} ${where}` };
+  return { result: 'pass', reason: `${notes.join(', ')} ${where}` };
 }

@@ -15,8 +15,10 @@ export const HISTORY_LIMIT = 100;
 /** Longer reasons are cut (a stack of a release that throws can be long). */
 export const REASON_LIMIT = 4096;
 
-export type HistoryKind = 'upgrade' | 'reload';
-export type HistoryTrigger = 'signal' | 'cli' | 'api';
+const KINDS = ['upgrade', 'reload'] as const;
+export type HistoryKind = (typeof KINDS)[number];
+const TRIGGERS = ['signal', 'cli', 'api'] as const;
+export type HistoryTrigger = (typeof TRIGGERS)[number];
 /** How an upgrade or reload ended, in the history and in the metrics' `result` label. */
 export const RESULTS = ['succeeded', 'rolled_back', 'failed'] as const;
 export type HistoryResult = (typeof RESULTS)[number];
@@ -53,9 +55,6 @@ export function historyPath(pidFile: string): string {
   return `${pidFile}.history`;
 }
 
-const KINDS: readonly string[] = ['upgrade', 'reload'];
-const TRIGGERS: readonly string[] = ['signal', 'cli', 'api'];
-
 /** Whether `x` is a well-formed side (a file's line, or what a new master sent). */
 export function isSide(x: unknown): x is HistorySide {
   if (typeof x !== 'object' || x === null) return false;
@@ -67,8 +66,8 @@ export function isSide(x: unknown): x is HistorySide {
 export function isHistoryRecord(x: unknown): x is HistoryRecord {
   if (typeof x !== 'object' || x === null) return false;
   const r = x as Record<string, unknown>;
-  return typeof r.id === 'string' && typeof r.at === 'string' && KINDS.includes(r.kind as string) && TRIGGERS.includes(r.trigger as string)
-    && isSide(r.from) && (r.to === undefined || isSide(r.to)) && (RESULTS as readonly string[]).includes(r.result as string)
+  return typeof r.id === 'string' && typeof r.at === 'string' && (KINDS as readonly unknown[]).includes(r.kind) && (TRIGGERS as readonly unknown[]).includes(r.trigger)
+    && isSide(r.from) && (r.to === undefined || isSide(r.to)) && (RESULTS as readonly unknown[]).includes(r.result)
     && (r.reason === undefined || typeof r.reason === 'string') && typeof r.durationMs === 'number' && Number.isFinite(r.durationMs);
 }
 

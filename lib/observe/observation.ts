@@ -22,11 +22,6 @@ export const TOTALS_EVERY = 1_000;
 /** How often an endpoint address in use is tried again. */
 export const RETRY_MS = 250;
 
-export interface ObservationHost extends ObservedMaster {
-  /** The master's state (lib/master/states.ts). */
-  readonly state: string;
-}
-
 export interface ObservationOptions {
   opts: ResolvedOptions;
   log: Logger;
@@ -45,7 +40,7 @@ export class Observation {
   /** The metrics text as it was at the hand-over (see handedOver()). */
   private atHandOver: string | undefined;
 
-  constructor(private readonly m: ObservationHost, private readonly o: ObservationOptions) {
+  constructor(private readonly m: ObservedMaster, private readonly o: ObservationOptions) {
     this.observer = new Observer(m, o.opts.pidFile, o.log);
   }
 

@@ -27,8 +27,9 @@ export interface ObservedGeneration {
 
 type Listener = (info: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** The master as the observer sees it: its generations and its events. */
+/** The master as lib/observe/ sees it: its state (lib/master/states.ts), its generations and its events. */
 export interface ObservedMaster {
+  readonly state: string;
   readonly generations: ReadonlyMap<number, ObservedGeneration>;
   readonly serving: ObservedGeneration | undefined;
   on(event: string, fn: Listener): unknown;
