@@ -1,4 +1,5 @@
-// The probation judge: does the new generation serve as well as the old one did, side by side?
+// The probation's canary: does the new generation serve as well as the old one did, side by side,
+// over the same window (from the start of probation to its end)?
 //
 // Why pure: the master takes the two generations' tallies over the same window (both serve
 // during probation) and asks; the answer and its reason do not depend on timers, processes or
@@ -9,7 +10,12 @@
 // The rules (warm-up left out, minRequests, 5xx, latency at p50/p75/p90 with a floor, an old
 // generation too small to be a baseline) are told in docs/options.md, "Canary probation"; the
 // bounds each rule uses, and why not the tail: lib/observe/evidence.ts.
-import type { Tally } from './metrics';
+//
+// The window (CanaryWindow): a reload (both generations in one master) and an upgrade (the new
+// generation in another master, its tally reported over the upgrade channel) take their figures
+// from different places, but judge the same way: totals when the window opens, totals at the end,
+// the difference of each judged against the other's.
+import { tallySince, type Tally } from './metrics';
 import { STATUS_CLASSES } from './request-stats';
 import { CONFIDENCE, QUANTILES, quantileName, rankBounds, shareBounds } from './evidence';
 import { CANARY_DEFAULTS, type CanaryPolicy } from '../config/observe';
@@ -150,4 +156,36 @@ export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DE
 
   if (failures.length > 0) return { result: 'fail', reason: `${failures.join('; ')} ${where}` };
   return { result: 'pass', reason: `${notes.join(', ')} ${where}` };
+}
+
+export interface WindowSources {
+  /** The new generation's totals so far (their `left`: its warm-up left out). */
+  next: () => Tally;
+  /** The old generation's totals so far. */
+  prev: () => Tally;
+  policy: CanaryPolicy;
+}
+
+export class CanaryWindow implements Judge {
+  private nextBase: Tally | undefined;
+  private prevBase: Tally | undefined;
+
+  constructor(private readonly s: WindowSources) {}
+
+  /** Probation starts: the totals the window counts from. */
+  begin(): void {
+    this.nextBase = this.s.next();
+    this.prevBase = this.s.prev();
+  }
+
+  /**
+   * Probation ends: the verdict over the window. `left`: what the new generation's figures left
+   * out when they came from elsewhere (an upgrade's new master, in its own policy's warm-up).
+   */
+  verdict(left?: Warmup): Verdict {
+    const next = this.nextBase ? tallySince(this.s.next(), this.nextBase) : this.s.next();
+    const prev = this.prevBase ? tallySince(this.s.prev(), this.prevBase) : this.s.prev();
+    const ms = this.s.policy.warmupMs ?? 0;
+    return judge(next, prev, this.s.policy, left ?? (ms > 0 ? { ms, responses: next.left } : undefined));
+  }
 }

@@ -14,8 +14,7 @@ import { addressKey, Endpoints } from './endpoints';
 import { closeFd } from '../sockets/ledger';
 import { emptyTally } from './metrics';
 import { Observer, type ObservedMaster } from './observer';
-import { CanaryWindow } from './window';
-import type { Judge } from './canary';
+import { CanaryWindow, type Judge } from './canary';
 
 /** How often a draining old master sends its totals on to the new one. */
 export const TOTALS_EVERY = 1_000;

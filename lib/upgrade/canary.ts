@@ -1,6 +1,6 @@
 // The canary of an upgrade: the new master's first generation judged against the old
 // master's serving generation over the probation, with the judge a reload uses
-// (lib/observe/canary.ts, through lib/observe/window.ts).
+// (lib/observe/canary.ts, its CanaryWindow).
 //
 // Why apart: in a reload both generations are counted in one master; in an upgrade the new
 // generation is counted in another process. At the end of probation the old master asks
@@ -11,8 +11,7 @@
 import { isHistogramData, type HistogramData } from '../observe/histogram';
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';
-import { CanaryWindow } from '../observe/window';
-import type { Judge, Warmup } from '../observe/canary';
+import { CanaryWindow, type Judge, type Warmup } from '../observe/canary';
 import type { CanaryPolicy } from '../config/observe';
 
 /** A tally as it travels over the upgrade channel. */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { CANARY_DEFAULTS } from '../../../lib/config/observe';
 import { emptyTally, type Tally } from '../../../lib/observe/metrics';
-import { CanaryWindow } from '../../../lib/observe/window';
+import { CanaryWindow } from '../../../lib/observe/canary';
 import { Histogram } from '../../../lib/observe/histogram';
 
 /** Totals that grow as a test serves: `serve(n, ms, status)`; `left` counts the warm-up left out. */
