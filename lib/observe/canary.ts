@@ -158,24 +158,17 @@ export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DE
   return { result: 'pass', reason: `${notes.join(', ')} ${where}` };
 }
 
-export interface WindowSources {
-  /** The new generation's totals so far (their `left`: its warm-up left out). */
-  next: () => Tally;
-  /** The old generation's totals so far. */
-  prev: () => Tally;
-  policy: CanaryPolicy;
-}
-
 export class CanaryWindow implements Judge {
   private nextBase: Tally | undefined;
   private prevBase: Tally | undefined;
 
-  constructor(private readonly s: WindowSources) {}
+  /** `next`: the new generation's totals so far (their `left`: its warm-up left out); `prev`: the old one's. */
+  constructor(private readonly next: () => Tally, private readonly prev: () => Tally, private readonly policy: CanaryPolicy) {}
 
   /** Probation starts: the totals the window counts from. */
   begin(): void {
-    this.nextBase = this.s.next();
-    this.prevBase = this.s.prev();
+    this.nextBase = this.next();
+    this.prevBase = this.prev();
   }
 
   /**
@@ -183,9 +176,9 @@ export class CanaryWindow implements Judge {
    * out when they came from elsewhere (an upgrade's new master, in its own policy's warm-up).
    */
   verdict(left?: Warmup): Verdict {
-    const next = this.nextBase ? tallySince(this.s.next(), this.nextBase) : this.s.next();
-    const prev = this.prevBase ? tallySince(this.s.prev(), this.prevBase) : this.s.prev();
-    const ms = this.s.policy.warmupMs ?? 0;
-    return judge(next, prev, this.s.policy, left ?? (ms > 0 ? { ms, responses: next.left } : undefined));
+    const next = this.nextBase ? tallySince(this.next(), this.nextBase) : this.next();
+    const prev = this.prevBase ? tallySince(this.prev(), this.prevBase) : this.prev();
+    const ms = this.policy.warmupMs ?? 0;
+    return judge(next, prev, this.policy, left ?? (ms > 0 ? { ms, responses: next.left } : undefined));
   }
 }

@@ -53,7 +53,8 @@ export function addressKey(a: EndpointOption): string {
 }
 
 export class Endpoints {
-  private readonly endpoints: Endpoint[] = [];
+  /** The listeners, in the order they were bound. */
+  readonly all: Endpoint[] = [];
   /** The final stop: /livez and /readyz answer 503 to what is still asked. */
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -63,16 +64,11 @@ export class Endpoints {
   /** Binds every listener the options name; rejects (and closes what it bound) if one cannot be. */
   static async start(o: EndpointsOptions): Promise<Endpoints> {
     const e = new Endpoints(o);
-    const wanted = new Map<string, { address: EndpointOption; metrics: boolean; health: boolean }>();
-    for (const [what, a] of [['metrics', o.metrics], ['health', o.health]] as const) {
-      if (a === undefined) continue;
-      const k = addressKey(a);
-      const w = wanted.get(k) ?? { address: a, metrics: false, health: false };
-      w[what] = true;
-      wanted.set(k, w);
-    }
+    const { metrics: m, health: h } = o;
+    const one = m !== undefined && h !== undefined && addressKey(m) === addressKey(h);
+    const listeners: Array<[EndpointOption | undefined, boolean, boolean]> = one ? [[m, true, true]] : [[m, true, false], [h, false, true]];
     try {
-      for (const w of wanted.values()) await e.bind(w.address, w.metrics, w.health);
+      for (const [address, metrics, health] of listeners) if (address !== undefined) await e.bind(address, metrics, health);
     } catch (err) {
       await e.close();
       throw err;
@@ -80,14 +76,10 @@ export class Endpoints {
     return e;
   }
 
-  get all(): readonly Endpoint[] {
-    return this.endpoints;
-  }
-
   /** The listening sockets for the next master: its key and fd each. */
   handoff(): Array<{ key: string; fd: number }> {
     const out: Array<{ key: string; fd: number }> = [];
-    for (const e of this.endpoints) {
+    for (const e of this.all) {
       try {
         out.push({ key: e.key, fd: listeningFd(e.server) });
       } catch {
@@ -118,7 +110,7 @@ export class Endpoints {
     });
     const a = server.address();
     const shown = 'path' in address ? address.path : typeof a === 'string' ? a : a === null ? k : `${a.address}:${a.port}`;
-    this.endpoints.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), key: k, server, closer, address: shown });
+    this.all.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), key: k, server, closer, address: shown });
   }
 
   private answer(req: http.IncomingMessage, res: http.ServerResponse, metrics: boolean, health: boolean): void {
@@ -162,10 +154,10 @@ export class Endpoints {
   async close(removePaths = true): Promise<void> {
     if (removePaths) {
       this.closed = true;
-      for (const e of this.endpoints) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
+      for (const e of this.all) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
     }
     // a second close() (the exit after a hand-over) waits for the first one's connections too
-    const closing = this.endpoints.splice(0).map((e) => e.closer.close(CLOSE_GRACE_MS));
+    const closing = this.all.splice(0).map((e) => e.closer.close(CLOSE_GRACE_MS));
     this.closing = Promise.all([this.closing, ...closing]).then(() => undefined);
     await this.closing;
   }

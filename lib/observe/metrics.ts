@@ -100,8 +100,9 @@ export class BatonMetrics {
   snapshot(): MetricsSnapshot {
     const snap: MetricsSnapshot = { version: 1, counters: [], histograms: [] };
     for (const f of this.families) {
-      if (f.type === 'counter') for (const s of f.all()) snap.counters.push({ name: f.name, labels: f.labelsOf(s), value: s.value });
-      else if (f.type === 'histogram') for (const s of f.all()) snap.histograms.push({ name: f.name, labels: f.labelsOf(s), value: s.value.toData() });
+      const labels = (values: readonly string[]): Record<string, string> => Object.fromEntries(f.labelNames.map((n, i) => [n, values[i]]));
+      if (f.type === 'counter') for (const s of f.all()) snap.counters.push({ name: f.name, labels: labels(s.values), value: s.value });
+      else if (f.type === 'histogram') for (const s of f.all()) snap.histograms.push({ name: f.name, labels: labels(s.values), value: s.value.toData() });
     }
     return snap;
   }

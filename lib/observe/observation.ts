@@ -64,7 +64,7 @@ export class Observation {
     // the old master's totals, again and again while it drains (the latest counts)
     process.on('message', (msg: unknown) => {
       if (!isBaton(msg)) return;
-      if (msg.type === 'totals') this.observer.inherit((msg as { snapshot?: unknown }).snapshot);
+      if (msg.type === 'totals') this.observer.inherited = (msg as { snapshot?: unknown }).snapshot;
       if (msg.type === 'release') void released();
     });
     process.once('disconnect', () => void released());
@@ -107,7 +107,7 @@ export class Observation {
 
   /** The canary of a reload from generation `old` to `next`, judged with the probation policy. */
   reloadJudge(next: number, old: number | undefined): Judge {
-    return new CanaryWindow({ next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), policy: this.o.opts.canary });
+    return new CanaryWindow(() => this.observer.tally(next), () => (old === undefined ? emptyTally() : this.observer.tally(old)), this.o.opts.canary);
   }
 
   /**

@@ -1,13 +1,10 @@
 // The master's observer: it feeds BatonMetrics from what the master's workers report and what
 // the master does, and records each upgrade and reload in `baton history`.
 //
-// Why apart from the master: the master decides; this only watches. Its inputs are the workers'
-// 'requests' deltas (cluster's 'message' event, matched to a generation by the worker), and the
-// master's own events (lib/master/events.ts): reload-* and upgrade-* (counters and history),
-// worker-exit and worker-replaced (restarts by reason), drain-forced. Gauges (workers,
-// connections, generation_info) are read from the generations at each render. A new master
-// starts from the old one's counters (`inherit()`, sent over the upgrade channel again and
-// again while the old one drains: the latest replaces the one before), so `rate()` sees no reset.
+// Why apart from the master: the master decides; this only watches (the workers' 'requests'
+// deltas, the master's events). Gauges are read from the generations at each render. A new master
+// starts from the old one's counters (`inherited`, sent over the upgrade channel again and again
+// while the old one drains: the latest replaces the one before), so `rate()` sees no reset.
 import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import { isBaton } from '../messages';
@@ -57,8 +54,8 @@ export function changeResult(reason: string): HistoryResult {
 
 export class Observer {
   readonly metrics = new BatonMetrics();
-  /** The old master's counters, the latest it sent (replaced by each one after). */
-  private inherited: unknown;
+  /** The old master's counters (a MetricsSnapshot), the latest it sent; what this one adds goes on top. */
+  inherited: unknown;
   private trigger: HistoryTrigger = 'api';
   /** Each generation's warm-up responses (its workers' first `warmup` ms), left out of the canary's tally. */
   private readonly warm = new Map<number, Tally>();
@@ -121,11 +118,6 @@ export class Observer {
     return w === undefined ? t : { ...tallySince(t, w), left: w.latency.count };
   }
 
-  /** The old master's counters (latest first-hand totals); what this one adds goes on top. */
-  inherit(snap: unknown): void {
-    this.inherited = snap;
-  }
-
   /** Counters and histograms, this master's and those it inherited: for the next master. */
   snapshot(): MetricsSnapshot {
     return this.combined().snapshot();
@@ -147,25 +139,19 @@ export class Observer {
   }
 
   private gauges(out: BatonMetrics): void {
-    out.workers.clear();
-    out.connections.clear();
-    out.generationInfo.clear();
+    for (const f of [out.workers, out.connections, out.generationInfo]) f.clear();
     for (const g of this.m.generations.values()) {
       if (g.state === 'done') continue;
       const generation = g.id;
-      const count = { starting: 0, serving: 0, draining: 0 };
-      let open = 0;
-      let draining = 0;
+      const workers = { starting: 0, serving: 0, draining: 0 };
+      const connections = { open: 0, draining: 0 };
       for (const s of g.slots.values()) {
         const leaving = g.state === 'draining' || s.state === 'draining' || s.leaving;
-        count[leaving ? 'draining' : s.state === 'ready' ? 'serving' : 'starting']++;
-        const n = Math.max(s.connections, s.open);
-        if (leaving) draining += n;
-        else open += n;
+        workers[leaving ? 'draining' : s.state === 'ready' ? 'serving' : 'starting']++;
+        connections[leaving ? 'draining' : 'open'] += Math.max(s.connections, s.open);
       }
-      for (const [state, n] of Object.entries(count)) out.workers.set({ generation, state }, n);
-      out.connections.set({ generation, state: 'open' }, open);
-      out.connections.set({ generation, state: 'draining' }, draining);
+      for (const [state, n] of Object.entries(workers)) out.workers.set({ generation, state }, n);
+      for (const [state, n] of Object.entries(connections)) out.connections.set({ generation, state }, n);
       out.generationInfo.set({ generation, release: releaseOf(g), node: process.version }, 1);
     }
   }

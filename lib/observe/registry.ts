@@ -42,10 +42,6 @@ abstract class Family<V> {
   clear(): void {
     this.series.clear();
   }
-
-  labelsOf(s: Series<V>): Record<string, string> {
-    return Object.fromEntries(this.labelNames.map((n, i) => [n, s.values[i] as string]));
-  }
 }
 
 /** A count that only goes up. */

@@ -17,11 +17,9 @@
 // Latency runs from the request's headers parsed to the response's last byte. Upgrades
 // (WebSocket) and CONNECT are not requests.
 //
-// Warm-up: a worker is slower on its first requests (the JIT has compiled nothing yet, a pool is
-// connecting, caches are empty). The responses to requests that arrived in its first `warmupMs`
-// of serving (from its first request, not from its start: a worker that gets no traffic for a
-// while is still cold) are counted as usual, and also, apart, as its warm-up (`warm` in the
-// delta), which the canary leaves out (lib/observe/observer.ts tally()).
+// Warm-up (why: docs/options.md, "Canary probation"): the responses to requests that arrived in
+// the worker's first `warmupMs` of serving, from its first request, are counted as usual and also,
+// apart, as its warm-up (`warm` in the delta), which the canary leaves out (Observer.tally()).
 import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Histogram, isCount, isHistogramData, type HistogramData } from './histogram';
@@ -38,11 +36,9 @@ export interface WarmDelta {
 }
 
 /** What a worker sends: the responses and their latency since its previous delta. */
-export interface RequestDelta {
-  codes: ClassCounts;
+export interface RequestDelta extends WarmDelta {
   /** Requests whose response closed before the app ended it (not in `codes` nor `latency`). */
   aborted: number;
-  latency: HistogramData;
   /** Of those responses, the ones to requests that arrived in the worker's warm-up (absent: none). */
   warm?: WarmDelta;
 }
@@ -81,7 +77,9 @@ export class RequestStats implements ResponseSink {
   constructor(private readonly warmupMs = 0) {
     const stats = this;
     this.onRequest = (_req, res) => {
-      stats.begin(res, performance.now());
+      const t = performance.now();
+      res[START] = t;
+      stats.firstAt ??= t;
       res.on('close', stats.onClose);
     };
     this.onClose = function onClose(this: Res) {
@@ -107,11 +105,6 @@ export class RequestStats implements ResponseSink {
 
   aborted(n: number): void {
     this.unfinished += n;
-  }
-
-  private begin(res: Res, t: number): void {
-    res[START] = t;
-    this.firstAt ??= t;
   }
 
   /** One response ended at `end`: counted by class and timed. */

@@ -56,7 +56,7 @@ export function fromTallyData(x: unknown): Tally | undefined {
  */
 export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): Judge {
   let received: Tally | undefined;
-  const w = new CanaryWindow({ next: () => received ?? emptyTally(), prev, policy });
+  const w = new CanaryWindow(() => received ?? emptyTally(), prev, policy);
   return {
     begin: () => w.begin(),
     verdict: (next) => {

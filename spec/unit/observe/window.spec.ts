@@ -26,7 +26,7 @@ describe('observe: canary window', () => {
     const prev = new Totals();
     prev.serve(5_000, 40); // the old generation's history: not in the window
     next.t.left = 3; // a worker's warm-up before the probation: not this window's
-    const w = new CanaryWindow({ next: next.read, prev: prev.read, policy: { ...CANARY_DEFAULTS, warmupMs: 500 } });
+    const w = new CanaryWindow(next.read, prev.read, { ...CANARY_DEFAULTS, warmupMs: 500 });
     w.begin();
     next.t.left += 150; // left out by its workers (never in its codes nor latency)
     next.serve(400, 40);
@@ -40,7 +40,7 @@ describe('observe: canary window', () => {
   it('without a warm-up it says nothing of one', () => {
     const next = new Totals();
     const prev = new Totals();
-    const w = new CanaryWindow({ next: next.read, prev: prev.read, policy: { ...CANARY_DEFAULTS, warmupMs: 0 } });
+    const w = new CanaryWindow(next.read, prev.read, { ...CANARY_DEFAULTS, warmupMs: 0 });
     w.begin();
     next.serve(100, 10);
     prev.serve(100, 10);
@@ -50,7 +50,7 @@ describe('observe: canary window', () => {
   it('takes what was left out from the caller when the figures came from elsewhere (an upgrade\'s new master)', () => {
     const next = new Totals();
     const prev = new Totals();
-    const w = new CanaryWindow({ next: next.read, prev: prev.read, policy: { ...CANARY_DEFAULTS, warmupMs: 500 } });
+    const w = new CanaryWindow(next.read, prev.read, { ...CANARY_DEFAULTS, warmupMs: 500 });
     w.begin();
     next.serve(100, 10);
     prev.serve(100, 10);

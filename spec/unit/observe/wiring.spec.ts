@@ -94,17 +94,17 @@ describe('observe: the wiring in the master and the workers', () => {
       const o = new Observer(m, undefined, log);
       o.start();
       try {
-        o.inherit(old.snapshot());
+        o.inherited = old.snapshot();
         report(10, { '2xx': 3 }, 1);
         old.metrics.addRequests(4, { codes: { '2xx': 2 }, aborted: 0, latency: { n: 2, sum: 2, b: [40, 2] } });
-        o.inherit(old.snapshot());
+        o.inherited = old.snapshot();
         const fams = parse(o.render());
         const s = fams.get('baton_requests_total')?.samples ?? [];
         expect(s.find((x) => x.labels.generation === '4' && x.labels.code === '2xx')?.value).to.equal(12);
         expect(s.find((x) => x.labels.generation === '5' && x.labels.code === '2xx')?.value).to.equal(3);
         // and on to the next master: its own and what it inherited
         const next = new Observer(new FakeMaster(), undefined, log);
-        next.inherit(o.snapshot());
+        next.inherited = o.snapshot();
         expect(parse(next.render()).get('baton_requests_total')?.samples.find((x) => x.labels.generation === '4' && x.labels.code === '2xx')?.value).to.equal(12);
       } finally {
         o.stop();
