@@ -114,34 +114,32 @@ export class Endpoints {
   }
 
   private answer(req: http.IncomingMessage, res: http.ServerResponse, metrics: boolean, health: boolean): void {
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.statusCode = status;
+      res.setHeader('Content-Type', type);
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.setHeader('Cache-Control', 'no-store');
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
     const url = (req.url ?? '/').split('?')[0];
     const known = (metrics && url === '/metrics') || (health && (url === '/livez' || url === '/readyz'));
-    if (!known) return this.send(res, req, 404, 'text/plain; charset=utf-8', `not found: ${metrics ? '/metrics' : ''}${metrics && health ? ', ' : ''}${health ? '/livez, /readyz' : ''} are served here\n`);
+    if (!known) return send(404, `not found: ${metrics ? '/metrics' : ''}${metrics && health ? ', ' : ''}${health ? '/livez, /readyz' : ''} are served here\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return this.send(res, req, 405, 'text/plain; charset=utf-8', 'method not allowed: use GET\n');
+      return send(405, 'method not allowed: use GET\n');
     }
     if (url === '/metrics') {
       let text: string;
       try {
         text = this.o.render();
       } catch (err) {
-        return this.send(res, req, 500, 'text/plain; charset=utf-8', `metrics failed: ${(err as Error).message}\n`);
+        return send(500, `metrics failed: ${(err as Error).message}\n`);
       }
-      return this.send(res, req, 200, CONTENT_TYPE, text);
+      return send(200, text, CONTENT_TYPE);
     }
-    if (url === '/livez') return !this.closed ? this.send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n') : this.send(res, req, 503, 'text/plain; charset=utf-8', 'stopping\n');
+    if (url === '/livez') return this.closed ? send(503, 'stopping\n') : send(200, 'ok\n');
     const why = this.closed ? 'stopping' : this.o.notReady();
-    if (why === undefined) return this.send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n');
-    return this.send(res, req, 503, 'text/plain; charset=utf-8', `not ready: ${why}\n`);
-  }
-
-  private send(res: http.ServerResponse, req: http.IncomingMessage, status: number, type: string, body: string): void {
-    res.statusCode = status;
-    res.setHeader('Content-Type', type);
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.setHeader('Cache-Control', 'no-store');
-    res.end(req.method === 'HEAD' ? undefined : body);
+    return why === undefined ? send(200, 'ready\n') : send(503, `not ready: ${why}\n`);
   }
 
   /**

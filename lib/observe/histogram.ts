@@ -117,14 +117,11 @@ export class Histogram {
     if (this.count === 0) return undefined;
     const rank = Math.min(Math.max(q, 0), 1) * this.count;
     let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
+    for (let i = 0; i < EDGES.length; i++) {
       const c = this.counts[i];
-      if (c === 0) continue;
-      if (seen + c >= rank) {
-        if (i >= EDGES.length) return EDGES[EDGES.length - 1];
+      if (c > 0 && seen + c >= rank) {
         const lo = i === 0 ? 0 : EDGES[i - 1];
-        const hi = EDGES[i];
-        return lo + (hi - lo) * Math.max(0, Math.min(1, (rank - seen) / c));
+        return lo + (EDGES[i] - lo) * Math.max(0, Math.min(1, (rank - seen) / c));
       }
       seen += c;
     }
