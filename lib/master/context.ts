@@ -77,7 +77,7 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter & Obse
   // the old master's canary: the first generation's tally when asked, and its verdict
   if (handoff) {
     parent.report = () => {
-      const tally = observation.observer.tally(handoff.generation);
+      const tally = observation.observer.metrics.tally(handoff.generation);
       return { tally, left: { ms: opts.canary.warmupMs ?? 0, responses: tally.left } };
     };
   }

@@ -54,6 +54,8 @@ export class BatonMetrics {
   readonly reloads = new Counter('baton_reloads_total', 'Reloads (a new generation) by result: succeeded, rolled_back, failed.', ['result']);
   readonly generationInfo = new Gauge('baton_generation_info', '1 for each generation this master runs, with its release path and Node version.', ['generation', 'release', 'node']);
   readonly drainForced = new Counter('baton_drain_forced_total', 'Connections closed by force at drainTimeout.');
+  /** Each generation's warm-up responses (its workers' first `warmup` ms): counted above, left out of tally(). */
+  private readonly warm = new Map<number, Tally>();
   /** In the order they are rendered. */
   private readonly families: readonly AnyFamily[] = [
     this.requests, this.duration, this.connections, this.workers, this.workerRestarts, this.upgrades, this.reloads, this.generationInfo, this.drainForced,
@@ -81,14 +83,24 @@ export class BatonMetrics {
       if (n !== undefined && n > 0) this.requests.inc({ generation, code }, n);
     }
     this.duration.merge({ generation }, d.latency);
+    if (d.warm === undefined) return;
+    const w = this.warm.get(generation) ?? emptyTally();
+    this.warm.set(generation, w);
+    for (const code of STATUS_CLASSES) w.codes[code] += d.warm.codes[code] ?? 0;
+    w.latency.merge(d.warm.latency);
   }
 
-  /** A generation's totals so far (a copy): take one at the start of probation and one at its end. */
+  /**
+   * A generation's responses so far but its workers' warm-up, and how many that left out: what the
+   * canary judges (a copy; one at the start of probation, one at its end). This master's own counts
+   * only: a generation is one master's.
+   */
   tally(generation: number): Tally {
     const t = emptyTally();
     for (const code of STATUS_CLASSES) t.codes[code] = this.requests.get({ generation, code });
     t.latency.merge(this.duration.get({ generation }) ?? new Histogram());
-    return t;
+    const w = this.warm.get(generation);
+    return w === undefined ? t : { ...tallySince(t, w), left: w.latency.count };
   }
 
   /** The text of `GET /metrics` and `baton metrics`. */

@@ -107,7 +107,7 @@ export class Observation {
 
   /** The canary of a reload from generation `old` to `next`, judged with the probation policy. */
   reloadJudge(next: number, old: number | undefined): Judge {
-    return new CanaryWindow(() => this.observer.tally(next), () => (old === undefined ? emptyTally() : this.observer.tally(old)), this.o.opts.canary);
+    return new CanaryWindow(() => this.observer.metrics.tally(next), () => (old === undefined ? emptyTally() : this.observer.metrics.tally(old)), this.o.opts.canary);
   }
 
   /**

@@ -9,8 +9,8 @@ import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
-import { BatonMetrics, emptyTally, tallySince, type MetricsSnapshot, type RestartReason, type Tally } from './metrics';
-import { isRequestDelta, STATUS_CLASSES, type WarmDelta } from './request-stats';
+import { BatonMetrics, type MetricsSnapshot, type RestartReason } from './metrics';
+import { isRequestDelta } from './request-stats';
 import { appendHistory, historyPath, isSide, type HistoryKind, type HistoryResult, type HistorySide, type HistoryTrigger } from './history';
 
 /** A generation as the observer sees it (lib/pool/generation.ts). */
@@ -57,8 +57,6 @@ export class Observer {
   /** The old master's counters (a MetricsSnapshot), the latest it sent; what this one adds goes on top. */
   inherited: unknown;
   private trigger: HistoryTrigger = 'api';
-  /** Each generation's warm-up responses (its workers' first `warmup` ms), left out of the canary's tally. */
-  private readonly warm = new Map<number, Tally>();
   /** The upgrade and the reload in progress, for the history. */
   private readonly changes: Partial<Record<HistoryKind, Change>> = {};
   private readonly onMessage = (worker: Worker, m: unknown): void => this.workerMessage(worker, m);
@@ -108,16 +106,6 @@ export class Observer {
     setImmediate(() => (this.trigger = 'api'));
   }
 
-  /**
-   * A generation's responses so far but its workers' warm-up, and how many that left out: what
-   * the canary judges (own counts only: a generation is one master's). The metrics count every response.
-   */
-  tally(generation: number): Tally {
-    const t = this.metrics.tally(generation);
-    const w = this.warm.get(generation);
-    return w === undefined ? t : { ...tallySince(t, w), left: w.latency.count };
-  }
-
   /** Counters and histograms, this master's and those it inherited: for the next master. */
   snapshot(): MetricsSnapshot {
     return this.combined().snapshot();
@@ -163,17 +151,9 @@ export class Observer {
     for (const g of this.m.generations.values()) {
       if (g.slots.has(worker.id)) {
         this.metrics.addRequests(g.id, delta);
-        if (delta.warm !== undefined) this.addWarm(g.id, delta.warm);
         return;
       }
     }
-  }
-
-  private addWarm(generation: number, d: WarmDelta): void {
-    let t = this.warm.get(generation);
-    if (t === undefined) this.warm.set(generation, (t = emptyTally()));
-    for (const c of STATUS_CLASSES) t.codes[c] += d.codes[c] ?? 0;
-    t.latency.merge(d.latency);
   }
 
   /** What generation `id` of this master runs (a new master tells the old one, for its history). */

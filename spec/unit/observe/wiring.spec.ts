@@ -79,7 +79,7 @@ describe('observe: the wiring in the master and the workers', () => {
         expect(v('baton_connections', { generation: '1', state: 'draining' })).to.equal(3);
         expect(v('baton_connections', { generation: '2', state: 'open' })).to.equal(5);
         expect(v('baton_generation_info', { generation: '2', release: '/srv/app/releases/2', node: process.version })).to.equal(1);
-        expect(o.tally(1).codes).to.deep.include({ '2xx': 7, '5xx': 1 });
+        expect(o.metrics.tally(1).codes).to.deep.include({ '2xx': 7, '5xx': 1 });
       } finally {
         o.stop();
       }
@@ -220,9 +220,9 @@ describe('observe: the wiring in the master and the workers', () => {
         report(2, { '2xx': 10, '5xx': 7 }, 2, { '2xx': 10, '5xx': 7 });
         report(1, { '2xx': 100 }, 2);
         report(2, { '2xx': 70, '5xx': 30 }, 2);
-        expect(ob.observer.tally(2).left).to.equal(17);
-        expect(ob.observer.metrics.tally(2).codes['5xx']).to.equal(37);
-        expect(ob.observer.tally(2).codes['5xx']).to.equal(30);
+        expect(ob.observer.metrics.tally(2).left).to.equal(17);
+        expect(ob.observer.metrics.requests.get({ generation: 2, code: '5xx' })).to.equal(37);
+        expect(ob.observer.metrics.tally(2).codes['5xx']).to.equal(30);
         const v = j.verdict() as Verdict; // a reload's judge answers at once
         expect(v.result).to.equal('fail');
         expect(v.reason).to.equal('5xx 30.0% (30 of 100) vs 0.0% (0 of 100): an excess of at least 15.5% (99% confidence), above maxErrorRate 5.0% in probation (after a 333 ms warm-up, 17 response(s) of the new generation left out)');
