@@ -30,16 +30,6 @@ export interface Warmup {
 /** The smallest old p99 (ms) the latency rule compares with. */
 export const LATENCY_FLOOR_MS = 20;
 
-/** The figures of one generation's window. */
-interface Figures {
-  responses: number;
-  errors: number;
-  /** errors / responses, 0 when it served none. */
-  errorRate: number;
-  /** ms, undefined when it served none. */
-  p99: number | undefined;
-}
-
 export interface Verdict {
   /** 'fail': roll back; 'pass': promote; 'not-enough': too few responses, judge on crashes alone. */
   result: 'pass' | 'fail' | 'not-enough';
@@ -59,7 +49,8 @@ export interface Judge {
   verdict(evidence?: unknown): Verdict | undefined | Promise<Verdict | undefined>;
 }
 
-function figures(t: Tally): Figures {
+/** One generation's window in figures: its responses, its 5xx, their share, its p99 (ms). */
+function figures(t: Tally): { responses: number; errors: number; errorRate: number; p99: number | undefined } {
   let responses = 0;
   for (const c of STATUS_CLASSES) responses += t.codes[c];
   const errors = t.codes['5xx'];

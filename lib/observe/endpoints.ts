@@ -6,11 +6,9 @@
 // GET and HEAD only, short timeouts, few connections, no keep-alive left behind at close.
 //
 // One listener may serve both (`metrics` and `health` at the same address) or each its own.
-// An address is `{ port, host? }` or `{ path }` (a UNIX socket, bound at a private name and
-// renamed into place as the app's are, lib/sockets/unixpath.ts: a stale socket file is
-// replaced, and closing it later unlinks nothing the next master uses). At an upgrade the
-// listening sockets go to the next master as fds (handoff()), which listens on them
-// (`inherited`), so a probe never finds the port closed; the old master then closes its own.
+// An address is `{ port, host? }` or `{ path }` (a UNIX socket, bound as the app's are:
+// lib/sockets/unixpath.ts). At an upgrade the listening sockets go to the next master as fds
+// (handoff()), which listens on them (`inherited`), so a probe never finds the port closed.
 import * as http from 'node:http';
 import { listen, listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
 import { listeningFd } from '../os/internals';

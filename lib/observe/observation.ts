@@ -139,10 +139,8 @@ export class Observation {
       if (!sendIfConnected(child, { type: 'totals', snapshot: this.observer.snapshot() })) clearInterval(t);
     };
     this.sendTotals = send;
-    const t = setInterval(send, TOTALS_EVERY);
-    t.unref();
-    child.once('exit', () => clearInterval(t));
-    child.once('disconnect', () => clearInterval(t));
+    const t = setInterval(send, TOTALS_EVERY).unref();
+    for (const gone of ['exit', 'disconnect']) child.once(gone, () => clearInterval(t));
     send();
   }
 

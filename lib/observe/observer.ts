@@ -22,14 +22,12 @@ export interface ObservedGeneration {
   readonly probation?: { readonly active: boolean } | undefined;
 }
 
-type Listener = (info: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 /** The master as lib/observe/ sees it: its state (lib/master/states.ts), its generations and its events. */
 export interface ObservedMaster {
   readonly state: string;
   readonly generations: ReadonlyMap<number, ObservedGeneration>;
   readonly serving: ObservedGeneration | undefined;
-  on(event: string, fn: Listener): unknown;
+  on(event: string, fn: (info: any) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 interface Change {
@@ -59,7 +57,13 @@ export class Observer {
   private trigger: HistoryTrigger = 'api';
   /** The upgrade and the reload in progress, for the history. */
   private readonly changes: Partial<Record<HistoryKind, Change>> = {};
-  private readonly onMessage = (worker: Worker, m: unknown): void => this.workerMessage(worker, m);
+  /** A worker's report: its delta, added to the generation the worker belongs to. */
+  private readonly onMessage = (worker: Worker, m: unknown): void => {
+    const delta = isBaton(m) && m.type === 'requests' ? (m as { delta?: unknown }).delta : undefined;
+    if (!isRequestDelta(delta)) return;
+    const g = [...this.m.generations.values()].find((x) => x.slots.has(worker.id));
+    if (g !== undefined) this.metrics.addRequests(g.id, delta);
+  };
 
   constructor(private readonly m: ObservedMaster, private readonly pidFile: string | undefined, private readonly log: Logger) {}
 
@@ -141,18 +145,6 @@ export class Observer {
       for (const [state, n] of Object.entries(workers)) out.workers.set({ generation, state }, n);
       for (const [state, n] of Object.entries(connections)) out.connections.set({ generation, state }, n);
       out.generationInfo.set({ generation, release: releaseOf(g), node: process.version }, 1);
-    }
-  }
-
-  private workerMessage(worker: Worker, m: unknown): void {
-    if (!isBaton(m) || m.type !== 'requests') return;
-    const delta = (m as { delta?: unknown }).delta;
-    if (!isRequestDelta(delta)) return;
-    for (const g of this.m.generations.values()) {
-      if (g.slots.has(worker.id)) {
-        this.metrics.addRequests(g.id, delta);
-        return;
-      }
     }
   }
 

@@ -50,8 +50,7 @@ export class PoliteClose {
     for (const [socket, c] of this.conns) if (c.requests > 0 && c.open === 0) socket.end();
     const timer = setTimeout(() => {
       for (const socket of this.conns.keys()) socket.destroy();
-    }, graceMs);
-    timer.unref();
+    }, graceMs).unref();
     return new Promise<void>((resolve) => {
       // not this.server.close(): http's sweeps the connections it counts idle first
       net.Server.prototype.close.call(this.server, () => {

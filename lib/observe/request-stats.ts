@@ -166,12 +166,11 @@ function isCounted(codes: unknown, latency: unknown): boolean {
 export function isRequestDelta(x: unknown): x is RequestDelta {
   if (typeof x !== 'object' || x === null) return false;
   const d = x as Record<string, unknown>;
-  if (!isCounted(d.codes, d.latency)) return false;
-  if (!isCount(d.aborted)) return false;
+  if (!isCounted(d.codes, d.latency) || !isCount(d.aborted)) return false;
   if (d.warm === undefined) return true;
   const w = d.warm as Record<string, unknown> | null;
-  if (typeof w !== 'object' || w === null || !isCounted(w.codes, w.latency)) return false;
+  if (!isCounted(w?.codes, w?.latency)) return false;
   // the warm-up is a part of the delta: no class holds more of it than the delta does
-  for (const [k, v] of Object.entries(w.codes as ClassCounts)) if ((v as number) > ((d.codes as ClassCounts)[k as StatusClass] ?? 0)) return false;
+  for (const [k, v] of Object.entries(w?.codes as ClassCounts)) if ((v as number) > ((d.codes as ClassCounts)[k as StatusClass] ?? 0)) return false;
   return true;
 }
