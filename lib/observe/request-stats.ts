@@ -19,7 +19,7 @@
 //
 // Warm-up (why: docs/options.md, "Canary probation"): the responses to requests that arrived in
 // the worker's first `warmupMs` of serving, from its first request, are counted as usual and also,
-// apart, as its warm-up (`warm` in the delta), which the canary leaves out (Observer.tally()).
+// apart, as its warm-up (`warm` in the delta), which the canary leaves out (BatonMetrics.tally()).
 import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Histogram, isCount, isHistogramData, type HistogramData } from './histogram';
