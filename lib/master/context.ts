@@ -12,7 +12,8 @@ import { Notifier } from '../os/notify';
 import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
 import type { Generation } from '../pool/generation';
 import type { Listener } from '../sockets/ledger';
-import { Observation, type ObservationHost } from '../observe/observation';
+import { Observation } from '../observe/observation';
+import type { ObservedMaster } from '../observe/observer';
 import { checkPidFileWritable } from '../os/pidfile';
 import type { MasterState } from './states';
 import { Surface } from './surface';
@@ -57,7 +58,7 @@ export interface SupervisorRequests {
 }
 
 /** `master` receives the log records (its 'log' event). Throws on a pid file it cannot write. */
-export function masterContext(opts: ResolvedOptions, master: EventEmitter & ObservationHost, supervisor: SupervisorRequests): MasterContext {
+export function masterContext(opts: ResolvedOptions, master: EventEmitter & ObservedMaster, supervisor: SupervisorRequests): MasterContext {
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];
@@ -74,7 +75,12 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter & Obse
   envFile.load();
   const observation = new Observation(master, { opts, log, inherited: new Map((handoff?.endpoints ?? []).map((e) => [e.key, e.fd])) });
   // the old master's canary: the first generation's tally when asked, and its verdict
-  if (handoff) parent.report = () => ({ tally: observation.observer.tally(handoff.generation), left: { ms: opts.canary.warmupMs ?? 0, responses: observation.observer.leftOut(handoff.generation) } });
+  if (handoff) {
+    parent.report = () => {
+      const tally = observation.observer.metrics.tally(handoff.generation);
+      return { tally, left: { ms: opts.canary.warmupMs ?? 0, responses: tally.left } };
+    };
+  }
   parent.on('roll-back', (reason) => supervisor.rollBack(reason));
   // its endpoints close last; their socket files stay when the next master serves on them
   exitHooks.add((reason: string) => observation.close(reason !== 'upgraded'));

@@ -98,7 +98,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   /** The canary: the new master's first generation against the one serving here, over the probation. */
   private judge(): Judge {
     const serving = this.m.serving()?.id;
-    return upgradeJudge(() => (serving === undefined ? emptyTally() : this.c.observation.observer.tally(serving)), this.opts.canary);
+    return upgradeJudge(() => (serving === undefined ? emptyTally() : this.c.observation.observer.metrics.tally(serving)), this.opts.canary);
   }
 
   /** Follows an upgrade (run here, or by the supervisor). */

@@ -1,29 +1,21 @@
-// The probation judge: does the new generation serve as well as the old one did, side by side?
+// The probation's canary: does the new generation serve as well as the old one did, side by side,
+// over the same window (from the start of probation to its end)?
 //
 // Why pure: the master takes the two generations' tallies over the same window (both serve
 // during probation) and asks; the answer and its reason do not depend on timers, processes or
 // sockets, so every edge is a unit test. The reason names the figures, e.g.
 //   5xx 21.4% (112 of 523) vs 0.0% (0 of 611) in probation
-//   p99 412 ms vs 80 ms (5.2x, limit 3x) in probation
 // and the caller puts `upgrade rolled back: ` or `reload rolled back: ` in front.
 //
-// Rules (docs/options.md, "Canary probation"), each on evidence (lib/observe/evidence.ts):
-// - Warm-up: each worker's first `warmupMs` of serving is left out of both generations' figures
-//   before they come here (lib/observe/request-stats.ts says why); the reason says how many of
-//   the new generation's responses that left out.
-// - Fewer than minRequests responses from the new generation: 'not-enough' (judged on crashes
-//   alone, as before this judge existed).
-// - 5xx: fail when the new share exceeds the old one by more than maxErrorRate with the
-//   confidence: the new share's lower bound minus the old share's upper bound. When the old
-//   generation served fewer than minRequests responses in the window its share is no
-//   baseline: the new share's lower bound is held against maxErrorRate alone.
-// - Latency: fail when, at one of p50, p75, p90 that both samples bound, the new generation's
-//   lower bound is above maxLatencyRatio x the old one's upper bound (taken as at least
-//   latencyFloorMs: a few ms of difference on a sub-millisecond baseline is no regression).
-//   Why not the tail (p95, p99), and how many responses bound each: lib/observe/evidence.ts.
-//   Not judged when the old generation served fewer than minRequests, or when
-//   maxLatencyRatio is 0.
-import type { Tally } from './metrics';
+// The rules (warm-up left out, minRequests, 5xx, latency at p50/p75/p90 with a floor, an old
+// generation too small to be a baseline) are told in docs/options.md, "Canary probation"; the
+// bounds each rule uses, and why not the tail: lib/observe/evidence.ts.
+//
+// The window (CanaryWindow): a reload (both generations in one master) and an upgrade (the new
+// generation in another master, its tally reported over the upgrade channel) take their figures
+// from different places, but judge the same way: totals when the window opens, totals at the end,
+// the difference of each judged against the other's.
+import { tallySince, type Tally } from './metrics';
 import { STATUS_CLASSES } from './request-stats';
 import { CONFIDENCE, QUANTILES, quantileName, rankBounds, shareBounds } from './evidence';
 import { CANARY_DEFAULTS, type CanaryPolicy } from '../config/observe';
@@ -38,23 +30,11 @@ export interface Warmup {
 /** The smallest old p99 (ms) the latency rule compares with. */
 export const LATENCY_FLOOR_MS = 20;
 
-/** The figures of one generation's window. */
-export interface Figures {
-  responses: number;
-  errors: number;
-  /** errors / responses, 0 when it served none. */
-  errorRate: number;
-  /** ms, undefined when it served none. */
-  p99: number | undefined;
-}
-
 export interface Verdict {
   /** 'fail': roll back; 'pass': promote; 'not-enough': too few responses, judge on crashes alone. */
   result: 'pass' | 'fail' | 'not-enough';
   /** The figures, for the log and the rollback's reason (without the "rolled back: " prefix). */
   reason: string;
-  next: Figures;
-  prev: Figures;
 }
 
 /**
@@ -69,7 +49,8 @@ export interface Judge {
   verdict(evidence?: unknown): Verdict | undefined | Promise<Verdict | undefined>;
 }
 
-export function figures(t: Tally): Figures {
+/** One generation's window in figures: its responses, its 5xx, their share, its p99 (ms). */
+function figures(t: Tally): { responses: number; errors: number; errorRate: number; p99: number | undefined } {
   let responses = 0;
   for (const c of STATUS_CLASSES) responses += t.codes[c];
   const errors = t.codes['5xx'];
@@ -132,7 +113,7 @@ export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DE
   const floor = policy.latencyFloorMs ?? LATENCY_FLOOR_MS;
   const where = `in probation${warmupText(warmup)}`;
   if (n.responses < policy.minRequests) {
-    return { result: 'not-enough', reason: `${n.responses} response(s) ${where}, fewer than minRequests ${policy.minRequests}: judged on crashes alone`, next: n, prev: p };
+    return { result: 'not-enough', reason: `${n.responses} response(s) ${where}, fewer than minRequests ${policy.minRequests}: judged on crashes alone` };
   }
   const baseline = p.responses >= policy.minRequests;
   const confidence = `${Math.round(CONFIDENCE * 100)}% confidence`;
@@ -164,6 +145,31 @@ export function judge(next: Tally, prev: Tally, policy: CanaryPolicy = CANARY_DE
     }
   }
 
-  if (failures.length > 0) return { result: 'fail', reason: `${failures.join('; ')} ${where}`, next: n, prev: p };
-  return { result: 'pass', reason: `${notes.join(', ')} ${where}`, next: n, prev: p };
+  if (failures.length > 0) return { result: 'fail', reason: `${failures.join('; ')} ${where}` };
+  return { result: 'pass', reason: `${notes.join(', ')} ${where}` };
+}
+
+export class CanaryWindow implements Judge {
+  private nextBase: Tally | undefined;
+  private prevBase: Tally | undefined;
+
+  /** `next`: the new generation's totals so far (their `left`: its warm-up left out); `prev`: the old one's. */
+  constructor(private readonly next: () => Tally, private readonly prev: () => Tally, private readonly policy: CanaryPolicy) {}
+
+  /** Probation starts: the totals the window counts from. */
+  begin(): void {
+    this.nextBase = this.next();
+    this.prevBase = this.prev();
+  }
+
+  /**
+   * Probation ends: the verdict over the window. `left`: what the new generation's figures left
+   * out when they came from elsewhere (an upgrade's new master, in its own policy's warm-up).
+   */
+  verdict(left?: Warmup): Verdict {
+    const next = this.nextBase ? tallySince(this.next(), this.nextBase) : this.next();
+    const prev = this.prevBase ? tallySince(this.prev(), this.prevBase) : this.prev();
+    const ms = this.policy.warmupMs ?? 0;
+    return judge(next, prev, this.policy, left ?? (ms > 0 ? { ms, responses: next.left } : undefined));
+  }
 }

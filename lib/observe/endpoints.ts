@@ -6,13 +6,11 @@
 // GET and HEAD only, short timeouts, few connections, no keep-alive left behind at close.
 //
 // One listener may serve both (`metrics` and `health` at the same address) or each its own.
-// An address is `{ port, host? }` or `{ path }` (a UNIX socket, bound at a private name and
-// renamed into place as the app's are, lib/sockets/unixpath.ts: a stale socket file is
-// replaced, and closing it later unlinks nothing the next master uses). At an upgrade the
-// listening sockets go to the next master as fds (handoff()), which listens on them
-// (`inherited`), so a probe never finds the port closed; the old master then closes its own.
+// An address is `{ port, host? }` or `{ path }` (a UNIX socket, bound as the app's are:
+// lib/sockets/unixpath.ts). At an upgrade the listening sockets go to the next master as fds
+// (handoff()), which listens on them (`inherited`), so a probe never finds the port closed.
 import * as http from 'node:http';
-import { listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
+import { listen, listenUnixAtomically, unlinkSocket } from '../sockets/unixpath';
 import { listeningFd } from '../os/internals';
 import { PoliteClose } from './polite-close';
 import { CONTENT_TYPE } from './prometheus';
@@ -53,8 +51,9 @@ export function addressKey(a: EndpointOption): string {
 }
 
 export class Endpoints {
-  private readonly endpoints: Endpoint[] = [];
-  private livez = true;
+  /** The listeners, in the order they were bound. */
+  readonly all: Endpoint[] = [];
+  /** The final stop: /livez and /readyz answer 503 to what is still asked. */
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -63,16 +62,11 @@ export class Endpoints {
   /** Binds every listener the options name; rejects (and closes what it bound) if one cannot be. */
   static async start(o: EndpointsOptions): Promise<Endpoints> {
     const e = new Endpoints(o);
-    const wanted = new Map<string, { address: EndpointOption; metrics: boolean; health: boolean }>();
-    for (const [what, a] of [['metrics', o.metrics], ['health', o.health]] as const) {
-      if (a === undefined) continue;
-      const k = addressKey(a);
-      const w = wanted.get(k) ?? { address: a, metrics: false, health: false };
-      w[what] = true;
-      wanted.set(k, w);
-    }
+    const { metrics: m, health: h } = o;
+    const one = m !== undefined && h !== undefined && addressKey(m) === addressKey(h);
+    const listeners: Array<[EndpointOption | undefined, boolean, boolean]> = one ? [[m, true, true]] : [[m, true, false], [h, false, true]];
     try {
-      for (const w of wanted.values()) await e.bind(w.address, w.metrics, w.health);
+      for (const [address, metrics, health] of listeners) if (address !== undefined) await e.bind(address, metrics, health);
     } catch (err) {
       await e.close();
       throw err;
@@ -80,19 +74,10 @@ export class Endpoints {
     return e;
   }
 
-  get all(): readonly Endpoint[] {
-    return this.endpoints;
-  }
-
-  /** `/livez` answers 503 from now on (the master is going away); it is 200 until then. */
-  stopLive(): void {
-    this.livez = false;
-  }
-
   /** The listening sockets for the next master: its key and fd each. */
   handoff(): Array<{ key: string; fd: number }> {
     const out: Array<{ key: string; fd: number }> = [];
-    for (const e of this.endpoints) {
+    for (const e of this.all) {
       try {
         out.push({ key: e.key, fd: listeningFd(e.server) });
       } catch {
@@ -116,51 +101,43 @@ export class Endpoints {
         throw Object.assign(new Error(`baton: cannot serve ${metrics ? 'metrics' : 'health'} at ${address.path}: ${(err as Error).message}`), { code: (err as NodeJS.ErrnoException).code });
       }
     } else {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(fd !== undefined ? { fd } : (address as { port: number; host?: string }), () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(server, fd !== undefined ? { fd } : address);
     }
     server.on('error', () => {
       // after listening: a failed accept; nothing to do, the listener goes on
     });
     const a = server.address();
     const shown = 'path' in address ? address.path : typeof a === 'string' ? a : a === null ? k : `${a.address}:${a.port}`;
-    this.endpoints.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), key: k, server, closer, address: shown });
+    this.all.push({ serves: [metrics && 'metrics', health && 'health'].filter(Boolean).join('+'), key: k, server, closer, address: shown });
   }
 
   private answer(req: http.IncomingMessage, res: http.ServerResponse, metrics: boolean, health: boolean): void {
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.statusCode = status;
+      res.setHeader('Content-Type', type);
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.setHeader('Cache-Control', 'no-store');
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
     const url = (req.url ?? '/').split('?')[0];
     const known = (metrics && url === '/metrics') || (health && (url === '/livez' || url === '/readyz'));
-    if (!known) return this.send(res, req, 404, 'text/plain; charset=utf-8', `not found: ${metrics ? '/metrics' : ''}${metrics && health ? ', ' : ''}${health ? '/livez, /readyz' : ''} are served here\n`);
+    if (!known) return send(404, `not found: ${metrics ? '/metrics' : ''}${metrics && health ? ', ' : ''}${health ? '/livez, /readyz' : ''} are served here\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return this.send(res, req, 405, 'text/plain; charset=utf-8', 'method not allowed: use GET\n');
+      return send(405, 'method not allowed: use GET\n');
     }
     if (url === '/metrics') {
       let text: string;
       try {
         text = this.o.render();
       } catch (err) {
-        return this.send(res, req, 500, 'text/plain; charset=utf-8', `metrics failed: ${(err as Error).message}\n`);
+        return send(500, `metrics failed: ${(err as Error).message}\n`);
       }
-      return this.send(res, req, 200, CONTENT_TYPE, text);
+      return send(200, text, CONTENT_TYPE);
     }
-    if (url === '/livez') return this.livez ? this.send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n') : this.send(res, req, 503, 'text/plain; charset=utf-8', 'stopping\n');
+    if (url === '/livez') return this.closed ? send(503, 'stopping\n') : send(200, 'ok\n');
     const why = this.closed ? 'stopping' : this.o.notReady();
-    if (why === undefined) return this.send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n');
-    return this.send(res, req, 503, 'text/plain; charset=utf-8', `not ready: ${why}\n`);
-  }
-
-  private send(res: http.ServerResponse, req: http.IncomingMessage, status: number, type: string, body: string): void {
-    res.statusCode = status;
-    res.setHeader('Content-Type', type);
-    res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.setHeader('Cache-Control', 'no-store');
-    res.end(req.method === 'HEAD' ? undefined : body);
+    return why === undefined ? send(200, 'ready\n') : send(503, `not ready: ${why}\n`);
   }
 
   /**
@@ -172,13 +149,11 @@ export class Endpoints {
    */
   async close(removePaths = true): Promise<void> {
     if (removePaths) {
-      // the final stop: what is still answered says so
       this.closed = true;
-      this.livez = false;
-      for (const e of this.endpoints) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
+      for (const e of this.all) if (e.key.startsWith('path:')) unlinkSocket(e.key.slice(5));
     }
     // a second close() (the exit after a hand-over) waits for the first one's connections too
-    const closing = this.endpoints.splice(0).map((e) => e.closer.close(CLOSE_GRACE_MS));
+    const closing = this.all.splice(0).map((e) => e.closer.close(CLOSE_GRACE_MS));
     this.closing = Promise.all([this.closing, ...closing]).then(() => undefined);
     await this.closing;
   }

@@ -103,10 +103,6 @@ export class Histogram {
     return h;
   }
 
-  clone(): Histogram {
-    return new Histogram().merge(this);
-  }
-
   reset(): void {
     this.counts.fill(0);
     this.count = 0;
@@ -121,14 +117,11 @@ export class Histogram {
     if (this.count === 0) return undefined;
     const rank = Math.min(Math.max(q, 0), 1) * this.count;
     let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
+    for (let i = 0; i < EDGES.length; i++) {
       const c = this.counts[i];
-      if (c === 0) continue;
-      if (seen + c >= rank) {
-        if (i >= EDGES.length) return EDGES[EDGES.length - 1];
+      if (c > 0 && seen + c >= rank) {
         const lo = i === 0 ? 0 : EDGES[i - 1];
-        const hi = EDGES[i];
-        return lo + (hi - lo) * Math.max(0, Math.min(1, (rank - seen) / c));
+        return lo + (EDGES[i] - lo) * Math.max(0, Math.min(1, (rank - seen) / c));
       }
       seen += c;
     }
@@ -136,11 +129,11 @@ export class Histogram {
   }
 
   /** Cumulative counts at each of PROMETHEUS_BOUNDS_MS (then +Inf = count), for `_bucket{le}`. */
-  cumulative(boundsMs: readonly number[] = PROMETHEUS_BOUNDS_MS): number[] {
+  cumulative(): number[] {
     const out: number[] = [];
     let i = 0;
     let acc = 0;
-    for (const b of boundsMs) {
+    for (const b of PROMETHEUS_BOUNDS_MS) {
       while (i < EDGES.length && EDGES[i] <= b) acc += this.counts[i++];
       out.push(acc);
     }
@@ -152,9 +145,5 @@ export class Histogram {
     const b: number[] = [];
     for (let i = 0; i < BUCKETS; i++) if (this.counts[i] > 0) b.push(i, this.counts[i]);
     return { n: this.count, sum: this.sum, b };
-  }
-
-  static from(data: HistogramData): Histogram {
-    return new Histogram().merge(data);
   }
 }

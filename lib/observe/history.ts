@@ -15,8 +15,10 @@ export const HISTORY_LIMIT = 100;
 /** Longer reasons are cut (a stack of a release that throws can be long). */
 export const REASON_LIMIT = 4096;
 
-export type HistoryKind = 'upgrade' | 'reload';
-export type HistoryTrigger = 'signal' | 'cli' | 'api';
+const KINDS = ['upgrade', 'reload'] as const;
+export type HistoryKind = (typeof KINDS)[number];
+const TRIGGERS = ['signal', 'cli', 'api'] as const;
+export type HistoryTrigger = (typeof TRIGGERS)[number];
 /** How an upgrade or reload ended, in the history and in the metrics' `result` label. */
 export const RESULTS = ['succeeded', 'rolled_back', 'failed'] as const;
 export type HistoryResult = (typeof RESULTS)[number];
@@ -47,14 +49,11 @@ export interface HistoryRecord {
   durationMs: number;
 }
 
-export type NewRecord = Omit<HistoryRecord, 'id'> & { id?: string };
+export type NewRecord = Omit<HistoryRecord, 'id'>;
 
 export function historyPath(pidFile: string): string {
   return `${pidFile}.history`;
 }
-
-const KINDS: readonly string[] = ['upgrade', 'reload'];
-const TRIGGERS: readonly string[] = ['signal', 'cli', 'api'];
 
 /** Whether `x` is a well-formed side (a file's line, or what a new master sent). */
 export function isSide(x: unknown): x is HistorySide {
@@ -67,8 +66,8 @@ export function isSide(x: unknown): x is HistorySide {
 export function isHistoryRecord(x: unknown): x is HistoryRecord {
   if (typeof x !== 'object' || x === null) return false;
   const r = x as Record<string, unknown>;
-  return typeof r.id === 'string' && typeof r.at === 'string' && KINDS.includes(r.kind as string) && TRIGGERS.includes(r.trigger as string)
-    && isSide(r.from) && (r.to === undefined || isSide(r.to)) && (RESULTS as readonly string[]).includes(r.result as string)
+  return typeof r.id === 'string' && typeof r.at === 'string' && (KINDS as readonly unknown[]).includes(r.kind) && (TRIGGERS as readonly unknown[]).includes(r.trigger)
+    && isSide(r.from) && (r.to === undefined || isSide(r.to)) && (RESULTS as readonly unknown[]).includes(r.result)
     && (r.reason === undefined || typeof r.reason === 'string') && typeof r.durationMs === 'number' && Number.isFinite(r.durationMs);
 }
 
@@ -110,18 +109,18 @@ function write(file: string, records: HistoryRecord[]): void {
 }
 
 /**
- * Appends a record (keeping the last `limit`), written atomically; returns the record as stored
+ * Appends a record (keeping the last HISTORY_LIMIT), written atomically; returns the record as stored
  * (with its id, the reason cut to REASON_LIMIT). Throws on a record that is not well formed,
  * and on file errors (the caller logs them: a history that cannot be written fails nothing).
  */
-export function appendHistory(file: string, rec: NewRecord, limit = HISTORY_LIMIT): HistoryRecord {
-  const stored: HistoryRecord = { ...rec, id: rec.id ?? `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString('hex')}` };
+export function appendHistory(file: string, rec: NewRecord): HistoryRecord {
+  const stored: HistoryRecord = { ...rec, id: `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString('hex')}` };
   if (stored.reason !== undefined && stored.reason.length > REASON_LIMIT) stored.reason = `${stored.reason.slice(0, REASON_LIMIT - 1)}…`;
   if (!isHistoryRecord(stored)) throw new TypeError(`baton: not a history record: ${JSON.stringify(rec)}`);
   for (let attempt = 0; attempt < 3; attempt++) {
     const records = readHistory(file).filter((r) => r.id !== stored.id);
     records.push(stored);
-    write(file, records.slice(-limit));
+    write(file, records.slice(-HISTORY_LIMIT));
     if (readHistory(file).some((r) => r.id === stored.id)) return stored;
   }
   throw new Error(`baton: ${file}: the record was overwritten by another writer three times`);

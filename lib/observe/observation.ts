@@ -14,18 +14,12 @@ import { addressKey, Endpoints } from './endpoints';
 import { closeFd } from '../sockets/ledger';
 import { emptyTally } from './metrics';
 import { Observer, type ObservedMaster } from './observer';
-import { CanaryWindow } from './window';
-import type { Judge } from './canary';
+import { CanaryWindow, type Judge } from './canary';
 
 /** How often a draining old master sends its totals on to the new one. */
 export const TOTALS_EVERY = 1_000;
 /** How often an endpoint address in use is tried again. */
 export const RETRY_MS = 250;
-
-export interface ObservationHost extends ObservedMaster {
-  /** The master's state (lib/master/states.ts). */
-  readonly state: string;
-}
 
 export interface ObservationOptions {
   opts: ResolvedOptions;
@@ -45,8 +39,8 @@ export class Observation {
   /** The metrics text as it was at the hand-over (see handedOver()). */
   private atHandOver: string | undefined;
 
-  constructor(private readonly m: ObservationHost, private readonly o: ObservationOptions) {
-    this.observer = new Observer(m, { pidFile: o.opts.pidFile, log: o.log });
+  constructor(private readonly m: ObservedMaster, private readonly o: ObservationOptions) {
+    this.observer = new Observer(m, o.opts.pidFile, o.log);
   }
 
   /**
@@ -70,7 +64,7 @@ export class Observation {
     // the old master's totals, again and again while it drains (the latest counts)
     process.on('message', (msg: unknown) => {
       if (!isBaton(msg)) return;
-      if (msg.type === 'totals') this.observer.inherit((msg as { snapshot?: unknown }).snapshot);
+      if (msg.type === 'totals') this.observer.inherited = (msg as { snapshot?: unknown }).snapshot;
       if (msg.type === 'release') void released();
     });
     process.once('disconnect', () => void released());
@@ -113,10 +107,7 @@ export class Observation {
 
   /** The canary of a reload from generation `old` to `next`, judged with the probation policy. */
   reloadJudge(next: number, old: number | undefined): Judge {
-    const w = new CanaryWindow({
-      next: () => this.observer.tally(next), prev: () => (old === undefined ? emptyTally() : this.observer.tally(old)), left: () => this.observer.leftOut(next), policy: this.o.opts.canary,
-    });
-    return { begin: () => w.begin(), verdict: () => w.verdict() };
+    return new CanaryWindow(() => this.observer.metrics.tally(next), () => (old === undefined ? emptyTally() : this.observer.metrics.tally(old)), this.o.opts.canary);
   }
 
   /**
@@ -148,10 +139,8 @@ export class Observation {
       if (!sendIfConnected(child, { type: 'totals', snapshot: this.observer.snapshot() })) clearInterval(t);
     };
     this.sendTotals = send;
-    const t = setInterval(send, TOTALS_EVERY);
-    t.unref();
-    child.once('exit', () => clearInterval(t));
-    child.once('disconnect', () => clearInterval(t));
+    const t = setInterval(send, TOTALS_EVERY).unref();
+    for (const gone of ['exit', 'disconnect']) child.once(gone, () => clearInterval(t));
     send();
   }
 

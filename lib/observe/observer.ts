@@ -1,20 +1,16 @@
 // The master's observer: it feeds BatonMetrics from what the master's workers report and what
 // the master does, and records each upgrade and reload in `baton history`.
 //
-// Why apart from the master: the master decides; this only watches. Its inputs are the workers'
-// 'requests' deltas (cluster's 'message' event, matched to a generation by the worker), and the
-// master's own events (lib/master/events.ts): reload-* and upgrade-* (counters and history),
-// worker-exit and worker-replaced (restarts by reason), drain-forced. Gauges (workers,
-// connections, generation_info) are read from the generations at each render. A new master
-// starts from the old one's counters (`inherit()`, sent over the upgrade channel again and
-// again while the old one drains: the latest replaces the one before), so `rate()` sees no reset.
+// Why apart from the master: the master decides; this only watches (the workers' 'requests'
+// deltas, the master's events). Gauges are read from the generations at each render. A new master
+// starts from the old one's counters (`inherited`, sent over the upgrade channel again and again
+// while the old one drains: the latest replaces the one before), so `rate()` sees no reset.
 import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
-import { BatonMetrics, emptyTally, tallySince, type RestartReason, type Tally } from './metrics';
-import { isRequestDelta, STATUS_CLASSES, type WarmDelta } from './request-stats';
-import type { RegistrySnapshot } from './registry';
+import { BatonMetrics, type MetricsSnapshot, type RestartReason } from './metrics';
+import { isRequestDelta } from './request-stats';
 import { appendHistory, historyPath, isSide, type HistoryKind, type HistoryResult, type HistorySide, type HistoryTrigger } from './history';
 
 /** A generation as the observer sees it (lib/pool/generation.ts). */
@@ -26,20 +22,12 @@ export interface ObservedGeneration {
   readonly probation?: { readonly active: boolean } | undefined;
 }
 
-type Listener = (info: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** The master as the observer sees it: its generations and its events. */
+/** The master as lib/observe/ sees it: its state (lib/master/states.ts), its generations and its events. */
 export interface ObservedMaster {
+  readonly state: string;
   readonly generations: ReadonlyMap<number, ObservedGeneration>;
   readonly serving: ObservedGeneration | undefined;
-  on(event: string, fn: Listener): unknown;
-}
-
-export interface ObserverOptions {
-  pidFile: string | undefined;
-  log: Logger;
-  /** The release a new master would run (its script's real directory), for an upgrade's history. */
-  nextRelease?: () => string;
+  on(event: string, fn: (info: any) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 interface Change {
@@ -64,16 +52,20 @@ export function changeResult(reason: string): HistoryResult {
 
 export class Observer {
   readonly metrics = new BatonMetrics();
-  /** The old master's counters, the latest it sent (replaced by each one after). */
-  private inherited: unknown;
+  /** The old master's counters (a MetricsSnapshot), the latest it sent; what this one adds goes on top. */
+  inherited: unknown;
   private trigger: HistoryTrigger = 'api';
-  /** Each generation's warm-up responses (its workers' first `warmup` ms), left out of the canary's tally. */
-  private readonly warm = new Map<number, Tally>();
   /** The upgrade and the reload in progress, for the history. */
   private readonly changes: Partial<Record<HistoryKind, Change>> = {};
-  private readonly onMessage = (worker: Worker, m: unknown): void => this.workerMessage(worker, m);
+  /** A worker's report: its delta, added to the generation the worker belongs to. */
+  private readonly onMessage = (worker: Worker, m: unknown): void => {
+    const delta = isBaton(m) && m.type === 'requests' ? (m as { delta?: unknown }).delta : undefined;
+    if (!isRequestDelta(delta)) return;
+    const g = [...this.m.generations.values()].find((x) => x.slots.has(worker.id));
+    if (g !== undefined) this.metrics.addRequests(g.id, delta);
+  };
 
-  constructor(private readonly m: ObservedMaster, private readonly o: ObserverOptions) {}
+  constructor(private readonly m: ObservedMaster, private readonly pidFile: string | undefined, private readonly log: Logger) {}
 
   /** Follows the workers' reports and the master's events. */
   start(): void {
@@ -82,11 +74,10 @@ export class Observer {
     m.on('serving', ({ generation }) => this.metrics.addGeneration(generation));
     m.on('reload-started', ({ generation }) => {
       this.metrics.addGeneration(generation);
-      this.changes.reload = this.begin({ ...this.here(), generation, release: this.releaseOf(m.generations.get(generation)) });
+      this.changes.reload = this.begin(this.sideOf(generation));
     });
-    m.on('upgrade-started', ({ pid }) => {
-      this.changes.upgrade = this.begin({ release: this.o.nextRelease?.() ?? '', node: 'unknown', generation: 0, pid });
-    });
+    // what the new master runs, it says later (upgradeTo())
+    m.on('upgrade-started', ({ pid }) => (this.changes.upgrade = this.begin({ release: '', node: 'unknown', generation: 0, pid })));
     for (const kind of ['reload', 'upgrade'] as const) {
       m.on(`${kind}-succeeded`, () => this.end(kind, 'succeeded'));
       m.on(`${kind}-failed`, ({ reason }) => this.end(kind, changeResult(reason), reason));
@@ -119,29 +110,8 @@ export class Observer {
     setImmediate(() => (this.trigger = 'api'));
   }
 
-  /**
-   * A generation's responses so far but its workers' warm-up: what the canary judges (own counts
-   * only: a generation is one master's). The metrics count every response.
-   */
-  tally(generation: number): Tally {
-    const t = this.metrics.tally(generation);
-    const w = this.warm.get(generation);
-    return w === undefined ? t : tallySince(t, w);
-  }
-
-  /** How many of a generation's responses were its workers' warm-up (left out of tally()). */
-  leftOut(generation: number): number {
-    const w = this.warm.get(generation);
-    return w === undefined ? 0 : w.latency.count;
-  }
-
-  /** The old master's counters (latest first-hand totals); what this one adds goes on top. */
-  inherit(snap: unknown): void {
-    this.inherited = snap;
-  }
-
   /** Counters and histograms, this master's and those it inherited: for the next master. */
-  snapshot(): RegistrySnapshot {
+  snapshot(): MetricsSnapshot {
     return this.combined().snapshot();
   }
 
@@ -161,60 +131,27 @@ export class Observer {
   }
 
   private gauges(out: BatonMetrics): void {
-    out.workers.clear();
-    out.connections.clear();
-    out.generationInfo.clear();
+    for (const f of [out.workers, out.connections, out.generationInfo]) f.clear();
     for (const g of this.m.generations.values()) {
       if (g.state === 'done') continue;
       const generation = g.id;
-      const count = { starting: 0, serving: 0, draining: 0 };
-      let open = 0;
-      let draining = 0;
+      const workers = { starting: 0, serving: 0, draining: 0 };
+      const connections = { open: 0, draining: 0 };
       for (const s of g.slots.values()) {
         const leaving = g.state === 'draining' || s.state === 'draining' || s.leaving;
-        count[leaving ? 'draining' : s.state === 'ready' ? 'serving' : 'starting']++;
-        const n = s.connections;
-        if (leaving) draining += n;
-        else open += n;
+        workers[leaving ? 'draining' : s.state === 'ready' ? 'serving' : 'starting']++;
+        connections[leaving ? 'draining' : 'open'] += s.connections;
       }
-      for (const [state, n] of Object.entries(count)) out.workers.set({ generation, state }, n);
-      out.connections.set({ generation, state: 'open' }, open);
-      out.connections.set({ generation, state: 'draining' }, draining);
-      out.generationInfo.set({ generation, release: this.releaseOf(g), node: process.version }, 1);
+      for (const [state, n] of Object.entries(workers)) out.workers.set({ generation, state }, n);
+      for (const [state, n] of Object.entries(connections)) out.connections.set({ generation, state }, n);
+      out.generationInfo.set({ generation, release: releaseOf(g), node: process.version }, 1);
     }
-  }
-
-  private workerMessage(worker: Worker, m: unknown): void {
-    if (!isBaton(m) || m.type !== 'requests') return;
-    const delta = (m as { delta?: unknown }).delta;
-    if (!isRequestDelta(delta)) return;
-    for (const g of this.m.generations.values()) {
-      if (g.slots.has(worker.id)) {
-        this.metrics.addRequests(g.id, delta);
-        if (delta.warm !== undefined) this.addWarm(g.id, delta.warm);
-        return;
-      }
-    }
-  }
-
-  private addWarm(generation: number, d: WarmDelta): void {
-    let t = this.warm.get(generation);
-    if (t === undefined) this.warm.set(generation, (t = emptyTally()));
-    for (const c of STATUS_CLASSES) t.codes[c] += d.codes[c] ?? 0;
-    t.latency.merge(d.latency);
-  }
-
-  private here(): { node: string; pid: number } {
-    return { node: process.version, pid: process.pid };
-  }
-
-  private releaseOf(g: ObservedGeneration | undefined): string {
-    return g?.loaded ? path.dirname(g.loaded.script) : '';
   }
 
   /** What generation `id` of this master runs (a new master tells the old one, for its history). */
-  sideOf(id: number): HistorySide | undefined {
-    return this.side(this.m.generations.get(id));
+  sideOf(id: number | undefined): HistorySide | undefined {
+    const g = id === undefined ? undefined : this.m.generations.get(id);
+    return g === undefined ? undefined : { node: process.version, pid: process.pid, generation: g.id, release: releaseOf(g) };
   }
 
   /** The upgrade in progress: what its new master said it runs (checked). */
@@ -222,13 +159,9 @@ export class Observer {
     if (this.changes.upgrade && isSide(side)) this.changes.upgrade.to = { release: side.release, node: side.node, generation: side.generation, ...(side.pid !== undefined ? { pid: side.pid } : {}) };
   }
 
-  private side(g: ObservedGeneration | undefined): HistorySide | undefined {
-    return g === undefined ? undefined : { ...this.here(), generation: g.id, release: this.releaseOf(g) };
-  }
-
   /** A change from what this master serves now. */
   private begin(to: HistorySide | undefined): Change {
-    return { trigger: this.trigger, at: Date.now(), from: this.side(this.m.serving), to };
+    return { trigger: this.trigger, at: Date.now(), from: this.sideOf(this.m.serving?.id), to };
   }
 
   private end(kind: HistoryKind, result: HistoryResult, reason?: string): void {
@@ -236,15 +169,19 @@ export class Observer {
     // failed before it started (a spawn error): recorded from now
     const c = this.changes[kind] ?? this.begin(undefined);
     delete this.changes[kind];
-    if (this.o.pidFile === undefined || c.from === undefined) return;
+    if (this.pidFile === undefined || c.from === undefined) return;
     const to = c.to && c.to.generation > 0 ? c.to : undefined;
     try {
-      appendHistory(historyPath(this.o.pidFile), {
+      appendHistory(historyPath(this.pidFile), {
         at: new Date(c.at).toISOString(), kind, trigger: c.trigger, from: c.from, ...(to ? { to } : {}), result,
         ...(reason !== undefined ? { reason } : {}), durationMs: Date.now() - c.at,
       });
     } catch (err) {
-      this.o.log.warn('history-failed', `cannot record the ${kind} in ${historyPath(this.o.pidFile)}: ${(err as Error).message}`);
+      this.log.warn('history-failed', `cannot record the ${kind} in ${historyPath(this.pidFile)}: ${(err as Error).message}`);
     }
   }
+}
+
+function releaseOf(g: ObservedGeneration): string {
+  return g.loaded ? path.dirname(g.loaded.script) : '';
 }

@@ -17,15 +17,9 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 
-interface Followed {
-  /** Requests answered or under way on it. */
-  requests: number;
-  /** Responses not finished yet. */
-  open: number;
-}
-
 export class PoliteClose {
-  private readonly conns = new Map<net.Socket, Followed>();
+  /** Each connection's requests answered or under way, and its responses not finished yet. */
+  private readonly conns = new Map<net.Socket, { requests: number; open: number }>();
   private closing = false;
 
   constructor(private readonly server: http.Server) {
@@ -56,8 +50,7 @@ export class PoliteClose {
     for (const [socket, c] of this.conns) if (c.requests > 0 && c.open === 0) socket.end();
     const timer = setTimeout(() => {
       for (const socket of this.conns.keys()) socket.destroy();
-    }, graceMs);
-    timer.unref();
+    }, graceMs).unref();
     return new Promise<void>((resolve) => {
       // not this.server.close(): http's sweeps the connections it counts idle first
       net.Server.prototype.close.call(this.server, () => {

@@ -17,11 +17,9 @@
 // Latency runs from the request's headers parsed to the response's last byte. Upgrades
 // (WebSocket) and CONNECT are not requests.
 //
-// Warm-up: a worker is slower on its first requests (the JIT has compiled nothing yet, a pool is
-// connecting, caches are empty). The responses to requests that arrived in its first `warmupMs`
-// of serving (from its first request, not from its start: a worker that gets no traffic for a
-// while is still cold) are counted as usual, and also, apart, as its warm-up (`warm` in the
-// delta), which the canary leaves out (lib/observe/observer.ts tally()).
+// Warm-up (why: docs/options.md, "Canary probation"): the responses to requests that arrived in
+// the worker's first `warmupMs` of serving, from its first request, are counted as usual and also,
+// apart, as its warm-up (`warm` in the delta), which the canary leaves out (BatonMetrics.tally()).
 import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Histogram, isCount, isHistogramData, type HistogramData } from './histogram';
@@ -38,11 +36,9 @@ export interface WarmDelta {
 }
 
 /** What a worker sends: the responses and their latency since its previous delta. */
-export interface RequestDelta {
-  codes: ClassCounts;
+export interface RequestDelta extends WarmDelta {
   /** Requests whose response closed before the app ended it (not in `codes` nor `latency`). */
   aborted: number;
-  latency: HistogramData;
   /** Of those responses, the ones to requests that arrived in the worker's warm-up (absent: none). */
   warm?: WarmDelta;
 }
@@ -81,7 +77,9 @@ export class RequestStats implements ResponseSink {
   constructor(private readonly warmupMs = 0) {
     const stats = this;
     this.onRequest = (_req, res) => {
-      stats.begin(res, performance.now());
+      const t = performance.now();
+      res[START] = t;
+      stats.firstAt ??= t;
       res.on('close', stats.onClose);
     };
     this.onClose = function onClose(this: Res) {
@@ -109,11 +107,6 @@ export class RequestStats implements ResponseSink {
     this.unfinished += n;
   }
 
-  private begin(res: Res, t: number): void {
-    res[START] = t;
-    this.firstAt ??= t;
-  }
-
   /** One response ended at `end`: counted by class and timed. */
   private done(statusCode: number, start: number, end: number): void {
     const cls = Math.floor(statusCode / 100) - 1;
@@ -133,14 +126,9 @@ export class RequestStats implements ResponseSink {
     return this.latency.count + this.unfinished;
   }
 
-  /** Whether anything was counted since the last takeDelta(). */
-  get pending(): boolean {
-    return this.counted > 0;
-  }
-
   /** What changed since the last call, as a small plain object, or undefined when nothing did. */
   takeDelta(): RequestDelta | undefined {
-    if (!this.pending) return undefined;
+    if (this.counted === 0) return undefined;
     const delta: RequestDelta = { codes: classCounts(this.byClass), aborted: this.unfinished, latency: this.latency.toData() };
     if (this.warmLatency.count > 0) {
       delta.warm = { codes: classCounts(this.warmClass), latency: this.warmLatency.toData() };
@@ -178,12 +166,11 @@ function isCounted(codes: unknown, latency: unknown): boolean {
 export function isRequestDelta(x: unknown): x is RequestDelta {
   if (typeof x !== 'object' || x === null) return false;
   const d = x as Record<string, unknown>;
-  if (!isCounted(d.codes, d.latency)) return false;
-  if (!isCount(d.aborted)) return false;
+  if (!isCounted(d.codes, d.latency) || !isCount(d.aborted)) return false;
   if (d.warm === undefined) return true;
   const w = d.warm as Record<string, unknown> | null;
-  if (typeof w !== 'object' || w === null || !isCounted(w.codes, w.latency)) return false;
+  if (!isCounted(w?.codes, w?.latency)) return false;
   // the warm-up is a part of the delta: no class holds more of it than the delta does
-  for (const [k, v] of Object.entries(w.codes as ClassCounts)) if ((v as number) > ((d.codes as ClassCounts)[k as StatusClass] ?? 0)) return false;
+  for (const [k, v] of Object.entries(w?.codes as ClassCounts)) if ((v as number) > ((d.codes as ClassCounts)[k as StatusClass] ?? 0)) return false;
   return true;
 }

@@ -1,6 +1,6 @@
 // The canary of an upgrade: the new master's first generation judged against the old
 // master's serving generation over the probation, with the judge a reload uses
-// (lib/observe/canary.ts, through lib/observe/window.ts).
+// (lib/observe/canary.ts, its CanaryWindow).
 //
 // Why apart: in a reload both generations are counted in one master; in an upgrade the new
 // generation is counted in another process. At the end of probation the old master asks
@@ -8,11 +8,10 @@
 // below, checked on arrival), and the old master judges it beside its own generation's
 // responses since the probation began. The new generation's window is everything it served
 // (it accepted from 'go', a moment before the probation began) but its workers' warm-up.
-import { Histogram, isHistogramData, type HistogramData } from '../observe/histogram';
+import { isHistogramData, type HistogramData } from '../observe/histogram';
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';
-import { CanaryWindow } from '../observe/window';
-import type { Judge, Warmup } from '../observe/canary';
+import { CanaryWindow, type Judge, type Warmup } from '../observe/canary';
 import type { CanaryPolicy } from '../config/observe';
 
 /** A tally as it travels over the upgrade channel. */
@@ -46,7 +45,7 @@ export function fromTallyData(x: unknown): Tally | undefined {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return undefined;
     t.codes[c] = n;
   }
-  t.latency = Histogram.from(d.latency);
+  t.latency.merge(d.latency);
   return t;
 }
 
@@ -57,13 +56,13 @@ export function fromTallyData(x: unknown): Tally | undefined {
  */
 export function upgradeJudge(prev: () => Tally, policy: CanaryPolicy): Judge {
   let received: Tally | undefined;
-  const w = new CanaryWindow({ next: () => received ?? emptyTally(), prev, policy });
+  const w = new CanaryWindow(() => received ?? emptyTally(), prev, policy);
   return {
     begin: () => w.begin(),
     verdict: (next) => {
       received = fromTallyData(next);
       // the new master's tally leaves its workers' warm-up out, and says how much
-      return received === undefined ? undefined : w.verdict(leftOf(next));
+      return received === undefined ? undefined : w.verdict(leftOf(next) ?? { ms: 0, responses: 0 });
     },
   };
 }

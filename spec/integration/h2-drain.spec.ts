@@ -163,7 +163,7 @@ describe('HTTP/2 drains, shedding and canary (integration)', function () {
   });
 
   // LATENCY_RATIO 0 (the reloads under load, probation 300 ms): the canary judges 5xx only there;
-  // the probation tests judge latency too (each worker's warm-up left out, lib/observe/window.ts).
+  // the probation tests judge latency too (each worker's warm-up left out, lib/observe/canary.ts CanaryWindow).
   async function start(env: Record<string, string>, release: Record<string, unknown> = {}): Promise<string> {
     const c = certs as NonNullable<typeof certs>;
     writeRelease(dir, 'v0', release);

@@ -32,7 +32,6 @@ describe('observe: canary judge', () => {
     const v = judge(tally(411, 112, 10), tally(611, 0, 10));
     expect(v.result).to.equal('fail');
     expect(v.reason).to.equal('5xx 21.4% (112 of 523) vs 0.0% (0 of 611): an excess of at least 16.7% (99% confidence), above maxErrorRate 5.0% in probation');
-    expect(v.next).to.deep.include({ responses: 523, errors: 112 });
   });
 
   it('fails a release 5x slower, bound against bound, naming the quantile that shows it', () => {

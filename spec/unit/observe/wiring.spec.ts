@@ -51,7 +51,7 @@ describe('observe: the wiring in the master and the workers', () => {
       const g2 = gen(2, 'serving', [[2, 'ready', 5], [3, 'starting', 0]]);
       m.generations.set(1, g1).set(2, g2);
       m.serving = g2;
-      const o = new Observer(m, { pidFile: undefined, log });
+      const o = new Observer(m, undefined, log);
       o.start();
       try {
         m.emit('serving', { generation: 1 });
@@ -79,7 +79,7 @@ describe('observe: the wiring in the master and the workers', () => {
         expect(v('baton_connections', { generation: '1', state: 'draining' })).to.equal(3);
         expect(v('baton_connections', { generation: '2', state: 'open' })).to.equal(5);
         expect(v('baton_generation_info', { generation: '2', release: '/srv/app/releases/2', node: process.version })).to.equal(1);
-        expect(o.tally(1).codes).to.deep.include({ '2xx': 7, '5xx': 1 });
+        expect(o.metrics.tally(1).codes).to.deep.include({ '2xx': 7, '5xx': 1 });
       } finally {
         o.stop();
       }
@@ -89,22 +89,22 @@ describe('observe: the wiring in the master and the workers', () => {
       const m = new FakeMaster();
       const g = gen(5, 'serving', [[10, 'ready', 0]]);
       m.generations.set(5, g);
-      const old = new Observer(new FakeMaster(), { pidFile: undefined, log });
+      const old = new Observer(new FakeMaster(), undefined, log);
       old.metrics.addRequests(4, { codes: { '2xx': 10 }, aborted: 0, latency: { n: 10, sum: 10, b: [40, 10] } });
-      const o = new Observer(m, { pidFile: undefined, log });
+      const o = new Observer(m, undefined, log);
       o.start();
       try {
-        o.inherit(old.snapshot());
+        o.inherited = old.snapshot();
         report(10, { '2xx': 3 }, 1);
         old.metrics.addRequests(4, { codes: { '2xx': 2 }, aborted: 0, latency: { n: 2, sum: 2, b: [40, 2] } });
-        o.inherit(old.snapshot());
+        o.inherited = old.snapshot();
         const fams = parse(o.render());
         const s = fams.get('baton_requests_total')?.samples ?? [];
         expect(s.find((x) => x.labels.generation === '4' && x.labels.code === '2xx')?.value).to.equal(12);
         expect(s.find((x) => x.labels.generation === '5' && x.labels.code === '2xx')?.value).to.equal(3);
         // and on to the next master: its own and what it inherited
-        const next = new Observer(new FakeMaster(), { pidFile: undefined, log });
-        next.inherit(o.snapshot());
+        const next = new Observer(new FakeMaster(), undefined, log);
+        next.inherited = o.snapshot();
         expect(parse(next.render()).get('baton_requests_total')?.samples.find((x) => x.labels.generation === '4' && x.labels.code === '2xx')?.value).to.equal(12);
       } finally {
         o.stop();
@@ -118,7 +118,7 @@ describe('observe: the wiring in the master and the workers', () => {
       const g1 = gen(1, 'serving', []);
       m.generations.set(1, g1).set(2, gen(2, 'starting', []));
       m.serving = g1;
-      const o = new Observer(m, { pidFile, log });
+      const o = new Observer(m, pidFile, log);
       o.start();
       try {
         o.triggeredBy('cli', () => m.emit('reload-started', { generation: 2 }));
@@ -220,9 +220,9 @@ describe('observe: the wiring in the master and the workers', () => {
         report(2, { '2xx': 10, '5xx': 7 }, 2, { '2xx': 10, '5xx': 7 });
         report(1, { '2xx': 100 }, 2);
         report(2, { '2xx': 70, '5xx': 30 }, 2);
-        expect(ob.observer.leftOut(2)).to.equal(17);
-        expect(ob.observer.metrics.tally(2).codes['5xx']).to.equal(37);
-        expect(ob.observer.tally(2).codes['5xx']).to.equal(30);
+        expect(ob.observer.metrics.tally(2).left).to.equal(17);
+        expect(ob.observer.metrics.requests.get({ generation: 2, code: '5xx' })).to.equal(37);
+        expect(ob.observer.metrics.tally(2).codes['5xx']).to.equal(30);
         const v = j.verdict() as Verdict; // a reload's judge answers at once
         expect(v.result).to.equal('fail');
         expect(v.reason).to.equal('5xx 30.0% (30 of 100) vs 0.0% (0 of 100): an excess of at least 15.5% (99% confidence), above maxErrorRate 5.0% in probation (after a 333 ms warm-up, 17 response(s) of the new generation left out)');
