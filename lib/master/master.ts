@@ -265,7 +265,7 @@ export class Master extends EventEmitter<MasterEvents> {
     const old = this.serving;
     if (gen) this.serve(gen);
     else this.pool.hold();
-    if (this.opts.probation > 0) old?.shedShare(PROBATION_SHARE);
+    if (this.opts.probation > 0) old?.accepting.shedShare(PROBATION_SHARE);
   }
 
   /** SIGTTIN / SIGTTOU / `baton scale N`: workers per generation, at least 1. */

@@ -5,10 +5,11 @@
 //
 // Each generation drains on its own timer, so several may drain at once. While it
 // serves, it keeps `target` workers alive (lib/pool/upkeep.ts).
+import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Accepting } from './accepting';
-import { clusterFork, heartbeatInterval, newSlot, record, type Limits, type WorkerSlot } from './slot';
+import { heartbeatInterval, newSlot, record, type Limits, type WorkerSlot } from './slot';
 import { Stragglers, type StragglerTimes } from './stragglers';
 import { Upkeep } from './upkeep';
 import { sendIfConnected } from '../channel';
@@ -59,8 +60,8 @@ export class Generation extends EventEmitter<GenerationEvents> {
   probation: { readonly active: boolean } | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
   private forcedKills = 0;
-  /** Its workers accepting on the shared sockets themselves, kept fair. */
-  private readonly accepting: Accepting;
+  /** Its workers accepting on the shared sockets themselves, kept fair (lib/pool/accepting.ts; acceptOn() resumes them). */
+  readonly accepting: Accepting;
   /** Replacing the workers that die, hang or outgrow their limits while it serves. */
   private readonly upkeep: Upkeep;
   private readonly stragglers: Stragglers;
@@ -109,16 +110,6 @@ export class Generation extends EventEmitter<GenerationEvents> {
   acceptOn(listeners: Listener[]): void {
     if (this.state === 'draining' || this.state === 'done') return;
     this.accepting.on(listeners);
-  }
-
-  /** Its workers stop taking new connections (for now: acceptOn() again resumes). */
-  stopAccepting(): void {
-    this.accepting.off();
-  }
-
-  /** Its workers shed `share` of their keep-alive connections to whoever accepts now (lib/pool/accepting.ts). */
-  shedShare(share: number): number {
-    return this.accepting.shedShare(share);
   }
 
   /** Changes the number of workers: new ones are forked, extra ones drain gracefully. */
@@ -184,7 +175,9 @@ export class Generation extends EventEmitter<GenerationEvents> {
 
   /** Forks one worker (the upkeep asks for replacements). */
   fork(): void {
-    const worker = clusterFork(this.opts.exec, {
+    const { exec } = this.opts;
+    cluster.setupPrimary({ exec: exec.script, args: exec.args, cwd: exec.cwd }); // global: set at every fork
+    const worker = cluster.fork({
       ...this.opts.env,
       BATON_GENERATION: String(this.id),
       BATON_HEARTBEAT: String(heartbeatInterval(this.opts.workerTimeout)),

@@ -2,10 +2,9 @@
 // load reports) and what it was given to accept on. Shared by the pool's files: the
 // generation (lib/pool/generation.ts), who accepts (lib/pool/accepting.ts), the dispatcher
 // (lib/pool/dispatch.ts) and `baton status`.
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { FromWorker } from '../messages';
-import type { WorkerExec } from '../os/relaunch';
 
 export type WorkerState = 'starting' | 'ready' | 'draining';
 
@@ -71,12 +70,6 @@ export function overLimit(slot: WorkerSlot, o: Limits, now: number): { why: stri
   }
   if (o.maxRequests > 0 && slot.requests >= o.maxRequests) return { why: `served ${slot.requests} requests (maxRequests ${o.maxRequests})`, hung: false };
   return undefined;
-}
-
-/** Forks one worker running `exec` (cluster's settings are global: set at every fork). */
-export function clusterFork(exec: WorkerExec, env: Record<string, string | undefined>): Worker {
-  cluster.setupPrimary({ exec: exec.script, args: exec.args, cwd: exec.cwd });
-  return cluster.fork(env);
 }
 
 /** What a worker's heartbeat, load report or error tells about it. */

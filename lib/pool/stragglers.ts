@@ -7,9 +7,7 @@ import type { Logger } from '../log/log';
 export interface StragglerTimes {
   drainTimeout: number;
   /** ms a draining worker's beforeExit functions may take after its connections are done. */
-  exitTimeout?: number;
-  /** Extra time after drainTimeout before a worker that did not exit is SIGKILLed. */
-  killGrace?: number;
+  exitTimeout: number;
 }
 
 export class Stragglers {
@@ -17,9 +15,9 @@ export class Stragglers {
 
   constructor(private readonly times: StragglerTimes, private readonly log: Logger) {}
 
-  /** ms from the drain message to SIGKILL. */
+  /** ms from the drain message to SIGKILL: drainTimeout + exitTimeout + a grace of 2 s. */
   get after(): number {
-    return this.times.drainTimeout + (this.times.exitTimeout ?? 0) + (this.times.killGrace ?? 2_000);
+    return this.times.drainTimeout + this.times.exitTimeout + 2_000;
   }
 
   /** One worker told to drain: killed if `alive()` still says so at the deadline. */

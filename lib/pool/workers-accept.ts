@@ -17,10 +17,10 @@ export class WorkersAccept implements Intake {
     this.current = gen;
     // the new one first: a connection never finds nobody accepting in between
     gen.acceptOn(this.sockets());
-    if (before !== undefined && before !== gen) before.stopAccepting();
+    if (before !== undefined && before !== gen) before.accepting.off();
   }
 
   hold(): void {
-    this.current?.stopAccepting();
+    this.current?.accepting.off();
   }
 }

@@ -4,7 +4,7 @@
 // response it served is in it). BATON_REQUEST_STATS=off turns counting off (docs/options.md): no
 // listener is added, nothing is sent.
 import type { Server } from 'node:net';
-import { RequestStats, type ResponseSink } from '../observe/request-stats';
+import { RequestStats } from '../observe/request-stats';
 import type { FromWorker } from '../messages';
 
 export const REPORT_EVERY = 100;
@@ -15,29 +15,25 @@ export function countingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 export class RequestCounting {
-  private readonly stats: RequestStats | undefined;
+  /** Where the drain tracker tells the responses of the servers it follows; undefined when counting is off. */
+  readonly sink: RequestStats | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   /** @param warmupMs the responses of this worker's first warmupMs of serving are its warm-up (RequestStats) */
   constructor(private readonly send: (m: FromWorker, then?: () => void) => void, enabled = countingEnabled(), warmupMs = 0) {
-    this.stats = enabled ? new RequestStats(warmupMs) : undefined;
-  }
-
-  /** Where the drain tracker tells the responses of the servers it follows; undefined when counting is off. */
-  get sink(): ResponseSink | undefined {
-    return this.stats;
+    this.sink = enabled ? new RequestStats(warmupMs) : undefined;
   }
 
   /** Counts the requests of `server`, unless `tracked` (the drain tracker tells `sink` of them). */
   watch(server: Server, tracked = false): void {
-    if (this.stats === undefined) return;
-    if (!tracked) this.stats.watch(server);
+    if (this.sink === undefined) return;
+    if (!tracked) this.sink.watch(server);
     this.timer ??= setInterval(() => this.report(), REPORT_EVERY).unref();
   }
 
   /** Sends what was counted since the last report, if anything; `then` runs once it is on its way. */
   report(then?: () => void): void {
-    const delta = this.stats?.takeDelta();
+    const delta = this.sink?.takeDelta();
     if (delta === undefined) {
       then?.();
       return;

@@ -29,7 +29,7 @@ function pool(id: number, workers = 2, readyTimeout = 1_000): { gen: Generation;
   const forked: FakeWorker[] = [];
   forkedBy.set(String(id), forked);
   const gen = new Generation(id, {
-    workers, backlog: 511, readyTimeout, drainTimeout: 1_000, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
+    workers, backlog: 511, readyTimeout, drainTimeout: 1_000, exitTimeout: 0, workerTimeout: 0, maxMemory: 0, maxRequests: 0,
     exec: { script: __filename, args: [], cwd: __dirname },
   }, log);
   return { gen, forked };
@@ -139,7 +139,7 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(w.sent.filter((m) => m.type === 'handle')).to.have.length(1); // one to listen on: pausing keeps it
       expect(w.sent.at(-2)).to.include({ type: 'share' }); // a lone worker: no limit
       expect(w.sent.at(-1)).to.include({ type: 'accept', on: true });
-      gen.stopAccepting();
+      gen.accepting.off();
       expect(w.sent.at(-1)).to.include({ type: 'accept', on: false });
       w.connected = false;
       gen.broadcast({ type: 'signal', signal: 'SIGUSR1' }); // a gone worker's channel: nothing sent, nothing thrown
@@ -224,7 +224,7 @@ describe('pool units (fake workers, fake clock)', () => {
       expect(accepts(a.forked[0])).to.deep.equal([true]);
       const order: string[] = [];
       sinon.stub(b.gen, 'acceptOn').callsFake(() => void order.push('b accepts'));
-      sinon.stub(a.gen, 'stopAccepting').callsFake(() => void order.push('a stops'));
+      sinon.stub(a.gen.accepting, 'off').callsFake(() => void order.push('a stops'));
       i.serve(b.gen);
       expect(order).to.deep.equal(['b accepts', 'a stops']);
     });

@@ -1,5 +1,5 @@
 // A draining worker that overstays is SIGKILLed (lib/pool/stragglers.ts): drainTimeout, then
-// exitTimeout, then killGrace after the drain message; one that left in time is not. Fake
+// exitTimeout, then a 2 s grace after the drain message; one that left in time is not. Fake
 // timers; the "worker" records the signals it is sent.
 import { expect } from 'chai';
 import * as sinon from 'sinon';
@@ -21,15 +21,15 @@ describe('stragglers: a draining worker that overstays is killed (unit)', () => 
   });
   afterEach(() => clock.restore());
 
-  it('one worker: SIGKILL at drainTimeout + exitTimeout + killGrace if still there, not a millisecond before', () => {
-    const s = new Stragglers({ drainTimeout: 1_000, exitTimeout: 500, killGrace: 200 }, log);
-    expect(s.after).to.equal(1_700);
+  it('one worker: SIGKILL at drainTimeout + exitTimeout + 2 s if still there, not a millisecond before', () => {
+    const s = new Stragglers({ drainTimeout: 1_000, exitTimeout: 500 }, log);
+    expect(s.after).to.equal(3_500);
     const stays = slot(1);
     const leaves = slot(2);
     let left = false;
     s.watchWorker(stays, () => true);
     s.watchWorker(leaves, () => !left);
-    clock.tick(1_699);
+    clock.tick(3_499);
     expect(stays.signals).to.deep.equal([]);
     left = true; // it exited meanwhile
     clock.tick(1);
@@ -38,8 +38,8 @@ describe('stragglers: a draining worker that overstays is killed (unit)', () => 
   });
 
   it('a generation: every worker still there at the deadline is killed and counted; stop() (it finished) kills nobody', () => {
-    const s = new Stragglers({ drainTimeout: 1_000 }, log);
-    expect(s.after, 'killGrace defaults to 2 s').to.equal(3_000);
+    const s = new Stragglers({ drainTimeout: 1_000, exitTimeout: 0 }, log);
+    expect(s.after, 'a grace of 2 s').to.equal(3_000);
     const slots = new Map([[1, slot(11)], [2, slot(12)]]);
     let killed = 0;
     s.watchAll(4, slots, () => killed++);
@@ -50,7 +50,7 @@ describe('stragglers: a draining worker that overstays is killed (unit)', () => 
     expect(killed).to.equal(1);
     expect((slots.get(2) as WorkerSlot & { signals: string[] }).signals).to.deep.equal(['SIGKILL']);
 
-    const calm = new Stragglers({ drainTimeout: 1_000 }, log);
+    const calm = new Stragglers({ drainTimeout: 1_000, exitTimeout: 0 }, log);
     const other = new Map([[1, slot(21)]]);
     calm.watchAll(5, other, () => killed++);
     calm.stop();
