@@ -28,17 +28,14 @@ export interface DispatchView {
 
 /** Hands an accepted socket to a worker; calls back false when it could not be sent. */
 export function handTo(slot: WorkerSlot, listener: string, socket: Socket, done: (ok: boolean) => void): void {
-  slot.inflight++;
   slot.sending.set(socket, listener);
   try {
     slot.worker.send(msg({ type: 'conn', listener }), socket, { keepOpen: false }, (err: Error | null) => {
       if (!slot.sending.delete(socket)) return; // already handed on as an orphan
-      slot.inflight--;
       done(!err);
     });
   } catch {
     slot.sending.delete(socket);
-    slot.inflight--;
     done(false);
   }
 }
@@ -100,7 +97,7 @@ export class Dispatcher implements Intake {
     let best: WorkerSlot | undefined;
     for (let i = 0; i < ready.length; i++) {
       const s = ready[(this.rr + i) % ready.length] as WorkerSlot;
-      if (best === undefined || s.inflight < best.inflight) best = s;
+      if (best === undefined || s.sending.size < best.sending.size) best = s;
     }
     return best;
   }

@@ -12,8 +12,6 @@ export interface WorkerSlot {
   worker: Worker;
   pid: number;
   state: WorkerState;
-  /** Connections handed over and not yet acknowledged by the IPC channel. */
-  inflight: number;
   startedAt: number;
   lastBeat: number;
   /** Connections it holds, from its last heartbeat or load report (the same count: the later one is the newer). */
@@ -22,7 +20,7 @@ export interface WorkerSlot {
   rss: number;
   /** Being replaced (recycled or hung): not counted towards the target. */
   leaving: boolean;
-  /** Sockets handed to send() whose callback has not come yet. */
+  /** Connections handed to send() whose callback has not come yet (in transit), with their listener. */
   sending: Map<Socket, string>;
   lastError?: string;
   /** Told to accept itself (its generation takes new connections). */
@@ -39,7 +37,7 @@ export interface WorkerSlot {
 
 export function newSlot(worker: Worker, now: number): WorkerSlot {
   return {
-    worker, pid: worker.process.pid ?? -1, state: 'starting', inflight: 0, startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
+    worker, pid: worker.process.pid ?? -1, state: 'starting', startedAt: now, lastBeat: now, connections: 0, requests: 0, rss: 0, leaving: false,
     sending: new Map(), accepting: false, given: new Set(), acceptingNow: false, fairness: { pauses: 0, shed: 0 },
   };
 }
