@@ -37,8 +37,10 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
     this.trial = new Trial({
       what: 'reload', subject: `generation ${gen.id}`, fields: { generation: gen.id }, ms: probationMs, judge, log,
       pass: (v) => {
+        if (this.done) return;
+        this.done = true;
         if (v !== undefined) this.emit('judged', v);
-        this.succeed();
+        this.emit('succeeded');
       },
       rollBack: (reason) => this.rollBack(reason, this.restorable(), true),
     });
@@ -77,11 +79,5 @@ export class ReloadAttempt extends EventEmitter<ReloadEvents> {
   /** The old generation, if it can take the new connections again (it still serves). */
   private restorable(): Generation | undefined {
     return this.old?.state === 'serving' ? this.old : undefined;
-  }
-
-  private succeed(): void {
-    if (this.done) return;
-    this.done = true;
-    this.emit('succeeded');
   }
 }
