@@ -1,5 +1,5 @@
 // A draining worker still there after drainTimeout + exitTimeout + a grace period (a busy loop, a
-// hook that never settles; docs/signals.md, "What drain means") is SIGKILLed: per worker (a
+// hook that never settles; docs/signals.md, 'What "drain" means') is SIGKILLed: per worker (a
 // scale-down, a recycled worker) and per generation (its drain: each one killed counts as forced).
 import type { WorkerSlot } from './slot';
 import type { Logger } from '../log/log';

@@ -3,14 +3,11 @@
 // handle is listened on in the worker itself, not through cluster; the share; the churn, its
 // bound and the 9 % it saves): docs/architecture.md, "The data path", and docs/benchmarks.md.
 //
-// It accepts while its generation takes new connections (`want()`: the master's 'accept') and it
-// holds fewer connections than its share (`share()`: lib/pool/balance.ts), every connection it
-// holds counting; it decides again after each connection it accepts and each one that closes
-// (`update()`), asking nobody. A worker that is closing connections may hold as many more than
-// its share as it closed in the last CHURN_WINDOW to 2 x CHURN_WINDOW ms (its *churn*), never more
-// than twice its share: short connections coming and going would otherwise pause and resume it
-// at nearly every connection. Pausing keeps the duplicate open and stops polling it
-// (lib/os/internals.ts, 7): connections wait in the socket's queue for the workers that poll it.
+// It accepts while its generation takes new connections (`want()`) and it holds fewer than its share
+// (`share()`), deciding again after each connection that comes or goes (`update()`), asking nobody. Its
+// churn (its recent closes, CHURN_WINDOW) lets it hold more, up to twice its share: short connections
+// coming and going would otherwise pause and resume it at nearly every connection. Pausing keeps the
+// duplicate open and stops polling it (lib/os/internals.ts, 7): connections wait in the socket's queue.
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { closeHandle, pauseAccepting, resumeAccepting } from '../os/internals';
@@ -98,7 +95,7 @@ export class Acceptor {
     this.update();
   }
 
-  /** How many more than its share it may hold now: its recent closes (see above), before the bound. */
+  /** How many more than its share it may hold now: its recent closes (CHURN_WINDOW), before the bound. */
   private churn(): number {
     const age = performance.now() - this.churnAt;
     if (age >= 2 * CHURN_WINDOW) return 0;

@@ -1,11 +1,7 @@
-// Worker-side drain: finish what was accepted, reset nothing. What it does, for users:
-// docs/signals.md, "What drain means": `Connection: close` on every response not yet started; an
-// idle HTTP/1 connection closed after max(keepAliveTimeout, keepAliveGrace) (sooner would race a
-// client reusing it); a GOAWAY to each HTTP/2 session (lib/worker/h2-goaway.ts); connections the
-// app took over, and raw net/tls ones, left to the app (a WebSocket told 1001 if it has no drain
-// handler: lib/worker/websocket-close.ts) and to drainTimeout. For https the idle socket is the
-// TLSSocket the server built on the raw one (found from the server's 'secureConnection'), closed
-// with a TLS close_notify; a TLS connection still in its handshake is left to finish it.
+// Worker-side drain: finish what was accepted, reset nothing (what it does, for users: docs/signals.md,
+// 'What "drain" means'). For https the idle socket is the TLSSocket the server built on the raw one
+// (found from the server's 'secureConnection'), closed with a TLS close_notify; a TLS connection still
+// in its handshake is left to finish it.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Http2Session } from 'node:http2';
@@ -16,7 +12,7 @@ import type { ResponseSink } from '../observe/request-stats';
 import { watchHttp, type HttpWatcher } from '../os/http-channels';
 import { applyConnectionOptions } from '../os/internals';
 import { goAway } from './h2-goaway';
-import { tag } from './tags';
+import { tags } from './tags';
 import { shed } from './shed';
 import { followTakeOver } from './take-over';
 import { closeAfterResponse, connOf, inProgress, own, peerOf, responseFinished, responseStarted, type Conn, type Kind } from './connection';
@@ -167,7 +163,7 @@ export class ConnectionTracker implements HttpWatcher {
     const from = this.feeding ?? this.securing;
     this.securing = undefined;
     const name = from?.listener;
-    if (name !== undefined) tag(session, name);
+    if (name !== undefined) tags.set(session, name);
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
     if (this.draining) goAway(session);
