@@ -6,11 +6,8 @@
 import type { Socket } from 'node:net';
 import { connOf } from './connection';
 
-const tags = new WeakMap<object, string>();
-
-export function tag(o: object, listener: string): void {
-  tags.set(o, listener);
-}
+/** The listener of what a server built on a connection (an Http2Session), set by the drain tracker. */
+export const tags = new WeakMap<object, string>();
 
 /** What `read` returns, or undefined if it throws (an http2 socket proxy does once its session is gone). */
 function safely<T>(read: () => T): T | undefined {
