@@ -1,6 +1,5 @@
 // What a master is made of before it does anything, read or built once when it is
 // constructed (MasterContext), and what its pieces may read of it (MasterView).
-import type { EventEmitter } from 'node:events';
 import { EnvFile } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
 import { ExitHooks } from '../worker/exit-hooks';
@@ -56,14 +55,13 @@ export interface SupervisorRequests {
   rollBack(reason: string): unknown;
 }
 
-/** `master` receives the log records (its 'log' event). Throws on a pid file it cannot write. */
-export function masterContext(opts: ResolvedOptions, master: EventEmitter & ObservationHost, supervisor: SupervisorRequests): MasterContext {
+/** `master`: what the observation reads of it. Throws on a pid file it cannot write. */
+export function masterContext(opts: ResolvedOptions, master: ObservationHost, supervisor: SupervisorRequests): MasterContext {
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];
   const parent = new Predecessor(opts.probation);
   const log = new Logger('master', handoff?.generation ?? 1, opts.logLevel, opts.logFormat, opts.logger);
-  log.sink = (r) => master.emit('log', r);
   const link = takeSupervisedMarker() ? new SupervisorLink((u) => supervisor.upgrade(u), () => supervisor.stop()) : undefined;
   link?.send({ type: 'hello', readyTimeout: opts.readyTimeout });
   // systemd notifications (Type=notify); under `baton run` the supervisor sends them

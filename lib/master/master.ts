@@ -20,11 +20,11 @@ import { Commands, type CommandTarget, type Outcome } from '../control/commands'
 import type { Predecessor } from '../upgrade/predecessor';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
-import { isStopSignal, StopSignals } from '../os/signals';
+import { isStopSignal, STOP_SIGNALS, StopSignals } from '../os/signals';
 import type { FromMaster } from '../messages';
+import type { ObservationHost } from '../observe/observation';
 import { forward, type MasterEvents } from './events';
 import { masterContext, type MasterContext, type MasterView } from './context';
-import { installSignals } from './signals';
 import { renderStatus } from './status';
 import { States, type MasterState } from './states';
 import { GENERATION_EVENTS, Generations } from './generations';
@@ -69,11 +69,12 @@ export class Master extends EventEmitter<MasterEvents> {
 
   constructor(private opts: ResolvedOptions, specs: ListenerSpec[]) {
     super();
-    this.c = masterContext(opts, this, {
+    this.c = masterContext(opts, this.observed(), {
       upgrade: (u) => this.upgrades.adopt(u), rollBack: (reason) => this.stop(reason, true),
       stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
     });
     const { handoff, log } = this.c;
+    log.sink = (r) => this.emit('log', r);
     this.states = new States(log, () => ({ reloading: this.reloads.busy, upgrading: this.upgrades.busy }));
     this.workers = handoff?.workers ?? opts.workers;
     this.scaled = handoff?.workers !== undefined;
@@ -84,6 +85,23 @@ export class Master extends EventEmitter<MasterEvents> {
     this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.newGeneration(undefined, {}, handoff ? this.c.parent : undefined));
     this.upgrades = this.followUpgrades();
     this.reloads = this.followReloads();
+  }
+
+  /** What its observation reads of it (lib/observe/observation.ts): its generations, its state, its events. */
+  private observed(): ObservationHost {
+    const m = this;
+    return {
+      get generations() {
+        return m.generations;
+      },
+      get serving() {
+        return m.serving;
+      },
+      get state() {
+        return m.state;
+      },
+      on: this.on.bind(this),
+    };
   }
 
   get sockets(): Listener[] {
@@ -114,9 +132,16 @@ export class Master extends EventEmitter<MasterEvents> {
   run(): void {
     setTitle('master', this.generation, 'starting');
     takeOverUncaught(this.c.log);
-    installSignals(this, (signal) => {
-      this.c.log.info('signal-passed', `${signal} passed to the workers`);
-      this.pool.broadcast({ type: 'signal', signal });
+    // what each signal asks, as nginx has it; USR1 goes to the workers (nginx reopens its logs
+    // on USR1; a listener on it also keeps Node from starting its inspector)
+    process.on('SIGUSR2', () => void this.upgrade());
+    process.on('SIGHUP', () => void this.reload());
+    for (const sig of STOP_SIGNALS) process.on(sig, () => this.stop(sig));
+    process.on('SIGTTIN', () => void this.scale(this.workers + 1));
+    process.on('SIGTTOU', () => void this.scale(this.workers - 1));
+    process.on('SIGUSR1', () => {
+      this.c.log.info('signal-passed', 'SIGUSR1 passed to the workers');
+      this.pool.broadcast({ type: 'signal', signal: 'SIGUSR1' });
     });
     const { startup } = this;
     startup.on('listening', (info) => this.emit('listening', info));

@@ -84,7 +84,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     const attempt = new UpgradeAttempt({
       judge: this.judge(), drainTimeout: o.drainTimeout,
       relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
-      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
+      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, oldPid: process.pid, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
     });
     attempt.once('started', () => attempt.child && c.observation.followSuccessor(attempt.child));
     return attempt;

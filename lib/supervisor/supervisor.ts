@@ -202,7 +202,6 @@ export class Supervisor {
       keepChannel: true,
       env: { [SUPERVISOR_ENV]: '1' },
       log: this.log,
-      what,
       // the old master judges (it counts its own generation); its verdict comes back here
       // (a master that died meanwhile never answers: the verdict is refused at once, saying so)
       judge: old ? {
