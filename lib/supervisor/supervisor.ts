@@ -19,7 +19,8 @@ import { SUPERVISOR_ENV } from './supervised';
 import { Notifier } from '../os/notify';
 import { DEFAULTS } from '../config/options';
 import { setTitle } from '../os/title';
-import { supervisorStates } from './states';
+import { SUPERVISOR } from './states';
+import { StateTable } from '../upgrade/state-table';
 
 export interface SupervisorOptions {
   /** ms the first master may take to call listen() (default: listen()'s readyTimeout default). */
@@ -32,7 +33,7 @@ export class Supervisor {
   private held: HandoffSocket[] = [];
   private readonly notifier = new Notifier(this.log);
   /** Where it stands: one table (lib/supervisor/states.ts). */
-  private readonly states = supervisorStates();
+  private readonly states = new StateTable(SUPERVISOR, 'starting', 'supervisor state');
   /** The master that serves, or the first one until it does (undefined while a dead one is being replaced). */
   private serving: ChildProcess | undefined;
   private masters = new Set<ChildProcess>();
