@@ -14,10 +14,9 @@ import { PROBATION_SHARE } from '../pool/probation';
 import type { EnvOverlay } from '../config/envfile';
 import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
-import { workerExec, type WorkerExec } from '../os/relaunch';
+import { workerExec } from '../os/relaunch';
 import { SocketLedger, type Listener } from '../sockets/ledger';
 import { Commands, type CommandTarget, type Outcome } from '../control/commands';
-import type { Predecessor } from '../upgrade/predecessor';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
 import { isStopSignal, STOP_SIGNALS, StopSignals } from '../os/signals';
@@ -82,7 +81,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.generations = this.pool.all;
     forward(this.pool, this, GENERATION_EVENTS);
     this.pool.on('generation-drained', () => this.maybeExit());
-    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.newGeneration(undefined, {}, handoff ? this.c.parent : undefined));
+    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.pool.create(workerExec(this.c.start), {}, this.workers, handoff ? this.c.parent : undefined));
     this.upgrades = this.followUpgrades();
     this.reloads = this.followReloads();
   }
@@ -151,15 +150,6 @@ export class Master extends EventEmitter<MasterEvents> {
     void this.c.observation.start(this.c.handoff !== undefined);
   }
 
-  /**
-   * A generation (created, not started) of `workers` workers. By default they run the script
-   * through the user's symlinks: the current release. `parent`: the old master, which follows
-   * a new master's first generation.
-   */
-  private newGeneration(exec: WorkerExec = workerExec(this.c.start), env: EnvOverlay = {}, parent?: Predecessor): Generation {
-    return this.pool.create(exec, env, this.workers, parent);
-  }
-
   private async becomeServing(gen: Generation, takenBack = false): Promise<void> {
     // Under `baton run`, the supervisor holds the sockets and knows this master serves before
     // it accepts anything: killed a moment later, it is still replaced (not given up on).
@@ -204,7 +194,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The upgrades piece reports; this master moves its state. */
   private followUpgrades(): Upgrades {
-    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.newGeneration(exec, this.servingEnv));
+    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.pool.create(exec ?? workerExec(this.c.start), this.servingEnv, this.workers, undefined));
     forward(u, this, ['upgrade-started', 'upgrade-worker-ready', 'upgrade-failed']);
     // As a reload's generation: the new master alone takes new connections during its probation
     // (when both accept, the old, warm workers win nearly every one and the canary has nothing to
@@ -260,7 +250,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The reloads piece reports; this master moves what serves. */
   private followReloads(): Reloads {
-    const r = new Reloads(this.c, this.opts, this.view, (env) => this.newGeneration(undefined, env));
+    const r = new Reloads(this.c, this.opts, this.view, (env) => this.pool.create(workerExec(this.c.start), env, this.workers, undefined));
     forward(r, this, ['reload-started', 'reload-failed', 'reload-succeeded']);
     r.on('promoted', (gen) => this.onProbation(gen));
     r.on('rolled-back', (restored) => {

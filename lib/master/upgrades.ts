@@ -3,10 +3,7 @@
 // supervisor, lib/supervisor/supervised.ts), follows it, and once the new master serves,
 // follows that one while this master drains: the sockets kept to take service back
 // (KeptSockets, lib/sockets/ledger.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
-//
-// It reads the master through its view (lib/master/context.ts) and creates generations
-// with the factory it is given, but changes nothing there: each outcome is an event
-// (UpgradesEvents) or the Outcome an upgrade request resolves with, and the master moves its state on them.
+// A piece, as docs/architecture.md says: it reads the master's view and reports (UpgradesEvents, Outcome).
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
@@ -52,7 +49,6 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   private attempt: Upgrade | undefined;
   /** While the new master is followed (nginx mode): the sockets kept to take service back. */
   private kept: KeptSockets | undefined;
-  private takingBack: TakeBack | undefined;
 
   /** @param newGeneration creates (not starts) a generation of this master running `exec` (undefined: the current release) */
   constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (exec: WorkerExec | undefined) => Generation) {
@@ -172,8 +168,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     c.log.error('taking-back', `${reason}; this master takes service back on the sockets it kept`, { newPid: pid });
     this.emit('taking-back', { pid, reason });
     setTitle('master', this.m.generation(), 'taking back');
-    const t = new TakeBack({ start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration });
-    this.takingBack = t;
+    // until it serves again, or stops, or gives up (the master's state says which)
+    const t = new TakeBack({ start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration, wanted: () => this.m.state() === 'starting' });
     t.on('ready', (gen) => this.emit('taken-back', gen));
     t.on('failed', (why) => {
       c.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${why}`);
@@ -192,7 +188,6 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   release(): void {
     if (this.attempt instanceof UpgradeAttempt) this.attempt.release();
     this.letGo();
-    this.takingBack?.cancel();
   }
 
   /** Gives up the upgrade in progress (this master stops). */

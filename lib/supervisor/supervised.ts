@@ -56,7 +56,6 @@ export class RemoteUpgrade extends Upgrade {
 
 export class SupervisorLink {
   private current: RemoteUpgrade | undefined;
-  private held = false;
 
   /**
    * @param onUpgrade an upgrade the supervisor started on its own (SIGUSR2 sent to it)
@@ -73,15 +72,14 @@ export class SupervisorLink {
   }
 
   /**
-   * Hands the supervisor a duplicate of every listening socket (once), then `state` (which
-   * tells it this master serves); resolves when all of it is in the channel, where it stays
-   * readable after this process dies (the supervisor acts on a master's death only once
-   * it has read its channel to the end). A handle waits for the supervisor's
-   * acknowledgement before anything after it is written: at most `timeoutMs`.
+   * Hands the supervisor a duplicate of every listening socket (the first master, once: under
+   * `baton run` no master takes service back), then `state` (which tells it this master serves);
+   * resolves when all of it is in the channel, where it stays readable after this process dies
+   * (the supervisor acts on a master's death only once it has read its channel to the end). A
+   * handle waits for the supervisor's acknowledgement before anything after it is written: at
+   * most `timeoutMs`.
    */
   hold(listeners: Listener[], state: FromMaster, timeoutMs = 5_000): Promise<void> {
-    if (this.held) return Promise.resolve();
-    this.held = true;
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       for (const l of listeners) this.send({ type: 'hold', spec: l.spec, external: l.external || undefined }, l.handle());
