@@ -1,13 +1,8 @@
 // The master role: a coordinator. It owns the listening sockets, its generations and its
 // state (lib/master/states.ts: the table of states, transitions and what each request may
-// do in each), and delegates each change to a piece that reports back by events:
-//   start-up         lib/master/startup.ts (spawned by an upgrade: the old master says go)
-//   SIGUSR2          lib/master/upgrades.ts: a replacement master, the hand-over, the
-//                    take-back if the new one dies (under `baton run` the supervisor runs it)
-//   SIGHUP           lib/master/reloads.ts: a new generation in this master
-//   SIGTERM/INT/QUIT graceful stop here; a second SIGTERM/SIGINT stops at once
-//
-// Only this file changes the state; what the world sees of it is lib/master/surface.ts.
+// do in each), and delegates each change to a piece that reports back by events: its
+// start-up (startup.ts), its upgrades (upgrades.ts: SIGUSR2) and reloads (reloads.ts: SIGHUP);
+// a stop is its own. Only this file changes the state; what the world sees of it is surface.ts.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import { PROBATION_SHARE } from '../pool/probation';

@@ -200,7 +200,6 @@ export class Supervisor {
       probation: old ? this.info.probation : 0,
       pidFile: this.info.pidFile,
       oldPid: old?.pid,
-      keepChannel: true,
       env: { [SUPERVISOR_ENV]: '1' },
       log: this.log,
       // the old master judges (it counts its own generation); its verdict comes back here
@@ -255,9 +254,8 @@ export class Supervisor {
   /** No master serves: a new one on the held sockets after the crash back-off (returned, ms). */
   private respawn(): number {
     const ms = this.backoff.next();
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
       // a master serves again (an upgrade started meanwhile took over), or the supervisor stops;
       // an upgrade still in progress restarts if it fails ('failed')
       if (!this.states.is('restarting') || this.attempt?.finished === false) return;

@@ -6,7 +6,7 @@ import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { earlyReporter, type EarlyReporter } from './early';
-import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
+import { FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
 import { sendIfConnected } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { oldbinPath, removePidFileIf, writePidFile } from '../os/pidfile';
@@ -54,10 +54,11 @@ export interface UpgradeOptions {
   /** ms the new master serves beside the old one before the old one hands over. */
   probation?: number;
   pidFile: string | undefined;
-  /** The master being replaced (this process, or a supervisor's child); undefined when there is none: a restart. */
+  /**
+   * The master being replaced: this process, or a supervisor's child (a supervisor runs the attempt
+   * and follows the new master itself); undefined when there is none: a restart.
+   */
   oldPid: number | undefined;
-  /** A supervisor keeps talking to the new master: the channel stays open. */
-  keepChannel?: boolean;
   /** Environment of the new master over this process's (undefined removes a variable). */
   env?: Record<string, string | undefined>;
   log: Logger;
@@ -128,7 +129,7 @@ export class UpgradeAttempt extends Upgrade {
     const fds = [...listeners.map((l) => l.handoffFd()), ...(this.o.endpoints ?? []).map((e) => e.fd)];
     const base = { ...process.env, ...this.o.env };
     this.early = earlyReporter({ role: 'master', generation, format: this.o.log.format }, base);
-    const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
+    const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: JSON.stringify(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
       child = (this.o.spawn ?? spawnChild)(relaunch.command, argv, {
@@ -265,7 +266,7 @@ export class UpgradeAttempt extends Upgrade {
     this.ended();
     this.emit('serving', pid, dropped);
     // a supervisor follows its masters itself (lib/supervisor/supervisor.ts)
-    if (this.o.keepChannel) return this.handOver.to('released');
+    if (this.o.oldPid !== process.pid) return this.handOver.to('released');
     this.send({ type: 'release' });
     this.errors = [];
     // The channel stays open, but keeps nobody alive: the new master says on it when it is
