@@ -48,11 +48,10 @@ export interface MasterView {
   workersForNext(): number | undefined;
 }
 
-/** The supervisor's requests (under `baton run`): an upgrade it started on its own, a stop; and the old master's roll-back (its canary failed). */
+/** The supervisor's requests (under `baton run`): an upgrade it started on its own, a stop. */
 export interface SupervisorRequests {
   upgrade(u: RemoteUpgrade): void;
   stop(): unknown;
-  rollBack(reason: string): unknown;
 }
 
 /** `master`: what the observation reads of it. Throws on a pid file it cannot write. */
@@ -73,7 +72,6 @@ export function masterContext(opts: ResolvedOptions, master: ObservationHost, su
   const observation = new Observation(master, { opts, log, inherited: new Map((handoff?.endpoints ?? []).map((e) => [e.key, e.fd])) });
   // the old master's canary: the first generation's tally when asked, and its verdict
   if (handoff) parent.report = () => ({ tally: observation.observer.tally(handoff.generation), left: { ms: opts.canary.warmupMs ?? 0, responses: observation.observer.leftOut(handoff.generation) } });
-  parent.on('roll-back', (reason) => supervisor.rollBack(reason));
   // its endpoints close last; their socket files stay when the next master serves on them
   exitHooks.add((reason: string) => observation.close(reason !== 'upgraded'));
   return { start, handoff, parent, log, envFile, exitHooks, link, observation, surface: new Surface(opts, log, notifier, exitHooks, handoff !== undefined) };

@@ -64,11 +64,11 @@ export class Master extends EventEmitter<MasterEvents> {
   constructor(private opts: ResolvedOptions, specs: ListenerSpec[]) {
     super();
     this.c = masterContext(opts, this.observed(), {
-      upgrade: (u) => this.upgrades.adopt(u), rollBack: (reason) => this.stop(reason, true),
-      stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
+      upgrade: (u) => this.upgrades.adopt(u), stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
     });
     const { handoff, log } = this.c;
     log.sink = (r) => this.emit('log', r);
+    this.c.parent.on('roll-back', (reason) => this.stop(reason, true)); // the old master's canary failed this one
     this.states = new States(log, () => ({ reloading: this.reloads.busy, upgrading: this.upgrades.busy }));
     this.workers = handoff?.workers ?? opts.workers;
     this.scaled = handoff?.workers !== undefined;
@@ -227,7 +227,8 @@ export class Master extends EventEmitter<MasterEvents> {
     this.ledger.stopAccepting();
     this.c.parent.send({ type: 'handed-over', pid }); // the master before this one may stop watching
     this.c.surface.releaseControl(false); // the new master has the path now
-    this.drainAll('upgraded');
+    this.reloads.abort();
+    this.pool.drainAll('upgraded');
     setTitle('master', this.generation, 'old, draining');
     this.pool.connections.flush();
     this.announcing = this.pool.acceptorsClosed(1_000).then(() => {
@@ -329,13 +330,9 @@ export class Master extends EventEmitter<MasterEvents> {
     if (own) this.ledger.removePaths();
     this.c.surface.releaseControl(own);
     this.pool.connections.dropPending();
-    this.drainAll(reason);
-    this.maybeExit();
-  }
-
-  private drainAll(reason: string): void {
     this.reloads.abort();
     this.pool.drainAll(reason);
+    this.maybeExit();
   }
 
   private maybeExit(): void {

@@ -141,11 +141,11 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
 
   /** The new master serves; while this one drains it may die, and this one takes service back. */
   private watch(pid: number, attempt: UpgradeAttempt): void {
-    // Before the servers close their fds: the sockets to take service back with (not under
-    // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
-    const kept = this.c.link ? undefined : new KeptSockets(this.m.sockets());
+    // Before the servers close their fds: the sockets to take service back with (an attempt of
+    // this master's own: under `baton run` the supervisor holds them and restarts a dead master).
+    const kept = new KeptSockets(this.m.sockets());
     this.kept = kept;
-    if (kept?.failed !== undefined) this.c.log.warn('keep-failed', `${kept.failed}: if the new master dies while this one drains, this one cannot take service back`);
+    if (kept.failed !== undefined) this.c.log.warn('keep-failed', `${kept.failed}: if the new master dies while this one drains, this one cannot take service back`);
     attempt.on('lost', (reason) => this.takeBack(pid, reason));
     attempt.on('moved-on', (what) => {
       // the kept sockets would keep queueing connections nobody accepts

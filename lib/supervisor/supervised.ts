@@ -1,11 +1,8 @@
 // The master's side of `baton run`: a master whose parent is the supervisor.
 //
-// It hands the supervisor a duplicate of each listening socket (once, when the first
-// master is about to serve: before it accepts its first connection, so that the
-// supervisor never lacks the sockets or the news that this master served, however soon
-// it dies) and keeps it informed of what the next master needs. Upgrades are run by the
-// supervisor, the new master's parent: this master asks for one (SIGUSR2, `baton upgrade`)
-// and follows it through RemoteUpgrade.
+// It hands the supervisor its sockets (SupervisorLink.hold()) and keeps it informed of what the
+// next master needs. Upgrades are run by the supervisor, the new master's parent: this master
+// asks for one (SIGUSR2, `baton upgrade`) and follows it through RemoteUpgrade.
 import { sendIfConnected } from '../channel';
 import type { Listener } from '../sockets/ledger';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';

@@ -160,7 +160,6 @@ export class UpgradeAttempt extends Upgrade {
         this.emit('lost', this.withErrors(`the new master ${child.pid} ${how} after it took over`));
         return;
       }
-      if (this.finished) return;
       this.fail(this.handOver.is('probation', 'judging')
         ? `the new master ${child.pid} ${how} during its probation (this master accepts again; it served its own connections all along)`
         : `the new master ${child.pid} ${how} before it was serving`);
