@@ -135,8 +135,6 @@ export class Supervisor {
     // 'hello' comes from listen(); a master of an older baton says nothing before it serves
     if (child === this.serving && this.states.is('starting')) this.states.to('listening');
     switch (message.type) {
-      case 'hello':
-        return;
       case 'hold':
         if (handle && typeof handle === 'object' && !this.held.some((h) => h.spec.name === message.spec.name)) {
           const h = handle as object;

@@ -1,10 +1,7 @@
-// Taking service back (nginx mode): the new master died after it took over, while this
-// old master still drains. Once the sockets it kept accept again (the ledger does that,
-// KeptSockets.takeBack() in lib/sockets/ledger.ts; this piece only waits for it), it starts a
-// fresh generation of the release its own workers ran, even if `current` points elsewhere now
-// (the new release may be why the new master died); failing that, one of the current release.
-// Connections wait in the dispatcher (and the backlog) meanwhile.
-// The outcome is an event: 'ready' with the generation to serve, or 'failed'.
+// Taking service back (nginx mode; docs/architecture.md, "Taking service back"): once the
+// sockets the old master kept accept again (KeptSockets.takeBack() in lib/sockets/ledger.ts,
+// which this piece only waits for), a fresh generation of the release its own workers ran (the
+// new release may be why the new master died), failing that one of the current release.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { Logger } from '../log/log';
