@@ -8,7 +8,6 @@ import type { Listener } from '../sockets/ledger';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
 import { Upgrade } from '../upgrade/attempt';
 import { upgradeEvent } from './bridge';
-import type { HandOverPhase } from '../upgrade/phases';
 
 export const SUPERVISOR_ENV = 'BATON_SUPERVISOR';
 
@@ -29,15 +28,10 @@ export class RemoteUpgrade extends Upgrade {
 
   constructor(private link: SupervisorLink) {
     super();
-    const follow = (phase: HandOverPhase) => () => this.handOver.follow(phase);
-    this.on('started', (pid) => {
-      this.pid = pid;
-      this.handOver.follow('starting');
-    });
-    this.on('probation', follow('probation'));
-    this.on('tally', follow('judging'));
-    this.on('serving', follow('serving'));
-    this.on('failed', follow('failed'));
+    this.on('started', (pid) => (this.pid = pid));
+    // the phase each event moves it to ('go' is never forwarded: HandOver.follow() passes it)
+    const moves = { started: 'starting', probation: 'probation', tally: 'judging', serving: 'serving', failed: 'failed' } as const;
+    for (const [event, phase] of Object.entries(moves)) this.on(event as keyof typeof moves, () => this.handOver.follow(phase));
   }
 
   start(): void {
