@@ -8,7 +8,7 @@ import { Predecessor } from '../upgrade/predecessor';
 import { captureStart, type StartContext } from '../os/relaunch';
 import { Logger } from '../log/log';
 import { Notifier } from '../os/notify';
-import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
+import { SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
 import type { Generation } from '../pool/generation';
 import type { Listener } from '../sockets/ledger';
 import { Observation, type ObservationHost } from '../observe/observation';
@@ -48,20 +48,14 @@ export interface MasterView {
   workersForNext(): number | undefined;
 }
 
-/** The supervisor's requests (under `baton run`): an upgrade it started on its own, a stop. */
-export interface SupervisorRequests {
-  upgrade(u: RemoteUpgrade): void;
-  stop(): unknown;
-}
-
 /** `master`: what the observation reads of it. Throws on a pid file it cannot write. */
-export function masterContext(opts: ResolvedOptions, master: ObservationHost, supervisor: SupervisorRequests): MasterContext {
+export function masterContext(opts: ResolvedOptions, master: ObservationHost): MasterContext {
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];
   const parent = new Predecessor(opts.probation);
   const log = new Logger('master', handoff?.generation ?? 1, opts.logLevel, opts.logFormat, opts.logger);
-  const link = takeSupervisedMarker() ? new SupervisorLink((u) => supervisor.upgrade(u), () => supervisor.stop()) : undefined;
+  const link = takeSupervisedMarker() ? new SupervisorLink() : undefined;
   link?.send({ type: 'hello', readyTimeout: opts.readyTimeout });
   // systemd notifications (Type=notify); under `baton run` the supervisor sends them
   const notifier = new Notifier(log, link === undefined);
@@ -70,7 +64,7 @@ export function masterContext(opts: ResolvedOptions, master: ObservationHost, su
   const envFile = new EnvFile(opts.envFile, start.cwd, log);
   envFile.load();
   const observation = new Observation(master, { opts, log, inherited: new Map((handoff?.endpoints ?? []).map((e) => [e.key, e.fd])) });
-  // the old master's canary: the first generation's tally when asked, and its verdict
+  // the old master's canary: the first generation's tally when asked
   if (handoff) parent.report = () => ({ tally: observation.observer.tally(handoff.generation), left: { ms: opts.canary.warmupMs ?? 0, responses: observation.observer.leftOut(handoff.generation) } });
   // its endpoints close last; their socket files stay when the next master serves on them
   exitHooks.add((reason: string) => observation.close(reason !== 'upgraded'));

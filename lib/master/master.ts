@@ -63,12 +63,12 @@ export class Master extends EventEmitter<MasterEvents> {
 
   constructor(private opts: ResolvedOptions, specs: ListenerSpec[]) {
     super();
-    this.c = masterContext(opts, this.observed(), {
-      upgrade: (u) => this.upgrades.adopt(u), stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
-    });
-    const { handoff, log } = this.c;
+    this.c = masterContext(opts, this.observed());
+    const { handoff, log, link, parent } = this.c;
     log.sink = (r) => this.emit('log', r);
-    this.c.parent.on('roll-back', (reason) => this.stop(reason, true)); // the old master's canary failed this one
+    parent.on('roll-back', (reason) => this.stop(reason, true)); // the old master's canary failed this one
+    link?.on('upgrade', (u) => this.upgrades.adopt(u));
+    link?.on('stop', () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'));
     this.states = new States(log, () => ({ reloading: this.reloads.busy, upgrading: this.upgrades.busy }));
     this.workers = handoff?.workers ?? opts.workers;
     this.scaled = handoff?.workers !== undefined;

@@ -3,6 +3,7 @@
 // It hands the supervisor its sockets (SupervisorLink.hold()) and keeps it informed of what the
 // next master needs. Upgrades are run by the supervisor, the new master's parent: this master
 // asks for one (SIGUSR2, `baton upgrade`) and follows it through RemoteUpgrade.
+import { EventEmitter } from 'node:events';
 import { sendIfConnected } from '../channel';
 import type { Listener } from '../sockets/ledger';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
@@ -45,14 +46,12 @@ export class RemoteUpgrade extends Upgrade {
   }
 }
 
-export class SupervisorLink {
+/** What the supervisor asks: it started an upgrade on its own (SIGUSR2 sent to it); it stops the service. */
+export class SupervisorLink extends EventEmitter<{ upgrade: [u: RemoteUpgrade]; stop: [] }> {
   private current: RemoteUpgrade | undefined;
 
-  /**
-   * @param onUpgrade an upgrade the supervisor started on its own (SIGUSR2 sent to it)
-   * @param onStop the supervisor stops the service
-   */
-  constructor(private onUpgrade: (u: RemoteUpgrade) => void, private onStop: () => void) {
+  constructor() {
+    super();
     process.on('message', (m: unknown) => this.onMessage(m));
   }
 
@@ -92,13 +91,13 @@ export class SupervisorLink {
     if (!isBaton(m)) return;
     const message = m as ToMaster;
     if (message.type === 'stop') {
-      this.onStop();
+      this.emit('stop');
       return;
     }
     let u = this.current;
     if (message.type === 'upgrade-started' && (u === undefined || u.finished)) {
       u = this.request();
-      this.onUpgrade(u);
+      this.emit('upgrade', u);
     }
     const e = upgradeEvent(message);
     if (u === undefined || u.finished || e === undefined) return;
