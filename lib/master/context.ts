@@ -1,6 +1,5 @@
 // What a master is made of before it does anything, read or built once when it is
 // constructed (MasterContext), and what its pieces may read of it (MasterView).
-import type { EventEmitter } from 'node:events';
 import { EnvFile } from '../config/envfile';
 import type { ResolvedOptions } from '../config/options';
 import { ExitHooks } from '../worker/exit-hooks';
@@ -9,7 +8,7 @@ import { Predecessor } from '../upgrade/predecessor';
 import { captureStart, type StartContext } from '../os/relaunch';
 import { Logger } from '../log/log';
 import { Notifier } from '../os/notify';
-import { type RemoteUpgrade, SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
+import { SupervisorLink, takeSupervisedMarker } from '../supervisor/supervised';
 import type { Generation } from '../pool/generation';
 import type { Listener } from '../sockets/ledger';
 import { Observation } from '../observe/observation';
@@ -50,22 +49,14 @@ export interface MasterView {
   workersForNext(): number | undefined;
 }
 
-/** The supervisor's requests (under `baton run`): an upgrade it started on its own, a stop; and the old master's roll-back (its canary failed). */
-export interface SupervisorRequests {
-  upgrade(u: RemoteUpgrade): void;
-  stop(): unknown;
-  rollBack(reason: string): unknown;
-}
-
-/** `master` receives the log records (its 'log' event). Throws on a pid file it cannot write. */
-export function masterContext(opts: ResolvedOptions, master: EventEmitter & ObservedMaster, supervisor: SupervisorRequests): MasterContext {
+/** `master`: what the observation reads of it. Throws on a pid file it cannot write. */
+export function masterContext(opts: ResolvedOptions, master: ObservedMaster): MasterContext {
   const start = captureStart();
   const handoff = readHandoff();
   delete process.env[HANDOFF_ENV];
   const parent = new Predecessor(opts.probation);
   const log = new Logger('master', handoff?.generation ?? 1, opts.logLevel, opts.logFormat, opts.logger);
-  log.sink = (r) => master.emit('log', r);
-  const link = takeSupervisedMarker() ? new SupervisorLink((u) => supervisor.upgrade(u), () => supervisor.stop()) : undefined;
+  const link = takeSupervisedMarker() ? new SupervisorLink() : undefined;
   link?.send({ type: 'hello', readyTimeout: opts.readyTimeout });
   // systemd notifications (Type=notify); under `baton run` the supervisor sends them
   const notifier = new Notifier(log, link === undefined);
@@ -74,14 +65,13 @@ export function masterContext(opts: ResolvedOptions, master: EventEmitter & Obse
   const envFile = new EnvFile(opts.envFile, start.cwd, log);
   envFile.load();
   const observation = new Observation(master, { opts, log, inherited: new Map((handoff?.endpoints ?? []).map((e) => [e.key, e.fd])) });
-  // the old master's canary: the first generation's tally when asked, and its verdict
+  // the old master's canary: the first generation's tally when asked
   if (handoff) {
     parent.report = () => {
       const tally = observation.observer.metrics.tally(handoff.generation);
       return { tally, left: { ms: opts.canary.warmupMs ?? 0, responses: tally.left } };
     };
   }
-  parent.on('roll-back', (reason) => supervisor.rollBack(reason));
   // its endpoints close last; their socket files stay when the next master serves on them
   exitHooks.add((reason: string) => observation.close(reason !== 'upgraded'));
   return { start, handoff, parent, log, envFile, exitHooks, link, observation, surface: new Surface(opts, log, notifier, exitHooks, handoff !== undefined) };

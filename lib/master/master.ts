@@ -1,30 +1,23 @@
 // The master role: a coordinator. It owns the listening sockets, its generations and its
 // state (lib/master/states.ts: the table of states, transitions and what each request may
-// do in each), and delegates each change to a piece that reports back by events:
-//   start-up         lib/master/startup.ts (spawned by an upgrade: the old master says go)
-//   SIGUSR2          lib/master/upgrades.ts: a replacement master, the hand-over, the
-//                    take-back if the new one dies (under `baton run` the supervisor runs it)
-//   SIGHUP           lib/master/reloads.ts: a new generation in this master
-//   SIGTERM/INT/QUIT graceful stop here; a second SIGTERM/SIGINT stops at once
-//
-// Only this file changes the state; what the world sees of it is lib/master/surface.ts.
+// do in each), and delegates each change to a piece that reports back by events: its
+// start-up (startup.ts), its upgrades (upgrades.ts: SIGUSR2) and reloads (reloads.ts: SIGHUP);
+// a stop is its own. Only this file changes the state; what the world sees of it is surface.ts.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import { PROBATION_SHARE } from '../pool/probation';
 import type { EnvOverlay } from '../config/envfile';
 import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
-import { workerExec, type WorkerExec } from '../os/relaunch';
+import { workerExec } from '../os/relaunch';
 import { SocketLedger, type Listener } from '../sockets/ledger';
 import { Commands, type CommandTarget, type Outcome } from '../control/commands';
-import type { Predecessor } from '../upgrade/predecessor';
 import { setTitle } from '../os/title';
 import { takeOverUncaught } from '../os/fatal';
-import { isStopSignal, StopSignals } from '../os/signals';
+import { isStopSignal, STOP_SIGNALS, StopSignals } from '../os/signals';
 import type { FromMaster } from '../messages';
 import { forward, type MasterEvents } from './events';
 import { masterContext, type MasterContext, type MasterView } from './context';
-import { installSignals } from './signals';
 import { renderStatus } from './status';
 import { States, type MasterState } from './states';
 import { GENERATION_EVENTS, Generations } from './generations';
@@ -69,11 +62,13 @@ export class Master extends EventEmitter<MasterEvents> {
 
   constructor(private opts: ResolvedOptions, specs: ListenerSpec[]) {
     super();
-    this.c = masterContext(opts, this, {
-      upgrade: (u) => this.upgrades.adopt(u), rollBack: (reason) => this.stop(reason, true),
-      stop: () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'),
-    });
-    const { handoff, log } = this.c;
+    // the observation reads it as lib/observe/observer.ts's ObservedMaster: its state, generations, events
+    this.c = masterContext(opts, this);
+    const { handoff, log, link, parent } = this.c;
+    log.sink = (r) => this.emit('log', r);
+    parent.on('roll-back', (reason) => this.stop(reason, true)); // the old master's canary failed this one
+    link?.on('upgrade', (u) => this.upgrades.adopt(u));
+    link?.on('stop', () => this.state !== 'stopping' && this.stop('stop requested by the supervisor'));
     this.states = new States(log, () => ({ reloading: this.reloads.busy, upgrading: this.upgrades.busy }));
     this.workers = handoff?.workers ?? opts.workers;
     this.scaled = handoff?.workers !== undefined;
@@ -81,7 +76,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.generations = this.pool.all;
     forward(this.pool, this, GENERATION_EVENTS);
     this.pool.on('generation-drained', () => this.maybeExit());
-    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.newGeneration(undefined, {}, handoff ? this.c.parent : undefined));
+    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.pool.create(workerExec(this.c.start), {}, this.workers, handoff ? this.c.parent : undefined));
     this.upgrades = this.followUpgrades();
     this.reloads = this.followReloads();
   }
@@ -114,9 +109,16 @@ export class Master extends EventEmitter<MasterEvents> {
   run(): void {
     setTitle('master', this.generation, 'starting');
     takeOverUncaught(this.c.log);
-    installSignals(this, (signal) => {
-      this.c.log.info('signal-passed', `${signal} passed to the workers`);
-      this.pool.broadcast({ type: 'signal', signal });
+    // what each signal asks, as nginx has it; USR1 goes to the workers (nginx reopens its logs
+    // on USR1; a listener on it also keeps Node from starting its inspector)
+    process.on('SIGUSR2', () => void this.upgrade());
+    process.on('SIGHUP', () => void this.reload());
+    for (const sig of STOP_SIGNALS) process.on(sig, () => this.stop(sig));
+    process.on('SIGTTIN', () => void this.scale(this.workers + 1));
+    process.on('SIGTTOU', () => void this.scale(this.workers - 1));
+    process.on('SIGUSR1', () => {
+      this.c.log.info('signal-passed', 'SIGUSR1 passed to the workers');
+      this.pool.broadcast({ type: 'signal', signal: 'SIGUSR1' });
     });
     const { startup } = this;
     startup.on('listening', (info) => this.emit('listening', info));
@@ -124,15 +126,6 @@ export class Master extends EventEmitter<MasterEvents> {
     startup.on('failed', (reason) => this.fatal(reason));
     startup.run(this.generations, (l, s) => this.pool.connections.dispatch(l, s));
     void this.c.observation.start(this.c.handoff !== undefined);
-  }
-
-  /**
-   * A generation (created, not started) of `workers` workers. By default they run the script
-   * through the user's symlinks: the current release. `parent`: the old master, which follows
-   * a new master's first generation.
-   */
-  private newGeneration(exec: WorkerExec = workerExec(this.c.start), env: EnvOverlay = {}, parent?: Predecessor): Generation {
-    return this.pool.create(exec, env, this.workers, parent);
   }
 
   private async becomeServing(gen: Generation, takenBack = false): Promise<void> {
@@ -178,7 +171,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The upgrades piece reports; this master moves its state. */
   private followUpgrades(): Upgrades {
-    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.newGeneration(exec, this.servingEnv));
+    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.pool.create(exec ?? workerExec(this.c.start), this.servingEnv, this.workers, undefined));
     forward(u, this, ['upgrade-started', 'upgrade-worker-ready', 'upgrade-failed']);
     // As a reload's generation: the new master alone takes new connections during its probation
     // (when both accept, the old, warm workers win nearly every one and the canary has nothing to
@@ -216,7 +209,8 @@ export class Master extends EventEmitter<MasterEvents> {
     this.ledger.stopAccepting();
     this.c.parent.send({ type: 'handed-over', pid }); // the master before this one may stop watching
     this.c.surface.releaseControl(false); // the new master has the path now
-    this.drainAll('upgraded');
+    this.reloads.abort();
+    this.pool.drainAll('upgraded');
     setTitle('master', this.generation, 'old, draining');
     this.pool.connections.flush();
     this.announcing = this.pool.acceptorsClosed(1_000).then(() => {
@@ -234,7 +228,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The reloads piece reports; this master moves what serves. */
   private followReloads(): Reloads {
-    const r = new Reloads(this.c, this.opts, this.view, (env) => this.newGeneration(undefined, env));
+    const r = new Reloads(this.c, this.opts, this.view, (env) => this.pool.create(workerExec(this.c.start), env, this.workers, undefined));
     forward(r, this, ['reload-started', 'reload-failed', 'reload-succeeded']);
     r.on('promoted', (gen) => this.onProbation(gen));
     r.on('rolled-back', (restored) => {
@@ -318,13 +312,9 @@ export class Master extends EventEmitter<MasterEvents> {
     if (own) this.ledger.removePaths();
     this.c.surface.releaseControl(own);
     this.pool.connections.dropPending();
-    this.drainAll(reason);
-    this.maybeExit();
-  }
-
-  private drainAll(reason: string): void {
     this.reloads.abort();
     this.pool.drainAll(reason);
+    this.maybeExit();
   }
 
   private maybeExit(): void {

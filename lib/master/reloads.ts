@@ -1,9 +1,8 @@
 // The reloads of a master (SIGHUP, `baton reload`), as one piece the coordinator
 // (lib/master/master.ts) drives: the attempt itself is lib/pool/reload.ts; this is what a
 // master makes of it (the envFile read again, its log lines, systemd's RELOADING/READY,
-// the Outcome the request resolves with). It reads the master through its view
-// (lib/master/context.ts) and creates the generation with the factory it is given, but
-// changes nothing there: the master moves on its events (ReloadsEvents).
+// the Outcome the request resolves with). A piece, as docs/architecture.md says: it reads the
+// master's view and reports (ReloadsEvents).
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import { ReloadAttempt } from '../pool/reload';

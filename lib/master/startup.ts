@@ -1,11 +1,8 @@
 // How a master starts, up to the moment it may serve: it opens the master's socket ledger
 // (lib/sockets/ledger.ts: its listening sockets, bound or adopted) and starts its first
-// generation; spawned by an upgrade, it asks the old master to say go once every worker is ready (lib/upgrade/predecessor.ts),
-// and serves on go, or alone when the old master goes away (released it, or died) and
-// every worker is ready. The outcomes are events (StartupEvents); the master changes its state on them.
-// Once the master serves, this piece tells the old master so (with the listeners this
-// release dropped), and begins the first generation's probation meanwhile (the master sets
-// it on the generation).
+// generation; spawned by an upgrade, it asks the old master to say go once every worker is
+// ready (lib/upgrade/predecessor.ts), and serves on go, or alone when the old master goes away
+// (released it, or died) and every worker is ready. Once it serves, it tells the old master so.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Generation } from '../pool/generation';

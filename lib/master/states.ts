@@ -46,19 +46,14 @@ const BY_STATE: Readonly<Record<Request, Partial<Record<MasterState, 'queue' | (
   scale: { 'handed-over': (s) => `this master is ${s}`, stopping: (s) => `this master is ${s}` },
 };
 
-/** Why `n` workers per generation are refused, or undefined. */
-export function scaleRefusal(n: number): string | undefined {
-  return !Number.isInteger(n) || n < 1 ? `${n} workers: at least 1 worker is needed` : n > 1024 ? `${n} workers: at most 1024` : undefined;
-}
-
 /** `workers`: what a scale asks for. */
 export function decide(what: Request, state: MasterState, busy: Busy, workers = 1): Decision {
   const rule = BY_STATE[what][state];
   if (rule === 'queue') return { queue: true };
   if (rule !== undefined) return { refuse: rule(state) };
   if (what === 'scale') {
-    const why = scaleRefusal(workers);
-    return why !== undefined ? { refuse: why } : { run: true };
+    if (!Number.isInteger(workers) || workers < 1) return { refuse: `${workers} workers: at least 1 worker is needed` };
+    return workers > 1024 ? { refuse: `${workers} workers: at most 1024` } : { run: true };
   }
   const reload = busy.reloading !== undefined ? `a reload is in progress (generation ${busy.reloading})` : undefined;
   const upgrade = busy.upgrading !== undefined ? `an upgrade is in progress (new master ${busy.upgrading.pid})` : undefined;

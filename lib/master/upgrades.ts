@@ -3,10 +3,7 @@
 // supervisor, lib/supervisor/supervised.ts), follows it, and once the new master serves,
 // follows that one while this master drains: the sockets kept to take service back
 // (KeptSockets, lib/sockets/ledger.ts) and the take-back itself (lib/upgrade/take-back.ts) if it dies.
-//
-// It reads the master through its view (lib/master/context.ts) and creates generations
-// with the factory it is given, but changes nothing there: each outcome is an event
-// (UpgradesEvents) or the Outcome an upgrade request resolves with, and the master moves its state on them.
+// A piece, as docs/architecture.md says: it reads the master's view and reports (UpgradesEvents, Outcome).
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { ResolvedOptions } from '../config/options';
@@ -52,7 +49,6 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   private attempt: Upgrade | undefined;
   /** While the new master is followed (nginx mode): the sockets kept to take service back. */
   private kept: KeptSockets | undefined;
-  private takingBack: TakeBack | undefined;
 
   /** @param newGeneration creates (not starts) a generation of this master running `exec` (undefined: the current release) */
   constructor(private readonly c: MasterContext, private readonly opts: ResolvedOptions, private readonly m: MasterView, private readonly newGeneration: (exec: WorkerExec | undefined) => Generation) {
@@ -84,7 +80,7 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     const attempt = new UpgradeAttempt({
       judge: this.judge(), drainTimeout: o.drainTimeout,
       relaunch: relaunch(c.start), listeners: this.m.sockets(), generation: this.m.nextGeneration(), workers: this.m.workersForNext(),
-      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
+      readyTimeout: o.readyTimeout, probation: o.probation, pidFile: o.pidFile, oldPid: process.pid, env: c.envFile.forNextMaster(), log: c.log, endpoints: c.observation.handoff(),
     });
     attempt.once('started', () => attempt.child && c.observation.followSuccessor(attempt.child));
     return attempt;
@@ -145,11 +141,11 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
 
   /** The new master serves; while this one drains it may die, and this one takes service back. */
   private watch(pid: number, attempt: UpgradeAttempt): void {
-    // Before the servers close their fds: the sockets to take service back with (not under
-    // `baton run`, whose supervisor holds the sockets and restarts a master that dies).
-    const kept = this.c.link ? undefined : new KeptSockets(this.m.sockets());
+    // Before the servers close their fds: the sockets to take service back with (an attempt of
+    // this master's own: under `baton run` the supervisor holds them and restarts a dead master).
+    const kept = new KeptSockets(this.m.sockets());
     this.kept = kept;
-    if (kept?.failed !== undefined) this.c.log.warn('keep-failed', `${kept.failed}: if the new master dies while this one drains, this one cannot take service back`);
+    if (kept.failed !== undefined) this.c.log.warn('keep-failed', `${kept.failed}: if the new master dies while this one drains, this one cannot take service back`);
     attempt.on('lost', (reason) => this.takeBack(pid, reason));
     attempt.on('moved-on', (what) => {
       // the kept sockets would keep queueing connections nobody accepts
@@ -172,8 +168,8 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
     c.log.error('taking-back', `${reason}; this master takes service back on the sockets it kept`, { newPid: pid });
     this.emit('taking-back', { pid, reason });
     setTitle('master', this.m.generation(), 'taking back');
-    const t = new TakeBack({ start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration });
-    this.takingBack = t;
+    // until it serves again, or stops, or gives up (the master's state says which)
+    const t = new TakeBack({ start: c.start, old: this.m.serving(), log: c.log, newGeneration: this.newGeneration, wanted: () => this.m.state() === 'starting' });
     t.on('ready', (gen) => this.emit('taken-back', gen));
     t.on('failed', (why) => {
       c.log.error('take-back-failed', `taking service back failed, nothing serves new connections: ${why}`);
@@ -192,7 +188,6 @@ export class Upgrades extends EventEmitter<UpgradesEvents> {
   release(): void {
     if (this.attempt instanceof UpgradeAttempt) this.attempt.release();
     this.letGo();
-    this.takingBack?.cancel();
   }
 
   /** Gives up the upgrade in progress (this master stops). */

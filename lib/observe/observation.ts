@@ -52,7 +52,7 @@ export class Observation {
   async start(fromPredecessor: boolean): Promise<void> {
     this.fromPredecessor = fromPredecessor;
     this.observer.start();
-    // before the master's own handlers (lib/master/signals.ts): what they start, a signal triggered
+    // before the master's own handlers (lib/master/master.ts run()): what they start, a signal triggered
     for (const sig of ['SIGUSR2', 'SIGHUP'] as const) process.prependListener(sig, () => this.observer.signalled());
     // a socket the previous master passed for an address this release does not serve: nobody would accept on it
     const wanted = new Set([this.o.opts.metrics, this.o.opts.health].flatMap((a) => (a ? [addressKey(a)] : [])));

@@ -12,8 +12,6 @@
 // listening. An upgrade in progress is not a state here: it is its attempt's phase
 // (lib/upgrade/phases.ts).
 
-import { StateTable } from '../upgrade/state-table';
-
 export type SupervisorState = 'starting' | 'listening' | 'serving' | 'restarting' | 'stopping';
 
 export const SUPERVISOR: Readonly<Record<SupervisorState, readonly SupervisorState[]>> = {
@@ -23,8 +21,3 @@ export const SUPERVISOR: Readonly<Record<SupervisorState, readonly SupervisorSta
   restarting: ['serving', 'stopping'],
   stopping: [],
 };
-
-/** The supervisor's state, moved only along SUPERVISOR (a move off the table throws). */
-export function supervisorStates(): StateTable<SupervisorState> {
-  return new StateTable(SUPERVISOR, 'starting', 'supervisor state');
-}

@@ -1,17 +1,14 @@
 // The master's side of `baton run`: a master whose parent is the supervisor.
 //
-// It hands the supervisor a duplicate of each listening socket (once, when the first
-// master is about to serve: before it accepts its first connection, so that the
-// supervisor never lacks the sockets or the news that this master served, however soon
-// it dies) and keeps it informed of what the next master needs. Upgrades are run by the
-// supervisor, the new master's parent: this master asks for one (SIGUSR2, `baton upgrade`)
-// and follows it through RemoteUpgrade.
+// It hands the supervisor its sockets (SupervisorLink.hold()) and keeps it informed of what the
+// next master needs. Upgrades are run by the supervisor, the new master's parent: this master
+// asks for one (SIGUSR2, `baton upgrade`) and follows it through RemoteUpgrade.
+import { EventEmitter } from 'node:events';
 import { sendIfConnected } from '../channel';
 import type { Listener } from '../sockets/ledger';
 import { isBaton, type FromMaster, type ToMaster } from '../messages';
 import { Upgrade } from '../upgrade/attempt';
 import { upgradeEvent } from './bridge';
-import type { HandOverPhase } from '../upgrade/phases';
 
 export const SUPERVISOR_ENV = 'BATON_SUPERVISOR';
 
@@ -32,15 +29,10 @@ export class RemoteUpgrade extends Upgrade {
 
   constructor(private link: SupervisorLink) {
     super();
-    const follow = (phase: HandOverPhase) => () => this.handOver.follow(phase);
-    this.on('started', (pid) => {
-      this.pid = pid;
-      this.handOver.follow('starting');
-    });
-    this.on('probation', follow('probation'));
-    this.on('tally', follow('judging'));
-    this.on('serving', follow('serving'));
-    this.on('failed', follow('failed'));
+    this.on('started', (pid) => (this.pid = pid));
+    // the phase each event moves it to ('go' is never forwarded: HandOver.follow() passes it)
+    const moves = { started: 'starting', probation: 'probation', tally: 'judging', serving: 'serving', failed: 'failed' } as const;
+    for (const [event, phase] of Object.entries(moves)) this.on(event as keyof typeof moves, () => this.handOver.follow(phase));
   }
 
   start(): void {
@@ -54,15 +46,12 @@ export class RemoteUpgrade extends Upgrade {
   }
 }
 
-export class SupervisorLink {
+/** What the supervisor asks: it started an upgrade on its own (SIGUSR2 sent to it); it stops the service. */
+export class SupervisorLink extends EventEmitter<{ upgrade: [u: RemoteUpgrade]; stop: [] }> {
   private current: RemoteUpgrade | undefined;
-  private held = false;
 
-  /**
-   * @param onUpgrade an upgrade the supervisor started on its own (SIGUSR2 sent to it)
-   * @param onStop the supervisor stops the service
-   */
-  constructor(private onUpgrade: (u: RemoteUpgrade) => void, private onStop: () => void) {
+  constructor() {
+    super();
     process.on('message', (m: unknown) => this.onMessage(m));
   }
 
@@ -73,15 +62,14 @@ export class SupervisorLink {
   }
 
   /**
-   * Hands the supervisor a duplicate of every listening socket (once), then `state` (which
-   * tells it this master serves); resolves when all of it is in the channel, where it stays
-   * readable after this process dies (the supervisor acts on a master's death only once
-   * it has read its channel to the end). A handle waits for the supervisor's
-   * acknowledgement before anything after it is written: at most `timeoutMs`.
+   * Hands the supervisor a duplicate of every listening socket (the first master, once: under
+   * `baton run` no master takes service back), then `state` (which tells it this master serves);
+   * resolves when all of it is in the channel, where it stays readable after this process dies
+   * (the supervisor acts on a master's death only once it has read its channel to the end). A
+   * handle waits for the supervisor's acknowledgement before anything after it is written: at
+   * most `timeoutMs`.
    */
   hold(listeners: Listener[], state: FromMaster, timeoutMs = 5_000): Promise<void> {
-    if (this.held) return Promise.resolve();
-    this.held = true;
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       for (const l of listeners) this.send({ type: 'hold', spec: l.spec, external: l.external || undefined }, l.handle());
@@ -103,13 +91,13 @@ export class SupervisorLink {
     if (!isBaton(m)) return;
     const message = m as ToMaster;
     if (message.type === 'stop') {
-      this.onStop();
+      this.emit('stop');
       return;
     }
     let u = this.current;
     if (message.type === 'upgrade-started' && (u === undefined || u.finished)) {
       u = this.request();
-      this.onUpgrade(u);
+      this.emit('upgrade', u);
     }
     const e = upgradeEvent(message);
     if (u === undefined || u.finished || e === undefined) return;

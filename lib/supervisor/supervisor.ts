@@ -1,28 +1,9 @@
-// `baton run app.js`: a thin, long-lived supervisor with a stable PID.
-//
-// Where the process that started the server must stay (a container's PID 1, a systemd
-// Type=simple or Type=notify unit, a shell job whose Ctrl-C must keep working), the
-// nginx-style replacement of the master is not enough: the original master exits. The
-// supervisor stays instead, and every master is its child:
-//
-//   supervisor (stable pid) --spawn--> master 1 (binds the sockets, sends the supervisor
-//       |                               a duplicate of each: the supervisor holds them
-//       |                               without accepting)
-//       |  upgrade (SIGUSR2 to either, or `baton upgrade`)
-//       +--spawn, sockets in stdio--> master 2 ... ready -> go -> serving
-//       |                             then master 1 is told to hand over: it stops
-//       |                             accepting, drains and exits
-//       |  a master that dies unexpectedly
-//       +--spawn, sockets in stdio--> master 3 (connections wait in the backlog meanwhile,
-//                                     after the crash back-off; during an upgrade, only once
-//                                     the upgrade failed: its new master serves otherwise)
-//
-// Signals: USR2 upgrade; HUP, TTIN, TTOU, USR1 go to the serving master; TERM, INT, QUIT
-// stop every master gracefully and exit 0 once they are gone (a second TERM/INT kills).
-//
-// A first master that does not call baton's listen() within readyTimeout (the wrong file,
-// or an app that never gets there) is killed and the supervisor exits 1, saying so: a
-// master says 'hello' to its supervisor from listen().
+// `baton run app.js`: a thin, long-lived supervisor with a stable PID, for where the process
+// that started the server must stay (a container's PID 1, a systemd unit, a shell job and its
+// Ctrl-C): every master is its child. It holds the sockets the first master sends it, spawns every
+// next master with them (an upgrade of the serving one, or a restart when none serves), and
+// restarts a master that dies after the crash back-off. What each signal does and how it logs:
+// docs/signals.md ("The supervisor"), docs/operations.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Logger } from '../log/log';
 import { sendIfConnected } from '../channel';
@@ -38,7 +19,8 @@ import { SUPERVISOR_ENV } from './supervised';
 import { Notifier } from '../os/notify';
 import { DEFAULTS } from '../config/options';
 import { setTitle } from '../os/title';
-import { supervisorStates } from './states';
+import { SUPERVISOR } from './states';
+import { StateTable } from '../upgrade/state-table';
 
 export interface SupervisorOptions {
   /** ms the first master may take to call listen() (default: listen()'s readyTimeout default). */
@@ -51,7 +33,7 @@ export class Supervisor {
   private held: HandoffSocket[] = [];
   private readonly notifier = new Notifier(this.log);
   /** Where it stands: one table (lib/supervisor/states.ts). */
-  private readonly states = supervisorStates();
+  private readonly states = new StateTable(SUPERVISOR, 'starting', 'supervisor state');
   /** The master that serves, or the first one until it does (undefined while a dead one is being replaced). */
   private serving: ChildProcess | undefined;
   private masters = new Set<ChildProcess>();
@@ -94,7 +76,7 @@ export class Supervisor {
     this.log.info('master-started', `started master ${child.pid}`);
     const readyTimeout = this.options.readyTimeout ?? DEFAULTS.readyTimeout;
     const timer = setTimeout(() => {
-      if (!this.states.is('starting') || child.exitCode !== null || child.signalCode !== null) return;
+      if (!this.states.is('starting') || !this.masters.has(child)) return;
       this.log.error('no-listen', `${this.start.typedScript} (master ${child.pid}) did not call baton's listen() within ${readyTimeout} ms: is it the file that calls require('baton').listen(...)? Stopping it; give it longer with baton run --ready-timeout MS`);
       this.states.to('stopping');
       this.exitCode = 1;
@@ -153,8 +135,6 @@ export class Supervisor {
     // 'hello' comes from listen(); a master of an older baton says nothing before it serves
     if (child === this.serving && this.states.is('starting')) this.states.to('listening');
     switch (message.type) {
-      case 'hello':
-        return;
       case 'hold':
         if (handle && typeof handle === 'object' && !this.held.some((h) => h.spec.name === message.spec.name)) {
           const h = handle as object;
@@ -187,23 +167,27 @@ export class Supervisor {
     sendIfConnected(child, m); // gone: its 'close' follows
   }
 
-  /** Spawns the next master on the held sockets; the serving one hands over once it serves. */
-  private upgrade(why: string, replacing = true): void {
+  /**
+   * Spawns the next master on the held sockets: an upgrade, whose old master hands over once the
+   * new one serves, or, when no master serves (a SIGUSR2 during the crash back-off ends it early),
+   * a restart.
+   */
+  private upgrade(why: string): void {
     if (this.states.is('stopping')) return;
-    const old = replacing ? this.serving : undefined;
+    const old = this.serving;
     const refuse = (reason: string, logged = reason): void => {
       this.log.warn('upgrade-refused', `upgrade refused (${why}): ${logged}`);
       this.tell(old, { type: 'upgrade-refused', reason });
     };
     if (this.attempt?.finished === false) return refuse(`an upgrade is in progress (new master ${this.attempt.pid})`);
-    if (this.held.length === 0 && !replacing) {
+    if (this.held.length === 0 && !old) {
       // a master that died before its sockets reached this supervisor: start one that binds them
       this.log.warn('master-restarted', 'the supervisor holds no sockets: the new master binds them itself');
       this.spawnFirst();
       return;
     }
     if (this.held.length === 0) return refuse('the supervisor holds no sockets yet', 'the master has not handed its sockets to the supervisor yet');
-    const what = replacing ? 'upgrade' : 'restart';
+    const what = old ? 'upgrade' : 'restart';
     const attempt = new UpgradeAttempt({
       relaunch: relaunch(this.start),
       listeners: this.held,
@@ -211,18 +195,16 @@ export class Supervisor {
       workers: this.info.scaled ? this.info.workers : undefined,
       readyTimeout: this.info.readyTimeout,
       // a master that replaces a dead one has nobody to roll back to
-      probation: replacing ? this.info.probation : 0,
+      probation: old ? this.info.probation : 0,
       pidFile: this.info.pidFile,
       oldPid: old?.pid,
-      keepChannel: true,
       env: { [SUPERVISOR_ENV]: '1' },
       log: this.log,
-      what,
       // the old master judges (it counts its own generation); its verdict comes back here
       // (a master that died meanwhile never answers: the verdict is refused at once, saying so)
-      judge: old && replacing ? {
+      judge: old ? {
         begin: () => undefined,
-        verdict: () => old.exitCode === null && old.signalCode === null
+        verdict: () => this.masters.has(old)
           ? new Promise((resolve, reject) => (this.verdict = { pid: attempt.pid as number, resolve, reject }))
           : Promise.reject(new Error(oldGone(old))),
       } : undefined,
@@ -230,7 +212,7 @@ export class Supervisor {
     });
     this.attempt = attempt;
     attempt.on('started', (pid) => {
-      if (replacing) {
+      if (old) {
         this.notifier.reloading(`upgrading: new master ${pid} starting`);
         this.log.info('upgrade-started', `upgrade (${why}): new master ${pid}`);
       } else {
@@ -247,7 +229,7 @@ export class Supervisor {
       // status says that nothing serves until the restart does.
       if (this.states.is('restarting')) {
         const ms = this.respawn();
-        const again = replacing ? 'no master serves (the old one died): restarting' : 'trying again';
+        const again = old ? 'no master serves (the old one died): restarting' : 'trying again';
         this.log.error(`${what}-failed`, `${what} failed: ${reason}; ${again} in ${ms} ms on the held sockets`);
         this.notifier.ready(process.pid, `${what} failed; no master serves: restarting in ${ms} ms`);
         return;
@@ -260,7 +242,7 @@ export class Supervisor {
       this.serving = attempt.child;
       if (this.states.is('restarting')) this.states.to('serving');
       this.backoff.reset();
-      if (replacing) this.log.info('upgrade-succeeded', `master ${pid} serves`);
+      if (old) this.log.info('upgrade-succeeded', `master ${pid} serves`);
       else this.log.info('restarted', `master ${pid} serves (restarted: ${why})`);
       this.notifier.ready(process.pid, `master ${pid} serving`);
     });
@@ -270,13 +252,12 @@ export class Supervisor {
   /** No master serves: a new one on the held sockets after the crash back-off (returned, ms). */
   private respawn(): number {
     const ms = this.backoff.next();
-    if (this.restartTimer) clearTimeout(this.restartTimer);
+    clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
       // a master serves again (an upgrade started meanwhile took over), or the supervisor stops;
       // an upgrade still in progress restarts if it fails ('failed')
       if (!this.states.is('restarting') || this.attempt?.finished === false) return;
-      this.upgrade('the serving master died', false);
+      this.upgrade('the serving master died');
     }, ms);
     return ms;
   }

@@ -1,44 +1,12 @@
 // The old master's side of an upgrade (SIGUSR2); the new master's is lib/upgrade/predecessor.ts.
-//
-//   old master                                   new master (spawned, sockets at fd 4..)
-//   spawn ------------------------------------->  runs the app, builds its pool on the
-//                                                 inherited sockets (accepting nothing yet)
-//        <--------------- forked {pid}, worker-ready (each worker, so a failure can kill the tree)
-//        <--------------- ready                   every worker is ready
-//   pid -> <pidFile>.oldbin
-//   go ---------------------------------------->  starts accepting, writes <pidFile>
-//        <--------------- serving
-//   report (probation over) -------------------->
-//        <--------------- tally                   its first generation's responses but its
-//                                                 workers' warm-up (lib/upgrade/canary.ts)
-//   stops accepting, release -------------------> the new master serves alone
-//   drains its generations, exits 0              (the channel stays open meanwhile:
-//        <--------------- handed-over | stopping   the new master says when it is no
-//                                                  longer the one serving)
-//   disconnect: the new master's 'gone' (the old one released it, or died)
-//
-// After the hand-over: if the new master dies while this one still drains, without
-// having said that it handed over or stops, 'lost' tells the old master, which takes
-// service back (master.ts, KeptSockets in lib/sockets/ledger.ts).
-//
-// Failure (exit, error, readyTimeout before 'serving'): the new master and every
-// worker it forked are SIGKILLed, the old master goes on serving and the pid file
-// names it again. The old master accepts again at once (during probation the new master alone
-// accepted; a connection that arrived meanwhile waited in the listen backlog), so nothing was lost.
-//
-// Probation and the canary (with `judge`): the trial a reload has too (lib/pool/trial.ts); at
-// its end the old master asks for the new master's tally (report -> tally) and judges it against
-// its own generation. A worse release is asked to roll back instead of being killed:
-//
-//   roll-back {reason} ------------------------->  drains like a stopping master (no request is
-//                                                  cut), leaves the socket files, the pid file and
-//                                                  the control socket's path to the old master
-//   (still there drainTimeout + ROLLBACK_GRACE later: SIGKILLed with its tree, as a failure)
+// The messages both exchange, the failure, the probation with its canary and the roll-back are
+// drawn in docs/architecture.md ("Upgrade (SIGUSR2): a new master"); where one stands is the table
+// of lib/upgrade/phases.ts, which this attempt alone moves.
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { earlyReporter, type EarlyReporter } from './early';
-import { encodeHandoff, FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
+import { FIRST_FD, HANDOFF_ENV, type Handoff } from './handoff';
 import { sendIfConnected } from '../channel';
 import { isBaton, type FromSuccessor, type ToSuccessor } from '../messages';
 import { oldbinPath, removePidFileIf, writePidFile } from '../os/pidfile';
@@ -86,21 +54,20 @@ export interface UpgradeOptions {
   /** ms the new master serves beside the old one before the old one hands over. */
   probation?: number;
   pidFile: string | undefined;
-  /** The master being replaced (default: this process); undefined when there is none. */
-  oldPid?: number | undefined;
-  /** A supervisor keeps talking to the new master: the channel stays open. */
-  keepChannel?: boolean;
+  /**
+   * The master being replaced: this process, or a supervisor's child (a supervisor runs the attempt
+   * and follows the new master itself); undefined when there is none: a restart.
+   */
+  oldPid: number | undefined;
   /** Environment of the new master over this process's (undefined removes a variable). */
   env?: Record<string, string | undefined>;
   log: Logger;
-  /** What the log calls it: a supervisor replacing a master that died restarts it (default 'upgrade'). */
-  what?: 'upgrade' | 'restart';
   /** The `metrics` / `health` listening sockets to pass on after the listeners (lib/observe/endpoints.ts). */
   endpoints?: Array<{ key: string; fd: number }>;
   /** The canary, judged at the end of probation (under `baton run`, the supervisor's asks the old master). */
   judge?: Judge;
-  /** The new master's drainTimeout: a rolled-back one is killed if still there ROLLBACK_GRACE ms later (default 30 s). */
-  drainTimeout?: number;
+  /** The new master's drainTimeout: a rolled-back one is killed if still there ROLLBACK_GRACE ms later. */
+  drainTimeout: number;
   /** Unit specs give fakes: how the new master is spawned, and its tree killed. */
   spawn?: typeof spawnChild;
   killTree?: typeof killTree;
@@ -108,13 +75,6 @@ export interface UpgradeOptions {
 
 /** How long past drainTimeout a rolled-back new master may take to exit before it is killed. */
 export const ROLLBACK_GRACE = 5_000;
-
-/** A rolled-back new master still there `ms` later is killed with its tree (`kill` returns the pids killed). */
-function killIfLingering(child: ChildProcess, ms: number, kill: () => number[], log: Logger): void {
-  const t = setTimeout(() => log.warn('rollback-killed', `new master ${child.pid} still there ${ms} ms after its roll-back: killed ${kill().join(', ')}`, { newPid: child.pid }), ms);
-  t.unref();
-  child.once('exit', () => clearTimeout(t));
-}
 
 /** An upgrade as its old master follows it: run here (UpgradeAttempt) or by the supervisor (RemoteUpgrade, lib/supervisor/supervised.ts). */
 export abstract class Upgrade extends EventEmitter<UpgradeEvents> {
@@ -139,8 +99,6 @@ export abstract class Upgrade extends EventEmitter<UpgradeEvents> {
 export class UpgradeAttempt extends Upgrade {
   child: ChildProcess | undefined;
   private forked = new Set<number>();
-  /** The listeners the new master did not adopt (a release that dropped them), once it serves. */
-  dropped: string[] = [];
   private errors: string[] = [];
   /** Whether the new master ever said anything (it does from listen() on). */
   private heard = false;
@@ -151,10 +109,6 @@ export class UpgradeAttempt extends Upgrade {
 
   constructor(private o: UpgradeOptions) {
     super();
-  }
-
-  private get oldPid(): number | undefined {
-    return 'oldPid' in this.o ? this.o.oldPid : process.pid;
   }
 
   get pid(): number | undefined {
@@ -175,7 +129,7 @@ export class UpgradeAttempt extends Upgrade {
     const fds = [...listeners.map((l) => l.handoffFd()), ...(this.o.endpoints ?? []).map((e) => e.fd)];
     const base = { ...process.env, ...this.o.env };
     this.early = earlyReporter({ role: 'master', generation, format: this.o.log.format }, base);
-    const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: encodeHandoff(handoff), PWD: relaunch.cwd };
+    const env = { ...base, ...this.early?.env, [HANDOFF_ENV]: JSON.stringify(handoff), PWD: relaunch.cwd };
     let child: ChildProcess;
     try {
       child = (this.o.spawn ?? spawnChild)(relaunch.command, argv, {
@@ -206,7 +160,6 @@ export class UpgradeAttempt extends Upgrade {
         this.emit('lost', this.withErrors(`the new master ${child.pid} ${how} after it took over`));
         return;
       }
-      if (this.finished) return;
       this.fail(this.handOver.is('probation', 'judging')
         ? `the new master ${child.pid} ${how} during its probation (this master accepts again; it served its own connections all along)`
         : `the new master ${child.pid} ${how} before it was serving`);
@@ -216,7 +169,7 @@ export class UpgradeAttempt extends Upgrade {
       this.fail(`the new master ${child.pid} was not serving within readyTimeout (${this.o.readyTimeout} ms)${hint}`);
     }, this.o.readyTimeout);
     if (child.pid !== undefined) {
-      this.o.log.info(`${this.o.what ?? 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${argv.join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
+      this.o.log.info(`${this.o.oldPid === undefined ? 'restart' : 'upgrade'}-spawned`, `spawned new master ${child.pid}: ${relaunch.command} ${argv.join(' ')} (cwd ${relaunch.cwd})`, { newPid: child.pid });
       this.emit('started', child.pid);
     }
   }
@@ -254,17 +207,17 @@ export class UpgradeAttempt extends Upgrade {
       case 'ready':
         if (!this.handOver.is('starting')) return;
         this.handOver.to('go');
-        if (this.o.pidFile !== undefined && this.oldPid !== undefined) writePidFile(oldbinPath(this.o.pidFile), this.oldPid);
+        if (this.o.pidFile !== undefined && this.o.oldPid !== undefined) writePidFile(oldbinPath(this.o.pidFile), this.o.oldPid);
         this.send({ type: 'go' });
         return;
       case 'serving': {
         if (!this.handOver.is('go')) return;
         clearTimeout(this.timer);
-        this.dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
+        const dropped = Array.isArray(message.dropped) ? message.dropped.filter((n) => typeof n === 'string') : [];
         if (message.side !== undefined) this.emit('side', pid, message.side);
         const ms = this.o.probation ?? 0;
         if (ms <= 0) {
-          this.settle(pid);
+          this.settle(pid, dropped);
           return;
         }
         // The new master serves; a worker it loses now fails the upgrade (it exits).
@@ -277,7 +230,7 @@ export class UpgradeAttempt extends Upgrade {
             this.send({ type: 'report' });
           },
           heard: (tally) => this.emit('tally', pid, tally),
-          pass: () => this.settle(pid),
+          pass: () => this.settle(pid, dropped),
           rollBack: (reason) => this.rollBack(reason),
         });
         this.trial.begin();
@@ -294,7 +247,10 @@ export class UpgradeAttempt extends Upgrade {
   private rollBack(reason: string): void {
     const child = this.child as ChildProcess;
     this.send({ type: 'roll-back', reason });
-    killIfLingering(child, (this.o.drainTimeout ?? 30_000) + ROLLBACK_GRACE, () => this.killTree(child.pid as number), this.o.log);
+    const ms = this.o.drainTimeout + ROLLBACK_GRACE;
+    const t = setTimeout(() => this.o.log.warn('rollback-killed', `new master ${child.pid} still there ${ms} ms after its roll-back: killed ${this.killTree(child.pid as number).join(', ')}`, { newPid: child.pid }), ms);
+    t.unref();
+    child.once('exit', () => clearTimeout(t));
     this.fail(reason, false);
   }
 
@@ -303,13 +259,13 @@ export class UpgradeAttempt extends Upgrade {
   }
 
   /** Probation passed: the new master takes over alone. */
-  private settle(pid: number): void {
+  private settle(pid: number, dropped: string[]): void {
     if (this.finished) return;
     this.handOver.to('serving');
     this.ended();
-    this.emit('serving', pid, this.dropped);
+    this.emit('serving', pid, dropped);
     // a supervisor follows its masters itself (lib/supervisor/supervisor.ts)
-    if (this.o.keepChannel) return this.handOver.to('released');
+    if (this.o.oldPid !== process.pid) return this.handOver.to('released');
     this.send({ type: 'release' });
     this.errors = [];
     // The channel stays open, but keeps nobody alive: the new master says on it when it is
@@ -337,9 +293,9 @@ export class UpgradeAttempt extends Upgrade {
       const killed = this.killTree(pid);
       if (killed.length > 0) this.o.log.debug('upgrade-killed', `killed ${killed.join(', ')}`);
     }
-    if (this.o.pidFile !== undefined && this.oldPid !== undefined) {
-      writePidFile(this.o.pidFile, this.oldPid);
-      removePidFileIf(oldbinPath(this.o.pidFile), this.oldPid);
+    if (this.o.pidFile !== undefined && this.o.oldPid !== undefined) {
+      writePidFile(this.o.pidFile, this.o.oldPid);
+      removePidFileIf(oldbinPath(this.o.pidFile), this.o.oldPid);
     }
     this.emit('failed', this.withErrors(reason));
   }

@@ -1,13 +1,9 @@
 // The canary of an upgrade: the new master's first generation judged against the old
 // master's serving generation over the probation, with the judge a reload uses
-// (lib/observe/canary.ts, its CanaryWindow).
-//
-// Why apart: in a reload both generations are counted in one master; in an upgrade the new
-// generation is counted in another process. At the end of probation the old master asks
-// ('report'), the new master answers with its first generation's tally ('tally', the form
-// below, checked on arrival), and the old master judges it beside its own generation's
-// responses since the probation began. The new generation's window is everything it served
-// (it accepted from 'go', a moment before the probation began) but its workers' warm-up.
+// (lib/observe/canary.ts, its CanaryWindow). Apart from a reload's because the new generation is
+// counted in another process, which sends its tally ('tally', the form below, checked on arrival)
+// when asked ('report'): all it served from 'go' (a moment before the probation began) on, but its
+// workers' warm-up.
 import { isHistogramData, type HistogramData } from '../observe/histogram';
 import { emptyTally, type Tally } from '../observe/metrics';
 import { STATUS_CLASSES } from '../observe/request-stats';

@@ -22,15 +22,11 @@ export interface Handoff {
   endpoints?: Array<{ key: string; fd: number }>;
 }
 
-export function encodeHandoff(h: Handoff): string {
-  return JSON.stringify(h);
-}
-
 function fail(why: string): never {
   throw new Error(`baton: malformed ${HANDOFF_ENV} from the previous master (${why}); start this program without ${HANDOFF_ENV} in its environment`);
 }
 
-/** Reads and checks the hand-off; undefined when this master was started by hand. */
+/** Reads and checks the hand-off (JSON); undefined when this master was started by hand. */
 export function readHandoff(env: NodeJS.ProcessEnv = process.env): Handoff | undefined {
   const raw = env[HANDOFF_ENV];
   if (raw === undefined || raw === '') return undefined;

@@ -12,8 +12,7 @@
 // One owner moves it: the attempt that spawns the next master (lib/upgrade/attempt.ts), run by
 // the old master or, under `baton run`, by the supervisor. The master being replaced then
 // follows the same table on the events the supervisor forwards (RemoteUpgrade,
-// lib/supervisor/supervised.ts): it hears no 'go', so a follower moves through the phases it
-// did not hear (follow()); only the owner's moves must each be on the table (to()).
+// lib/supervisor/supervised.ts): it hears every move but 'go' (follow()).
 import { StateTable } from './state-table';
 
 export type HandOverPhase = 'spawning' | 'starting' | 'go' | 'probation' | 'judging' | 'serving' | 'released' | 'lost' | 'failed' | 'rolled-back';
@@ -31,39 +30,20 @@ export const HAND_OVER: Readonly<Record<HandOverPhase, readonly HandOverPhase[]>
   'rolled-back': [],
 };
 
-/** Before the new master serves alone: the upgrade is in progress (it can still fail). */
-export const IN_PROGRESS: readonly HandOverPhase[] = ['spawning', 'starting', 'go', 'probation', 'judging'];
-
-/** The phases from `from` to `to` along the table (`to` last), or undefined when `to` is not ahead. */
-function path(from: HandOverPhase, to: HandOverPhase): HandOverPhase[] | undefined {
-  const seen = new Map<HandOverPhase, HandOverPhase[]>([[from, []]]);
-  const queue: HandOverPhase[] = [from];
-  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
-    for (const next of HAND_OVER[p]) {
-      if (seen.has(next)) continue;
-      const way = [...(seen.get(p) as HandOverPhase[]), next];
-      if (next === to) return way;
-      seen.set(next, way);
-      queue.push(next);
-    }
-  }
-  return undefined;
-}
-
 export class HandOver extends StateTable<HandOverPhase> {
   constructor() {
     super(HAND_OVER, 'spawning', 'hand-over phase');
   }
 
-  /** The upgrade is in progress: the new master does not serve alone yet, and has not failed. */
+  /** The upgrade is in progress: the new master does not serve alone yet, and it can still fail. */
   get inProgress(): boolean {
-    return IN_PROGRESS.includes(this.state);
+    return HAND_OVER[this.state].includes('failed');
   }
 
-  /** A follower's move: to `next` through the phases it did not hear; false (and no move) when `next` is not ahead. */
+  /** A follower's move to `next`, through 'go' (never forwarded); false (and no move) when `next` is not ahead. */
   follow(next: HandOverPhase): boolean {
-    const way = path(this.state, next);
-    if (way === undefined) return false;
+    const way: HandOverPhase[] = this.is('starting') && next !== 'failed' ? ['go', next] : [next];
+    if (way.some((p, i) => !HAND_OVER[i === 0 ? this.state : 'go'].includes(p))) return false;
     for (const p of way) this.to(p);
     return true;
   }

@@ -1,6 +1,6 @@
 // The new master's side of an upgrade: the channel to the process that spawned it (the old
-// master; under `baton run`, the supervisor). lib/upgrade/attempt.ts is the other side, and
-// draws the messages both exchange.
+// master; under `baton run`, the supervisor). lib/upgrade/attempt.ts is the other side; the
+// messages both exchange are drawn in docs/architecture.md.
 //
 // Its first generation serves on probation from 'serving' until the release (or until the
 // old master is gone: nobody to roll back to). Every message is a no-op once the channel is

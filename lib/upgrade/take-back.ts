@@ -1,10 +1,7 @@
-// Taking service back (nginx mode): the new master died after it took over, while this
-// old master still drains. Once the sockets it kept accept again (the ledger does that,
-// KeptSockets.takeBack() in lib/sockets/ledger.ts; this piece only waits for it), it starts a
-// fresh generation of the release its own workers ran, even if `current` points elsewhere now
-// (the new release may be why the new master died); failing that, one of the current release.
-// Connections wait in the dispatcher (and the backlog) meanwhile.
-// The outcome is an event: 'ready' with the generation to serve, or 'failed'.
+// Taking service back (nginx mode; docs/architecture.md, "Taking service back"): once the
+// sockets the old master kept accept again (KeptSockets.takeBack() in lib/sockets/ledger.ts,
+// which this piece only waits for), a fresh generation of the release its own workers ran (the
+// new release may be why the new master died), failing that one of the current release.
 import { EventEmitter } from 'node:events';
 import type { Generation } from '../pool/generation';
 import type { Logger } from '../log/log';
@@ -17,6 +14,8 @@ export interface TakeBackOptions {
   /** Creates (not starts) a generation running `exec` (undefined: the current release). */
   newGeneration: (exec: WorkerExec | undefined) => Generation;
   log: Logger;
+  /** Whether the master still takes service back (not once it stopped, serves, or gave up). */
+  wanted: () => boolean;
 }
 
 export interface TakeBackEvents {
@@ -25,15 +24,8 @@ export interface TakeBackEvents {
 }
 
 export class TakeBack extends EventEmitter<TakeBackEvents> {
-  private over = false;
-
   constructor(private readonly o: TakeBackOptions) {
     super();
-  }
-
-  /** The master stopped meanwhile: whatever is starting is left to its drain. */
-  cancel(): void {
-    this.over = true;
   }
 
   /** `listening`: the kept sockets accepting again. */
@@ -44,7 +36,7 @@ export class TakeBack extends EventEmitter<TakeBackEvents> {
       this.fail(`cannot listen again: ${(err as Error).message}`);
       return;
     }
-    if (this.over) return;
+    if (!this.o.wanted()) return; // the master stopped meanwhile
     const old = this.o.old;
     const pinned = old?.loaded;
     const current = workerExec(this.o.start);
@@ -57,7 +49,7 @@ export class TakeBack extends EventEmitter<TakeBackEvents> {
     const gen = this.o.newGeneration(exec);
     this.o.log.info('taking-back', `generation ${gen.id} starts from ${(exec ?? current).script} (${what})`);
     const fail = (why: string): void => {
-      if (this.over) return;
+      if (!this.o.wanted()) return; // left to the stopping master's drain
       gen.abort();
       if (!last) {
         this.o.log.warn('take-back-retry', `generation ${gen.id} could not start: ${why}; trying the current release`);
@@ -67,16 +59,12 @@ export class TakeBack extends EventEmitter<TakeBackEvents> {
     gen.on('failed', fail);
     gen.on('ready', () => {
       gen.removeListener('failed', fail);
-      if (this.over) return;
-      this.over = true;
-      this.emit('ready', gen);
+      if (this.o.wanted()) this.emit('ready', gen);
     });
     gen.start();
   }
 
   private fail(reason: string): void {
-    if (this.over) return;
-    this.over = true;
-    this.emit('failed', reason);
+    if (this.o.wanted()) this.emit('failed', reason);
   }
 }

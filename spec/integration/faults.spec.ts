@@ -148,7 +148,9 @@ describe('faults during upgrades (integration)', function () {
     const port = await t.server.port();
     await t.server.waitEvent('serving');
     const oldPid = t.server.pid;
-    const slow = request({ port }, '/?delay=4000', { timeoutMs: 15_000 });
+    // it keeps the old generation draining past the upgrade and the kill: at load 12 on 2 cores the
+    // upgrade alone took 3 to 6 s, and a 4 s request let the old master exit before the kill
+    const slow = request({ port }, '/?delay=9000', { timeoutMs: 20_000 });
     await t.server.waitEvent('slow-request');
     await underLoad(port, async (load) => {
       t.dir.release({ version: 'v1' });
@@ -198,7 +200,7 @@ describe('faults during upgrades (integration)', function () {
     t.server = new Server(t.dir, { SOCK_PATH: sock, DRAIN_TIMEOUT: '20000' });
     await t.server.waitEvent('serving');
     const oldPid = t.server.pid;
-    const slow = request({ socketPath: sock }, '/?delay=4000', { timeoutMs: 15_000 });
+    const slow = request({ socketPath: sock }, '/?delay=9000', { timeoutMs: 20_000 }); // as in takeBack()
     await t.server.waitEvent('slow-request');
     const load = new Load({ socketPath: sock }, { keepAlive: 2, fresh: 2, maxMs: 30_000 });
     try {

@@ -171,6 +171,28 @@ describe('supervisor mode: baton run (integration)', function () {
     expect((await request({ port })).json?.version).to.equal('v1');
   });
 
+  it('a SIGUSR2 while a restart waits out its crash back-off ends the back-off: a restart at once, with no probation (no old master to roll back to)', async () => {
+    // a probation longer than the test would wait for an upgrade's
+    t.server = new Server(t.dir, { BATON_LOG_LEVEL: 'info', PROBATION: '20000' }, { args: [CLI, 'run', 'app.js'] });
+    const supervisor = t.server.pid;
+    const port = await t.server.port();
+    const old = (await t.server.waitEvent('serving')).master;
+    // every restart of a release that throws at start fails, and the back-off doubles (100, 200, ... ms)
+    t.dir.release({ version: 'v1', mode: 'throw' });
+    process.kill(old, 'SIGKILL');
+    const long = () => [...t.server!.stderr.matchAll(/restart-failed: .*; trying again in (\d+) ms/g)].some((m) => Number(m[1]) >= 3_200);
+    await waitFor(() => `a back-off of 3200 ms or more\n${t.server!.stderr.slice(-2000)}`, long, 30_000);
+    t.dir.release({ version: 'v2' });
+    process.kill(supervisor, 'SIGUSR2');
+    const restarted = await t.server.waitEvent('serving', 2, 15_000);
+    await waitFor('the restarted line', () => t.server!.stderr.includes(`restarted: master ${restarted.master} serves`), 10_000);
+    const lines = supervisorLines(/restart-started: restarting \(SIGUSR2\)/);
+    expect(lines[0]).to.match(new RegExp(`info restart-started: restarting \\(SIGUSR2\\): new master ${restarted.master}$`));
+    expect(lines.join('\n')).to.match(new RegExp(`info restarted: master ${restarted.master} serves \\(restarted: SIGUSR2\\)`));
+    expect(supervisorLines(/master-died/).join('\n')).not.to.match(/upgrade/);
+    expect((await request({ port })).json?.version).to.equal('v2');
+  });
+
   it('an app that never calls listen() is stopped after --ready-timeout, saying so; one that exits without it too', async () => {
     fs.writeFileSync(t.dir.file('plain.js'), `process.stdout.write(JSON.stringify({ ev: 'started', pid: process.pid }) + '\\n'); setInterval(() => {}, 1000);`);
     t.server = new Server(t.dir, {}, { args: [CLI, 'run', '--ready-timeout', '1000', 'plain.js'] });

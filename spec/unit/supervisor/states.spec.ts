@@ -1,7 +1,10 @@
 // The supervisor's table of states (lib/supervisor/states.ts): the moves `baton run` makes,
 // and that a move off the table throws.
 import { expect } from 'chai';
-import { SUPERVISOR, supervisorStates } from '../../../lib/supervisor/states';
+import { SUPERVISOR } from '../../../lib/supervisor/states';
+import { StateTable } from '../../../lib/upgrade/state-table';
+
+const supervisorStates = () => new StateTable(SUPERVISOR, 'starting', 'supervisor state');
 
 describe('the supervisor\'s states (lib/supervisor/states.ts)', () => {
   it('follows a first master to serving, a restart back to serving, then a stop', () => {

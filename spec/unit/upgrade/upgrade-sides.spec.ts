@@ -104,8 +104,9 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
     function setup(o: { loaded?: WorkerExec | undefined } = {}) {
       const old = new FakeGeneration(4, undefined, 'loaded' in o ? o.loaded : { script: previous, args: [], cwd: dir });
       const gens: FakeGeneration[] = [];
+      const master = { state: 'starting' };
       const t = new TakeBack({
-        start, log,
+        start, log, wanted: () => master.state === 'starting',
         old: old as unknown as Generation,
         newGeneration: (exec) => {
           const g = new FakeGeneration(10 + gens.length, exec);
@@ -116,7 +117,7 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
       const events: Array<[string, unknown]> = [];
       t.on('ready', (g) => events.push(['ready', g]));
       t.on('failed', (why) => events.push(['failed', why]));
-      return { t, gens, events };
+      return { t, gens, events, master };
     }
 
     it('once the kept sockets accept again (and not before), serves with the release its own workers ran', async () => {
@@ -170,15 +171,15 @@ describe('the hand-over inside a master (fake channels, fake clock)', () => {
       expect(events).to.deep.equal([['failed', 'cannot listen again: cannot accept on unix:/x.sock again']]);
     });
 
-    it('cancelled (the master stops), it reports nothing', async () => {
+    it('no longer wanted (the master stops), it reports nothing', async () => {
       const before = setup();
-      before.t.cancel();
+      before.master.state = 'stopping';
       await before.t.run(Promise.resolve());
       expect(before.gens, 'nothing started').to.deep.equal([]);
 
       const during = setup();
       await during.t.run(Promise.resolve());
-      during.t.cancel();
+      during.master.state = 'stopping';
       during.gens[0]?.emit('ready');
       during.gens[0]?.emit('failed', 'x');
       expect(during.events).to.deep.equal([]);
