@@ -1,9 +1,7 @@
 // The upgrade protocol without processes: the old master's side (UpgradeAttempt) over a
 // fake child (an EventEmitter standing for the spawned master and its IPC channel), the
-// bridge `baton run` uses, the master's table of states and requests, and the
-// second-signal policy, on sinon's fake clock.
+// hand-over's phases and the upgrade's canary, on sinon's fake clock.
 import { expect } from 'chai';
-import { EventEmitter } from 'node:events';
 import * as sinon from 'sinon';
 import type { ChildProcess } from 'node:child_process';
 import { ROLLBACK_GRACE, UpgradeAttempt } from '../../../lib/upgrade/attempt';
@@ -12,13 +10,9 @@ import { REPORT_TIMEOUT } from '../../../lib/pool/trial';
 import type { Judge } from '../../../lib/observe/canary';
 import { CANARY_DEFAULTS } from '../../../lib/config/observe';
 import { emptyTally, type Tally } from '../../../lib/observe/metrics';
-import { forwardUpgrade, readVerdict, upgradeEvent, verdictMessage } from '../../../lib/supervisor/bridge';
-import { RemoteUpgrade, type SupervisorLink } from '../../../lib/supervisor/supervised';
-import { decide, States, TRANSITIONS } from '../../../lib/master/states';
-import { StopSignals } from '../../../lib/os/signals';
 import { HAND_OVER, HandOver } from '../../../lib/upgrade/phases';
+import { RemoteUpgrade, type SupervisorLink } from '../../../lib/supervisor/supervised';
 import { Logger } from '../../../lib/log/log';
-import { type ToMaster } from '../../../lib/messages';
 import { FakeChild } from '../../support/fakes/child';
 import { tally } from '../../support/fakes/tally';
 
@@ -245,88 +239,6 @@ describe('upgrade protocol units (fake child, fake clock)', () => {
       const crooked = probationOver(tally(100, 0));
       crooked.child.say({ type: 'tally', tally: { codes: { '5xx': 'many' } } });
       expect(crooked.events.at(-1)?.[0]).to.equal('serving');
-    });
-  });
-
-  describe('the bridge of `baton run`', () => {
-    it('every forwarded event comes back as the same event on the master\'s side', () => {
-      const source = new EventEmitter();
-      const wire: ToMaster[] = [];
-      forwardUpgrade(source as never, (m) => wire.push(m));
-      source.emit('started', 7);
-      source.emit('worker-ready', 7, 1, 2);
-      source.emit('serving', 7, ['old']);
-      expect(wire).to.deep.equal([
-        { type: 'upgrade-started', pid: 7 },
-        { type: 'upgrade-worker-ready', pid: 7, ready: 1, total: 2 },
-        { type: 'upgrade-serving', pid: 7, dropped: ['old'] },
-      ]);
-      const remote = new RemoteUpgrade({ send: () => undefined } as unknown as SupervisorLink);
-      const seen: unknown[][] = [];
-      for (const e of ['started', 'worker-ready', 'serving', 'failed'] as const) remote.on(e, (...args: unknown[]) => seen.push([e, ...args]));
-      for (const m of wire) {
-        const e = upgradeEvent(m);
-        if (e) (remote.emit as (ev: string, ...a: unknown[]) => boolean)(e.event, ...e.args);
-      }
-      expect(seen).to.deep.equal([['started', 7], ['worker-ready', 7, 1, 2], ['serving', 7, ['old']]]);
-      expect(remote.pid).to.equal(7);
-      expect(remote.finished).to.equal(true);
-      // an older supervisor's serving without `dropped`, a refusal, and a message that is no upgrade event
-      expect(upgradeEvent({ type: 'upgrade-serving', pid: 8 })).to.deep.equal({ event: 'serving', args: [8, []] });
-      expect(upgradeEvent({ type: 'upgrade-refused', reason: 'busy' })).to.deep.equal({ event: 'failed', args: ['busy'] });
-      expect(upgradeEvent({ type: 'stop' })).to.equal(undefined);
-    });
-
-    it('the canary both ways: the tally as an event on the master\'s side, the verdict back to the supervisor (checked)', () => {
-      const source = new EventEmitter();
-      const wire: ToMaster[] = [];
-      forwardUpgrade(source as never, (m) => wire.push(m));
-      source.emit('tally', 7, { codes: { '2xx': 3 } });
-      expect(wire).to.deep.equal([{ type: 'upgrade-tally', pid: 7, tally: { codes: { '2xx': 3 } } }]);
-      expect(upgradeEvent(wire[0] as ToMaster)).to.deep.equal({ event: 'tally', args: [7, { codes: { '2xx': 3 } }] });
-      const v = { result: 'fail' as const, reason: '5xx 30.0% (15 of 50) vs 0.0% (0 of 100) in probation' };
-      const m = JSON.parse(JSON.stringify(verdictMessage(7, v))) as { verdict?: unknown };
-      expect(readVerdict(m)).to.deep.equal(v);
-      expect(readVerdict(JSON.parse(JSON.stringify(verdictMessage(7, undefined))) as { verdict?: unknown })).to.equal(undefined);
-      expect(readVerdict({ verdict: { result: 'maybe', reason: 'x' } })).to.equal(undefined);
-      expect(readVerdict({ verdict: { result: 'fail' } })).to.equal(undefined);
-    });
-  });
-
-  describe('the master\'s states', () => {
-    it('refuses, queues or runs each request by state and by the change in progress', () => {
-      expect(decide('reload', 'starting', {})).to.deep.equal({ queue: true });
-      expect(decide('upgrade', 'starting', {})).to.deep.equal({ queue: true });
-      expect(decide('scale', 'starting', {})).to.deep.equal({ run: true });
-      expect(decide('reload', 'serving', {})).to.deep.equal({ run: true });
-      expect(decide('upgrade', 'serving', { upgrading: { pid: 9 } })).to.deep.equal({ refuse: 'an upgrade is in progress (new master 9)' });
-      expect(decide('reload', 'serving', { upgrading: { pid: 9 } })).to.deep.equal({ refuse: 'an upgrade is in progress (new master 9)' });
-      expect(decide('upgrade', 'serving', { reloading: 4 })).to.deep.equal({ refuse: 'a reload is in progress (generation 4)' });
-      expect(decide('reload', 'serving', { reloading: 4 })).to.deep.equal({ refuse: 'a reload is in progress (generation 4)' });
-      expect(decide('upgrade', 'handed-over', {})).to.deep.equal({ refuse: 'this master already handed over to a new master; signal that one (see the pid file)' });
-      expect(decide('upgrade', 'stopping', {})).to.deep.equal({ refuse: 'the server is stopping' });
-      expect(decide('reload', 'stopping', {})).to.deep.equal({ refuse: 'this master is stopping' });
-      expect(decide('scale', 'handed-over', {})).to.deep.equal({ refuse: 'this master is handed-over' });
-    });
-
-    it('moves only along the table', () => {
-      const s = new States(log, () => ({}));
-      s.to('serving');
-      s.to('handed-over');
-      expect(s.leaving).to.equal(true);
-      s.to('starting'); // take-back
-      s.to('stopping');
-      expect(() => s.to('serving')).to.throw(/stopping -> serving is not a transition/);
-      expect(TRANSITIONS.stopping).to.deep.equal([]);
-      expect(() => new States(log, () => ({})).to('starting')).to.throw(/starting -> starting/);
-    });
-
-    it('a second SIGTERM or SIGINT forces the stop; SIGQUIT never does', () => {
-      const s = new StopSignals();
-      expect(s.note('SIGTERM')).to.equal('first');
-      expect(s.note('SIGQUIT')).to.equal('again');
-      expect(s.note('SIGINT')).to.equal('force');
-      expect(new StopSignals().note('SIGQUIT')).to.equal('first');
     });
   });
 });
