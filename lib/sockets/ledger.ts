@@ -268,17 +268,6 @@ export class Listener {
     this.state = 'open';
   }
 
-  /** An adopted UNIX socket takes this release's `mode`; returns why it could not. */
-  applyMode(): string | undefined {
-    if (this.spec.path === undefined || this.spec.mode === undefined || this.external) return undefined;
-    try {
-      fs.chmodSync(this.spec.path, this.spec.mode);
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }
-
   /** At the final stop: the UNIX socket file goes too (unless systemd owns it). */
   removePath(): void {
     if (this.spec.path === undefined || this.external) return;
@@ -339,8 +328,14 @@ export class SocketLedger {
       l.onAcceptError = (err) => log.warn('accept-error', `${l.address()}: ${err.message}`);
       sockets.push(l);
       if (from !== undefined) {
-        const why = l.applyMode();
-        if (why !== undefined) log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
+        // an adopted UNIX socket takes this release's `mode` (systemd's keeps its own)
+        if (spec.path !== undefined && spec.mode !== undefined && !l.external) {
+          try {
+            fs.chmodSync(spec.path, spec.mode);
+          } catch (err) {
+            log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode.toString(8)}: ${(err as Error).message}`);
+          }
+        }
         log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
         continue;
       }
