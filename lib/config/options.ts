@@ -106,8 +106,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const spec = rest.path !== undefined ? { name: 'default', path: rest.path } : { name: 'default', port: rest.port, host: rest.host };
   const all = listeners ?? [{ spec, app: undefined }];
   checkEndpoints(rest.metrics, rest.health, all.map((l) => l.spec));
-  const { ms, warmup, ...canary } = probation;
-  return { ...rest, listeners: all, probation: ms, canary: { ...canary, warmupMs: warmup } };
+  const { ms, ...canary } = probation;
+  return { ...rest, listeners: all, probation: ms, canary };
 }
 
 function sameAddress(a: EndpointOption, b: ListenerSpec): boolean {
