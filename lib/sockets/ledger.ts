@@ -23,7 +23,7 @@ import { closeHandle, handleFd, pauseAccepting, rawHandle, resumeAccepting } fro
 import { isBaton, msg } from '../messages';
 import { socketState } from './sockstate';
 import { listen, listenUnixAtomically, unlinkSocket } from './unixpath';
-import type { ListenerSpec } from '../config/types';
+import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { Logger } from '../log/log';
 
 export function describeSpec(spec: ListenerSpec): string {
@@ -139,7 +139,6 @@ export class Listener {
     return this.bound?.port ?? this.spec.port;
   }
 
-  /** The fd to pass to the next master. */
   handoffFd(): number {
     return handleFd(this.handle());
   }
@@ -286,14 +285,12 @@ export class Listener {
   }
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends Pick<ResolvedOptions, 'backlog' | 'accept'> {
   specs: ListenerSpec[];
   /** The sockets this master did not bind: the previous master's (`upgrade`), or systemd's at a first start. */
   inherited: Inherited[];
   /** Spawned by an upgrade. */
   upgrade: boolean;
-  backlog: number;
-  accept: 'workers' | 'master';
   log: Logger;
   onConnection: OnConnection;
   /** A listener bound at a first start: the master announces it ('listening'). */
@@ -383,7 +380,6 @@ export class KeptSockets {
   readonly failed: string | undefined;
   private readonly kept: Listener[] = [];
 
-  /** At the hand-over: keeps each of `listeners` it can. */
   constructor(listeners: Listener[]) {
     const lost: string[] = [];
     for (const l of listeners) {
