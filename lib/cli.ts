@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { onLines } from './log/lines';
 import { userCwd, type StartContext } from './os/relaunch';
 import { Supervisor, type SupervisorOptions } from './supervisor/supervisor';
-import { helpText, isCommand, usageLine, version, type Command } from './control/help';
+import { helpText, isCommand, version, type Command } from './control/help';
 import { formatHistory, historyPath, readHistory } from './observe/history';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
@@ -263,7 +263,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       out(helpText(e.command));
       process.exitCode = EXIT.ok;
     } else if (e instanceof UsageError) {
-      err(e.message ? `baton: ${e.message}\n${usageLine(e.command)}\n(baton help${e.command && e.command !== 'help' ? ` ${e.command}` : ''} says more)\n` : helpText());
+      // the usage line, first of the command's help
+      err(e.message ? `baton: ${e.message}\n${helpText(e.command).split('\n')[0]}\n(baton help${e.command && e.command !== 'help' ? ` ${e.command}` : ''} says more)\n` : helpText());
       process.exitCode = EXIT.usage;
     } else throw e;
   }

@@ -12,7 +12,6 @@ import { plainObject } from './rules';
 
 /** What a Fastify user writes instead: the server, once Fastify is ready. */
 export const FASTIFY_FACTORY = 'createServer: async () => { await fastify.ready(); return fastify.server; }';
-const KOA_HANDLER = 'app.callback() (listen(options, app.callback()))';
 
 /** A Koa application: `callback()`, `use()` and its `middleware` array. */
 export function isKoa(v: unknown): boolean {
@@ -30,7 +29,7 @@ export function isFastify(v: unknown): boolean {
  * neither a request listener nor `{ createServer }`, with what to write instead; else undefined.
  */
 export function handlerMistake(v: unknown): string | undefined {
-  if (isKoa(v)) return `got a Koa application: pass ${KOA_HANDLER}.`;
+  if (isKoa(v)) return 'got a Koa application: pass app.callback() (listen(options, app.callback())).';
   if (isFastify(v)) return `got a Fastify instance: pass { ${FASTIFY_FACTORY} }.`;
   if (v instanceof net.Server) {
     const listening = v.listening ? ' (it is listening already: remove that listen() call too, baton listens)' : '';

@@ -24,12 +24,8 @@ export interface CanaryPolicy {
 
 export const CANARY_DEFAULTS: Readonly<CanaryPolicy> = Object.freeze({ maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 });
 
-export interface ProbationPolicy extends Omit<CanaryPolicy, 'latencyFloorMs' | 'warmupMs'> {
-  /** ms the new generation serves beside the old one; 0 disables probation. */
-  ms: number;
-  /** ms of each new worker's serving, from its first request, left out of the canary's window (its warm-up). */
-  warmup: number;
-}
+/** `probation` checked: `ms` the new generation serves beside the old one (0 disables), and the canary's policy. */
+export type ProbationPolicy = Required<Omit<CanaryPolicy, 'latencyFloorMs'>> & { ms: number };
 
 /** The warm-up when none is given: a third of probation (1000 ms of the default 3000). */
 function defaultWarmup(ms: number): number {
@@ -37,7 +33,7 @@ function defaultWarmup(ms: number): number {
 }
 
 /** `probation` when not given. */
-export const PROBATION_DEFAULTS: Readonly<ProbationPolicy> = Object.freeze({ ...CANARY_DEFAULTS, ms: PROBATION_DEFAULT_MS, warmup: defaultWarmup(PROBATION_DEFAULT_MS) });
+export const PROBATION_DEFAULTS: Readonly<ProbationPolicy> = Object.freeze({ ...CANARY_DEFAULTS, ms: PROBATION_DEFAULT_MS, warmupMs: defaultWarmup(PROBATION_DEFAULT_MS) });
 
 /** A checked `metrics` or `health` address. */
 export type EndpointOption = { port: number; host?: string } | { path: string };
@@ -46,7 +42,7 @@ const MAX_MS = 600_000;
 const probationMs = ints(0, MAX_MS, ' (milliseconds, 0 disables)');
 
 /** The fields of `probation: { ... }` but `warmup` (bounded by `ms`), each with its rule, checked in this order. */
-const POLICY: { [K in Exclude<keyof ProbationPolicy, 'warmup'>]: Rule<number> } = {
+const POLICY: { [K in Exclude<keyof ProbationPolicy, 'warmupMs'>]: Rule<number> } = {
   ms: probationMs,
   maxErrorRate: (v, name) => finite(name, v, (r) => r >= 0 && r <= 1, 'a number from 0 to 1 (the largest allowed excess of the new generation\'s 5xx share over the old one\'s: 0.05 is 5 points)',
     typeof v === 'number' && v > 1 && v <= 100 ? ` For ${v}% write ${v / 100}.` : ''),
@@ -61,7 +57,7 @@ const POLICY: { [K in Exclude<keyof ProbationPolicy, 'warmup'>]: Rule<number> } 
 export function probationOption(v: unknown): ProbationPolicy {
   if (typeof v === 'number') {
     const ms = probationMs(v, 'probation', {});
-    return { ...PROBATION_DEFAULTS, ms, warmup: defaultWarmup(ms) };
+    return { ...PROBATION_DEFAULTS, ms, warmupMs: defaultWarmup(ms) };
   }
   if (!plainObject(v)) {
     throw new BatonOptionError('probation', `must be a number of milliseconds (0 disables) or an object such as { ms: 5000, maxErrorRate: 0.05, maxLatencyRatio: 3, minRequests: 20 }, got ${show(v)}.`);
@@ -71,13 +67,13 @@ export function probationOption(v: unknown): ProbationPolicy {
   for (const [k, rule] of Object.entries(POLICY)) {
     if (v[k] !== undefined) out[k as keyof typeof POLICY] = rule(v[k], `probation.${k}`, v);
   }
-  out.warmup = defaultWarmup(out.ms);
+  out.warmupMs = defaultWarmup(out.ms);
   if (v.warmup !== undefined) {
     const w = v.warmup;
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || (out.ms > 0 && w >= out.ms)) {
       throw new BatonOptionError('probation.warmup', `must be an integer number of ms from 0 to less than probation.ms (${out.ms}): how long each new worker serves, from its first request, before the canary counts its responses (its first, slower ones are left out), got ${show(w)}.`);
     }
-    out.warmup = w;
+    out.warmupMs = w;
   }
   if (out.ms === 0 && Object.keys(v).some((k) => k !== 'ms')) {
     throw new BatonOptionError('probation.ms', 'is 0, which disables probation: the other fields would judge nothing. Give ms > 0, or remove them.');

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as util from 'node:util';
 import { LOGGER_METHODS, type ExternalLogger } from '../log/log';
-import { BatonOptionError, bool, closest, hostOption, ints, oneOf, plainObject, portOption, show, socketPathOption, type Rule } from './rules';
+import { BatonOptionError, bool, closest, hostOption, ints, oneOf, plainObject, portOption, shortSocketPath, show, socketPathOption, type Rule } from './rules';
 import { checkListeners } from './listeners';
 import { endpointOption, PROBATION_DEFAULT_MS, PROBATION_DEFAULTS, probationOption, type EndpointOption, type ProbationPolicy } from './observe';
 import type { AcceptMode, ListenerConfig, ListenerSpec, ListenOptions, LogFormat, LogLevel, ResolvedOptions } from './types';
@@ -106,8 +106,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const spec = rest.path !== undefined ? { name: 'default', path: rest.path } : { name: 'default', port: rest.port, host: rest.host };
   const all = listeners ?? [{ spec, app: undefined }];
   checkEndpoints(rest.metrics, rest.health, all.map((l) => l.spec));
-  const { ms, warmup, ...canary } = probation;
-  return { ...rest, listeners: all, probation: ms, canary: { ...canary, warmupMs: warmup } };
+  const { ms, ...canary } = probation;
+  return { ...rest, listeners: all, probation: ms, canary };
 }
 
 function sameAddress(a: EndpointOption, b: ListenerSpec): boolean {
@@ -141,12 +141,8 @@ function filePath(name: string, v: unknown, rule: string): string {
   return v;
 }
 
-/** The control socket's path, resolved: a UNIX socket path has at most 107 bytes. */
 function controlSocket(resolved: string): string {
-  if (Buffer.byteLength(resolved) > 107) {
-    throw new BatonOptionError('controlSocket', `resolves to ${resolved}, longer than the 107 bytes a UNIX socket path may have; set a shorter controlSocket.`);
-  }
-  return resolved;
+  return shortSocketPath('controlSocket', resolved, 'set a shorter controlSocket');
 }
 
 function envFileOption(v: unknown, name: string): string {

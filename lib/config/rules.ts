@@ -110,11 +110,13 @@ export function closest(word: string, known: readonly string[]): string | undefi
 export function socketPathOption(name: string, v: unknown, tcpToo: boolean): string {
   if (typeof v !== 'string' || v === '') throw new BatonOptionError(name, `must be a non-empty string naming a UNIX socket file, got ${show(v)}.`);
   if (tcpToo) throw new BatonOptionError(name, 'cannot be combined with "port" or "host": a listener is either a UNIX socket or a TCP address.');
-  const resolved = path.resolve(v);
-  if (Buffer.byteLength(resolved) > 107) {
-    throw new BatonOptionError(name, `resolves to ${resolved}, longer than the 107 bytes a UNIX socket path may have; choose a shorter path.`);
-  }
-  return resolved;
+  return shortSocketPath(name, path.resolve(v), 'choose a shorter path');
+}
+
+/** `resolved`, a UNIX socket path, when it has at most the 107 bytes one may have; `shorter` says what to do instead. */
+export function shortSocketPath(name: string, resolved: string, shorter: string): string {
+  if (Buffer.byteLength(resolved) <= 107) return resolved;
+  throw new BatonOptionError(name, `resolves to ${resolved}, longer than the 107 bytes a UNIX socket path may have; ${shorter}.`);
 }
 
 /** A host option: a non-empty string. Throws BatonOptionError. */

@@ -2,6 +2,8 @@
 // scale N | status | metrics`, each followed through the master's events to its outcome, with
 // progress lines for the CLI. The socket and its protocol are in socket.ts.
 import type { ControlTarget, Progress, Reply, Request } from './socket';
+import type { Generation } from '../pool/generation';
+import type { Observer } from '../observe/observer';
 
 /** What an upgrade, a reload or a scale resolves with (the master's, which the commands report). */
 export interface Outcome {
@@ -10,15 +12,6 @@ export interface Outcome {
   pid?: number;
   generation?: number;
   reason?: string;
-}
-
-/** A generation as the commands see it. */
-export interface PoolView {
-  readonly id: number;
-  readonly state: string;
-  readonly target: number;
-  readonly slots: ReadonlyMap<number, { readonly state: string; readonly connections: number }>;
-  readyCount(): number;
 }
 
 /** The events the commands follow. */
@@ -33,8 +26,8 @@ export interface CommandEvents {
 
 /** What the commands need of a master: a narrow view, so that this file does not depend on the Master class. */
 export interface CommandTarget {
-  readonly generations: ReadonlyMap<number, PoolView>;
-  serving(): PoolView | undefined;
+  readonly generations: ReadonlyMap<number, Generation>;
+  serving(): Generation | undefined;
   readonly readyTimeout: number;
   status(): Record<string, unknown>;
   upgrade(): Promise<Outcome>;
@@ -47,14 +40,8 @@ export interface CommandTarget {
   removeListener(ev: keyof CommandEvents, fn: (...a: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-/** What the commands need of the master's observer (lib/observe/observer.ts): `baton metrics`, and the CLI as the trigger in `baton history`. */
-export interface ObserverView {
-  render(): string;
-  triggeredBy<T>(t: 'cli', fn: () => T): T;
-}
-
 export class Commands implements ControlTarget {
-  constructor(private m: CommandTarget, private observer?: ObserverView) {}
+  constructor(private m: CommandTarget, private observer?: Observer) {}
 
   /** A request from the control socket (the `baton` CLI): checked, then followed with progress lines. */
   async control(req: Request, progress: Progress): Promise<Reply> {

@@ -30,13 +30,6 @@ const CLI_ENV = `environment:
   BATON_PID_FILE    the default for --pid-file
   BATON_SOCKET      the default for --socket (wins over BATON_PID_FILE)`;
 
-const RUN_EXIT = `exit codes:
-  0  every master stopped gracefully (SIGTERM, SIGINT, SIGQUIT, baton stop)
-  1  the first master could not start, or did not call baton's listen() within
-     --ready-timeout; or a second SIGTERM/SIGINT killed every master
-  N  the first master exited with code N before it served
-  2  usage error`;
-
 const SERVER_ENV = `  BATON_LOG_LEVEL   silent, error, warn, info or debug: overrides the listen() option
                     logLevel, and sets the supervisor's own level (default warn)
   BATON_LOG_FORMAT  text or json: overrides the listen() option logFormat, and sets the
@@ -118,7 +111,12 @@ options (before app.js; everything after it is the app's):
                       (default 60000): then it is stopped and baton run exits 1
   -h, --help          this text
 
-${RUN_EXIT}
+exit codes:
+  0  every master stopped gracefully (SIGTERM, SIGINT, SIGQUIT, baton stop)
+  1  the first master could not start, or did not call baton's listen() within
+     --ready-timeout; or a second SIGTERM/SIGINT killed every master
+  N  the first master exited with code N before it served
+  2  usage error
 
 environment:
 ${SERVER_ENV}
@@ -167,9 +165,4 @@ ${SERVER_ENV}
 /** The help of one command, or the overview. */
 export function helpText(command?: Command): string {
   return command === undefined ? USAGE : TEXT[command];
-}
-
-/** The usage line of a command (shown under a usage error). */
-export function usageLine(command?: Command): string {
-  return helpText(command).split('\n')[0] as string;
 }

@@ -15,15 +15,13 @@ import { listeningFd } from '../os/internals';
 import { PoliteClose } from './polite-close';
 import { CONTENT_TYPE } from './prometheus';
 import type { EndpointOption } from '../config/observe';
+import type { ResolvedOptions } from '../config/types';
 
 /** How long a connection accepted before a close may take to send its request (then it is cut). */
 const CLOSE_GRACE_MS = 1_000;
 
-export interface EndpointsOptions {
-  /** Where `/metrics` is served; undefined: nowhere. */
-  metrics?: EndpointOption;
-  /** Where `/livez` and `/readyz` are served; undefined: nowhere. */
-  health?: EndpointOption;
+/** `metrics` and `health`: where `/metrics`, and `/livez` and `/readyz`, are served (undefined: nowhere). */
+export interface EndpointsOptions extends Partial<Pick<ResolvedOptions, 'metrics' | 'health'>> {
   /** The metrics text (Prometheus 0.0.4). */
   render: () => string;
   /** undefined when ready; otherwise why not (the 503's body), e.g. 'no generation serves'. */

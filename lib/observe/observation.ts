@@ -10,7 +10,7 @@ import { sendIfConnected } from '../channel';
 import { isBaton } from '../messages';
 import type { Logger } from '../log/log';
 import type { ResolvedOptions } from '../config/types';
-import { addressKey, Endpoints } from './endpoints';
+import { addressKey, Endpoints, type EndpointsOptions } from './endpoints';
 import { closeFd } from '../sockets/ledger';
 import { emptyTally } from './metrics';
 import { Observer, type ObservedMaster } from './observer';
@@ -21,11 +21,10 @@ export const TOTALS_EVERY = 1_000;
 /** How often an endpoint address in use is tried again. */
 export const RETRY_MS = 250;
 
-export interface ObservationOptions {
+/** `inherited`: the endpoints' sockets the previous master handed over. */
+export interface ObservationOptions extends Pick<EndpointsOptions, 'inherited'> {
   opts: ResolvedOptions;
   log: Logger;
-  /** The endpoints' sockets the previous master handed over (key -> fd). */
-  inherited?: ReadonlyMap<string, number>;
 }
 
 export class Observation {

@@ -23,7 +23,7 @@ import { closeHandle, handleFd, pauseAccepting, rawHandle, resumeAccepting } fro
 import { isBaton, msg } from '../messages';
 import { socketState } from './sockstate';
 import { listen, listenUnixAtomically, unlinkSocket } from './unixpath';
-import type { ListenerSpec } from '../config/types';
+import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { Logger } from '../log/log';
 
 export function describeSpec(spec: ListenerSpec): string {
@@ -139,7 +139,6 @@ export class Listener {
     return this.bound?.port ?? this.spec.port;
   }
 
-  /** The fd to pass to the next master. */
   handoffFd(): number {
     return handleFd(this.handle());
   }
@@ -268,17 +267,6 @@ export class Listener {
     this.state = 'open';
   }
 
-  /** An adopted UNIX socket takes this release's `mode`; returns why it could not. */
-  applyMode(): string | undefined {
-    if (this.spec.path === undefined || this.spec.mode === undefined || this.external) return undefined;
-    try {
-      fs.chmodSync(this.spec.path, this.spec.mode);
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }
-
   /** At the final stop: the UNIX socket file goes too (unless systemd owns it). */
   removePath(): void {
     if (this.spec.path === undefined || this.external) return;
@@ -297,14 +285,12 @@ export class Listener {
   }
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends Pick<ResolvedOptions, 'backlog' | 'accept'> {
   specs: ListenerSpec[];
   /** The sockets this master did not bind: the previous master's (`upgrade`), or systemd's at a first start. */
   inherited: Inherited[];
   /** Spawned by an upgrade. */
   upgrade: boolean;
-  backlog: number;
-  accept: 'workers' | 'master';
   log: Logger;
   onConnection: OnConnection;
   /** A listener bound at a first start: the master announces it ('listening'). */
@@ -339,8 +325,14 @@ export class SocketLedger {
       l.onAcceptError = (err) => log.warn('accept-error', `${l.address()}: ${err.message}`);
       sockets.push(l);
       if (from !== undefined) {
-        const why = l.applyMode();
-        if (why !== undefined) log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode?.toString(8)}: ${why}`);
+        // an adopted UNIX socket takes this release's `mode` (systemd's keeps its own)
+        if (spec.path !== undefined && spec.mode !== undefined && !l.external) {
+          try {
+            fs.chmodSync(spec.path, spec.mode);
+          } catch (err) {
+            log.warn('listener-mode', `${l.address()}: cannot set mode ${spec.mode.toString(8)}: ${(err as Error).message}`);
+          }
+        }
         log.debug('listener-adopted', `${l.address()} inherited at fd ${from.fd}${from.spec.name !== spec.name ? ` (was "${from.spec.name}")` : ''}`);
         continue;
       }
@@ -388,7 +380,6 @@ export class KeptSockets {
   readonly failed: string | undefined;
   private readonly kept: Listener[] = [];
 
-  /** At the hand-over: keeps each of `listeners` it can. */
   constructor(listeners: Listener[]) {
     const lost: string[] = [];
     for (const l of listeners) {
