@@ -9,7 +9,8 @@ import { PROBATION_SHARE } from '../pool/probation';
 import type { EnvOverlay } from '../config/envfile';
 import type { ListenerSpec, ResolvedOptions } from '../config/types';
 import type { ExitHook } from '../worker/exit-hooks';
-import { workerExec } from '../os/relaunch';
+import { workerExec, type WorkerExec } from '../os/relaunch';
+import type { Predecessor } from '../upgrade/predecessor';
 import { SocketLedger, type Listener } from '../sockets/ledger';
 import { Commands, type CommandTarget, type Outcome } from '../control/commands';
 import { setTitle } from '../os/title';
@@ -76,7 +77,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.generations = this.pool.all;
     forward(this.pool, this, GENERATION_EVENTS);
     this.pool.on('generation-drained', () => this.maybeExit());
-    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.pool.create(workerExec(this.c.start), {}, this.workers, handoff ? this.c.parent : undefined));
+    this.startup = new Startup(this.c, opts, specs, this.view, this.ledger, () => this.newGeneration({}, handoff ? this.c.parent : undefined));
     this.upgrades = this.followUpgrades();
     this.reloads = this.followReloads();
   }
@@ -171,7 +172,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The upgrades piece reports; this master moves its state. */
   private followUpgrades(): Upgrades {
-    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.pool.create(exec ?? workerExec(this.c.start), this.servingEnv, this.workers, undefined));
+    const u = new Upgrades(this.c, this.opts, this.view, (exec) => this.newGeneration(this.servingEnv, undefined, exec));
     forward(u, this, ['upgrade-started', 'upgrade-worker-ready', 'upgrade-failed']);
     // As a reload's generation: the new master alone takes new connections during its probation
     // (when both accept, the old, warm workers win nearly every one and the canary has nothing to
@@ -209,8 +210,7 @@ export class Master extends EventEmitter<MasterEvents> {
     this.ledger.stopAccepting();
     this.c.parent.send({ type: 'handed-over', pid }); // the master before this one may stop watching
     this.c.surface.releaseControl(false); // the new master has the path now
-    this.reloads.abort();
-    this.pool.drainAll('upgraded');
+    this.drainAll('upgraded');
     setTitle('master', this.generation, 'old, draining');
     this.pool.connections.flush();
     this.announcing = this.pool.acceptorsClosed(1_000).then(() => {
@@ -228,7 +228,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** The reloads piece reports; this master moves what serves. */
   private followReloads(): Reloads {
-    const r = new Reloads(this.c, this.opts, this.view, (env) => this.pool.create(workerExec(this.c.start), env, this.workers, undefined));
+    const r = new Reloads(this.c, this.opts, this.view, (env) => this.newGeneration(env));
     forward(r, this, ['reload-started', 'reload-failed', 'reload-succeeded']);
     r.on('promoted', (gen) => this.onProbation(gen));
     r.on('rolled-back', (restored) => {
@@ -312,9 +312,23 @@ export class Master extends EventEmitter<MasterEvents> {
     if (own) this.ledger.removePaths();
     this.c.surface.releaseControl(own);
     this.pool.connections.dropPending();
+    this.drainAll(reason);
+    this.maybeExit();
+  }
+
+  /**
+   * A generation (created, not started) of this master's worker count. By default its workers run
+   * the script through the user's symlinks: the current release. `parent`: the old master, which
+   * follows a new master's first generation.
+   */
+  private newGeneration(env: EnvOverlay, parent?: Predecessor, exec: WorkerExec = workerExec(this.c.start)): Generation {
+    return this.pool.create(exec, env, this.workers, parent);
+  }
+
+  /** Every generation drains; a reload in progress is aborted first (its trial ends, its new generation is stopped). */
+  private drainAll(reason: string): void {
     this.reloads.abort();
     this.pool.drainAll(reason);
-    this.maybeExit();
   }
 
   private maybeExit(): void {
